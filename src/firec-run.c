@@ -1,0 +1,109 @@
+/* firec-run: run one Firecracker microVM from a YAML manifest. */
+#include "config.h"
+
+#include "cli.h"
+#include "util.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char *cli_program_name = "firec-run";
+
+static const struct
+{
+  const char *name;
+  int (*run) (int argc, char **argv);
+  const char *summary;
+} commands[] = {
+  { "validate", cmd_validate, "check manifests against the schema and Firecracker's rules" },
+  { "schema", cmd_schema, "print the manifest JSON Schema" },
+};
+
+static void
+print_help (FILE *out)
+{
+  fprintf (out, "Usage: %s COMMAND [OPTIONS] [ARGS]\n\n"
+                "Runs one Firecracker microVM from a YAML manifest.\n\nCommands:\n",
+           cli_program_name);
+  for (size_t i = 0; i < FIREC_N_ELEMENTS (commands); i++)
+    fprintf (out, "  %-10s %s\n", commands[i].name, commands[i].summary);
+  fprintf (out, "\nGlobal options:\n"
+                "  -h, --help     show this help (COMMAND --help for a command's options)\n"
+                "  -V, --version  print the version\n"
+                "\nExit codes: 0 ok, 1 runtime failure rolled back, 2 invalid manifest or usage,\n"
+                "3 host precondition failed, 4 locked by another run, 5 rollback incomplete.\n"
+                "See firec-run(1).\n");
+}
+
+int
+cli_parse_output (const char *value, bool allow_yaml, enum firec_output *out)
+{
+  if (strcmp (value, "text") == 0)
+    *out = FIREC_OUTPUT_TEXT;
+  else if (strcmp (value, "json") == 0)
+    *out = FIREC_OUTPUT_JSON;
+  else if (allow_yaml && strcmp (value, "yaml") == 0)
+    *out = FIREC_OUTPUT_YAML;
+  else
+    return -1;
+  return 0;
+}
+
+int
+cli_usage_error (const char *command, const char *fmt, ...)
+{
+  va_list ap;
+  va_start (ap, fmt);
+  fprintf (stderr, "%s %s: ", cli_program_name, command);
+  vfprintf (stderr, fmt, ap);
+  fprintf (stderr, "\nTry '%s %s --help'.\n", cli_program_name, command);
+  va_end (ap);
+  return FIREC_EXIT_INVALID;
+}
+
+int
+cli_report_error (firec_error_t *err)
+{
+  if (err == NULL || *err == NULL)
+    return FIREC_EXIT_RUNTIME;
+  fprintf (stderr, "%s: %s\n", cli_program_name, (*err)->message);
+  int code = (int) (*err)->kind;
+  firec_error_release (err);
+  return code;
+}
+
+void
+cli_print_json (const cJSON *object)
+{
+  cleanup_free char *text = cJSON_Print (object);
+  fputs (text, stdout);
+  fputc ('\n', stdout);
+}
+
+int
+main (int argc, char **argv)
+{
+  if (argc < 2)
+    {
+      print_help (stderr);
+      return FIREC_EXIT_INVALID;
+    }
+  const char *command = argv[1];
+  if (strcmp (command, "-h") == 0 || strcmp (command, "--help") == 0 || strcmp (command, "help") == 0)
+    {
+      print_help (stdout);
+      return FIREC_EXIT_OK;
+    }
+  if (strcmp (command, "-V") == 0 || strcmp (command, "--version") == 0)
+    {
+      printf ("firec-run %s\n", PACKAGE_VERSION);
+      return FIREC_EXIT_OK;
+    }
+  for (size_t i = 0; i < FIREC_N_ELEMENTS (commands); i++)
+    if (strcmp (command, commands[i].name) == 0)
+      return commands[i].run (argc - 1, argv + 1);
+  fprintf (stderr, "%s: unknown command \"%s\"\nTry '%s --help'.\n", cli_program_name, command, cli_program_name);
+  return FIREC_EXIT_INVALID;
+}

@@ -1,0 +1,140 @@
+#include "config.h"
+
+#include "doc.h"
+#include "util.h"
+
+#include <stdint.h>
+#include <string.h>
+
+struct firec_doc_mark_entry
+{
+  const cJSON *node;
+  struct firec_mark value;
+  struct firec_mark key;
+};
+
+struct firec_doc *
+firec_doc_new (const char *filename)
+{
+  struct firec_doc *doc = firec_xcalloc (1, sizeof *doc);
+  doc->filename = firec_xstrdup (filename);
+  return doc;
+}
+
+void
+firec_doc_free (struct firec_doc *doc)
+{
+  if (doc == NULL)
+    return;
+  cJSON_Delete (doc->root);
+  free (doc->filename);
+  free (doc->base_dir);
+  free (doc->marks);
+  free (doc);
+}
+
+static size_t
+hash_pointer (const void *p, size_t cap)
+{
+  uint64_t x = (uint64_t) (uintptr_t) p;
+  x ^= x >> 33;
+  x *= 0xff51afd7ed558ccdULL;
+  x ^= x >> 33;
+  return (size_t) x & (cap - 1);
+}
+
+static void
+marks_insert (struct firec_doc_mark_entry *table, size_t cap, const struct firec_doc_mark_entry *e)
+{
+  size_t i = hash_pointer (e->node, cap);
+  while (table[i].node != NULL && table[i].node != e->node)
+    i = (i + 1) & (cap - 1);
+  table[i] = *e;
+}
+
+void
+firec_doc_set_mark (struct firec_doc *doc, const cJSON *node, struct firec_mark value, struct firec_mark key)
+{
+  if ((doc->marks_count + 1) * 2 > doc->marks_cap)
+    {
+      size_t cap = doc->marks_cap ? doc->marks_cap * 2 : 256;
+      struct firec_doc_mark_entry *table = firec_xcalloc (cap, sizeof *table);
+      for (size_t i = 0; i < doc->marks_cap; i++)
+        if (doc->marks[i].node)
+          marks_insert (table, cap, &doc->marks[i]);
+      free (doc->marks);
+      doc->marks = table;
+      doc->marks_cap = cap;
+    }
+  struct firec_doc_mark_entry e = { node, value, key };
+  size_t before = doc->marks_count;
+  size_t i = hash_pointer (node, doc->marks_cap);
+  while (doc->marks[i].node != NULL && doc->marks[i].node != node)
+    i = (i + 1) & (doc->marks_cap - 1);
+  if (doc->marks[i].node == NULL)
+    doc->marks_count = before + 1;
+  doc->marks[i] = e;
+}
+
+bool
+firec_doc_get_mark (const struct firec_doc *doc, const cJSON *node, struct firec_mark *value, struct firec_mark *key)
+{
+  static const struct firec_mark none = { 0, 0 };
+  if (value)
+    *value = none;
+  if (key)
+    *key = none;
+  if (doc == NULL || doc->marks_cap == 0 || node == NULL)
+    return false;
+  size_t i = hash_pointer (node, doc->marks_cap);
+  while (doc->marks[i].node != NULL)
+    {
+      if (doc->marks[i].node == node)
+        {
+          if (value)
+            *value = doc->marks[i].value;
+          if (key)
+            *key = doc->marks[i].key;
+          return true;
+        }
+      i = (i + 1) & (doc->marks_cap - 1);
+    }
+  return false;
+}
+
+const cJSON *
+firec_doc_at (const struct firec_doc *doc, const char *pointer)
+{
+  const cJSON *node = doc->root;
+  const char *p = pointer;
+  while (node && *p == '/')
+    {
+      p++;
+      size_t n = strcspn (p, "/");
+      cleanup_free char *token = firec_xmalloc (n + 1);
+      size_t j = 0;
+      for (size_t i = 0; i < n; i++)
+        {
+          if (p[i] == '~' && i + 1 < n && (p[i + 1] == '0' || p[i + 1] == '1'))
+            {
+              token[j++] = p[i + 1] == '0' ? '~' : '/';
+              i++;
+            }
+          else
+            token[j++] = p[i];
+        }
+      token[j] = '\0';
+      p += n;
+      if (cJSON_IsArray (node))
+        {
+          char *end;
+          unsigned long idx = strtoul (token, &end, 10);
+          node = (*token && *end == '\0') ? cJSON_GetArrayItem (node, (int) idx) : NULL;
+        }
+      else if (cJSON_IsObject (node))
+        node = cJSON_GetObjectItemCaseSensitive (node, token);
+      else
+        node = NULL;
+    }
+  return *p == '\0' ? node : NULL;
+}

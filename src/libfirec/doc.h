@@ -1,0 +1,48 @@
+/* A loaded manifest: a cJSON tree plus the source position of every node.
+   cJSON has no room for user data, so positions live in a side table keyed by
+   node address (open addressing; nodes are never moved once loaded). */
+#ifndef FIREC_DOC_H
+#define FIREC_DOC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <cjson/cJSON.h>
+
+struct firec_mark
+{
+  unsigned line;   /* 1-based */
+  unsigned column; /* 1-based */
+};
+
+struct firec_doc_mark_entry;
+
+struct firec_doc
+{
+  char *filename; /* as shown in diagnostics */
+  char *base_dir; /* where relative host paths resolve; NULL for stdin without --base-dir */
+  cJSON *root;
+  struct firec_doc_mark_entry *marks;
+  size_t marks_cap;
+  size_t marks_count;
+};
+
+struct firec_doc *firec_doc_new (const char *filename);
+void firec_doc_free (struct firec_doc *doc);
+static inline void
+firec_doc_freep (struct firec_doc **doc)
+{
+  firec_doc_free (*doc);
+}
+#define cleanup_doc __attribute__ ((cleanup (firec_doc_freep)))
+
+/* value: where the node's value starts. key: where its key starts, for members of
+   a mapping (else the same as value). */
+void firec_doc_set_mark (struct firec_doc *doc, const cJSON *node, struct firec_mark value, struct firec_mark key);
+/* Returns false (and {0,0}) for a node without a mark. Either out pointer may be NULL. */
+bool firec_doc_get_mark (const struct firec_doc *doc, const cJSON *node, struct firec_mark *value,
+                         struct firec_mark *key);
+
+/* Looks a node up by JSON pointer ("" is the root). */
+const cJSON *firec_doc_at (const struct firec_doc *doc, const char *pointer);
+
+#endif

@@ -1,0 +1,47 @@
+/* Errors, crun style: a function that can fail returns int (< 0 on failure) and
+   takes firec_error_t *err last. The first error set wins, so rollback code can
+   keep the original cause while it runs undos that fail too. */
+#ifndef FIREC_ERROR_H
+#define FIREC_ERROR_H
+
+#include <stdarg.h>
+
+/* What kind of failure: main maps it onto the documented exit codes. */
+enum firec_error_kind
+{
+  FIREC_ERR_RUNTIME = 1,      /* a step failed; rolled back cleanly */
+  FIREC_ERR_INVALID = 2,      /* invalid manifest or usage */
+  FIREC_ERR_PRECONDITION = 3, /* host precondition failed */
+  FIREC_ERR_LOCKED = 4,       /* held by another run */
+  FIREC_ERR_LEFTOVERS = 5,    /* rollback incomplete */
+};
+
+struct firec_error
+{
+  enum firec_error_kind kind;
+  int errno_value; /* 0 when the cause is not a system call */
+  char *message;
+};
+
+typedef struct firec_error *firec_error_t;
+
+/* Sets *err (unless one is already set) and returns -1. When errno_value is not 0
+   its strerror text is appended after ": ". */
+int firec_error_set (firec_error_t *err, int errno_value, const char *fmt, ...)
+    __attribute__ ((format (printf, 3, 4)));
+int firec_error_set_kind (firec_error_t *err, enum firec_error_kind kind, int errno_value, const char *fmt, ...)
+    __attribute__ ((format (printf, 4, 5)));
+int firec_error_setv (firec_error_t *err, enum firec_error_kind kind, int errno_value, const char *fmt, va_list ap)
+    __attribute__ ((format (printf, 4, 0)));
+/* Prepends context ("while X: ") to an error that is set. */
+void firec_error_prefix (firec_error_t *err, const char *fmt, ...) __attribute__ ((format (printf, 2, 3)));
+void firec_error_release (firec_error_t *err);
+
+static inline void
+firec_error_releasep (firec_error_t *err)
+{
+  firec_error_release (err);
+}
+#define cleanup_error __attribute__ ((cleanup (firec_error_releasep)))
+
+#endif

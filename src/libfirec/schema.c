@@ -1,0 +1,1091 @@
+/* JSON Schema 2020-12 validation for the keyword subset of our own schema.
+   Written by hand because Debian packages no C JSON Schema library; the subset is
+   listed in known_keywords[] and firec_schema_compile() rejects any other keyword,
+   so the schema cannot silently use something this file ignores.
+
+   Messages are written for people editing YAML: they name the expected and the
+   actual value, and add a hint where a YAML habit is the likely cause (yes/no for
+   booleans, 0755 for integers, a near-miss field name). */
+#include "config.h"
+
+#include "schema.h"
+#include "util.h"
+
+#include <errno.h>
+#include <math.h>
+#include <regex.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+struct compiled_regex
+{
+  const char *source; /* points into the schema tree: looked up by address */
+  regex_t re;
+};
+
+struct firec_schema
+{
+  cJSON *root;
+  struct compiled_regex *regexes;
+  size_t regex_count;
+  size_t regex_cap;
+};
+
+static const char *const validation_keywords[] = {
+  "$defs", "$ref", "type", "enum", "const", "properties", "patternProperties", "additionalProperties",
+  "required", "minProperties", "maxProperties", "propertyNames", "dependentRequired", "items", "minItems",
+  "maxItems", "uniqueItems", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "minLength",
+  "maxLength", "pattern", "oneOf", "anyOf", "allOf", "not",
+};
+
+static const char *const annotation_keywords[] = {
+  "$schema", "$id", "$comment", "title", "description", "default", "examples", "deprecated",
+};
+
+bool
+firec_schema_keyword_known (const char *keyword)
+{
+  for (size_t i = 0; i < FIREC_N_ELEMENTS (validation_keywords); i++)
+    if (strcmp (keyword, validation_keywords[i]) == 0)
+      return true;
+  for (size_t i = 0; i < FIREC_N_ELEMENTS (annotation_keywords); i++)
+    if (strcmp (keyword, annotation_keywords[i]) == 0)
+      return true;
+  /* Our own annotations (x-firec-path, x-firec-message, ...) carry no validation. */
+  return strncmp (keyword, "x-firec-", 8) == 0;
+}
+
+/* ------------------------------------------------------------------ compile */
+
+static int
+add_regex (struct firec_schema *s, const char *source, const char *where, firec_error_t *err)
+{
+  if (s->regex_count == s->regex_cap)
+    {
+      s->regex_cap = s->regex_cap ? s->regex_cap * 2 : 32;
+      s->regexes = firec_xrealloc (s->regexes, s->regex_cap * sizeof *s->regexes);
+    }
+  struct compiled_regex *r = &s->regexes[s->regex_count];
+  int rc = regcomp (&r->re, source, REG_EXTENDED | REG_NOSUB);
+  if (rc != 0)
+    {
+      char msg[256];
+      regerror (rc, &r->re, msg, sizeof msg);
+      return firec_error_set (err, 0, "schema %s: pattern %s does not compile: %s", where, source, msg);
+    }
+  r->source = source;
+  s->regex_count++;
+  return 0;
+}
+
+static int compile_node (struct firec_schema *s, const cJSON *node, const char *where, firec_error_t *err);
+
+static int
+compile_schema_map (struct firec_schema *s, const cJSON *map, const char *where, bool keys_are_regexes,
+                    firec_error_t *err)
+{
+  if (!cJSON_IsObject (map))
+    return firec_error_set (err, 0, "schema %s: expected an object", where);
+  for (const cJSON *m = map->child; m; m = m->next)
+    {
+      cleanup_free char *sub = firec_json_pointer_append (where, m->string);
+      if (keys_are_regexes && add_regex (s, m->string, sub, err) < 0)
+        return -1;
+      if (compile_node (s, m, sub, err) < 0)
+        return -1;
+    }
+  return 0;
+}
+
+static int
+compile_schema_list (struct firec_schema *s, const cJSON *list, const char *where, firec_error_t *err)
+{
+  if (!cJSON_IsArray (list) || cJSON_GetArraySize (list) == 0)
+    return firec_error_set (err, 0, "schema %s: expected a non-empty array of schemas", where);
+  size_t i = 0;
+  for (const cJSON *m = list->child; m; m = m->next, i++)
+    {
+      cleanup_free char *sub = firec_json_pointer_append_index (where, i);
+      if (compile_node (s, m, sub, err) < 0)
+        return -1;
+    }
+  return 0;
+}
+
+static int
+compile_node (struct firec_schema *s, const cJSON *node, const char *where, firec_error_t *err)
+{
+  if (cJSON_IsBool (node))
+    return 0;
+  if (!cJSON_IsObject (node))
+    return firec_error_set (err, 0, "schema %s: a schema must be an object or a boolean", where);
+  for (const cJSON *kw = node->child; kw; kw = kw->next)
+    {
+      const char *k = kw->string;
+      cleanup_free char *sub = firec_json_pointer_append (where, k);
+      if (!firec_schema_keyword_known (k))
+        return firec_error_set (err, 0, "schema %s: keyword \"%s\" is not implemented by the validator", where, k);
+      int rc = 0;
+      if (strcmp (k, "properties") == 0 || strcmp (k, "$defs") == 0)
+        rc = compile_schema_map (s, kw, sub, false, err);
+      else if (strcmp (k, "patternProperties") == 0)
+        rc = compile_schema_map (s, kw, sub, true, err);
+      else if (strcmp (k, "additionalProperties") == 0 || strcmp (k, "items") == 0 || strcmp (k, "not") == 0
+               || strcmp (k, "propertyNames") == 0)
+        rc = compile_node (s, kw, sub, err);
+      else if (strcmp (k, "oneOf") == 0 || strcmp (k, "anyOf") == 0 || strcmp (k, "allOf") == 0)
+        rc = compile_schema_list (s, kw, sub, err);
+      else if (strcmp (k, "pattern") == 0)
+        rc = cJSON_IsString (kw) ? add_regex (s, kw->valuestring, sub, err)
+                                 : firec_error_set (err, 0, "schema %s: expected a string", sub);
+      else if (strcmp (k, "$ref") == 0)
+        {
+          if (!cJSON_IsString (kw) || strncmp (kw->valuestring, "#/$defs/", 8) != 0)
+            return firec_error_set (err, 0, "schema %s: only local references \"#/$defs/NAME\" are supported", sub);
+        }
+      if (rc < 0)
+        return -1;
+    }
+  return 0;
+}
+
+static int
+compare_regex_source (const void *a, const void *b)
+{
+  const struct compiled_regex *x = a, *y = b;
+  return x->source < y->source ? -1 : x->source > y->source;
+}
+
+static int
+resolve_refs (const struct firec_schema *s, const cJSON *node, firec_error_t *err)
+{
+  if (!cJSON_IsObject (node) && !cJSON_IsArray (node))
+    return 0;
+  for (const cJSON *m = node->child; m; m = m->next)
+    {
+      if (m->string && strcmp (m->string, "$ref") == 0 && cJSON_IsString (m))
+        {
+          const cJSON *defs = cJSON_GetObjectItemCaseSensitive (s->root, "$defs");
+          if (cJSON_GetObjectItemCaseSensitive (defs, m->valuestring + 8) == NULL)
+            return firec_error_set (err, 0, "schema: unresolved reference %s", m->valuestring);
+        }
+      /* Data keywords hold instances, not schemas: do not look for $ref inside them. */
+      if (m->string
+          && (strcmp (m->string, "default") == 0 || strcmp (m->string, "examples") == 0
+              || strcmp (m->string, "const") == 0 || strcmp (m->string, "enum") == 0))
+        continue;
+      if (resolve_refs (s, m, err) < 0)
+        return -1;
+    }
+  return 0;
+}
+
+void
+firec_schema_free (struct firec_schema *schema)
+{
+  if (schema == NULL)
+    return;
+  for (size_t i = 0; i < schema->regex_count; i++)
+    regfree (&schema->regexes[i].re);
+  free (schema->regexes);
+  cJSON_Delete (schema->root);
+  free (schema);
+}
+
+int
+firec_schema_compile (const char *json_text, struct firec_schema **out, firec_error_t *err)
+{
+  struct firec_schema *s = firec_xcalloc (1, sizeof *s);
+  s->root = cJSON_Parse (json_text);
+  if (s->root == NULL)
+    {
+      firec_schema_free (s);
+      return firec_error_set (err, 0, "schema: not valid JSON");
+    }
+  if (compile_node (s, s->root, "", err) < 0 || resolve_refs (s, s->root, err) < 0)
+    {
+      firec_schema_free (s);
+      return -1;
+    }
+  qsort (s->regexes, s->regex_count, sizeof *s->regexes, compare_regex_source);
+  *out = s;
+  return 0;
+}
+
+static struct firec_schema *builtin_schema;
+
+static void
+free_builtin_schema (void)
+{
+  firec_schema_free (builtin_schema);
+  builtin_schema = NULL;
+}
+
+const struct firec_schema *
+firec_schema_builtin (firec_error_t *err)
+{
+  if (builtin_schema == NULL)
+    {
+      if (firec_schema_compile (firec_schema_text (NULL), &builtin_schema, err) < 0)
+        {
+          firec_error_prefix (err, "built-in schema");
+          return NULL;
+        }
+      atexit (free_builtin_schema);
+    }
+  return builtin_schema;
+}
+
+const cJSON *
+firec_schema_root (const struct firec_schema *schema)
+{
+  return schema->root;
+}
+
+static const regex_t *
+find_regex (const struct firec_schema *s, const char *source)
+{
+  struct compiled_regex key = { .source = source };
+  const struct compiled_regex *r
+      = bsearch (&key, s->regexes, s->regex_count, sizeof *s->regexes, compare_regex_source);
+  return r ? &r->re : NULL;
+}
+
+/* ------------------------------------------------------------------ describe values */
+
+static bool
+is_integer_value (const cJSON *v)
+{
+  if (!cJSON_IsNumber (v))
+    return false;
+  double d = v->valuedouble;
+  return isfinite (d) && floor (d) == d && fabs (d) <= 9007199254740992.0;
+}
+
+static const char *
+instance_type (const cJSON *v)
+{
+  if (cJSON_IsNull (v))
+    return "null";
+  if (cJSON_IsBool (v))
+    return "boolean";
+  if (cJSON_IsNumber (v))
+    return is_integer_value (v) ? "integer" : "number";
+  if (cJSON_IsString (v))
+    return "string";
+  if (cJSON_IsArray (v))
+    return "array";
+  return "object";
+}
+
+static bool
+type_matches (const char *type, const cJSON *v)
+{
+  const char *actual = instance_type (v);
+  if (strcmp (type, actual) == 0)
+    return true;
+  return strcmp (type, "number") == 0 && strcmp (actual, "integer") == 0;
+}
+
+static void
+append_quoted (struct firec_buf *buf, const char *s, size_t max)
+{
+  firec_buf_puts (buf, "\"");
+  size_t n = 0;
+  for (const char *p = s; *p; p++, n++)
+    {
+      if (n == max)
+        {
+          firec_buf_puts (buf, "...");
+          break;
+        }
+      if (*p == '"' || *p == '\\')
+        firec_buf_printf (buf, "\\%c", *p);
+      else if (*p == '\n')
+        firec_buf_puts (buf, "\\n");
+      else if (*p == '\t')
+        firec_buf_puts (buf, "\\t");
+      else if ((unsigned char) *p < 0x20)
+        firec_buf_printf (buf, "\\x%02x", (unsigned char) *p);
+      else
+        firec_buf_append (buf, p, 1);
+    }
+  firec_buf_puts (buf, "\"");
+}
+
+static void
+append_number (struct firec_buf *buf, double d)
+{
+  if (floor (d) == d && fabs (d) < 1e17)
+    firec_buf_printf (buf, "%.0f", d);
+  else
+    firec_buf_printf (buf, "%.17g", d);
+}
+
+/* A short rendering of a value for messages: string "x", integer 5, an object. */
+static void
+append_value (struct firec_buf *buf, const cJSON *v)
+{
+  if (cJSON_IsString (v))
+    append_quoted (buf, v->valuestring, 60);
+  else if (cJSON_IsNumber (v))
+    append_number (buf, v->valuedouble);
+  else if (cJSON_IsBool (v))
+    firec_buf_puts (buf, cJSON_IsTrue (v) ? "true" : "false");
+  else if (cJSON_IsNull (v))
+    firec_buf_puts (buf, "null");
+  else if (cJSON_IsArray (v))
+    firec_buf_puts (buf, "an array");
+  else
+    firec_buf_puts (buf, "an object");
+}
+
+static void
+append_described_value (struct firec_buf *buf, const cJSON *v)
+{
+  if (cJSON_IsObject (v) || cJSON_IsArray (v))
+    {
+      firec_buf_puts (buf, instance_type (v));
+      return;
+    }
+  if (cJSON_IsNull (v))
+    {
+      firec_buf_puts (buf, "null (an empty value)");
+      return;
+    }
+  firec_buf_printf (buf, "%s ", instance_type (v));
+  append_value (buf, v);
+}
+
+/* ------------------------------------------------------------------ did you mean */
+
+static size_t
+edit_distance (const char *a, const char *b)
+{
+  size_t la = strlen (a), lb = strlen (b);
+  if (la > 64 || lb > 64)
+    return SIZE_MAX;
+  size_t row[65];
+  for (size_t j = 0; j <= lb; j++)
+    row[j] = j;
+  for (size_t i = 1; i <= la; i++)
+    {
+      size_t diag = row[0];
+      row[0] = i;
+      for (size_t j = 1; j <= lb; j++)
+        {
+          size_t up = row[j];
+          size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
+          size_t best = diag + cost;
+          if (up + 1 < best)
+            best = up + 1;
+          if (row[j - 1] + 1 < best)
+            best = row[j - 1] + 1;
+          row[j] = best;
+          diag = up;
+        }
+    }
+  return row[lb];
+}
+
+/* The closest candidate within a third of the word's length (at least 1, at most 3
+   edits), or one equal ignoring case, '-' and '_'. */
+static const char *
+closest_match (const char *word, const char *const *candidates, size_t n)
+{
+  const char *best = NULL;
+  size_t best_distance = SIZE_MAX;
+  size_t limit = strlen (word) / 3;
+  if (limit < 1)
+    limit = 1;
+  if (limit > 3)
+    limit = 3;
+  for (size_t i = 0; i < n; i++)
+    {
+      size_t d = edit_distance (word, candidates[i]);
+      if (strcasecmp (word, candidates[i]) == 0)
+        d = 0;
+      if (d < best_distance)
+        {
+          best_distance = d;
+          best = candidates[i];
+        }
+    }
+  return best_distance <= limit ? best : NULL;
+}
+
+/* ------------------------------------------------------------------ validation */
+
+struct validation
+{
+  const struct firec_schema *schema;
+  const struct firec_doc *doc;
+  struct firec_diags *diags;
+};
+
+static void __attribute__ ((format (printf, 5, 6)))
+report (struct validation *v, const cJSON *instance, bool at_key, const char *pointer, const char *fmt, ...)
+{
+  struct firec_mark value, key;
+  firec_doc_get_mark (v->doc, instance, &value, &key);
+  struct firec_mark m = at_key && key.line ? key : value;
+  va_list ap;
+  va_start (ap, fmt);
+  cleanup_free char *msg = firec_xvasprintf (fmt, ap);
+  va_end (ap);
+  firec_diags_add (v->diags, FIREC_SEV_ERROR, v->doc->filename, m.line, m.column, pointer, "%s", msg);
+}
+
+static const char *
+schema_string (const cJSON *schema, const char *keyword)
+{
+  const cJSON *s = cJSON_GetObjectItemCaseSensitive (schema, keyword);
+  return cJSON_IsString (s) ? s->valuestring : NULL;
+}
+
+static const cJSON *
+resolve (const struct firec_schema *s, const cJSON *schema)
+{
+  /* Our schema only refers to $defs, and refs never chain more than a few levels. */
+  for (int hops = 0; hops < 16; hops++)
+    {
+      const char *ref = schema_string (schema, "$ref");
+      if (ref == NULL)
+        return schema;
+      const cJSON *defs = cJSON_GetObjectItemCaseSensitive (s->root, "$defs");
+      schema = cJSON_GetObjectItemCaseSensitive (defs, ref + 8);
+    }
+  return schema;
+}
+
+static size_t validate_node (struct validation *v, const cJSON *schema, const cJSON *instance, const char *pointer);
+
+/* Runs a sub-validation into a scratch list; returns its error count. */
+static size_t
+try_validate (struct validation *v, const cJSON *schema, const cJSON *instance, const char *pointer,
+              struct firec_diags *scratch)
+{
+  struct validation sub = { v->schema, v->doc, scratch };
+  return validate_node (&sub, schema, instance, pointer);
+}
+
+static void
+move_diags (struct firec_diags *to, struct firec_diags *from)
+{
+  for (size_t i = 0; i < from->count; i++)
+    {
+      struct firec_diag *d = &from->items[i];
+      firec_diags_add (to, d->severity, d->file, d->line, d->column, d->path, "%s", d->message);
+    }
+  firec_diags_release (from);
+}
+
+/* The hint for a value of the wrong type, where a YAML habit is the likely cause. */
+static const char *
+type_hint (const char *expected, const cJSON *instance)
+{
+  if (!cJSON_IsString (instance))
+    {
+      if (strcmp (expected, "integer") == 0 && cJSON_IsNumber (instance))
+        return " (a whole number is needed)";
+      if (strcmp (expected, "string") == 0 && !cJSON_IsObject (instance) && !cJSON_IsArray (instance)
+          && !cJSON_IsNull (instance))
+        return " (quote it to make it a string)";
+      return "";
+    }
+  const char *s = instance->valuestring;
+  if (strcmp (expected, "boolean") == 0)
+    {
+      if (strcmp (s, "true") == 0 || strcmp (s, "false") == 0)
+        return " (write true or false without quotes)";
+      return " (write true or false)";
+    }
+  if (strcmp (expected, "integer") == 0 || strcmp (expected, "number") == 0)
+    {
+      size_t n = strlen (s);
+      bool digits_only = n > 0 && strspn (s + (s[0] == '-'), "0123456789") == n - (s[0] == '-');
+      if (digits_only && !(s[0] == '0' && n > 1) && !(s[0] == '-' && s[1] == '0'))
+        return " (write the number without quotes)";
+      if (n > 0 && strspn (s, "+-0123456789abcdefABCDEFxXoO_:.") == n && strpbrk (s, "0123456789"))
+        return " (integers are plain decimal: no leading zeros, 0x, 0o, _ or :)";
+    }
+  return "";
+}
+
+static size_t
+check_type (struct validation *v, const cJSON *schema, const cJSON *instance, const char *pointer)
+{
+  const cJSON *type = cJSON_GetObjectItemCaseSensitive (schema, "type");
+  if (type == NULL)
+    return 0;
+  struct firec_buf expected = { 0 };
+  const char *single = NULL;
+  if (cJSON_IsString (type))
+    {
+      if (type_matches (type->valuestring, instance))
+        return 0;
+      single = type->valuestring;
+      firec_buf_puts (&expected, single);
+    }
+  else
+    {
+      int n = cJSON_GetArraySize (type), i = 0;
+      for (const cJSON *t = type->child; t; t = t->next, i++)
+        {
+          if (type_matches (t->valuestring, instance))
+            {
+              firec_buf_release (&expected);
+              return 0;
+            }
+          firec_buf_printf (&expected, "%s%s", i == 0 ? "" : i == n - 1 ? " or " : ", ", t->valuestring);
+        }
+    }
+  struct firec_buf got = { 0 };
+  append_described_value (&got, instance);
+  report (v, instance, false, pointer, "expected %s, got %s%s", expected.data, got.data,
+          single ? type_hint (single, instance) : "");
+  firec_buf_release (&expected);
+  firec_buf_release (&got);
+  return 1;
+}
+
+static size_t
+check_enum (struct validation *v, const cJSON *schema, const cJSON *instance, const char *pointer)
+{
+  const cJSON *values = cJSON_GetObjectItemCaseSensitive (schema, "enum");
+  if (values == NULL)
+    return 0;
+  for (const cJSON *e = values->child; e; e = e->next)
+    if (cJSON_Compare (e, instance, true))
+      return 0;
+  struct firec_buf allowed = { 0 };
+  const char *names[64] = { 0 };
+  size_t n = 0;
+  for (const cJSON *e = values->child; e; e = e->next)
+    {
+      if (allowed.len)
+        firec_buf_puts (&allowed, ", ");
+      append_value (&allowed, e);
+      if (cJSON_IsString (e) && n < FIREC_N_ELEMENTS (names))
+        names[n++] = e->valuestring;
+    }
+  struct firec_buf got = { 0 };
+  append_value (&got, instance);
+  const char *near = cJSON_IsString (instance) ? closest_match (instance->valuestring, names, n) : NULL;
+  if (near)
+    report (v, instance, false, pointer, "%s is not one of %s (did you mean \"%s\"?)", got.data, allowed.data, near);
+  else
+    report (v, instance, false, pointer, "%s is not one of %s", got.data, allowed.data);
+  firec_buf_release (&allowed);
+  firec_buf_release (&got);
+  return 1;
+}
+
+static size_t
+check_const (struct validation *v, const cJSON *schema, const cJSON *instance, const char *pointer)
+{
+  const cJSON *c = cJSON_GetObjectItemCaseSensitive (schema, "const");
+  if (c == NULL || cJSON_Compare (c, instance, true))
+    return 0;
+  struct firec_buf want = { 0 }, got = { 0 };
+  append_value (&want, c);
+  append_value (&got, instance);
+  report (v, instance, false, pointer, "expected %s, got %s", want.data, got.data);
+  firec_buf_release (&want);
+  firec_buf_release (&got);
+  return 1;
+}
+
+static size_t
+check_number (struct validation *v, const cJSON *schema, const cJSON *instance, const char *pointer)
+{
+  if (!cJSON_IsNumber (instance))
+    return 0;
+  double d = instance->valuedouble;
+  static const struct
+  {
+    const char *keyword;
+    bool exclusive;
+    bool lower;
+  } bounds[] = {
+    { "minimum", false, true },
+    { "exclusiveMinimum", true, true },
+    { "maximum", false, false },
+    { "exclusiveMaximum", true, false },
+  };
+  size_t errors = 0;
+  for (size_t i = 0; i < FIREC_N_ELEMENTS (bounds); i++)
+    {
+      const cJSON *b = cJSON_GetObjectItemCaseSensitive (schema, bounds[i].keyword);
+      if (!cJSON_IsNumber (b))
+        continue;
+      double limit = b->valuedouble;
+      bool ok = bounds[i].lower ? (bounds[i].exclusive ? d > limit : d >= limit)
+                                : (bounds[i].exclusive ? d < limit : d <= limit);
+      if (ok)
+        continue;
+      struct firec_buf msg = { 0 };
+      append_number (&msg, d);
+      firec_buf_printf (&msg, " is %s ", bounds[i].lower ? "less than" : "greater than");
+      if (!bounds[i].exclusive)
+        firec_buf_printf (&msg, "the %s ", bounds[i].lower ? "minimum" : "maximum");
+      append_number (&msg, limit);
+      report (v, instance, false, pointer, "%s", msg.data);
+      firec_buf_release (&msg);
+      errors++;
+    }
+  return errors;
+}
+
+static size_t
+utf8_length (const char *s)
+{
+  size_t n = 0;
+  for (; *s; s++)
+    n += ((unsigned char) *s & 0xC0) != 0x80;
+  return n;
+}
+
+static size_t
+check_string (struct validation *v, const cJSON *schema, const cJSON *instance, const char *pointer)
+{
+  if (!cJSON_IsString (instance))
+    return 0;
+  size_t errors = 0;
+  size_t len = utf8_length (instance->valuestring);
+  const cJSON *min = cJSON_GetObjectItemCaseSensitive (schema, "minLength");
+  const cJSON *max = cJSON_GetObjectItemCaseSensitive (schema, "maxLength");
+  struct firec_buf got = { 0 };
+  append_value (&got, instance);
+  if (cJSON_IsNumber (min) && len < (size_t) min->valuedouble)
+    {
+      if (min->valuedouble == 1)
+        report (v, instance, false, pointer, "must not be empty");
+      else
+        report (v, instance, false, pointer, "%s is shorter than %.0f characters", got.data, min->valuedouble);
+      errors++;
+    }
+  if (cJSON_IsNumber (max) && len > (size_t) max->valuedouble)
+    {
+      report (v, instance, false, pointer, "%s is longer than %.0f characters", got.data, max->valuedouble);
+      errors++;
+    }
+  const char *pattern = schema_string (schema, "pattern");
+  if (pattern && errors == 0)
+    {
+      const regex_t *re = find_regex (v->schema, pattern);
+      if (re && regexec (re, instance->valuestring, 0, NULL, 0) != 0)
+        {
+          const char *custom = schema_string (schema, "x-firec-message");
+          if (custom)
+            report (v, instance, false, pointer, "%s %s", got.data, custom);
+          else
+            report (v, instance, false, pointer, "%s does not match the pattern %s", got.data, pattern);
+          errors++;
+        }
+    }
+  firec_buf_release (&got);
+  return errors;
+}
+
+static size_t
+check_array (struct validation *v, const cJSON *schema, const cJSON *instance, const char *pointer)
+{
+  if (!cJSON_IsArray (instance))
+    return 0;
+  size_t errors = 0;
+  size_t n = (size_t) cJSON_GetArraySize (instance);
+  const cJSON *min = cJSON_GetObjectItemCaseSensitive (schema, "minItems");
+  const cJSON *max = cJSON_GetObjectItemCaseSensitive (schema, "maxItems");
+  if (cJSON_IsNumber (min) && n < (size_t) min->valuedouble)
+    {
+      report (v, instance, false, pointer, "expected at least %.0f item%s, got %zu", min->valuedouble,
+              min->valuedouble == 1 ? "" : "s", n);
+      errors++;
+    }
+  if (cJSON_IsNumber (max) && n > (size_t) max->valuedouble)
+    {
+      report (v, instance, false, pointer, "expected at most %.0f item%s, got %zu", max->valuedouble,
+              max->valuedouble == 1 ? "" : "s", n);
+      errors++;
+    }
+  const cJSON *items = cJSON_GetObjectItemCaseSensitive (schema, "items");
+  size_t i = 0;
+  for (const cJSON *item = instance->child; item; item = item->next, i++)
+    {
+      if (items)
+        {
+          cleanup_free char *sub = firec_json_pointer_append_index (pointer, i);
+          errors += validate_node (v, items, item, sub);
+        }
+    }
+  if (cJSON_IsTrue (cJSON_GetObjectItemCaseSensitive (schema, "uniqueItems")))
+    {
+      i = 0;
+      for (const cJSON *a = instance->child; a; a = a->next, i++)
+        {
+          size_t j = 0;
+          for (const cJSON *b = instance->child; b != a; b = b->next, j++)
+            if (cJSON_Compare (a, b, true))
+              {
+                cleanup_free char *sub = firec_json_pointer_append_index (pointer, i);
+                report (v, a, false, sub, "duplicate item (the same as item %zu)", j);
+                errors++;
+                break;
+              }
+        }
+    }
+  return errors;
+}
+
+static bool
+matches_pattern_property (struct validation *v, const cJSON *pattern_properties, const char *name,
+                          const cJSON **schema_out)
+{
+  for (const cJSON *pp = pattern_properties ? pattern_properties->child : NULL; pp; pp = pp->next)
+    {
+      const regex_t *re = find_regex (v->schema, pp->string);
+      if (re && regexec (re, name, 0, NULL, 0) == 0)
+        {
+          *schema_out = pp;
+          return true;
+        }
+    }
+  return false;
+}
+
+static void
+report_unknown_field (struct validation *v, const cJSON *properties, const cJSON *member, const char *pointer)
+{
+  const char *names[128] = { 0 };
+  size_t n = 0;
+  for (const cJSON *p = properties ? properties->child : NULL; p && n < FIREC_N_ELEMENTS (names); p = p->next)
+    names[n++] = p->string;
+  const char *near = closest_match (member->string, names, n);
+  struct firec_buf name = { 0 };
+  append_quoted (&name, member->string, 60);
+  if (near)
+    report (v, member, true, pointer, "unknown field %s (did you mean \"%s\"?)", name.data, near);
+  else if (n == 0)
+    report (v, member, true, pointer, "unknown field %s (only x-* fields are allowed here)", name.data);
+  else
+    {
+      struct firec_buf list = { 0 };
+      for (size_t i = 0; i < n; i++)
+        firec_buf_printf (&list, "%s%s", i ? ", " : "", names[i]);
+      report (v, member, true, pointer, "unknown field %s (expected one of: %s)", name.data, list.data);
+      firec_buf_release (&list);
+    }
+  firec_buf_release (&name);
+}
+
+static size_t
+check_object (struct validation *v, const cJSON *schema, const cJSON *instance, const char *pointer)
+{
+  if (!cJSON_IsObject (instance))
+    return 0;
+  size_t errors = 0;
+  const cJSON *properties = cJSON_GetObjectItemCaseSensitive (schema, "properties");
+  const cJSON *pattern_properties = cJSON_GetObjectItemCaseSensitive (schema, "patternProperties");
+  const cJSON *additional = cJSON_GetObjectItemCaseSensitive (schema, "additionalProperties");
+  const cJSON *property_names = cJSON_GetObjectItemCaseSensitive (schema, "propertyNames");
+
+  size_t count = 0;
+  for (const cJSON *m = instance->child; m; m = m->next)
+    {
+      count++;
+      cleanup_free char *sub = firec_json_pointer_append (pointer, m->string);
+      if (property_names)
+        {
+          struct firec_diags scratch = { 0 };
+          cJSON *name = cJSON_CreateString (m->string);
+          size_t bad = try_validate (v, property_names, name, sub, &scratch);
+          cJSON_Delete (name);
+          if (bad)
+            {
+              struct firec_buf quoted = { 0 };
+              append_quoted (&quoted, m->string, 60);
+              const char *custom = schema_string (resolve (v->schema, property_names), "x-firec-message");
+              report (v, m, true, sub, "invalid field name %s: %s", quoted.data,
+                      custom ? custom : scratch.items[0].message);
+              firec_buf_release (&quoted);
+              errors++;
+            }
+          firec_diags_release (&scratch);
+        }
+      const cJSON *sub_schema = cJSON_GetObjectItemCaseSensitive (properties, m->string);
+      bool known = sub_schema != NULL;
+      if (sub_schema)
+        errors += validate_node (v, sub_schema, m, sub);
+      const cJSON *pattern_schema;
+      if (matches_pattern_property (v, pattern_properties, m->string, &pattern_schema))
+        {
+          known = true;
+          errors += validate_node (v, pattern_schema, m, sub);
+        }
+      if (!known && additional)
+        {
+          if (cJSON_IsFalse (additional))
+            {
+              report_unknown_field (v, properties, m, sub);
+              errors++;
+            }
+          else
+            errors += validate_node (v, additional, m, sub);
+        }
+    }
+
+  const cJSON *required = cJSON_GetObjectItemCaseSensitive (schema, "required");
+  for (const cJSON *r = required ? required->child : NULL; r; r = r->next)
+    if (!cJSON_HasObjectItem (instance, r->valuestring))
+      {
+        report (v, instance, false, pointer, "missing required field \"%s\"", r->valuestring);
+        errors++;
+      }
+
+  const cJSON *dependent = cJSON_GetObjectItemCaseSensitive (schema, "dependentRequired");
+  for (const cJSON *d = dependent ? dependent->child : NULL; d; d = d->next)
+    {
+      const cJSON *present = cJSON_GetObjectItemCaseSensitive (instance, d->string);
+      if (present == NULL)
+        continue;
+      for (const cJSON *r = d->child; r; r = r->next)
+        if (!cJSON_HasObjectItem (instance, r->valuestring))
+          {
+            cleanup_free char *sub = firec_json_pointer_append (pointer, d->string);
+            report (v, present, true, sub, "\"%s\" requires \"%s\"", d->string, r->valuestring);
+            errors++;
+          }
+    }
+
+  const cJSON *min = cJSON_GetObjectItemCaseSensitive (schema, "minProperties");
+  const cJSON *max = cJSON_GetObjectItemCaseSensitive (schema, "maxProperties");
+  if (cJSON_IsNumber (min) && cJSON_IsNumber (max) && min->valuedouble == max->valuedouble && count != (size_t) max->valuedouble)
+    {
+      report (v, instance, false, pointer, "expected exactly %.0f field%s, got %zu", max->valuedouble,
+              max->valuedouble == 1 ? "" : "s", count);
+      errors++;
+    }
+  else
+    {
+      if (cJSON_IsNumber (min) && count < (size_t) min->valuedouble)
+        {
+          report (v, instance, false, pointer, "expected at least %.0f field%s, got %zu", min->valuedouble,
+                  min->valuedouble == 1 ? "" : "s", count);
+          errors++;
+        }
+      if (cJSON_IsNumber (max) && count > (size_t) max->valuedouble)
+        {
+          report (v, instance, false, pointer, "expected at most %.0f field%s, got %zu", max->valuedouble,
+                  max->valuedouble == 1 ? "" : "s", count);
+          errors++;
+        }
+    }
+  return errors;
+}
+
+/* Branches made only of "required" (the "exactly one of a, b" idiom) get a message
+   naming the fields instead of each branch's complaint. */
+static bool
+branches_are_required_only (const cJSON *branches, struct firec_buf *names)
+{
+  for (const cJSON *b = branches->child; b; b = b->next)
+    {
+      const cJSON *req = cJSON_GetObjectItemCaseSensitive (b, "required");
+      if (!cJSON_IsObject (b) || req == NULL || cJSON_GetArraySize (b) != 1)
+        return false;
+      for (const cJSON *r = req->child; r; r = r->next)
+        firec_buf_printf (names, "%s\"%s\"", names->len ? ", " : "", r->valuestring);
+    }
+  return true;
+}
+
+/* The JSON types a branch accepts, or NULL when it does not say. */
+static const cJSON *
+branch_type (const struct firec_schema *s, const cJSON *branch)
+{
+  branch = resolve (s, branch);
+  const cJSON *type = cJSON_GetObjectItemCaseSensitive (branch, "type");
+  return type;
+}
+
+static bool
+branch_accepts_type (const struct firec_schema *s, const cJSON *branch, const cJSON *instance)
+{
+  const cJSON *type = branch_type (s, branch);
+  if (type == NULL)
+    return true;
+  if (cJSON_IsString (type))
+    return type_matches (type->valuestring, instance);
+  for (const cJSON *t = type->child; t; t = t->next)
+    if (type_matches (t->valuestring, instance))
+      return true;
+  return false;
+}
+
+static size_t
+check_alternatives (struct validation *v, const cJSON *schema, const cJSON *instance, const char *pointer,
+                    const char *keyword)
+{
+  const cJSON *branches = cJSON_GetObjectItemCaseSensitive (schema, keyword);
+  if (branches == NULL)
+    return 0;
+  bool exactly_one = strcmp (keyword, "oneOf") == 0;
+  size_t valid = 0;
+  size_t best_errors = SIZE_MAX;
+  struct firec_diags best = { 0 };
+  size_t typed_candidates = 0;
+  struct firec_diags typed = { 0 };
+  for (const cJSON *b = branches->child; b; b = b->next)
+    {
+      struct firec_diags scratch = { 0 };
+      size_t e = try_validate (v, b, instance, pointer, &scratch);
+      if (e == 0)
+        valid++;
+      if (branch_accepts_type (v->schema, b, instance) && branch_type (v->schema, b) != NULL)
+        {
+          typed_candidates++;
+          firec_diags_release (&typed);
+          typed = scratch;
+          scratch = (struct firec_diags){ 0 };
+        }
+      if (e > 0 && e < best_errors)
+        {
+          best_errors = e;
+          firec_diags_release (&best);
+          best = scratch;
+          scratch = (struct firec_diags){ 0 };
+        }
+      firec_diags_release (&scratch);
+    }
+  size_t errors = 0;
+  struct firec_buf names = { 0 };
+  if (valid == 0 || (exactly_one && valid > 1))
+    {
+      if (branches_are_required_only (branches, &names))
+        {
+          if (valid == 0)
+            report (v, instance, false, pointer, "expected %s of %s", exactly_one ? "exactly one" : "at least one",
+                    names.data);
+          else
+            report (v, instance, false, pointer, "%s are mutually exclusive: give exactly one", names.data);
+          errors = 1;
+        }
+      else if (valid > 1)
+        {
+          report (v, instance, false, pointer, "matches more than one of the alternatives allowed here");
+          errors = 1;
+        }
+      else if (typed_candidates == 1)
+        {
+          /* The branches differ by type and exactly one takes this type: its
+             complaints are the useful ones. */
+          errors = typed.count;
+          move_diags (v->diags, &typed);
+        }
+      else if (typed_candidates == 0 && branch_type (v->schema, branches->child) != NULL)
+        {
+          struct firec_buf expected = { 0 }, got = { 0 };
+          size_t i = 0;
+          for (const cJSON *b = branches->child; b; b = b->next, i++)
+            {
+              const cJSON *t = branch_type (v->schema, b);
+              cleanup_free char *text = t && cJSON_IsString (t) ? firec_xstrdup (t->valuestring)
+                                                                 : firec_xstrdup ("another type");
+              if (strstr (expected.data ? expected.data : "", text) == NULL)
+                firec_buf_printf (&expected, "%s%s", expected.len ? " or " : "", text);
+            }
+          append_described_value (&got, instance);
+          report (v, instance, false, pointer, "expected %s, got %s", expected.data, got.data);
+          firec_buf_release (&expected);
+          firec_buf_release (&got);
+          errors = 1;
+        }
+      else
+        {
+          errors = best.count ? best.count : 1;
+          if (best.count)
+            move_diags (v->diags, &best);
+          else
+            report (v, instance, false, pointer, "does not match any of the alternatives allowed here");
+        }
+    }
+  firec_buf_release (&names);
+  firec_diags_release (&best);
+  firec_diags_release (&typed);
+  return errors;
+}
+
+static size_t
+check_all_of (struct validation *v, const cJSON *schema, const cJSON *instance, const char *pointer)
+{
+  const cJSON *branches = cJSON_GetObjectItemCaseSensitive (schema, "allOf");
+  size_t errors = 0;
+  for (const cJSON *b = branches ? branches->child : NULL; b; b = b->next)
+    errors += validate_node (v, b, instance, pointer);
+  return errors;
+}
+
+static size_t
+check_not (struct validation *v, const cJSON *schema, const cJSON *instance, const char *pointer)
+{
+  const cJSON *not_schema = cJSON_GetObjectItemCaseSensitive (schema, "not");
+  if (not_schema == NULL)
+    return 0;
+  struct firec_diags scratch = { 0 };
+  size_t e = try_validate (v, not_schema, instance, pointer, &scratch);
+  firec_diags_release (&scratch);
+  if (e > 0)
+    return 0;
+  const char *custom = schema_string (schema, "x-firec-message");
+  const cJSON *req = cJSON_GetObjectItemCaseSensitive (resolve (v->schema, not_schema), "required");
+  if (custom)
+    report (v, instance, false, pointer, "%s", custom);
+  else if (req && cJSON_GetArraySize (resolve (v->schema, not_schema)) == 1)
+    {
+      struct firec_buf names = { 0 };
+      int n = cJSON_GetArraySize (req), i = 0;
+      for (const cJSON *r = req->child; r; r = r->next, i++)
+        firec_buf_printf (&names, "%s\"%s\"", i == 0 ? "" : i == n - 1 ? " and " : ", ", r->valuestring);
+      report (v, instance, false, pointer, "%s cannot be used together", names.data);
+      firec_buf_release (&names);
+    }
+  else
+    report (v, instance, false, pointer, "is not allowed here");
+  return 1;
+}
+
+static size_t
+validate_node (struct validation *v, const cJSON *schema, const cJSON *instance, const char *pointer)
+{
+  schema = resolve (v->schema, schema);
+  if (schema == NULL || cJSON_IsTrue (schema))
+    return 0;
+  if (cJSON_IsFalse (schema))
+    {
+      report (v, instance, true, pointer, "is not allowed here");
+      return 1;
+    }
+  /* A value of the wrong type makes every other complaint about it noise. */
+  if (check_type (v, schema, instance, pointer))
+    return 1;
+  size_t errors = check_const (v, schema, instance, pointer);
+  errors += check_enum (v, schema, instance, pointer);
+  errors += check_number (v, schema, instance, pointer);
+  errors += check_string (v, schema, instance, pointer);
+  errors += check_array (v, schema, instance, pointer);
+  errors += check_object (v, schema, instance, pointer);
+  errors += check_alternatives (v, schema, instance, pointer, "oneOf");
+  errors += check_alternatives (v, schema, instance, pointer, "anyOf");
+  errors += check_all_of (v, schema, instance, pointer);
+  errors += check_not (v, schema, instance, pointer);
+  return errors;
+}
+
+size_t
+firec_schema_validate (const struct firec_schema *schema, const struct firec_doc *doc, struct firec_diags *diags)
+{
+  struct validation v = { schema, doc, diags };
+  return validate_node (&v, schema->root, doc->root, "");
+}

@@ -1,0 +1,35 @@
+/* A JSON Schema (2020-12) validator for exactly the keywords our schema uses.
+   No C JSON Schema library is packaged in Debian, and the subset is small;
+   tests/unit/test-schema.c fails when the schema uses a keyword this file does
+   not implement. */
+#ifndef FIREC_SCHEMA_H
+#define FIREC_SCHEMA_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <cjson/cJSON.h>
+
+#include "diag.h"
+#include "doc.h"
+#include "error.h"
+
+struct firec_schema;
+
+/* The embedded schemas/firec-vm.v1alpha1.schema.json, NUL-terminated. */
+const char *firec_schema_text (size_t *len);
+
+int firec_schema_compile (const char *json_text, struct firec_schema **out, firec_error_t *err);
+/* The embedded schema, compiled once. */
+const struct firec_schema *firec_schema_builtin (firec_error_t *err);
+void firec_schema_free (struct firec_schema *schema);
+const cJSON *firec_schema_root (const struct firec_schema *schema);
+
+/* Validates doc->root; every violation becomes an error diagnostic at the
+   offending node. Returns the number of errors added. */
+size_t firec_schema_validate (const struct firec_schema *schema, const struct firec_doc *doc,
+                              struct firec_diags *diags);
+
+/* Keywords the validator understands (validation and annotation ones). */
+bool firec_schema_keyword_known (const char *keyword);
+
+#endif

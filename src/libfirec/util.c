@@ -1,0 +1,185 @@
+#include "config.h"
+
+#include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static void __attribute__ ((noreturn))
+out_of_memory (void)
+{
+  static const char msg[] = "firec: out of memory\n";
+  if (write (STDERR_FILENO, msg, sizeof msg - 1) < 0)
+    abort ();
+  abort ();
+}
+
+void *
+firec_xmalloc (size_t size)
+{
+  void *p = malloc (size ? size : 1);
+  if (p == NULL)
+    out_of_memory ();
+  return p;
+}
+
+void *
+firec_xcalloc (size_t n, size_t size)
+{
+  void *p = calloc (n ? n : 1, size ? size : 1);
+  if (p == NULL)
+    out_of_memory ();
+  return p;
+}
+
+void *
+firec_xrealloc (void *ptr, size_t size)
+{
+  void *p = realloc (ptr, size ? size : 1);
+  if (p == NULL)
+    out_of_memory ();
+  return p;
+}
+
+char *
+firec_xstrdup (const char *s)
+{
+  char *p = strdup (s);
+  if (p == NULL)
+    out_of_memory ();
+  return p;
+}
+
+char *
+firec_xstrndup (const char *s, size_t n)
+{
+  char *p = strndup (s, n);
+  if (p == NULL)
+    out_of_memory ();
+  return p;
+}
+
+char *
+firec_xvasprintf (const char *fmt, va_list ap)
+{
+  char *s = NULL;
+  if (vasprintf (&s, fmt, ap) < 0)
+    out_of_memory ();
+  return s;
+}
+
+char *
+firec_xasprintf (const char *fmt, ...)
+{
+  va_list ap;
+  va_start (ap, fmt);
+  char *s = firec_xvasprintf (fmt, ap);
+  va_end (ap);
+  return s;
+}
+
+void
+firec_buf_append (struct firec_buf *buf, const char *s, size_t n)
+{
+  if (buf->len + n + 1 > buf->cap)
+    {
+      size_t cap = buf->cap ? buf->cap : 64;
+      while (cap < buf->len + n + 1)
+        cap *= 2;
+      buf->data = firec_xrealloc (buf->data, cap);
+      buf->cap = cap;
+    }
+  memcpy (buf->data + buf->len, s, n);
+  buf->len += n;
+  buf->data[buf->len] = '\0';
+}
+
+void
+firec_buf_puts (struct firec_buf *buf, const char *s)
+{
+  firec_buf_append (buf, s, strlen (s));
+}
+
+void
+firec_buf_printf (struct firec_buf *buf, const char *fmt, ...)
+{
+  va_list ap;
+  va_start (ap, fmt);
+  cleanup_free char *s = firec_xvasprintf (fmt, ap);
+  va_end (ap);
+  firec_buf_puts (buf, s);
+}
+
+char *
+firec_buf_steal (struct firec_buf *buf)
+{
+  char *s = buf->data ? buf->data : firec_xstrdup ("");
+  buf->data = NULL;
+  buf->len = buf->cap = 0;
+  return s;
+}
+
+void
+firec_buf_release (struct firec_buf *buf)
+{
+  free (buf->data);
+  buf->data = NULL;
+  buf->len = buf->cap = 0;
+}
+
+int
+firec_read_fd (int fd, size_t max_size, char **out, size_t *out_len)
+{
+  struct firec_buf buf = { 0 };
+  char chunk[65536];
+  for (;;)
+    {
+      ssize_t n = read (fd, chunk, sizeof chunk);
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n < 0)
+        {
+          int saved = errno;
+          firec_buf_release (&buf);
+          errno = saved;
+          return -1;
+        }
+      if (n == 0)
+        break;
+      if (buf.len + (size_t) n > max_size)
+        {
+          firec_buf_release (&buf);
+          errno = EFBIG;
+          return -1;
+        }
+      firec_buf_append (&buf, chunk, (size_t) n);
+    }
+  *out_len = buf.len;
+  *out = firec_buf_steal (&buf);
+  return 0;
+}
+
+int
+firec_read_file (const char *path, size_t max_size, char **out, size_t *out_len)
+{
+  cleanup_close int fd = open (path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+  if (fd < 0)
+    return -1;
+  struct stat st;
+  if (fstat (fd, &st) < 0)
+    return -1;
+  if (S_ISDIR (st.st_mode))
+    {
+      errno = EISDIR;
+      return -1;
+    }
+  if (S_ISREG (st.st_mode) && (size_t) st.st_size > max_size)
+    {
+      errno = EFBIG;
+      return -1;
+    }
+  return firec_read_fd (fd, max_size, out, out_len);
+}

@@ -1,0 +1,81 @@
+/* Small shared helpers: scoped cleanup (systemd/crun style), ownership transfer,
+   and allocation that aborts on exhaustion (a manifest tool cannot do anything
+   useful once malloc fails, and checking every small allocation hides the logic). */
+#ifndef FIREC_UTIL_H
+#define FIREC_UTIL_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <unistd.h>
+#include <cjson/cJSON.h>
+
+void *firec_xmalloc (size_t size);
+void *firec_xcalloc (size_t n, size_t size);
+void *firec_xrealloc (void *ptr, size_t size);
+char *firec_xstrdup (const char *s);
+char *firec_xstrndup (const char *s, size_t n);
+char *firec_xasprintf (const char *fmt, ...) __attribute__ ((format (printf, 1, 2)));
+char *firec_xvasprintf (const char *fmt, va_list ap) __attribute__ ((format (printf, 1, 0)));
+
+static inline void
+firec_freep (void *p)
+{
+  free (*(void **) p);
+}
+
+static inline void
+firec_closep (int *fd)
+{
+  if (*fd >= 0)
+    close (*fd);
+}
+
+static inline void
+firec_cjson_deletep (cJSON **p)
+{
+  cJSON_Delete (*p);
+}
+
+#define cleanup_free __attribute__ ((cleanup (firec_freep)))
+#define cleanup_close __attribute__ ((cleanup (firec_closep)))
+#define cleanup_cjson __attribute__ ((cleanup (firec_cjson_deletep)))
+
+/* Hands a scoped pointer to someone else: the cleanup attribute then sees NULL. */
+#define steal_pointer(pp)                                                                                  \
+  ({                                                                                                       \
+    __typeof__ (*(pp)) steal_pointer_tmp_ = *(pp);                                                         \
+    *(pp) = NULL;                                                                                          \
+    steal_pointer_tmp_;                                                                                    \
+  })
+
+#define steal_fd(fdp)                                                                                      \
+  ({                                                                                                       \
+    int steal_fd_tmp_ = *(fdp);                                                                            \
+    *(fdp) = -1;                                                                                           \
+    steal_fd_tmp_;                                                                                         \
+  })
+
+#define FIREC_N_ELEMENTS(a) (sizeof (a) / sizeof ((a)[0]))
+
+/* A growable string, for building messages and documents. */
+struct firec_buf
+{
+  char *data;
+  size_t len;
+  size_t cap;
+};
+
+void firec_buf_append (struct firec_buf *buf, const char *s, size_t n);
+void firec_buf_puts (struct firec_buf *buf, const char *s);
+void firec_buf_printf (struct firec_buf *buf, const char *fmt, ...) __attribute__ ((format (printf, 2, 3)));
+/* Returns the string (never NULL) and leaves the buffer empty. */
+char *firec_buf_steal (struct firec_buf *buf);
+void firec_buf_release (struct firec_buf *buf);
+
+/* Reads a whole file (at most max_size bytes, else EFBIG), NUL-terminated.
+   Returns 0, or -1 with errno set. */
+int firec_read_file (const char *path, size_t max_size, char **out, size_t *out_len);
+int firec_read_fd (int fd, size_t max_size, char **out, size_t *out_len);
+
+#endif
