@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include "manifest.h"
+#include "model.h"
 #include "schema.h"
 #include "util.h"
 #include "yaml-load.h"
@@ -379,6 +380,22 @@ check_shared_backing_files (struct checker *c, const cJSON *spec)
     free (files[j].pointer);
 }
 
+static void
+check_jailer_identity (struct checker *c, const cJSON *spec)
+{
+  const cJSON *jailer = member (spec, "jailer");
+  if (cJSON_IsFalse (member (jailer, "enabled")))
+    return;
+  static const char *const ids[] = { "uid", "gid" };
+  for (size_t i = 0; i < FIREC_N_ELEMENTS (ids); i++)
+    if (member (jailer, ids[i]) == NULL)
+      {
+        check_error (c, jailer ? jailer : spec, jailer ? "/spec/jailer" : "/spec",
+                     "the jailer needs %s (the unprivileged %s Firecracker runs as), or jailer.enabled: false",
+                     ids[i], i == 0 ? "user" : "group");
+      }
+}
+
 size_t
 firec_manifest_check_semantics (const struct firec_doc *doc, struct firec_diags *diags)
 {
@@ -397,6 +414,7 @@ firec_manifest_check_semantics (const struct firec_doc *doc, struct firec_diags 
   check_network_interfaces (&c, spec);
   check_vm_root_paths (&c, spec);
   check_shared_backing_files (&c, spec);
+  check_jailer_identity (&c, spec);
   return c.errors;
 }
 
@@ -410,6 +428,12 @@ firec_manifest_validate (const struct firec_doc *doc, struct firec_diags *diags,
   errors += firec_manifest_check_semantics (doc, diags);
   firec_diags_sort (diags);
   return (long) errors;
+}
+
+static const char *
+getenv_lookup (const char *name)
+{
+  return getenv (name);
 }
 
 long
@@ -429,7 +453,11 @@ firec_manifest_load (const char *path, const char *base_dir, struct firec_doc **
       cleanup_free char *copy = firec_xstrdup (path);
       doc->base_dir = firec_xstrdup (dirname (copy));
     }
+  /* ${VAR} first: the schema judges the values the VM will get. */
+  size_t interpolation_errors = firec_interpolate (doc, getenv_lookup, diags);
   long errors = firec_manifest_validate (doc, diags, err);
+  if (errors >= 0)
+    errors += (long) interpolation_errors;
   if (errors < 0)
     {
       firec_doc_free (doc);

@@ -434,7 +434,8 @@ report (struct validation *v, const cJSON *instance, bool at_key, const char *po
   va_start (ap, fmt);
   cleanup_free char *msg = firec_xvasprintf (fmt, ap);
   va_end (ap);
-  firec_diags_add (v->diags, FIREC_SEV_ERROR, v->doc->filename, m.line, m.column, pointer, "%s", msg);
+  firec_diags_add (v->diags, FIREC_SEV_ERROR, v->doc ? v->doc->filename : "-", m.line, m.column, pointer, "%s",
+                   msg);
 }
 
 static const char *
@@ -1088,4 +1089,135 @@ firec_schema_validate (const struct firec_schema *schema, const struct firec_doc
 {
   struct validation v = { schema, doc, diags };
   return validate_node (&v, schema->root, doc->root, "");
+}
+
+/* ------------------------------------------------------------------ annotations */
+
+struct annotation_walk
+{
+  const struct firec_schema *schema;
+  const char *keyword;
+  firec_schema_annotation_fn fn;
+  void *data;
+};
+
+static void walk_annotations (struct annotation_walk *w, const cJSON *schema, const cJSON *instance,
+                              const char *pointer);
+
+/* The branch of a oneOf/anyOf that the (valid) instance took. */
+static const cJSON *
+chosen_branch (const struct firec_schema *s, const cJSON *branches, const cJSON *instance)
+{
+  for (const cJSON *b = branches ? branches->child : NULL; b; b = b->next)
+    {
+      struct firec_diags scratch = { 0 };
+      struct validation v = { s, NULL, &scratch };
+      size_t errors = validate_node (&v, b, instance, "");
+      firec_diags_release (&scratch);
+      if (errors == 0)
+        return b;
+    }
+  return NULL;
+}
+
+static void
+walk_annotations (struct annotation_walk *w, const cJSON *schema, const cJSON *instance, const char *pointer)
+{
+  schema = resolve (w->schema, schema);
+  if (!cJSON_IsObject (schema))
+    return;
+  const cJSON *value = cJSON_GetObjectItemCaseSensitive (schema, w->keyword);
+  if (value)
+    w->fn (instance, value, pointer, w->data);
+  static const char *const alternatives[] = { "oneOf", "anyOf" };
+  for (size_t i = 0; i < FIREC_N_ELEMENTS (alternatives); i++)
+    {
+      const cJSON *b = chosen_branch (w->schema, cJSON_GetObjectItemCaseSensitive (schema, alternatives[i]), instance);
+      if (b)
+        walk_annotations (w, b, instance, pointer);
+    }
+  const cJSON *all = cJSON_GetObjectItemCaseSensitive (schema, "allOf");
+  for (const cJSON *b = all ? all->child : NULL; b; b = b->next)
+    walk_annotations (w, b, instance, pointer);
+  if (cJSON_IsObject (instance))
+    {
+      const cJSON *properties = cJSON_GetObjectItemCaseSensitive (schema, "properties");
+      const cJSON *additional = cJSON_GetObjectItemCaseSensitive (schema, "additionalProperties");
+      for (const cJSON *m = instance->child; m; m = m->next)
+        {
+          cleanup_free char *sub = firec_json_pointer_append (pointer, m->string);
+          const cJSON *p = cJSON_GetObjectItemCaseSensitive (properties, m->string);
+          if (p)
+            walk_annotations (w, p, m, sub);
+          else if (cJSON_IsObject (additional))
+            walk_annotations (w, additional, m, sub);
+        }
+    }
+  else if (cJSON_IsArray (instance))
+    {
+      const cJSON *items = cJSON_GetObjectItemCaseSensitive (schema, "items");
+      size_t i = 0;
+      for (const cJSON *m = instance->child; m && items; m = m->next, i++)
+        {
+          cleanup_free char *sub = firec_json_pointer_append_index (pointer, i);
+          walk_annotations (w, items, m, sub);
+        }
+    }
+}
+
+void
+firec_schema_walk_annotation (const struct firec_schema *schema, const cJSON *instance, const char *keyword,
+                              firec_schema_annotation_fn fn, void *data)
+{
+  struct annotation_walk w = { schema, keyword, fn, data };
+  walk_annotations (&w, schema->root, instance, "");
+}
+
+const cJSON *
+firec_schema_at (const struct firec_schema *schema, const char *instance_pointer)
+{
+  /* Follows properties/items from the root along an instance pointer such as
+     /spec/jailer; enough for our sections, which are plain properties. */
+  const cJSON *node = resolve (schema, schema->root);
+  const char *p = instance_pointer;
+  while (node && *p == '/')
+    {
+      p++;
+      size_t n = strcspn (p, "/");
+      cleanup_free char *token = firec_xstrndup (p, n);
+      p += n;
+      const cJSON *properties = cJSON_GetObjectItemCaseSensitive (node, "properties");
+      const cJSON *next = cJSON_GetObjectItemCaseSensitive (properties, token);
+      if (next == NULL)
+        next = cJSON_GetObjectItemCaseSensitive (node, "items");
+      node = next ? resolve (schema, next) : NULL;
+    }
+  return node;
+}
+
+static void
+apply_defaults_node (const struct firec_schema *s, const cJSON *schema, cJSON *instance)
+{
+  schema = resolve (s, schema);
+  if (!cJSON_IsObject (instance) || !cJSON_IsObject (schema))
+    return;
+  const cJSON *properties = cJSON_GetObjectItemCaseSensitive (schema, "properties");
+  for (const cJSON *p = properties ? properties->child : NULL; p; p = p->next)
+    {
+      const cJSON *sub = resolve (s, p);
+      const cJSON *def = cJSON_GetObjectItemCaseSensitive (sub, "default");
+      if (def && !cJSON_HasObjectItem (instance, p->string))
+        cJSON_AddItemToObject (instance, p->string, cJSON_Duplicate (def, 1));
+      cJSON *child = cJSON_GetObjectItemCaseSensitive (instance, p->string);
+      if (cJSON_IsObject (child))
+        apply_defaults_node (s, sub, child);
+    }
+}
+
+void
+firec_schema_apply_defaults (const struct firec_schema *schema, const char *pointer, cJSON *instance)
+{
+  const cJSON *node = firec_schema_at (schema, pointer);
+  if (node)
+    apply_defaults_node (schema, node, instance);
 }

@@ -29,6 +29,21 @@ const cJSON *firec_schema_root (const struct firec_schema *schema);
 size_t firec_schema_validate (const struct firec_schema *schema, const struct firec_doc *doc,
                               struct firec_diags *diags);
 
+/* Calls fn for every instance node whose schema carries the annotation keyword
+   (e.g. "x-firec-path"), following $ref, properties, items and the branch of a
+   oneOf/anyOf that the instance matches. The instance must be valid. */
+typedef void (*firec_schema_annotation_fn) (const cJSON *instance, const cJSON *annotation, const char *pointer,
+                                           void *data);
+void firec_schema_walk_annotation (const struct firec_schema *schema, const cJSON *instance, const char *keyword,
+                                   firec_schema_annotation_fn fn, void *data);
+
+/* The schema of the instance at pointer (plain properties and items only). */
+const cJSON *firec_schema_at (const struct firec_schema *schema, const char *instance_pointer);
+
+/* Adds each missing property that has a "default" (recursively into objects) to
+   instance, the node at pointer. The schema's defaults are the only copy of them. */
+void firec_schema_apply_defaults (const struct firec_schema *schema, const char *pointer, cJSON *instance);
+
 /* Keywords the validator understands (validation and annotation ones). */
 bool firec_schema_keyword_known (const char *keyword);
 

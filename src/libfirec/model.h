@@ -1,0 +1,159 @@
+/* The resolved model of one microVM: what validate proved, with defaults applied,
+   ${VAR} expanded, host paths made absolute and every derived name decided, so
+   that lowering, render and the interpreter never re-derive anything. */
+#ifndef FIREC_MODEL_H
+#define FIREC_MODEL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+#include <cjson/cJSON.h>
+
+#include "diag.h"
+#include "doc.h"
+#include "error.h"
+
+enum firec_staging_mode
+{
+  FIREC_STAGING_AUTO,
+  FIREC_STAGING_LINK,
+  FIREC_STAGING_REFLINK,
+  FIREC_STAGING_COPY,
+};
+
+/* What a file in the VM's root is for; decides its place in the jail and its undo. */
+enum firec_file_role
+{
+  FIREC_FILE_KERNEL,
+  FIREC_FILE_INITRD,
+  FIREC_FILE_DRIVE,
+  FIREC_FILE_PMEM,
+  FIREC_FILE_SECCOMP,
+  FIREC_FILE_SNAPSHOT_STATE,
+  FIREC_FILE_SNAPSHOT_MEMORY,
+  FIREC_FILE_LOG,     /* output: created on the host, then staged like a read-write drive */
+  FIREC_FILE_METRICS, /* output */
+  FIREC_FILE_SERIAL,  /* output */
+};
+
+struct firec_file
+{
+  enum firec_file_role role;
+  char *id;        /* drive_id / pmem id; NULL for single files */
+  char *step_id;   /* "stage.kernel", "stage.drive.rootfs" */
+  char *host_path; /* absolute */
+  char *vm_path;   /* the path Firecracker is given: inside the jail, or the host path without it */
+  char *pointer;   /* JSON pointer of the field in the manifest, e.g. /spec/drives/0/path_on_host */
+  enum firec_staging_mode mode;
+  bool writable;   /* the guest (or Firecracker) writes it: writes must reach host_path */
+  bool output;     /* Firecracker creates/writes it: firec-run creates it on the host first */
+};
+
+enum firec_run_mode
+{
+  FIREC_RUN_ATTACHED,
+  FIREC_RUN_DAEMON,
+  FIREC_RUN_TMUX,
+};
+
+enum firec_stop_action
+{
+  FIREC_STOP_CTRL_ALT_DEL,
+  FIREC_STOP_SIGTERM,
+  FIREC_STOP_SIGKILL,
+};
+
+struct firec_stop_step
+{
+  enum firec_stop_action action;
+  long wait_ms; /* how long to wait for the VM to exit after this action */
+};
+
+enum firec_seccomp
+{
+  FIREC_SECCOMP_DEFAULT,
+  FIREC_SECCOMP_NONE,
+  FIREC_SECCOMP_FILTER,
+};
+
+struct firec_model
+{
+  cJSON *manifest; /* the resolved manifest: defaults, ${VAR}, absolute host paths */
+  char *source;    /* the manifest's file name as given ("-" for stdin) */
+  char *base_dir;  /* absolute */
+  char *name;
+
+  /* firecracker */
+  char *firecracker_binary; /* as written: a path, or a name looked up in PATH at run time */
+  char *exec_name;          /* basename of the binary: the jailer names the jail after it */
+  char *api_socket_vm;      /* as Firecracker sees it */
+  char *api_socket_host;
+  char *vsock_socket_host;  /* NULL without vsock */
+  enum firec_seccomp seccomp;
+  bool boot_timer;
+  long long http_api_max_payload_size; /* 0: not given */
+  long long mmds_size_limit;           /* 0: not given */
+
+  /* jailer */
+  bool jailer;
+  char *jailer_binary;
+  unsigned long uid, gid;
+  char *chroot_base_dir;
+  char *jail_dir;  /* <chroot_base_dir>/<exec_name>/<name>: removed on cleanup */
+  char *vm_root;   /* the VM's "/": <jail_dir>/root, or <state_dir>/root without the jailer */
+  char *netns;
+  bool daemonize;
+  bool new_pid_ns;
+  char **cgroups;  /* "file=value", NULL-terminated, sorted by file */
+  int cgroup_version; /* 1, 2, or 0 for auto (decided at run time) */
+  char *parent_cgroup;
+  char **resource_limits; /* "name=value", NULL-terminated */
+
+  /* files staged into the VM's root, in plan order */
+  struct firec_file *files;
+  size_t file_count;
+
+  /* run */
+  enum firec_run_mode mode;
+  long start_timeout_ms;
+  long stop_timeout_ms;
+  struct firec_stop_step *stop;
+  size_t stop_count;
+  char *state_dir;
+
+  bool snapshot; /* spec.snapshot: load instead of booting */
+};
+
+void firec_model_free (struct firec_model *model);
+static inline void
+firec_model_freep (struct firec_model **m)
+{
+  firec_model_free (*m);
+}
+#define cleanup_model __attribute__ ((cleanup (firec_model_freep)))
+
+const struct firec_file *firec_model_find_file (const struct firec_model *model, const char *pointer);
+
+const char *firec_staging_mode_name (enum firec_staging_mode mode);
+const char *firec_run_mode_name (enum firec_run_mode mode);
+
+/* Expands ${VAR}, ${VAR:-default}, ${VAR:?message} and $$ in every string scalar
+   of doc (keys are left alone). lookup is getenv in production. Every problem is a
+   diagnostic at the scalar. Returns the number of errors. */
+size_t firec_interpolate (struct firec_doc *doc, const char *(*lookup) (const char *name), struct firec_diags *diags);
+
+/* Builds the model from a validated document. Problems that depend on the
+   environment (a relative path with no base directory) are diagnostics; returns
+   -1 with *err (kind FIREC_ERR_INVALID) when there were any. */
+int firec_resolve (const struct firec_doc *doc, struct firec_model **out, struct firec_diags *diags,
+                   firec_error_t *err);
+
+/* Validates and resolves a manifest file: load, ${VAR}, schema, semantics, model.
+   Returns 0, or -1 with *err; manifest problems are in diags. */
+int firec_model_load (const char *path, const char *base_dir, struct firec_model **out, struct firec_diags *diags,
+                      firec_error_t *err);
+
+/* Lexically normalizes an absolute path: collapses "//", "." and "..". */
+char *firec_path_normalize (const char *path);
+
+#endif

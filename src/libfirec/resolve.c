@@ -1,0 +1,640 @@
+/* resolve: validated document -> model. Applies the schema's defaults to
+   firec-run's own sections, makes host paths absolute against the manifest's
+   directory, and decides every derived name (jail, sockets, state directory,
+   in-jail file paths) in this one place. */
+#include "config.h"
+
+#include "manifest.h"
+#include "model.h"
+#include "schema.h"
+#include "util.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+/* ------------------------------------------------------------------ small helpers */
+
+static const cJSON *
+member (const cJSON *object, const char *name)
+{
+  return cJSON_IsObject (object) ? cJSON_GetObjectItemCaseSensitive (object, name) : NULL;
+}
+
+static const char *
+string_member (const cJSON *object, const char *name)
+{
+  const cJSON *v = member (object, name);
+  return cJSON_IsString (v) ? v->valuestring : NULL;
+}
+
+static char *
+dup_or_null (const char *s)
+{
+  return s ? firec_xstrdup (s) : NULL;
+}
+
+char *
+firec_path_normalize (const char *path)
+{
+  /* Lexical only: resolving symlinks would read the host, and render/plan must not. */
+  size_t len = strlen (path);
+  char **parts = firec_xcalloc (len / 2 + 2, sizeof *parts);
+  size_t n = 0;
+  cleanup_free char *copy = firec_xstrdup (path);
+  char *save = NULL;
+  for (char *tok = strtok_r (copy, "/", &save); tok; tok = strtok_r (NULL, "/", &save))
+    {
+      if (strcmp (tok, ".") == 0)
+        continue;
+      if (strcmp (tok, "..") == 0)
+        {
+          if (n > 0)
+            n--;
+          continue;
+        }
+      parts[n++] = tok;
+    }
+  struct firec_buf buf = { 0 };
+  for (size_t i = 0; i < n; i++)
+    firec_buf_printf (&buf, "/%s", parts[i]);
+  if (n == 0)
+    firec_buf_puts (&buf, "/");
+  free (parts);
+  return firec_buf_steal (&buf);
+}
+
+static char *
+path_basename (const char *path)
+{
+  cleanup_free char *copy = firec_xstrdup (path);
+  return firec_xstrdup (basename (copy));
+}
+
+/* "10s", "250ms", "5m", "1h" (the schema's Duration pattern). */
+static long
+parse_duration_ms (const char *text, long fallback)
+{
+  if (text == NULL)
+    return fallback;
+  char *end;
+  errno = 0;
+  long long v = strtoll (text, &end, 10);
+  if (errno || end == text)
+    return fallback;
+  long long scale = strcmp (end, "ms") == 0 ? 1 : strcmp (end, "s") == 0 ? 1000 : strcmp (end, "m") == 0 ? 60000
+                                                                                  : strcmp (end, "h") == 0 ? 3600000
+                                                                                                           : -1;
+  if (scale < 0 || v > 86400000LL * 365 / scale)
+    return fallback;
+  return (long) (v * scale);
+}
+
+/* ------------------------------------------------------------------ interpolation */
+
+struct interpolation
+{
+  struct firec_doc *doc;
+  const char *(*lookup) (const char *name);
+  struct firec_diags *diags;
+  size_t errors;
+};
+
+static void __attribute__ ((format (printf, 4, 5)))
+interpolation_error (struct interpolation *in, const cJSON *node, const char *pointer, const char *fmt, ...)
+{
+  struct firec_mark m;
+  firec_doc_get_mark (in->doc, node, &m, NULL);
+  va_list ap;
+  va_start (ap, fmt);
+  cleanup_free char *msg = firec_xvasprintf (fmt, ap);
+  va_end (ap);
+  firec_diags_add (in->diags, FIREC_SEV_ERROR, in->doc->filename, m.line, m.column, pointer, "%s", msg);
+  in->errors++;
+}
+
+/* Expands one string; returns NULL (after a diagnostic) on error, or a copy. */
+static char *
+expand_string (struct interpolation *in, const cJSON *node, const char *pointer, const char *s)
+{
+  struct firec_buf out = { 0 };
+  for (const char *p = s; *p;)
+    {
+      if (p[0] != '$' || (p[1] != '$' && p[1] != '{'))
+        {
+          firec_buf_append (&out, p, 1);
+          p++;
+          continue;
+        }
+      if (p[1] == '$')
+        {
+          firec_buf_puts (&out, "$");
+          p += 2;
+          continue;
+        }
+      const char *start = p + 2;
+      const char *close = strchr (start, '}');
+      if (close == NULL)
+        {
+          interpolation_error (in, node, pointer, "unterminated ${ in \"%s\" (write $$ for a literal $)", s);
+          firec_buf_release (&out);
+          return NULL;
+        }
+      cleanup_free char *inner = firec_xstrndup (start, (size_t) (close - start));
+      size_t name_len = 0;
+      if (isalpha ((unsigned char) inner[0]) || inner[0] == '_')
+        while (isalnum ((unsigned char) inner[name_len]) || inner[name_len] == '_')
+          name_len++;
+      const char *op = inner + name_len;
+      if (name_len == 0 || (*op && strncmp (op, ":-", 2) != 0 && strncmp (op, ":?", 2) != 0)
+          || strstr (op, "${") != NULL)
+        {
+          interpolation_error (in, node, pointer,
+                               "invalid interpolation ${%s}: expected ${NAME}, ${NAME:-default} or ${NAME:?message}",
+                               inner);
+          firec_buf_release (&out);
+          return NULL;
+        }
+      cleanup_free char *name = firec_xstrndup (inner, name_len);
+      const char *value = in->lookup (name);
+      bool empty = value == NULL || value[0] == '\0';
+      if (strncmp (op, ":-", 2) == 0 && empty)
+        value = op + 2;
+      else if (strncmp (op, ":?", 2) == 0 && empty)
+        {
+          interpolation_error (in, node, pointer, "%s: %s", name, op[2] ? op + 2 : "is not set");
+          firec_buf_release (&out);
+          return NULL;
+        }
+      else if (value == NULL)
+        {
+          interpolation_error (in, node, pointer,
+                               "environment variable %s is not set (set it, or write ${%s:-default})", name, name);
+          firec_buf_release (&out);
+          return NULL;
+        }
+      firec_buf_puts (&out, value);
+      p = close + 1;
+    }
+  return firec_buf_steal (&out);
+}
+
+static void
+interpolate_node (struct interpolation *in, cJSON *node, const char *pointer)
+{
+  if (cJSON_IsString (node))
+    {
+      if (strchr (node->valuestring, '$') == NULL)
+        return;
+      char *expanded = expand_string (in, node, pointer, node->valuestring);
+      if (expanded == NULL)
+        return;
+      /* Replace the value in place: the node keeps its address, hence its mark. */
+      free (node->valuestring);
+      node->valuestring = expanded;
+      return;
+    }
+  size_t i = 0;
+  for (cJSON *c = node->child; c; c = c->next, i++)
+    {
+      cleanup_free char *sub = cJSON_IsArray (node) ? firec_json_pointer_append_index (pointer, i)
+                                                    : firec_json_pointer_append (pointer, c->string);
+      interpolate_node (in, c, sub);
+    }
+}
+
+size_t
+firec_interpolate (struct firec_doc *doc, const char *(*lookup) (const char *name), struct firec_diags *diags)
+{
+  struct interpolation in = { doc, lookup, diags, 0 };
+  if (doc->root)
+    interpolate_node (&in, doc->root, "");
+  return in.errors;
+}
+
+/* ------------------------------------------------------------------ model */
+
+void
+firec_model_free (struct firec_model *m)
+{
+  if (m == NULL)
+    return;
+  cJSON_Delete (m->manifest);
+  free (m->source);
+  free (m->base_dir);
+  free (m->name);
+  free (m->firecracker_binary);
+  free (m->exec_name);
+  free (m->api_socket_vm);
+  free (m->api_socket_host);
+  free (m->vsock_socket_host);
+  free (m->jailer_binary);
+  free (m->chroot_base_dir);
+  free (m->jail_dir);
+  free (m->vm_root);
+  free (m->netns);
+  for (char **p = m->cgroups; p && *p; p++)
+    free (*p);
+  free (m->cgroups);
+  free (m->parent_cgroup);
+  for (char **p = m->resource_limits; p && *p; p++)
+    free (*p);
+  free (m->resource_limits);
+  for (size_t i = 0; i < m->file_count; i++)
+    {
+      free (m->files[i].id);
+      free (m->files[i].step_id);
+      free (m->files[i].host_path);
+      free (m->files[i].vm_path);
+      free (m->files[i].pointer);
+    }
+  free (m->files);
+  free (m->stop);
+  free (m->state_dir);
+  free (m);
+}
+
+const struct firec_file *
+firec_model_find_file (const struct firec_model *model, const char *pointer)
+{
+  for (size_t i = 0; i < model->file_count; i++)
+    if (strcmp (model->files[i].pointer, pointer) == 0)
+      return &model->files[i];
+  return NULL;
+}
+
+const char *
+firec_staging_mode_name (enum firec_staging_mode mode)
+{
+  switch (mode)
+    {
+    case FIREC_STAGING_AUTO:
+      return "auto";
+    case FIREC_STAGING_LINK:
+      return "link";
+    case FIREC_STAGING_REFLINK:
+      return "reflink";
+    case FIREC_STAGING_COPY:
+      return "copy";
+    }
+  return "auto";
+}
+
+const char *
+firec_run_mode_name (enum firec_run_mode mode)
+{
+  switch (mode)
+    {
+    case FIREC_RUN_ATTACHED:
+      return "attached";
+    case FIREC_RUN_DAEMON:
+      return "daemon";
+    case FIREC_RUN_TMUX:
+      return "tmux";
+    }
+  return "attached";
+}
+
+static enum firec_staging_mode
+parse_staging_mode (const char *s, enum firec_staging_mode fallback)
+{
+  if (s == NULL)
+    return fallback;
+  if (strcmp (s, "link") == 0)
+    return FIREC_STAGING_LINK;
+  if (strcmp (s, "reflink") == 0)
+    return FIREC_STAGING_REFLINK;
+  if (strcmp (s, "copy") == 0)
+    return FIREC_STAGING_COPY;
+  return FIREC_STAGING_AUTO;
+}
+
+struct resolver
+{
+  const struct firec_doc *doc;
+  struct firec_model *model;
+  struct firec_diags *diags;
+  size_t errors;
+};
+
+/* Host paths: absolute against the manifest's directory, in the resolved manifest. */
+static void
+absolutize_host_path (const cJSON *instance, const cJSON *annotation, const char *pointer, void *data)
+{
+  struct resolver *r = data;
+  if (!cJSON_IsString (instance) || !cJSON_IsString (annotation) || strcmp (annotation->valuestring, "vm-root") == 0)
+    return;
+  if (instance->valuestring[0] == '/')
+    {
+      char *normal = firec_path_normalize (instance->valuestring);
+      free (instance->valuestring);
+      ((cJSON *) instance)->valuestring = normal;
+      return;
+    }
+  if (r->model->base_dir == NULL)
+    {
+      const cJSON *original = firec_doc_at (r->doc, pointer);
+      struct firec_mark m;
+      firec_doc_get_mark (r->doc, original, &m, NULL);
+      firec_diags_add (r->diags, FIREC_SEV_ERROR, r->doc->filename, m.line, m.column, pointer,
+                       "relative path \"%s\" in a manifest read from standard input: give --base-dir, or an "
+                       "absolute path",
+                       instance->valuestring);
+      r->errors++;
+      return;
+    }
+  cleanup_free char *joined = firec_xasprintf ("%s/%s", r->model->base_dir, instance->valuestring);
+  free (instance->valuestring);
+  ((cJSON *) instance)->valuestring = firec_path_normalize (joined);
+}
+
+static void
+add_file (struct firec_model *m, enum firec_file_role role, const char *id, const char *step_id,
+          const char *host_path, const char *jail_dir, const char *pointer, enum firec_staging_mode mode,
+          bool writable, bool output)
+{
+  m->files = firec_xrealloc (m->files, (m->file_count + 1) * sizeof *m->files);
+  struct firec_file *f = &m->files[m->file_count++];
+  cleanup_free char *base = path_basename (host_path);
+  f->role = role;
+  f->id = dup_or_null (id);
+  f->step_id = firec_xstrdup (step_id);
+  f->host_path = firec_xstrdup (host_path);
+  /* Each role has its own directory in the jail (and each device its own below
+     it), so two host files with the same name can never collide. */
+  f->vm_path = m->jailer ? (id ? firec_xasprintf ("%s/%s/%s", jail_dir, id, base)
+                               : firec_xasprintf ("%s/%s", jail_dir, base))
+                         : firec_xstrdup (host_path);
+  f->pointer = firec_xstrdup (pointer);
+  f->mode = mode;
+  f->writable = writable;
+  f->output = output;
+}
+
+static void
+collect_files (struct firec_model *m)
+{
+  const cJSON *spec = member (m->manifest, "spec");
+  const cJSON *staging = member (spec, "staging");
+  enum firec_staging_mode def = parse_staging_mode (string_member (staging, "default"), FIREC_STAGING_AUTO);
+
+  const char *filter = string_member (member (member (spec, "firecracker"), "seccomp"), "filter");
+  if (filter)
+    add_file (m, FIREC_FILE_SECCOMP, NULL, "stage.seccomp", filter, "/seccomp", "/spec/firecracker/seccomp/filter",
+              def, false, false);
+
+  const cJSON *boot = member (spec, "boot-source");
+  const char *kernel = string_member (boot, "kernel_image_path");
+  if (kernel)
+    add_file (m, FIREC_FILE_KERNEL, NULL, "stage.kernel", kernel, "/kernel", "/spec/boot-source/kernel_image_path",
+              parse_staging_mode (string_member (staging, "kernel"), def), false, false);
+  const char *initrd = string_member (boot, "initrd_path");
+  if (initrd)
+    add_file (m, FIREC_FILE_INITRD, NULL, "stage.initrd", initrd, "/initrd", "/spec/boot-source/initrd_path",
+              parse_staging_mode (string_member (staging, "initrd"), def), false, false);
+
+  static const struct
+  {
+    const char *list;
+    const char *id_field;
+    const char *read_only_field;
+    const char *staging_map;
+    const char *step_prefix;
+    const char *jail_dir;
+    enum firec_file_role role;
+  } devices[] = {
+    { "drives", "drive_id", "is_read_only", "drives", "stage.drive", "/drives", FIREC_FILE_DRIVE },
+    { "pmem", "id", "read_only", "pmem", "stage.pmem", "/pmem", FIREC_FILE_PMEM },
+  };
+  for (size_t d = 0; d < FIREC_N_ELEMENTS (devices); d++)
+    {
+      const cJSON *list = member (spec, devices[d].list);
+      size_t i = 0;
+      for (const cJSON *item = cJSON_IsArray (list) ? list->child : NULL; item; item = item->next, i++)
+        {
+          const char *path = string_member (item, "path_on_host");
+          const char *id = string_member (item, devices[d].id_field);
+          if (path == NULL || id == NULL)
+            continue; /* vhost-user drives have a backend socket instead of a file */
+          cleanup_free char *step = firec_xasprintf ("%s.%s", devices[d].step_prefix, id);
+          cleanup_free char *pointer = firec_xasprintf ("/spec/%s/%zu/path_on_host", devices[d].list, i);
+          enum firec_staging_mode mode
+              = parse_staging_mode (string_member (member (staging, devices[d].staging_map), id), def);
+          bool read_only = cJSON_IsTrue (member (item, devices[d].read_only_field));
+          add_file (m, devices[d].role, id, step, path, devices[d].jail_dir, pointer, mode, !read_only, false);
+        }
+    }
+
+  static const struct
+  {
+    const char *section;
+    const char *field;
+    const char *step;
+    const char *jail_dir;
+    enum firec_file_role role;
+  } outputs[] = {
+    { "logger", "log_path", "stage.logger", "/logs", FIREC_FILE_LOG },
+    { "metrics", "metrics_path", "stage.metrics", "/metrics", FIREC_FILE_METRICS },
+    { "serial", "serial_out_path", "stage.serial", "/serial", FIREC_FILE_SERIAL },
+  };
+  for (size_t o = 0; o < FIREC_N_ELEMENTS (outputs); o++)
+    {
+      const char *path = string_member (member (spec, outputs[o].section), outputs[o].field);
+      if (path == NULL)
+        continue;
+      cleanup_free char *pointer = firec_xasprintf ("/spec/%s/%s", outputs[o].section, outputs[o].field);
+      add_file (m, outputs[o].role, NULL, outputs[o].step, path, outputs[o].jail_dir, pointer, FIREC_STAGING_LINK,
+                true, true);
+    }
+
+  const cJSON *snapshot = member (spec, "snapshot");
+  const char *state = string_member (snapshot, "snapshot_path");
+  if (state)
+    add_file (m, FIREC_FILE_SNAPSHOT_STATE, NULL, "stage.snapshot", state, "/snapshot", "/spec/snapshot/snapshot_path",
+              def, false, false);
+  const cJSON *backend = member (snapshot, "mem_backend");
+  const char *backend_type = string_member (backend, "backend_type");
+  const char *mem = string_member (backend, "backend_path");
+  /* A Uffd backend_path is the page-fault handler's socket, not a file to stage. */
+  if (mem && backend_type && strcmp (backend_type, "File") == 0)
+    add_file (m, FIREC_FILE_SNAPSHOT_MEMORY, NULL, "stage.snapshot-memory", mem, "/snapshot-memory",
+              "/spec/snapshot/mem_backend/backend_path", def, false, false);
+  const char *mem_file = string_member (snapshot, "mem_file_path");
+  if (mem_file)
+    add_file (m, FIREC_FILE_SNAPSHOT_MEMORY, NULL, "stage.snapshot-memory", mem_file, "/snapshot-memory",
+              "/spec/snapshot/mem_file_path", def, false, false);
+}
+
+static char **
+string_map_to_list (const cJSON *map)
+{
+  size_t n = 0;
+  for (const cJSON *m = cJSON_IsObject (map) ? map->child : NULL; m; m = m->next)
+    n++;
+  char **list = firec_xcalloc (n + 1, sizeof *list);
+  size_t i = 0;
+  for (const cJSON *m = cJSON_IsObject (map) ? map->child : NULL; m; m = m->next)
+    {
+      if (cJSON_IsString (m))
+        list[i++] = firec_xasprintf ("%s=%s", m->string, m->valuestring);
+      else if (cJSON_IsNumber (m))
+        list[i++] = firec_xasprintf ("%s=%.0f", m->string, m->valuedouble);
+    }
+  return list;
+}
+
+static char *
+state_dir_for (const char *name)
+{
+  if (geteuid () == 0)
+    return firec_xasprintf ("/run/firec/%s", name);
+  const char *runtime = getenv ("XDG_RUNTIME_DIR");
+  if (runtime && runtime[0] == '/')
+    return firec_xasprintf ("%s/firec/%s", runtime, name);
+  return firec_xasprintf ("/tmp/firec-%u/%s", (unsigned) geteuid (), name);
+}
+
+static void
+resolve_stop_policy (struct firec_model *m, const cJSON *run)
+{
+  const cJSON *stop = member (run, "stop");
+  for (const cJSON *s = cJSON_IsArray (stop) ? stop->child : NULL; s; s = s->next)
+    {
+      struct firec_stop_step step = { FIREC_STOP_SIGKILL, 0 };
+      if (cJSON_IsObject (s) && s->child)
+        {
+          step.action = strcmp (s->child->string, "ctrl_alt_del") == 0 ? FIREC_STOP_CTRL_ALT_DEL : FIREC_STOP_SIGTERM;
+          step.wait_ms = parse_duration_ms (cJSON_IsString (s->child) ? s->child->valuestring : NULL, 10000);
+        }
+      else
+        step.wait_ms = 5000; /* after SIGKILL: only the time the kernel needs to reap */
+      m->stop = firec_xrealloc (m->stop, (m->stop_count + 1) * sizeof *m->stop);
+      m->stop[m->stop_count++] = step;
+    }
+}
+
+int
+firec_resolve (const struct firec_doc *doc, struct firec_model **out, struct firec_diags *diags, firec_error_t *err)
+{
+  const struct firec_schema *schema = firec_schema_builtin (err);
+  if (schema == NULL)
+    return -1;
+  struct firec_model *m = firec_xcalloc (1, sizeof *m);
+  struct resolver r = { doc, m, diags, 0 };
+  m->manifest = cJSON_Duplicate (doc->root, 1);
+  m->source = firec_xstrdup (doc->filename);
+  if (doc->base_dir)
+    {
+      if (doc->base_dir[0] == '/')
+        m->base_dir = firec_path_normalize (doc->base_dir);
+      else
+        {
+          char cwd[4096];
+          if (getcwd (cwd, sizeof cwd) == NULL)
+            {
+              firec_model_free (m);
+              return firec_error_set (err, errno, "cannot determine the working directory");
+            }
+          cleanup_free char *joined = firec_xasprintf ("%s/%s", cwd, doc->base_dir);
+          m->base_dir = firec_path_normalize (joined);
+        }
+    }
+
+  cJSON *spec = cJSON_GetObjectItemCaseSensitive (m->manifest, "spec");
+  static const char *const own_sections[] = { "firecracker", "jailer", "staging", "run" };
+  for (size_t i = 0; i < FIREC_N_ELEMENTS (own_sections); i++)
+    {
+      cJSON *section = cJSON_GetObjectItemCaseSensitive (spec, own_sections[i]);
+      if (section == NULL)
+        section = cJSON_AddObjectToObject (spec, own_sections[i]);
+      cleanup_free char *pointer = firec_xasprintf ("/spec/%s", own_sections[i]);
+      firec_schema_apply_defaults (schema, pointer, section);
+    }
+  firec_schema_walk_annotation (schema, m->manifest, "x-firec-path", absolutize_host_path, &r);
+
+  const cJSON *metadata = member (m->manifest, "metadata");
+  m->name = firec_xstrdup (string_member (metadata, "name"));
+  const cJSON *fc = member (spec, "firecracker");
+  m->firecracker_binary = firec_xstrdup (string_member (fc, "binary"));
+  m->exec_name = path_basename (m->firecracker_binary);
+  const cJSON *seccomp = member (fc, "seccomp");
+  m->seccomp = cJSON_IsObject (seccomp)                                           ? FIREC_SECCOMP_FILTER
+               : cJSON_IsString (seccomp) && strcmp (seccomp->valuestring, "none") == 0 ? FIREC_SECCOMP_NONE
+                                                                                 : FIREC_SECCOMP_DEFAULT;
+  m->boot_timer = cJSON_IsTrue (member (fc, "boot_timer"));
+  const cJSON *payload = member (fc, "http_api_max_payload_size");
+  m->http_api_max_payload_size = cJSON_IsNumber (payload) ? (long long) payload->valuedouble : 0;
+  const cJSON *mmds_limit = member (fc, "mmds_size_limit");
+  m->mmds_size_limit = cJSON_IsNumber (mmds_limit) ? (long long) mmds_limit->valuedouble : 0;
+
+  const cJSON *jailer = member (spec, "jailer");
+  m->jailer = !cJSON_IsFalse (member (jailer, "enabled"));
+  m->jailer_binary = firec_xstrdup (string_member (jailer, "binary"));
+  const cJSON *uid = member (jailer, "uid"), *gid = member (jailer, "gid");
+  m->uid = cJSON_IsNumber (uid) ? (unsigned long) uid->valuedouble : 0;
+  m->gid = cJSON_IsNumber (gid) ? (unsigned long) gid->valuedouble : 0;
+  m->chroot_base_dir = firec_path_normalize (string_member (jailer, "chroot_base_dir"));
+  m->netns = dup_or_null (string_member (jailer, "netns"));
+  m->daemonize = cJSON_IsTrue (member (jailer, "daemonize"));
+  m->new_pid_ns = cJSON_IsTrue (member (jailer, "new_pid_ns"));
+  m->cgroups = string_map_to_list (member (jailer, "cgroups"));
+  const cJSON *cgv = member (jailer, "cgroup_version");
+  m->cgroup_version = cJSON_IsNumber (cgv) ? (int) cgv->valuedouble : 0;
+  m->parent_cgroup = dup_or_null (string_member (jailer, "parent_cgroup"));
+  m->resource_limits = string_map_to_list (member (jailer, "resource_limits"));
+
+  m->state_dir = state_dir_for (m->name);
+  if (m->jailer)
+    {
+      m->jail_dir = firec_xasprintf ("%s/%s/%s", strcmp (m->chroot_base_dir, "/") == 0 ? "" : m->chroot_base_dir,
+                                     m->exec_name, m->name);
+      m->vm_root = firec_xasprintf ("%s/root", m->jail_dir);
+    }
+  else
+    m->vm_root = firec_xasprintf ("%s/root", m->state_dir);
+
+  const char *api = string_member (fc, "api_socket");
+  m->api_socket_host = firec_xasprintf ("%s%s", m->vm_root, api);
+  /* Without the jailer Firecracker is not chrooted: it binds the host path. */
+  m->api_socket_vm = m->jailer ? firec_xstrdup (api) : firec_xstrdup (m->api_socket_host);
+  const char *uds = string_member (member (spec, "vsock"), "uds_path");
+  if (uds)
+    m->vsock_socket_host = firec_xasprintf ("%s%s", m->vm_root, uds);
+
+  collect_files (m);
+
+  const cJSON *run = member (spec, "run");
+  const char *mode = string_member (run, "mode");
+  m->mode = mode && strcmp (mode, "daemon") == 0 ? FIREC_RUN_DAEMON
+            : mode && strcmp (mode, "tmux") == 0 ? FIREC_RUN_TMUX
+                                                 : FIREC_RUN_ATTACHED;
+  m->start_timeout_ms = parse_duration_ms (string_member (run, "start_timeout"), 10000);
+  m->stop_timeout_ms = parse_duration_ms (string_member (run, "stop_timeout"), 30000);
+  resolve_stop_policy (m, run);
+  m->snapshot = member (spec, "snapshot") != NULL;
+
+  if (r.errors)
+    {
+      firec_diags_sort (diags);
+      firec_model_free (m);
+      return firec_error_set_kind (err, FIREC_ERR_INVALID, 0, "%s: not a valid manifest", doc->filename);
+    }
+  *out = m;
+  return 0;
+}
+
+int
+firec_model_load (const char *path, const char *base_dir, struct firec_model **out, struct firec_diags *diags,
+                  firec_error_t *err)
+{
+  cleanup_doc struct firec_doc *doc = NULL;
+  long errors = firec_manifest_load (path, base_dir, &doc, diags, err);
+  if (errors < 0)
+    return -1;
+  if (errors > 0)
+    return firec_error_set_kind (err, FIREC_ERR_INVALID, 0, "%s: not a valid manifest", path);
+  return firec_resolve (doc, out, diags, err);
+}
