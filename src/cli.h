@@ -28,6 +28,9 @@ enum firec_output
 
 int cmd_validate (int argc, char **argv);
 int cmd_schema (int argc, char **argv);
+int cmd_plan (int argc, char **argv);
+int cmd_render (int argc, char **argv);
+int cmd_import (int argc, char **argv);
 
 /* Helpers shared by the sub-commands. */
 int cli_parse_output (const char *value, bool allow_yaml, enum firec_output *out);
@@ -36,6 +39,11 @@ int cli_usage_error (const char *command, const char *fmt, ...) __attribute__ ((
 int cli_report_error (firec_error_t *err);
 /* Prints one JSON object on stdout, followed by a newline. */
 void cli_print_json (const cJSON *object);
+
+/* Loads, validates and resolves a manifest; prints its diagnostics to stderr.
+   Returns 0, or the exit code to end with. */
+struct firec_model;
+int cli_load_model (const char *path, const char *base_dir, struct firec_model **out);
 
 extern const char *cli_program_name;
 

@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include "cli.h"
+#include "model.h"
 #include "util.h"
 
 #include <stdarg.h>
@@ -18,6 +19,9 @@ static const struct
   const char *summary;
 } commands[] = {
   { "validate", cmd_validate, "check manifests against the schema and Firecracker's rules" },
+  { "plan", cmd_plan, "print the ordered steps a run would take" },
+  { "render", cmd_render, "print the resolved manifest or its Firecracker --config-file" },
+  { "import", cmd_import, "wrap a Firecracker --config-file document into a manifest" },
   { "schema", cmd_schema, "print the manifest JSON Schema" },
 };
 
@@ -80,6 +84,23 @@ cli_print_json (const cJSON *object)
   cleanup_free char *text = cJSON_Print (object);
   fputs (text, stdout);
   fputc ('\n', stdout);
+}
+
+int
+cli_load_model (const char *path, const char *base_dir, struct firec_model **out)
+{
+  struct firec_diags diags = { 0 };
+  cleanup_error firec_error_t err = NULL;
+  int rc = firec_model_load (path, base_dir, out, &diags, &err);
+  cleanup_free char *text = firec_diags_format_text (&diags, 50);
+  fputs (text, stderr);
+  bool had_errors = firec_diags_count (&diags, FIREC_SEV_ERROR) > 0;
+  firec_diags_release (&diags);
+  if (rc == 0)
+    return FIREC_EXIT_OK;
+  if (had_errors)
+    return FIREC_EXIT_INVALID;
+  return cli_report_error (&err);
 }
 
 int

@@ -158,14 +158,8 @@ check_snapshot_exclusions (struct checker *c, const cJSON *spec)
     "boot-source", "machine-config", "drives", "network-interfaces", "pmem",
     "vsock",       "balloon",        "entropy", "mmds-config",        "memory-hotplug",
   };
-  const cJSON *snapshot = member (spec, "snapshot");
-  if (snapshot == NULL)
-    {
-      if (cJSON_IsObject (spec) && member (spec, "boot-source") == NULL)
-        check_error (c, spec, "/spec",
-                     "missing required field \"boot-source\" (required unless spec.snapshot loads a snapshot)");
-      return;
-    }
+  if (member (spec, "snapshot") == NULL)
+    return; /* the schema requires boot-source then */
   for (size_t i = 0; i < FIREC_N_ELEMENTS (boot_path); i++)
     {
       const cJSON *section = member (spec, boot_path[i]);
@@ -223,6 +217,15 @@ check_machine_config (struct checker *c, const cJSON *spec)
                  "with huge_pages: %s, mem_size_mib must be even (got %.0f)", huge, mem->valuedouble);
 }
 
+static size_t
+utf8_length (const char *s)
+{
+  size_t n = 0;
+  for (; *s; s++)
+    n += ((unsigned char) *s & 0xC0) != 0x80;
+  return n;
+}
+
 static void
 check_network_interfaces (struct checker *c, const cJSON *spec)
 {
@@ -244,7 +247,8 @@ check_network_interfaces (struct checker *c, const cJSON *spec)
               }
           }
       const cJSON *dev = member (iface, "host_dev_name");
-      if (cJSON_IsString (dev) && strlen (dev->valuestring) > 15)
+      /* The schema counts characters; the kernel's IFNAMSIZ counts bytes. */
+      if (cJSON_IsString (dev) && strlen (dev->valuestring) > 15 && utf8_length (dev->valuestring) <= 15)
         {
           cleanup_free char *pointer = firec_xasprintf ("/spec/network-interfaces/%zu/host_dev_name", i);
           check_error (c, dev, pointer, "\"%s\" is %zu bytes long; Linux interface names hold at most 15",
@@ -285,18 +289,19 @@ socket_paths_for (const cJSON *manifest, const char *vm_root_path, struct socket
 }
 
 static void
-check_socket_path (struct checker *c, const cJSON *node, const char *pointer, const char *what)
+check_socket_path (struct checker *c, const char *vm_root_path, const cJSON *at, const char *pointer,
+                   const char *what)
 {
-  if (!cJSON_IsString (node) || node->valuestring[0] != '/')
+  if (vm_root_path[0] != '/')
     return;
   struct socket_paths paths;
-  socket_paths_for (c->doc->root, node->valuestring, &paths);
+  socket_paths_for (c->doc->root, vm_root_path, &paths);
   size_t limit = sizeof ((struct sockaddr_un *) 0)->sun_path;
   if (strlen (paths.bound) >= limit)
-    check_error (c, node, pointer, "the %s path %s is %zu bytes long; a Unix socket path holds at most %zu",
-                 what, paths.bound, strlen (paths.bound), limit - 1);
+    check_error (c, at, pointer, "the %s path %s is %zu bytes long; a Unix socket path holds at most %zu", what,
+                 paths.bound, strlen (paths.bound), limit - 1);
   else if (strlen (paths.host) >= limit)
-    check_warning (c, node, pointer,
+    check_warning (c, at, pointer,
                    "on the host the %s is %s, %zu bytes long: firec-run copes, but tools that connect by path "
                    "(socat, curl) cannot; shorten metadata.name or jailer.chroot_base_dir",
                    what, paths.host, strlen (paths.host));
@@ -335,7 +340,15 @@ check_vm_root_paths (struct checker *c, const cJSON *spec)
                          "%s is inside %s, where firec-run and the jailer put the VM's files; use a path under /run",
                          path, reserved[r]);
         }
-      check_socket_path (c, sockets[i].node, sockets[i].pointer, sockets[i].what);
+      check_socket_path (c, path, sockets[i].node, sockets[i].pointer, sockets[i].what);
+    }
+  /* The API socket has a default: check it at the firecracker section (or spec)
+     when the manifest does not set it. */
+  if (!cJSON_IsString (api))
+    {
+      const cJSON *fc = member (spec, "firecracker");
+      check_socket_path (c, "/run/firecracker.socket", fc ? fc : spec, fc ? "/spec/firecracker" : "/spec",
+                         "API socket");
     }
   const char *api_path = cJSON_IsString (api) ? api->valuestring : "/run/firecracker.socket";
   if (cJSON_IsString (vsock) && strcmp (vsock->valuestring, api_path) == 0)
@@ -380,22 +393,6 @@ check_shared_backing_files (struct checker *c, const cJSON *spec)
     free (files[j].pointer);
 }
 
-static void
-check_jailer_identity (struct checker *c, const cJSON *spec)
-{
-  const cJSON *jailer = member (spec, "jailer");
-  if (cJSON_IsFalse (member (jailer, "enabled")))
-    return;
-  static const char *const ids[] = { "uid", "gid" };
-  for (size_t i = 0; i < FIREC_N_ELEMENTS (ids); i++)
-    if (member (jailer, ids[i]) == NULL)
-      {
-        check_error (c, jailer ? jailer : spec, jailer ? "/spec/jailer" : "/spec",
-                     "the jailer needs %s (the unprivileged %s Firecracker runs as), or jailer.enabled: false",
-                     ids[i], i == 0 ? "user" : "group");
-      }
-}
-
 size_t
 firec_manifest_check_semantics (const struct firec_doc *doc, struct firec_diags *diags)
 {
@@ -414,7 +411,6 @@ firec_manifest_check_semantics (const struct firec_doc *doc, struct firec_diags 
   check_network_interfaces (&c, spec);
   check_vm_root_paths (&c, spec);
   check_shared_backing_files (&c, spec);
-  check_jailer_identity (&c, spec);
   return c.errors;
 }
 

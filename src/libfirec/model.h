@@ -153,6 +153,10 @@ int firec_resolve (const struct firec_doc *doc, struct firec_model **out, struct
 int firec_model_load (const char *path, const char *base_dir, struct firec_model **out, struct firec_diags *diags,
                       firec_error_t *err);
 
+/* The resolved manifest as a manifest again (for `render`): $ escaped as $$, and
+   the derived names under x-firec-derived, which validation ignores. */
+cJSON *firec_model_to_manifest (const struct firec_model *model);
+
 /* Lexically normalizes an absolute path: collapses "//", "." and "..". */
 char *firec_path_normalize (const char *path);
 

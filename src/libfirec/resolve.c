@@ -638,3 +638,61 @@ firec_model_load (const char *path, const char *base_dir, struct firec_model **o
     return firec_error_set_kind (err, FIREC_ERR_INVALID, 0, "%s: not a valid manifest", path);
   return firec_resolve (doc, out, diags, err);
 }
+
+/* ------------------------------------------------------------------ render */
+
+static void
+escape_dollars (cJSON *node)
+{
+  if (cJSON_IsString (node) && strchr (node->valuestring, '$'))
+    {
+      struct firec_buf buf = { 0 };
+      for (const char *p = node->valuestring; *p; p++)
+        firec_buf_puts (&buf, *p == '$' ? "$$" : (char[]){ *p, '\0' });
+      free (node->valuestring);
+      node->valuestring = firec_buf_steal (&buf);
+    }
+  for (cJSON *c = node->child; c; c = c->next)
+    escape_dollars (c);
+}
+
+cJSON *
+firec_model_to_manifest (const struct firec_model *m)
+{
+  cJSON *out = cJSON_Duplicate (m->manifest, 1);
+  /* The output is itself a manifest: $ must survive a second interpolation. */
+  escape_dollars (out);
+  cJSON_DeleteItemFromObjectCaseSensitive (out, "x-firec-derived");
+  cJSON *d = cJSON_AddObjectToObject (out, "x-firec-derived");
+  cJSON_AddStringToObject (d, "state_dir", m->state_dir);
+  if (m->jailer)
+    cJSON_AddStringToObject (d, "jail_dir", m->jail_dir);
+  cJSON_AddStringToObject (d, "vm_root", m->vm_root);
+  cJSON_AddStringToObject (d, "api_socket", m->api_socket_host);
+  if (m->vsock_socket_host)
+    cJSON_AddStringToObject (d, "vsock_socket", m->vsock_socket_host);
+  if (m->jailer && (m->cgroups[0] || m->parent_cgroup))
+    {
+      if (m->cgroup_version)
+        cJSON_AddNumberToObject (d, "cgroup_version", m->cgroup_version);
+      else
+        cJSON_AddStringToObject (d, "cgroup_version", "auto (decided at run time: 2 on cgroup2-only hosts)");
+    }
+  cJSON *files = cJSON_AddArrayToObject (d, "files");
+  for (size_t i = 0; i < m->file_count; i++)
+    {
+      const struct firec_file *f = &m->files[i];
+      cJSON *o = cJSON_CreateObject ();
+      cJSON_AddStringToObject (o, "field", f->pointer);
+      cJSON_AddStringToObject (o, "host_path", f->host_path);
+      cJSON_AddStringToObject (o, "vm_path", f->vm_path);
+      if (m->jailer)
+        {
+          cJSON_AddStringToObject (o, "staging", f->output ? "link" : firec_staging_mode_name (f->mode));
+          if (f->writable && !f->output && f->mode == FIREC_STAGING_COPY)
+            cJSON_AddStringToObject (o, "note", "ephemeral: staged by copy, the guest's writes are discarded");
+        }
+      cJSON_AddItemToArray (files, o);
+    }
+  return out;
+}

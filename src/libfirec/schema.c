@@ -482,6 +482,27 @@ move_diags (struct firec_diags *to, struct firec_diags *from)
   firec_diags_release (from);
 }
 
+/* Like move_diags, but drops complaints about a field that already has one: a
+   failed alternative often restates what the field's own schema said. */
+static size_t
+move_new_diags (struct firec_diags *to, struct firec_diags *from)
+{
+  size_t moved = 0;
+  for (size_t i = 0; i < from->count; i++)
+    {
+      struct firec_diag *d = &from->items[i];
+      bool seen = false;
+      for (size_t j = 0; j < to->count && !seen; j++)
+        seen = strcmp (to->items[j].path, d->path) == 0;
+      if (seen)
+        continue;
+      firec_diags_add (to, d->severity, d->file, d->line, d->column, d->path, "%s", d->message);
+      moved++;
+    }
+  firec_diags_release (from);
+  return moved;
+}
+
 /* The hint for a value of the wrong type, where a YAML habit is the likely cause. */
 static const char *
 type_hint (const char *expected, const cJSON *instance)
@@ -574,7 +595,19 @@ check_enum (struct validation *v, const cJSON *schema, const cJSON *instance, co
   struct firec_buf got = { 0 };
   append_value (&got, instance);
   const char *near = cJSON_IsString (instance) ? closest_match (instance->valuestring, names, n) : NULL;
-  if (near)
+  /* A quoted number where the enum holds that number: "2" for 2. */
+  bool quoted_member = false;
+  if (cJSON_IsString (instance) && instance->valuestring[0])
+    {
+      char *end;
+      double d = strtod (instance->valuestring, &end);
+      for (const cJSON *e = values->child; e && *end == '\0'; e = e->next)
+        quoted_member = quoted_member || (cJSON_IsNumber (e) && e->valuedouble == d);
+    }
+  if (quoted_member)
+    report (v, instance, false, pointer, "%s is not one of %s (write the number without quotes)", got.data,
+            allowed.data);
+  else if (near)
     report (v, instance, false, pointer, "%s is not one of %s (did you mean \"%s\"?)", got.data, allowed.data, near);
   else
     report (v, instance, false, pointer, "%s is not one of %s", got.data, allowed.data);
@@ -807,9 +840,7 @@ check_object (struct validation *v, const cJSON *schema, const cJSON *instance, 
             {
               struct firec_buf quoted = { 0 };
               append_quoted (&quoted, m->string, 60);
-              const char *custom = schema_string (resolve (v->schema, property_names), "x-firec-message");
-              report (v, m, true, sub, "invalid field name %s: %s", quoted.data,
-                      custom ? custom : scratch.items[0].message);
+              report (v, m, true, sub, "invalid field name %s: %s", quoted.data, scratch.items[0].message);
               firec_buf_release (&quoted);
               errors++;
             }
@@ -894,8 +925,12 @@ branches_are_required_only (const cJSON *branches, struct firec_buf *names)
   for (const cJSON *b = branches->child; b; b = b->next)
     {
       const cJSON *req = cJSON_GetObjectItemCaseSensitive (b, "required");
-      if (!cJSON_IsObject (b) || req == NULL || cJSON_GetArraySize (b) != 1)
+      if (!cJSON_IsObject (b) || req == NULL)
         return false;
+      for (const cJSON *k = b->child; k; k = k->next)
+        if (strcmp (k->string, "required") != 0 && strcmp (k->string, "$comment") != 0
+            && strcmp (k->string, "description") != 0 && strcmp (k->string, "title") != 0)
+          return false;
       for (const cJSON *r = req->child; r; r = r->next)
         firec_buf_printf (names, "%s\"%s\"", names->len ? ", " : "", r->valuestring);
     }
@@ -1007,7 +1042,7 @@ check_alternatives (struct validation *v, const cJSON *schema, const cJSON *inst
         {
           errors = best.count ? best.count : 1;
           if (best.count)
-            move_diags (v->diags, &best);
+            move_new_diags (v->diags, &best);
           else
             report (v, instance, false, pointer, "does not match any of the alternatives allowed here");
         }
@@ -1123,10 +1158,13 @@ chosen_branch (const struct firec_schema *s, const cJSON *branches, const cJSON 
 static void
 walk_annotations (struct annotation_walk *w, const cJSON *schema, const cJSON *instance, const char *pointer)
 {
+  /* Annotations may sit beside a $ref (2020-12 allows siblings): look first. */
+  const cJSON *value = cJSON_GetObjectItemCaseSensitive (schema, w->keyword);
+  if (value == NULL)
+    value = cJSON_GetObjectItemCaseSensitive (resolve (w->schema, schema), w->keyword);
   schema = resolve (w->schema, schema);
   if (!cJSON_IsObject (schema))
     return;
-  const cJSON *value = cJSON_GetObjectItemCaseSensitive (schema, w->keyword);
   if (value)
     w->fn (instance, value, pointer, w->data);
   static const char *const alternatives[] = { "oneOf", "anyOf" };
@@ -1205,7 +1243,9 @@ apply_defaults_node (const struct firec_schema *s, const cJSON *schema, cJSON *i
   for (const cJSON *p = properties ? properties->child : NULL; p; p = p->next)
     {
       const cJSON *sub = resolve (s, p);
-      const cJSON *def = cJSON_GetObjectItemCaseSensitive (sub, "default");
+      const cJSON *def = cJSON_GetObjectItemCaseSensitive (p, "default");
+      if (def == NULL)
+        def = cJSON_GetObjectItemCaseSensitive (sub, "default");
       if (def && !cJSON_HasObjectItem (instance, p->string))
         cJSON_AddItemToObject (instance, p->string, cJSON_Duplicate (def, 1));
       cJSON *child = cJSON_GetObjectItemCaseSensitive (instance, p->string);

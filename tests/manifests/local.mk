@@ -10,6 +10,6 @@ EXTRA_DIST += tests/manifests/check-fixtures.sh tests/manifests/differential.py 
 dist-hook: dist-fixtures
 dist-fixtures:
 	for d in tests/manifests/valid tests/manifests/invalid examples; do \
-	  mkdir -p $(distdir)/$$d && cp -p $(srcdir)/$$d/* $(distdir)/$$d/; \
+	  mkdir -p $(distdir)/$$d && cp -pR $(srcdir)/$$d/. $(distdir)/$$d/; \
 	done
 .PHONY: dist-fixtures

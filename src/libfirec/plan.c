@@ -1,0 +1,865 @@
+/* lower: the resolved model becomes the ordered steps the interpreter runs.
+   Order follows Firecracker's rules: logger and metrics first; mmds-config after
+   the interfaces it names; MMDS data before InstanceStart; for a snapshot load,
+   only logger, metrics, serial and cpu-config before the load. */
+#include "config.h"
+
+#include "plan.h"
+#include "schema.h"
+#include "util.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#define FIREC_OLDEST_FIRECRACKER "1.5.1"
+
+/* ------------------------------------------------------------------ string lists */
+
+struct strv
+{
+  char **items;
+  size_t count;
+};
+
+static void
+strv_add (struct strv *v, const char *s)
+{
+  v->items = firec_xrealloc (v->items, (v->count + 2) * sizeof *v->items);
+  v->items[v->count++] = firec_xstrdup (s);
+  v->items[v->count] = NULL;
+}
+
+static void __attribute__ ((format (printf, 2, 3)))
+strv_addf (struct strv *v, const char *fmt, ...)
+{
+  va_list ap;
+  va_start (ap, fmt);
+  cleanup_free char *s = firec_xvasprintf (fmt, ap);
+  va_end (ap);
+  strv_add (v, s);
+}
+
+static char **
+strv_steal (struct strv *v)
+{
+  if (v->items == NULL)
+    return firec_xcalloc (1, sizeof (char *));
+  char **items = v->items;
+  v->items = NULL;
+  v->count = 0;
+  return items;
+}
+
+static void
+strv_free (char **v)
+{
+  for (char **p = v; p && *p; p++)
+    free (*p);
+  free (v);
+}
+
+/* ------------------------------------------------------------------ versions */
+
+int
+firec_version_compare (const char *a, const char *b)
+{
+  while (*a == 'v')
+    a++;
+  while (*b == 'v')
+    b++;
+  for (;;)
+    {
+      char *ea, *eb;
+      unsigned long x = strtoul (a, &ea, 10), y = strtoul (b, &eb, 10);
+      if (x != y)
+        return x < y ? -1 : 1;
+      bool more_a = *ea == '.', more_b = *eb == '.';
+      if (!more_a && !more_b)
+        return 0;
+      a = more_a ? ea + 1 : "0";
+      b = more_b ? eb + 1 : "0";
+      if (!more_a && !more_b)
+        return 0;
+    }
+}
+
+/* ------------------------------------------------------------------ building */
+
+struct builder
+{
+  const struct firec_model *model;
+  struct firec_plan *plan;
+  firec_error_t *err;
+};
+
+static struct firec_step *
+add_step (struct builder *b, enum firec_step_kind kind, const char *id, const char *source, const char *fmt, ...)
+    __attribute__ ((format (printf, 5, 6)));
+
+static struct firec_step *
+add_step (struct builder *b, enum firec_step_kind kind, const char *id, const char *source, const char *fmt, ...)
+{
+  struct firec_plan *p = b->plan;
+  p->steps = firec_xrealloc (p->steps, (p->count + 1) * sizeof *p->steps);
+  struct firec_step *s = &p->steps[p->count++];
+  memset (s, 0, sizeof *s);
+  s->kind = kind;
+  s->id = firec_xstrdup (id);
+  s->source = source ? firec_xstrdup (source) : NULL;
+  va_list ap;
+  va_start (ap, fmt);
+  s->description = firec_xvasprintf (fmt, ap);
+  va_end (ap);
+  s->touches = firec_xcalloc (1, sizeof (char *));
+  return s;
+}
+
+static void
+set_touches (struct firec_step *s, struct strv *touches)
+{
+  strv_free (s->touches);
+  s->touches = strv_steal (touches);
+}
+
+static void __attribute__ ((format (printf, 2, 3)))
+set_undo (struct firec_step *s, const char *fmt, ...)
+{
+  va_list ap;
+  va_start (ap, fmt);
+  free (s->undo);
+  s->undo = firec_xvasprintf (fmt, ap);
+  va_end (ap);
+}
+
+static const cJSON *
+spec_section (const struct firec_model *m, const char *name)
+{
+  return cJSON_GetObjectItemCaseSensitive (cJSON_GetObjectItemCaseSensitive (m->manifest, "spec"), name);
+}
+
+/* Firecracker rejects unknown fields; x-* keys are ours, so they never reach it. */
+static void
+strip_extensions (cJSON *node)
+{
+  if (!cJSON_IsObject (node) && !cJSON_IsArray (node))
+    return;
+  cJSON *c = node->child;
+  while (c)
+    {
+      cJSON *next = c->next;
+      if (c->string && strncmp (c->string, "x-", 2) == 0)
+        cJSON_Delete (cJSON_DetachItemViaPointer (node, c));
+      else
+        strip_extensions (c);
+      c = next;
+    }
+}
+
+static cJSON *
+pointer_target (cJSON *root, const char *relative)
+{
+  cJSON *node = root;
+  const char *p = relative;
+  while (node && *p == '/')
+    {
+      p++;
+      size_t n = strcspn (p, "/");
+      cleanup_free char *token = firec_xstrndup (p, n);
+      p += n;
+      node = cJSON_IsArray (node) ? cJSON_GetArrayItem (node, atoi (token))
+                                  : cJSON_GetObjectItemCaseSensitive (node, token);
+    }
+  return node;
+}
+
+/* A copy of the manifest part at pointer, as Firecracker must receive it: x-*
+   keys gone, every staged host path replaced by the path Firecracker sees. */
+static cJSON *
+request_body (const struct firec_model *m, const char *pointer)
+{
+  const cJSON *source = pointer_target (m->manifest, pointer);
+  if (source == NULL)
+    return NULL;
+  cJSON *body = cJSON_Duplicate (source, 1);
+  strip_extensions (body);
+  size_t n = strlen (pointer);
+  for (size_t i = 0; i < m->file_count; i++)
+    {
+      const struct firec_file *f = &m->files[i];
+      if (strncmp (f->pointer, pointer, n) != 0 || f->pointer[n] != '/')
+        continue;
+      cJSON *target = pointer_target (body, f->pointer + n);
+      if (cJSON_IsString (target))
+        {
+          free (target->valuestring);
+          target->valuestring = firec_xstrdup (f->vm_path);
+        }
+    }
+  return body;
+}
+
+/* Sockets Firecracker creates: inside the jail they are VM-root paths as written;
+   without the jailer, Firecracker is not chrooted and binds the host path. */
+static void
+rewrite_vm_root_path (const struct firec_model *m, cJSON *object, const char *field)
+{
+  cJSON *v = cJSON_GetObjectItemCaseSensitive (object, field);
+  if (m->jailer || !cJSON_IsString (v))
+    return;
+  char *host = firec_xasprintf ("%s%s", m->vm_root, v->valuestring);
+  free (v->valuestring);
+  v->valuestring = host;
+}
+
+static int
+read_json_file (const char *path, const char *what, cJSON **out, firec_error_t *err)
+{
+  cleanup_free char *text = NULL;
+  size_t len;
+  if (firec_read_file (path, 16u << 20, &text, &len) < 0)
+    return firec_error_set_kind (err, FIREC_ERR_INVALID, errno, "cannot read the %s %s", what, path);
+  const char *end = NULL;
+  *out = cJSON_ParseWithLengthOpts (text, len, &end, 0);
+  if (*out == NULL)
+    return firec_error_set_kind (err, FIREC_ERR_INVALID, 0, "the %s %s is not valid JSON (near byte %td)", what,
+                                 path, end ? end - text : 0);
+  return 0;
+}
+
+static struct firec_step *
+add_request (struct builder *b, const char *id, const char *method, const char *path, const char *source,
+             cJSON *body)
+{
+  struct firec_step *s = add_step (b, FIREC_STEP_API_REQUEST, id, source, "%s %s", method, path);
+  s->method = firec_xstrdup (method);
+  s->path = firec_xstrdup (path);
+  s->body = body;
+  return s;
+}
+
+static void
+add_section_request (struct builder *b, const char *section, const char *api_path)
+{
+  if (spec_section (b->model, section) == NULL)
+    return;
+  cleanup_free char *pointer = firec_xasprintf ("/spec/%s", section);
+  cleanup_free char *id = firec_xasprintf ("api.put.%s", section);
+  cJSON *body = request_body (b->model, pointer);
+  if (strcmp (section, "vsock") == 0)
+    rewrite_vm_root_path (b->model, body, "uds_path");
+  add_request (b, id, "PUT", api_path, pointer, body);
+}
+
+static void
+add_list_requests (struct builder *b, const char *section, const char *id_field, const char *api_prefix)
+{
+  const cJSON *list = spec_section (b->model, section);
+  size_t i = 0;
+  for (const cJSON *item = cJSON_IsArray (list) ? list->child : NULL; item; item = item->next, i++)
+    {
+      const char *id = cJSON_GetStringValue (cJSON_GetObjectItemCaseSensitive (item, id_field));
+      cleanup_free char *pointer = firec_xasprintf ("/spec/%s/%zu", section, i);
+      cleanup_free char *step_id = firec_xasprintf ("api.put.%s.%s", section, id);
+      cleanup_free char *path = firec_xasprintf ("%s/%s", api_prefix, id);
+      cJSON *body = request_body (b->model, pointer);
+      /* Firecracker 1.5.1 requires is_read_only on every file-backed drive. */
+      if (strcmp (section, "drives") == 0 && cJSON_HasObjectItem (body, "path_on_host")
+          && !cJSON_HasObjectItem (body, "is_read_only"))
+        cJSON_AddBoolToObject (body, "is_read_only", 0);
+      if (strcmp (section, "drives") == 0)
+        rewrite_vm_root_path (b->model, body, "socket");
+      add_request (b, step_id, "PUT", path, pointer, body);
+    }
+}
+
+static int
+add_cpu_config (struct builder *b)
+{
+  const cJSON *cpu = spec_section (b->model, "cpu-config");
+  if (cpu == NULL)
+    return 0;
+  cJSON *body;
+  if (cJSON_IsString (cpu))
+    {
+      if (read_json_file (cpu->valuestring, "cpu-config file", &body, b->err) < 0)
+        return -1;
+    }
+  else
+    body = request_body (b->model, "/spec/cpu-config");
+  add_request (b, "api.put.cpu-config", "PUT", "/cpu-config", "/spec/cpu-config", body);
+  return 0;
+}
+
+static int
+add_mmds_data (struct builder *b)
+{
+  const cJSON *mmds = spec_section (b->model, "mmds");
+  if (mmds == NULL)
+    return 0;
+  const cJSON *data = cJSON_GetObjectItemCaseSensitive (mmds, "data");
+  const char *file = cJSON_GetStringValue (cJSON_GetObjectItemCaseSensitive (mmds, "data_file"));
+  cJSON *body;
+  if (data)
+    body = cJSON_Duplicate (data, 1); /* MMDS data is the user's: x-* keys stay */
+  else if (read_json_file (file, "MMDS data file", &body, b->err) < 0)
+    return -1;
+  add_request (b, "api.put.mmds", "PUT", "/mmds", "/spec/mmds", body);
+  return 0;
+}
+
+static void
+add_snapshot_load (struct builder *b)
+{
+  cJSON *body = request_body (b->model, "/spec/snapshot");
+  cJSON *override = cJSON_GetObjectItemCaseSensitive (body, "vsock_override");
+  rewrite_vm_root_path (b->model, override, "uds_path");
+  add_request (b, "api.put.snapshot-load", "PUT", "/snapshot/load", "/spec/snapshot", body);
+}
+
+static void
+firecracker_argv_tail (const struct firec_model *m, struct strv *argv)
+{
+  strv_add (argv, "--api-sock");
+  strv_add (argv, m->api_socket_vm);
+  switch (m->seccomp)
+    {
+    case FIREC_SECCOMP_DEFAULT:
+      break;
+    case FIREC_SECCOMP_NONE:
+      strv_add (argv, "--no-seccomp");
+      break;
+    case FIREC_SECCOMP_FILTER:
+      strv_add (argv, "--seccomp-filter");
+      strv_add (argv, firec_model_find_file (m, "/spec/firecracker/seccomp/filter")->vm_path);
+      break;
+    }
+  if (m->boot_timer)
+    strv_add (argv, "--boot-timer");
+  if (m->http_api_max_payload_size)
+    {
+      strv_add (argv, "--http-api-max-payload-size");
+      strv_addf (argv, "%lld", m->http_api_max_payload_size);
+    }
+  if (m->mmds_size_limit)
+    {
+      strv_add (argv, "--mmds-size-limit");
+      strv_addf (argv, "%lld", m->mmds_size_limit);
+    }
+}
+
+static void
+add_spawn (struct builder *b)
+{
+  const struct firec_model *m = b->model;
+  struct strv argv = { 0 }, touches = { 0 };
+  struct firec_step *s;
+  if (m->jailer)
+    {
+      strv_add (&argv, m->jailer_binary);
+      strv_add (&argv, "--id");
+      strv_add (&argv, m->name);
+      strv_add (&argv, "--exec-file");
+      strv_add (&argv, m->firecracker_binary);
+      strv_add (&argv, "--uid");
+      strv_addf (&argv, "%lu", m->uid);
+      strv_add (&argv, "--gid");
+      strv_addf (&argv, "%lu", m->gid);
+      strv_add (&argv, "--chroot-base-dir");
+      strv_add (&argv, m->chroot_base_dir);
+      if (m->netns)
+        {
+          strv_add (&argv, "--netns");
+          strv_add (&argv, m->netns);
+        }
+      if (m->daemonize)
+        strv_add (&argv, "--daemonize");
+      if (m->new_pid_ns)
+        strv_add (&argv, "--new-pid-ns");
+      for (char **c = m->cgroups; *c; c++)
+        {
+          strv_add (&argv, "--cgroup");
+          strv_add (&argv, *c);
+        }
+      if (m->cgroups[0] || m->parent_cgroup)
+        {
+          /* "auto" is replaced at run time by the host's version (2 on cgroup2-only hosts). */
+          strv_add (&argv, "--cgroup-version");
+          if (m->cgroup_version)
+            strv_addf (&argv, "%d", m->cgroup_version);
+          else
+            strv_add (&argv, "auto");
+        }
+      if (m->parent_cgroup)
+        {
+          strv_add (&argv, "--parent-cgroup");
+          strv_add (&argv, m->parent_cgroup);
+        }
+      for (char **r = m->resource_limits; *r; r++)
+        {
+          strv_add (&argv, "--resource-limit");
+          strv_add (&argv, *r);
+        }
+      strv_add (&argv, "--");
+      firecracker_argv_tail (m, &argv);
+      s = add_step (b, FIREC_STEP_SPAWN, "jailer.spawn", "/spec/jailer",
+                    "start the jailer, which chroots into %s and execs firecracker as %lu:%lu", m->vm_root, m->uid,
+                    m->gid);
+      strv_add (&touches, m->jail_dir);
+      if (m->cgroups[0] || m->parent_cgroup)
+        strv_addf (&touches, "cgroup %s/%s", m->parent_cgroup ? m->parent_cgroup : m->exec_name, m->name);
+      set_undo (s, "stop firecracker (SIGKILL through its pidfd), reap it%s",
+                m->cgroups[0] ? ", remove the cgroup directories the jailer created" : "");
+    }
+  else
+    {
+      strv_add (&argv, m->firecracker_binary);
+      strv_add (&argv, "--id");
+      strv_add (&argv, m->name);
+      firecracker_argv_tail (m, &argv);
+      s = add_step (b, FIREC_STEP_SPAWN, "firecracker.spawn", "/spec/firecracker",
+                    "start firecracker directly (no jailer), its API socket in %s", m->vm_root);
+      strv_add (&touches, m->api_socket_host);
+      set_undo (s, "stop firecracker (SIGKILL through its pidfd), reap it");
+    }
+  s->argv = strv_steal (&argv);
+  set_touches (s, &touches);
+}
+
+static void
+add_preflight (struct builder *b)
+{
+  const struct firec_model *m = b->model;
+  struct strv touches = { 0 };
+  struct firec_step *s;
+  if (m->jailer)
+    add_step (b, FIREC_STEP_PREFLIGHT_CAPS, "preflight.caps", "/spec/jailer",
+              "check the effective capabilities the jailer needs (CAP_SYS_ADMIN, CAP_MKNOD, CAP_SETUID, CAP_SETGID, "
+              "CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_FOWNER, CAP_SYS_RESOURCE)");
+  s = add_step (b, FIREC_STEP_PREFLIGHT_KVM, "preflight.kvm", NULL, "check that /dev/kvm is readable and writable");
+  strv_add (&touches, "/dev/kvm");
+  set_touches (s, &touches);
+
+  s = add_step (b, FIREC_STEP_PREFLIGHT_BINARIES, "preflight.binaries", "/spec/firecracker",
+                "check that %s%s%s run and that firecracker --version is at least %s", m->firecracker_binary,
+                m->jailer ? " and " : "", m->jailer ? m->jailer_binary : "", b->plan->min_firecracker_version);
+  strv_add (&touches, m->firecracker_binary);
+  if (m->jailer)
+    strv_add (&touches, m->jailer_binary);
+  set_touches (s, &touches);
+
+  s = add_step (b, FIREC_STEP_PREFLIGHT_SOURCES, "preflight.sources", NULL,
+                "check that every input file is readable and every output file can be created");
+  for (size_t i = 0; i < m->file_count; i++)
+    strv_add (&touches, m->files[i].host_path);
+  set_touches (s, &touches);
+
+  if (m->jailer)
+    {
+      s = add_step (b, FIREC_STEP_PREFLIGHT_JAIL, "preflight.jail", "/spec/jailer",
+                    "check that %s exists and that %s is not in use", m->chroot_base_dir, m->jail_dir);
+      strv_add (&touches, m->jail_dir);
+    }
+  else
+    {
+      s = add_step (b, FIREC_STEP_PREFLIGHT_JAIL, "preflight.rundir", NULL, "check that %s is not in use",
+                    m->vm_root);
+      strv_add (&touches, m->vm_root);
+    }
+  set_touches (s, &touches);
+}
+
+static const char *
+staging_verb (const struct firec_file *f)
+{
+  if (f->output)
+    return "create on the host if missing, then link";
+  if (f->writable)
+    return f->mode == FIREC_STAGING_COPY ? "copy (ephemeral: the guest's writes are discarded)"
+                                         : "hard link (or bind mount across filesystems)";
+  switch (f->mode)
+    {
+    case FIREC_STAGING_AUTO:
+      return "hard link, reflink or copy";
+    case FIREC_STAGING_LINK:
+      return "hard link";
+    case FIREC_STAGING_REFLINK:
+      return "reflink";
+    case FIREC_STAGING_COPY:
+      return "copy";
+    }
+  return "stage";
+}
+
+static void
+add_staging (struct builder *b)
+{
+  const struct firec_model *m = b->model;
+  struct strv touches = { 0 };
+  struct firec_step *s;
+  s = add_step (b, FIREC_STEP_STATE_CREATE, "state.create", NULL, "create the state directory %s and lock it",
+                m->state_dir);
+  strv_add (&touches, m->state_dir);
+  set_touches (s, &touches);
+  set_undo (s, "remove %s", m->state_dir);
+
+  if (m->jailer)
+    {
+      s = add_step (b, FIREC_STEP_STAGE_JAIL, "stage.jail", "/spec/jailer", "create the jail root %s", m->vm_root);
+      strv_add (&touches, m->jail_dir);
+      set_undo (s, "remove %s and everything in it", m->jail_dir);
+    }
+  else
+    {
+      s = add_step (b, FIREC_STEP_STAGE_JAIL, "stage.rundir", NULL, "create the private run directory %s",
+                    m->vm_root);
+      strv_add (&touches, m->vm_root);
+      set_undo (s, "remove %s and everything in it", m->vm_root);
+    }
+  set_touches (s, &touches);
+
+  for (size_t i = 0; i < m->file_count; i++)
+    {
+      const struct firec_file *f = &m->files[i];
+      /* Without the jailer Firecracker opens the host files in place; only output
+         files need creating (v1.5.1 refuses a log file that does not exist). */
+      if (!m->jailer && !f->output)
+        continue;
+      if (m->jailer)
+        s = add_step (b, FIREC_STEP_STAGE_FILE, f->step_id, f->pointer, "%s %s into the jail as %s", staging_verb (f),
+                      f->host_path, f->vm_path);
+      else
+        s = add_step (b, FIREC_STEP_STAGE_FILE, f->step_id, f->pointer, "create %s if missing", f->host_path);
+      s->file = f;
+      if (m->jailer)
+        {
+          strv_addf (&touches, "%s%s", m->vm_root, f->vm_path);
+          set_undo (s, "remove %s%s%s", m->vm_root, f->vm_path,
+                    f->output ? " (the host file is kept)" : "");
+        }
+      else
+        {
+          strv_add (&touches, f->host_path);
+          set_undo (s, "remove %s if this run created it and it is still empty", f->host_path);
+        }
+      set_touches (s, &touches);
+    }
+}
+
+static int
+add_configuration (struct builder *b)
+{
+  const struct firec_model *m = b->model;
+  add_section_request (b, "logger", "/logger");
+  add_section_request (b, "metrics", "/metrics");
+  if (m->snapshot)
+    {
+      add_section_request (b, "serial", "/serial");
+      if (add_cpu_config (b) < 0)
+        return -1;
+      add_snapshot_load (b);
+      return add_mmds_data (b);
+    }
+  add_section_request (b, "machine-config", "/machine-config");
+  if (add_cpu_config (b) < 0)
+    return -1;
+  add_section_request (b, "boot-source", "/boot-source");
+  add_list_requests (b, "drives", "drive_id", "/drives");
+  add_list_requests (b, "pmem", "id", "/pmem");
+  add_list_requests (b, "network-interfaces", "iface_id", "/network-interfaces");
+  add_section_request (b, "vsock", "/vsock");
+  add_section_request (b, "balloon", "/balloon");
+  add_section_request (b, "entropy", "/entropy");
+  add_section_request (b, "serial", "/serial");
+  add_section_request (b, "memory-hotplug", "/hotplug/memory");
+  add_section_request (b, "mmds-config", "/mmds/config");
+  if (add_mmds_data (b) < 0)
+    return -1;
+  struct firec_step *s = add_request (b, "api.action.InstanceStart", "PUT", "/actions", NULL,
+                                      cJSON_CreateObject ());
+  cJSON_AddStringToObject (s->body, "action_type", "InstanceStart");
+  return 0;
+}
+
+/* Version gating: the schema marks fields newer than 1.5.1 with x-firec-since,
+   either a version or, for enums, a map from value to version. */
+struct version_gate
+{
+  struct firec_plan *plan;
+};
+
+static void
+note_version (const cJSON *instance, const cJSON *annotation, const char *pointer, void *data)
+{
+  struct version_gate *g = data;
+  const char *version = NULL;
+  if (cJSON_IsString (annotation))
+    version = annotation->valuestring;
+  else if (cJSON_IsObject (annotation) && cJSON_IsString (instance))
+    version = cJSON_GetStringValue (cJSON_GetObjectItemCaseSensitive (annotation, instance->valuestring));
+  if (version == NULL)
+    return;
+  for (size_t i = 0; i < g->plan->count; i++)
+    {
+      struct firec_step *s = &g->plan->steps[i];
+      if (s->kind != FIREC_STEP_API_REQUEST || s->source == NULL)
+        continue;
+      size_t n = strlen (s->source);
+      if (strncmp (pointer, s->source, n) != 0 || (pointer[n] != '/' && pointer[n] != '\0'))
+        continue;
+      if (s->min_version == NULL || firec_version_compare (version, s->min_version) > 0)
+        {
+          free (s->min_version);
+          s->min_version = firec_xstrdup (version);
+        }
+      size_t count = 0;
+      while (s->min_version_reasons && s->min_version_reasons[count])
+        count++;
+      s->min_version_reasons = firec_xrealloc (s->min_version_reasons, (count + 2) * sizeof (char *));
+      s->min_version_reasons[count] = firec_xasprintf ("%s (Firecracker >= %s)", pointer, version);
+      s->min_version_reasons[count + 1] = NULL;
+      if (firec_version_compare (version, g->plan->min_firecracker_version) > 0)
+        {
+          free (g->plan->min_firecracker_version);
+          g->plan->min_firecracker_version = firec_xstrdup (version);
+        }
+    }
+}
+
+int
+firec_plan_build (const struct firec_model *model, struct firec_plan **out, firec_error_t *err)
+{
+  const struct firec_schema *schema = firec_schema_builtin (err);
+  if (schema == NULL)
+    return -1;
+  struct firec_plan *plan = firec_xcalloc (1, sizeof *plan);
+  plan->model = model;
+  plan->min_firecracker_version = firec_xstrdup (FIREC_OLDEST_FIRECRACKER);
+  struct builder b = { model, plan, err };
+
+  /* Configuration first (into a scratch plan) so that the version the requests
+     need is known when the preflight step that checks it is described. */
+  struct firec_plan *config = firec_xcalloc (1, sizeof *config);
+  config->model = model;
+  config->min_firecracker_version = firec_xstrdup (FIREC_OLDEST_FIRECRACKER);
+  struct builder cb = { model, config, err };
+  if (add_configuration (&cb) < 0)
+    {
+      firec_plan_free (config);
+      firec_plan_free (plan);
+      return -1;
+    }
+  struct version_gate gate = { config };
+  firec_schema_walk_annotation (schema, model->manifest, "x-firec-since", note_version, &gate);
+  free (plan->min_firecracker_version);
+  plan->min_firecracker_version = steal_pointer (&config->min_firecracker_version);
+
+  add_preflight (&b);
+  add_staging (&b);
+  add_spawn (&b);
+  struct firec_step *s = add_step (&b, FIREC_STEP_API_WAIT, "api.wait", "/spec/firecracker/api_socket",
+                                   "wait until %s answers GET / (at most %ld ms)", model->api_socket_host,
+                                   model->start_timeout_ms);
+  struct strv touches = { 0 };
+  strv_add (&touches, model->api_socket_host);
+  set_touches (s, &touches);
+
+  plan->steps = firec_xrealloc (plan->steps, (plan->count + config->count) * sizeof *plan->steps);
+  memcpy (plan->steps + plan->count, config->steps, config->count * sizeof *config->steps);
+  plan->count += config->count;
+  config->count = 0;
+  firec_plan_free (config);
+
+  bool paused = model->snapshot
+                && !cJSON_IsTrue (cJSON_GetObjectItemCaseSensitive (spec_section (model, "snapshot"), "resume_vm"));
+  s = add_step (&b, FIREC_STEP_API_CONFIRM, "api.confirm", NULL, "check that GET / reports the VM %s",
+                paused ? "Paused" : "Running");
+  s->expect_state = firec_xstrdup (paused ? "Paused" : "Running");
+  s = add_step (&b, FIREC_STEP_STATE_RECORD, "state.record", NULL,
+                "record the running VM (pid, start time, API socket) in %s/state.json", model->state_dir);
+  strv_addf (&touches, "%s/state.json", model->state_dir);
+  set_touches (s, &touches);
+  *out = plan;
+  return 0;
+}
+
+void
+firec_plan_free (struct firec_plan *plan)
+{
+  if (plan == NULL)
+    return;
+  for (size_t i = 0; i < plan->count; i++)
+    {
+      struct firec_step *s = &plan->steps[i];
+      free (s->id);
+      free (s->description);
+      free (s->source);
+      strv_free (s->touches);
+      free (s->undo);
+      free (s->min_version);
+      strv_free (s->min_version_reasons);
+      strv_free (s->argv);
+      free (s->method);
+      free (s->path);
+      cJSON_Delete (s->body);
+      free (s->expect_state);
+    }
+  free (plan->steps);
+  free (plan->min_firecracker_version);
+  free (plan);
+}
+
+const char *
+firec_step_kind_name (enum firec_step_kind kind)
+{
+  switch (kind)
+    {
+    case FIREC_STEP_PREFLIGHT_CAPS:
+    case FIREC_STEP_PREFLIGHT_KVM:
+    case FIREC_STEP_PREFLIGHT_BINARIES:
+    case FIREC_STEP_PREFLIGHT_SOURCES:
+    case FIREC_STEP_PREFLIGHT_JAIL:
+      return "preflight";
+    case FIREC_STEP_STATE_CREATE:
+      return "state-create";
+    case FIREC_STEP_STAGE_JAIL:
+      return "stage-root";
+    case FIREC_STEP_STAGE_FILE:
+      return "stage-file";
+    case FIREC_STEP_SPAWN:
+      return "spawn";
+    case FIREC_STEP_API_WAIT:
+      return "api-wait";
+    case FIREC_STEP_API_REQUEST:
+      return "api-request";
+    case FIREC_STEP_API_CONFIRM:
+      return "api-confirm";
+    case FIREC_STEP_STATE_RECORD:
+      return "state-record";
+    }
+  return "unknown";
+}
+
+static cJSON *
+strv_to_json (char **v)
+{
+  cJSON *a = cJSON_CreateArray ();
+  for (char **p = v; p && *p; p++)
+    cJSON_AddItemToArray (a, cJSON_CreateString (*p));
+  return a;
+}
+
+cJSON *
+firec_plan_to_json (const struct firec_plan *plan)
+{
+  cJSON *o = cJSON_CreateObject ();
+  cJSON_AddNumberToObject (o, "format_version", FIREC_PLAN_FORMAT_VERSION);
+  cJSON_AddStringToObject (o, "name", plan->model->name);
+  cJSON_AddStringToObject (o, "min_firecracker_version", plan->min_firecracker_version);
+  cJSON *steps = cJSON_AddArrayToObject (o, "steps");
+  for (size_t i = 0; i < plan->count; i++)
+    {
+      const struct firec_step *s = &plan->steps[i];
+      cJSON *j = cJSON_CreateObject ();
+      cJSON_AddStringToObject (j, "id", s->id);
+      cJSON_AddStringToObject (j, "kind", firec_step_kind_name (s->kind));
+      cJSON_AddStringToObject (j, "description", s->description);
+      cJSON_AddItemToObject (j, "touches", strv_to_json (s->touches));
+      if (s->undo)
+        cJSON_AddStringToObject (j, "undo", s->undo);
+      else
+        cJSON_AddNullToObject (j, "undo");
+      if (s->min_version)
+        {
+          cJSON_AddStringToObject (j, "min_firecracker_version", s->min_version);
+          cJSON_AddItemToObject (j, "min_firecracker_version_for", strv_to_json (s->min_version_reasons));
+        }
+      if (s->argv)
+        cJSON_AddItemToObject (j, "argv", strv_to_json (s->argv));
+      if (s->method)
+        {
+          cJSON *r = cJSON_AddObjectToObject (j, "request");
+          cJSON_AddStringToObject (r, "method", s->method);
+          cJSON_AddStringToObject (r, "path", s->path);
+          cJSON_AddItemToObject (r, "body", s->body ? cJSON_Duplicate (s->body, 1) : cJSON_CreateNull ());
+        }
+      if (s->expect_state)
+        cJSON_AddStringToObject (j, "expect_state", s->expect_state);
+      cJSON_AddItemToArray (steps, j);
+    }
+  return o;
+}
+
+char *
+firec_plan_to_text (const struct firec_plan *plan)
+{
+  struct firec_buf buf = { 0 };
+  firec_buf_printf (&buf, "plan for %s (%zu steps, Firecracker >= %s)\n", plan->model->name, plan->count,
+                    plan->min_firecracker_version);
+  for (size_t i = 0; i < plan->count; i++)
+    {
+      const struct firec_step *s = &plan->steps[i];
+      firec_buf_printf (&buf, "%3zu. %-34s %s", i + 1, s->id, s->description);
+      if (s->touches[0])
+        {
+          firec_buf_puts (&buf, "; touches ");
+          for (char **t = s->touches; *t; t++)
+            firec_buf_printf (&buf, "%s%s", t == s->touches ? "" : ", ", *t);
+        }
+      firec_buf_printf (&buf, "; undo: %s", s->undo ? s->undo : "nothing");
+      if (s->min_version)
+        firec_buf_printf (&buf, "; needs Firecracker >= %s", s->min_version);
+      firec_buf_puts (&buf, "\n");
+    }
+  return firec_buf_steal (&buf);
+}
+
+cJSON *
+firec_plan_firecracker_config (const struct firec_plan *plan)
+{
+  /* The config file's keys are the manifest's section names; its values are the
+     request bodies, so both paths into Firecracker say exactly the same thing. */
+  static const struct
+  {
+    const char *key;
+    const char *step_prefix;
+    bool list;
+  } keys[] = {
+    { "boot-source", "api.put.boot-source", false },
+    { "drives", "api.put.drives.", true },
+    { "machine-config", "api.put.machine-config", false },
+    { "cpu-config", "api.put.cpu-config", false },
+    { "network-interfaces", "api.put.network-interfaces.", true },
+    { "vsock", "api.put.vsock", false },
+    { "balloon", "api.put.balloon", false },
+    { "entropy", "api.put.entropy", false },
+    { "logger", "api.put.logger", false },
+    { "metrics", "api.put.metrics", false },
+    { "mmds-config", "api.put.mmds-config", false },
+    { "pmem", "api.put.pmem.", true },
+    { "memory-hotplug", "api.put.memory-hotplug", false },
+  };
+  cJSON *config = cJSON_CreateObject ();
+  for (size_t k = 0; k < FIREC_N_ELEMENTS (keys); k++)
+    {
+      cJSON *list = NULL;
+      if (keys[k].list && (strcmp (keys[k].key, "drives") == 0 || spec_section (plan->model, keys[k].key)))
+        list = cJSON_AddArrayToObject (config, keys[k].key); /* Firecracker requires "drives", even empty */
+      for (size_t i = 0; i < plan->count; i++)
+        {
+          const struct firec_step *s = &plan->steps[i];
+          if (s->kind != FIREC_STEP_API_REQUEST || s->body == NULL)
+            continue;
+          bool match = keys[k].list ? strncmp (s->id, keys[k].step_prefix, strlen (keys[k].step_prefix)) == 0
+                                    : strcmp (s->id, keys[k].step_prefix) == 0;
+          if (!match)
+            continue;
+          if (list)
+            cJSON_AddItemToArray (list, cJSON_Duplicate (s->body, 1));
+          else
+            cJSON_AddItemToObject (config, keys[k].key, cJSON_Duplicate (s->body, 1));
+        }
+    }
+  return config;
+}
