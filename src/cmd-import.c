@@ -120,6 +120,11 @@ cmd_import (int argc, char **argv)
         continue;
       cJSON_AddItemToObject (spec, config_keys[i], cJSON_Duplicate (v, 1));
     }
+  if (cJSON_GetObjectItemCaseSensitive (cJSON_GetObjectItemCaseSensitive (spec, "vsock"), "uds_path"))
+    fprintf (stderr,
+             "%s import: note: vsock.uds_path is a path in the VM's root; without the jailer firec-run creates it "
+             "under the VM's private run directory (see render's x-firec-derived.vsock_socket)\n",
+             cli_program_name);
   cJSON *jailer = cJSON_AddObjectToObject (spec, "jailer");
   cJSON_AddBoolToObject (jailer, "enabled", 0);
 

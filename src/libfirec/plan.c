@@ -305,6 +305,13 @@ add_mmds_data (struct builder *b)
     body = cJSON_Duplicate (data, 1); /* MMDS data is the user's: x-* keys stay */
   else if (read_json_file (file, "MMDS data file", &body, b->err) < 0)
     return -1;
+  if (!cJSON_IsObject (body))
+    {
+      cJSON_Delete (body);
+      return firec_error_set_kind (b->err, FIREC_ERR_INVALID, 0,
+                                   "the MMDS data file %s must hold a JSON object (Firecracker's MMDS store is one)",
+                                   file);
+    }
   add_request (b, "api.put.mmds", "PUT", "/mmds", "/spec/mmds", body);
   return 0;
 }

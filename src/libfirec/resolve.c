@@ -489,6 +489,13 @@ string_map_to_list (const cJSON *map)
 static char *
 state_dir_for (const char *name)
 {
+  /* FIREC_STATE_DIR moves all state (tests, or hosts without a writable /run). */
+  const char *root = getenv ("FIREC_STATE_DIR");
+  if (root && root[0] == '/')
+    {
+      cleanup_free char *normal = firec_path_normalize (root);
+      return firec_xasprintf ("%s/%s", strcmp (normal, "/") == 0 ? "" : normal, name);
+    }
   if (geteuid () == 0)
     return firec_xasprintf ("/run/firec/%s", name);
   const char *runtime = getenv ("XDG_RUNTIME_DIR");

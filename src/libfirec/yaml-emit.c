@@ -41,7 +41,7 @@ emit_scalar (yaml_emitter_t *e, const char *text, bool plain_ok)
 {
   yaml_event_t ev;
   yaml_scalar_style_t style = plain_ok ? YAML_ANY_SCALAR_STYLE : YAML_DOUBLE_QUOTED_SCALAR_STYLE;
-  if (!yaml_scalar_event_initialize (&ev, NULL, NULL, (yaml_char_t *) text, (int) strlen (text), plain_ok, plain_ok,
+  if (!yaml_scalar_event_initialize (&ev, NULL, NULL, (yaml_char_t *) text, (int) strlen (text), plain_ok, 1,
                                      style))
     return -1;
   return emit (e, &ev);

@@ -1,0 +1,156 @@
+/* resolve: ${VAR} interpolation, defaults from the schema, absolute host paths
+   and derived names. */
+#include "config.h"
+
+#include "manifest.h"
+#include "model.h"
+#include "util.h"
+#include "yaml-load.h"
+
+#include "tap.h"
+
+static const char *
+fake_env (const char *name)
+{
+  if (strcmp (name, "NAME") == 0)
+    return "web-1";
+  if (strcmp (name, "EMPTY") == 0)
+    return "";
+  if (strcmp (name, "DIR") == 0)
+    return "/srv/images";
+  return NULL;
+}
+
+/* Interpolates the YAML value of key "v" and returns it, or the first diagnostic. */
+static char *
+expand (const char *value)
+{
+  cleanup_free char *yaml = firec_xasprintf ("v: %s\n", value);
+  struct firec_diags diags = { 0 };
+  firec_error_t err = NULL;
+  struct firec_doc *doc = NULL;
+  if (firec_yaml_load_buffer (yaml, strlen (yaml), "t.yaml", &doc, &diags, &err) < 0)
+    {
+      firec_error_release (&err);
+      firec_diags_release (&diags);
+      return firec_xstrdup ("load error");
+    }
+  char *out;
+  if (firec_interpolate (doc, fake_env, &diags) > 0)
+    out = firec_diag_format (&diags.items[0]);
+  else
+    out = firec_xstrdup (cJSON_GetStringValue (cJSON_GetObjectItem (doc->root, "v")));
+  firec_diags_release (&diags);
+  firec_doc_free (doc);
+  return out;
+}
+
+#define EXPANDS(in, want, name)                                                                            \
+  do                                                                                                       \
+    {                                                                                                      \
+      cleanup_free char *got_ = expand (in);                                                               \
+      TAP_STR_EQ (got_, want, name);                                                                       \
+    }                                                                                                      \
+  while (0)
+
+static void
+test_interpolation (void)
+{
+  EXPANDS ("vm-${NAME}", "vm-web-1", "${VAR} expands");
+  EXPANDS ("${MISSING:-fallback}", "fallback", "${VAR:-default} for an unset variable");
+  EXPANDS ("${EMPTY:-fallback}", "fallback", "${VAR:-default} for an empty variable");
+  EXPANDS ("${NAME:-fallback}", "web-1", "${VAR:-default} for a set variable");
+  EXPANDS ("'cost: $$5 and $HOME'", "cost: $5 and $HOME", "$$ is a literal $, a bare $ stays");
+  EXPANDS ("${DIR}/vmlinux", "/srv/images/vmlinux", "expansion inside a path");
+  EXPANDS ("\"${MISSING}\"",
+           "t.yaml:1:4: error: /v: environment variable MISSING is not set (set it, or write ${MISSING:-default})",
+           "an unset variable names itself and its position");
+  EXPANDS ("${EMPTY:?the image directory must be set}",
+           "t.yaml:1:4: error: /v: EMPTY: the image directory must be set", "${VAR:?message}");
+  EXPANDS ("${NAME", "t.yaml:1:4: error: /v: unterminated ${ in \"${NAME\" (write $$ for a literal $)",
+           "an unterminated ${");
+  EXPANDS ("${A:-${B}}",
+           "t.yaml:1:4: error: /v: invalid interpolation ${A:-${B}: expected ${NAME}, ${NAME:-default} or "
+           "${NAME:?message}",
+           "no nesting");
+  EXPANDS ("${1X}",
+           "t.yaml:1:4: error: /v: invalid interpolation ${1X}: expected ${NAME}, ${NAME:-default} or "
+           "${NAME:?message}",
+           "a name starts with a letter or _");
+  EXPANDS ("$(id -u)", "$(id -u)", "no command substitution");
+}
+
+static const char manifest[] = "apiVersion: firec/v1alpha1\n"
+                               "kind: MicroVM\n"
+                               "metadata: {name: web-1}\n"
+                               "spec:\n"
+                               "  boot-source: {kernel_image_path: ./img/../vmlinux, initrd_path: /abs//initrd}\n"
+                               "  drives:\n"
+                               "    - {drive_id: rootfs, path_on_host: disks/root.ext4, is_root_device: true}\n"
+                               "  logger: {log_path: ./fc.log}\n"
+                               "  jailer: {uid: 10001, gid: 10002}\n"
+                               "  staging: {default: copy, drives: {rootfs: link}}\n"
+                               "  run: {start_timeout: 1500ms, stop: [{sigterm: 2s}, sigkill]}\n";
+
+static void
+test_model (void)
+{
+  setenv ("FIREC_STATE_DIR", "/run/test-firec", 1);
+  struct firec_diags diags = { 0 };
+  firec_error_t err = NULL;
+  struct firec_doc *doc = NULL;
+  int rc = firec_yaml_load_buffer (manifest, strlen (manifest), "vm.yaml", &doc, &diags, &err);
+  tap_ok (rc == 0, "the test manifest loads");
+  if (rc < 0)
+    return;
+  doc->base_dir = firec_xstrdup ("/home/u/vms");
+  tap_ok (firec_manifest_validate (doc, &diags, &err) == 0, "the test manifest is valid");
+  struct firec_model *m = NULL;
+  rc = firec_resolve (doc, &m, &diags, &err);
+  tap_ok (rc == 0, "it resolves");
+  if (rc < 0)
+    return;
+  TAP_STR_EQ (m->files[0].host_path, "/home/u/vms/vmlinux", "relative host paths resolve against the manifest");
+  TAP_STR_EQ (m->files[1].host_path, "/abs/initrd", "absolute host paths are normalized");
+  TAP_STR_EQ (m->files[0].vm_path, "/kernel/vmlinux", "the kernel's path in the jail");
+  TAP_STR_EQ (m->files[2].vm_path, "/drives/rootfs/root.ext4", "each drive has its own directory in the jail");
+  tap_ok (m->files[2].writable && m->files[2].mode == FIREC_STAGING_LINK, "per-drive staging overrides the default");
+  tap_ok (m->files[0].mode == FIREC_STAGING_COPY, "the default staging mode applies to the kernel");
+  tap_ok (m->files[3].output && m->files[3].role == FIREC_FILE_LOG, "the log file is an output");
+  TAP_STR_EQ (m->jail_dir, "/srv/jailer/firecracker/web-1", "jail directory from the schema defaults");
+  TAP_STR_EQ (m->api_socket_host, "/srv/jailer/firecracker/web-1/root/run/firecracker.socket", "API socket host path");
+  TAP_STR_EQ (m->state_dir, "/run/test-firec/web-1", "FIREC_STATE_DIR moves the state directory");
+  tap_ok (m->uid == 10001 && m->gid == 10002, "uid and gid");
+  tap_ok (m->start_timeout_ms == 1500 && m->stop_timeout_ms == 30000, "durations, and the schema's default");
+  tap_ok (m->stop_count == 2 && m->stop[0].action == FIREC_STOP_SIGTERM && m->stop[0].wait_ms == 2000
+              && m->stop[1].action == FIREC_STOP_SIGKILL,
+          "the stop policy");
+  tap_ok (m->cgroup_version == 0 && m->resource_limits[0] && strcmp (m->resource_limits[0], "no-file=2048") == 0,
+          "cgroup_version auto and the jailer's no-file default");
+  firec_model_free (m);
+  firec_doc_free (doc);
+  firec_diags_release (&diags);
+  unsetenv ("FIREC_STATE_DIR");
+}
+
+static void
+test_normalize (void)
+{
+  static const char *const cases[][2] = {
+    { "/a/b/../c", "/a/c" }, { "//a//b/", "/a/b" }, { "/..", "/" }, { "/a/./b/.", "/a/b" }, { "/", "/" },
+  };
+  for (size_t i = 0; i < FIREC_N_ELEMENTS (cases); i++)
+    {
+      cleanup_free char *got = firec_path_normalize (cases[i][0]);
+      TAP_STR_EQ (got, cases[i][1], "normalize %s", cases[i][0]);
+    }
+}
+
+int
+main (void)
+{
+  test_interpolation ();
+  test_model ();
+  test_normalize ();
+  return tap_done ();
+}
