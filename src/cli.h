@@ -26,6 +26,7 @@ enum firec_output
   FIREC_OUTPUT_YAML,
 };
 
+int cmd_run (int argc, char **argv);
 int cmd_validate (int argc, char **argv);
 int cmd_schema (int argc, char **argv);
 int cmd_plan (int argc, char **argv);

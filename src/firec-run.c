@@ -18,6 +18,7 @@ static const struct
   int (*run) (int argc, char **argv);
   const char *summary;
 } commands[] = {
+  { "run", cmd_run, "start the microVM a manifest describes (the default command)" },
   { "validate", cmd_validate, "check manifests against the schema and Firecracker's rules" },
   { "plan", cmd_plan, "print the ordered steps a run would take" },
   { "render", cmd_render, "print the resolved manifest or its Firecracker --config-file" },
@@ -28,9 +29,9 @@ static const struct
 static void
 print_help (FILE *out)
 {
-  fprintf (out, "Usage: %s COMMAND [OPTIONS] [ARGS]\n\n"
+  fprintf (out, "Usage: %s [run] FILE\n       %s COMMAND [OPTIONS] [ARGS]\n\n"
                 "Runs one Firecracker microVM from a YAML manifest.\n\nCommands:\n",
-           cli_program_name);
+           cli_program_name, cli_program_name);
   for (size_t i = 0; i < FIREC_N_ELEMENTS (commands); i++)
     fprintf (out, "  %-10s %s\n", commands[i].name, commands[i].summary);
   fprintf (out, "\nGlobal options:\n"
@@ -125,6 +126,9 @@ main (int argc, char **argv)
   for (size_t i = 0; i < FIREC_N_ELEMENTS (commands); i++)
     if (strcmp (command, commands[i].name) == 0)
       return commands[i].run (argc - 1, argv + 1);
+  /* `firec-run vm.yaml` is `firec-run run vm.yaml`. */
+  if (command[0] != '-' && (strchr (command, '.') || strchr (command, '/')))
+    return cmd_run (argc, argv);
   fprintf (stderr, "%s: unknown command \"%s\"\nTry '%s --help'.\n", cli_program_name, command, cli_program_name);
   return FIREC_EXIT_INVALID;
 }

@@ -2,8 +2,9 @@
 # Installs what building and testing firec needs on Debian 12 (as root).
 set -eu
 packages="build-essential autoconf automake pkg-config clang libclang-rt-14-dev
-  libyaml-dev libcjson-dev libcurl4-openssl-dev libcap-dev
-  python3 python3-jsonschema python3-yaml curl xz-utils"
+  libyaml-dev libcjson-dev libcurl4-openssl-dev libcap-dev nettle-dev
+  python3 python3-jsonschema python3-yaml curl xz-utils
+  tmux btrfs-progs iproute2 procps util-linux"
 missing=""
 for p in $packages; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"

@@ -669,7 +669,7 @@ firec_fcapi_wait_ready (const char *socket_path, pid_t pid_or_0, int pidfd_or_mi
             continue;
           free (last_problem);
           int missing;
-          cleanup_free char *existing = deepest_existing (dir, &missing);
+          free (deepest_existing (dir, &missing));
           last_problem = missing ? firec_xasprintf ("it does not exist, nor does %s", dir)
                                  : firec_xstrdup ("it does not exist");
           /* Without inotify or a pidfd, look again on a short cadence. */

@@ -157,6 +157,10 @@ int firec_model_load (const char *path, const char *base_dir, struct firec_model
    the derived names under x-firec-derived, which validation ignores. */
 cJSON *firec_model_to_manifest (const struct firec_model *model);
 
+/* "sha256:<hex>" of the resolved manifest without x-* keys (MMDS data keeps
+   them): what `apply` compares with the running VM's. */
+char *firec_model_digest (const struct firec_model *model);
+
 /* Lexically normalizes an absolute path: collapses "//", "." and "..". */
 char *firec_path_normalize (const char *path);
 

@@ -376,9 +376,18 @@ child_run (const struct spawn_plan *plan)
   memset (&dfl, 0, sizeof dfl);
   dfl.sa_handler = SIG_DFL;
   sigemptyset (&dfl.sa_mask);
+  /* All zeros is SIG_DFL, no flags, an empty mask in every architecture's layout of
+     the kernel's struct sigaction. */
+  static const unsigned long kernel_dfl[8];
   for (int sig = 1; sig < NSIG; sig++)
-    if (sig != SIGKILL && sig != SIGSTOP)
-      sigaction (sig, &dfl, NULL); /* fails for glibc's reserved signals: harmless */
+    {
+      if (sig == SIGKILL || sig == SIGSTOP)
+        continue;
+      /* glibc refuses its reserved signals (32, 33), yet an ignored disposition of
+         theirs survives execve: reset them with the raw system call. */
+      if (sigaction (sig, &dfl, NULL) < 0 && errno == EINVAL)
+        syscall (SYS_rt_sigaction, sig, kernel_dfl, NULL, (size_t) (NSIG - 1) / 8);
+    }
 
   if (!opts->keep_process_group && setpgid (0, 0) < 0)
     child_fail (report_fd, SPAWN_STEP_SETPGID, errno);
@@ -817,13 +826,11 @@ static void
 tail_keep (struct firec_stderr_tail *t, const char *data, size_t n)
 {
   const size_t size = sizeof t->ring;
-  if (n >= size)
+  if (n > size)
     {
-      t->dropped = t->dropped || n > size || t->len > 0;
-      memcpy (t->ring, data + n - size, size);
-      t->head = 0;
-      t->len = size;
-      return;
+      data += n - size;
+      n = size;
+      t->dropped = 1;
     }
   if (t->len + n > size)
     t->dropped = 1;

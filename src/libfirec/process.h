@@ -126,8 +126,8 @@ int firec_stderr_tail_drain (struct firec_stderr_tail *tail, firec_error_t *err)
    trailing newline; a line cut by the ring's start is dropped. "" when there are none.
    Malloc'ed. */
 char *firec_stderr_tail_text (const struct firec_stderr_tail *tail, size_t max_lines);
-/* Drains, then appends "\n<what>'s last stderr lines:\n  line\n  line" to an error that is
-   set (nothing when no lines came). */
+/* Drains, then appends "\nlast lines of <what>'s stderr:\n  line\n  line" to an error
+   that is set (nothing when no lines came). */
 void firec_stderr_tail_annotate (struct firec_stderr_tail *tail, const char *what, firec_error_t *err);
 void firec_stderr_tail_free (struct firec_stderr_tail *tail);
 

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
+#include <nettle/sha2.h>
 
 /* ------------------------------------------------------------------ small helpers */
 
@@ -702,4 +703,46 @@ firec_model_to_manifest (const struct firec_model *m)
       cJSON_AddItemToArray (files, o);
     }
   return out;
+}
+
+/* ------------------------------------------------------------------ digest */
+
+/* x-* keys change nothing about the VM (MMDS data aside), so they do not count:
+   `apply` must not restart a VM because an annotation changed. */
+static void
+strip_annotations (cJSON *node, bool in_mmds_data)
+{
+  cJSON *c = node ? node->child : NULL;
+  while (c)
+    {
+      cJSON *next = c->next;
+      if (!in_mmds_data && c->string && strncmp (c->string, "x-", 2) == 0)
+        cJSON_Delete (cJSON_DetachItemViaPointer (node, c));
+      else
+        strip_annotations (c, in_mmds_data);
+      c = next;
+    }
+}
+
+char *
+firec_model_digest (const struct firec_model *m)
+{
+  cleanup_cjson cJSON *copy = cJSON_Duplicate (m->manifest, 1);
+  cJSON *spec = cJSON_GetObjectItemCaseSensitive (copy, "spec");
+  cJSON *mmds = cJSON_GetObjectItemCaseSensitive (spec, "mmds");
+  cJSON *data = mmds ? cJSON_DetachItemFromObjectCaseSensitive (mmds, "data") : NULL;
+  strip_annotations (copy, false);
+  if (data)
+    cJSON_AddItemToObject (mmds, "data", data);
+  cleanup_free char *text = cJSON_PrintUnformatted (copy);
+  struct sha256_ctx ctx;
+  uint8_t digest[SHA256_DIGEST_SIZE];
+  sha256_init (&ctx);
+  sha256_update (&ctx, strlen (text), (const uint8_t *) text);
+  sha256_digest (&ctx, sizeof digest, digest);
+  struct firec_buf buf = { 0 };
+  firec_buf_puts (&buf, "sha256:");
+  for (size_t i = 0; i < sizeof digest; i++)
+    firec_buf_printf (&buf, "%02x", digest[i]);
+  return firec_buf_steal (&buf);
 }

@@ -83,6 +83,7 @@ struct loader
 
   locale_t c_locale; /* numbers are read the same whatever the caller's locale */
   bool starts_with_bom;
+  uint64_t hash_seed;
 };
 
 static const char utf8_bom[] = "\xEF\xBB\xBF";
@@ -99,10 +100,9 @@ mark_adjust_for_bom (const struct loader *l, struct firec_mark mark)
 static struct firec_mark
 mark_at (const struct loader *l, yaml_mark_t m)
 {
-  struct firec_mark mark = { (unsigned) m.line + 1, (unsigned) m.column + 1 };
+  struct firec_mark mark = { (unsigned)m.line + 1, (unsigned)m.column + 1 };
   return mark_adjust_for_bom (l, mark);
 }
-
 
 static void *
 check_alloc (void *p)
@@ -121,19 +121,21 @@ check_added (cJSON_bool added)
     abort ();
 }
 
+/* FNV-1a from a per-load seed, so that a file cannot be written to make every key
+   collide (the seed comes from a heap address, which ASLR varies). */
 static uint64_t
-hash_bytes (const char *s)
+hash_bytes (uint64_t seed, const char *s)
 {
-  uint64_t h = 0xcbf29ce484222325ULL;
+  uint64_t h = 0xcbf29ce484222325ULL ^ seed;
   for (; *s; s++)
-    h = (h ^ (unsigned char) *s) * 0x100000001b3ULL;
+    h = (h ^ (unsigned char)*s) * 0x100000001b3ULL;
   return h;
 }
 
 static uint64_t
 hash_address (const void *p)
 {
-  uint64_t x = (uint64_t) (uintptr_t) p;
+  uint64_t x = (uint64_t)(uintptr_t)p;
   x ^= x >> 33;
   x *= 0xff51afd7ed558ccdULL;
   x ^= x >> 33;
@@ -174,28 +176,28 @@ report_at (struct loader *l, struct firec_mark mark, const char *path, const cha
 }
 
 /* The node being loaded: every frame's current child. */
-#define report_here(l, mark, ...)                                                                          \
-  do                                                                                                       \
-    {                                                                                                      \
-      cleanup_free char *report_path_ = current_path ((l), (l)->depth);                                     \
-      report_at ((l), (mark), report_path_, __VA_ARGS__);                                                  \
-    }                                                                                                      \
+#define report_here(l, mark, ...)                                                                            \
+  do                                                                                                         \
+    {                                                                                                        \
+      cleanup_free char *report_path_ = current_path ((l), (l)->depth);                                      \
+      report_at ((l), (mark), report_path_, __VA_ARGS__);                                                    \
+    }                                                                                                        \
   while (0)
 
-#define report_fatal(l, mark, path, ...)                                                                   \
-  do                                                                                                       \
-    {                                                                                                      \
-      report_at ((l), (mark), (path), __VA_ARGS__);                                                        \
-      (l)->fatal = true;                                                                                   \
-    }                                                                                                      \
+#define report_fatal(l, mark, path, ...)                                                                     \
+  do                                                                                                         \
+    {                                                                                                        \
+      report_at ((l), (mark), (path), __VA_ARGS__);                                                          \
+      (l)->fatal = true;                                                                                     \
+    }                                                                                                        \
   while (0)
 
-#define report_fatal_here(l, mark, ...)                                                                    \
-  do                                                                                                       \
-    {                                                                                                      \
-      report_here ((l), (mark), __VA_ARGS__);                                                              \
-      (l)->fatal = true;                                                                                   \
-    }                                                                                                      \
+#define report_fatal_here(l, mark, ...)                                                                      \
+  do                                                                                                         \
+    {                                                                                                        \
+      report_here ((l), (mark), __VA_ARGS__);                                                                \
+      (l)->fatal = true;                                                                                     \
+    }                                                                                                        \
   while (0)
 
 /* Counts lines the way libyaml does (CR LF, CR, LF, NEL, LS, PS each end one)
@@ -203,7 +205,7 @@ report_at (struct loader *l, struct firec_mark mark, const char *path, const cha
 static size_t
 skip_line_break (const char *text, size_t len, size_t i)
 {
-  const unsigned char *s = (const unsigned char *) text;
+  const unsigned char *s = (const unsigned char *)text;
   if (s[i] == '\r')
     return i + 1 < len && s[i + 1] == '\n' ? i + 2 : i + 1;
   if (s[i] == '\n')
@@ -248,7 +250,7 @@ mark_from_offset (const char *text, size_t len, size_t offset)
           i = next;
           continue;
         }
-      if (((unsigned char) text[i] & 0xC0) != 0x80)
+      if (((unsigned char)text[i] & 0xC0) != 0x80)
         mark.column++;
       i++;
     }
@@ -270,7 +272,7 @@ find_tab_in_indentation (const char *text, size_t len, size_t line_index, struct
       char c = text[i];
       if (c == '\t')
         {
-          out->line = (unsigned) line_index + 1;
+          out->line = (unsigned)line_index + 1;
           out->column = column;
           return true;
         }
@@ -293,7 +295,7 @@ report_parser_error (struct loader *l, const yaml_parser_t *parser)
         struct firec_mark mark
             = mark_adjust_for_bom (l, mark_from_offset (l->text, l->text_len, parser->problem_offset));
         if (parser->problem_value >= 0)
-          report_fatal (l, mark, "", "%s: #%X", parser->problem, (unsigned) parser->problem_value);
+          report_fatal (l, mark, "", "%s: #%X", parser->problem, (unsigned)parser->problem_value);
         else
           report_fatal (l, mark, "", "%s", parser->problem);
         return;
@@ -333,17 +335,18 @@ anchor_lookup (const struct loader *l, const char *name)
   if (l->anchor_slots_cap == 0)
     return SIZE_MAX;
   size_t mask = l->anchor_slots_cap - 1;
-  for (size_t i = hash_bytes (name) & mask; l->anchor_slots[i]; i = (i + 1) & mask)
+  for (size_t i = hash_bytes (l->hash_seed, name) & mask; l->anchor_slots[i]; i = (i + 1) & mask)
     if (strcmp (l->anchors[l->anchor_slots[i] - 1].name, name) == 0)
       return l->anchor_slots[i] - 1;
   return SIZE_MAX;
 }
 
 static void
-anchor_slots_put (size_t *slots, size_t cap, const struct anchor *anchors, size_t index)
+anchor_slots_put (const struct loader *l, size_t *slots, size_t cap, size_t index)
 {
+  const struct anchor *anchors = l->anchors;
   size_t mask = cap - 1;
-  size_t i = hash_bytes (anchors[index].name) & mask;
+  size_t i = hash_bytes (l->hash_seed, anchors[index].name) & mask;
   while (slots[i] && strcmp (anchors[slots[i] - 1].name, anchors[index].name) != 0)
     i = (i + 1) & mask;
   slots[i] = index + 1;
@@ -370,22 +373,23 @@ anchor_define (struct loader *l, const char *name, struct firec_mark mark)
       size_t *slots = firec_xcalloc (cap, sizeof *slots);
       for (size_t i = 0; i < l->anchor_slots_cap; i++)
         if (l->anchor_slots[i])
-          anchor_slots_put (slots, cap, l->anchors, l->anchor_slots[i] - 1);
+          anchor_slots_put (l, slots, cap, l->anchor_slots[i] - 1);
       free (l->anchor_slots);
       l->anchor_slots = slots;
       l->anchor_slots_cap = cap;
     }
-  anchor_slots_put (l->anchor_slots, l->anchor_slots_cap, l->anchors, index);
+  anchor_slots_put (l, l->anchor_slots, l->anchor_slots_cap, index);
   return index;
 }
 
 /* ---------------------------------------------------------------- duplicate keys */
 
 static size_t
-member_slot_index (const struct member_slot *slots, size_t cap, const cJSON *object, const char *key)
+member_slot_index (uint64_t seed, const struct member_slot *slots, size_t cap, const cJSON *object,
+                   const char *key)
 {
   size_t mask = cap - 1;
-  size_t i = (hash_address (object) ^ hash_bytes (key)) & mask;
+  size_t i = (hash_address (object) ^ hash_bytes (seed, key)) & mask;
   while (slots[i].object && !(slots[i].object == object && strcmp (slots[i].member->string, key) == 0))
     i = (i + 1) & mask;
   return i;
@@ -396,7 +400,8 @@ member_find (const struct loader *l, const cJSON *object, const char *key)
 {
   if (l->member_slots_cap == 0)
     return NULL;
-  return l->member_slots[member_slot_index (l->member_slots, l->member_slots_cap, object, key)].member;
+  return l->member_slots[member_slot_index (l->hash_seed, l->member_slots, l->member_slots_cap, object, key)]
+      .member;
 }
 
 static void
@@ -408,13 +413,14 @@ member_remember (struct loader *l, const cJSON *object, const cJSON *member)
       struct member_slot *slots = firec_xcalloc (cap, sizeof *slots);
       for (size_t i = 0; i < l->member_slots_cap; i++)
         if (l->member_slots[i].object)
-          slots[member_slot_index (slots, cap, l->member_slots[i].object, l->member_slots[i].member->string)]
+          slots[member_slot_index (l->hash_seed, slots, cap, l->member_slots[i].object,
+                                   l->member_slots[i].member->string)]
               = l->member_slots[i];
       free (l->member_slots);
       l->member_slots = slots;
       l->member_slots_cap = cap;
     }
-  size_t i = member_slot_index (l->member_slots, l->member_slots_cap, object, member->string);
+  size_t i = member_slot_index (l->hash_seed, l->member_slots, l->member_slots_cap, object, member->string);
   if (l->member_slots[i].object == NULL)
     {
       l->member_slots[i].object = object;
@@ -486,7 +492,7 @@ static bool
 integer_fits_double_exactly (const char *s, size_t len)
 {
   const char *digits = s[0] == '-' ? s + 1 : s;
-  size_t n = len - (size_t) (digits - s);
+  size_t n = len - (size_t)(digits - s);
   size_t limit_len = sizeof LARGEST_EXACT_INTEGER - 1;
   if (n != limit_len)
     return n < limit_len;
@@ -496,9 +502,9 @@ integer_fits_double_exactly (const char *s, size_t len)
 static double
 parse_double (struct loader *l, const char *s)
 {
-  if (l->c_locale == (locale_t) 0)
-    l->c_locale = newlocale (LC_NUMERIC_MASK, "C", (locale_t) 0);
-  if (l->c_locale == (locale_t) 0)
+  if (l->c_locale == (locale_t)0)
+    l->c_locale = newlocale (LC_NUMERIC_MASK, "C", (locale_t)0);
+  if (l->c_locale == (locale_t)0)
     return strtod (s, NULL);
   return strtod_l (s, NULL, l->c_locale);
 }
@@ -506,7 +512,8 @@ parse_double (struct loader *l, const char *s)
 /* YAML 1.2 core schema, stricter: what would be a surprise in a manifest (yes,
    0755, 0x1F, .inf) stays a string, and the schema validator explains. */
 static cJSON *
-scalar_to_node (struct loader *l, const char *s, size_t len, yaml_scalar_style_t style, struct firec_mark mark)
+scalar_to_node (struct loader *l, const char *s, size_t len, yaml_scalar_style_t style,
+                struct firec_mark mark)
 {
   if (style != YAML_PLAIN_SCALAR_STYLE)
     return check_alloc (cJSON_CreateString (s));
@@ -545,7 +552,7 @@ static void
 report_tag (struct loader *l, const yaml_char_t *tag, struct firec_mark mark)
 {
   static const char core_prefix[] = "tag:yaml.org,2002:";
-  const char *t = (const char *) tag;
+  const char *t = (const char *)tag;
   if (strncmp (t, core_prefix, sizeof core_prefix - 1) == 0)
     report_here (l, mark, "tags are not supported: !!%s", t + sizeof core_prefix - 1);
   else
@@ -564,9 +571,9 @@ count_nodes (struct loader *l, size_t n, struct firec_mark mark, bool through_al
   if (n > FIREC_YAML_MAX_NODES - l->node_count)
     {
       if (through_alias)
-        report_fatal_here (l, mark,
-                           "document expands to more than %u nodes through aliases (billion-laughs protection)",
-                           FIREC_YAML_MAX_NODES);
+        report_fatal_here (
+            l, mark, "document expands to more than %u nodes through aliases (billion-laughs protection)",
+            FIREC_YAML_MAX_NODES);
       else
         report_fatal_here (l, mark, "document has more than %u nodes", FIREC_YAML_MAX_NODES);
       return false;
@@ -624,7 +631,7 @@ handle_key (struct loader *l, const yaml_event_t *event)
 {
   struct frame *top = &l->stack[l->depth - 1];
   struct firec_mark mark = mark_at (l, event->start_mark);
-  const char *key = (const char *) event->data.scalar.value;
+  const char *key = (const char *)event->data.scalar.value;
 
   free (top->current_key);
   top->current_key = firec_xstrdup (key);
@@ -652,7 +659,7 @@ handle_key (struct loader *l, const yaml_event_t *event)
     }
   if (event->data.scalar.anchor)
     {
-      size_t index = anchor_define (l, (const char *) event->data.scalar.anchor, mark);
+      size_t index = anchor_define (l, (const char *)event->data.scalar.anchor, mark);
       struct anchor *a = &l->anchors[index];
       a->detached_key_node = check_alloc (cJSON_CreateString (key));
       a->node = a->detached_key_node;
@@ -670,7 +677,7 @@ handle_scalar (struct loader *l, const yaml_event_t *event)
     report_tag (l, event->data.scalar.tag, mark);
   if (!count_nodes (l, 1, mark, false))
     return;
-  const char *text = (const char *) event->data.scalar.value;
+  const char *text = (const char *)event->data.scalar.value;
   cJSON *node;
   if (has_nul (event))
     {
@@ -681,7 +688,7 @@ handle_scalar (struct loader *l, const yaml_event_t *event)
     node = scalar_to_node (l, text, event->data.scalar.length, event->data.scalar.style, mark);
   if (event->data.scalar.anchor)
     {
-      size_t index = anchor_define (l, (const char *) event->data.scalar.anchor, mark);
+      size_t index = anchor_define (l, (const char *)event->data.scalar.anchor, mark);
       struct anchor *a = &l->anchors[index];
       a->node = node;
       a->node_count = 1;
@@ -726,7 +733,7 @@ handle_alias (struct loader *l, const yaml_event_t *event)
 {
   begin_value (l);
   struct firec_mark mark = mark_at (l, event->start_mark);
-  const char *name = (const char *) event->data.alias.anchor;
+  const char *name = (const char *)event->data.alias.anchor;
   size_t index = anchor_lookup (l, name);
   if (index == SIZE_MAX)
     {
@@ -736,8 +743,8 @@ handle_alias (struct loader *l, const yaml_event_t *event)
   const struct anchor *a = &l->anchors[index];
   if (a->node == NULL)
     {
-      report_fatal_here (l, mark, "alias *%s is inside the node it refers to (recursive aliases are not supported)",
-                         name);
+      report_fatal_here (
+          l, mark, "alias *%s is inside the node it refers to (recursive aliases are not supported)", name);
       return;
     }
   /* Checked before copying, so that a billion-laughs file is refused without
@@ -759,7 +766,8 @@ handle_collection_start (struct loader *l, const yaml_event_t *event, bool is_ma
   begin_value (l);
   struct firec_mark mark = mark_at (l, event->start_mark);
   const yaml_char_t *tag = is_mapping ? event->data.mapping_start.tag : event->data.sequence_start.tag;
-  const yaml_char_t *anchor = is_mapping ? event->data.mapping_start.anchor : event->data.sequence_start.anchor;
+  const yaml_char_t *anchor
+      = is_mapping ? event->data.mapping_start.anchor : event->data.sequence_start.anchor;
   if (l->depth == FIREC_YAML_MAX_DEPTH)
     {
       report_fatal_here (l, mark, "nesting deeper than %u levels", FIREC_YAML_MAX_DEPTH);
@@ -777,7 +785,7 @@ handle_collection_start (struct loader *l, const yaml_event_t *event, bool is_ma
   f->node = node;
   f->is_mapping = is_mapping;
   f->nodes_before = nodes_before;
-  f->anchor_index = anchor ? anchor_define (l, (const char *) anchor, mark) : SIZE_MAX;
+  f->anchor_index = anchor ? anchor_define (l, (const char *)anchor, mark) : SIZE_MAX;
 }
 
 static void
@@ -807,7 +815,7 @@ report_complex_key (struct loader *l, const yaml_event_t *event, const char *wha
   struct firec_mark mark = mark_at (l, event->start_mark);
   if (event->type == YAML_ALIAS_EVENT)
     report_fatal (l, mark, path, "mapping keys must be plain or quoted scalars, not %s (*%s)", what,
-                  (const char *) event->data.alias.anchor);
+                  (const char *)event->data.alias.anchor);
   else
     report_fatal (l, mark, path, "mapping keys must be plain or quoted scalars, not %s", what);
 }
@@ -889,7 +897,7 @@ loader_release (struct loader *l)
   free (l->anchors);
   free (l->anchor_slots);
   free (l->member_slots);
-  if (l->c_locale != (locale_t) 0)
+  if (l->c_locale != (locale_t)0)
     freelocale (l->c_locale);
 }
 
@@ -925,10 +933,11 @@ firec_yaml_load_buffer (const char *buf, size_t len, const char *filename, struc
   cleanup_doc struct firec_doc *doc = firec_doc_new (filename);
   struct loader l = { .text = buf, .text_len = len, .doc = doc, .diags = diags };
   l.starts_with_bom = len >= 3 && memcmp (buf, utf8_bom, 3) == 0;
+  l.hash_seed = hash_address (doc);
   yaml_parser_t parser;
   if (!yaml_parser_initialize (&parser))
     abort ();
-  yaml_parser_set_input_string (&parser, (const unsigned char *) buf, len);
+  yaml_parser_set_input_string (&parser, (const unsigned char *)buf, len);
   /* A manifest is UTF-8; a UTF-16 file is reported as invalid UTF-8 rather than
      silently decoded. */
   yaml_parser_set_encoding (&parser, YAML_UTF8_ENCODING);
@@ -978,7 +987,8 @@ firec_yaml_load_file (const char *path, const char *display_name, struct firec_d
           report_too_large (diags, name);
           return fail_invalid (name, err);
         }
-      firec_diags_add (diags, FIREC_SEV_ERROR, name, 0, 0, "", "cannot read file: %s", strerror (saved_errno));
+      firec_diags_add (diags, FIREC_SEV_ERROR, name, 0, 0, "", "cannot read file: %s",
+                       strerror (saved_errno));
       return firec_error_set_kind (err, FIREC_ERR_INVALID, saved_errno, "cannot read %s", name);
     }
   return firec_yaml_load_buffer (text, len, name, out, diags, err);

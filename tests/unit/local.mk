@@ -24,3 +24,8 @@ check_PROGRAMS += tests/unit/test-resolve
 TESTS += tests/unit/test-resolve
 tests_unit_test_resolve_SOURCES = tests/unit/test-resolve.c tests/unit/tap.h
 tests_unit_test_resolve_LDADD = $(FIREC_LIBS)
+
+check_PROGRAMS += tests/unit/test-stage
+TESTS += tests/unit/test-stage
+tests_unit_test_stage_SOURCES = tests/unit/test-stage.c tests/unit/tap.h
+tests_unit_test_stage_LDADD = $(FIREC_LIBS)

@@ -1,0 +1,225 @@
+/* firec-run run: validate, resolve, lower, then interpret the plan; attached,
+   supervise the VM until it exits and remove everything it used. */
+#include "config.h"
+
+#include "cli.h"
+#include "interp.h"
+#include "model.h"
+#include "plan.h"
+#include "stage.h"
+#include "util.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
+
+static void
+print_help (void)
+{
+  printf ("Usage: %s [run] [OPTIONS] FILE\n\n"
+          "Starts the microVM that FILE describes: preflight, stage its files into the jail,\n"
+          "start the jailer, configure Firecracker over its API, InstanceStart. Attached (the\n"
+          "default), the serial console is on this terminal and firec-run waits for the VM to\n"
+          "exit; SIGINT or SIGTERM runs the stop policy (spec.run.stop), a second one kills.\n"
+          "Any failure rolls back: nothing is left on the host.\n\n"
+          "Options:\n"
+          "      --base-dir DIR  where relative host paths of a stdin manifest resolve\n"
+          "  -q, --quiet         do not print each step\n"
+          "  -h, --help          show this help\n\n"
+          "Exit status: 0 the VM ran and ended normally; 1 a step failed (rolled back) or the\n"
+          "VM ended with an error; 2 invalid manifest; 3 host precondition failed; 4 locked\n"
+          "by another run; 5 rollback incomplete.\n",
+          cli_program_name);
+}
+
+static const char *
+firecracker_exit_name (int code)
+{
+  /* FcExitCode, the same in Firecracker 1.5.1 and later. */
+  switch (code)
+    {
+    case 0:
+      return "Ok";
+    case 1:
+      return "GenericError";
+    case 2:
+      return "UnexpectedError";
+    case 148:
+      return "BadSyscall (seccomp)";
+    case 149:
+      return "SIGBUS";
+    case 150:
+      return "SIGSEGV";
+    case 151:
+      return "SIGXFSZ";
+    case 152:
+      return "BadConfiguration";
+    case 153:
+      return "ArgParsing";
+    case 154:
+      return "SIGXCPU";
+    case 155:
+      return "SIGPIPE";
+    case 156:
+      return "SIGHUP";
+    case 157:
+      return "SIGILL";
+    default:
+      return "unknown";
+    }
+}
+
+struct step_log
+{
+  bool quiet;
+};
+
+static void
+log_step (void *data, const struct firec_step *step)
+{
+  const struct step_log *log = data;
+  if (!log->quiet)
+    fprintf (stderr, "%s: %s: %s\n", cli_program_name, step->id, step->description);
+}
+
+static void
+show_progress (void *data, const char *what, unsigned long long done, unsigned long long total)
+{
+  (void) data;
+  fprintf (stderr, "\r%s: copying %s: %llu/%llu MiB (%llu%%)%s", cli_program_name, what, done >> 20, total >> 20,
+           total ? done * 100 / total : 100, done >= total ? "\n" : "");
+}
+
+static void
+on_interrupt (int signo)
+{
+  firec_interp_interrupt (signo);
+}
+
+int
+cmd_run (int argc, char **argv)
+{
+  enum
+  {
+    OPT_BASE_DIR = 256
+  };
+  static const struct option options[] = {
+    { "base-dir", required_argument, NULL, OPT_BASE_DIR },
+    { "quiet", no_argument, NULL, 'q' },
+    { "help", no_argument, NULL, 'h' },
+    { NULL, 0, NULL, 0 },
+  };
+  const char *base_dir = NULL;
+  struct step_log log = { false };
+  int c;
+  while ((c = getopt_long (argc, argv, "qh", options, NULL)) != -1)
+    switch (c)
+      {
+      case OPT_BASE_DIR:
+        base_dir = optarg;
+        break;
+      case 'q':
+        log.quiet = true;
+        break;
+      case 'h':
+        print_help ();
+        return FIREC_EXIT_OK;
+      default:
+        return cli_usage_error ("run", "unknown option");
+      }
+  if (optind + 1 != argc)
+    return cli_usage_error ("run", "expected exactly one manifest");
+
+  cleanup_model struct firec_model *model = NULL;
+  int rc = cli_load_model (argv[optind], base_dir, &model);
+  if (rc != FIREC_EXIT_OK)
+    return rc;
+  cleanup_error firec_error_t err = NULL;
+  cleanup_plan struct firec_plan *plan = NULL;
+  if (firec_plan_build (model, &plan, &err) < 0)
+    return cli_report_error (&err);
+
+  /* While starting, a signal rolls the run back (the handler kills what is being
+     started so that no step waits for long); once running, signalfd hands them to
+     the supervisor, which runs the stop policy. */
+  struct sigaction sa = { .sa_handler = on_interrupt };
+  sigemptyset (&sa.sa_mask);
+  sigaction (SIGINT, &sa, NULL);
+  sigaction (SIGTERM, &sa, NULL);
+  sigaction (SIGHUP, &sa, NULL);
+
+  struct termios saved_tty;
+  bool tty = isatty (STDIN_FILENO) && tcgetattr (STDIN_FILENO, &saved_tty) == 0;
+  struct firec_stage_progress progress = { show_progress, NULL };
+  struct firec_run_opts opts = {
+    .console_in = STDIN_FILENO,
+    .console_out = STDOUT_FILENO,
+    .stderr_copy_fd = STDERR_FILENO,
+    .die_with_parent = true,
+    .progress = isatty (STDERR_FILENO) ? &progress : NULL,
+    .on_step = log_step,
+    .data = &log,
+  };
+  struct firec_vm *vm = NULL;
+  if (firec_interp_run (plan, &opts, &vm, &err) < 0)
+    {
+      if (tty)
+        tcsetattr (STDIN_FILENO, TCSANOW, &saved_tty);
+      return cli_report_error (&err);
+    }
+
+  sigset_t set;
+  sigemptyset (&set);
+  sigaddset (&set, SIGINT);
+  sigaddset (&set, SIGTERM);
+  sigaddset (&set, SIGHUP);
+  sigprocmask (SIG_BLOCK, &set, NULL);
+  int sfd = signalfd (-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+  if (firec_interp_interrupted ())
+    raise (firec_interp_interrupted ()); /* arrived after the last step: stop now */
+  if (!log.quiet)
+    fprintf (stderr, "%s: %s is running (firecracker pid %ld, Firecracker %s)\n", cli_program_name, model->name,
+             (long) firec_vm_pid (vm), firec_vm_firecracker_version (vm) ? firec_vm_firecracker_version (vm) : "?");
+
+  int status = -1;
+  int exit_code = FIREC_EXIT_OK;
+  if (firec_vm_supervise (vm, sfd, &status, &err) < 0)
+    {
+      exit_code = cli_report_error (&err);
+      cleanup_error firec_error_t stop_err = NULL;
+      firec_vm_stop (vm, true, &stop_err);
+    }
+  if (sfd >= 0)
+    close (sfd);
+  if (tty)
+    tcsetattr (STDIN_FILENO, TCSANOW, &saved_tty);
+
+  if (status != -1 && WIFEXITED (status) && WEXITSTATUS (status) != 0)
+    {
+      fprintf (stderr, "%s: %s: firecracker exited with status %d (%s)\n", cli_program_name, model->name,
+               WEXITSTATUS (status), firecracker_exit_name (WEXITSTATUS (status)));
+      exit_code = FIREC_EXIT_RUNTIME;
+    }
+  else if (status != -1 && WIFSIGNALED (status))
+    {
+      bool asked = WTERMSIG (status) == SIGKILL || WTERMSIG (status) == SIGTERM;
+      fprintf (stderr, "%s: %s: firecracker was killed by SIG%s%s\n", cli_program_name, model->name,
+               sigabbrev_np (WTERMSIG (status)) ? sigabbrev_np (WTERMSIG (status)) : "?",
+               asked ? " (the stop policy)" : "");
+      if (!asked)
+        exit_code = FIREC_EXIT_RUNTIME;
+    }
+  else if (!log.quiet)
+    fprintf (stderr, "%s: %s: the VM has ended\n", cli_program_name, model->name);
+
+  if (firec_vm_teardown (vm, &err) < 0)
+    exit_code = cli_report_error (&err);
+  firec_vm_free (vm);
+  return exit_code;
+}

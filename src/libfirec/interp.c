@@ -1,0 +1,1326 @@
+/* interpret: one switch over step kinds runs exactly the records `plan` prints.
+   Each step that changes the host pushes its undo; a failure stops the VMM,
+   then unwinds the undo stack in reverse (see interp.h). */
+#include "config.h"
+
+#include "interp.h"
+#include "caps.h"
+#include "fcapi.h"
+#include "process.h"
+#include "stage.h"
+#include "state.h"
+#include "util.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef CGROUP_SUPER_MAGIC
+#define CGROUP_SUPER_MAGIC 0x27e0eb
+#endif
+#ifndef CGROUP2_SUPER_MAGIC
+#define CGROUP2_SUPER_MAGIC 0x63677270
+#endif
+
+extern char **environ;
+
+enum undo_kind
+{
+  UNDO_STATE,       /* remove the state directory */
+  UNDO_TREE,        /* remove the jail (or run) directory */
+  UNDO_UNSTAGE,     /* remove one staged file */
+  UNDO_OUTPUT,      /* without the jailer: remove an output file this run created, if still empty */
+  UNDO_VMM,         /* reap the VMM and the jailer, remove the cgroups the jailer made */
+};
+
+struct undo
+{
+  enum undo_kind kind;
+  const struct firec_step *step;
+  struct firec_staged staged;
+  char *path;
+};
+
+struct firec_vm
+{
+  const struct firec_plan *plan;
+  const struct firec_model *model;
+  struct firec_run_opts opts;
+
+  char *firecracker_path; /* resolved absolute paths */
+  char *jailer_path;
+  char *firecracker_version;
+
+  const struct firec_step *current_step;
+  struct firec_buf preflight_failures;
+  size_t preflight_failure_count;
+  bool locked_by_other;
+
+  int lock_fd;
+  int root_fd;
+  pid_t spawned_pid;
+  int spawned_pidfd;
+  bool spawned_reaped;
+  pid_t vmm_pid;
+  int vmm_pidfd;
+  bool vmm_reaped;
+  int vmm_wait_status;
+  unsigned long long vmm_start_time;
+  struct firec_stderr_tail *stderr_tail;
+  struct firec_fcapi *api;
+
+  struct undo *undos;
+  size_t undo_count;
+  cJSON *record;
+  cJSON *cgroup_dirs;
+};
+
+/* ------------------------------------------------------------------ interruption */
+
+static volatile sig_atomic_t interrupt_signal;
+static volatile pid_t interrupt_targets[2];
+
+void
+firec_interp_interrupt (int signo)
+{
+  interrupt_signal = signo;
+  for (size_t i = 0; i < FIREC_N_ELEMENTS (interrupt_targets); i++)
+    if (interrupt_targets[i] > 0)
+      kill (interrupt_targets[i], SIGKILL);
+}
+
+int
+firec_interp_interrupted (void)
+{
+  return interrupt_signal;
+}
+
+static const char *
+signal_name (int signo)
+{
+  static char buf[32];
+  const char *abbrev = sigabbrev_np (signo);
+  snprintf (buf, sizeof buf, "SIG%s", abbrev ? abbrev : "?");
+  return buf;
+}
+
+static void
+set_interrupt_targets (pid_t a, pid_t b)
+{
+  interrupt_targets[0] = a;
+  interrupt_targets[1] = b;
+}
+
+/* ------------------------------------------------------------------ helpers */
+
+static void
+push_undo (struct firec_vm *vm, enum undo_kind kind, const struct firec_step *step, const char *path,
+           const struct firec_staged *staged)
+{
+  vm->undos = firec_xrealloc (vm->undos, (vm->undo_count + 1) * sizeof *vm->undos);
+  struct undo *u = &vm->undos[vm->undo_count++];
+  memset (u, 0, sizeof *u);
+  u->kind = kind;
+  u->step = step;
+  u->path = path ? firec_xstrdup (path) : NULL;
+  if (staged)
+    u->staged = *staged;
+}
+
+static long
+elapsed_ms_since (const struct timespec *start)
+{
+  struct timespec now;
+  clock_gettime (CLOCK_MONOTONIC, &now);
+  return (now.tv_sec - start->tv_sec) * 1000 + (now.tv_nsec - start->tv_nsec) / 1000000;
+}
+
+/* A bare name is looked up in PATH, as a shell would; we then exec the absolute path. */
+static char *
+find_binary (const char *name)
+{
+  if (strchr (name, '/'))
+    return access (name, X_OK) == 0 ? firec_xstrdup (name) : NULL;
+  const char *path = getenv ("PATH");
+  cleanup_free char *copy = firec_xstrdup (path && *path ? path : "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+  char *save = NULL;
+  for (char *dir = strtok_r (copy, ":", &save); dir; dir = strtok_r (NULL, ":", &save))
+    {
+      char *candidate = firec_xasprintf ("%s/%s", *dir ? dir : ".", name);
+      struct stat st;
+      if (stat (candidate, &st) == 0 && S_ISREG (st.st_mode) && access (candidate, X_OK) == 0)
+        return candidate;
+      free (candidate);
+    }
+  return NULL;
+}
+
+/* Runs `binary --version` and returns the version after the "v" of its first
+   line ("Firecracker v1.5.1" -> "1.5.1"). */
+static int
+binary_version (const char *binary, char **version, firec_error_t *err)
+{
+  int pipefd[2];
+  if (pipe2 (pipefd, O_CLOEXEC) < 0)
+    return firec_error_set (err, errno, "cannot create a pipe");
+  const char *argv[] = { binary, "--version", NULL };
+  struct firec_spawn_opts opts = FIREC_SPAWN_OPTS_INIT;
+  opts.argv = argv;
+  opts.envp = (const char *const *) environ;
+  opts.stdin_fd = FIREC_SPAWN_FD_DEVNULL;
+  opts.stdout_fd = pipefd[1];
+  opts.stderr_fd = FIREC_SPAWN_FD_DEVNULL;
+  pid_t pid;
+  cleanup_close int pidfd = -1;
+  int rc = firec_spawn (&opts, &pid, &pidfd, err);
+  close (pipefd[1]);
+  if (rc < 0)
+    {
+      close (pipefd[0]);
+      return -1;
+    }
+  cleanup_free char *out = NULL;
+  size_t len = 0;
+  int read_rc = firec_read_fd (pipefd[0], 64 * 1024, &out, &len);
+  close (pipefd[0]);
+  int status;
+  if (firec_process_wait (pid, pidfd, 10000, &status, err) != FIREC_WAIT_EXITED)
+    return firec_error_set (err, 0, "%s --version did not finish", binary);
+  if (read_rc < 0 || !WIFEXITED (status) || WEXITSTATUS (status) != 0)
+    {
+      cleanup_free char *how = firec_describe_wait_status (status);
+      return firec_error_set (err, 0, "%s --version %s", binary, how);
+    }
+  const char *v = strstr (out, " v");
+  if (v == NULL)
+    return firec_error_set (err, 0, "%s --version printed no version: %.80s", binary, out);
+  v += 2;
+  *version = firec_xstrndup (v, strcspn (v, " \r\n"));
+  return 0;
+}
+
+static void __attribute__ ((format (printf, 2, 3)))
+preflight_fail (struct firec_vm *vm, const char *fmt, ...)
+{
+  va_list ap;
+  va_start (ap, fmt);
+  cleanup_free char *msg = firec_xvasprintf (fmt, ap);
+  va_end (ap);
+  firec_buf_printf (&vm->preflight_failures, "\n  - %s: %s", vm->current_step->id, msg);
+  vm->preflight_failure_count++;
+}
+
+/* ------------------------------------------------------------------ preflight */
+
+static void
+preflight_caps (struct firec_vm *vm)
+{
+  cleanup_error firec_error_t err = NULL;
+  cleanup_free char *missing = NULL;
+  /* The jailer's limits (no-file defaults to 2048) need CAP_SYS_RESOURCE only above
+     the hard limit it inherits from us. */
+  bool raise = false;
+  for (char **r = vm->model->resource_limits; *r; r++)
+    {
+      struct rlimit lim;
+      int resource = strncmp (*r, "fsize=", 6) == 0 ? RLIMIT_FSIZE : RLIMIT_NOFILE;
+      unsigned long long want = strtoull (strchr (*r, '=') + 1, NULL, 10);
+      if (getrlimit (resource, &lim) == 0 && lim.rlim_max != RLIM_INFINITY && want > lim.rlim_max)
+        raise = true;
+    }
+  int n = firec_caps_check (vm->model->netns != NULL, vm->model->cgroups[0] != NULL, raise, &missing, &err);
+  if (n < 0)
+    {
+      preflight_fail (vm, "%s", err->message);
+      return;
+    }
+  char *save = NULL;
+  for (char *line = strtok_r (missing, "\n", &save); line; line = strtok_r (NULL, "\n", &save))
+    preflight_fail (vm, "missing capability %s; run firec-run as root", line);
+}
+
+static void
+preflight_kvm (struct firec_vm *vm)
+{
+  int fd = open ("/dev/kvm", O_RDWR | O_CLOEXEC);
+  if (fd < 0)
+    preflight_fail (vm, "/dev/kvm cannot be opened read-write: %s (is KVM enabled, and may this user use it?)",
+                    strerror (errno));
+  else
+    close (fd);
+}
+
+static void
+preflight_binaries (struct firec_vm *vm)
+{
+  const struct firec_model *m = vm->model;
+  const struct firec_plan *plan = vm->plan;
+  vm->firecracker_path = find_binary (m->firecracker_binary);
+  if (vm->firecracker_path == NULL)
+    preflight_fail (vm, "firecracker binary %s not found or not executable (spec.firecracker.binary%s)",
+                    m->firecracker_binary, strchr (m->firecracker_binary, '/') ? "" : ", looked up in PATH");
+  else
+    {
+      cleanup_error firec_error_t err = NULL;
+      if (binary_version (vm->firecracker_path, &vm->firecracker_version, &err) < 0)
+        preflight_fail (vm, "%s", err->message);
+      else if (firec_version_compare (vm->firecracker_version, plan->min_firecracker_version) < 0)
+        {
+          struct firec_buf why = { 0 };
+          for (size_t i = 0; i < plan->count; i++)
+            for (char **r = plan->steps[i].min_version_reasons; r && *r; r++)
+              if (firec_version_compare (vm->firecracker_version, plan->steps[i].min_version) < 0)
+                firec_buf_printf (&why, "%s%s", why.len ? ", " : "", *r);
+          preflight_fail (vm, "%s is version %s, but the manifest needs at least %s: %s", vm->firecracker_path,
+                          vm->firecracker_version, plan->min_firecracker_version, why.data ? why.data : "");
+          firec_buf_release (&why);
+        }
+      if (m->jailer && vm->firecracker_version && firec_version_compare (vm->firecracker_version, "1.13") < 0
+          && strstr (m->exec_name, "firecracker") == NULL)
+        preflight_fail (vm, "the jailer of Firecracker %s requires the binary's file name to contain "
+                            "\"firecracker\" (it is \"%s\")",
+                        vm->firecracker_version, m->exec_name);
+    }
+  if (!m->jailer)
+    return;
+  vm->jailer_path = find_binary (m->jailer_binary);
+  if (vm->jailer_path == NULL)
+    {
+      preflight_fail (vm, "jailer binary %s not found or not executable (spec.jailer.binary%s)", m->jailer_binary,
+                      strchr (m->jailer_binary, '/') ? "" : ", looked up in PATH");
+      return;
+    }
+  cleanup_error firec_error_t err = NULL;
+  cleanup_free char *jailer_version = NULL;
+  if (binary_version (vm->jailer_path, &jailer_version, &err) < 0)
+    preflight_fail (vm, "%s", err->message);
+  else if (vm->firecracker_version && strcmp (jailer_version, vm->firecracker_version) != 0)
+    preflight_fail (vm, "the jailer is version %s but firecracker is %s: use the pair from one release",
+                    jailer_version, vm->firecracker_version);
+}
+
+static bool
+same_filesystem (const char *a, const char *b)
+{
+  struct stat sa, sb;
+  return stat (a, &sa) == 0 && stat (b, &sb) == 0 && sa.st_dev == sb.st_dev;
+}
+
+static void
+preflight_sources (struct firec_vm *vm)
+{
+  const struct firec_model *m = vm->model;
+  for (size_t i = 0; i < m->file_count; i++)
+    {
+      const struct firec_file *f = &m->files[i];
+      struct stat st;
+      if (f->output)
+        {
+          if (stat (f->host_path, &st) < 0)
+            {
+              cleanup_free char *copy = firec_xstrdup (f->host_path);
+              char *slash = strrchr (copy, '/');
+              if (slash)
+                *slash = '\0';
+              if (stat (*copy ? copy : "/", &st) < 0 || !S_ISDIR (st.st_mode))
+                preflight_fail (vm, "%s (%s): its directory does not exist", f->host_path, f->pointer);
+              continue;
+            }
+        }
+      else if (stat (f->host_path, &st) < 0)
+        {
+          preflight_fail (vm, "%s (%s): %s", f->host_path, f->pointer, strerror (errno));
+          continue;
+        }
+      else if (!S_ISREG (st.st_mode) && !S_ISBLK (st.st_mode))
+        {
+          preflight_fail (vm, "%s (%s) is not a regular file", f->host_path, f->pointer);
+          continue;
+        }
+      int fd = open (f->host_path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+      if (fd < 0)
+        {
+          preflight_fail (vm, "%s (%s) cannot be read: %s", f->host_path, f->pointer, strerror (errno));
+          continue;
+        }
+      close (fd);
+      if (!m->jailer)
+        continue;
+      /* What the staging policy needs the jail's uid to be allowed. */
+      bool needs_access = f->output || (f->writable && f->mode != FIREC_STAGING_COPY && f->mode != FIREC_STAGING_REFLINK)
+                          || f->mode == FIREC_STAGING_LINK;
+      bool needs_write = f->output || (f->writable && f->mode != FIREC_STAGING_COPY && f->mode != FIREC_STAGING_REFLINK);
+      if (!needs_access)
+        continue;
+      /* The inode's mode and ACL decide: in the jail Firecracker reaches the file
+         through our link or bind mount, never through the host's directories. */
+      cleanup_error firec_error_t err = NULL;
+      cleanup_close int path_fd = open (f->host_path, O_PATH | O_CLOEXEC);
+      int ok = path_fd < 0 ? firec_error_set (&err, errno, "cannot open %s", f->host_path)
+                           : firec_stage_can_access_fd (path_fd, f->host_path, (uid_t) m->uid, (gid_t) m->gid,
+                                                        needs_write, &err);
+      if (ok < 0)
+        preflight_fail (vm, "%s", err->message);
+      else if (ok == 0)
+        preflight_fail (vm,
+                        "%s (%s) must be %s by the VM's uid %lu: fix it with `chown %lu:%lu %s`, an ACL "
+                        "(`setfacl -m u:%lu:%s %s`)%s",
+                        f->host_path, f->pointer, needs_write ? "readable and writable" : "readable", m->uid, m->uid,
+                        m->gid, f->host_path, m->uid, needs_write ? "rw" : "r", f->host_path,
+                        f->output ? ""
+                        : f->writable
+                            ? ", or `staging: copy` for this drive (which makes it ephemeral: its writes are discarded)"
+                            : ", or `staging: copy`");
+      if (f->mode == FIREC_STAGING_LINK && !f->writable && !same_filesystem (f->host_path, m->chroot_base_dir))
+        preflight_fail (vm, "%s (%s): staging: link needs the file on the filesystem of %s; use auto or copy",
+                        f->host_path, f->pointer, m->chroot_base_dir);
+    }
+}
+
+static void
+preflight_jail (struct firec_vm *vm)
+{
+  const struct firec_model *m = vm->model;
+  cleanup_error firec_error_t err = NULL;
+  pid_t holder = 0;
+  int held = firec_state_lock_held (m->state_dir, &holder, &err);
+  if (held > 0)
+    {
+      vm->locked_by_other = true;
+      if (holder > 0)
+        preflight_fail (vm, "%s is in use: firec-run pid %ld holds it", m->name, (long) holder);
+      else
+        preflight_fail (vm, "%s is in use by another firec-run", m->name);
+      return;
+    }
+  struct stat st;
+  if (m->jailer)
+    {
+      if (stat (m->chroot_base_dir, &st) < 0 || !S_ISDIR (st.st_mode))
+        preflight_fail (vm, "the chroot base %s does not exist (spec.jailer.chroot_base_dir); create it with `mkdir "
+                            "-p %s`",
+                        m->chroot_base_dir, m->chroot_base_dir);
+      if (lstat (m->jail_dir, &st) == 0)
+        preflight_fail (vm, "%s already exists from an earlier run that was not cleaned up; remove it with "
+                            "`firec-run rm %s`",
+                        m->jail_dir, m->name);
+    }
+  else if (lstat (m->vm_root, &st) == 0)
+    preflight_fail (vm, "%s already exists from an earlier run that was not cleaned up; remove it with `firec-run "
+                        "rm %s`",
+                    m->vm_root, m->name);
+}
+
+/* ------------------------------------------------------------------ state */
+
+static cJSON *
+base_record (const struct firec_vm *vm, const char *phase)
+{
+  const struct firec_model *m = vm->model;
+  cJSON *r = cJSON_CreateObject ();
+  cJSON_AddNumberToObject (r, "format_version", 1);
+  cJSON_AddStringToObject (r, "name", m->name);
+  cJSON_AddStringToObject (r, "phase", phase);
+  cJSON_AddStringToObject (r, "manifest", m->source);
+  cJSON_AddNumberToObject (r, "firec_pid", getpid ());
+  cJSON_AddStringToObject (r, "mode", firec_run_mode_name (m->mode));
+  cJSON_AddBoolToObject (r, "jailer", m->jailer);
+  if (m->jail_dir)
+    cJSON_AddStringToObject (r, "jail_dir", m->jail_dir);
+  cJSON_AddStringToObject (r, "vm_root", m->vm_root);
+  cJSON_AddStringToObject (r, "api_socket", m->api_socket_host);
+  if (vm->firecracker_version)
+    cJSON_AddStringToObject (r, "firecracker_version", vm->firecracker_version);
+  cleanup_free char *digest = firec_model_digest (m);
+  cJSON_AddStringToObject (r, "digest", digest);
+  cJSON *stop = cJSON_AddArrayToObject (r, "stop");
+  for (size_t i = 0; i < m->stop_count; i++)
+    {
+      cJSON *s = cJSON_CreateObject ();
+      cJSON_AddStringToObject (s, "action", m->stop[i].action == FIREC_STOP_CTRL_ALT_DEL ? "ctrl_alt_del"
+                                            : m->stop[i].action == FIREC_STOP_SIGTERM   ? "sigterm"
+                                                                                         : "sigkill");
+      cJSON_AddNumberToObject (s, "wait_ms", (double) m->stop[i].wait_ms);
+      cJSON_AddItemToArray (stop, s);
+    }
+  cJSON_AddNumberToObject (r, "stop_timeout_ms", (double) m->stop_timeout_ms);
+  if (vm->cgroup_dirs)
+    cJSON_AddItemToObject (r, "cgroup_dirs", cJSON_Duplicate (vm->cgroup_dirs, 1));
+  if (vm->vmm_pid > 0)
+    {
+      cJSON_AddNumberToObject (r, "pid", vm->vmm_pid);
+      cJSON_AddNumberToObject (r, "pid_start_time", (double) vm->vmm_start_time);
+    }
+  return r;
+}
+
+static int
+step_state_create (struct firec_vm *vm, const struct firec_step *step, firec_error_t *err)
+{
+  const struct firec_model *m = vm->model;
+  if (firec_state_lock (m->state_dir, 0, &vm->lock_fd, err) < 0)
+    return -1;
+  cJSON *existing = NULL;
+  if (firec_state_read (m->state_dir, &existing, err) < 0)
+    return -1;
+  if (existing)
+    {
+      cJSON_Delete (existing);
+      return firec_error_set_kind (err, FIREC_ERR_PRECONDITION, 0,
+                                   "%s holds the state of an earlier run of %s that was not cleaned up; remove it "
+                                   "with `firec-run rm %s`",
+                                   m->state_dir, m->name, m->name);
+    }
+  if (firec_state_make_dir (m->state_dir, err) < 0)
+    return -1;
+  push_undo (vm, UNDO_STATE, step, m->state_dir, NULL);
+  vm->record = base_record (vm, "starting");
+  return firec_state_write (m->state_dir, vm->record, err);
+}
+
+static int
+update_record (struct firec_vm *vm, const char *phase, firec_error_t *err)
+{
+  cJSON_Delete (vm->record);
+  vm->record = base_record (vm, phase);
+  if (strcmp (phase, "running") == 0)
+    cJSON_AddNumberToObject (vm->record, "started_at", (double) time (NULL));
+  return firec_state_write (vm->model->state_dir, vm->record, err);
+}
+
+static int
+step_state_record (struct firec_vm *vm, firec_error_t *err)
+{
+  return update_record (vm, "running", err);
+}
+
+/* ------------------------------------------------------------------ staging */
+
+/* Directories that Firecracker will bind sockets in must exist in its root, and
+   belong to its uid. */
+static int
+make_socket_dirs (struct firec_vm *vm, firec_error_t *err)
+{
+  const struct firec_model *m = vm->model;
+  const char *sockets[2] = { m->api_socket_host, m->vsock_socket_host };
+  size_t root_len = strlen (m->vm_root);
+  for (size_t i = 0; i < FIREC_N_ELEMENTS (sockets); i++)
+    {
+      if (sockets[i] == NULL)
+        continue;
+      cleanup_free char *rel = firec_xstrdup (sockets[i] + root_len + 1);
+      char *slash = strrchr (rel, '/');
+      if (slash == NULL)
+        continue;
+      *slash = '\0';
+      /* The jailer makes /run itself (and fails on nothing else there). */
+      if (m->jailer && strcmp (rel, "run") == 0)
+        continue;
+      for (char *p = rel;; p++)
+        if (*p == '/' || *p == '\0')
+          {
+            char saved = *p;
+            *p = '\0';
+            if (mkdirat (vm->root_fd, rel, 0700) == 0)
+              {
+                if (m->jailer && fchownat (vm->root_fd, rel, (uid_t) m->uid, (gid_t) m->gid, AT_SYMLINK_NOFOLLOW) < 0)
+                  return firec_error_set (err, errno, "cannot chown %s/%s", m->vm_root, rel);
+              }
+            else if (errno != EEXIST)
+              return firec_error_set (err, errno, "cannot create %s/%s", m->vm_root, rel);
+            *p = saved;
+            if (saved == '\0')
+              break;
+          }
+    }
+  return 0;
+}
+
+static int
+step_stage_root (struct firec_vm *vm, const struct firec_step *step, firec_error_t *err)
+{
+  const struct firec_model *m = vm->model;
+  if (m->jailer)
+    {
+      /* Pushed first: a partly created tree is removed too. */
+      if (firec_stage_make_root (m->jail_dir, m->vm_root, &vm->root_fd, err) < 0)
+        return -1;
+      push_undo (vm, UNDO_TREE, step, m->jail_dir, NULL);
+    }
+  else
+    {
+      if (mkdir (m->vm_root, 0700) < 0)
+        return firec_error_set (err, errno, "cannot create %s", m->vm_root);
+      push_undo (vm, UNDO_TREE, step, m->vm_root, NULL);
+      vm->root_fd = open (m->vm_root, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+      if (vm->root_fd < 0)
+        return firec_error_set (err, errno, "cannot open %s", m->vm_root);
+    }
+  return make_socket_dirs (vm, err);
+}
+
+static int
+step_stage_file (struct firec_vm *vm, const struct firec_step *step, firec_error_t *err)
+{
+  const struct firec_model *m = vm->model;
+  const struct firec_file *f = step->file;
+  if (!m->jailer)
+    {
+      /* Firecracker 1.5.1 refuses an output file that does not exist. */
+      bool created = false;
+      if (firec_stage_prepare_output (f->host_path, getuid (), getgid (), &created, err) < 0)
+        return -1;
+      if (created)
+        push_undo (vm, UNDO_OUTPUT, step, f->host_path, NULL);
+      return 0;
+    }
+  struct firec_staged staged = { 0 };
+  if (firec_stage_file (vm->root_fd, f, (uid_t) m->uid, (gid_t) m->gid, vm->opts.progress, &staged, err) < 0)
+    return -1;
+  push_undo (vm, UNDO_UNSTAGE, step, NULL, &staged);
+  return 0;
+}
+
+/* ------------------------------------------------------------------ spawn */
+
+/* cgroup_version: auto. FIREC_CGROUP_ROOT names where the hierarchy is mounted
+   when it is not /sys/fs/cgroup (and lets the tests use a fake one). */
+static const char *
+cgroup_root (void)
+{
+  const char *root = getenv ("FIREC_CGROUP_ROOT");
+  return root && *root ? root : "/sys/fs/cgroup";
+}
+
+static int
+cgroup_version_of_host (void)
+{
+  struct statfs s;
+  return statfs (cgroup_root (), &s) == 0 && s.f_type == CGROUP2_SUPER_MAGIC ? 2 : 1;
+}
+
+/* The cgroup directories the jailer creates for this VM (one with v2, one per
+   controller with v1), recorded so that undo and `rm` remove exactly those. */
+static cJSON *
+cgroup_dirs_for (const struct firec_model *m, int version)
+{
+  cJSON *dirs = cJSON_CreateArray ();
+  if (!m->jailer || m->cgroups[0] == NULL)
+    return dirs;
+  const char *root = cgroup_root ();
+  const char *parent = m->parent_cgroup ? m->parent_cgroup : m->exec_name;
+  for (char **c = m->cgroups; *c; c++)
+    {
+      cleanup_free char *controller = firec_xstrndup (*c, strcspn (*c, "."));
+      cleanup_free char *dir = version == 2 ? firec_xasprintf ("%s/%s/%s", root, parent, m->name)
+                                            : firec_xasprintf ("%s/%s/%s/%s", root, controller, parent, m->name);
+      bool seen = false;
+      for (cJSON *d = dirs->child; d && !seen; d = d->next)
+        seen = strcmp (d->valuestring, dir) == 0;
+      if (!seen)
+        cJSON_AddItemToArray (dirs, cJSON_CreateString (dir));
+    }
+  return dirs;
+}
+
+static int
+empty_plain_directory (const char *dir, firec_error_t *err)
+{
+  DIR *d = opendir (dir);
+  if (d == NULL)
+    return firec_error_set (err, errno, "cannot open %s", dir);
+  struct dirent *e;
+  while ((e = readdir (d)) != NULL)
+    if (e->d_type == DT_REG)
+      unlinkat (dirfd (d), e->d_name, 0);
+  closedir (d);
+  return 0;
+}
+
+int
+firec_remove_cgroup_dirs (const cJSON *dirs, firec_error_t *err)
+{
+  int rc = 0;
+  for (const cJSON *d = dirs ? dirs->child : NULL; d; d = d->next)
+    {
+      const char *dir = d->valuestring;
+      /* A cgroup is busy until the kernel has finished with its last task, a few
+         milliseconds after the reap; retry briefly. */
+      struct timespec start;
+      clock_gettime (CLOCK_MONOTONIC, &start);
+      while (rmdir (dir) < 0)
+        {
+          if (errno == ENOENT)
+            break;
+          /* On cgroupfs the control files vanish with the directory; a cgroup root
+             that is a plain directory (FIREC_CGROUP_ROOT in tests) holds real files. */
+          struct statfs fs;
+          if (errno == ENOTEMPTY && statfs (dir, &fs) == 0 && fs.f_type != CGROUP2_SUPER_MAGIC
+              && fs.f_type != CGROUP_SUPER_MAGIC)
+            {
+              cleanup_error firec_error_t ignored = NULL;
+              if (empty_plain_directory (dir, &ignored) == 0)
+                continue;
+            }
+          if (errno != EBUSY || elapsed_ms_since (&start) > 2000)
+            {
+              rc = firec_error_set (err, errno, "cannot remove the cgroup %s", dir);
+              break;
+            }
+          poll (NULL, 0, 10);
+        }
+    }
+  return rc;
+}
+
+static bool
+pid_file_names_vmm (const struct firec_vm *vm)
+{
+  /* The spawned process is not Firecracker when the jailer forks it off: under
+     --new-pid-ns (every version) and --daemonize from 1.7 (double fork). */
+  const struct firec_model *m = vm->model;
+  if (!m->jailer)
+    return false;
+  if (m->new_pid_ns)
+    return true;
+  return m->daemonize && (vm->firecracker_version == NULL || firec_version_compare (vm->firecracker_version, "1.7") >= 0);
+}
+
+static int
+step_spawn (struct firec_vm *vm, const struct firec_step *step, firec_error_t *err)
+{
+  const struct firec_model *m = vm->model;
+  size_t argc = 0;
+  while (step->argv[argc])
+    argc++;
+  const char **argv = firec_xcalloc (argc + 1, sizeof *argv);
+  cleanup_free char *cgroup_version = NULL;
+  for (size_t i = 0; i < argc; i++)
+    {
+      argv[i] = step->argv[i];
+      if (i > 0 && strcmp (step->argv[i - 1], "--exec-file") == 0)
+        argv[i] = vm->firecracker_path;
+      if (i > 0 && strcmp (step->argv[i - 1], "--cgroup-version") == 0 && strcmp (step->argv[i], "auto") == 0)
+        argv[i] = cgroup_version = firec_xasprintf ("%d", cgroup_version_of_host ());
+    }
+  argv[0] = m->jailer ? vm->jailer_path : vm->firecracker_path;
+  vm->cgroup_dirs = cgroup_dirs_for (m, m->cgroup_version ? m->cgroup_version : cgroup_version_of_host ());
+
+  int child_stderr = -1;
+  if (firec_stderr_tail_open (vm->opts.stderr_copy_fd, &vm->stderr_tail, &child_stderr, err) < 0)
+    {
+      free (argv);
+      return -1;
+    }
+  struct firec_spawn_opts opts = FIREC_SPAWN_OPTS_INIT;
+  opts.argv = argv;
+  opts.envp = (const char *const *) environ;
+  opts.stdin_fd = vm->opts.console_in;
+  opts.stdout_fd = vm->opts.console_out;
+  opts.stderr_fd = child_stderr;
+  opts.die_with_parent = vm->opts.die_with_parent;
+  /* Firecracker 1.5.1's jailer calls setsid() for --daemonize, which a process
+     group leader cannot do. */
+  opts.keep_process_group = m->daemonize;
+  int rc = firec_spawn (&opts, &vm->spawned_pid, &vm->spawned_pidfd, err);
+  close (child_stderr);
+  free (argv);
+  if (rc < 0)
+    return -1;
+  push_undo (vm, UNDO_VMM, step, NULL, NULL);
+  set_interrupt_targets (vm->spawned_pid, 0);
+  if (interrupt_signal)
+    kill (vm->spawned_pid, SIGKILL);
+
+  if (pid_file_names_vmm (vm))
+    {
+      cleanup_free char *pid_file = firec_xasprintf ("%s.pid", m->exec_name);
+      if (firec_read_pid_file_watch (vm->root_fd, pid_file, m->start_timeout_ms, vm->spawned_pidfd, &vm->vmm_pid, err)
+          < 0)
+        {
+          firec_stderr_tail_annotate (vm->stderr_tail, "the jailer", err);
+          return -1;
+        }
+      if (firec_pidfd_open (vm->vmm_pid, &vm->vmm_pidfd, err) < 0)
+        return -1;
+      set_interrupt_targets (vm->spawned_pid, vm->vmm_pid);
+      if (interrupt_signal)
+        kill (vm->vmm_pid, SIGKILL);
+    }
+  else
+    {
+      vm->vmm_pid = vm->spawned_pid;
+      vm->vmm_pidfd = fcntl (vm->spawned_pidfd, F_DUPFD_CLOEXEC, 3);
+    }
+  if (firec_process_start_time (vm->vmm_pid, &vm->vmm_start_time, err) < 0)
+    {
+      firec_stderr_tail_annotate (vm->stderr_tail, "firecracker", err);
+      return -1;
+    }
+  /* Recorded at once: should firec-run die now, `rm` finds the process. */
+  return update_record (vm, "starting", err);
+}
+
+/* Kills the VMM (and the jailer) and reaps what is ours to reap. */
+static void
+stop_vmm_now (struct firec_vm *vm)
+{
+  cleanup_error firec_error_t ignored = NULL;
+  if (vm->vmm_pidfd >= 0 && !vm->vmm_reaped)
+    {
+      firec_pidfd_send_signal (vm->vmm_pidfd, SIGKILL, &ignored);
+      firec_error_release (&ignored);
+      int status = -1;
+      if (firec_process_wait (vm->vmm_pid, vm->vmm_pidfd, 10000, &status, &ignored) != FIREC_WAIT_TIMEOUT)
+        {
+          vm->vmm_reaped = true;
+          vm->vmm_wait_status = status;
+        }
+      firec_error_release (&ignored);
+    }
+  if (vm->spawned_pidfd >= 0 && !vm->spawned_reaped)
+    {
+      firec_pidfd_send_signal (vm->spawned_pidfd, SIGKILL, &ignored);
+      firec_error_release (&ignored);
+      int status;
+      if (firec_process_wait (vm->spawned_pid, vm->spawned_pidfd, 10000, &status, &ignored) != FIREC_WAIT_TIMEOUT)
+        vm->spawned_reaped = true;
+      firec_error_release (&ignored);
+      if (vm->spawned_pid == vm->vmm_pid && vm->spawned_reaped && !vm->vmm_reaped)
+        {
+          vm->vmm_reaped = true;
+          vm->vmm_wait_status = status;
+        }
+    }
+  set_interrupt_targets (0, 0);
+}
+
+/* ------------------------------------------------------------------ API */
+
+static void
+annotate_vmm_death (struct firec_vm *vm, firec_error_t *err)
+{
+  cleanup_error firec_error_t ignored = NULL;
+  int status = -1;
+  if (vm->vmm_pidfd >= 0 && firec_process_peek_exit (vm->vmm_pid, vm->vmm_pidfd, &status, &ignored) == 1)
+    {
+      cleanup_free char *how = firec_describe_wait_status (status);
+      firec_error_prefix (err, "firecracker (pid %ld) %s", (long) vm->vmm_pid, how);
+    }
+  firec_stderr_tail_annotate (vm->stderr_tail, "firecracker", err);
+}
+
+static long
+request_timeout_ms (const struct firec_vm *vm)
+{
+  return vm->model->start_timeout_ms > 30000 ? vm->model->start_timeout_ms : 30000;
+}
+
+static int
+step_api_wait (struct firec_vm *vm, firec_error_t *err)
+{
+  const struct firec_model *m = vm->model;
+  if (firec_fcapi_wait_ready (m->api_socket_host, vm->vmm_pid, vm->vmm_pidfd, m->start_timeout_ms, err) < 0)
+    {
+      firec_stderr_tail_annotate (vm->stderr_tail, "firecracker", err);
+      return -1;
+    }
+  return firec_fcapi_open (m->api_socket_host, &vm->api, err);
+}
+
+static int
+step_api_request (struct firec_vm *vm, const struct firec_step *step, firec_error_t *err)
+{
+  cleanup_free char *body = step->body ? cJSON_PrintUnformatted (step->body) : NULL;
+  if (firec_fcapi_call (vm->api, step->method, step->path, body, request_timeout_ms (vm), NULL, err) < 0)
+    {
+      annotate_vmm_death (vm, err);
+      return -1;
+    }
+  return 0;
+}
+
+static int
+step_api_confirm (struct firec_vm *vm, const struct firec_step *step, firec_error_t *err)
+{
+  cleanup_fcapi_response struct firec_fcapi_response resp = { 0 };
+  if (firec_fcapi_call (vm->api, "GET", "/", NULL, request_timeout_ms (vm), &resp, err) < 0)
+    {
+      annotate_vmm_death (vm, err);
+      return -1;
+    }
+  cleanup_cjson cJSON *info = cJSON_Parse (resp.body);
+  const char *state = cJSON_GetStringValue (cJSON_GetObjectItemCaseSensitive (info, "state"));
+  if (state == NULL || strcmp (state, step->expect_state) != 0)
+    return firec_error_set (err, 0, "GET / reports the VM \"%s\", expected \"%s\" (answer: %s)", state ? state : "?",
+                            step->expect_state, resp.body);
+  return 0;
+}
+
+/* ------------------------------------------------------------------ running */
+
+static int
+run_step (struct firec_vm *vm, const struct firec_step *step, firec_error_t *err)
+{
+  switch (step->kind)
+    {
+    case FIREC_STEP_PREFLIGHT_CAPS:
+      preflight_caps (vm);
+      return 0;
+    case FIREC_STEP_PREFLIGHT_KVM:
+      preflight_kvm (vm);
+      return 0;
+    case FIREC_STEP_PREFLIGHT_BINARIES:
+      preflight_binaries (vm);
+      return 0;
+    case FIREC_STEP_PREFLIGHT_SOURCES:
+      preflight_sources (vm);
+      return 0;
+    case FIREC_STEP_PREFLIGHT_JAIL:
+      preflight_jail (vm);
+      return 0;
+    case FIREC_STEP_STATE_CREATE:
+      return step_state_create (vm, step, err);
+    case FIREC_STEP_STAGE_JAIL:
+      return step_stage_root (vm, step, err);
+    case FIREC_STEP_STAGE_FILE:
+      return step_stage_file (vm, step, err);
+    case FIREC_STEP_SPAWN:
+      return step_spawn (vm, step, err);
+    case FIREC_STEP_API_WAIT:
+      return step_api_wait (vm, err);
+    case FIREC_STEP_API_REQUEST:
+      return step_api_request (vm, step, err);
+    case FIREC_STEP_API_CONFIRM:
+      return step_api_confirm (vm, step, err);
+    case FIREC_STEP_STATE_RECORD:
+      return step_state_record (vm, err);
+    }
+  return firec_error_set (err, 0, "unknown step kind %d", (int) step->kind);
+}
+
+static bool
+is_preflight (enum firec_step_kind kind)
+{
+  switch (kind)
+    {
+    case FIREC_STEP_PREFLIGHT_CAPS:
+    case FIREC_STEP_PREFLIGHT_KVM:
+    case FIREC_STEP_PREFLIGHT_BINARIES:
+    case FIREC_STEP_PREFLIGHT_SOURCES:
+    case FIREC_STEP_PREFLIGHT_JAIL:
+      return true;
+    case FIREC_STEP_STATE_CREATE:
+    case FIREC_STEP_STAGE_JAIL:
+    case FIREC_STEP_STAGE_FILE:
+    case FIREC_STEP_SPAWN:
+    case FIREC_STEP_API_WAIT:
+    case FIREC_STEP_API_REQUEST:
+    case FIREC_STEP_API_CONFIRM:
+    case FIREC_STEP_STATE_RECORD:
+      return false;
+    }
+  return false;
+}
+
+/* Runs one undo; returns < 0 (with *err) when it failed. */
+static int
+run_undo (struct firec_vm *vm, struct undo *u, firec_error_t *err)
+{
+  switch (u->kind)
+    {
+    case UNDO_STATE:
+      return firec_state_remove (u->path, err);
+    case UNDO_TREE:
+      return firec_stage_remove_tree (u->path, err);
+    case UNDO_UNSTAGE:
+      return firec_stage_unstage (vm->root_fd, &u->staged, err);
+    case UNDO_OUTPUT:
+      {
+        struct stat st;
+        if (lstat (u->path, &st) == 0 && S_ISREG (st.st_mode) && st.st_size == 0 && unlink (u->path) < 0)
+          return firec_error_set (err, errno, "cannot remove %s", u->path);
+        return 0;
+      }
+    case UNDO_VMM:
+      stop_vmm_now (vm);
+      if (!vm->vmm_reaped)
+        return firec_error_set (err, 0, "firecracker (pid %ld) did not die after SIGKILL", (long) vm->vmm_pid);
+      return firec_remove_cgroup_dirs (vm->cgroup_dirs, err);
+    }
+  return 0;
+}
+
+/* Undoes everything in reverse; every failure becomes a leftover line. */
+static size_t
+unwind (struct firec_vm *vm, struct firec_buf *leftovers)
+{
+  size_t failed = 0;
+  stop_vmm_now (vm);
+  firec_fcapi_close (vm->api);
+  vm->api = NULL;
+  while (vm->undo_count > 0)
+    {
+      struct undo *u = &vm->undos[--vm->undo_count];
+      cleanup_error firec_error_t undo_err = NULL;
+      if (run_undo (vm, u, &undo_err) < 0)
+        {
+          firec_buf_printf (leftovers, "\n  - undo of %s: %s", u->step->id, undo_err->message);
+          failed++;
+        }
+      firec_staged_release (&u->staged);
+      free (u->path);
+    }
+  if (vm->lock_fd >= 0)
+    {
+      close (vm->lock_fd);
+      vm->lock_fd = -1;
+    }
+  return failed;
+}
+
+static void
+rollback (struct firec_vm *vm, firec_error_t *err)
+{
+  struct firec_buf leftovers = { 0 };
+  size_t failed = unwind (vm, &leftovers);
+  if (failed && err && *err)
+    {
+      (*err)->kind = FIREC_ERR_LEFTOVERS;
+      char *msg = firec_xasprintf ("%s\nrollback incomplete, %zu leftover%s:%s", (*err)->message, failed,
+                                   failed == 1 ? "" : "s", leftovers.data);
+      free ((*err)->message);
+      (*err)->message = msg;
+    }
+  else if (err && *err)
+    {
+      char *msg = firec_xasprintf ("%s\nrolled back: nothing is left on the host", (*err)->message);
+      free ((*err)->message);
+      (*err)->message = msg;
+    }
+  firec_buf_release (&leftovers);
+}
+
+static struct firec_vm *
+vm_new (const struct firec_plan *plan, const struct firec_run_opts *opts)
+{
+  struct firec_vm *vm = firec_xcalloc (1, sizeof *vm);
+  vm->plan = plan;
+  vm->model = plan->model;
+  vm->opts = *opts;
+  vm->lock_fd = vm->root_fd = vm->spawned_pidfd = vm->vmm_pidfd = -1;
+  return vm;
+}
+
+/* Fault injection for the rollback tests: FIREC_TEST_FAULT=fail:STEP makes STEP
+   fail before it runs; SIGINT:STEP or SIGTERM:STEP sends that signal to this
+   process as STEP starts. */
+static int
+inject_fault (struct firec_vm *vm, const struct firec_step *step, firec_error_t *err)
+{
+  const char *fault = getenv ("FIREC_TEST_FAULT");
+  const char *colon = fault ? strchr (fault, ':') : NULL;
+  if (colon == NULL || strcmp (colon + 1, step->id) != 0)
+    return 0;
+  size_t n = (size_t) (colon - fault);
+  if (strncmp (fault, "fail", n) == 0 && n == 4)
+    {
+      if (is_preflight (step->kind))
+        {
+          preflight_fail (vm, "injected failure (FIREC_TEST_FAULT)");
+          return 0;
+        }
+      return firec_error_set (err, 0, "injected failure (FIREC_TEST_FAULT)");
+    }
+  if (strncmp (fault, "SIGINT", n) == 0 && n == 6)
+    kill (getpid (), SIGINT);
+  else if (strncmp (fault, "SIGTERM", n) == 0 && n == 7)
+    kill (getpid (), SIGTERM);
+  return 0;
+}
+
+int
+firec_interp_run (const struct firec_plan *plan, const struct firec_run_opts *opts, struct firec_vm **out,
+                  firec_error_t *err)
+{
+  struct firec_vm *vm = vm_new (plan, opts);
+  for (size_t i = 0; i < plan->count; i++)
+    {
+      const struct firec_step *step = &plan->steps[i];
+      vm->current_step = step;
+      if (inject_fault (vm, step, err) < 0)
+        {
+          firec_error_prefix (err, "step %s failed", step->id);
+          rollback (vm, err);
+          firec_vm_free (vm);
+          return -1;
+        }
+      if (interrupt_signal)
+        {
+          firec_error_set (err, 0, "interrupted by %s before step %s", signal_name (interrupt_signal), step->id);
+          rollback (vm, err);
+          firec_vm_free (vm);
+          return -1;
+        }
+      if (opts->on_step)
+        opts->on_step (opts->data, step);
+      if (run_step (vm, step, err) < 0)
+        {
+          if (interrupt_signal)
+            firec_error_prefix (err, "interrupted by %s during step %s", signal_name (interrupt_signal), step->id);
+          else
+            firec_error_prefix (err, "step %s failed", step->id);
+          rollback (vm, err);
+          firec_vm_free (vm);
+          return -1;
+        }
+      bool last_preflight = is_preflight (step->kind) && (i + 1 == plan->count || !is_preflight (plan->steps[i + 1].kind));
+      if (last_preflight && vm->preflight_failure_count)
+        {
+          firec_error_set_kind (err, vm->locked_by_other ? FIREC_ERR_LOCKED : FIREC_ERR_PRECONDITION, 0,
+                                "preflight failed for %s (%zu problem%s):%s", vm->model->name,
+                                vm->preflight_failure_count, vm->preflight_failure_count == 1 ? "" : "s",
+                                vm->preflight_failures.data);
+          firec_vm_free (vm);
+          return -1;
+        }
+      if (vm->stderr_tail)
+        {
+          cleanup_error firec_error_t ignored = NULL;
+          firec_stderr_tail_drain (vm->stderr_tail, &ignored);
+        }
+    }
+  *out = vm;
+  return 0;
+}
+
+/* ------------------------------------------------------------------ after start */
+
+pid_t
+firec_vm_pid (const struct firec_vm *vm)
+{
+  return vm->vmm_pid;
+}
+
+int
+firec_vm_pidfd (const struct firec_vm *vm)
+{
+  return vm->vmm_pidfd;
+}
+
+const char *
+firec_vm_firecracker_version (const struct firec_vm *vm)
+{
+  return vm->firecracker_version;
+}
+
+int
+firec_vm_stderr_fd (const struct firec_vm *vm)
+{
+  return vm->stderr_tail ? firec_stderr_tail_fd (vm->stderr_tail) : -1;
+}
+
+void
+firec_vm_drain_stderr (struct firec_vm *vm)
+{
+  cleanup_error firec_error_t ignored = NULL;
+  if (vm->stderr_tail)
+    firec_stderr_tail_drain (vm->stderr_tail, &ignored);
+}
+
+/* One stop action; returns 1 when it was sent, 0 when there was nothing to do. */
+static int
+send_stop_action (struct firec_vm *vm, const struct firec_stop_step *s, firec_error_t *err)
+{
+  switch (s->action)
+    {
+    case FIREC_STOP_CTRL_ALT_DEL:
+      {
+        const char body[] = "{\"action_type\":\"SendCtrlAltDel\"}";
+        if (vm->api == NULL && firec_fcapi_open (vm->model->api_socket_host, &vm->api, err) < 0)
+          return -1;
+        return firec_fcapi_call (vm->api, "PUT", "/actions", body, 5000, NULL, err) < 0 ? -1 : 1;
+      }
+    case FIREC_STOP_SIGTERM:
+      return firec_pidfd_send_signal (vm->vmm_pidfd, SIGTERM, err) < 0 ? -1 : 1;
+    case FIREC_STOP_SIGKILL:
+      return firec_pidfd_send_signal (vm->vmm_pidfd, SIGKILL, err) < 0 ? -1 : 1;
+    }
+  return 0;
+}
+
+int
+firec_vm_supervise (struct firec_vm *vm, int signal_fd, int *wait_status, firec_error_t *err)
+{
+  const struct firec_model *m = vm->model;
+  size_t next_stop = 0;
+  bool stopping = false;
+  struct timespec deadline_start;
+  long deadline_ms = -1;
+  struct timespec overall_start;
+  for (;;)
+    {
+      struct pollfd fds[3] = {
+        { .fd = vm->vmm_pidfd, .events = POLLIN },
+        { .fd = signal_fd, .events = POLLIN },
+        { .fd = firec_vm_stderr_fd (vm), .events = POLLIN },
+      };
+      long wait = -1;
+      if (deadline_ms >= 0)
+        {
+          wait = deadline_ms - elapsed_ms_since (&deadline_start);
+          if (stopping && m->stop_timeout_ms > 0)
+            {
+              long overall = m->stop_timeout_ms - elapsed_ms_since (&overall_start);
+              if (overall < wait)
+                wait = overall;
+            }
+          if (wait < 0)
+            wait = 0;
+        }
+      int n = poll (fds, 3, wait > INT_MAX ? INT_MAX : (int) wait);
+      if (n < 0 && errno != EINTR)
+        return firec_error_set (err, errno, "poll");
+      if (fds[2].revents)
+        firec_vm_drain_stderr (vm);
+      if (fds[0].revents)
+        {
+          int status = -1;
+          int rc = firec_process_wait (vm->vmm_pid, vm->vmm_pidfd, 0, &status, err);
+          if (rc < 0)
+            return -1;
+          if (rc != FIREC_WAIT_TIMEOUT)
+            {
+              vm->vmm_reaped = true;
+              vm->vmm_wait_status = status;
+              *wait_status = status;
+              firec_vm_drain_stderr (vm);
+              return 0;
+            }
+        }
+      bool escalate = false;
+      if (signal_fd >= 0 && fds[1].revents)
+        {
+          struct signalfd_siginfo si;
+          if (read (signal_fd, &si, sizeof si) == (ssize_t) sizeof si)
+            {
+              if (stopping)
+                {
+                  /* A second signal: no more patience. */
+                  cleanup_error firec_error_t ignored = NULL;
+                  firec_pidfd_send_signal (vm->vmm_pidfd, SIGKILL, &ignored);
+                  next_stop = m->stop_count;
+                  deadline_ms = -1;
+                  continue;
+                }
+              stopping = true;
+              clock_gettime (CLOCK_MONOTONIC, &overall_start);
+              escalate = true;
+            }
+        }
+      if (deadline_ms >= 0 && elapsed_ms_since (&deadline_start) >= deadline_ms)
+        escalate = true;
+      if (stopping && m->stop_timeout_ms > 0 && elapsed_ms_since (&overall_start) >= m->stop_timeout_ms)
+        {
+          cleanup_error firec_error_t ignored = NULL;
+          firec_pidfd_send_signal (vm->vmm_pidfd, SIGKILL, &ignored);
+          deadline_ms = -1;
+          next_stop = m->stop_count;
+          continue;
+        }
+      if (escalate)
+        {
+          if (next_stop >= m->stop_count)
+            {
+              cleanup_error firec_error_t ignored = NULL;
+              firec_pidfd_send_signal (vm->vmm_pidfd, SIGKILL, &ignored);
+              deadline_ms = -1;
+              continue;
+            }
+          const struct firec_stop_step *s = &m->stop[next_stop++];
+          cleanup_error firec_error_t action_err = NULL;
+          /* A failed action (the API already gone) just moves on to the next one. */
+          send_stop_action (vm, s, &action_err);
+          clock_gettime (CLOCK_MONOTONIC, &deadline_start);
+          deadline_ms = action_err ? 0 : s->wait_ms;
+        }
+    }
+}
+
+int
+firec_vm_stop (struct firec_vm *vm, bool force, firec_error_t *err)
+{
+  const struct firec_model *m = vm->model;
+  for (size_t i = force ? m->stop_count : 0; i < m->stop_count; i++)
+    {
+      cleanup_error firec_error_t action_err = NULL;
+      if (send_stop_action (vm, &m->stop[i], &action_err) < 0)
+        continue;
+      int status;
+      int rc = firec_process_wait (vm->vmm_pid, vm->vmm_pidfd, m->stop[i].wait_ms, &status, err);
+      if (rc < 0)
+        return -1;
+      if (rc != FIREC_WAIT_TIMEOUT)
+        {
+          vm->vmm_reaped = true;
+          vm->vmm_wait_status = status;
+          return 0;
+        }
+    }
+  stop_vmm_now (vm);
+  return vm->vmm_reaped ? 0 : firec_error_set (err, 0, "firecracker (pid %ld) did not stop", (long) vm->vmm_pid);
+}
+
+int
+firec_vm_teardown (struct firec_vm *vm, firec_error_t *err)
+{
+  struct firec_buf leftovers = { 0 };
+  size_t failed = unwind (vm, &leftovers);
+  int rc = 0;
+  if (failed)
+    rc = firec_error_set_kind (err, FIREC_ERR_LEFTOVERS, 0, "cleanup of %s incomplete, %zu leftover%s:%s",
+                               vm->model->name, failed, failed == 1 ? "" : "s", leftovers.data);
+  firec_buf_release (&leftovers);
+  return rc;
+}
+
+void
+firec_vm_free (struct firec_vm *vm)
+{
+  if (vm == NULL)
+    return;
+  for (size_t i = 0; i < vm->undo_count; i++)
+    {
+      firec_staged_release (&vm->undos[i].staged);
+      free (vm->undos[i].path);
+    }
+  free (vm->undos);
+  firec_fcapi_close (vm->api);
+  firec_stderr_tail_free (vm->stderr_tail);
+  if (vm->lock_fd >= 0)
+    close (vm->lock_fd);
+  if (vm->root_fd >= 0)
+    close (vm->root_fd);
+  if (vm->spawned_pidfd >= 0)
+    close (vm->spawned_pidfd);
+  if (vm->vmm_pidfd >= 0)
+    close (vm->vmm_pidfd);
+  cJSON_Delete (vm->record);
+  cJSON_Delete (vm->cgroup_dirs);
+  free (vm->firecracker_path);
+  free (vm->jailer_path);
+  free (vm->firecracker_version);
+  firec_buf_release (&vm->preflight_failures);
+  free (vm);
+}

@@ -1,0 +1,74 @@
+/* interpret: runs a plan's steps on the host. Every completed step that changes
+   the host pushes its undo; on any failure the VMM is stopped first (SIGKILL
+   through its pidfd, then reaped), the undos run in reverse, the first error is
+   kept and every undo that failed is listed as a leftover. */
+#ifndef FIREC_INTERP_H
+#define FIREC_INTERP_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "error.h"
+#include "plan.h"
+
+struct firec_vm;
+struct firec_stage_progress;
+
+struct firec_run_opts
+{
+  /* The serial console: Firecracker's stdin and stdout (attached: the terminal;
+     daemon: /dev/null). Firecracker's stderr is always captured (and copied to
+     stderr_copy_fd when >= 0) so that a failure can quote its last lines. */
+  int console_in;
+  int console_out;
+  int stderr_copy_fd;
+  bool die_with_parent; /* attached: the VMM dies with firec-run (PR_SET_PDEATHSIG) */
+  const struct firec_stage_progress *progress;
+  /* Called before each step (logging, NOTIFY_SOCKET STATUS=); may be NULL. */
+  void (*on_step) (void *data, const struct firec_step *step);
+  void *data;
+};
+
+/* Runs every step of plan. On success *out is the running VM (the undo stack is
+   kept for teardown). On failure everything is rolled back and the error says
+   which step failed and why; its kind is FIREC_ERR_PRECONDITION for preflight,
+   FIREC_ERR_LOCKED when another run holds the VM, FIREC_ERR_LEFTOVERS when an
+   undo failed (the leftovers are listed), FIREC_ERR_RUNTIME otherwise. */
+int firec_interp_run (const struct firec_plan *plan, const struct firec_run_opts *opts, struct firec_vm **out,
+                      firec_error_t *err);
+
+/* Async-signal-safe: marks the run as interrupted by signo and SIGKILLs the
+   process being started, so that whatever step is waiting fails at once and the
+   run rolls back. */
+void firec_interp_interrupt (int signo);
+/* The signal that interrupted the run, or 0. */
+int firec_interp_interrupted (void);
+
+/* The running VMM. */
+pid_t firec_vm_pid (const struct firec_vm *vm);
+int firec_vm_pidfd (const struct firec_vm *vm);
+const char *firec_vm_firecracker_version (const struct firec_vm *vm);
+/* Drains the VMM's stderr pipe (call when firec_vm_stderr_fd polls readable). */
+int firec_vm_stderr_fd (const struct firec_vm *vm);
+void firec_vm_drain_stderr (struct firec_vm *vm);
+
+/* Waits for the VMM to exit (attached mode). When a signal arrives on the given
+   signalfd (-1: none) the model's stop policy runs: SendCtrlAltDel, SIGTERM or
+   SIGKILL, each followed by its wait; a second signal kills at once. Returns 0
+   with *wait_status (a waitpid status, or -1 when it is not our child). */
+int firec_vm_supervise (struct firec_vm *vm, int signal_fd, int *wait_status, firec_error_t *err);
+
+/* Runs the stop policy now (stop command, second-stage of supervise). */
+int firec_vm_stop (struct firec_vm *vm, bool force, firec_error_t *err);
+
+/* After the VMM is gone: runs every undo (remove the jail, cgroups and state).
+   Failures are collected as leftovers (kind FIREC_ERR_LEFTOVERS). */
+int firec_vm_teardown (struct firec_vm *vm, firec_error_t *err);
+void firec_vm_free (struct firec_vm *vm);
+
+/* Removes the cgroup directories listed (a JSON array of paths), retrying while
+   the kernel still counts the VM's last task. Absent ones are fine. */
+int firec_remove_cgroup_dirs (const cJSON *dirs, firec_error_t *err);
+
+#endif

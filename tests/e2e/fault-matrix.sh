@@ -1,0 +1,41 @@
+#!/bin/bash
+# The fault matrix (TAP): for every step that `plan` lists for jailer-full, make
+# that step fail, and send SIGINT and SIGTERM to firec-run as it starts; each time
+# firec-run must exit with the documented code, name the step, and leave no
+# process, no jail directory, no state, and the source files as they were.
+. "$top_srcdir/tests/e2e/lib.sh"
+
+name=e2e-fault
+prepare jailer-full "$name" || { not_ok "prepared"; done_testing; exit 0; }
+mapfile -t steps < <("$FIREC_RUN" plan --output json "$WORK/$name/vm.json" |
+  "$PYTHON3" -c 'import json,sys; [print(s["id"], s.get("request", {}).get("method", "-"), s.get("request", {}).get("path", "-")) for s in json.load(sys.stdin)["steps"]]')
+[ ${#steps[@]} -gt 10 ] || not_ok "plan lists the steps"
+
+run_case() { # run_case WHAT EXPECTED_RC STEP ENV...
+  local what=$1 want=$2 step=$3; shift 3
+  env "$@" timeout 60 "$FIREC_RUN" run -q "$WORK/$name/vm.json" </dev/null >/dev/null 2>"$WORK/$name/stderr"
+  local rc=$?
+  if [ "$rc" -eq "$want" ] && grep -q -- "$step" "$WORK/$name/stderr" && clean_after "$name"; then
+    ok "$what at $step: exit $rc, the step is named, nothing is left"
+  else
+    not_ok "$what at $step: exit $rc (want $want)"; head -5 "$WORK/$name/stderr" | sed 's/^/#   /'
+    leftovers "$name" | sed 's/^/#   /'
+    pkill -KILL -f -- "--id $name( |$)"; rm -rf "$WORK/jail/"*/"$name" "$FIREC_STATE_DIR/$name"
+  fi
+}
+
+for line in "${steps[@]}"; do
+  read -r step method path <<<"$line"
+  case $step in preflight.*) want=3 ;; *) want=1 ;; esac
+  run_case "an injected failure" "$want" "$step" FIREC_TEST_FAULT="fail:$step"
+  run_case "SIGINT" 1 "$step" FIREC_TEST_FAULT="SIGINT:$step"
+  run_case "SIGTERM" 1 "$step" FIREC_TEST_FAULT="SIGTERM:$step"
+  if [ "$REAL" = 0 ] && [ "$method" != - ]; then
+    run_case "Firecracker answering 400" 1 "$step" FAKE_FC_FAIL_AT="$method $path"
+    run_case "Firecracker crashing" 1 "$step" FAKE_FC_CRASH_AT="$method $path"
+  fi
+done
+if [ "$REAL" = 0 ]; then
+  run_case "Firecracker exiting at start" 1 "api.wait" FAKE_FC_EXIT_AT_START=1
+fi
+done_testing

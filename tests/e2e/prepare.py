@@ -1,0 +1,101 @@
+#!/usr/bin/env python3
+"""Turns an example manifest into one the e2e tests can run here.
+
+Input: the JSON that `firec-run render --output json` printed for the example.
+It keeps every section and field of the example and changes only what ties it
+to a particular host: the binaries, the chroot base, uid/gid, the netns, the
+stop policy (short waits) and the host files, which are created under DIR
+(dummy content with the test doubles, the test guest's kernel, initrd and
+rootfs with real binaries). Prints the manifest (JSON is YAML) on stdout and
+the list of host input files on fd 3, one per line."""
+import json
+import os
+import shutil
+import sys
+
+rendered, workdir, firecracker, jailer = sys.argv[1:5]
+guest = os.environ.get("FIREC_TEST_GUEST", "")
+m = json.load(open(rendered))
+derived = m.pop("x-firec-derived")
+spec = m["spec"]
+name = m["metadata"]["name"] = os.environ.get("FIREC_TEST_NAME", m["metadata"]["name"])
+
+spec["firecracker"]["binary"] = firecracker
+if spec["jailer"].get("enabled", True):
+    spec["jailer"]["binary"] = jailer
+    spec["jailer"]["chroot_base_dir"] = os.path.join(os.path.dirname(workdir), "jail")
+    spec["jailer"]["uid"] = int(os.environ.get("FIREC_TEST_UID", "10001"))
+    spec["jailer"]["gid"] = int(os.environ.get("FIREC_TEST_GID", "10001"))
+    if "netns" in spec["jailer"]:
+        netns = os.environ.get("FIREC_TEST_NETNS")
+        if netns:
+            spec["jailer"]["netns"] = netns
+        else:
+            del spec["jailer"]["netns"]
+spec["run"]["stop"] = [{"ctrl_alt_del": "2s"}, "sigkill"]
+spec["run"]["start_timeout"] = "20s"
+if not guest:
+    # The doubles have no TAP devices to open; keep the interfaces, they are only checked.
+    pass
+else:
+    # Real Firecracker opens TAP devices: only keep interfaces the host has.
+    for iface in list(spec.get("network-interfaces", [])):
+        if not os.path.exists(f"/sys/class/net/{iface['host_dev_name']}"):
+            spec["network-interfaces"].remove(iface)
+    if "network-interfaces" in spec and not spec["network-interfaces"]:
+        del spec["network-interfaces"]
+        spec.pop("mmds-config", None)
+        spec.pop("mmds", None)
+
+files_dir = os.path.join(workdir, "files")
+os.makedirs(files_dir, exist_ok=True)
+inputs = []
+
+def set_at(pointer, value):
+    node = m
+    parts = pointer.strip("/").split("/")
+    for p in parts[:-1]:
+        node = node[int(p)] if isinstance(node, list) else node[p]
+    last = parts[-1]
+    if isinstance(node, list):
+        node[int(last)] = value
+    else:
+        node[last] = value
+
+def real_source(field):
+    if "kernel_image_path" in field:
+        return os.path.join(guest, "vmlinux")
+    if "initrd_path" in field:
+        return os.path.join(guest, "initrd.cpio.gz")
+    if "path_on_host" in field:
+        return os.path.join(guest, "rootfs.ext4")
+    return None
+
+for i, f in enumerate(derived.get("files", [])):
+    field = f["field"]
+    base = os.path.basename(f["host_path"])
+    path = os.path.join(files_dir, f"{i}-{base}")
+    output = any(k in field for k in ("log_path", "metrics_path", "serial_out_path"))
+    if not output:
+        src = real_source(field) if guest else None
+        if src and os.path.exists(src):
+            shutil.copyfile(src, path)
+        elif "path_on_host" in field:
+            with open(path, "wb") as out:
+                out.write(os.urandom(4096))
+                out.truncate(64 << 20)
+        else:
+            with open(path, "wb") as out:
+                out.write(os.urandom(256 * 1024))
+        os.chmod(path, 0o644)
+        inputs.append(path)
+    if spec["jailer"].get("enabled", True) and not output and "path_on_host" in field:
+        # Writable drives are linked into the jail: the VM's uid must be able to write them.
+        uid = spec["jailer"]["uid"]
+        if os.geteuid() == 0:
+            os.chown(path, uid, spec["jailer"]["gid"])
+    set_at(field, path)
+
+json.dump(m, sys.stdout, indent=2)
+with os.fdopen(3, "w") as listing:
+    listing.write("".join(p + "\n" for p in inputs))
