@@ -388,10 +388,14 @@ preflight_sources (struct firec_vm *vm)
     }
 }
 
+static void preflight_cgroups (struct firec_vm *vm);
+
 static void
 preflight_jail (struct firec_vm *vm)
 {
   const struct firec_model *m = vm->model;
+  if (m->jailer)
+    preflight_cgroups (vm);
   cleanup_error firec_error_t err = NULL;
   pid_t holder = 0;
   int held = firec_state_lock_held (m->state_dir, &holder, &err);
@@ -442,6 +446,11 @@ base_record (const struct firec_vm *vm, const char *phase)
   cJSON_AddStringToObject (r, "api_socket", m->api_socket_host);
   if (vm->firecracker_version)
     cJSON_AddStringToObject (r, "firecracker_version", vm->firecracker_version);
+  if (m->jailer)
+    {
+      cJSON_AddNumberToObject (r, "uid", (double) m->uid);
+      cJSON_AddNumberToObject (r, "gid", (double) m->gid);
+    }
   cleanup_free char *digest = firec_model_digest (m);
   cJSON_AddStringToObject (r, "digest", digest);
   cJSON *stop = cJSON_AddArrayToObject (r, "stop");
@@ -469,7 +478,7 @@ static int
 step_state_create (struct firec_vm *vm, const struct firec_step *step, firec_error_t *err)
 {
   const struct firec_model *m = vm->model;
-  if (firec_state_lock (m->state_dir, 0, &vm->lock_fd, err) < 0)
+  if (firec_state_lock (m->state_dir, vm->opts.lock_timeout_ms, &vm->lock_fd, err) < 0)
     return -1;
   cJSON *existing = NULL;
   if (firec_state_read (m->state_dir, &existing, err) < 0)
@@ -485,6 +494,12 @@ step_state_create (struct firec_vm *vm, const struct firec_step *step, firec_err
   if (firec_state_make_dir (m->state_dir, err) < 0)
     return -1;
   push_undo (vm, UNDO_STATE, step, m->state_dir, NULL);
+  /* The resolved manifest, for `apply` to tell what changed. */
+  cleanup_free char *manifest_path = firec_xasprintf ("%s/manifest.json", m->state_dir);
+  cleanup_free char *manifest = cJSON_Print (m->manifest);
+  cleanup_close int fd = open (manifest_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd < 0 || write (fd, manifest, strlen (manifest)) < 0)
+    return firec_error_set (err, errno, "cannot write %s", manifest_path);
   vm->record = base_record (vm, "starting");
   return firec_state_write (m->state_dir, vm->record, err);
 }
@@ -592,6 +607,34 @@ step_stage_file (struct firec_vm *vm, const struct firec_step *step, firec_error
   return 0;
 }
 
+/* The last lines of Firecracker's stderr: from the pipe, or from the log file
+   in daemon mode. */
+static void
+annotate_stderr (struct firec_vm *vm, const char *what, firec_error_t *err)
+{
+  if (vm->stderr_tail)
+    {
+      firec_stderr_tail_annotate (vm->stderr_tail, what, err);
+      return;
+    }
+  if (err == NULL || *err == NULL)
+    return;
+  cleanup_free char *log = firec_xasprintf ("%s/firecracker.log", vm->model->state_dir);
+  cleanup_free char *text = NULL;
+  size_t len;
+  if (firec_read_file (log, 1 << 20, &text, &len) < 0 || len == 0)
+    return;
+  size_t lines = 0;
+  const char *start = text + len;
+  while (start > text && lines <= FIREC_STDERR_TAIL_LINES)
+    if (*--start == '\n')
+      lines++;
+  char *msg = firec_xasprintf ("%s\n%s's last stderr lines (%s):\n%s", (*err)->message, what, log,
+                               start + (*start == '\n'));
+  free ((*err)->message);
+  (*err)->message = msg;
+}
+
 /* ------------------------------------------------------------------ spawn */
 
 /* cgroup_version: auto. FIREC_CGROUP_ROOT names where the hierarchy is mounted
@@ -610,6 +653,79 @@ cgroup_version_of_host (void)
   return statfs (cgroup_root (), &s) == 0 && s.f_type == CGROUP2_SUPER_MAGIC ? 2 : 1;
 }
 
+/* Where the jailer will find a controller, as it does: the cgroup2 mount (v2),
+   or the v1 mount whose options name the controller. NULL when there is none. */
+static char *
+cgroup_mount_for (int version, const char *controller)
+{
+  const char *root = getenv ("FIREC_CGROUP_ROOT");
+  if (root && *root)
+    return version == 2 ? firec_xstrdup (root) : firec_xasprintf ("%s/%s", root, controller);
+  FILE *f = fopen ("/proc/self/mounts", "re");
+  if (f == NULL)
+    return NULL;
+  char line[4096];
+  char *found = NULL;
+  while (found == NULL && fgets (line, sizeof line, f))
+    {
+      char *save = NULL;
+      strtok_r (line, " ", &save);
+      char *dir = strtok_r (NULL, " ", &save);
+      char *type = strtok_r (NULL, " ", &save);
+      char *options = strtok_r (NULL, " ", &save);
+      if (dir == NULL || type == NULL || options == NULL)
+        continue;
+      if (version == 2 && strcmp (type, "cgroup2") == 0)
+        found = firec_xstrdup (dir);
+      else if (version == 1 && strcmp (type, "cgroup") == 0)
+        {
+          char *osave = NULL;
+          for (char *o = strtok_r (options, ",", &osave); o && !found; o = strtok_r (NULL, ",", &osave))
+            if (strcmp (o, controller) == 0)
+              found = firec_xstrdup (dir);
+        }
+    }
+  fclose (f);
+  return found;
+}
+
+/* The jailer refuses a controller the host does not offer; say so before anything runs. */
+static void
+preflight_cgroups (struct firec_vm *vm)
+{
+  const struct firec_model *m = vm->model;
+  int version = m->cgroup_version ? m->cgroup_version : cgroup_version_of_host ();
+  for (char **c = m->cgroups; *c; c++)
+    {
+      cleanup_free char *controller = firec_xstrndup (*c, strcspn (*c, "."));
+      cleanup_free char *mount = cgroup_mount_for (version, controller);
+      if (mount == NULL)
+        {
+          preflight_fail (vm, "jailer.cgroups.%.*s: no cgroup v%d hierarchy here offers the %s controller", (int) strcspn (*c, "="),
+                          *c, version, controller);
+          continue;
+        }
+      if (version != 2)
+        continue;
+      cleanup_free char *list_path = firec_xasprintf ("%s/cgroup.controllers", mount);
+      cleanup_free char *list = NULL;
+      size_t len;
+      bool offered = false;
+      if (firec_read_file (list_path, 65536, &list, &len) == 0)
+        {
+          char *save = NULL;
+          for (char *w = strtok_r (list, " \n", &save); w && !offered; w = strtok_r (NULL, " \n", &save))
+            offered = strcmp (w, controller) == 0;
+        }
+      else
+        offered = getenv ("FIREC_CGROUP_ROOT") != NULL; /* a test's fake hierarchy */
+      if (!offered)
+        preflight_fail (vm, "jailer.cgroups.%.*s: the cgroup v2 hierarchy at %s does not offer the %s controller "
+                            "(see %s)",
+                        (int) strcspn (*c, "="), *c, mount, controller, list_path);
+    }
+}
+
 /* The cgroup directories the jailer creates for this VM (one with v2, one per
    controller with v1), recorded so that undo and `rm` remove exactly those. */
 static cJSON *
@@ -618,13 +734,14 @@ cgroup_dirs_for (const struct firec_model *m, int version)
   cJSON *dirs = cJSON_CreateArray ();
   if (!m->jailer || m->cgroups[0] == NULL)
     return dirs;
-  const char *root = cgroup_root ();
   const char *parent = m->parent_cgroup ? m->parent_cgroup : m->exec_name;
   for (char **c = m->cgroups; *c; c++)
     {
       cleanup_free char *controller = firec_xstrndup (*c, strcspn (*c, "."));
-      cleanup_free char *dir = version == 2 ? firec_xasprintf ("%s/%s/%s", root, parent, m->name)
-                                            : firec_xasprintf ("%s/%s/%s/%s", root, controller, parent, m->name);
+      cleanup_free char *mount = cgroup_mount_for (version, controller);
+      if (mount == NULL)
+        continue;
+      cleanup_free char *dir = firec_xasprintf ("%s/%s/%s", mount, parent, m->name);
       bool seen = false;
       for (cJSON *d = dirs->child; d && !seen; d = d->next)
         seen = strcmp (d->valuestring, dir) == 0;
@@ -718,7 +835,17 @@ step_spawn (struct firec_vm *vm, const struct firec_step *step, firec_error_t *e
   vm->cgroup_dirs = cgroup_dirs_for (m, m->cgroup_version ? m->cgroup_version : cgroup_version_of_host ());
 
   int child_stderr = -1;
-  if (firec_stderr_tail_open (vm->opts.stderr_copy_fd, &vm->stderr_tail, &child_stderr, err) < 0)
+  if (vm->opts.stderr_to_log)
+    {
+      cleanup_free char *log = firec_xasprintf ("%s/firecracker.log", m->state_dir);
+      child_stderr = open (log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
+      if (child_stderr < 0)
+        {
+          free (argv);
+          return firec_error_set (err, errno, "cannot open %s", log);
+        }
+    }
+  else if (firec_stderr_tail_open (vm->opts.stderr_copy_fd, &vm->stderr_tail, &child_stderr, err) < 0)
     {
       free (argv);
       return -1;
@@ -749,7 +876,7 @@ step_spawn (struct firec_vm *vm, const struct firec_step *step, firec_error_t *e
       if (firec_read_pid_file_watch (vm->root_fd, pid_file, m->start_timeout_ms, vm->spawned_pidfd, &vm->vmm_pid, err)
           < 0)
         {
-          firec_stderr_tail_annotate (vm->stderr_tail, "the jailer", err);
+          annotate_stderr (vm, "the jailer", err);
           return -1;
         }
       if (firec_pidfd_open (vm->vmm_pid, &vm->vmm_pidfd, err) < 0)
@@ -765,7 +892,7 @@ step_spawn (struct firec_vm *vm, const struct firec_step *step, firec_error_t *e
     }
   if (firec_process_start_time (vm->vmm_pid, &vm->vmm_start_time, err) < 0)
     {
-      firec_stderr_tail_annotate (vm->stderr_tail, "firecracker", err);
+      annotate_stderr (vm, "firecracker", err);
       return -1;
     }
   /* Recorded at once: should firec-run die now, `rm` finds the process. */
@@ -818,7 +945,7 @@ annotate_vmm_death (struct firec_vm *vm, firec_error_t *err)
       cleanup_free char *how = firec_describe_wait_status (status);
       firec_error_prefix (err, "firecracker (pid %ld) %s", (long) vm->vmm_pid, how);
     }
-  firec_stderr_tail_annotate (vm->stderr_tail, "firecracker", err);
+  annotate_stderr (vm, "firecracker", err);
 }
 
 static long
@@ -833,7 +960,7 @@ step_api_wait (struct firec_vm *vm, firec_error_t *err)
   const struct firec_model *m = vm->model;
   if (firec_fcapi_wait_ready (m->api_socket_host, vm->vmm_pid, vm->vmm_pidfd, m->start_timeout_ms, err) < 0)
     {
-      firec_stderr_tail_annotate (vm->stderr_tail, "firecracker", err);
+      annotate_stderr (vm, "firecracker", err);
       return -1;
     }
   return firec_fcapi_open (m->api_socket_host, &vm->api, err);
@@ -955,8 +1082,10 @@ run_undo (struct firec_vm *vm, struct undo *u, firec_error_t *err)
       }
     case UNDO_VMM:
       stop_vmm_now (vm);
-      if (!vm->vmm_reaped)
+      if (vm->vmm_pidfd >= 0 && !vm->vmm_reaped)
         return firec_error_set (err, 0, "firecracker (pid %ld) did not die after SIGKILL", (long) vm->vmm_pid);
+      if (vm->spawned_pidfd >= 0 && !vm->spawned_reaped)
+        return firec_error_set (err, 0, "the jailer (pid %ld) did not die after SIGKILL", (long) vm->spawned_pid);
       return firec_remove_cgroup_dirs (vm->cgroup_dirs, err);
     }
   return 0;

@@ -23,7 +23,11 @@ struct firec_run_opts
   int console_in;
   int console_out;
   int stderr_copy_fd;
+  /* Detached (daemon mode): Firecracker's stderr goes to <state_dir>/firecracker.log
+     instead of a pipe, since firec-run will not be there to read it. */
+  bool stderr_to_log;
   bool die_with_parent; /* attached: the VMM dies with firec-run (PR_SET_PDEATHSIG) */
+  long lock_timeout_ms; /* how long to wait for another run of the same VM (0: not) */
   const struct firec_stage_progress *progress;
   /* Called before each step (logging, NOTIFY_SOCKET STATUS=); may be NULL. */
   void (*on_step) (void *data, const struct firec_step *step);

@@ -487,22 +487,29 @@ string_map_to_list (const cJSON *map)
   return list;
 }
 
-static char *
-state_dir_for (const char *name)
+char *
+firec_state_root (void)
 {
   /* FIREC_STATE_DIR moves all state (tests, or hosts without a writable /run). */
   const char *root = getenv ("FIREC_STATE_DIR");
   if (root && root[0] == '/')
     {
       cleanup_free char *normal = firec_path_normalize (root);
-      return firec_xasprintf ("%s/%s", strcmp (normal, "/") == 0 ? "" : normal, name);
+      return firec_xstrdup (strcmp (normal, "/") == 0 ? "" : normal);
     }
   if (geteuid () == 0)
-    return firec_xasprintf ("/run/firec/%s", name);
+    return firec_xstrdup ("/run/firec");
   const char *runtime = getenv ("XDG_RUNTIME_DIR");
   if (runtime && runtime[0] == '/')
-    return firec_xasprintf ("%s/firec/%s", runtime, name);
-  return firec_xasprintf ("/tmp/firec-%u/%s", (unsigned) geteuid (), name);
+    return firec_xasprintf ("%s/firec", runtime);
+  return firec_xasprintf ("/tmp/firec-%u", (unsigned) geteuid ());
+}
+
+char *
+firec_state_dir_for (const char *name)
+{
+  cleanup_free char *root = firec_state_root ();
+  return firec_xasprintf ("%s/%s", root, name);
 }
 
 static void
@@ -594,7 +601,7 @@ firec_resolve (const struct firec_doc *doc, struct firec_model **out, struct fir
   m->parent_cgroup = dup_or_null (string_member (jailer, "parent_cgroup"));
   m->resource_limits = string_map_to_list (member (jailer, "resource_limits"));
 
-  m->state_dir = state_dir_for (m->name);
+  m->state_dir = firec_state_dir_for (m->name);
   if (m->jailer)
     {
       m->jail_dir = firec_xasprintf ("%s/%s/%s", strcmp (m->chroot_base_dir, "/") == 0 ? "" : m->chroot_base_dir,

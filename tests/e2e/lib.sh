@@ -67,6 +67,7 @@ leftovers() {
   find "$WORK/jail" -mindepth 2 -maxdepth 2 -name "$name" 2>/dev/null | sed 's/^/jail: /'
   [ -e "$FIREC_STATE_DIR/$name" ] && echo "state: $FIREC_STATE_DIR/$name"
   find "$WORK/cgroup" -name "$name" 2>/dev/null | sed 's/^/cgroup: /'
+  [ "$REAL" = 1 ] && find /sys/fs/cgroup -maxdepth 4 -type d -name "$name" 2>/dev/null | sed 's/^/cgroup: /'
   awk -v n="/$name/" 'index($5, n) {print "mount: " $5}' /proc/self/mountinfo
   return 0
 }

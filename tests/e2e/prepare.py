@@ -33,6 +33,12 @@ if spec["jailer"].get("enabled", True):
         else:
             del spec["jailer"]["netns"]
 spec["run"]["stop"] = [{"ctrl_alt_del": "2s"}, "sigkill"]
+jailer_spec = spec["jailer"]
+if guest and jailer_spec.get("cgroups") and not os.path.exists("/sys/fs/cgroup/cgroup.controllers"):
+    # A cgroup v1 host (the v2 example's cpu.max / memory.max do not exist there):
+    # the same limits in v1 files.
+    jailer_spec["cgroup_version"] = 1
+    jailer_spec["cgroups"] = {"cpu.shares": "512", "memory.limit_in_bytes": "536870912"}
 spec["run"]["start_timeout"] = "20s"
 if not guest:
     # The doubles have no TAP devices to open; keep the interfaces, they are only checked.
