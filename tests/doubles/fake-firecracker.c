@@ -416,10 +416,9 @@ STRUCT(st_vmm151, "VmmConfig", false,
        FS("metrics", SO_OPTION, &st_metrics), FS("mmds-config", SO_OPTION, &st_mmdscfg151),
        FQ("network-interfaces", SO_DEFAULT, SK_STRUCT, &st_net151), FS("vsock", SO_OPTION, &st_vsock),
        FS("entropy", SO_OPTION, &st_entropy));
-static const struct sfield st_vmm116_cpu = { "cpu-config", SK_STR_OR_OBJ, SO_OPTION, &st_cpu, SK_BOOL, NULL };
 STRUCT(st_vmm116, "VmmConfig", false,
        FS("balloon", SO_OPTION, &st_balloon116), FQ("drives", SO_REQ, SK_STRUCT, &st_drive116),
-       FS("boot-source", SO_REQ, &st_boot), st_vmm116_cpu,
+       FS("boot-source", SO_REQ, &st_boot), { "cpu-config", SK_STR_OR_OBJ, SO_OPTION, &st_cpu, SK_BOOL, NULL },
        FS("logger", SO_OPTION, &st_logger116), FS("machine-config", SO_OPTION, &st_mc116),
        FS("metrics", SO_OPTION, &st_metrics), FS("mmds-config", SO_OPTION, &st_mmdscfg116),
        FQ("network-interfaces", SO_DEFAULT, SK_STRUCT, &st_net116), FS("vsock", SO_OPTION, &st_vsock),
