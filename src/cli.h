@@ -3,7 +3,9 @@
 #ifndef FIREC_CLI_H
 #define FIREC_CLI_H
 
+#include <getopt.h>
 #include <stdbool.h>
+#include <sys/types.h>
 #include <cjson/cJSON.h>
 
 #include "error.h"
@@ -32,6 +34,19 @@ int cmd_schema (int argc, char **argv);
 int cmd_plan (int argc, char **argv);
 int cmd_render (int argc, char **argv);
 int cmd_import (int argc, char **argv);
+int cmd_status (int argc, char **argv);
+int cmd_ps (int argc, char **argv);
+int cmd_stop (int argc, char **argv);
+int cmd_kill (int argc, char **argv);
+int cmd_rm (int argc, char **argv);
+int cmd_pause (int argc, char **argv);
+int cmd_resume (int argc, char **argv);
+int cmd_snapshot (int argc, char **argv);
+int cmd_balloon (int argc, char **argv);
+int cmd_mmds (int argc, char **argv);
+int cmd_metrics (int argc, char **argv);
+int cmd_update (int argc, char **argv);
+int cmd_apply (int argc, char **argv);
 
 /* Helpers shared by the sub-commands. */
 int cli_parse_output (const char *value, bool allow_yaml, enum firec_output *out);
@@ -45,6 +60,35 @@ void cli_print_json (const cJSON *object);
    Returns 0, or the exit code to end with. */
 struct firec_model;
 int cli_load_model (const char *path, const char *base_dir, struct firec_model **out);
+
+/* A VM named on the command line: a NAME, or a manifest FILE (validated; then
+   *model is set and the caller frees it). Returns 0 or an exit code. */
+int cli_target (const char *arg, char **name, struct firec_model **model);
+
+struct firec_vm_info;
+/* {format_version, name, state, pid, uptime_s, firecracker_version, digest, mode,
+   api_socket, detail} */
+cJSON *cli_info_json (const struct firec_vm_info *info);
+/* The common shape of the lifecycle commands: [--output text|json] NAME|FILE.
+   Parses options (extra ones through handle_option, which returns 0 when it
+   took the option), resolves the target and inspects it. */
+struct cli_vm_command
+{
+  const char *name;
+  const char *usage;     /* after "firec-run NAME " */
+  const char *help;
+  const char *short_options; /* beyond "o:h" */
+  const struct option *options; /* NULL-terminated, without output/help */
+  int (*handle_option) (int c, const char *arg, void *data);
+  void *data;
+  int min_args, max_args; /* positional arguments after NAME|FILE */
+};
+int cli_vm_command_parse (const struct cli_vm_command *cmd, int argc, char **argv, enum firec_output *output,
+                          struct firec_vm_info *info, struct firec_model **model, char ***rest);
+
+struct firec_plan;
+int cli_start_detached (const struct firec_plan *plan, bool quiet, long lock_timeout_ms, pid_t *pid,
+                        firec_error_t *err);
 
 extern const char *cli_program_name;
 

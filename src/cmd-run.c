@@ -5,6 +5,8 @@
 #include "cli.h"
 #include "interp.h"
 #include "model.h"
+#include "notify.h"
+#include "process.h"
 #include "plan.h"
 #include "stage.h"
 #include "util.h"
@@ -30,6 +32,9 @@ print_help (void)
           "Any failure rolls back: nothing is left on the host.\n\n"
           "Options:\n"
           "      --base-dir DIR  where relative host paths of a stdin manifest resolve\n"
+          "  -d, --detach        start the VM and return once it runs (run.mode: daemon)\n"
+          "      --lock-timeout S  wait up to S seconds for another run of this VM to finish\n"
+          "  -o, --output FORMAT text or json ({format_version, name, state, pid, api_socket})\n"
           "  -q, --quiet         do not print each step\n"
           "  -h, --help          show this help\n\n"
           "Exit status: 0 the VM ran and ended normally; 1 a step failed (rolled back) or the\n"
@@ -86,6 +91,7 @@ log_step (void *data, const struct firec_step *step)
   const struct step_log *log = data;
   if (!log->quiet)
     fprintf (stderr, "%s: %s: %s\n", cli_program_name, step->id, step->description);
+  firec_notifyf ("STATUS=%s", step->id);
 }
 
 static void
@@ -102,27 +108,76 @@ on_interrupt (int signo)
   firec_interp_interrupt (signo);
 }
 
+/* Starts the VM detached (daemon mode): the console is /dev/null, Firecracker's
+   stderr goes to its state directory, and firec-run returns once the VM runs
+   and its state is recorded. Shared with `apply`. */
+int
+cli_start_detached (const struct firec_plan *plan, bool quiet, long lock_timeout_ms, pid_t *pid, firec_error_t *err)
+{
+  struct step_log log = { quiet };
+  struct firec_run_opts opts = {
+    .console_in = FIREC_SPAWN_FD_DEVNULL,
+    .console_out = FIREC_SPAWN_FD_DEVNULL,
+    .stderr_copy_fd = -1,
+    .stderr_to_log = true,
+    .die_with_parent = false,
+    .lock_timeout_ms = lock_timeout_ms,
+    .on_step = log_step,
+    .data = &log,
+  };
+  struct firec_vm *vm = NULL;
+  if (firec_interp_run (plan, &opts, &vm, err) < 0)
+    return -1;
+  *pid = firec_vm_pid (vm);
+  firec_notifyf ("READY=1\nMAINPID=%ld\nSTATUS=%s is running", (long) *pid, plan->model->name);
+  /* The VM lives on; its undo stack is not needed: `rm` works from the record. */
+  firec_vm_free (vm);
+  return 0;
+}
+
 int
 cmd_run (int argc, char **argv)
 {
   enum
   {
-    OPT_BASE_DIR = 256
+    OPT_BASE_DIR = 256,
+    OPT_LOCK_TIMEOUT,
   };
   static const struct option options[] = {
     { "base-dir", required_argument, NULL, OPT_BASE_DIR },
+    { "detach", no_argument, NULL, 'd' },
+    { "lock-timeout", required_argument, NULL, OPT_LOCK_TIMEOUT },
+    { "output", required_argument, NULL, 'o' },
     { "quiet", no_argument, NULL, 'q' },
     { "help", no_argument, NULL, 'h' },
     { NULL, 0, NULL, 0 },
   };
   const char *base_dir = NULL;
   struct step_log log = { false };
+  bool detach = false;
+  long lock_timeout_ms = 0;
+  enum firec_output output = FIREC_OUTPUT_TEXT;
   int c;
-  while ((c = getopt_long (argc, argv, "qh", options, NULL)) != -1)
+  while ((c = getopt_long (argc, argv, "dqo:h", options, NULL)) != -1)
     switch (c)
       {
       case OPT_BASE_DIR:
         base_dir = optarg;
+        break;
+      case 'd':
+        detach = true;
+        break;
+      case OPT_LOCK_TIMEOUT:
+        {
+          char *end;
+          lock_timeout_ms = strtol (optarg, &end, 10) * 1000;
+          if (*end || lock_timeout_ms < 0)
+            return cli_usage_error ("run", "--lock-timeout takes whole seconds, not \"%s\"", optarg);
+          break;
+        }
+      case 'o':
+        if (cli_parse_output (optarg, false, &output) < 0)
+          return cli_usage_error ("run", "--output takes text or json, not \"%s\"", optarg);
         break;
       case 'q':
         log.quiet = true;
@@ -145,6 +200,31 @@ cmd_run (int argc, char **argv)
   if (firec_plan_build (model, &plan, &err) < 0)
     return cli_report_error (&err);
 
+  if (detach || model->mode == FIREC_RUN_DAEMON)
+    {
+      struct sigaction sa = { .sa_handler = on_interrupt };
+      sigemptyset (&sa.sa_mask);
+      sigaction (SIGINT, &sa, NULL);
+      sigaction (SIGTERM, &sa, NULL);
+      pid_t pid = 0;
+      if (cli_start_detached (plan, log.quiet || output == FIREC_OUTPUT_JSON, lock_timeout_ms, &pid, &err) < 0)
+        return cli_report_error (&err);
+      if (output == FIREC_OUTPUT_JSON)
+        {
+          cleanup_cjson cJSON *o = cJSON_CreateObject ();
+          cJSON_AddNumberToObject (o, "format_version", 1);
+          cJSON_AddStringToObject (o, "name", model->name);
+          cJSON_AddStringToObject (o, "state", "running");
+          cJSON_AddNumberToObject (o, "pid", pid);
+          cJSON_AddStringToObject (o, "api_socket", model->api_socket_host);
+          cli_print_json (o);
+        }
+      else
+        fprintf (stderr, "%s: %s is running detached (firecracker pid %ld); `%s stop %s` stops it\n",
+                 cli_program_name, model->name, (long) pid, cli_program_name, model->name);
+      return FIREC_EXIT_OK;
+    }
+
   /* While starting, a signal rolls the run back (the handler kills what is being
      started so that no step waits for long); once running, signalfd hands them to
      the supervisor, which runs the stop policy. */
@@ -163,6 +243,7 @@ cmd_run (int argc, char **argv)
     .stderr_copy_fd = STDERR_FILENO,
     .die_with_parent = true,
     .progress = isatty (STDERR_FILENO) ? &progress : NULL,
+    .lock_timeout_ms = lock_timeout_ms,
     .on_step = log_step,
     .data = &log,
   };
@@ -183,6 +264,7 @@ cmd_run (int argc, char **argv)
   int sfd = signalfd (-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
   if (firec_interp_interrupted ())
     raise (firec_interp_interrupted ()); /* arrived after the last step: stop now */
+  firec_notifyf ("READY=1\nSTATUS=%s is running", model->name);
   if (!log.quiet)
     fprintf (stderr, "%s: %s is running (firecracker pid %ld, Firecracker %s)\n", cli_program_name, model->name,
              (long) firec_vm_pid (vm), firec_vm_firecracker_version (vm) ? firec_vm_firecracker_version (vm) : "?");
@@ -218,6 +300,7 @@ cmd_run (int argc, char **argv)
   else if (!log.quiet)
     fprintf (stderr, "%s: %s: the VM has ended\n", cli_program_name, model->name);
 
+  firec_notify ("STOPPING=1");
   if (firec_vm_teardown (vm, &err) < 0)
     exit_code = cli_report_error (&err);
   firec_vm_free (vm);

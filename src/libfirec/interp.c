@@ -438,7 +438,8 @@ base_record (const struct firec_vm *vm, const char *phase)
   cJSON_AddStringToObject (r, "phase", phase);
   cJSON_AddStringToObject (r, "manifest", m->source);
   cJSON_AddNumberToObject (r, "firec_pid", getpid ());
-  cJSON_AddStringToObject (r, "mode", firec_run_mode_name (m->mode));
+  /* How this run really goes: `run -d` detaches an attached-mode manifest. */
+  cJSON_AddStringToObject (r, "mode", vm->opts.stderr_to_log ? "daemon" : firec_run_mode_name (m->mode));
   cJSON_AddBoolToObject (r, "jailer", m->jailer);
   if (m->jail_dir)
     cJSON_AddStringToObject (r, "jail_dir", m->jail_dir);
@@ -1153,8 +1154,8 @@ vm_new (const struct firec_plan *plan, const struct firec_run_opts *opts)
 }
 
 /* Fault injection for the rollback tests: FIREC_TEST_FAULT=fail:STEP makes STEP
-   fail before it runs; SIGINT:STEP or SIGTERM:STEP sends that signal to this
-   process as STEP starts. */
+   fail before it runs; SIGINT:STEP, SIGTERM:STEP or SIGKILL:STEP sends that
+   signal to this process as STEP starts. */
 static int
 inject_fault (struct firec_vm *vm, const struct firec_step *step, firec_error_t *err)
 {
@@ -1176,6 +1177,8 @@ inject_fault (struct firec_vm *vm, const struct firec_step *step, firec_error_t 
     kill (getpid (), SIGINT);
   else if (strncmp (fault, "SIGTERM", n) == 0 && n == 7)
     kill (getpid (), SIGTERM);
+  else if (strncmp (fault, "SIGKILL", n) == 0 && n == 7)
+    kill (getpid (), SIGKILL); /* the crash-safety tests: firec-run dies right here */
   return 0;
 }
 

@@ -73,6 +73,23 @@ elapsed_ms (const struct timespec *start)
   return (now.tv_sec - start->tv_sec) * 1000 + (now.tv_nsec - start->tv_nsec) / 1000000;
 }
 
+/* A VMM that has exited but was not reaped yet (its parent, the firec-run that
+   started it detached, is gone and init has not collected it) is not running. */
+static bool
+is_zombie (pid_t pid)
+{
+  char path[64], buf[512];
+  snprintf (path, sizeof path, "/proc/%ld/stat", (long) pid);
+  FILE *f = fopen (path, "re");
+  if (f == NULL)
+    return true;
+  size_t n = fread (buf, 1, sizeof buf - 1, f);
+  fclose (f);
+  buf[n] = '\0';
+  const char *close = strrchr (buf, ')');
+  return close == NULL || close[1] != ' ' || close[2] == 'Z' || close[2] == 'X';
+}
+
 /* Opens a pidfd for the recorded pid and keeps it only when the process behind
    it started when the record says: a pid reused by another process is not the VM. */
 static void
@@ -88,7 +105,7 @@ check_alive (struct firec_vm_info *info)
   unsigned long long start = 0;
   cleanup_error firec_error_t start_err = NULL;
   if (firec_process_start_time (info->pid, &start, &start_err) == 0
-      && (double) start == firec_vm_record_number (info, "pid_start_time"))
+      && (double) start == firec_vm_record_number (info, "pid_start_time") && !is_zombie (info->pid))
     {
       info->alive = true;
       info->pidfd = pidfd;

@@ -1,0 +1,127 @@
+/* Helpers shared by the sub-commands that act on one VM. */
+#include "config.h"
+
+#include "cli.h"
+#include "lifecycle.h"
+#include "model.h"
+#include "util.h"
+
+#include <regex.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+static bool
+looks_like_file (const char *arg)
+{
+  struct stat st;
+  if (strchr (arg, '/') || strcmp (arg, "-") == 0)
+    return true;
+  const char *dot = strrchr (arg, '.');
+  if (dot && (strcmp (dot, ".yaml") == 0 || strcmp (dot, ".yml") == 0 || strcmp (dot, ".json") == 0))
+    return true;
+  return stat (arg, &st) == 0 && S_ISREG (st.st_mode);
+}
+
+int
+cli_target (const char *arg, char **name, struct firec_model **model)
+{
+  *model = NULL;
+  if (looks_like_file (arg))
+    {
+      int rc = cli_load_model (arg, NULL, model);
+      if (rc != FIREC_EXIT_OK)
+        return rc;
+      *name = firec_xstrdup ((*model)->name);
+      return FIREC_EXIT_OK;
+    }
+  regex_t re;
+  regcomp (&re, "^[A-Za-z0-9-]{1,64}$", REG_EXTENDED | REG_NOSUB);
+  int bad = regexec (&re, arg, 0, NULL, 0);
+  regfree (&re);
+  if (bad)
+    {
+      fprintf (stderr, "%s: \"%s\" is neither a VM name (1 to 64 letters, digits or '-') nor a manifest file\n",
+               cli_program_name, arg);
+      return FIREC_EXIT_INVALID;
+    }
+  *name = firec_xstrdup (arg);
+  return FIREC_EXIT_OK;
+}
+
+cJSON *
+cli_info_json (const struct firec_vm_info *info)
+{
+  cJSON *o = cJSON_CreateObject ();
+  cJSON_AddNumberToObject (o, "format_version", 1);
+  cJSON_AddStringToObject (o, "name", info->name);
+  cJSON_AddStringToObject (o, "state", firec_vm_state_name (info->state));
+  if (info->alive)
+    cJSON_AddNumberToObject (o, "pid", info->pid);
+  else
+    cJSON_AddNullToObject (o, "pid");
+  double started = firec_vm_record_number (info, "started_at");
+  if (info->alive && started > 0)
+    cJSON_AddNumberToObject (o, "uptime_s", (double) time (NULL) - started);
+  else
+    cJSON_AddNullToObject (o, "uptime_s");
+  static const char *const fields[] = { "firecracker_version", "digest", "mode", "api_socket", "manifest" };
+  for (size_t i = 0; i < FIREC_N_ELEMENTS (fields); i++)
+    {
+      const char *v = firec_vm_record_string (info, fields[i]);
+      if (v)
+        cJSON_AddStringToObject (o, fields[i], v);
+      else
+        cJSON_AddNullToObject (o, fields[i]);
+    }
+  if (info->holder)
+    cJSON_AddNumberToObject (o, "firec_pid", info->holder);
+  cJSON_AddStringToObject (o, "detail", info->detail ? info->detail : "");
+  return o;
+}
+
+int
+cli_vm_command_parse (const struct cli_vm_command *cmd, int argc, char **argv, enum firec_output *output,
+                      struct firec_vm_info *info, struct firec_model **model, char ***rest)
+{
+  struct option options[32];
+  size_t n = 0;
+  for (const struct option *o = cmd->options; o && o->name && n < 29; o++)
+    options[n++] = *o;
+  options[n++] = (struct option){ "output", required_argument, NULL, 'o' };
+  options[n++] = (struct option){ "help", no_argument, NULL, 'h' };
+  options[n] = (struct option){ NULL, 0, NULL, 0 };
+  cleanup_free char *short_options = firec_xasprintf ("o:h%s", cmd->short_options ? cmd->short_options : "");
+  *output = FIREC_OUTPUT_TEXT;
+  int c;
+  while ((c = getopt_long (argc, argv, short_options, options, NULL)) != -1)
+    switch (c)
+      {
+      case 'o':
+        if (cli_parse_output (optarg, false, output) < 0)
+          return cli_usage_error (cmd->name, "--output takes text or json, not \"%s\"", optarg);
+        break;
+      case 'h':
+        printf ("Usage: %s %s %s\n\n%s\n", cli_program_name, cmd->name, cmd->usage, cmd->help);
+        return -1;
+      default:
+        if (cmd->handle_option && cmd->handle_option (c, optarg, cmd->data) == 0)
+          break;
+        return cli_usage_error (cmd->name, "unknown option");
+      }
+  int positional = argc - optind - 1;
+  if (optind >= argc || positional < cmd->min_args || positional > cmd->max_args)
+    return cli_usage_error (cmd->name, "usage: %s %s %s", cli_program_name, cmd->name, cmd->usage);
+  cleanup_free char *name = NULL;
+  int rc = cli_target (argv[optind], &name, model);
+  if (rc != FIREC_EXIT_OK)
+    return rc;
+  cleanup_error firec_error_t err = NULL;
+  if (firec_vm_inspect (name, info, &err) < 0)
+    return cli_report_error (&err);
+  if (rest)
+    *rest = argv + optind + 1;
+  return FIREC_EXIT_OK;
+}

@@ -1,0 +1,61 @@
+/* firec-run status NAME|FILE: what the state record and the live process say. */
+#include "config.h"
+
+#include "cli.h"
+#include "lifecycle.h"
+#include "model.h"
+#include "util.h"
+
+#include <stdio.h>
+#include <time.h>
+
+void cli_print_info_line (const struct firec_vm_info *info);
+
+void
+cli_print_info_line (const struct firec_vm_info *info)
+{
+  printf ("%-20s %-9s", info->name, firec_vm_state_name (info->state));
+  if (info->alive)
+    {
+      double started = firec_vm_record_number (info, "started_at");
+      long up = started > 0 ? (long) ((double) time (NULL) - started) : 0;
+      printf (" pid %-8ld up %ldh%02ldm%02lds", (long) info->pid, up / 3600, up / 60 % 60, up % 60);
+    }
+  const char *version = firec_vm_record_string (info, "firecracker_version");
+  if (version)
+    printf (" firecracker %s", version);
+  printf (" (%s)\n", info->detail ? info->detail : "");
+}
+
+int
+cmd_status (int argc, char **argv)
+{
+  static const struct cli_vm_command cmd = {
+    .name = "status",
+    .usage = "[--output text|json] NAME|FILE",
+    .help = "Reports a VM's state from its record and the live process: running, paused,\n"
+            "starting, exited, stale or absent; its pid, uptime, Firecracker version and the\n"
+            "digest of its resolved manifest.\n\nExit status: 0 when it is running or paused, 1 otherwise.",
+  };
+  enum firec_output output;
+  struct firec_vm_info info = { .pidfd = -1 };
+  cleanup_model struct firec_model *model = NULL;
+  int rc = cli_vm_command_parse (&cmd, argc, argv, &output, &info, &model, NULL);
+  if (rc != FIREC_EXIT_OK)
+    return rc < 0 ? FIREC_EXIT_OK : rc;
+  if (output == FIREC_OUTPUT_JSON)
+    {
+      cleanup_cjson cJSON *json = cli_info_json (&info);
+      cli_print_json (json);
+    }
+  else
+    {
+      cli_print_info_line (&info);
+      const char *digest = firec_vm_record_string (&info, "digest");
+      if (digest)
+        printf ("  digest %s\n  api socket %s\n", digest, firec_vm_record_string (&info, "api_socket"));
+    }
+  rc = info.state == FIREC_VM_RUNNING || info.state == FIREC_VM_PAUSED ? FIREC_EXIT_OK : FIREC_EXIT_RUNTIME;
+  firec_vm_info_release (&info);
+  return rc;
+}

@@ -1,0 +1,83 @@
+/* firec-run stop / kill NAME|FILE: the stop policy, or SIGKILL at once. An
+   attached VM is stopped through the firec-run that supervises it. */
+#include "config.h"
+
+#include "cli.h"
+#include "lifecycle.h"
+#include "model.h"
+#include "util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+static int
+parse_timeout (int c, const char *arg, void *data)
+{
+  if (c != 't')
+    return -1;
+  char *end;
+  long seconds = strtol (arg, &end, 10);
+  if (*end || seconds <= 0)
+    return -1;
+  *(long *) data = seconds * 1000;
+  return 0;
+}
+
+static int
+stop_or_kill (int argc, char **argv, bool force)
+{
+  long timeout_ms = 0;
+  static const struct option options[] = { { "timeout", required_argument, NULL, 't' }, { NULL, 0, NULL, 0 } };
+  struct cli_vm_command cmd = {
+    .name = force ? "kill" : "stop",
+    .usage = force ? "[--output text|json] NAME|FILE" : "[--timeout SECONDS] [--output text|json] NAME|FILE",
+    .help = force ? "Kills the VM's firecracker with SIGKILL now. Its state stays for `rm`\n"
+                    "(an attached VM's firec-run removes everything itself)."
+                  : "Runs the VM's stop policy (spec.run.stop, by default SendCtrlAltDel, wait 10 s,\n"
+                    "SIGKILL), within --timeout seconds at most. Its state stays for `rm` (an\n"
+                    "attached VM's firec-run removes everything itself).",
+    .short_options = force ? NULL : "t:",
+    .options = force ? NULL : options,
+    .handle_option = parse_timeout,
+    .data = &timeout_ms,
+  };
+  enum firec_output output;
+  struct firec_vm_info info = { .pidfd = -1 };
+  cleanup_model struct firec_model *model = NULL;
+  int rc = cli_vm_command_parse (&cmd, argc, argv, &output, &info, &model, NULL);
+  if (rc != FIREC_EXIT_OK)
+    return rc < 0 ? FIREC_EXIT_OK : rc;
+  cleanup_error firec_error_t err = NULL;
+  bool changed = info.alive;
+  if (info.alive || info.holder)
+    rc = firec_vm_stop_recorded (&info, force, timeout_ms, &err) < 0 ? cli_report_error (&err) : FIREC_EXIT_OK;
+  if (rc == FIREC_EXIT_OK)
+    {
+      if (output == FIREC_OUTPUT_JSON)
+        {
+          cleanup_cjson cJSON *o = cJSON_CreateObject ();
+          cJSON_AddNumberToObject (o, "format_version", 1);
+          cJSON_AddStringToObject (o, "name", info.name);
+          cJSON_AddBoolToObject (o, "changed", changed);
+          cJSON_AddStringToObject (o, "comment", changed ? (force ? "killed" : "stopped") : "was not running");
+          cli_print_json (o);
+        }
+      else
+        fprintf (stderr, "%s: %s %s\n", cli_program_name, info.name,
+                 changed ? (force ? "killed" : "stopped") : "was not running: nothing to do");
+    }
+  firec_vm_info_release (&info);
+  return rc;
+}
+
+int
+cmd_stop (int argc, char **argv)
+{
+  return stop_or_kill (argc, argv, false);
+}
+
+int
+cmd_kill (int argc, char **argv)
+{
+  return stop_or_kill (argc, argv, true);
+}

@@ -1,0 +1,170 @@
+/* The post-boot operations, each one Firecracker API call (or a short sequence)
+   on a running VM: pause, resume, balloon, mmds, metrics. */
+#include "config.h"
+
+#include "cli.h"
+#include "lifecycle.h"
+#include "model.h"
+#include "util.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Parses the common options, checks the VM runs, makes one call and prints the
+   answer's body (when there is one) or a short confirmation. */
+static int
+call_on_vm (const struct cli_vm_command *cmd, int argc, char **argv, const char *method, const char *path,
+            const char *(*make_body) (char **rest, char **owned, int *rc), const char *done)
+{
+  enum firec_output output;
+  struct firec_vm_info info = { .pidfd = -1 };
+  cleanup_model struct firec_model *model = NULL;
+  char **rest = NULL;
+  int rc = cli_vm_command_parse (cmd, argc, argv, &output, &info, &model, &rest);
+  if (rc != FIREC_EXIT_OK)
+    return rc < 0 ? FIREC_EXIT_OK : rc;
+  cleanup_free char *owned = NULL;
+  const char *body = make_body ? make_body (rest, &owned, &rc) : NULL;
+  if (rc == FIREC_EXIT_OK && !info.alive)
+    {
+      fprintf (stderr, "%s %s: %s is not running (%s)\n", cli_program_name, cmd->name, info.name,
+               firec_vm_state_name (info.state));
+      rc = FIREC_EXIT_RUNTIME;
+    }
+  if (rc == FIREC_EXIT_OK)
+    {
+      cleanup_error firec_error_t err = NULL;
+      cleanup_fcapi_response struct firec_fcapi_response resp = { 0 };
+      if (firec_vm_api (&info, method, path, body, &resp, &err) < 0)
+        rc = cli_report_error (&err);
+      else if (resp.body[0])
+        printf ("%s\n", resp.body);
+      else if (output == FIREC_OUTPUT_JSON)
+        printf ("{\"format_version\": 1, \"name\": \"%s\", \"changed\": true, \"comment\": \"%s\"}\n", info.name, done);
+      else
+        fprintf (stderr, "%s: %s: %s\n", cli_program_name, info.name, done);
+    }
+  firec_vm_info_release (&info);
+  return rc;
+}
+
+static const char *
+paused_body (char **rest, char **owned, int *rc)
+{
+  (void) rest, (void) owned, (void) rc;
+  return "{\"state\":\"Paused\"}";
+}
+
+int
+cmd_pause (int argc, char **argv)
+{
+  static const struct cli_vm_command cmd = { .name = "pause", .usage = "NAME|FILE",
+                                             .help = "Pauses the VM's vCPUs (PATCH /vm {\"state\":\"Paused\"})." };
+  return call_on_vm (&cmd, argc, argv, "PATCH", "/vm", paused_body, "paused");
+}
+
+static const char *
+resumed_body (char **rest, char **owned, int *rc)
+{
+  (void) rest, (void) owned, (void) rc;
+  return "{\"state\":\"Resumed\"}";
+}
+
+int
+cmd_resume (int argc, char **argv)
+{
+  static const struct cli_vm_command cmd = { .name = "resume", .usage = "NAME|FILE",
+                                             .help = "Resumes a paused VM (PATCH /vm {\"state\":\"Resumed\"})." };
+  return call_on_vm (&cmd, argc, argv, "PATCH", "/vm", resumed_body, "resumed");
+}
+
+static const char *
+balloon_set_body (char **rest, char **owned, int *rc)
+{
+  char *end;
+  errno = 0;
+  unsigned long mib = strtoul (rest[0], &end, 10);
+  if (errno || *end || rest[0][0] == '-' || mib > 4294967295UL)
+    {
+      fprintf (stderr, "%s balloon set: MIB must be a whole number of MiB, not \"%s\"\n", cli_program_name, rest[0]);
+      *rc = FIREC_EXIT_INVALID;
+      return NULL;
+    }
+  *owned = firec_xasprintf ("{\"amount_mib\":%lu}", mib);
+  return *owned;
+}
+
+int
+cmd_balloon (int argc, char **argv)
+{
+  if (argc >= 2 && strcmp (argv[1], "set") == 0)
+    {
+      static const struct cli_vm_command cmd = { .name = "balloon set", .usage = "NAME|FILE MIB",
+                                                 .help = "Sets the balloon's target size (PATCH /balloon).",
+                                                 .min_args = 1, .max_args = 1 };
+      return call_on_vm (&cmd, argc - 1, argv + 1, "PATCH", "/balloon", balloon_set_body, "balloon target set");
+    }
+  if (argc >= 2 && strcmp (argv[1], "stats") == 0)
+    {
+      static const struct cli_vm_command cmd = { .name = "balloon stats", .usage = "NAME|FILE",
+                                                 .help = "Prints the balloon statistics (GET /balloon/statistics)." };
+      return call_on_vm (&cmd, argc - 1, argv + 1, "GET", "/balloon/statistics", NULL, "");
+    }
+  return cli_usage_error ("balloon", "usage: %s balloon set NAME|FILE MIB | balloon stats NAME|FILE", cli_program_name);
+}
+
+static const char *
+file_body (char **rest, char **owned, int *rc)
+{
+  size_t len;
+  if (firec_read_file (rest[0], 16u << 20, owned, &len) < 0)
+    {
+      fprintf (stderr, "%s mmds: cannot read %s: %s\n", cli_program_name, rest[0], strerror (errno));
+      *rc = FIREC_EXIT_INVALID;
+      return NULL;
+    }
+  cleanup_cjson cJSON *json = cJSON_ParseWithLength (*owned, len);
+  if (!cJSON_IsObject (json))
+    {
+      fprintf (stderr, "%s mmds: %s must hold a JSON object\n", cli_program_name, rest[0]);
+      *rc = FIREC_EXIT_INVALID;
+      return NULL;
+    }
+  return *owned;
+}
+
+int
+cmd_mmds (int argc, char **argv)
+{
+  bool put = argc >= 2 && strcmp (argv[1], "put") == 0;
+  bool patch = argc >= 2 && strcmp (argv[1], "patch") == 0;
+  if (!put && !patch)
+    return cli_usage_error ("mmds", "usage: %s mmds put|patch NAME|FILE DATA.json", cli_program_name);
+  static const struct cli_vm_command put_cmd = { .name = "mmds put", .usage = "NAME|FILE DATA.json",
+                                                 .help = "Replaces the MMDS contents (PUT /mmds).", .min_args = 1,
+                                                 .max_args = 1 };
+  static const struct cli_vm_command patch_cmd = { .name = "mmds patch", .usage = "NAME|FILE PATCH.json",
+                                                   .help = "Merges a JSON merge patch into MMDS (PATCH /mmds).",
+                                                   .min_args = 1, .max_args = 1 };
+  return call_on_vm (put ? &put_cmd : &patch_cmd, argc - 1, argv + 1, put ? "PUT" : "PATCH", "/mmds", file_body,
+                     put ? "MMDS replaced" : "MMDS patched");
+}
+
+static const char *
+flush_body (char **rest, char **owned, int *rc)
+{
+  (void) rest, (void) owned, (void) rc;
+  return "{\"action_type\":\"FlushMetrics\"}";
+}
+
+int
+cmd_metrics (int argc, char **argv)
+{
+  if (argc < 2 || strcmp (argv[1], "flush") != 0)
+    return cli_usage_error ("metrics", "usage: %s metrics flush NAME|FILE", cli_program_name);
+  static const struct cli_vm_command cmd = { .name = "metrics flush", .usage = "NAME|FILE",
+                                             .help = "Makes Firecracker write its metrics now (FlushMetrics)." };
+  return call_on_vm (&cmd, argc - 1, argv + 1, "PUT", "/actions", flush_body, "metrics flushed");
+}

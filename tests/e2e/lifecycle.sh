@@ -1,0 +1,193 @@
+#!/bin/bash
+# Lifecycle (TAP): detached runs, status/ps, apply's three cases, pause/resume,
+# MMDS, snapshot create and a manifest that loads it, stop/kill/rm, attached
+# runs stopped from outside, locks, crash safety (SIGKILL of firec-run at every
+# step, then rm), the stop policy escalating, reused pids, and concurrency.
+. "$top_srcdir/tests/e2e/lib.sh"
+
+json_field() { "$PYTHON3" -c 'import json,sys; v=json.load(sys.stdin).get(sys.argv[1]); print("" if v is None else str(v).lower() if isinstance(v,bool) else v)' "$1"; }
+status_of() { "$FIREC_RUN" status --output json "$1" 2>/dev/null | json_field state; }
+
+# --- detached, status, ps, apply ------------------------------------------------
+name=e2e-life
+prepare mmds "$name"
+out=$("$FIREC_RUN" run -d --output json "$WORK/$name/vm.json" 2>"$WORK/$name/stderr"); rc=$?
+check "run -d exits 0 once the VM runs (got $rc)" test "$rc" -eq 0
+check "run -d prints one JSON object saying running" test "$(echo "$out" | json_field state)" = running
+pid=$(echo "$out" | json_field pid)
+check "the VM's process is alive after firec-run returned" kill -0 "$pid"
+check "status says running" test "$(status_of "$name")" = running
+check "status of the manifest file says running too" test "$("$FIREC_RUN" status -o json "$WORK/$name/vm.json" 2>/dev/null | json_field state)" = running
+check "ps lists it" sh -c "'$FIREC_RUN' ps | grep -q '^$name .*running'"
+
+out=$("$FIREC_RUN" apply --output json "$WORK/$name/vm.json"); rc=$?
+check "apply of the running manifest: exit 0, changed false" test "$rc" -eq 0 -a "$(echo "$out" | json_field changed)" = false
+"$PYTHON3" - "$WORK/$name/vm.json" "$WORK/$name/vm2.json" <<'PY'
+import json, sys
+m = json.load(open(sys.argv[1])); m["spec"]["machine-config"]["mem_size_mib"] += 128
+json.dump(m, open(sys.argv[2], "w"))
+PY
+out=$("$FIREC_RUN" apply --output json "$WORK/$name/vm2.json" 2>"$WORK/$name/diff"); rc=$?
+check "apply of a changed manifest refuses (exit 1, changed false)" test "$rc" -eq 1 -a "$(echo "$out" | json_field changed)" = false
+check "and prints the field that differs" grep -q "/spec/machine-config/mem_size_mib: " "$WORK/$name/diff"
+check "the VM was left alone" kill -0 "$pid"
+out=$("$FIREC_RUN" apply --replace --output json "$WORK/$name/vm2.json" 2>/dev/null); rc=$?
+newpid=$(echo "$out" | json_field pid)
+check "apply --replace: exit 0, changed true, a new process" test "$rc" -eq 0 -a "$(echo "$out" | json_field changed)" = true -a "$newpid" != "$pid"
+gone() { [ ! -e "/proc/$1" ] || grep -q '^State:[[:space:]]*[ZX]' "/proc/$1/status"; }
+check "the old process is gone" gone "$pid"
+
+# --- post-boot operations -------------------------------------------------------
+"$FIREC_RUN" pause "$name" 2>/dev/null
+check "pause: status says paused" test "$(status_of "$name")" = paused
+"$FIREC_RUN" resume "$name" 2>/dev/null
+check "resume: status says running" test "$(status_of "$name")" = running
+echo '{"latest": {"meta-data": {"instance-id": "i-e2e"}}}' >"$WORK/$name/mmds.json"
+check "mmds put" "$FIREC_RUN" mmds put "$name" "$WORK/$name/mmds.json"
+echo '{"latest": {"meta-data": {"zone": "z1"}}}' >"$WORK/$name/patch.json"
+check "mmds patch" "$FIREC_RUN" mmds patch "$name" "$WORK/$name/patch.json"
+check "metrics flush" "$FIREC_RUN" metrics flush "$name"
+# A snapshot stores its drives' paths, and a manifest that loads one cannot list
+# drives: snapshot a VM without drives (initrd only), as examples/snapshot-restore.yaml says.
+mkdir -p "$WORK/snap"
+prepare hello e2e-snapsrc
+"$FIREC_RUN" run -d -q "$WORK/e2e-snapsrc/vm.json" 2>/dev/null
+"$FIREC_RUN" snapshot create e2e-snapsrc --snapshot "$WORK/snap/vm.snap" --mem "$WORK/snap/vm.mem" 2>"$WORK/$name/snap.err"; rc=$?
+check "snapshot create exits 0 (got $rc)" test "$rc" -eq 0
+check "the snapshot files land at the host paths, owned by root" test -s "$WORK/snap/vm.snap" -a -e "$WORK/snap/vm.mem" -a "$(stat -c %u "$WORK/snap/vm.snap")" = 0
+check "and the VM runs again" test "$(status_of e2e-snapsrc)" = running
+"$FIREC_RUN" rm e2e-snapsrc 2>/dev/null
+check "rm of the snapshot's source VM leaves nothing" clean_after e2e-snapsrc
+if [ "$REAL" = 0 ]; then
+  check "the API saw the MMDS patch (GET /mmds)" sh -c "curl -s --unix-socket '$("$FIREC_RUN" status -o json "$name" | json_field api_socket)' http://localhost/mmds | grep -q z1"
+fi
+
+# --- stop, rm -------------------------------------------------------------------
+"$FIREC_RUN" stop "$name" 2>/dev/null; rc=$?
+check "stop exits 0 (got $rc)" test "$rc" -eq 0
+check "status says exited" test "$(status_of "$name")" = exited
+"$FIREC_RUN" rm "$name" 2>/dev/null; rc=$?
+check "rm exits 0" test "$rc" -eq 0
+check "nothing is left after stop + rm" clean_after "$name"
+out=$("$FIREC_RUN" rm "$name" 2>&1); rc=$?
+check "rm of an absent VM: exit 0, nothing to do" sh -c "[ $rc -eq 0 ] && echo '$out' | grep -q 'nothing to remove'"
+
+# --- a manifest that loads the snapshot ---------------------------------------
+if [ "$REAL" = 0 ]; then
+  name=e2e-restore
+  prepare snapshot-restore "$name"
+  "$PYTHON3" - "$WORK/$name/vm.json" "$WORK/snap" <<'PY'
+import json, sys
+m = json.load(open(sys.argv[1]))
+s = m["spec"]["snapshot"]
+s["snapshot_path"] = sys.argv[2] + "/vm.snap"
+s["mem_backend"]["backend_path"] = sys.argv[2] + "/vm.mem"
+json.dump(m, open(sys.argv[1], "w"))
+PY
+  printf '%s\n%s\n' "$WORK/snap/vm.snap" "$WORK/snap/vm.mem" >"$WORK/$name/inputs"; fingerprint "$WORK/$name" >"$WORK/$name/before"
+  "$FIREC_RUN" run -d "$WORK/$name/vm.json" 2>"$WORK/$name/stderr"; rc=$?
+  check "a manifest loading the snapshot starts (exit $rc)" test "$rc" -eq 0
+  [ $rc -eq 0 ] || sed 's/^/#   /' "$WORK/$name/stderr"
+  check "it runs" test "$(status_of "$name")" = running
+  "$FIREC_RUN" rm -f "$name" 2>/dev/null
+  check "rm -f leaves nothing and the snapshot files unchanged" clean_after "$name"
+fi
+
+# --- kill ----------------------------------------------------------------------
+name=e2e-kill
+prepare hello "$name"
+"$FIREC_RUN" run -d -q "$WORK/$name/vm.json" 2>/dev/null
+"$FIREC_RUN" kill "$name" 2>/dev/null; rc=$?
+check "kill exits 0 and the VM is gone" sh -c "[ $rc -eq 0 ] && [ \"\$('$FIREC_RUN' status -o json $name | \"$PYTHON3\" -c 'import json,sys; print(json.load(sys.stdin)[\"state\"])')\" = exited ]"
+"$FIREC_RUN" rm "$name" 2>/dev/null
+check "rm after kill leaves nothing" clean_after "$name"
+
+# --- attached: stop from outside, the lock ------------------------------------
+name=e2e-attached
+prepare hello "$name"
+"$FIREC_RUN" run -q "$WORK/$name/vm.json" </dev/null >/dev/null 2>"$WORK/$name/stderr" &
+apid=$!
+wait_running "$name"
+"$FIREC_RUN" run -q "$WORK/$name/vm.json" </dev/null >/dev/null 2>"$WORK/$name/second"; rc=$?
+check "a second run of a name in use exits 4 (got $rc)" test "$rc" -eq 4
+check "naming the holder's pid" grep -q "pid $apid" "$WORK/$name/second"
+"$FIREC_RUN" stop "$name" 2>/dev/null; rc=$?
+wait "$apid"; arc=$?
+check "stop of an attached VM goes through its firec-run (stop $rc, firec-run $arc)" test "$rc" -eq 0 -a "$arc" -eq 0
+check "which removes everything" clean_after "$name"
+
+# --- the stop policy escalates when the guest ignores Ctrl+Alt+Del -------------
+if [ "$REAL" = 0 ]; then
+  name=e2e-escalate
+  prepare hello "$name"
+  FAKE_FC_IGNORE_CTRL_ALT_DEL=1 "$FIREC_RUN" run -d -q "$WORK/$name/vm.json" 2>/dev/null
+  start=$(date +%s%N)
+  "$FIREC_RUN" stop "$name" 2>/dev/null; rc=$?
+  ms=$(( ($(date +%s%N) - start) / 1000000 ))
+  check "a guest ignoring Ctrl+Alt+Del is killed after the policy's wait (exit $rc, ${ms} ms)" test "$rc" -eq 0 -a "$ms" -ge 1900 -a "$ms" -lt 8000
+  "$FIREC_RUN" rm "$name" 2>/dev/null
+  check "and removed cleanly" clean_after "$name"
+fi
+
+# --- a reused pid is not the VM -------------------------------------------------
+name=e2e-reused
+prepare hello "$name"
+"$FIREC_RUN" run -d -q "$WORK/$name/vm.json" 2>/dev/null
+"$FIREC_RUN" kill "$name" 2>/dev/null
+sleep 300 & decoy=$!
+"$PYTHON3" - "$FIREC_STATE_DIR/$name/state.json" "$decoy" <<'PY'
+import json, sys
+p, pid = sys.argv[1], int(sys.argv[2])
+r = json.load(open(p)); r["pid"] = pid; r["phase"] = "running"   # the same pid, another start time
+json.dump(r, open(p, "w"))
+PY
+check "a recorded pid now used by another process is not taken for the VM" test "$(status_of "$name")" = exited
+"$FIREC_RUN" rm -f "$name" 2>/dev/null
+check "rm does not kill that process" kill -0 "$decoy"
+kill "$decoy"; wait "$decoy" 2>/dev/null
+check "and removes the VM's leftovers" clean_after "$name"
+
+# --- crash safety: SIGKILL of firec-run at every step ---------------------------
+name=e2e-crash
+prepare jailer-full "$name"
+mapfile -t steps < <("$FIREC_RUN" plan --output json "$WORK/$name/vm.json" | "$PYTHON3" -c 'import json,sys; [print(s["id"]) for s in json.load(sys.stdin)["steps"]]')
+for step in "${steps[@]}" attached-running; do
+  if [ "$step" = attached-running ]; then
+    "$FIREC_RUN" run -q "$WORK/$name/vm.json" </dev/null >/dev/null 2>&1 &
+    p=$!; wait_running "$name"; kill -KILL "$p"; wait "$p" 2>/dev/null
+  else
+    FIREC_TEST_FAULT="SIGKILL:$step" "$FIREC_RUN" run -q "$WORK/$name/vm.json" </dev/null >/dev/null 2>&1
+  fi
+  st=$(status_of "$name")
+  case $step in preflight.*) want=absent ;; *) want=stale ;; esac
+  [ "$step" = state.create ] && want=absent
+  if [ "$st" = "$want" ]; then ok "SIGKILL at $step: status says $st"; else not_ok "SIGKILL at $step: status says $st (want $want)"; fi
+  if [ "$want" = stale ]; then
+    "$FIREC_RUN" run -q "$WORK/$name/vm.json" </dev/null >/dev/null 2>"$WORK/$name/again"
+    grep -q "firec-run rm $name" "$WORK/$name/again" && ok "SIGKILL at $step: a new run refuses with the cleanup command" ||
+      { not_ok "SIGKILL at $step: a new run refuses with the cleanup command"; head -3 "$WORK/$name/again" | sed 's/^/#   /'; }
+  fi
+  "$FIREC_RUN" rm "$name" >/dev/null 2>&1; rc=$?
+  if [ $rc -eq 0 ] && clean_after "$name"; then ok "SIGKILL at $step: rm removes everything"
+  else not_ok "SIGKILL at $step: rm removes everything (exit $rc)"; leftovers "$name" | sed 's/^/#   /'; pkill -KILL -f -- "--id $name( |$)"; rm -rf "$WORK/jail/"*/"$name" "$FIREC_STATE_DIR/$name"; fi
+done
+
+# --- concurrency -----------------------------------------------------------------
+name=e2e-race
+prepare hello "$name"
+for i in $(seq 20); do "$FIREC_RUN" run -d -q "$WORK/$name/vm.json" >/dev/null 2>&1 & done
+wait
+running=$(pgrep -fc -- "--id $name( |$)")
+check "20 parallel runs of one name give exactly one VM (got $running)" test "$running" -eq 1
+"$FIREC_RUN" rm -f "$name" 2>/dev/null
+check "rm leaves nothing" clean_after "$name"
+
+for i in $(seq 20); do prepare hello "e2e-many$i" & done; wait
+for i in $(seq 20); do "$FIREC_RUN" run -d -q "$WORK/e2e-many$i/vm.json" >/dev/null 2>&1 & done; wait
+count=0; for i in $(seq 20); do [ "$(status_of "e2e-many$i")" = running ] && count=$((count + 1)); done
+check "20 names in parallel give 20 running VMs (got $count)" test "$count" -eq 20
+for i in $(seq 20); do "$FIREC_RUN" rm -f "e2e-many$i" >/dev/null 2>&1 & done; wait
+left=0; for i in $(seq 20); do clean_after "e2e-many$i" >/dev/null || left=$((left + 1)); done
+check "and rm of all 20 leaves nothing ($left with leftovers)" test "$left" -eq 0
+
+done_testing
