@@ -4,6 +4,7 @@
 
 #include "cli.h"
 #include "interp.h"
+#include "lifecycle.h"
 #include "model.h"
 #include "notify.h"
 #include "process.h"
@@ -12,6 +13,8 @@
 #include "util.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -20,6 +23,8 @@
 #include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
+
+extern char **environ;
 
 static void
 print_help (void)
@@ -135,6 +140,117 @@ cli_start_detached (const struct firec_plan *plan, bool quiet, long lock_timeout
   return 0;
 }
 
+/* run.mode: tmux. firec-run itself runs attached inside a detached tmux session
+   named after the VM (so `tmux attach -t NAME` is the serial console, and the
+   VM is supervised and cleaned up as in attached mode); this firec-run returns
+   once the VM runs, or shows what the session printed when it did not start. */
+static int
+run_tmux (const char *const *argv, char **output)
+{
+  int pipefd[2] = { -1, -1 };
+  if (output && pipe2 (pipefd, O_CLOEXEC) < 0)
+    return -1;
+  struct firec_spawn_opts opts = FIREC_SPAWN_OPTS_INIT;
+  opts.argv = argv;
+  opts.envp = (const char *const *) environ;
+  opts.stdin_fd = FIREC_SPAWN_FD_DEVNULL;
+  opts.stdout_fd = output ? pipefd[1] : FIREC_SPAWN_FD_DEVNULL;
+  opts.stderr_fd = output ? pipefd[1] : FIREC_SPAWN_FD_DEVNULL;
+  cleanup_error firec_error_t err = NULL;
+  pid_t pid;
+  int pidfd = -1;
+  int rc = firec_spawn (&opts, &pid, &pidfd, &err);
+  if (output)
+    close (pipefd[1]);
+  if (rc < 0)
+    {
+      if (output)
+        close (pipefd[0]);
+      return -1;
+    }
+  size_t len;
+  if (output && firec_read_fd (pipefd[0], 1 << 20, output, &len) < 0)
+    *output = NULL;
+  if (output)
+    close (pipefd[0]);
+  int status;
+  rc = firec_process_wait (pid, pidfd, 10000, &status, &err);
+  close (pidfd);
+  return rc == FIREC_WAIT_EXITED && WIFEXITED (status) ? WEXITSTATUS (status) : -1;
+}
+
+static int
+start_in_tmux (const struct firec_model *model, const char *manifest, const char *base_dir, bool quiet)
+{
+  cleanup_free char *tmux = NULL;
+  const char *path = getenv ("PATH");
+  cleanup_free char *dirs = firec_xstrdup (path && *path ? path : "/usr/bin:/bin");
+  char *save = NULL;
+  for (char *d = strtok_r (dirs, ":", &save); d && tmux == NULL; d = strtok_r (NULL, ":", &save))
+    {
+      char *candidate = firec_xasprintf ("%s/tmux", d);
+      if (access (candidate, X_OK) == 0)
+        tmux = candidate;
+      else
+        free (candidate);
+    }
+  if (tmux == NULL)
+    {
+      fprintf (stderr, "%s: run.mode tmux needs tmux (apt-get install tmux)\n", cli_program_name);
+      return FIREC_EXIT_PRECONDITION;
+    }
+  char self[4096];
+  ssize_t n = readlink ("/proc/self/exe", self, sizeof self - 1);
+  if (n < 0)
+    return FIREC_EXIT_RUNTIME;
+  self[n] = '\0';
+  cleanup_free char *target = firec_xasprintf ("=%s", model->name);
+  const char *new_session[] = { tmux, "new-session", "-d", "-s", model->name, "-x", "200", "-y", "50", self, "run",
+                                "--in-tmux", base_dir ? "--base-dir" : manifest, base_dir ? base_dir : NULL,
+                                base_dir ? manifest : NULL, NULL };
+  if (run_tmux (new_session, NULL) != 0)
+    {
+      fprintf (stderr, "%s: cannot start the tmux session %s (is one of that name running?)\n", cli_program_name,
+               model->name);
+      return FIREC_EXIT_PRECONDITION;
+    }
+  /* Keep the pane after firec-run exits, to show what it said if it failed. */
+  const char *keep[] = { tmux, "set-option", "-t", target, "remain-on-exit", "on", NULL };
+  run_tmux (keep, NULL);
+  for (long waited = 0; waited < model->start_timeout_ms + 5000; waited += 20)
+    {
+      struct firec_vm_info info;
+      cleanup_error firec_error_t err = NULL;
+      if (firec_vm_inspect (model->name, &info, &err) == 0 && info.state == FIREC_VM_RUNNING)
+        {
+          firec_vm_info_release (&info);
+          const char *drop[] = { tmux, "set-option", "-t", target, "remain-on-exit", "off", NULL };
+          run_tmux (drop, NULL);
+          if (!quiet)
+            fprintf (stderr, "%s: %s is running in tmux session %s: `tmux attach -t %s` is its console\n",
+                     cli_program_name, model->name, model->name, model->name);
+          return FIREC_EXIT_OK;
+        }
+      firec_vm_info_release (&info);
+      const char *dead[] = { tmux, "display-message", "-p", "-t", target, "#{pane_dead}", NULL };
+      cleanup_free char *out = NULL;
+      if (run_tmux (dead, &out) != 0 || (out && out[0] == '1'))
+        {
+          cleanup_free char *pane = NULL;
+          const char *capture[] = { tmux, "capture-pane", "-p", "-t", target, NULL };
+          run_tmux (capture, &pane);
+          const char *kill_session[] = { tmux, "kill-session", "-t", target, NULL };
+          run_tmux (kill_session, NULL);
+          fprintf (stderr, "%s: %s did not start in tmux; it said:\n%s", cli_program_name, model->name,
+                   pane ? pane : "");
+          return FIREC_EXIT_RUNTIME;
+        }
+      poll (NULL, 0, 20);
+    }
+  fprintf (stderr, "%s: %s did not reach Running in its tmux session\n", cli_program_name, model->name);
+  return FIREC_EXIT_RUNTIME;
+}
+
 int
 cmd_run (int argc, char **argv)
 {
@@ -142,11 +258,13 @@ cmd_run (int argc, char **argv)
   {
     OPT_BASE_DIR = 256,
     OPT_LOCK_TIMEOUT,
+    OPT_IN_TMUX,
   };
   static const struct option options[] = {
     { "base-dir", required_argument, NULL, OPT_BASE_DIR },
     { "detach", no_argument, NULL, 'd' },
     { "lock-timeout", required_argument, NULL, OPT_LOCK_TIMEOUT },
+    { "in-tmux", no_argument, NULL, OPT_IN_TMUX }, /* internal: the attached run inside the tmux session */
     { "output", required_argument, NULL, 'o' },
     { "quiet", no_argument, NULL, 'q' },
     { "help", no_argument, NULL, 'h' },
@@ -155,6 +273,7 @@ cmd_run (int argc, char **argv)
   const char *base_dir = NULL;
   struct step_log log = { false };
   bool detach = false;
+  bool in_tmux = false;
   long lock_timeout_ms = 0;
   enum firec_output output = FIREC_OUTPUT_TEXT;
   int c;
@@ -166,6 +285,9 @@ cmd_run (int argc, char **argv)
         break;
       case 'd':
         detach = true;
+        break;
+      case OPT_IN_TMUX:
+        in_tmux = true;
         break;
       case OPT_LOCK_TIMEOUT:
         {
@@ -200,6 +322,8 @@ cmd_run (int argc, char **argv)
   if (firec_plan_build (model, &plan, &err) < 0)
     return cli_report_error (&err);
 
+  if (model->mode == FIREC_RUN_TMUX && !in_tmux)
+    return start_in_tmux (model, argv[optind], base_dir, log.quiet);
   if (detach || model->mode == FIREC_RUN_DAEMON)
     {
       struct sigaction sa = { .sa_handler = on_interrupt };

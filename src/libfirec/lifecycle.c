@@ -147,7 +147,8 @@ firec_vm_inspect (const char *name, struct firec_vm_info *info, firec_error_t *e
   check_alive (info);
   const char *phase = firec_vm_record_string (info, "phase");
   const char *mode = firec_vm_record_string (info, "mode");
-  bool attached = mode && strcmp (mode, "attached") == 0;
+  /* attached and tmux VMs have a supervising firec-run, which holds the lock. */
+  bool attached = mode && (strcmp (mode, "attached") == 0 || strcmp (mode, "tmux") == 0);
   if (phase && strcmp (phase, "starting") == 0)
     {
       info->state = info->holder ? FIREC_VM_STARTING : FIREC_VM_STALE;

@@ -116,6 +116,21 @@ wait "$apid"; arc=$?
 check "stop of an attached VM goes through its firec-run (stop $rc, firec-run $arc)" test "$rc" -eq 0 -a "$arc" -eq 0
 check "which removes everything" clean_after "$name"
 
+# --- tmux mode: the console in a tmux session named after the VM --------------
+if command -v tmux >/dev/null; then
+  name=e2e-tmux
+  prepare hello "$name"
+  "$PYTHON3" -c 'import json,sys; m=json.load(open(sys.argv[1])); m["spec"]["run"]["mode"]="tmux"; json.dump(m, open(sys.argv[1],"w"))' "$WORK/$name/vm.json"
+  "$FIREC_RUN" run -q "$WORK/$name/vm.json" </dev/null >/dev/null 2>"$WORK/$name/stderr"; rc=$?
+  check "run.mode tmux returns once the VM runs (exit $rc)" test "$rc" -eq 0
+  check "in a tmux session named after the VM" tmux has-session -t "=$name"
+  check "status says running" test "$(status_of "$name")" = running
+  "$FIREC_RUN" stop "$name" 2>/dev/null
+  for i in $(seq 100); do tmux has-session -t "=$name" 2>/dev/null || break; sleep 0.05; done
+  check "stop ends the session and leaves nothing" sh -c "! tmux has-session -t '=$name' 2>/dev/null && [ -z \"\$(echo)\" ]"
+  check "nothing is left" clean_after "$name"
+fi
+
 # --- the stop policy escalates when the guest ignores Ctrl+Alt+Del -------------
 if [ "$REAL" = 0 ]; then
   name=e2e-escalate

@@ -1,0 +1,76 @@
+#!/bin/bash
+# Figure 1: start latency of examples/rootfs.yaml, from exec until InstanceStart
+# is acknowledged and GET / says Running, against two baselines built from the
+# same manifest, measured pair by pair in the same run:
+#   floor:   jailer + firecracker --no-api --config-file (render --firecracker-config),
+#            until firecracker logs that the microVM started;
+#   by hand: Firecracker's getting-started steps as a script: hard links, the
+#            jailer, poll for the socket, one curl per PUT, InstanceStart.
+. "$(dirname "$0")/lib.sh"
+prepare rootfs bench-start || exit 1
+m=$WORK/bench-start/vm.json
+name=bench-start
+exec_name=$(basename "$FC")
+jail=$WORK/jail/$exec_name/$name
+uid=10001
+# The example's tap: real Firecracker opens it, as the VM's uid.
+if [ "$KIND" = real ] && ! ip link show tap0 >/dev/null 2>&1; then ip tuntap add tap0 mode tap user $uid 2>/dev/null; fi
+
+"$FIREC_RUN" render --firecracker-config "$m" >"$WORK/config.json" 2>/dev/null
+files=$("$PYTHON3" -c 'import json,sys; [print(f["host_path"], f["vm_path"]) for f in json.load(open(sys.argv[1]))["x-firec-derived"]["files"]]' \
+  <("$FIREC_RUN" render --output json "$m"))
+
+stage_by_hand() { # the hard links, as the getting-started guide would
+  mkdir -p "$jail/root"
+  while read -r host vm; do mkdir -p "$jail/root$(dirname "$vm")"; ln "$host" "$jail/root$vm"; done <<<"$files"
+  chown -R $uid:$uid "$jail/root"
+}
+cleanup_jail() { pkill -KILL -f -- "--id $name( |$)" 2>/dev/null; while pgrep -f -- "--id $name( |$)" >/dev/null; do sleep 0.01; done; rm -rf "$jail"; }
+
+floor() {
+  stage_by_hand; cp "$WORK/config.json" "$jail/root/config.json"; chown $uid:$uid "$jail/root/config.json"
+  local t0 t1; t0=$(now_ns)
+  "$JAILER" --id $name --exec-file "$FC" --uid $uid --gid $uid --chroot-base-dir "$WORK/jail" -- \
+    --no-api --config-file /config.json >"$WORK/floor.out" 2>&1 & disown
+  until grep -q "Successfully started microvm" "$WORK/floor.out" 2>/dev/null; do :; done
+  t1=$(now_ns); echo "$(( (t1 - t0) / 1000 ))" | awk '{print $1 / 1000}' >>"$WORK/floor.ms"
+  cleanup_jail
+}
+
+by_hand() {
+  local t0 t1 sock=$jail/root/run/firecracker.socket; t0=$(now_ns)
+  stage_by_hand
+  "$JAILER" --id $name --exec-file "$FC" --uid $uid --gid $uid --chroot-base-dir "$WORK/jail" -- \
+    --api-sock /run/firecracker.socket >/dev/null 2>&1 & disown
+  until [ -S "$sock" ]; do sleep 0.005; done
+  "$PYTHON3" - "$WORK/config.json" >"$WORK/puts" <<'PY'
+import json, sys
+c = json.load(open(sys.argv[1]))
+print("/machine-config", json.dumps(c["machine-config"]))
+print("/boot-source", json.dumps(c["boot-source"]))
+for d in c.get("drives", []): print("/drives/" + d["drive_id"], json.dumps(d))
+for n in c.get("network-interfaces", []): print("/network-interfaces/" + n["iface_id"], json.dumps(n))
+PY
+  while read -r path body; do
+    curl -sf --unix-socket "$sock" -X PUT "http://localhost$path" -H 'Content-Type: application/json' -d "$body" >/dev/null
+  done <"$WORK/puts"
+  curl -sf --unix-socket "$sock" -X PUT http://localhost/actions -d '{"action_type":"InstanceStart"}' >/dev/null
+  curl -sf --unix-socket "$sock" http://localhost/ | grep -q Running
+  t1=$(now_ns); echo "$(( (t1 - t0) / 1000 ))" | awk '{print $1 / 1000}' >>"$WORK/hand.ms"
+  cleanup_jail
+}
+
+firec() {
+  local t0 t1; t0=$(now_ns)
+  "$FIREC_RUN" run -d -q "$m" >/dev/null 2>&1 || echo "firec-run failed" >&2
+  t1=$(now_ns); echo "$(( (t1 - t0) / 1000 ))" | awk '{print $1 / 1000}' >>"$WORK/firec.ms"
+  "$FIREC_RUN" rm -f "$name" >/dev/null 2>&1
+}
+
+for i in $(seq "$RUNS"); do floor; by_hand; firec; done
+echo "start latency ($KIND, examples/rootfs.yaml, $RUNS runs each, interleaved)"
+stats "floor (--no-api --config-file)" "$WORK/floor.ms"
+stats "by hand (ln + jailer + curl)" "$WORK/hand.ms"
+stats "firec-run run -d" "$WORK/firec.ms"
+f=$(median "$WORK/firec.ms"); echo "ratio to floor:   $(ratio "$f" "$(median "$WORK/floor.ms")")  (target <= 1.05)"
+echo "ratio to by hand: $(ratio "$f" "$(median "$WORK/hand.ms")")  (target <= 0.65)"
