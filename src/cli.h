@@ -60,6 +60,9 @@ void cli_print_json (const cJSON *object);
    Returns 0, or the exit code to end with. */
 struct firec_model;
 int cli_load_model (const char *path, const char *base_dir, struct firec_model **out);
+/* The same, and lowers it into its plan. */
+struct firec_plan;
+int cli_load_plan (const char *path, const char *base_dir, struct firec_model **model, struct firec_plan **plan);
 
 /* A VM named on the command line: a NAME, or a manifest FILE (validated; then
    *model is set and the caller frees it). Returns 0 or an exit code. */
@@ -86,7 +89,6 @@ struct cli_vm_command
 int cli_vm_command_parse (const struct cli_vm_command *cmd, int argc, char **argv, enum firec_output *output,
                           struct firec_vm_info *info, struct firec_model **model, char ***rest);
 
-struct firec_plan;
 int cli_start_detached (const struct firec_plan *plan, bool quiet, long lock_timeout_ms, pid_t *pid,
                         firec_error_t *err);
 

@@ -116,13 +116,11 @@ cmd_apply (int argc, char **argv)
   if (optind + 1 != argc)
     return cli_usage_error ("apply", "expected exactly one manifest");
   cleanup_model struct firec_model *model = NULL;
-  int rc = cli_load_model (argv[optind], NULL, &model);
+  cleanup_plan struct firec_plan *plan = NULL;
+  int rc = cli_load_plan (argv[optind], NULL, &model, &plan);
   if (rc != FIREC_EXIT_OK)
     return rc;
   cleanup_error firec_error_t err = NULL;
-  cleanup_plan struct firec_plan *plan = NULL;
-  if (firec_plan_build (model, &plan, &err) < 0)
-    return cli_report_error (&err);
   cleanup_free char *digest = firec_model_digest (model);
   struct firec_vm_info info;
   if (firec_vm_inspect (model->name, &info, &err) < 0)

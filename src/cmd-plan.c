@@ -48,13 +48,10 @@ cmd_plan (int argc, char **argv)
   if (optind + 1 != argc)
     return cli_usage_error ("plan", "expected exactly one manifest");
   cleanup_model struct firec_model *model = NULL;
-  int rc = cli_load_model (argv[optind], base_dir, &model);
+  cleanup_plan struct firec_plan *plan = NULL;
+  int rc = cli_load_plan (argv[optind], base_dir, &model, &plan);
   if (rc != FIREC_EXIT_OK)
     return rc;
-  cleanup_error firec_error_t err = NULL;
-  cleanup_plan struct firec_plan *plan = NULL;
-  if (firec_plan_build (model, &plan, &err) < 0)
-    return cli_report_error (&err);
   if (output == FIREC_OUTPUT_JSON)
     {
       cleanup_cjson cJSON *json = firec_plan_to_json (plan);

@@ -314,13 +314,11 @@ cmd_run (int argc, char **argv)
     return cli_usage_error ("run", "expected exactly one manifest");
 
   cleanup_model struct firec_model *model = NULL;
-  int rc = cli_load_model (argv[optind], base_dir, &model);
+  cleanup_plan struct firec_plan *plan = NULL;
+  int rc = cli_load_plan (argv[optind], base_dir, &model, &plan);
   if (rc != FIREC_EXIT_OK)
     return rc;
   cleanup_error firec_error_t err = NULL;
-  cleanup_plan struct firec_plan *plan = NULL;
-  if (firec_plan_build (model, &plan, &err) < 0)
-    return cli_report_error (&err);
 
   if (model->mode == FIREC_RUN_TMUX && !in_tmux)
     return start_in_tmux (model, argv[optind], base_dir, log.quiet);

@@ -3,6 +3,7 @@
 
 #include "cli.h"
 #include "model.h"
+#include "plan.h"
 #include "util.h"
 
 #include <stdarg.h>
@@ -115,6 +116,18 @@ cli_load_model (const char *path, const char *base_dir, struct firec_model **out
   if (had_errors)
     return FIREC_EXIT_INVALID;
   return cli_report_error (&err);
+}
+
+int
+cli_load_plan (const char *path, const char *base_dir, struct firec_model **model, struct firec_plan **plan)
+{
+  int rc = cli_load_model (path, base_dir, model);
+  if (rc != FIREC_EXIT_OK)
+    return rc;
+  cleanup_error firec_error_t err = NULL;
+  if (firec_plan_build (*model, plan, &err) < 0)
+    return cli_report_error (&err);
+  return FIREC_EXIT_OK;
 }
 
 int
