@@ -4,6 +4,7 @@
 
 #include "cli.h"
 #include "manifest.h"
+#include "model.h"
 #include "util.h"
 
 #include <getopt.h>
@@ -75,6 +76,16 @@ cmd_validate (int argc, char **argv)
         {
           /* Not about the manifest's text: report it as a diagnostic of the file. */
           firec_diags_add (&diags, FIREC_SEV_ERROR, argv[i], 0, 0, "", "%s", err->message);
+        }
+      /* What only resolving can tell (a relative path in a stdin manifest without
+         --base-dir) is part of validity too. */
+      if (errors == 0)
+        {
+          struct firec_model *model = NULL;
+          cleanup_error firec_error_t resolve_err = NULL;
+          if (firec_resolve (doc, &model, &diags, &resolve_err) < 0)
+            errors = (long) firec_diags_count (&diags, FIREC_SEV_ERROR);
+          firec_model_free (model);
         }
       if (errors != 0)
         invalid = true;

@@ -286,11 +286,8 @@ preflight_binaries (struct firec_vm *vm)
                           vm->firecracker_version, plan->min_firecracker_version, why.data ? why.data : "");
           firec_buf_release (&why);
         }
-      if (m->jailer && vm->firecracker_version && firec_version_compare (vm->firecracker_version, "1.13") < 0
-          && strstr (m->exec_name, "firecracker") == NULL)
-        preflight_fail (vm, "the jailer of Firecracker %s requires the binary's file name to contain "
-                            "\"firecracker\" (it is \"%s\")",
-                        vm->firecracker_version, m->exec_name);
+      /* (The 1.5.1 jailer's rule that the exec file name contains "firecracker" is
+         in the plan's version gate: jailer.spawn needs 1.13 otherwise.) */
     }
   if (!m->jailer)
     return;

@@ -413,6 +413,20 @@ add_spawn (struct builder *b)
       s = add_step (b, FIREC_STEP_SPAWN, "jailer.spawn", "/spec/jailer",
                     "start the jailer, which chroots into %s and execs firecracker as %lu:%lu", m->vm_root, m->uid,
                     m->gid);
+      /* Before 1.13 the jailer refuses an exec file whose name lacks "firecracker". */
+      if (strstr (m->exec_name, "firecracker") == NULL)
+        {
+          s->min_version = firec_xstrdup ("1.13");
+          s->min_version_reasons = firec_xcalloc (2, sizeof (char *));
+          s->min_version_reasons[0] = firec_xasprintf (
+              "/spec/firecracker/binary (Firecracker >= 1.13: the file name \"%s\" lacks \"firecracker\")",
+              m->exec_name);
+          if (firec_version_compare ("1.13", b->plan->min_firecracker_version) > 0)
+            {
+              free (b->plan->min_firecracker_version);
+              b->plan->min_firecracker_version = firec_xstrdup ("1.13");
+            }
+        }
       strv_add (&touches, m->jail_dir);
       if (m->cgroups[0] || m->parent_cgroup)
         strv_addf (&touches, "cgroup %s/%s", m->parent_cgroup ? m->parent_cgroup : m->exec_name, m->name);

@@ -20,7 +20,7 @@ run_case() { # run_case WHAT EXPECTED_RC STEP ENV...
   else
     not_ok "$what at $step: exit $rc (want $want)"; head -5 "$WORK/$name/stderr" | sed 's/^/#   /'
     leftovers "$name" | sed 's/^/#   /'
-    pkill -KILL -f -- "--id $name( |$)"; rm -rf "$WORK/jail/"*/"$name" "$FIREC_STATE_DIR/$name"
+    our_pids "$name( |$)" | xargs -r kill -KILL; rm -rf "$WORK/jail/"*/"$name" "$FIREC_STATE_DIR/$name"
   fi
 }
 

@@ -34,8 +34,17 @@ export FAKE_JAILER_CGROUP_ROOT=$WORK/cgroup FIREC_CGROUP_ROOT=$WORK/cgroup
 mkdir -p "$WORK/cgroup"
 # The fake jailer only checks that the netns path exists; real runs need a real one.
 if [ "$REAL" = 0 ]; then : >"$WORK/netns"; export FIREC_TEST_NETNS=$WORK/netns; fi
+# The VMM processes of this test run: the ones named like ours whose working
+# directory (the jail root) is under $WORK, so that parallel runs never touch
+# each other's VMs.
+our_pids() { # our_pids PATTERN
+  local p
+  for p in $(pgrep -f -- "--id $1"); do
+    case $(readlink "/proc/$p/cwd" 2>/dev/null) in "$WORK"/*) echo "$p" ;; esac
+  done
+}
 cleanup_work() {
-  pkill -KILL -f -- "--id e2e-" 2>/dev/null
+  our_pids "e2e-" | xargs -r kill -KILL 2>/dev/null
   for m in $(awk -v w="$WORK" 'index($5, w) == 1 {print $5}' /proc/self/mountinfo | sort -r); do umount -l "$m" 2>/dev/null; done
   rm -rf "$WORK"
 }
@@ -63,7 +72,8 @@ fingerprint() {
 # leftovers NAME: prints what a VM left on the host (nothing when clean).
 leftovers() {
   local name=$1
-  pgrep -f -- "--id $name( |$)" >/dev/null && echo "process: $(pgrep -af -- "--id $name( |$)")"
+  local pids; pids=$(our_pids "$name( |$)")
+  [ -n "$pids" ] && echo "process: $pids $(cat /proc/${pids%% *}/cmdline 2>/dev/null | tr '\0' ' ')"
   find "$WORK/jail" -mindepth 2 -maxdepth 2 -name "$name" 2>/dev/null | sed 's/^/jail: /'
   [ -e "$FIREC_STATE_DIR/$name" ] && echo "state: $FIREC_STATE_DIR/$name"
   find "$WORK/cgroup" -name "$name" 2>/dev/null | sed 's/^/cgroup: /'
