@@ -93,5 +93,8 @@ int cli_start_detached (const struct firec_plan *plan, bool quiet, long lock_tim
                         firec_error_t *err);
 
 extern const char *cli_program_name;
+/* When >= 0, errors are also written here (the run inside a tmux session
+   reports to the firec-run that started the session). */
+extern int cli_error_copy_fd;
 
 #endif

@@ -21,6 +21,7 @@
 #include <string.h>
 #include <sys/signalfd.h>
 #include <sys/wait.h>
+#include <sys/stat.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -105,6 +106,21 @@ show_progress (void *data, const char *what, unsigned long long done, unsigned l
   (void) data;
   fprintf (stderr, "\r%s: copying %s: %llu/%llu MiB (%llu%%)%s", cli_program_name, what, done >> 20, total >> 20,
            total ? done * 100 / total : 100, done >= total ? "\n" : "");
+}
+
+/* The VM had the terminal (its group in the foreground, raw mode): take it back
+   and restore the settings we found. SIGTTOU is blocked while we are still in
+   the background. */
+static void
+reclaim_terminal (const struct termios *saved)
+{
+  sigset_t ttou, old;
+  sigemptyset (&ttou);
+  sigaddset (&ttou, SIGTTOU);
+  sigprocmask (SIG_BLOCK, &ttou, &old);
+  tcsetpgrp (STDIN_FILENO, getpgrp ());
+  tcsetattr (STDIN_FILENO, TCSANOW, saved);
+  sigprocmask (SIG_SETMASK, &old, NULL);
 }
 
 static void
@@ -205,6 +221,14 @@ start_in_tmux (const struct firec_model *model, const char *manifest, const char
     return FIREC_EXIT_RUNTIME;
   self[n] = '\0';
   cleanup_free char *target = firec_xasprintf ("=%s", model->name);
+  cleanup_free char *root = firec_state_root ();
+  cleanup_free char *report = firec_xasprintf ("%s/.%s.tmux-report", root, model->name);
+  if (mkdir (root, 0700) < 0 && errno != EEXIST)
+    return FIREC_EXIT_RUNTIME;
+  cleanup_close int report_fd = open (report, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (report_fd < 0)
+    return FIREC_EXIT_RUNTIME;
+  setenv ("FIREC_TMUX_REPORT", report, 1);
   const char *new_session[] = { tmux, "new-session", "-d", "-s", model->name, "-x", "200", "-y", "50", self, "run",
                                 "--in-tmux", base_dir ? "--base-dir" : manifest, base_dir ? base_dir : NULL,
                                 base_dir ? manifest : NULL, NULL };
@@ -226,6 +250,7 @@ start_in_tmux (const struct firec_model *model, const char *manifest, const char
           firec_vm_info_release (&info);
           const char *drop[] = { tmux, "set-option", "-t", target, "remain-on-exit", "off", NULL };
           run_tmux (drop, NULL);
+          unlink (report);
           if (!quiet)
             fprintf (stderr, "%s: %s is running in tmux session %s: `tmux attach -t %s` is its console\n",
                      cli_program_name, model->name, model->name, model->name);
@@ -241,8 +266,13 @@ start_in_tmux (const struct firec_model *model, const char *manifest, const char
           run_tmux (capture, &pane);
           const char *kill_session[] = { tmux, "kill-session", "-t", target, NULL };
           run_tmux (kill_session, NULL);
-          fprintf (stderr, "%s: %s did not start in tmux; it said:\n%s", cli_program_name, model->name,
-                   pane ? pane : "");
+          cleanup_free char *said = NULL;
+          size_t len;
+          if (lseek (report_fd, 0, SEEK_SET) < 0 || firec_read_fd (report_fd, 1 << 20, &said, &len) < 0)
+            said = NULL;
+          unlink (report);
+          fprintf (stderr, "%s: %s did not start in its tmux session:\n%s", cli_program_name, model->name,
+                   said && *said ? said : pane ? pane : "");
           return FIREC_EXIT_RUNTIME;
         }
       poll (NULL, 0, 20);
@@ -312,6 +342,13 @@ cmd_run (int argc, char **argv)
       }
   if (optind + 1 != argc)
     return cli_usage_error ("run", "expected exactly one manifest");
+  if (in_tmux)
+    {
+      /* The firec-run that made the session shows these if the VM does not start. */
+      const char *report = getenv ("FIREC_TMUX_REPORT");
+      if (report && report[0] == '/')
+        cli_error_copy_fd = open (report, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW);
+    }
 
   cleanup_model struct firec_model *model = NULL;
   cleanup_plan struct firec_plan *plan = NULL;
@@ -357,11 +394,12 @@ cmd_run (int argc, char **argv)
   sigaction (SIGHUP, &sa, NULL);
 
   struct termios saved_tty;
-  bool tty = isatty (STDIN_FILENO) && tcgetattr (STDIN_FILENO, &saved_tty) == 0;
+  bool tty = isatty (STDIN_FILENO) && tcgetattr (STDIN_FILENO, &saved_tty) == 0 && tcgetpgrp (STDIN_FILENO) == getpgrp ();
   struct firec_stage_progress progress = { show_progress, NULL };
   struct firec_run_opts opts = {
     .console_in = STDIN_FILENO,
     .console_out = STDOUT_FILENO,
+    .console_is_tty = tty,
     .stderr_copy_fd = STDERR_FILENO,
     .die_with_parent = true,
     .progress = isatty (STDERR_FILENO) ? &progress : NULL,
@@ -373,7 +411,7 @@ cmd_run (int argc, char **argv)
   if (firec_interp_run (plan, &opts, &vm, &err) < 0)
     {
       if (tty)
-        tcsetattr (STDIN_FILENO, TCSANOW, &saved_tty);
+        reclaim_terminal (&saved_tty);
       return cli_report_error (&err);
     }
 
@@ -402,7 +440,7 @@ cmd_run (int argc, char **argv)
   if (sfd >= 0)
     close (sfd);
   if (tty)
-    tcsetattr (STDIN_FILENO, TCSANOW, &saved_tty);
+    reclaim_terminal (&saved_tty);
 
   if (status != -1 && WIFEXITED (status) && WEXITSTATUS (status) != 0)
     {

@@ -82,12 +82,16 @@ cli_usage_error (const char *command, const char *fmt, ...)
   return FIREC_EXIT_INVALID;
 }
 
+int cli_error_copy_fd = -1;
+
 int
 cli_report_error (firec_error_t *err)
 {
   if (err == NULL || *err == NULL)
     return FIREC_EXIT_RUNTIME;
   fprintf (stderr, "%s: %s\n", cli_program_name, (*err)->message);
+  if (cli_error_copy_fd >= 0)
+    dprintf (cli_error_copy_fd, "%s: %s\n", cli_program_name, (*err)->message);
   int code = (int) (*err)->kind;
   firec_error_release (err);
   return code;
@@ -109,6 +113,8 @@ cli_load_model (const char *path, const char *base_dir, struct firec_model **out
   int rc = firec_model_load (path, base_dir, out, &diags, &err);
   cleanup_free char *text = firec_diags_format_text (&diags, 50);
   fputs (text, stderr);
+  if (cli_error_copy_fd >= 0)
+    dprintf (cli_error_copy_fd, "%s", text);
   bool had_errors = firec_diags_count (&diags, FIREC_SEV_ERROR) > 0;
   firec_diags_release (&diags);
   if (rc == 0)

@@ -855,6 +855,7 @@ step_spawn (struct firec_vm *vm, const struct firec_step *step, firec_error_t *e
   opts.stdout_fd = vm->opts.console_out;
   opts.stderr_fd = child_stderr;
   opts.die_with_parent = vm->opts.die_with_parent;
+  opts.foreground_tty = vm->opts.console_is_tty ? vm->opts.console_in : -1;
   /* Firecracker 1.5.1's jailer calls setsid() for --daemonize, which a process
      group leader cannot do. */
   opts.keep_process_group = m->daemonize;

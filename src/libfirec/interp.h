@@ -22,6 +22,7 @@ struct firec_run_opts
      stderr_copy_fd when >= 0) so that a failure can quote its last lines. */
   int console_in;
   int console_out;
+  bool console_is_tty; /* console_in is a terminal: give it to the VMM's process group */
   int stderr_copy_fd;
   /* Detached (daemon mode): Firecracker's stderr goes to <state_dir>/firecracker.log
      instead of a pipe, since firec-run will not be there to read it. */

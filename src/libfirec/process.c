@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <unistd.h>
 
 /* glibc 2.36 has no P_PIDFD in <sys/wait.h>, and <linux/wait.h> clashes with it. */
@@ -391,6 +392,11 @@ child_run (const struct spawn_plan *plan)
 
   if (!opts->keep_process_group && setpgid (0, 0) < 0)
     child_fail (report_fd, SPAWN_STEP_SETPGID, errno);
+  /* The console's terminal: the child's group becomes its foreground, or the first
+     tcsetattr (Firecracker's raw mode) would stop it with SIGTTOU. Every signal is
+     still blocked here, which tcsetpgrp from a background group requires. */
+  if (opts->foreground_tty >= 0 && !opts->keep_process_group)
+    tcsetpgrp (opts->foreground_tty, getpid ());
 
   if (opts->die_with_parent)
     {

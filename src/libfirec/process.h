@@ -38,12 +38,15 @@ struct firec_spawn_opts
      *thread*: spawn from a thread that lives as long as the VM should. It is not inherited
      by grandchildren (a firecracker forked by the jailer under --new-pid-ns). */
   bool die_with_parent;
+  /* A terminal (e.g. 0) whose foreground process group the child's own group
+     becomes: the serial console on the user's terminal. -1: none. */
+  int foreground_tty;
 };
 
 #define FIREC_SPAWN_OPTS_INIT                                                                             \
   {                                                                                                        \
     .stdin_fd = FIREC_SPAWN_FD_INHERIT, .stdout_fd = FIREC_SPAWN_FD_INHERIT,                               \
-    .stderr_fd = FIREC_SPAWN_FD_INHERIT,                                                                   \
+    .stderr_fd = FIREC_SPAWN_FD_INHERIT, .foreground_tty = -1,                                             \
   }
 
 /* Forks and execs opts->argv. In the child: every signal handler back to SIG_DFL and an

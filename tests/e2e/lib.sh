@@ -40,6 +40,9 @@ if [ "$REAL" = 0 ]; then : >"$WORK/netns"; export FIREC_TEST_NETNS=$WORK/netns; 
 our_pids() { # our_pids PATTERN
   local p
   for p in $(pgrep -f -- "--id $1"); do
+    # A real jailer pivots into the jail, so its cwd reads "/": real runs are
+    # not run in parallel, every match is ours.
+    [ "$REAL" = 1 ] && { echo "$p"; continue; }
     case $(readlink "/proc/$p/cwd" 2>/dev/null) in "$WORK"/*) echo "$p" ;; esac
   done
 }
