@@ -11,7 +11,7 @@ top_builddir=${top_builddir:-$PWD}
 run=$top_builddir/firec-run
 fc=${FIREC_DEMO_FIRECRACKER:-$top_builddir/tests/doubles/fake-firecracker}
 jailer=${FIREC_DEMO_JAILER:-$top_builddir/tests/doubles/fake-jailer}
-[ "$(id -u)" -eq 0 ] || { echo "demo: run it as root (sudo make demo): the jailer chroots and drops privileges"; exit 1; }
+[ "$(id -u)" -eq 0 ] || { echo "demo: run it as root: the jailer chroots and drops privileges"; exit 1; }
 work=$(mktemp -d "${TMPDIR:-/tmp}/firec-demo.XXXXXX"); chmod 755 "$work"; mkdir -p "$work/jail"
 export FIREC_STATE_DIR=$work/state
 trap '"$run" rm -f demo-hello >/dev/null 2>&1; rm -rf "$work"' EXIT
