@@ -24,13 +24,164 @@ struct compiled_regex
   regex_t re;
 };
 
+/* Every keyword a validation looks up, resolved once per schema node at compile
+   time: the validator then indexes an array instead of scanning the schema
+   object's members with strcmp for each keyword of each node it visits. */
+enum keyword
+{
+  KW_REF,
+  KW_TYPE,
+  KW_ENUM,
+  KW_CONST,
+  KW_PROPERTIES,
+  KW_PATTERN_PROPERTIES,
+  KW_ADDITIONAL_PROPERTIES,
+  KW_REQUIRED,
+  KW_MIN_PROPERTIES,
+  KW_MAX_PROPERTIES,
+  KW_PROPERTY_NAMES,
+  KW_DEPENDENT_REQUIRED,
+  KW_ITEMS,
+  KW_MIN_ITEMS,
+  KW_MAX_ITEMS,
+  KW_UNIQUE_ITEMS,
+  KW_MINIMUM,
+  KW_EXCLUSIVE_MINIMUM,
+  KW_MAXIMUM,
+  KW_EXCLUSIVE_MAXIMUM,
+  KW_MIN_LENGTH,
+  KW_MAX_LENGTH,
+  KW_PATTERN,
+  KW_ONE_OF,
+  KW_ANY_OF,
+  KW_ALL_OF,
+  KW_NOT,
+  KW_DEFAULT,
+  KW_X_MESSAGE,
+  KW_X_PATH,
+  KW_X_SINCE,
+  KW_COUNT
+};
+
+static const char *const keyword_names[KW_COUNT] = {
+  [KW_REF] = "$ref",
+  [KW_TYPE] = "type",
+  [KW_ENUM] = "enum",
+  [KW_CONST] = "const",
+  [KW_PROPERTIES] = "properties",
+  [KW_PATTERN_PROPERTIES] = "patternProperties",
+  [KW_ADDITIONAL_PROPERTIES] = "additionalProperties",
+  [KW_REQUIRED] = "required",
+  [KW_MIN_PROPERTIES] = "minProperties",
+  [KW_MAX_PROPERTIES] = "maxProperties",
+  [KW_PROPERTY_NAMES] = "propertyNames",
+  [KW_DEPENDENT_REQUIRED] = "dependentRequired",
+  [KW_ITEMS] = "items",
+  [KW_MIN_ITEMS] = "minItems",
+  [KW_MAX_ITEMS] = "maxItems",
+  [KW_UNIQUE_ITEMS] = "uniqueItems",
+  [KW_MINIMUM] = "minimum",
+  [KW_EXCLUSIVE_MINIMUM] = "exclusiveMinimum",
+  [KW_MAXIMUM] = "maximum",
+  [KW_EXCLUSIVE_MAXIMUM] = "exclusiveMaximum",
+  [KW_MIN_LENGTH] = "minLength",
+  [KW_MAX_LENGTH] = "maxLength",
+  [KW_PATTERN] = "pattern",
+  [KW_ONE_OF] = "oneOf",
+  [KW_ANY_OF] = "anyOf",
+  [KW_ALL_OF] = "allOf",
+  [KW_NOT] = "not",
+  [KW_DEFAULT] = "default",
+  [KW_X_MESSAGE] = "x-firec-message",
+  [KW_X_PATH] = "x-firec-path",
+  [KW_X_SINCE] = "x-firec-since",
+};
+
+struct compiled_node
+{
+  const cJSON *node;
+  const cJSON *kw[KW_COUNT];
+  /* Annotation keywords (bit 0: x-firec-path, bit 1: x-firec-since) present in
+     this schema or anywhere below it, so that a walk looking for one skips the
+     subtrees that cannot have it. */
+  unsigned annotations_below;
+  int visiting;
+};
+
 struct firec_schema
 {
   cJSON *root;
   struct compiled_regex *regexes;
   size_t regex_count;
   size_t regex_cap;
+  struct compiled_node *nodes; /* open addressing, keyed by node address */
+  size_t node_cap;
+  size_t node_count;
 };
+
+static size_t
+hash_node (const void *p, size_t cap)
+{
+  uint64_t x = (uint64_t) (uintptr_t) p;
+  x ^= x >> 33;
+  x *= 0xff51afd7ed558ccdULL;
+  x ^= x >> 33;
+  return (size_t) x & (cap - 1);
+}
+
+static struct compiled_node *
+find_compiled (const struct firec_schema *s, const cJSON *node)
+{
+  if (s->node_cap == 0)
+    return NULL;
+  for (size_t i = hash_node (node, s->node_cap); s->nodes[i].node; i = (i + 1) & (s->node_cap - 1))
+    if (s->nodes[i].node == node)
+      return &s->nodes[i];
+  return NULL;
+}
+
+static void
+add_compiled (struct firec_schema *s, const cJSON *node)
+{
+  if ((s->node_count + 1) * 2 > s->node_cap)
+    {
+      size_t cap = s->node_cap ? s->node_cap * 2 : 512;
+      struct compiled_node *table = firec_xcalloc (cap, sizeof *table);
+      for (size_t i = 0; i < s->node_cap; i++)
+        if (s->nodes[i].node)
+          {
+            size_t j = hash_node (s->nodes[i].node, cap);
+            while (table[j].node)
+              j = (j + 1) & (cap - 1);
+            table[j] = s->nodes[i];
+          }
+      free (s->nodes);
+      s->nodes = table;
+      s->node_cap = cap;
+    }
+  size_t i = hash_node (node, s->node_cap);
+  while (s->nodes[i].node && s->nodes[i].node != node)
+    i = (i + 1) & (s->node_cap - 1);
+  if (s->nodes[i].node)
+    return;
+  struct compiled_node *c = &s->nodes[i];
+  c->node = node;
+  for (const cJSON *m = node->child; m; m = m->next)
+    for (int k = 0; k < KW_COUNT; k++)
+      if (strcmp (m->string, keyword_names[k]) == 0)
+        c->kw[k] = m;
+  s->node_count++;
+}
+
+/* A keyword of a schema node: one hash probe and an index. */
+static const cJSON *
+kw (const struct firec_schema *s, const cJSON *schema, enum keyword k)
+{
+  const struct compiled_node *c = find_compiled (s, schema);
+  if (c)
+    return c->kw[k];
+  return cJSON_IsObject (schema) ? cJSON_GetObjectItemCaseSensitive (schema, keyword_names[k]) : NULL;
+}
 
 static const char *const validation_keywords[] = {
   "$defs", "$ref", "type", "enum", "const", "properties", "patternProperties", "additionalProperties",
@@ -120,6 +271,7 @@ compile_node (struct firec_schema *s, const cJSON *node, const char *where, fire
     return 0;
   if (!cJSON_IsObject (node))
     return firec_error_set (err, 0, "schema %s: a schema must be an object or a boolean", where);
+  add_compiled (s, node);
   for (const cJSON *kw = node->child; kw; kw = kw->next)
     {
       const char *k = kw->string;
@@ -189,6 +341,7 @@ firec_schema_free (struct firec_schema *schema)
   for (size_t i = 0; i < schema->regex_count; i++)
     regfree (&schema->regexes[i].re);
   free (schema->regexes);
+  free (schema->nodes);
   cJSON_Delete (schema->root);
   free (schema);
 }
@@ -438,12 +591,6 @@ report (struct validation *v, const cJSON *instance, bool at_key, const char *po
                    msg);
 }
 
-static const char *
-schema_string (const cJSON *schema, const char *keyword)
-{
-  const cJSON *s = cJSON_GetObjectItemCaseSensitive (schema, keyword);
-  return cJSON_IsString (s) ? s->valuestring : NULL;
-}
 
 static const cJSON *
 resolve (const struct firec_schema *s, const cJSON *schema)
@@ -451,7 +598,7 @@ resolve (const struct firec_schema *s, const cJSON *schema)
   /* Our schema only refers to $defs, and refs never chain more than a few levels. */
   for (int hops = 0; hops < 16; hops++)
     {
-      const char *ref = schema_string (schema, "$ref");
+      const char *ref = cJSON_GetStringValue (kw (s, schema, KW_REF));
       if (ref == NULL)
         return schema;
       const cJSON *defs = cJSON_GetObjectItemCaseSensitive (s->root, "$defs");
@@ -538,7 +685,7 @@ type_hint (const char *expected, const cJSON *instance)
 static size_t
 check_type (struct validation *v, const cJSON *schema, const cJSON *instance, const char *pointer)
 {
-  const cJSON *type = cJSON_GetObjectItemCaseSensitive (schema, "type");
+  const cJSON *type = kw (v->schema, schema, KW_TYPE);
   if (type == NULL)
     return 0;
   struct firec_buf expected = { 0 };
@@ -575,7 +722,7 @@ check_type (struct validation *v, const cJSON *schema, const cJSON *instance, co
 static size_t
 check_enum (struct validation *v, const cJSON *schema, const cJSON *instance, const char *pointer)
 {
-  const cJSON *values = cJSON_GetObjectItemCaseSensitive (schema, "enum");
+  const cJSON *values = kw (v->schema, schema, KW_ENUM);
   if (values == NULL)
     return 0;
   for (const cJSON *e = values->child; e; e = e->next)
@@ -619,7 +766,7 @@ check_enum (struct validation *v, const cJSON *schema, const cJSON *instance, co
 static size_t
 check_const (struct validation *v, const cJSON *schema, const cJSON *instance, const char *pointer)
 {
-  const cJSON *c = cJSON_GetObjectItemCaseSensitive (schema, "const");
+  const cJSON *c = kw (v->schema, schema, KW_CONST);
   if (c == NULL || cJSON_Compare (c, instance, true))
     return 0;
   struct firec_buf want = { 0 }, got = { 0 };
@@ -639,19 +786,19 @@ check_number (struct validation *v, const cJSON *schema, const cJSON *instance, 
   double d = instance->valuedouble;
   static const struct
   {
-    const char *keyword;
+    enum keyword keyword;
     bool exclusive;
     bool lower;
   } bounds[] = {
-    { "minimum", false, true },
-    { "exclusiveMinimum", true, true },
-    { "maximum", false, false },
-    { "exclusiveMaximum", true, false },
+    { KW_MINIMUM, false, true },
+    { KW_EXCLUSIVE_MINIMUM, true, true },
+    { KW_MAXIMUM, false, false },
+    { KW_EXCLUSIVE_MAXIMUM, true, false },
   };
   size_t errors = 0;
   for (size_t i = 0; i < FIREC_N_ELEMENTS (bounds); i++)
     {
-      const cJSON *b = cJSON_GetObjectItemCaseSensitive (schema, bounds[i].keyword);
+      const cJSON *b = kw (v->schema, schema, bounds[i].keyword);
       if (!cJSON_IsNumber (b))
         continue;
       double limit = b->valuedouble;
@@ -688,8 +835,8 @@ check_string (struct validation *v, const cJSON *schema, const cJSON *instance, 
     return 0;
   size_t errors = 0;
   size_t len = utf8_length (instance->valuestring);
-  const cJSON *min = cJSON_GetObjectItemCaseSensitive (schema, "minLength");
-  const cJSON *max = cJSON_GetObjectItemCaseSensitive (schema, "maxLength");
+  const cJSON *min = kw (v->schema, schema, KW_MIN_LENGTH);
+  const cJSON *max = kw (v->schema, schema, KW_MAX_LENGTH);
   struct firec_buf got = { 0 };
   append_value (&got, instance);
   if (cJSON_IsNumber (min) && len < (size_t) min->valuedouble)
@@ -705,13 +852,13 @@ check_string (struct validation *v, const cJSON *schema, const cJSON *instance, 
       report (v, instance, false, pointer, "%s is longer than %.0f characters", got.data, max->valuedouble);
       errors++;
     }
-  const char *pattern = schema_string (schema, "pattern");
+  const char *pattern = cJSON_GetStringValue (kw (v->schema, schema, KW_PATTERN));
   if (pattern && errors == 0)
     {
       const regex_t *re = find_regex (v->schema, pattern);
       if (re && regexec (re, instance->valuestring, 0, NULL, 0) != 0)
         {
-          const char *custom = schema_string (schema, "x-firec-message");
+          const char *custom = cJSON_GetStringValue (kw (v->schema, schema, KW_X_MESSAGE));
           if (custom)
             report (v, instance, false, pointer, "%s %s", got.data, custom);
           else
@@ -730,8 +877,8 @@ check_array (struct validation *v, const cJSON *schema, const cJSON *instance, c
     return 0;
   size_t errors = 0;
   size_t n = (size_t) cJSON_GetArraySize (instance);
-  const cJSON *min = cJSON_GetObjectItemCaseSensitive (schema, "minItems");
-  const cJSON *max = cJSON_GetObjectItemCaseSensitive (schema, "maxItems");
+  const cJSON *min = kw (v->schema, schema, KW_MIN_ITEMS);
+  const cJSON *max = kw (v->schema, schema, KW_MAX_ITEMS);
   if (cJSON_IsNumber (min) && n < (size_t) min->valuedouble)
     {
       report (v, instance, false, pointer, "expected at least %.0f item%s, got %zu", min->valuedouble,
@@ -744,7 +891,7 @@ check_array (struct validation *v, const cJSON *schema, const cJSON *instance, c
               max->valuedouble == 1 ? "" : "s", n);
       errors++;
     }
-  const cJSON *items = cJSON_GetObjectItemCaseSensitive (schema, "items");
+  const cJSON *items = kw (v->schema, schema, KW_ITEMS);
   size_t i = 0;
   for (const cJSON *item = instance->child; item; item = item->next, i++)
     {
@@ -754,7 +901,7 @@ check_array (struct validation *v, const cJSON *schema, const cJSON *instance, c
           errors += validate_node (v, items, item, sub);
         }
     }
-  if (cJSON_IsTrue (cJSON_GetObjectItemCaseSensitive (schema, "uniqueItems")))
+  if (cJSON_IsTrue (kw (v->schema, schema, KW_UNIQUE_ITEMS)))
     {
       i = 0;
       for (const cJSON *a = instance->child; a; a = a->next, i++)
@@ -820,10 +967,10 @@ check_object (struct validation *v, const cJSON *schema, const cJSON *instance, 
   if (!cJSON_IsObject (instance))
     return 0;
   size_t errors = 0;
-  const cJSON *properties = cJSON_GetObjectItemCaseSensitive (schema, "properties");
-  const cJSON *pattern_properties = cJSON_GetObjectItemCaseSensitive (schema, "patternProperties");
-  const cJSON *additional = cJSON_GetObjectItemCaseSensitive (schema, "additionalProperties");
-  const cJSON *property_names = cJSON_GetObjectItemCaseSensitive (schema, "propertyNames");
+  const cJSON *properties = kw (v->schema, schema, KW_PROPERTIES);
+  const cJSON *pattern_properties = kw (v->schema, schema, KW_PATTERN_PROPERTIES);
+  const cJSON *additional = kw (v->schema, schema, KW_ADDITIONAL_PROPERTIES);
+  const cJSON *property_names = kw (v->schema, schema, KW_PROPERTY_NAMES);
 
   size_t count = 0;
   for (const cJSON *m = instance->child; m; m = m->next)
@@ -868,7 +1015,7 @@ check_object (struct validation *v, const cJSON *schema, const cJSON *instance, 
         }
     }
 
-  const cJSON *required = cJSON_GetObjectItemCaseSensitive (schema, "required");
+  const cJSON *required = kw (v->schema, schema, KW_REQUIRED);
   for (const cJSON *r = required ? required->child : NULL; r; r = r->next)
     if (!cJSON_HasObjectItem (instance, r->valuestring))
       {
@@ -876,7 +1023,7 @@ check_object (struct validation *v, const cJSON *schema, const cJSON *instance, 
         errors++;
       }
 
-  const cJSON *dependent = cJSON_GetObjectItemCaseSensitive (schema, "dependentRequired");
+  const cJSON *dependent = kw (v->schema, schema, KW_DEPENDENT_REQUIRED);
   for (const cJSON *d = dependent ? dependent->child : NULL; d; d = d->next)
     {
       const cJSON *present = cJSON_GetObjectItemCaseSensitive (instance, d->string);
@@ -891,8 +1038,8 @@ check_object (struct validation *v, const cJSON *schema, const cJSON *instance, 
           }
     }
 
-  const cJSON *min = cJSON_GetObjectItemCaseSensitive (schema, "minProperties");
-  const cJSON *max = cJSON_GetObjectItemCaseSensitive (schema, "maxProperties");
+  const cJSON *min = kw (v->schema, schema, KW_MIN_PROPERTIES);
+  const cJSON *max = kw (v->schema, schema, KW_MAX_PROPERTIES);
   if (cJSON_IsNumber (min) && cJSON_IsNumber (max) && min->valuedouble == max->valuedouble && count != (size_t) max->valuedouble)
     {
       report (v, instance, false, pointer, "expected exactly %.0f field%s, got %zu", max->valuedouble,
@@ -942,8 +1089,7 @@ static const cJSON *
 branch_type (const struct firec_schema *s, const cJSON *branch)
 {
   branch = resolve (s, branch);
-  const cJSON *type = cJSON_GetObjectItemCaseSensitive (branch, "type");
-  return type;
+  return kw (s, branch, KW_TYPE);
 }
 
 static bool
@@ -962,12 +1108,12 @@ branch_accepts_type (const struct firec_schema *s, const cJSON *branch, const cJ
 
 static size_t
 check_alternatives (struct validation *v, const cJSON *schema, const cJSON *instance, const char *pointer,
-                    const char *keyword)
+                    enum keyword keyword)
 {
-  const cJSON *branches = cJSON_GetObjectItemCaseSensitive (schema, keyword);
+  const cJSON *branches = kw (v->schema, schema, keyword);
   if (branches == NULL)
     return 0;
-  bool exactly_one = strcmp (keyword, "oneOf") == 0;
+  bool exactly_one = keyword == KW_ONE_OF;
   size_t valid = 0;
   size_t best_errors = SIZE_MAX;
   struct firec_diags best = { 0 };
@@ -1056,7 +1202,7 @@ check_alternatives (struct validation *v, const cJSON *schema, const cJSON *inst
 static size_t
 check_all_of (struct validation *v, const cJSON *schema, const cJSON *instance, const char *pointer)
 {
-  const cJSON *branches = cJSON_GetObjectItemCaseSensitive (schema, "allOf");
+  const cJSON *branches = kw (v->schema, schema, KW_ALL_OF);
   size_t errors = 0;
   for (const cJSON *b = branches ? branches->child : NULL; b; b = b->next)
     errors += validate_node (v, b, instance, pointer);
@@ -1066,7 +1212,7 @@ check_all_of (struct validation *v, const cJSON *schema, const cJSON *instance, 
 static size_t
 check_not (struct validation *v, const cJSON *schema, const cJSON *instance, const char *pointer)
 {
-  const cJSON *not_schema = cJSON_GetObjectItemCaseSensitive (schema, "not");
+  const cJSON *not_schema = kw (v->schema, schema, KW_NOT);
   if (not_schema == NULL)
     return 0;
   struct firec_diags scratch = { 0 };
@@ -1074,7 +1220,7 @@ check_not (struct validation *v, const cJSON *schema, const cJSON *instance, con
   firec_diags_release (&scratch);
   if (e > 0)
     return 0;
-  const char *custom = schema_string (schema, "x-firec-message");
+  const char *custom = cJSON_GetStringValue (kw (v->schema, schema, KW_X_MESSAGE));
   const cJSON *req = cJSON_GetObjectItemCaseSensitive (resolve (v->schema, not_schema), "required");
   if (custom)
     report (v, instance, false, pointer, "%s", custom);
@@ -1112,8 +1258,8 @@ validate_node (struct validation *v, const cJSON *schema, const cJSON *instance,
   errors += check_string (v, schema, instance, pointer);
   errors += check_array (v, schema, instance, pointer);
   errors += check_object (v, schema, instance, pointer);
-  errors += check_alternatives (v, schema, instance, pointer, "oneOf");
-  errors += check_alternatives (v, schema, instance, pointer, "anyOf");
+  errors += check_alternatives (v, schema, instance, pointer, KW_ONE_OF);
+  errors += check_alternatives (v, schema, instance, pointer, KW_ANY_OF);
   errors += check_all_of (v, schema, instance, pointer);
   errors += check_not (v, schema, instance, pointer);
   return errors;
@@ -1131,10 +1277,51 @@ firec_schema_validate (const struct firec_schema *schema, const struct firec_doc
 struct annotation_walk
 {
   const struct firec_schema *schema;
-  const char *keyword;
+  enum keyword keyword;
+  unsigned bit;
   firec_schema_annotation_fn fn;
   void *data;
 };
+
+static unsigned
+annotation_bit (enum keyword k)
+{
+  return k == KW_X_PATH ? 1u : k == KW_X_SINCE ? 2u : 0u;
+}
+
+/* Which annotations a schema or its subschemas carry (memoized per node, $ref
+   followed; a node being computed counts as having none, which only recursive
+   schemas could observe). */
+static unsigned
+annotations_below (const struct firec_schema *s, const cJSON *schema)
+{
+  struct compiled_node *c = find_compiled (s, schema);
+  if (c == NULL)
+    return 0;
+  if (c->visiting == 2)
+    return c->annotations_below;
+  if (c->visiting == 1)
+    return 0;
+  c->visiting = 1;
+  unsigned bits = (c->kw[KW_X_PATH] ? 1u : 0u) | (c->kw[KW_X_SINCE] ? 2u : 0u);
+  if (c->kw[KW_REF])
+    bits |= annotations_below (s, resolve (s, schema));
+  static const enum keyword maps[] = { KW_PROPERTIES, KW_PATTERN_PROPERTIES };
+  for (size_t i = 0; i < FIREC_N_ELEMENTS (maps); i++)
+    for (const cJSON *m = c->kw[maps[i]] ? c->kw[maps[i]]->child : NULL; m; m = m->next)
+      bits |= annotations_below (s, m);
+  static const enum keyword lists[] = { KW_ONE_OF, KW_ANY_OF, KW_ALL_OF };
+  for (size_t i = 0; i < FIREC_N_ELEMENTS (lists); i++)
+    for (const cJSON *m = c->kw[lists[i]] ? c->kw[lists[i]]->child : NULL; m; m = m->next)
+      bits |= annotations_below (s, m);
+  static const enum keyword single[] = { KW_ITEMS, KW_ADDITIONAL_PROPERTIES };
+  for (size_t i = 0; i < FIREC_N_ELEMENTS (single); i++)
+    if (c->kw[single[i]])
+      bits |= annotations_below (s, c->kw[single[i]]);
+  c->annotations_below = bits;
+  c->visiting = 2;
+  return bits;
+}
 
 static void walk_annotations (struct annotation_walk *w, const cJSON *schema, const cJSON *instance,
                               const char *pointer);
@@ -1158,44 +1345,50 @@ chosen_branch (const struct firec_schema *s, const cJSON *branches, const cJSON 
 static void
 walk_annotations (struct annotation_walk *w, const cJSON *schema, const cJSON *instance, const char *pointer)
 {
+  /* Nothing to find below: skip the subtree (most of a manifest). */
+  if (!(annotations_below (w->schema, schema) & w->bit))
+    return;
   /* Annotations may sit beside a $ref (2020-12 allows siblings): look first. */
-  const cJSON *value = cJSON_GetObjectItemCaseSensitive (schema, w->keyword);
+  const cJSON *value = kw (w->schema, schema, w->keyword);
   if (value == NULL)
-    value = cJSON_GetObjectItemCaseSensitive (resolve (w->schema, schema), w->keyword);
+    value = kw (w->schema, resolve (w->schema, schema), w->keyword);
   schema = resolve (w->schema, schema);
   if (!cJSON_IsObject (schema))
     return;
   if (value)
     w->fn (instance, value, pointer, w->data);
-  static const char *const alternatives[] = { "oneOf", "anyOf" };
+  static const enum keyword alternatives[] = { KW_ONE_OF, KW_ANY_OF };
   for (size_t i = 0; i < FIREC_N_ELEMENTS (alternatives); i++)
     {
-      const cJSON *b = chosen_branch (w->schema, cJSON_GetObjectItemCaseSensitive (schema, alternatives[i]), instance);
+      const cJSON *branches = kw (w->schema, schema, alternatives[i]);
+      const cJSON *b = branches ? chosen_branch (w->schema, branches, instance) : NULL;
       if (b)
         walk_annotations (w, b, instance, pointer);
     }
-  const cJSON *all = cJSON_GetObjectItemCaseSensitive (schema, "allOf");
+  const cJSON *all = kw (w->schema, schema, KW_ALL_OF);
   for (const cJSON *b = all ? all->child : NULL; b; b = b->next)
     walk_annotations (w, b, instance, pointer);
   if (cJSON_IsObject (instance))
     {
-      const cJSON *properties = cJSON_GetObjectItemCaseSensitive (schema, "properties");
-      const cJSON *additional = cJSON_GetObjectItemCaseSensitive (schema, "additionalProperties");
+      const cJSON *properties = kw (w->schema, schema, KW_PROPERTIES);
+      const cJSON *additional = kw (w->schema, schema, KW_ADDITIONAL_PROPERTIES);
       for (const cJSON *m = instance->child; m; m = m->next)
         {
-          cleanup_free char *sub = firec_json_pointer_append (pointer, m->string);
           const cJSON *p = cJSON_GetObjectItemCaseSensitive (properties, m->string);
-          if (p)
-            walk_annotations (w, p, m, sub);
-          else if (cJSON_IsObject (additional))
-            walk_annotations (w, additional, m, sub);
+          const cJSON *sub_schema = p ? p : cJSON_IsObject (additional) ? additional : NULL;
+          if (sub_schema == NULL || !(annotations_below (w->schema, sub_schema) & w->bit))
+            continue;
+          cleanup_free char *sub = firec_json_pointer_append (pointer, m->string);
+          walk_annotations (w, sub_schema, m, sub);
         }
     }
   else if (cJSON_IsArray (instance))
     {
-      const cJSON *items = cJSON_GetObjectItemCaseSensitive (schema, "items");
+      const cJSON *items = kw (w->schema, schema, KW_ITEMS);
+      if (items == NULL || !(annotations_below (w->schema, items) & w->bit))
+        return;
       size_t i = 0;
-      for (const cJSON *m = instance->child; m && items; m = m->next, i++)
+      for (const cJSON *m = instance->child; m; m = m->next, i++)
         {
           cleanup_free char *sub = firec_json_pointer_append_index (pointer, i);
           walk_annotations (w, items, m, sub);
@@ -1207,7 +1400,8 @@ void
 firec_schema_walk_annotation (const struct firec_schema *schema, const cJSON *instance, const char *keyword,
                               firec_schema_annotation_fn fn, void *data)
 {
-  struct annotation_walk w = { schema, keyword, fn, data };
+  enum keyword k = strcmp (keyword, "x-firec-path") == 0 ? KW_X_PATH : KW_X_SINCE;
+  struct annotation_walk w = { schema, k, annotation_bit (k), fn, data };
   walk_annotations (&w, schema->root, instance, "");
 }
 
@@ -1239,7 +1433,7 @@ apply_defaults_node (const struct firec_schema *s, const cJSON *schema, cJSON *i
   schema = resolve (s, schema);
   if (!cJSON_IsObject (instance) || !cJSON_IsObject (schema))
     return;
-  const cJSON *properties = cJSON_GetObjectItemCaseSensitive (schema, "properties");
+  const cJSON *properties = kw (s, schema, KW_PROPERTIES);
   for (const cJSON *p = properties ? properties->child : NULL; p; p = p->next)
     {
       const cJSON *sub = resolve (s, p);
