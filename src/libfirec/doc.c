@@ -33,20 +33,10 @@ firec_doc_free (struct firec_doc *doc)
   free (doc);
 }
 
-static size_t
-hash_pointer (const void *p, size_t cap)
-{
-  uint64_t x = (uint64_t) (uintptr_t) p;
-  x ^= x >> 33;
-  x *= 0xff51afd7ed558ccdULL;
-  x ^= x >> 33;
-  return (size_t) x & (cap - 1);
-}
-
 static void
 marks_insert (struct firec_doc_mark_entry *table, size_t cap, const struct firec_doc_mark_entry *e)
 {
-  size_t i = hash_pointer (e->node, cap);
+  size_t i = firec_hash_pointer (e->node, cap);
   while (table[i].node != NULL && table[i].node != e->node)
     i = (i + 1) & (cap - 1);
   table[i] = *e;
@@ -68,7 +58,7 @@ firec_doc_set_mark (struct firec_doc *doc, const cJSON *node, struct firec_mark 
     }
   struct firec_doc_mark_entry e = { node, value, key };
   size_t before = doc->marks_count;
-  size_t i = hash_pointer (node, doc->marks_cap);
+  size_t i = firec_hash_pointer (node, doc->marks_cap);
   while (doc->marks[i].node != NULL && doc->marks[i].node != node)
     i = (i + 1) & (doc->marks_cap - 1);
   if (doc->marks[i].node == NULL)
@@ -86,7 +76,7 @@ firec_doc_get_mark (const struct firec_doc *doc, const cJSON *node, struct firec
     *key = none;
   if (doc == NULL || doc->marks_cap == 0 || node == NULL)
     return false;
-  size_t i = hash_pointer (node, doc->marks_cap);
+  size_t i = firec_hash_pointer (node, doc->marks_cap);
   while (doc->marks[i].node != NULL)
     {
       if (doc->marks[i].node == node)

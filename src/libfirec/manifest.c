@@ -47,23 +47,10 @@ line_of (const struct checker *c, const cJSON *node)
   return m.line;
 }
 
-static const cJSON *
-member (const cJSON *object, const char *name)
-{
-  return cJSON_IsObject (object) ? cJSON_GetObjectItemCaseSensitive (object, name) : NULL;
-}
-
-static const char *
-string_member (const cJSON *object, const char *name)
-{
-  const cJSON *v = member (object, name);
-  return cJSON_IsString (v) ? v->valuestring : NULL;
-}
-
 static bool
 true_member (const cJSON *object, const char *name)
 {
-  return cJSON_IsTrue (member (object, name));
+  return cJSON_IsTrue (firec_json_member (object, name));
 }
 
 /* Ids within one list (drives, interfaces, pmem) must be unique: Firecracker would
@@ -77,12 +64,12 @@ check_unique_ids (struct checker *c, const cJSON *list, const char *list_pointer
   size_t i = 0;
   for (const cJSON *item = list->child; item; item = item->next, i++)
     {
-      const cJSON *id = member (item, id_field);
+      const cJSON *id = firec_json_member (item, id_field);
       if (!cJSON_IsString (id))
         continue;
       for (const cJSON *prev = list->child; prev != item; prev = prev->next)
         {
-          const cJSON *prev_id = member (prev, id_field);
+          const cJSON *prev_id = firec_json_member (prev, id_field);
           if (cJSON_IsString (prev_id) && strcmp (prev_id->valuestring, id->valuestring) == 0)
             {
               cleanup_free char *p = firec_xasprintf ("%s/%zu/%s", list_pointer, i, id_field);
@@ -117,15 +104,15 @@ check_root_devices (struct checker *c, const cJSON *spec, bool snapshot)
   };
   for (size_t s = 0; s < FIREC_N_ELEMENTS (sources); s++)
     {
-      const cJSON *list = member (spec, sources[s].list);
+      const cJSON *list = firec_json_member (spec, sources[s].list);
       size_t i = 0;
       for (const cJSON *item = cJSON_IsArray (list) ? list->child : NULL; item; item = item->next, i++)
         {
-          const cJSON *flag = member (item, sources[s].flag);
+          const cJSON *flag = firec_json_member (item, sources[s].flag);
           if (!cJSON_IsTrue (flag))
             continue;
           cleanup_free char *pointer = firec_xasprintf ("/spec/%s/%zu/%s", sources[s].list, i, sources[s].flag);
-          const char *id = string_member (item, sources[s].id);
+          const char *id = firec_json_string (item, sources[s].id);
           cleanup_free char *description = firec_xasprintf ("%s \"%s\"", sources[s].kind, id ? id : "?");
           if (first.node == NULL)
             {
@@ -140,8 +127,8 @@ check_root_devices (struct checker *c, const cJSON *spec, bool snapshot)
                          first.description, line_of (c, first.node));
         }
     }
-  const cJSON *boot = member (spec, "boot-source");
-  if (!snapshot && cJSON_IsObject (boot) && first.node == NULL && member (boot, "initrd_path") == NULL)
+  const cJSON *boot = firec_json_member (spec, "boot-source");
+  if (!snapshot && cJSON_IsObject (boot) && first.node == NULL && firec_json_member (boot, "initrd_path") == NULL)
     check_error (c, boot, "/spec/boot-source",
                  "nothing to boot from: add a drive with is_root_device: true, a pmem device with "
                  "root_device: true, or boot-source.initrd_path");
@@ -158,11 +145,11 @@ check_snapshot_exclusions (struct checker *c, const cJSON *spec)
     "boot-source", "machine-config", "drives", "network-interfaces", "pmem",
     "vsock",       "balloon",        "entropy", "mmds-config",        "memory-hotplug",
   };
-  if (member (spec, "snapshot") == NULL)
+  if (firec_json_member (spec, "snapshot") == NULL)
     return; /* the schema requires boot-source then */
   for (size_t i = 0; i < FIREC_N_ELEMENTS (boot_path); i++)
     {
-      const cJSON *section = member (spec, boot_path[i]);
+      const cJSON *section = firec_json_member (spec, boot_path[i]);
       if (section == NULL)
         continue;
       cleanup_free char *pointer = firec_json_pointer_append ("/spec", boot_path[i]);
@@ -179,8 +166,8 @@ check_snapshot_exclusions (struct checker *c, const cJSON *spec)
 static void
 check_mmds_interfaces (struct checker *c, const cJSON *spec)
 {
-  const cJSON *names = member (member (spec, "mmds-config"), "network_interfaces");
-  const cJSON *ifaces = member (spec, "network-interfaces");
+  const cJSON *names = firec_json_member (firec_json_member (spec, "mmds-config"), "network_interfaces");
+  const cJSON *ifaces = firec_json_member (spec, "network-interfaces");
   size_t i = 0;
   for (const cJSON *n = cJSON_IsArray (names) ? names->child : NULL; n; n = n->next, i++)
     {
@@ -189,7 +176,7 @@ check_mmds_interfaces (struct checker *c, const cJSON *spec)
       bool found = false;
       for (const cJSON *iface = cJSON_IsArray (ifaces) ? ifaces->child : NULL; iface && !found; iface = iface->next)
         {
-          const char *id = string_member (iface, "iface_id");
+          const char *id = firec_json_string (iface, "iface_id");
           found = id && strcmp (id, n->valuestring) == 0;
         }
       if (!found)
@@ -204,40 +191,31 @@ check_mmds_interfaces (struct checker *c, const cJSON *spec)
 static void
 check_machine_config (struct checker *c, const cJSON *spec)
 {
-  const cJSON *mc = member (spec, "machine-config");
-  const cJSON *vcpus = member (mc, "vcpu_count");
+  const cJSON *mc = firec_json_member (spec, "machine-config");
+  const cJSON *vcpus = firec_json_member (mc, "vcpu_count");
   if (true_member (mc, "smt") && cJSON_IsNumber (vcpus) && vcpus->valuedouble != 1
       && ((long long) vcpus->valuedouble) % 2 != 0)
     check_error (c, vcpus, "/spec/machine-config/vcpu_count",
                  "with smt: true, vcpu_count must be 1 or even (got %.0f)", vcpus->valuedouble);
-  const char *huge = string_member (mc, "huge_pages");
-  const cJSON *mem = member (mc, "mem_size_mib");
+  const char *huge = firec_json_string (mc, "huge_pages");
+  const cJSON *mem = firec_json_member (mc, "mem_size_mib");
   if (huge && strcmp (huge, "None") != 0 && cJSON_IsNumber (mem) && ((long long) mem->valuedouble) % 2 != 0)
     check_error (c, mem, "/spec/machine-config/mem_size_mib",
                  "with huge_pages: %s, mem_size_mib must be even (got %.0f)", huge, mem->valuedouble);
 }
 
-static size_t
-utf8_length (const char *s)
-{
-  size_t n = 0;
-  for (; *s; s++)
-    n += ((unsigned char) *s & 0xC0) != 0x80;
-  return n;
-}
-
 static void
 check_network_interfaces (struct checker *c, const cJSON *spec)
 {
-  const cJSON *ifaces = member (spec, "network-interfaces");
+  const cJSON *ifaces = firec_json_member (spec, "network-interfaces");
   size_t i = 0;
   for (const cJSON *iface = cJSON_IsArray (ifaces) ? ifaces->child : NULL; iface; iface = iface->next, i++)
     {
-      const cJSON *mac = member (iface, "guest_mac");
+      const cJSON *mac = firec_json_member (iface, "guest_mac");
       if (cJSON_IsString (mac))
         for (const cJSON *prev = ifaces->child; prev != iface; prev = prev->next)
           {
-            const cJSON *prev_mac = member (prev, "guest_mac");
+            const cJSON *prev_mac = firec_json_member (prev, "guest_mac");
             if (cJSON_IsString (prev_mac) && strcasecmp (prev_mac->valuestring, mac->valuestring) == 0)
               {
                 cleanup_free char *pointer = firec_xasprintf ("/spec/network-interfaces/%zu/guest_mac", i);
@@ -246,9 +224,9 @@ check_network_interfaces (struct checker *c, const cJSON *spec)
                 break;
               }
           }
-      const cJSON *dev = member (iface, "host_dev_name");
+      const cJSON *dev = firec_json_member (iface, "host_dev_name");
       /* The schema counts characters; the kernel's IFNAMSIZ counts bytes. */
-      if (cJSON_IsString (dev) && strlen (dev->valuestring) > 15 && utf8_length (dev->valuestring) <= 15)
+      if (cJSON_IsString (dev) && strlen (dev->valuestring) > 15 && firec_utf8_length (dev->valuestring) <= 15)
         {
           cleanup_free char *pointer = firec_xasprintf ("/spec/network-interfaces/%zu/host_dev_name", i);
           check_error (c, dev, pointer, "\"%s\" is %zu bytes long; Linux interface names hold at most 15",
@@ -267,12 +245,12 @@ struct socket_paths
 static void
 socket_paths_for (const cJSON *manifest, const char *vm_root_path, struct socket_paths *out)
 {
-  const cJSON *spec = member (manifest, "spec");
-  const cJSON *jailer = member (spec, "jailer");
-  const char *name = string_member (member (manifest, "metadata"), "name");
+  const cJSON *spec = firec_json_member (manifest, "spec");
+  const cJSON *jailer = firec_json_member (spec, "jailer");
+  const char *name = firec_json_string (firec_json_member (manifest, "metadata"), "name");
   if (name == NULL)
     name = "";
-  const cJSON *enabled = member (jailer, "enabled");
+  const cJSON *enabled = firec_json_member (jailer, "enabled");
   if (cJSON_IsFalse (enabled))
     {
       /* Without the jailer Firecracker runs in the VM's own run directory. */
@@ -280,8 +258,8 @@ socket_paths_for (const cJSON *manifest, const char *vm_root_path, struct socket
       out->bound = firec_xstrdup (out->host);
       return;
     }
-  const char *base = string_member (jailer, "chroot_base_dir");
-  const char *binary = string_member (member (spec, "firecracker"), "binary");
+  const char *base = firec_json_string (jailer, "chroot_base_dir");
+  const char *binary = firec_json_string (firec_json_member (spec, "firecracker"), "binary");
   cleanup_free char *binary_copy = firec_xstrdup (binary ? binary : "firecracker");
   out->host = firec_xasprintf ("%s/%s/%s/root%s", base ? base : "/srv/jailer", basename (binary_copy), name,
                                vm_root_path);
@@ -316,8 +294,8 @@ check_vm_root_paths (struct checker *c, const cJSON *spec)
 {
   static const char *const reserved[] = { "/dev", "/kernel", "/initrd", "/drives", "/pmem", "/logs", "/metrics",
                                           "/serial", "/cpu-config", "/seccomp", "/snapshot" };
-  const cJSON *api = member (member (spec, "firecracker"), "api_socket");
-  const cJSON *vsock = member (member (spec, "vsock"), "uds_path");
+  const cJSON *api = firec_json_member (firec_json_member (spec, "firecracker"), "api_socket");
+  const cJSON *vsock = firec_json_member (firec_json_member (spec, "vsock"), "uds_path");
   struct
   {
     const cJSON *node;
@@ -346,7 +324,7 @@ check_vm_root_paths (struct checker *c, const cJSON *spec)
      when the manifest does not set it. */
   if (!cJSON_IsString (api))
     {
-      const cJSON *fc = member (spec, "firecracker");
+      const cJSON *fc = firec_json_member (spec, "firecracker");
       check_socket_path (c, "/run/firecracker.socket", fc ? fc : spec, fc ? "/spec/firecracker" : "/spec",
                          "API socket");
     }
@@ -368,12 +346,12 @@ check_shared_backing_files (struct checker *c, const cJSON *spec)
   static const char *const lists[] = { "drives", "pmem" };
   for (size_t l = 0; l < FIREC_N_ELEMENTS (lists); l++)
     {
-      const cJSON *list = member (spec, lists[l]);
+      const cJSON *list = firec_json_member (spec, lists[l]);
       size_t i = 0;
       for (const cJSON *item = cJSON_IsArray (list) ? list->child : NULL; item && n < FIREC_N_ELEMENTS (files);
            item = item->next, i++)
         {
-          const cJSON *path = member (item, "path_on_host");
+          const cJSON *path = firec_json_member (item, "path_on_host");
           if (!cJSON_IsString (path))
             continue;
           cleanup_free char *pointer = firec_xasprintf ("/spec/%s/%zu/path_on_host", lists[l], i);
@@ -397,13 +375,13 @@ size_t
 firec_manifest_check_semantics (const struct firec_doc *doc, struct firec_diags *diags)
 {
   struct checker c = { doc, diags, 0 };
-  const cJSON *spec = member (doc->root, "spec");
+  const cJSON *spec = firec_json_member (doc->root, "spec");
   if (!cJSON_IsObject (spec))
     return 0;
-  bool snapshot = member (spec, "snapshot") != NULL;
-  check_unique_ids (&c, member (spec, "drives"), "/spec/drives", "drive_id", "drive_id");
-  check_unique_ids (&c, member (spec, "network-interfaces"), "/spec/network-interfaces", "iface_id", "iface_id");
-  check_unique_ids (&c, member (spec, "pmem"), "/spec/pmem", "id", "pmem id");
+  bool snapshot = firec_json_member (spec, "snapshot") != NULL;
+  check_unique_ids (&c, firec_json_member (spec, "drives"), "/spec/drives", "drive_id", "drive_id");
+  check_unique_ids (&c, firec_json_member (spec, "network-interfaces"), "/spec/network-interfaces", "iface_id", "iface_id");
+  check_unique_ids (&c, firec_json_member (spec, "pmem"), "/spec/pmem", "id", "pmem id");
   check_root_devices (&c, spec, snapshot);
   check_snapshot_exclusions (&c, spec);
   check_mmds_interfaces (&c, spec);

@@ -19,19 +19,6 @@
 
 /* ------------------------------------------------------------------ small helpers */
 
-static const cJSON *
-member (const cJSON *object, const char *name)
-{
-  return cJSON_IsObject (object) ? cJSON_GetObjectItemCaseSensitive (object, name) : NULL;
-}
-
-static const char *
-string_member (const cJSON *object, const char *name)
-{
-  const cJSON *v = member (object, name);
-  return cJSON_IsString (v) ? v->valuestring : NULL;
-}
-
 static char *
 dup_or_null (const char *s)
 {
@@ -378,24 +365,24 @@ add_file (struct firec_model *m, enum firec_file_role role, const char *id, cons
 static void
 collect_files (struct firec_model *m)
 {
-  const cJSON *spec = member (m->manifest, "spec");
-  const cJSON *staging = member (spec, "staging");
-  enum firec_staging_mode def = parse_staging_mode (string_member (staging, "default"), FIREC_STAGING_AUTO);
+  const cJSON *spec = firec_json_member (m->manifest, "spec");
+  const cJSON *staging = firec_json_member (spec, "staging");
+  enum firec_staging_mode def = parse_staging_mode (firec_json_string (staging, "default"), FIREC_STAGING_AUTO);
 
-  const char *filter = string_member (member (member (spec, "firecracker"), "seccomp"), "filter");
+  const char *filter = firec_json_string (firec_json_member (firec_json_member (spec, "firecracker"), "seccomp"), "filter");
   if (filter)
     add_file (m, FIREC_FILE_SECCOMP, NULL, "stage.seccomp", filter, "/seccomp", "/spec/firecracker/seccomp/filter",
               def, false, false);
 
-  const cJSON *boot = member (spec, "boot-source");
-  const char *kernel = string_member (boot, "kernel_image_path");
+  const cJSON *boot = firec_json_member (spec, "boot-source");
+  const char *kernel = firec_json_string (boot, "kernel_image_path");
   if (kernel)
     add_file (m, FIREC_FILE_KERNEL, NULL, "stage.kernel", kernel, "/kernel", "/spec/boot-source/kernel_image_path",
-              parse_staging_mode (string_member (staging, "kernel"), def), false, false);
-  const char *initrd = string_member (boot, "initrd_path");
+              parse_staging_mode (firec_json_string (staging, "kernel"), def), false, false);
+  const char *initrd = firec_json_string (boot, "initrd_path");
   if (initrd)
     add_file (m, FIREC_FILE_INITRD, NULL, "stage.initrd", initrd, "/initrd", "/spec/boot-source/initrd_path",
-              parse_staging_mode (string_member (staging, "initrd"), def), false, false);
+              parse_staging_mode (firec_json_string (staging, "initrd"), def), false, false);
 
   static const struct
   {
@@ -412,19 +399,19 @@ collect_files (struct firec_model *m)
   };
   for (size_t d = 0; d < FIREC_N_ELEMENTS (devices); d++)
     {
-      const cJSON *list = member (spec, devices[d].list);
+      const cJSON *list = firec_json_member (spec, devices[d].list);
       size_t i = 0;
       for (const cJSON *item = cJSON_IsArray (list) ? list->child : NULL; item; item = item->next, i++)
         {
-          const char *path = string_member (item, "path_on_host");
-          const char *id = string_member (item, devices[d].id_field);
+          const char *path = firec_json_string (item, "path_on_host");
+          const char *id = firec_json_string (item, devices[d].id_field);
           if (path == NULL || id == NULL)
             continue; /* vhost-user drives have a backend socket instead of a file */
           cleanup_free char *step = firec_xasprintf ("%s.%s", devices[d].step_prefix, id);
           cleanup_free char *pointer = firec_xasprintf ("/spec/%s/%zu/path_on_host", devices[d].list, i);
           enum firec_staging_mode mode
-              = parse_staging_mode (string_member (member (staging, devices[d].staging_map), id), def);
-          bool read_only = cJSON_IsTrue (member (item, devices[d].read_only_field));
+              = parse_staging_mode (firec_json_string (firec_json_member (staging, devices[d].staging_map), id), def);
+          bool read_only = cJSON_IsTrue (firec_json_member (item, devices[d].read_only_field));
           add_file (m, devices[d].role, id, step, path, devices[d].jail_dir, pointer, mode, !read_only, false);
         }
     }
@@ -443,7 +430,7 @@ collect_files (struct firec_model *m)
   };
   for (size_t o = 0; o < FIREC_N_ELEMENTS (outputs); o++)
     {
-      const char *path = string_member (member (spec, outputs[o].section), outputs[o].field);
+      const char *path = firec_json_string (firec_json_member (spec, outputs[o].section), outputs[o].field);
       if (path == NULL)
         continue;
       cleanup_free char *pointer = firec_xasprintf ("/spec/%s/%s", outputs[o].section, outputs[o].field);
@@ -451,19 +438,19 @@ collect_files (struct firec_model *m)
                 true, true);
     }
 
-  const cJSON *snapshot = member (spec, "snapshot");
-  const char *state = string_member (snapshot, "snapshot_path");
+  const cJSON *snapshot = firec_json_member (spec, "snapshot");
+  const char *state = firec_json_string (snapshot, "snapshot_path");
   if (state)
     add_file (m, FIREC_FILE_SNAPSHOT_STATE, NULL, "stage.snapshot", state, "/snapshot", "/spec/snapshot/snapshot_path",
               def, false, false);
-  const cJSON *backend = member (snapshot, "mem_backend");
-  const char *backend_type = string_member (backend, "backend_type");
-  const char *mem = string_member (backend, "backend_path");
+  const cJSON *backend = firec_json_member (snapshot, "mem_backend");
+  const char *backend_type = firec_json_string (backend, "backend_type");
+  const char *mem = firec_json_string (backend, "backend_path");
   /* A Uffd backend_path is the page-fault handler's socket, not a file to stage. */
   if (mem && backend_type && strcmp (backend_type, "File") == 0)
     add_file (m, FIREC_FILE_SNAPSHOT_MEMORY, NULL, "stage.snapshot-memory", mem, "/snapshot-memory",
               "/spec/snapshot/mem_backend/backend_path", def, false, false);
-  const char *mem_file = string_member (snapshot, "mem_file_path");
+  const char *mem_file = firec_json_string (snapshot, "mem_file_path");
   if (mem_file)
     add_file (m, FIREC_FILE_SNAPSHOT_MEMORY, NULL, "stage.snapshot-memory", mem_file, "/snapshot-memory",
               "/spec/snapshot/mem_file_path", def, false, false);
@@ -515,7 +502,7 @@ firec_state_dir_for (const char *name)
 static void
 resolve_stop_policy (struct firec_model *m, const cJSON *run)
 {
-  const cJSON *stop = member (run, "stop");
+  const cJSON *stop = firec_json_member (run, "stop");
   for (const cJSON *s = cJSON_IsArray (stop) ? stop->child : NULL; s; s = s->next)
     {
       struct firec_stop_step step = { FIREC_STOP_SIGKILL, 0 };
@@ -570,36 +557,36 @@ firec_resolve (const struct firec_doc *doc, struct firec_model **out, struct fir
     }
   firec_schema_walk_annotation (schema, m->manifest, "x-firec-path", absolutize_host_path, &r);
 
-  const cJSON *metadata = member (m->manifest, "metadata");
-  m->name = firec_xstrdup (string_member (metadata, "name"));
-  const cJSON *fc = member (spec, "firecracker");
-  m->firecracker_binary = firec_xstrdup (string_member (fc, "binary"));
+  const cJSON *metadata = firec_json_member (m->manifest, "metadata");
+  m->name = firec_xstrdup (firec_json_string (metadata, "name"));
+  const cJSON *fc = firec_json_member (spec, "firecracker");
+  m->firecracker_binary = firec_xstrdup (firec_json_string (fc, "binary"));
   m->exec_name = path_basename (m->firecracker_binary);
-  const cJSON *seccomp = member (fc, "seccomp");
+  const cJSON *seccomp = firec_json_member (fc, "seccomp");
   m->seccomp = cJSON_IsObject (seccomp)                                           ? FIREC_SECCOMP_FILTER
                : cJSON_IsString (seccomp) && strcmp (seccomp->valuestring, "none") == 0 ? FIREC_SECCOMP_NONE
                                                                                  : FIREC_SECCOMP_DEFAULT;
-  m->boot_timer = cJSON_IsTrue (member (fc, "boot_timer"));
-  const cJSON *payload = member (fc, "http_api_max_payload_size");
+  m->boot_timer = cJSON_IsTrue (firec_json_member (fc, "boot_timer"));
+  const cJSON *payload = firec_json_member (fc, "http_api_max_payload_size");
   m->http_api_max_payload_size = cJSON_IsNumber (payload) ? (long long) payload->valuedouble : 0;
-  const cJSON *mmds_limit = member (fc, "mmds_size_limit");
+  const cJSON *mmds_limit = firec_json_member (fc, "mmds_size_limit");
   m->mmds_size_limit = cJSON_IsNumber (mmds_limit) ? (long long) mmds_limit->valuedouble : 0;
 
-  const cJSON *jailer = member (spec, "jailer");
-  m->jailer = !cJSON_IsFalse (member (jailer, "enabled"));
-  m->jailer_binary = firec_xstrdup (string_member (jailer, "binary"));
-  const cJSON *uid = member (jailer, "uid"), *gid = member (jailer, "gid");
+  const cJSON *jailer = firec_json_member (spec, "jailer");
+  m->jailer = !cJSON_IsFalse (firec_json_member (jailer, "enabled"));
+  m->jailer_binary = firec_xstrdup (firec_json_string (jailer, "binary"));
+  const cJSON *uid = firec_json_member (jailer, "uid"), *gid = firec_json_member (jailer, "gid");
   m->uid = cJSON_IsNumber (uid) ? (unsigned long) uid->valuedouble : 0;
   m->gid = cJSON_IsNumber (gid) ? (unsigned long) gid->valuedouble : 0;
-  m->chroot_base_dir = firec_path_normalize (string_member (jailer, "chroot_base_dir"));
-  m->netns = dup_or_null (string_member (jailer, "netns"));
-  m->daemonize = cJSON_IsTrue (member (jailer, "daemonize"));
-  m->new_pid_ns = cJSON_IsTrue (member (jailer, "new_pid_ns"));
-  m->cgroups = string_map_to_list (member (jailer, "cgroups"));
-  const cJSON *cgv = member (jailer, "cgroup_version");
+  m->chroot_base_dir = firec_path_normalize (firec_json_string (jailer, "chroot_base_dir"));
+  m->netns = dup_or_null (firec_json_string (jailer, "netns"));
+  m->daemonize = cJSON_IsTrue (firec_json_member (jailer, "daemonize"));
+  m->new_pid_ns = cJSON_IsTrue (firec_json_member (jailer, "new_pid_ns"));
+  m->cgroups = string_map_to_list (firec_json_member (jailer, "cgroups"));
+  const cJSON *cgv = firec_json_member (jailer, "cgroup_version");
   m->cgroup_version = cJSON_IsNumber (cgv) ? (int) cgv->valuedouble : 0;
-  m->parent_cgroup = dup_or_null (string_member (jailer, "parent_cgroup"));
-  m->resource_limits = string_map_to_list (member (jailer, "resource_limits"));
+  m->parent_cgroup = dup_or_null (firec_json_string (jailer, "parent_cgroup"));
+  m->resource_limits = string_map_to_list (firec_json_member (jailer, "resource_limits"));
 
   m->state_dir = firec_state_dir_for (m->name);
   if (m->jailer)
@@ -611,25 +598,25 @@ firec_resolve (const struct firec_doc *doc, struct firec_model **out, struct fir
   else
     m->vm_root = firec_xasprintf ("%s/root", m->state_dir);
 
-  const char *api = string_member (fc, "api_socket");
+  const char *api = firec_json_string (fc, "api_socket");
   m->api_socket_host = firec_xasprintf ("%s%s", m->vm_root, api);
   /* Without the jailer Firecracker is not chrooted: it binds the host path. */
   m->api_socket_vm = m->jailer ? firec_xstrdup (api) : firec_xstrdup (m->api_socket_host);
-  const char *uds = string_member (member (spec, "vsock"), "uds_path");
+  const char *uds = firec_json_string (firec_json_member (spec, "vsock"), "uds_path");
   if (uds)
     m->vsock_socket_host = firec_xasprintf ("%s%s", m->vm_root, uds);
 
   collect_files (m);
 
-  const cJSON *run = member (spec, "run");
-  const char *mode = string_member (run, "mode");
+  const cJSON *run = firec_json_member (spec, "run");
+  const char *mode = firec_json_string (run, "mode");
   m->mode = mode && strcmp (mode, "daemon") == 0 ? FIREC_RUN_DAEMON
             : mode && strcmp (mode, "tmux") == 0 ? FIREC_RUN_TMUX
                                                  : FIREC_RUN_ATTACHED;
-  m->start_timeout_ms = parse_duration_ms (string_member (run, "start_timeout"), 10000);
-  m->stop_timeout_ms = parse_duration_ms (string_member (run, "stop_timeout"), 30000);
+  m->start_timeout_ms = parse_duration_ms (firec_json_string (run, "start_timeout"), 10000);
+  m->stop_timeout_ms = parse_duration_ms (firec_json_string (run, "stop_timeout"), 30000);
   resolve_stop_policy (m, run);
-  m->snapshot = member (spec, "snapshot") != NULL;
+  m->snapshot = firec_json_member (spec, "snapshot") != NULL;
 
   if (r.errors)
     {

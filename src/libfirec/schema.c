@@ -119,22 +119,12 @@ struct firec_schema
   size_t node_count;
 };
 
-static size_t
-hash_node (const void *p, size_t cap)
-{
-  uint64_t x = (uint64_t) (uintptr_t) p;
-  x ^= x >> 33;
-  x *= 0xff51afd7ed558ccdULL;
-  x ^= x >> 33;
-  return (size_t) x & (cap - 1);
-}
-
 static struct compiled_node *
 find_compiled (const struct firec_schema *s, const cJSON *node)
 {
   if (s->node_cap == 0)
     return NULL;
-  for (size_t i = hash_node (node, s->node_cap); s->nodes[i].node; i = (i + 1) & (s->node_cap - 1))
+  for (size_t i = firec_hash_pointer (node, s->node_cap); s->nodes[i].node; i = (i + 1) & (s->node_cap - 1))
     if (s->nodes[i].node == node)
       return &s->nodes[i];
   return NULL;
@@ -150,7 +140,7 @@ add_compiled (struct firec_schema *s, const cJSON *node)
       for (size_t i = 0; i < s->node_cap; i++)
         if (s->nodes[i].node)
           {
-            size_t j = hash_node (s->nodes[i].node, cap);
+            size_t j = firec_hash_pointer (s->nodes[i].node, cap);
             while (table[j].node)
               j = (j + 1) & (cap - 1);
             table[j] = s->nodes[i];
@@ -159,7 +149,7 @@ add_compiled (struct firec_schema *s, const cJSON *node)
       s->nodes = table;
       s->node_cap = cap;
     }
-  size_t i = hash_node (node, s->node_cap);
+  size_t i = firec_hash_pointer (node, s->node_cap);
   while (s->nodes[i].node && s->nodes[i].node != node)
     i = (i + 1) & (s->node_cap - 1);
   if (s->nodes[i].node)
@@ -820,21 +810,12 @@ check_number (struct validation *v, const cJSON *schema, const cJSON *instance, 
 }
 
 static size_t
-utf8_length (const char *s)
-{
-  size_t n = 0;
-  for (; *s; s++)
-    n += ((unsigned char) *s & 0xC0) != 0x80;
-  return n;
-}
-
-static size_t
 check_string (struct validation *v, const cJSON *schema, const cJSON *instance, const char *pointer)
 {
   if (!cJSON_IsString (instance))
     return 0;
   size_t errors = 0;
-  size_t len = utf8_length (instance->valuestring);
+  size_t len = firec_utf8_length (instance->valuestring);
   const cJSON *min = kw (v->schema, schema, KW_MIN_LENGTH);
   const cJSON *max = kw (v->schema, schema, KW_MAX_LENGTH);
   struct firec_buf got = { 0 };

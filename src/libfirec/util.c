@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -79,6 +80,25 @@ firec_xasprintf (const char *fmt, ...)
   char *s = firec_xvasprintf (fmt, ap);
   va_end (ap);
   return s;
+}
+
+size_t
+firec_utf8_length (const char *s)
+{
+  size_t n = 0;
+  for (; *s; s++)
+    n += ((unsigned char) *s & 0xC0) != 0x80;
+  return n;
+}
+
+size_t
+firec_hash_pointer (const void *p, size_t cap)
+{
+  uint64_t x = (uint64_t) (uintptr_t) p;
+  x ^= x >> 33;
+  x *= 0xff51afd7ed558ccdULL;
+  x ^= x >> 33;
+  return (size_t) x & (cap - 1);
 }
 
 void

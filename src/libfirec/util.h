@@ -58,6 +58,27 @@ firec_cjson_deletep (cJSON **p)
 
 #define FIREC_N_ELEMENTS(a) (sizeof (a) / sizeof ((a)[0]))
 
+/* A member of a JSON object, NULL when object is not one or lacks it; and the
+   same for string members. */
+static inline const cJSON *
+firec_json_member (const cJSON *object, const char *name)
+{
+  return cJSON_IsObject (object) ? cJSON_GetObjectItemCaseSensitive (object, name) : NULL;
+}
+
+static inline const char *
+firec_json_string (const cJSON *object, const char *name)
+{
+  const cJSON *v = firec_json_member (object, name);
+  return cJSON_IsString (v) ? v->valuestring : NULL;
+}
+
+/* Characters (code points) in a UTF-8 string, as JSON Schema counts them. */
+size_t firec_utf8_length (const char *s);
+
+/* A hash of an address, for the tables keyed by cJSON node (cap a power of two). */
+size_t firec_hash_pointer (const void *p, size_t cap);
+
 /* A growable string, for building messages and documents. */
 struct firec_buf
 {
