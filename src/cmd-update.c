@@ -10,6 +10,7 @@
 #include "util.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -151,12 +152,22 @@ cmd_update (int argc, char **argv)
                 .mode = FIREC_STAGING_AUTO,
                 .writable = !cJSON_IsTrue (cJSON_GetObjectItemCaseSensitive (entry, "is_read_only")),
               };
+              /* Where a start would have put it, so that a snapshot taken now restores
+                 with snapshot.drives naming this file. */
               cleanup_free char *base = firec_xstrdup (strrchr (absolute, '/') + 1);
-              file.vm_path = firec_xasprintf ("/drives/%s/updated-%s", id, base);
+              file.vm_path = firec_xasprintf ("/drives/%s/%s", id, base);
               cleanup_free char *vm_path = file.vm_path;
               cleanup_close int root = open (firec_vm_record_string (&info, "vm_root"), O_PATH | O_DIRECTORY | O_CLOEXEC);
               struct firec_staged staged = { 0 };
-              if (root < 0
+              struct stat st;
+              if (root >= 0 && fstatat (root, file.vm_path + 1, &st, AT_SYMLINK_NOFOLLOW) == 0)
+                {
+                  fprintf (stderr, "%s update: drive %s already has a file named %s in the jail; give the new file "
+                                   "another name\n",
+                           cli_program_name, id, base);
+                  rc = FIREC_EXIT_INVALID;
+                }
+              else if (root < 0
                   || firec_stage_file (root, &file, (uid_t) firec_vm_record_number (&info, "uid"),
                                        (gid_t) firec_vm_record_number (&info, "gid"), NULL, &staged, &err)
                          < 0)

@@ -382,6 +382,8 @@ firec_manifest_check_semantics (const struct firec_doc *doc, struct firec_diags 
   check_unique_ids (&c, firec_json_member (spec, "drives"), "/spec/drives", "drive_id", "drive_id");
   check_unique_ids (&c, firec_json_member (spec, "network-interfaces"), "/spec/network-interfaces", "iface_id", "iface_id");
   check_unique_ids (&c, firec_json_member (spec, "pmem"), "/spec/pmem", "id", "pmem id");
+  check_unique_ids (&c, firec_json_member (firec_json_member (spec, "snapshot"), "drives"), "/spec/snapshot/drives",
+                    "drive_id", "drive_id");
   check_root_devices (&c, spec, snapshot);
   check_snapshot_exclusions (&c, spec);
   check_mmds_interfaces (&c, spec);

@@ -320,6 +320,8 @@ static void
 add_snapshot_load (struct builder *b)
 {
   cJSON *body = request_body (b->model, "/spec/snapshot");
+  /* firec-run's own: the drives it staged for the snapshot, not a load parameter. */
+  cJSON_DeleteItemFromObjectCaseSensitive (body, "drives");
   cJSON *override = cJSON_GetObjectItemCaseSensitive (body, "vsock_override");
   rewrite_vm_root_path (b->model, override, "uds_path");
   add_request (b, "api.put.snapshot-load", "PUT", "/snapshot/load", "/spec/snapshot", body);

@@ -439,6 +439,23 @@ collect_files (struct firec_model *m)
     }
 
   const cJSON *snapshot = firec_json_member (spec, "snapshot");
+  /* The snapshotted VM's drives, where the snapshot expects them. */
+  const cJSON *snapshot_drives = firec_json_member (snapshot, "drives");
+  size_t d = 0;
+  for (const cJSON *item = cJSON_IsArray (snapshot_drives) ? snapshot_drives->child : NULL; item;
+       item = item->next, d++)
+    {
+      const char *id = firec_json_string (item, "drive_id");
+      const char *path = firec_json_string (item, "path_on_host");
+      if (id == NULL || path == NULL)
+        continue;
+      cleanup_free char *step = firec_xasprintf ("stage.drive.%s", id);
+      cleanup_free char *pointer = firec_xasprintf ("/spec/snapshot/drives/%zu/path_on_host", d);
+      enum firec_staging_mode mode
+          = parse_staging_mode (firec_json_string (firec_json_member (staging, "drives"), id), def);
+      add_file (m, FIREC_FILE_DRIVE, id, step, path, "/drives", pointer, mode,
+                !cJSON_IsTrue (firec_json_member (item, "is_read_only")), false);
+    }
   const char *state = firec_json_string (snapshot, "snapshot_path");
   if (state)
     add_file (m, FIREC_FILE_SNAPSHOT_STATE, NULL, "stage.snapshot", state, "/snapshot", "/spec/snapshot/snapshot_path",

@@ -78,6 +78,13 @@ if [ "$REAL" = 0 ]; then
   check "the API saw the MMDS patch (GET /mmds)" sh -c "curl -s --unix-socket '$("$FIREC_RUN" status -o json "$name" | json_field api_socket)' http://localhost/mmds | grep -q z1"
 fi
 
+# A snapshot of this VM, which has a root drive: restored below with snapshot.drives.
+"$FIREC_RUN" snapshot create "$name" --snapshot "$WORK/snap-drives.snap" --mem "$WORK/snap-drives.mem" 2>/dev/null
+check "snapshot create of a VM with a drive" test -s "$WORK/snap-drives.snap"
+# (its drive is other.img since the update above, with the doubles)
+if [ "$REAL" = 0 ]; then rootfs=$WORK/$name/other.img
+else rootfs=$("$PYTHON3" -c 'import json,sys; print(json.load(open(sys.argv[1]))["spec"]["drives"][0]["path_on_host"])' "$WORK/$name/vm2.json"); fi
+
 # --- stop, rm -------------------------------------------------------------------
 "$FIREC_RUN" stop "$name" 2>/dev/null; rc=$?
 check "stop exits 0 (got $rc)" test "$rc" -eq 0
@@ -108,6 +115,26 @@ PY
   "$FIREC_RUN" rm -f "$name" 2>/dev/null
   check "rm -f leaves nothing and the snapshot files unchanged" clean_after "$name"
 fi
+
+# --- restoring a snapshot of a VM with drives: snapshot.drives stages them ------
+name=e2e-restore2
+prepare snapshot-restore "$name"
+"$PYTHON3" - "$WORK/$name/vm.json" "$WORK" "$rootfs" <<'PY'
+import json, sys
+m = json.load(open(sys.argv[1]))
+s = m["spec"]["snapshot"]
+s["snapshot_path"] = sys.argv[2] + "/snap-drives.snap"
+s["mem_backend"]["backend_path"] = sys.argv[2] + "/snap-drives.mem"
+s["drives"] = [{"drive_id": "rootfs", "path_on_host": sys.argv[3]}]
+json.dump(m, open(sys.argv[1], "w"))
+PY
+printf '%s\n' "$WORK/snap-drives.snap" "$WORK/snap-drives.mem" >"$WORK/$name/inputs"; fingerprint "$WORK/$name" >"$WORK/$name/before"
+"$FIREC_RUN" run -d "$WORK/$name/vm.json" 2>"$WORK/$name/stderr"; rc=$?
+check "a snapshot of a VM with a drive restores with snapshot.drives (exit $rc)" test "$rc" -eq 0
+[ $rc -eq 0 ] || tail -5 "$WORK/$name/stderr" | sed 's/^/#   /'
+check "it runs" test "$(status_of "$name")" = running
+"$FIREC_RUN" rm -f "$name" 2>/dev/null
+check "rm -f leaves nothing" clean_after "$name"
 
 # --- kill ----------------------------------------------------------------------
 name=e2e-kill
