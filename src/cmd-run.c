@@ -10,6 +10,7 @@
 #include "process.h"
 #include "plan.h"
 #include "stage.h"
+#include "supervise.h"
 #include "util.h"
 
 #include <errno.h>
@@ -50,42 +51,6 @@ print_help (void)
           cli_program_name);
 }
 
-static const char *
-firecracker_exit_name (int code)
-{
-  /* FcExitCode, the same in Firecracker 1.5.1 and later. */
-  switch (code)
-    {
-    case 0:
-      return "Ok";
-    case 1:
-      return "GenericError";
-    case 2:
-      return "UnexpectedError";
-    case 148:
-      return "BadSyscall (seccomp)";
-    case 149:
-      return "SIGBUS";
-    case 150:
-      return "SIGSEGV";
-    case 151:
-      return "SIGXFSZ";
-    case 152:
-      return "BadConfiguration";
-    case 153:
-      return "ArgParsing";
-    case 154:
-      return "SIGXCPU";
-    case 155:
-      return "SIGPIPE";
-    case 156:
-      return "SIGHUP";
-    case 157:
-      return "SIGILL";
-    default:
-      return "unknown";
-    }
-}
 
 struct step_log
 {
@@ -282,6 +247,47 @@ start_in_tmux (const struct firec_model *model, const char *manifest, const char
   return FIREC_EXIT_RUNTIME;
 }
 
+/* Once the VM runs, an attached firec-run becomes firec-supervise (same pid: the
+   VMM stays its child, the lock stays held), a program without libcurl and its
+   TLS stack, so that supervising costs little memory. Returns only when the
+   helper cannot be run; the caller then supervises in-process. */
+static void
+exec_supervisor (struct firec_vm *vm, const struct termios *saved_tty)
+{
+  char self[4096];
+  ssize_t n = readlink ("/proc/self/exe", self, sizeof self - 1);
+  if (n < 0)
+    return;
+  self[n] = '\0';
+  char *slash = strrchr (self, '/');
+  cleanup_free char *beside = firec_xasprintf ("%.*s/firec-supervise", (int) (slash - self), self);
+  const char *helper = access (beside, X_OK) == 0 ? beside : FIREC_PKGLIBEXECDIR "/firec-supervise";
+  if (access (helper, X_OK) < 0)
+    return;
+  cleanup_cjson cJSON *handoff = firec_vm_handoff (vm);
+  if (saved_tty)
+    {
+      struct firec_buf hex = { 0 };
+      const unsigned char *bytes = (const unsigned char *) saved_tty;
+      for (size_t i = 0; i < sizeof *saved_tty; i++)
+        firec_buf_printf (&hex, "%02x", bytes[i]);
+      cJSON_AddStringToObject (handoff, "termios", hex.data);
+      firec_buf_release (&hex);
+    }
+  static const char *const fds[] = { "pidfd", "spawned_pidfd", "lock_fd", "stderr_fd" };
+  for (size_t i = 0; i < FIREC_N_ELEMENTS (fds); i++)
+    {
+      int fd = (int) cJSON_GetNumberValue (cJSON_GetObjectItemCaseSensitive (handoff, fds[i]));
+      if (fd >= 0)
+        fcntl (fd, F_SETFD, 0);
+    }
+  cleanup_free char *text = cJSON_PrintUnformatted (handoff);
+  fflush (stdout);
+  fflush (stderr);
+  char *const args[] = { (char *) helper, text, NULL };
+  execv (helper, args);
+}
+
 int
 cmd_run (int argc, char **argv)
 {
@@ -430,36 +436,22 @@ cmd_run (int argc, char **argv)
     fprintf (stderr, "%s: %s is running (firecracker pid %ld, Firecracker %s)\n", cli_program_name, model->name,
              (long) firec_vm_pid (vm), firec_vm_firecracker_version (vm) ? firec_vm_firecracker_version (vm) : "?");
 
+  exec_supervisor (vm, tty ? &saved_tty : NULL);
+
+  /* No helper (an uninstalled copy moved away from it): supervise here. */
   int status = -1;
+  bool stopped = false;
   int exit_code = FIREC_EXIT_OK;
-  if (firec_vm_supervise (vm, sfd, &status, &err) < 0)
-    {
-      exit_code = cli_report_error (&err);
-      cleanup_error firec_error_t stop_err = NULL;
-      firec_vm_stop (vm, true, &stop_err);
-    }
+  if (firec_vm_supervise (vm, sfd, &status, &stopped, &err) < 0)
+    exit_code = cli_report_error (&err);
   if (sfd >= 0)
     close (sfd);
   if (tty)
     reclaim_terminal (&saved_tty);
-
-  if (status != -1 && WIFEXITED (status) && WEXITSTATUS (status) != 0)
-    {
-      fprintf (stderr, "%s: %s: firecracker exited with status %d (%s)\n", cli_program_name, model->name,
-               WEXITSTATUS (status), firecracker_exit_name (WEXITSTATUS (status)));
-      exit_code = FIREC_EXIT_RUNTIME;
-    }
-  else if (status != -1 && WIFSIGNALED (status))
-    {
-      bool asked = WTERMSIG (status) == SIGKILL || WTERMSIG (status) == SIGTERM;
-      fprintf (stderr, "%s: %s: firecracker was killed by SIG%s%s\n", cli_program_name, model->name,
-               sigabbrev_np (WTERMSIG (status)) ? sigabbrev_np (WTERMSIG (status)) : "?",
-               asked ? " (the stop policy)" : "");
-      if (!asked)
-        exit_code = FIREC_EXIT_RUNTIME;
-    }
-  else if (!log.quiet)
-    fprintf (stderr, "%s: %s: the VM has ended\n", cli_program_name, model->name);
+  cleanup_free char *how = NULL;
+  if (firec_vm_end_result (status, stopped, &how) != 0)
+    exit_code = FIREC_EXIT_RUNTIME;
+  fprintf (stderr, "%s: %s: %s\n", cli_program_name, model->name, how);
 
   firec_notify ("STOPPING=1");
   if (firec_vm_teardown (vm, &err) < 0)

@@ -5,10 +5,12 @@
 
 #include "interp.h"
 #include "caps.h"
+#include "cgroup.h"
 #include "fcapi.h"
 #include "process.h"
 #include "stage.h"
 #include "state.h"
+#include "supervise.h"
 #include "util.h"
 
 #include <dirent.h>
@@ -26,12 +28,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#ifndef CGROUP_SUPER_MAGIC
-#define CGROUP_SUPER_MAGIC 0x27e0eb
-#endif
-#ifndef CGROUP2_SUPER_MAGIC
-#define CGROUP2_SUPER_MAGIC 0x63677270
-#endif
 
 extern char **environ;
 
@@ -138,13 +134,6 @@ push_undo (struct firec_vm *vm, enum undo_kind kind, const struct firec_step *st
     u->staged = *staged;
 }
 
-static long
-elapsed_ms_since (const struct timespec *start)
-{
-  struct timespec now;
-  clock_gettime (CLOCK_MONOTONIC, &now);
-  return (now.tv_sec - start->tv_sec) * 1000 + (now.tv_nsec - start->tv_nsec) / 1000000;
-}
 
 /* A bare name is looked up in PATH, as a shell would; we then exec the absolute path. */
 static char *
@@ -749,56 +738,6 @@ cgroup_dirs_for (const struct firec_model *m, int version)
   return dirs;
 }
 
-static int
-empty_plain_directory (const char *dir, firec_error_t *err)
-{
-  DIR *d = opendir (dir);
-  if (d == NULL)
-    return firec_error_set (err, errno, "cannot open %s", dir);
-  struct dirent *e;
-  while ((e = readdir (d)) != NULL)
-    if (e->d_type == DT_REG)
-      unlinkat (dirfd (d), e->d_name, 0);
-  closedir (d);
-  return 0;
-}
-
-int
-firec_remove_cgroup_dirs (const cJSON *dirs, firec_error_t *err)
-{
-  int rc = 0;
-  for (const cJSON *d = dirs ? dirs->child : NULL; d; d = d->next)
-    {
-      const char *dir = d->valuestring;
-      /* A cgroup is busy until the kernel has finished with its last task, a few
-         milliseconds after the reap; retry briefly. */
-      struct timespec start;
-      clock_gettime (CLOCK_MONOTONIC, &start);
-      while (rmdir (dir) < 0)
-        {
-          if (errno == ENOENT)
-            break;
-          /* On cgroupfs the control files vanish with the directory; a cgroup root
-             that is a plain directory (FIREC_CGROUP_ROOT in tests) holds real files. */
-          struct statfs fs;
-          if (errno == ENOTEMPTY && statfs (dir, &fs) == 0 && fs.f_type != CGROUP2_SUPER_MAGIC
-              && fs.f_type != CGROUP_SUPER_MAGIC)
-            {
-              cleanup_error firec_error_t ignored = NULL;
-              if (empty_plain_directory (dir, &ignored) == 0)
-                continue;
-            }
-          if (errno != EBUSY || elapsed_ms_since (&start) > 2000)
-            {
-              rc = firec_error_set (err, errno, "cannot remove the cgroup %s", dir);
-              break;
-            }
-          poll (NULL, 0, 10);
-        }
-    }
-  return rc;
-}
-
 static bool
 pid_file_names_vmm (const struct firec_vm *vm)
 {
@@ -1269,147 +1208,42 @@ firec_vm_drain_stderr (struct firec_vm *vm)
     firec_stderr_tail_drain (vm->stderr_tail, &ignored);
 }
 
-/* One stop action; returns 1 when it was sent, 0 when there was nothing to do. */
 static int
-send_stop_action (struct firec_vm *vm, const struct firec_stop_step *s, firec_error_t *err)
+vm_ctrl_alt_del (void *data, firec_error_t *err)
 {
-  switch (s->action)
-    {
-    case FIREC_STOP_CTRL_ALT_DEL:
-      {
-        const char body[] = "{\"action_type\":\"SendCtrlAltDel\"}";
-        if (vm->api == NULL && firec_fcapi_open (vm->model->api_socket_host, &vm->api, err) < 0)
-          return -1;
-        return firec_fcapi_call (vm->api, "PUT", "/actions", body, 5000, NULL, err) < 0 ? -1 : 1;
-      }
-    case FIREC_STOP_SIGTERM:
-      return firec_pidfd_send_signal (vm->vmm_pidfd, SIGTERM, err) < 0 ? -1 : 1;
-    case FIREC_STOP_SIGKILL:
-      return firec_pidfd_send_signal (vm->vmm_pidfd, SIGKILL, err) < 0 ? -1 : 1;
-    }
+  struct firec_vm *vm = data;
+  if (vm->api == NULL && firec_fcapi_open (vm->model->api_socket_host, &vm->api, err) < 0)
+    return -1;
+  return firec_fcapi_call (vm->api, "PUT", "/actions", "{\"action_type\":\"SendCtrlAltDel\"}", 5000, NULL, err);
+}
+
+static void
+vm_drain_stderr (void *data)
+{
+  firec_vm_drain_stderr (data);
+}
+
+int
+firec_vm_supervise (struct firec_vm *vm, int signal_fd, int *wait_status, bool *stopped, firec_error_t *err)
+{
+  const struct firec_model *m = vm->model;
+  struct firec_supervision s = {
+    .pid = vm->vmm_pid,
+    .pidfd = vm->vmm_pidfd,
+    .signal_fd = signal_fd,
+    .stderr_fd = firec_vm_stderr_fd (vm),
+    .stop = m->stop,
+    .stop_count = m->stop_count,
+    .stop_timeout_ms = m->stop_timeout_ms,
+    .ctrl_alt_del = vm_ctrl_alt_del,
+    .drain_stderr = vm_drain_stderr,
+    .data = vm,
+  };
+  if (firec_supervise (&s, wait_status, stopped, err) < 0)
+    return -1;
+  vm->vmm_reaped = true;
+  vm->vmm_wait_status = *wait_status;
   return 0;
-}
-
-int
-firec_vm_supervise (struct firec_vm *vm, int signal_fd, int *wait_status, firec_error_t *err)
-{
-  const struct firec_model *m = vm->model;
-  size_t next_stop = 0;
-  bool stopping = false;
-  struct timespec deadline_start;
-  long deadline_ms = -1;
-  struct timespec overall_start;
-  for (;;)
-    {
-      struct pollfd fds[3] = {
-        { .fd = vm->vmm_pidfd, .events = POLLIN },
-        { .fd = signal_fd, .events = POLLIN },
-        { .fd = firec_vm_stderr_fd (vm), .events = POLLIN },
-      };
-      long wait = -1;
-      if (deadline_ms >= 0)
-        {
-          wait = deadline_ms - elapsed_ms_since (&deadline_start);
-          if (stopping && m->stop_timeout_ms > 0)
-            {
-              long overall = m->stop_timeout_ms - elapsed_ms_since (&overall_start);
-              if (overall < wait)
-                wait = overall;
-            }
-          if (wait < 0)
-            wait = 0;
-        }
-      int n = poll (fds, 3, wait > INT_MAX ? INT_MAX : (int) wait);
-      if (n < 0 && errno != EINTR)
-        return firec_error_set (err, errno, "poll");
-      if (fds[2].revents)
-        firec_vm_drain_stderr (vm);
-      if (fds[0].revents)
-        {
-          int status = -1;
-          int rc = firec_process_wait (vm->vmm_pid, vm->vmm_pidfd, 0, &status, err);
-          if (rc < 0)
-            return -1;
-          if (rc != FIREC_WAIT_TIMEOUT)
-            {
-              vm->vmm_reaped = true;
-              vm->vmm_wait_status = status;
-              *wait_status = status;
-              firec_vm_drain_stderr (vm);
-              return 0;
-            }
-        }
-      bool escalate = false;
-      if (signal_fd >= 0 && fds[1].revents)
-        {
-          struct signalfd_siginfo si;
-          if (read (signal_fd, &si, sizeof si) == (ssize_t) sizeof si)
-            {
-              if (stopping)
-                {
-                  /* A second signal: no more patience. */
-                  cleanup_error firec_error_t ignored = NULL;
-                  firec_pidfd_send_signal (vm->vmm_pidfd, SIGKILL, &ignored);
-                  next_stop = m->stop_count;
-                  deadline_ms = -1;
-                  continue;
-                }
-              stopping = true;
-              clock_gettime (CLOCK_MONOTONIC, &overall_start);
-              escalate = true;
-            }
-        }
-      if (deadline_ms >= 0 && elapsed_ms_since (&deadline_start) >= deadline_ms)
-        escalate = true;
-      if (stopping && m->stop_timeout_ms > 0 && elapsed_ms_since (&overall_start) >= m->stop_timeout_ms)
-        {
-          cleanup_error firec_error_t ignored = NULL;
-          firec_pidfd_send_signal (vm->vmm_pidfd, SIGKILL, &ignored);
-          deadline_ms = -1;
-          next_stop = m->stop_count;
-          continue;
-        }
-      if (escalate)
-        {
-          if (next_stop >= m->stop_count)
-            {
-              cleanup_error firec_error_t ignored = NULL;
-              firec_pidfd_send_signal (vm->vmm_pidfd, SIGKILL, &ignored);
-              deadline_ms = -1;
-              continue;
-            }
-          const struct firec_stop_step *s = &m->stop[next_stop++];
-          cleanup_error firec_error_t action_err = NULL;
-          /* A failed action (the API already gone) just moves on to the next one. */
-          send_stop_action (vm, s, &action_err);
-          clock_gettime (CLOCK_MONOTONIC, &deadline_start);
-          deadline_ms = action_err ? 0 : s->wait_ms;
-        }
-    }
-}
-
-int
-firec_vm_stop (struct firec_vm *vm, bool force, firec_error_t *err)
-{
-  const struct firec_model *m = vm->model;
-  for (size_t i = force ? m->stop_count : 0; i < m->stop_count; i++)
-    {
-      cleanup_error firec_error_t action_err = NULL;
-      if (send_stop_action (vm, &m->stop[i], &action_err) < 0)
-        continue;
-      int status;
-      int rc = firec_process_wait (vm->vmm_pid, vm->vmm_pidfd, m->stop[i].wait_ms, &status, err);
-      if (rc < 0)
-        return -1;
-      if (rc != FIREC_WAIT_TIMEOUT)
-        {
-          vm->vmm_reaped = true;
-          vm->vmm_wait_status = status;
-          return 0;
-        }
-    }
-  stop_vmm_now (vm);
-  return vm->vmm_reaped ? 0 : firec_error_set (err, 0, "firecracker (pid %ld) did not stop", (long) vm->vmm_pid);
 }
 
 int
@@ -1423,6 +1257,55 @@ firec_vm_teardown (struct firec_vm *vm, firec_error_t *err)
                                vm->model->name, failed, failed == 1 ? "" : "s", leftovers.data);
   firec_buf_release (&leftovers);
   return rc;
+}
+
+cJSON *
+firec_vm_handoff (struct firec_vm *vm)
+{
+  const struct firec_model *m = vm->model;
+  cJSON *h = cJSON_CreateObject ();
+  cJSON_AddStringToObject (h, "name", m->name);
+  cJSON_AddNumberToObject (h, "pid", vm->vmm_pid);
+  cJSON_AddNumberToObject (h, "pidfd", vm->vmm_pidfd);
+  cJSON_AddNumberToObject (h, "spawned_pid", vm->spawned_pid);
+  cJSON_AddNumberToObject (h, "spawned_pidfd", vm->spawned_pidfd);
+  cJSON_AddNumberToObject (h, "lock_fd", vm->lock_fd);
+  cJSON_AddNumberToObject (h, "stderr_fd", firec_vm_stderr_fd (vm));
+  cJSON_AddStringToObject (h, "api_socket", m->api_socket_host);
+  cJSON_AddNumberToObject (h, "stop_timeout_ms", (double) m->stop_timeout_ms);
+  cJSON *stop = cJSON_AddArrayToObject (h, "stop");
+  for (size_t i = 0; i < m->stop_count; i++)
+    {
+      cJSON *st = cJSON_CreateObject ();
+      cJSON_AddNumberToObject (st, "action", m->stop[i].action);
+      cJSON_AddNumberToObject (st, "wait_ms", (double) m->stop[i].wait_ms);
+      cJSON_AddItemToArray (stop, st);
+    }
+  /* The undo stack, as what is left to remove once the VM is gone (staged files
+     live inside the trees; the tree removal detaches their bind mounts). */
+  cJSON *trees = cJSON_AddArrayToObject (h, "trees");
+  cJSON *outputs = cJSON_AddArrayToObject (h, "outputs");
+  for (size_t i = vm->undo_count; i-- > 0;)
+    {
+      const struct undo *u = &vm->undos[i];
+      switch (u->kind)
+        {
+        case UNDO_TREE:
+          cJSON_AddItemToArray (trees, cJSON_CreateString (u->path));
+          break;
+        case UNDO_OUTPUT:
+          cJSON_AddItemToArray (outputs, cJSON_CreateString (u->path));
+          break;
+        case UNDO_STATE:
+          cJSON_AddStringToObject (h, "state_dir", u->path);
+          break;
+        case UNDO_UNSTAGE:
+        case UNDO_VMM:
+          break;
+        }
+    }
+  cJSON_AddItemToObject (h, "cgroup_dirs", vm->cgroup_dirs ? cJSON_Duplicate (vm->cgroup_dirs, 1) : cJSON_CreateArray ());
+  return h;
 }
 
 void

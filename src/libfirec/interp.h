@@ -58,22 +58,20 @@ const char *firec_vm_firecracker_version (const struct firec_vm *vm);
 int firec_vm_stderr_fd (const struct firec_vm *vm);
 void firec_vm_drain_stderr (struct firec_vm *vm);
 
-/* Waits for the VMM to exit (attached mode). When a signal arrives on the given
-   signalfd (-1: none) the model's stop policy runs: SendCtrlAltDel, SIGTERM or
-   SIGKILL, each followed by its wait; a second signal kills at once. Returns 0
-   with *wait_status (a waitpid status, or -1 when it is not our child). */
-int firec_vm_supervise (struct firec_vm *vm, int signal_fd, int *wait_status, firec_error_t *err);
-
-/* Runs the stop policy now (stop command, second-stage of supervise). */
-int firec_vm_stop (struct firec_vm *vm, bool force, firec_error_t *err);
+/* Waits for the VMM to exit (attached mode), running the stop policy when a
+   signal arrives on signal_fd (-1: none); see supervise.h. */
+int firec_vm_supervise (struct firec_vm *vm, int signal_fd, int *wait_status, bool *stopped, firec_error_t *err);
 
 /* After the VMM is gone: runs every undo (remove the jail, cgroups and state).
    Failures are collected as leftovers (kind FIREC_ERR_LEFTOVERS). */
 int firec_vm_teardown (struct firec_vm *vm, firec_error_t *err);
 void firec_vm_free (struct firec_vm *vm);
 
-/* Removes the cgroup directories listed (a JSON array of paths), retrying while
-   the kernel still counts the VM's last task. Absent ones are fine. */
-int firec_remove_cgroup_dirs (const cJSON *dirs, firec_error_t *err);
+/* What a supervisor in another program image needs to carry on: the VMM's pid
+   and pidfd, the lock and stderr fds, the stop policy, and what is left to
+   remove afterwards (jail tree, output files, cgroups, state). */
+cJSON *firec_vm_handoff (struct firec_vm *vm);
+
+
 
 #endif

@@ -1,6 +1,7 @@
 #include "config.h"
 
 #include "lifecycle.h"
+#include "cgroup.h"
 #include "interp.h"
 #include "model.h"
 #include "process.h"

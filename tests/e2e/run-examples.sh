@@ -33,6 +33,28 @@ PY
   check "$example: nothing is left and the source files are unchanged" clean_after "$name"
 done
 
+# Attached firec-run becomes the small firec-supervise once the VM runs; a copy of
+# firec-run that cannot find the helper supervises in-process, with the same result.
+name=e2e-inproc
+prepare hello "$name"
+mkdir -p "$WORK/lonely"; cp "$FIREC_RUN" "$WORK/lonely/firec-run"
+"$WORK/lonely/firec-run" run -q "$WORK/$name/vm.json" </dev/null >/dev/null 2>"$WORK/$name/stderr" &
+pid=$!
+if wait_running "$name"; then ok "without the helper: it runs"; else not_ok "without the helper: it runs"; fi
+check "and still supervises in the same process (no exec)" test "$(readlink "/proc/$pid/exe")" = "$WORK/lonely/firec-run"
+kill -TERM "$pid"; wait "$pid"; rc=$?
+check "SIGTERM stops it (exit $rc)" test "$rc" -eq 0
+check "nothing is left" clean_after "$name"
+name=e2e-helper
+prepare hello "$name"
+"$FIREC_RUN" run -q "$WORK/$name/vm.json" </dev/null >/dev/null 2>&1 &
+pid=$!
+wait_running "$name"; sleep 0.2
+check "with the helper, the attached firec-run has become firec-supervise (same pid)" sh -c "readlink /proc/$pid/exe | grep -q firec-supervise"
+kill -TERM "$pid"; wait "$pid"; rc=$?
+check "SIGTERM to it stops the VM (exit $rc)" test "$rc" -eq 0
+check "nothing is left" clean_after "$name"
+
 # A failing start says which step failed and leaves nothing.
 name=e2e-missing
 prepare hello "$name"
