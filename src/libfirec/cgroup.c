@@ -10,14 +10,6 @@
 #include <time.h>
 #include <unistd.h>
 
-static long
-elapsed_ms_since (const struct timespec *start)
-{
-  struct timespec now;
-  clock_gettime (CLOCK_MONOTONIC, &now);
-  return (now.tv_sec - start->tv_sec) * 1000 + (now.tv_nsec - start->tv_nsec) / 1000000;
-}
-
 static int
 empty_plain_directory (const char *dir, firec_error_t *err)
 {
@@ -41,8 +33,7 @@ firec_remove_cgroup_dirs (const cJSON *dirs, firec_error_t *err)
       const char *dir = d->valuestring;
       /* A cgroup is busy until the kernel has finished with its last task, a few
          milliseconds after the reap; retry briefly. */
-      struct timespec start;
-      clock_gettime (CLOCK_MONOTONIC, &start);
+      long long start = firec_now_ms ();
       while (rmdir (dir) < 0)
         {
           if (errno == ENOENT)
@@ -57,7 +48,7 @@ firec_remove_cgroup_dirs (const cJSON *dirs, firec_error_t *err)
               if (empty_plain_directory (dir, &ignored) == 0)
                 continue;
             }
-          if (errno != EBUSY || elapsed_ms_since (&start) > 2000)
+          if (errno != EBUSY || (firec_now_ms () - start) > 2000)
             {
               rc = firec_error_set (err, errno, "cannot remove the cgroup %s", dir);
               break;

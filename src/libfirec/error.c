@@ -3,6 +3,7 @@
 #include "error.h"
 #include "util.h"
 
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -37,6 +38,19 @@ firec_error_set_kind (firec_error_t *err, enum firec_error_kind kind, int errno_
   va_start (ap, fmt);
   firec_error_setv (err, kind, errno_value, fmt, ap);
   va_end (ap);
+  return -1;
+}
+
+int
+firec_error_set_errno (firec_error_t *err, int errno_value, const char *fmt, ...)
+{
+  bool was_set = err == NULL || *err != NULL;
+  va_list ap;
+  va_start (ap, fmt);
+  firec_error_setv (err, FIREC_ERR_RUNTIME, 0, fmt, ap);
+  va_end (ap);
+  if (!was_set)
+    (*err)->errno_value = errno_value;
   return -1;
 }
 

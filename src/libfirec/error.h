@@ -33,6 +33,10 @@ int firec_error_set_kind (firec_error_t *err, enum firec_error_kind kind, int er
     __attribute__ ((format (printf, 4, 5)));
 int firec_error_setv (firec_error_t *err, enum firec_error_kind kind, int errno_value, const char *fmt, va_list ap)
     __attribute__ ((format (printf, 4, 0)));
+/* Like firec_error_set, but the message already says what errno_value means:
+   it is only recorded (callers test it, e.g. ECONNREFUSED), not appended. */
+int firec_error_set_errno (firec_error_t *err, int errno_value, const char *fmt, ...)
+    __attribute__ ((format (printf, 3, 4)));
 /* Prepends context ("while X: ") to an error that is set. */
 void firec_error_prefix (firec_error_t *err, const char *fmt, ...) __attribute__ ((format (printf, 2, 3)));
 void firec_error_release (firec_error_t *err);

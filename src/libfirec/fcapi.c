@@ -43,31 +43,6 @@ struct firec_fcapi
   char errbuf[CURL_ERROR_SIZE];
 };
 
-static long long
-now_ms (void)
-{
-  struct timespec ts;
-  clock_gettime (CLOCK_MONOTONIC, &ts);
-  return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* Sets errno_value on an error we just created, without the strerror text that
-   firec_error_set would append (the message already says it in words). */
-static int
-error_with_errno (firec_error_t *err, int errno_value, const char *fmt, ...) __attribute__ ((format (printf, 3, 4)));
-static int
-error_with_errno (firec_error_t *err, int errno_value, const char *fmt, ...)
-{
-  bool was_set = err == NULL || *err != NULL;
-  va_list ap;
-  va_start (ap, fmt);
-  firec_error_setv (err, FIREC_ERR_RUNTIME, 0, fmt, ap);
-  va_end (ap);
-  if (!was_set)
-    (*err)->errno_value = errno_value;
-  return -1;
-}
-
 /* ------------------------------------------------------------------ libcurl callbacks */
 
 static size_t
@@ -208,7 +183,7 @@ resolve_connect_path (struct firec_fcapi *c, firec_error_t *err)
   const char *slash = strrchr (path, '/');
   const char *base = slash ? slash + 1 : path;
   if (*base == '\0')
-    return error_with_errno (err, EINVAL, "API socket path %s ends in '/'", path);
+    return firec_error_set_errno (err, EINVAL, "API socket path %s ends in '/'", path);
   if (slash)
     {
       cleanup_free char *dir = slash == path ? firec_xstrdup ("/") : firec_xstrndup (path, (size_t) (slash - path));
@@ -288,7 +263,7 @@ firec_fcapi_open (const char *socket_path, struct firec_fcapi **out, firec_error
 {
   *out = NULL;
   if (socket_path == NULL || *socket_path == '\0')
-    return error_with_errno (err, EINVAL, "no API socket path");
+    return firec_error_set_errno (err, EINVAL, "no API socket path");
   struct firec_fcapi *c = firec_xcalloc (1, sizeof *c);
   c->path_fd = -1;
   c->socket_path = firec_xstrdup (socket_path);
@@ -330,19 +305,19 @@ transport_error (struct firec_fcapi *c, CURLcode rc, const char *method, const c
       return firec_error_set (err, 0, "%s %s on API socket %s: cannot connect (%s)", method, path, who, c->errbuf);
     }
   if (rc == CURLE_OPERATION_TIMEDOUT)
-    return error_with_errno (err, ETIMEDOUT, "%s %s on API socket %s: no answer within %ld ms", method, path, who,
+    return firec_error_set_errno (err, ETIMEDOUT, "%s %s on API socket %s: no answer within %ld ms", method, path, who,
                              timeout_ms);
   if (rc == CURLE_GOT_NOTHING)
-    return error_with_errno (err, ECONNRESET, "%s %s on API socket %s: the connection closed without an answer",
+    return firec_error_set_errno (err, ECONNRESET, "%s %s on API socket %s: the connection closed without an answer",
                              method, path, who);
   if (rc == CURLE_WRITE_ERROR && c->answer_too_big)
-    return error_with_errno (err, EFBIG, "%s %s on API socket %s: the answer is larger than %d bytes", method, path,
+    return firec_error_set_errno (err, EFBIG, "%s %s on API socket %s: the answer is larger than %d bytes", method, path,
                              who, FCAPI_MAX_ANSWER);
   if ((rc == CURLE_SEND_ERROR || rc == CURLE_RECV_ERROR) && os_errno)
     return firec_error_set (err, (int) os_errno, "%s %s on API socket %s: %s", method, path, who,
                             rc == CURLE_SEND_ERROR ? "cannot send" : "cannot receive");
   const char *detail = c->errbuf[0] ? c->errbuf : curl_easy_strerror (rc);
-  return error_with_errno (err, (int) os_errno, "%s %s on API socket %s: %s", method, path, who, detail);
+  return firec_error_set_errno (err, (int) os_errno, "%s %s on API socket %s: %s", method, path, who, detail);
 }
 
 int
@@ -353,9 +328,9 @@ firec_fcapi_request (struct firec_fcapi *c, const char *method, const char *path
   resp->body = NULL;
   resp->deprecated = false;
   if (!valid_token (method, false))
-    return error_with_errno (err, EINVAL, "invalid HTTP method \"%s\"", method ? method : "(null)");
+    return firec_error_set_errno (err, EINVAL, "invalid HTTP method \"%s\"", method ? method : "(null)");
   if (!valid_token (path, true))
-    return error_with_errno (err, EINVAL, "invalid API path \"%s\"", path ? path : "(null)");
+    return firec_error_set_errno (err, EINVAL, "invalid API path \"%s\"", path ? path : "(null)");
 
   cleanup_free char *url = firec_xasprintf ("http://localhost%s", path);
   firec_buf_release (&c->answer);
@@ -570,7 +545,7 @@ int
 firec_fcapi_wait_ready (const char *socket_path, pid_t pid_or_0, int pidfd_or_minus1, long timeout_ms,
                         firec_error_t *err)
 {
-  long long deadline = timeout_ms < 0 ? -1 : now_ms () + timeout_ms;
+  long long deadline = timeout_ms < 0 ? -1 : firec_now_ms () + timeout_ms;
   pid_t pid = pid_or_0;
   int pidfd = pidfd_or_minus1;
   bool watch_process = pid > 0 || pidfd >= 0;
@@ -621,7 +596,7 @@ firec_fcapi_wait_ready (const char *socket_path, pid_t pid_or_0, int pidfd_or_mi
             client = NULL;
           if (client)
             {
-              long left = deadline < 0 ? 1000 : (long) (deadline - now_ms ());
+              long left = deadline < 0 ? 1000 : (long) (deadline - firec_now_ms ());
               long attempt_ms = left < 1 ? 1 : left > 1000 ? 1000 : left;
               cleanup_fcapi_response struct firec_fcapi_response resp = { 0 };
               if (firec_fcapi_request (client, "GET", "/", NULL, attempt_ms, &resp, &attempt_err) == 0)
@@ -678,10 +653,10 @@ firec_fcapi_wait_ready (const char *socket_path, pid_t pid_or_0, int pidfd_or_mi
 
       if (deadline >= 0)
         {
-          long long left = deadline - now_ms ();
+          long long left = deadline - firec_now_ms ();
           if (left <= 0)
             {
-              error_with_errno (err, ETIMEDOUT, "Firecracker API socket %s not ready within %ld ms: %s",
+              firec_error_set_errno (err, ETIMEDOUT, "Firecracker API socket %s not ready within %ld ms: %s",
                                 socket_path, timeout_ms, last_problem);
               break;
             }

@@ -66,14 +66,6 @@ firec_vm_info_release (struct firec_vm_info *info)
   info->pidfd = -1;
 }
 
-static long
-elapsed_ms (const struct timespec *start)
-{
-  struct timespec now;
-  clock_gettime (CLOCK_MONOTONIC, &now);
-  return (now.tv_sec - start->tv_sec) * 1000 + (now.tv_nsec - start->tv_nsec) / 1000000;
-}
-
 /* A VMM that has exited but was not reaped yet (its parent, the firec-run that
    started it detached, is gone and init has not collected it) is not running. */
 static bool
@@ -239,8 +231,7 @@ stop_through_holder (struct firec_vm_info *info, bool force, long timeout_ms, fi
     }
   else if (kill (info->holder, SIGTERM) < 0 && errno != ESRCH)
     return firec_error_set (err, errno, "cannot signal firec-run (pid %ld)", (long) info->holder);
-  struct timespec start;
-  clock_gettime (CLOCK_MONOTONIC, &start);
+  long long start = firec_now_ms ();
   for (;;)
     {
       pid_t holder = 0;
@@ -249,7 +240,7 @@ stop_through_holder (struct firec_vm_info *info, bool force, long timeout_ms, fi
         return -1;
       if (held == 0)
         return 0;
-      if (elapsed_ms (&start) > timeout_ms)
+      if ((firec_now_ms () - start) > timeout_ms)
         return firec_error_set_kind (err, FIREC_ERR_LOCKED, 0,
                                      "firec-run (pid %ld) still holds %s after %ld ms", (long) info->holder,
                                      info->name, timeout_ms);
@@ -261,14 +252,13 @@ static int
 run_recorded_policy (struct firec_vm_info *info, bool force, long timeout_ms, firec_error_t *err)
 {
   const cJSON *policy = cJSON_GetObjectItemCaseSensitive (info->record, "stop");
-  struct timespec start;
-  clock_gettime (CLOCK_MONOTONIC, &start);
+  long long start = firec_now_ms ();
   for (const cJSON *s = force ? NULL : (policy ? policy->child : NULL); s; s = s->next)
     {
       const char *action = cJSON_GetStringValue (cJSON_GetObjectItemCaseSensitive (s, "action"));
       const cJSON *wait = cJSON_GetObjectItemCaseSensitive (s, "wait_ms");
       long wait_ms = cJSON_IsNumber (wait) ? (long) wait->valuedouble : 5000;
-      long left = timeout_ms - elapsed_ms (&start);
+      long left = timeout_ms - (firec_now_ms () - start);
       if (left <= 0)
         break;
       if (wait_ms > left)

@@ -28,32 +28,7 @@
 #define P_PIDFD 3
 #endif
 
-/* Sets errno_value on an error we just created, without the strerror text that
-   firec_error_set would append (the message already says it in words). */
-static int error_with_errno (firec_error_t *err, int errno_value, const char *fmt, ...)
-    __attribute__ ((format (printf, 3, 4)));
-static int
-error_with_errno (firec_error_t *err, int errno_value, const char *fmt, ...)
-{
-  bool was_set = err == NULL || *err != NULL;
-  va_list ap;
-  va_start (ap, fmt);
-  firec_error_setv (err, FIREC_ERR_RUNTIME, 0, fmt, ap);
-  va_end (ap);
-  if (!was_set)
-    (*err)->errno_value = errno_value;
-  return -1;
-}
-
 /* ------------------------------------------------------------------ time */
-
-static long long
-now_ms (void)
-{
-  struct timespec ts;
-  clock_gettime (CLOCK_MONOTONIC, &ts);
-  return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* Milliseconds left until deadline for poll (2): -1 forever, never below 0. */
 static int
@@ -61,7 +36,7 @@ poll_timeout (long long deadline)
 {
   if (deadline < 0)
     return -1;
-  long long left = deadline - now_ms ();
+  long long left = deadline - firec_now_ms ();
   if (left <= 0)
     return 0;
   return left > INT_MAX ? INT_MAX : (int) left;
@@ -70,7 +45,7 @@ poll_timeout (long long deadline)
 static long long
 deadline_after (long timeout_ms)
 {
-  return timeout_ms < 0 ? -1 : now_ms () + timeout_ms;
+  return timeout_ms < 0 ? -1 : firec_now_ms () + timeout_ms;
 }
 
 /* ------------------------------------------------------------------ pidfd */
@@ -92,12 +67,12 @@ firec_pidfd_open (pid_t pid, int *pidfd, firec_error_t *err)
 {
   *pidfd = -1;
   if (pid <= 0)
-    return error_with_errno (err, EINVAL, "cannot open a pidfd for pid %d", (int) pid);
+    return firec_error_set_errno (err, EINVAL, "cannot open a pidfd for pid %d", (int) pid);
   int fd = sys_pidfd_open (pid);
   if (fd < 0)
     {
       if (errno == ESRCH)
-        return error_with_errno (err, ESRCH, "cannot open a pidfd for process %d: it does not exist", (int) pid);
+        return firec_error_set_errno (err, ESRCH, "cannot open a pidfd for process %d: it does not exist", (int) pid);
       return firec_error_set (err, errno, "cannot open a pidfd for process %d", (int) pid);
     }
   *pidfd = fd;
@@ -116,7 +91,7 @@ firec_pidfd_send_signal (int pidfd, int sig, firec_error_t *err)
                           sigabbrev_np (sig) ? sigabbrev_np (sig) : "?", pidfd);
 #else
   (void) pidfd;
-  return error_with_errno (err, ENOSYS, "cannot send signal %d: pidfd_send_signal is not available", sig);
+  return firec_error_set_errno (err, ENOSYS, "cannot send signal %d: pidfd_send_signal is not available", sig);
 #endif
 }
 
@@ -208,7 +183,7 @@ firec_process_peek_exit (pid_t pid, int pidfd, int *wait_status, firec_error_t *
         return 0;
     }
   else if (pid <= 0)
-    return error_with_errno (err, EINVAL, "no process to check: neither a pid nor a pidfd");
+    return firec_error_set_errno (err, EINVAL, "no process to check: neither a pid nor a pidfd");
 
   int status = -1;
   int r = wait_exited (pid, pidfd, WNOHANG | WNOWAIT, &status);
@@ -234,7 +209,7 @@ firec_process_wait (pid_t pid, int pidfd, long timeout_ms, int *wait_status, fir
   cleanup_close int own_pidfd = -1;
 
   if (pidfd < 0 && pid <= 0)
-    return error_with_errno (err, EINVAL, "no process to wait for: neither a pid nor a pidfd");
+    return firec_error_set_errno (err, EINVAL, "no process to wait for: neither a pid nor a pidfd");
   if (pidfd < 0)
     {
       own_pidfd = sys_pidfd_open (pid);
@@ -484,10 +459,10 @@ firec_spawn (const struct firec_spawn_opts *opts, pid_t *pid, int *pidfd, firec_
   if (pidfd)
     *pidfd = -1;
   if (opts->argv == NULL || opts->argv[0] == NULL)
-    return error_with_errno (err, EINVAL, "cannot spawn a process: empty argv");
+    return firec_error_set_errno (err, EINVAL, "cannot spawn a process: empty argv");
   const char *exe = opts->argv[0];
   if (exe[0] != '/')
-    return error_with_errno (err, EINVAL, "cannot execute %s: not an absolute path", exe);
+    return firec_error_set_errno (err, EINVAL, "cannot execute %s: not an absolute path", exe);
 
   struct spawn_plan plan = { .opts = opts, .parent = getpid () };
   int highest = 2;
@@ -510,7 +485,7 @@ firec_spawn (const struct firec_spawn_opts *opts, pid_t *pid, int *pidfd, firec_
       else if (fd == FIREC_SPAWN_FD_INHERIT)
         fd = fd_is_open (i) ? i : -1;
       else if (!fd_is_open (fd))
-        return error_with_errno (err, EBADF, "cannot execute %s: fd %d given for its fd %d is not open", exe, fd, i);
+        return firec_error_set_errno (err, EBADF, "cannot execute %s: fd %d given for its fd %d is not open", exe, fd, i);
       plan.stdio_src[i] = fd;
       if (fd > highest)
         highest = fd;
@@ -521,10 +496,10 @@ firec_spawn (const struct firec_spawn_opts *opts, pid_t *pid, int *pidfd, firec_
     {
       int fd = opts->keep_fds[i];
       if (fd < 3)
-        return error_with_errno (err, EINVAL, "cannot execute %s: fd %d cannot be kept (stdio is set apart)", exe,
+        return firec_error_set_errno (err, EINVAL, "cannot execute %s: fd %d cannot be kept (stdio is set apart)", exe,
                                 fd);
       if (!fd_is_open (fd))
-        return error_with_errno (err, EBADF, "cannot execute %s: fd %d to keep is not open", exe, fd);
+        return firec_error_set_errno (err, EBADF, "cannot execute %s: fd %d to keep is not open", exe, fd);
       keep[i] = fd;
     }
   qsort (keep, opts->n_keep_fds, sizeof *keep, compare_ints);
@@ -617,14 +592,14 @@ try_read_pid_file (int dirfd, const char *name, pid_t *pid, char *seen, size_t s
       if (errno == ENOENT)
         return 0;
       if (errno == ELOOP)
-        return error_with_errno (err, ELOOP, "pid file %s is a symlink: refusing to follow it", name);
+        return firec_error_set_errno (err, ELOOP, "pid file %s is a symlink: refusing to follow it", name);
       return firec_error_set (err, errno, "cannot open pid file %s", name);
     }
   struct stat st;
   if (fstat (fd, &st) < 0)
     return firec_error_set (err, errno, "cannot stat pid file %s", name);
   if (!S_ISREG (st.st_mode))
-    return error_with_errno (err, EINVAL, "pid file %s is not a regular file", name);
+    return firec_error_set_errno (err, EINVAL, "pid file %s is not a regular file", name);
 
   char buf[32];
   size_t len = 0;
@@ -648,11 +623,11 @@ try_read_pid_file (int dirfd, const char *name, pid_t *pid, char *seen, size_t s
   for (size_t i = 0; i < len; i++)
     {
       if (buf[i] < '0' || buf[i] > '9' || value > INT_MAX)
-        return error_with_errno (err, EINVAL, "pid file %s holds \"%s\", not a pid", name, seen);
+        return firec_error_set_errno (err, EINVAL, "pid file %s holds \"%s\", not a pid", name, seen);
       value = value * 10 + (buf[i] - '0');
     }
   if (value <= 0 || value > INT_MAX)
-    return error_with_errno (err, EINVAL, "pid file %s holds \"%s\", not a pid", name, seen);
+    return firec_error_set_errno (err, EINVAL, "pid file %s holds \"%s\", not a pid", name, seen);
   *pid = (pid_t) value;
   return 1;
 }
@@ -708,8 +683,8 @@ firec_read_pid_file_watch (int dirfd, const char *name, long timeout_ms, int wri
       if (left == 0)
         {
           if (seen[0] == '\0' && faccessat (dirfd, name, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
-            return error_with_errno (err, ETIMEDOUT, "pid file %s still empty after %ld ms", name, timeout_ms);
-          return error_with_errno (err, ETIMEDOUT, "pid file %s did not appear within %ld ms", name, timeout_ms);
+            return firec_error_set_errno (err, ETIMEDOUT, "pid file %s still empty after %ld ms", name, timeout_ms);
+          return firec_error_set_errno (err, ETIMEDOUT, "pid file %s did not appear within %ld ms", name, timeout_ms);
         }
 
       struct pollfd fds[2];
@@ -755,33 +730,33 @@ firec_process_start_time (pid_t pid, unsigned long long *ticks, firec_error_t *e
   if (firec_read_file (path, 64 * 1024, &data, &len) < 0)
     {
       if (errno == ENOENT || errno == ESRCH)
-        return error_with_errno (err, ESRCH, "cannot read the start time of process %d: it does not exist",
+        return firec_error_set_errno (err, ESRCH, "cannot read the start time of process %d: it does not exist",
                                  (int) pid);
       return firec_error_set (err, errno, "cannot read %s", path);
     }
   /* "pid (comm) state ppid ...": comm may hold spaces and ')' itself. */
   char *p = strrchr (data, ')');
   if (p == NULL)
-    return error_with_errno (err, EINVAL, "cannot parse %s: no ')'", path);
+    return firec_error_set_errno (err, EINVAL, "cannot parse %s: no ')'", path);
   p++;
   for (int field = 3; field < 22; field++)
     {
       while (*p == ' ')
         p++;
       if (*p == '\0')
-        return error_with_errno (err, EINVAL, "cannot parse %s: only %d fields", path, field - 1);
+        return firec_error_set_errno (err, EINVAL, "cannot parse %s: only %d fields", path, field - 1);
       while (*p && *p != ' ')
         p++;
     }
   while (*p == ' ')
     p++;
   if (*p < '0' || *p > '9')
-    return error_with_errno (err, EINVAL, "cannot parse %s: field 22 is not a number", path);
+    return firec_error_set_errno (err, EINVAL, "cannot parse %s: field 22 is not a number", path);
   char *end;
   errno = 0;
   unsigned long long value = strtoull (p, &end, 10);
   if (errno != 0 || (*end != ' ' && *end != '\n' && *end != '\0'))
-    return error_with_errno (err, EINVAL, "cannot parse %s: field 22 is not a number", path);
+    return firec_error_set_errno (err, EINVAL, "cannot parse %s: field 22 is not a number", path);
   *ticks = value;
   return 0;
 }

@@ -57,16 +57,12 @@ firec_state_lock (const char *state_dir, long timeout_ms, int *lock_fd, firec_er
   cleanup_close int fd = open (path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
   if (fd < 0)
     return firec_error_set (err, errno, "cannot open the lock %s", path);
-  struct timespec start;
-  clock_gettime (CLOCK_MONOTONIC, &start);
+  long long start = firec_now_ms ();
   while (flock (fd, LOCK_EX | LOCK_NB) < 0)
     {
       if (errno != EWOULDBLOCK)
         return firec_error_set (err, errno, "cannot lock %s", path);
-      struct timespec now;
-      clock_gettime (CLOCK_MONOTONIC, &now);
-      long elapsed = (now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000;
-      if (timeout_ms >= 0 && elapsed >= timeout_ms)
+      if (timeout_ms >= 0 && firec_now_ms () - start >= timeout_ms)
         {
           pid_t holder = read_holder (fd);
           if (holder > 0)

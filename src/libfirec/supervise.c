@@ -14,14 +14,6 @@
 #include <time.h>
 #include <unistd.h>
 
-static long
-elapsed_ms (const struct timespec *start)
-{
-  struct timespec now;
-  clock_gettime (CLOCK_MONOTONIC, &now);
-  return (now.tv_sec - start->tv_sec) * 1000 + (now.tv_nsec - start->tv_nsec) / 1000000;
-}
-
 static void
 kill_now (const struct firec_supervision *s)
 {
@@ -51,14 +43,14 @@ firec_supervise (const struct firec_supervision *s, int *wait_status, bool *stop
   size_t next_stop = 0;
   bool stopping = false;
   bool killed = false;
-  struct timespec step_start = { 0 }, stop_start = { 0 };
+  long long step_start = 0, stop_start = 0;
   long step_wait_ms = -1; /* the current action's wait; -1: none running */
   bool start_now = s->stop_now;
   *stopped = false;
   if (start_now)
     {
       stopping = true;
-      clock_gettime (CLOCK_MONOTONIC, &stop_start);
+      stop_start = firec_now_ms ();
     }
   for (;;)
     {
@@ -70,9 +62,9 @@ firec_supervise (const struct firec_supervision *s, int *wait_status, bool *stop
       long wait = -1;
       if (step_wait_ms >= 0)
         {
-          wait = step_wait_ms - elapsed_ms (&step_start);
-          if (s->stop_timeout_ms > 0 && s->stop_timeout_ms - elapsed_ms (&stop_start) < wait)
-            wait = s->stop_timeout_ms - elapsed_ms (&stop_start);
+          wait = step_wait_ms - (firec_now_ms () - step_start);
+          if (s->stop_timeout_ms > 0 && s->stop_timeout_ms - (firec_now_ms () - stop_start) < wait)
+            wait = s->stop_timeout_ms - (firec_now_ms () - stop_start);
           if (wait < 0)
             wait = 0;
         }
@@ -116,15 +108,15 @@ firec_supervise (const struct firec_supervision *s, int *wait_status, bool *stop
                   continue;
                 }
               stopping = true;
-              clock_gettime (CLOCK_MONOTONIC, &stop_start);
+              stop_start = firec_now_ms ();
               next = true;
             }
         }
       if (!stopping || killed)
         continue;
-      if (s->stop_timeout_ms > 0 && elapsed_ms (&stop_start) >= s->stop_timeout_ms)
+      if (s->stop_timeout_ms > 0 && (firec_now_ms () - stop_start) >= s->stop_timeout_ms)
         next_stop = s->stop_count; /* out of time: straight to SIGKILL */
-      else if (step_wait_ms >= 0 && elapsed_ms (&step_start) >= step_wait_ms)
+      else if (step_wait_ms >= 0 && (firec_now_ms () - step_start) >= step_wait_ms)
         next = true;
       if (!next && next_stop < s->stop_count)
         continue;
@@ -139,7 +131,7 @@ firec_supervise (const struct firec_supervision *s, int *wait_status, bool *stop
       cleanup_error firec_error_t action_err = NULL;
       /* An action that cannot be sent (the API already gone) moves on at once. */
       int rc = stop_action (s, step, &action_err);
-      clock_gettime (CLOCK_MONOTONIC, &step_start);
+      step_start = firec_now_ms ();
       step_wait_ms = rc < 0 ? 0 : step->wait_ms;
     }
 }

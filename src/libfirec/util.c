@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 static void __attribute__ ((noreturn))
 out_of_memory (void)
@@ -89,6 +90,14 @@ firec_utf8_length (const char *s)
   for (; *s; s++)
     n += ((unsigned char) *s & 0xC0) != 0x80;
   return n;
+}
+
+long long
+firec_now_ms (void)
+{
+  struct timespec ts;
+  clock_gettime (CLOCK_MONOTONIC, &ts);
+  return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 size_t

@@ -76,6 +76,9 @@ firec_json_string (const cJSON *object, const char *name)
 /* Characters (code points) in a UTF-8 string, as JSON Schema counts them. */
 size_t firec_utf8_length (const char *s);
 
+/* Milliseconds on the monotonic clock, for deadlines and elapsed times. */
+long long firec_now_ms (void);
+
 /* A hash of an address, for the tables keyed by cJSON node (cap a power of two). */
 size_t firec_hash_pointer (const void *p, size_t cap);
 
