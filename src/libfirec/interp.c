@@ -320,24 +320,24 @@ preflight_sources (struct firec_vm *vm)
               if (slash)
                 *slash = '\0';
               if (stat (*copy ? copy : "/", &st) < 0 || !S_ISDIR (st.st_mode))
-                preflight_fail (vm, "%s (%s): its directory does not exist", f->host_path, f->pointer);
+                preflight_fail (vm, "%s: %s: its directory does not exist", f->where, f->host_path);
               continue;
             }
         }
       else if (stat (f->host_path, &st) < 0)
         {
-          preflight_fail (vm, "%s (%s): %s", f->host_path, f->pointer, strerror (errno));
+          preflight_fail (vm, "%s: %s: %s", f->where, f->host_path, strerror (errno));
           continue;
         }
       else if (!S_ISREG (st.st_mode) && !S_ISBLK (st.st_mode))
         {
-          preflight_fail (vm, "%s (%s) is not a regular file", f->host_path, f->pointer);
+          preflight_fail (vm, "%s: %s is not a regular file", f->where, f->host_path);
           continue;
         }
       int fd = open (f->host_path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
       if (fd < 0)
         {
-          preflight_fail (vm, "%s (%s) cannot be read: %s", f->host_path, f->pointer, strerror (errno));
+          preflight_fail (vm, "%s: %s cannot be read: %s", f->where, f->host_path, strerror (errno));
           continue;
         }
       close (fd);
@@ -360,17 +360,17 @@ preflight_sources (struct firec_vm *vm)
         preflight_fail (vm, "%s", err->message);
       else if (ok == 0)
         preflight_fail (vm,
-                        "%s (%s) must be %s by the VM's uid %lu: fix it with `chown %lu:%lu %s`, an ACL "
+                        "%s: %s must be %s by the VM's uid %lu: fix it with `chown %lu:%lu %s`, an ACL "
                         "(`setfacl -m u:%lu:%s %s`)%s",
-                        f->host_path, f->pointer, needs_write ? "readable and writable" : "readable", m->uid, m->uid,
+                        f->where, f->host_path, needs_write ? "readable and writable" : "readable", m->uid, m->uid,
                         m->gid, f->host_path, m->uid, needs_write ? "rw" : "r", f->host_path,
                         f->output ? ""
                         : f->writable
                             ? ", or `staging: copy` for this drive (which makes it ephemeral: its writes are discarded)"
                             : ", or `staging: copy`");
       if (f->mode == FIREC_STAGING_LINK && !f->writable && !same_filesystem (f->host_path, m->chroot_base_dir))
-        preflight_fail (vm, "%s (%s): staging: link needs the file on the filesystem of %s; use auto or copy",
-                        f->host_path, f->pointer, m->chroot_base_dir);
+        preflight_fail (vm, "%s: %s: staging: link needs the file on the filesystem of %s; use auto or copy",
+                        f->where, f->host_path, m->chroot_base_dir);
     }
 }
 

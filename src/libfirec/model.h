@@ -44,6 +44,7 @@ struct firec_file
   char *host_path; /* absolute */
   char *vm_path;   /* the path Firecracker is given: inside the jail, or the host path without it */
   char *pointer;   /* JSON pointer of the field in the manifest, e.g. /spec/drives/0/path_on_host */
+  char *where;     /* "vm.yaml:14:21: /spec/drives/0/path_on_host", for errors about the file */
   enum firec_staging_mode mode;
   bool writable;   /* the guest (or Firecracker) writes it: writes must reach host_path */
   bool output;     /* Firecracker creates/writes it: firec-run creates it on the host first */

@@ -238,6 +238,7 @@ firec_model_free (struct firec_model *m)
       free (m->files[i].host_path);
       free (m->files[i].vm_path);
       free (m->files[i].pointer);
+      free (m->files[i].where);
     }
   free (m->files);
   free (m->stop);
@@ -624,6 +625,15 @@ firec_resolve (const struct firec_doc *doc, struct firec_model **out, struct fir
     m->vsock_socket_host = firec_xasprintf ("%s%s", m->vm_root, uds);
 
   collect_files (m);
+  /* Where each file is named in the manifest, for preflight errors about it. */
+  for (size_t i = 0; i < m->file_count; i++)
+    {
+      struct firec_mark mark;
+      firec_doc_get_mark (doc, firec_doc_at (doc, m->files[i].pointer), &mark, NULL);
+      m->files[i].where = mark.line ? firec_xasprintf ("%s:%u:%u: %s", doc->filename, mark.line, mark.column,
+                                                       m->files[i].pointer)
+                                    : firec_xasprintf ("%s: %s", doc->filename, m->files[i].pointer);
+    }
 
   const cJSON *run = firec_json_member (spec, "run");
   const char *mode = firec_json_string (run, "mode");
