@@ -1,17 +1,14 @@
 /* firec-supervise: what an attached firec-run becomes once its VM runs. It is a
-   separate, small program (libc and cJSON only) so that a supervisor that waits
-   for hours costs little memory: firec-run maps libcurl and its TLS stack (about
-   9 MiB of shared pages), which supervision does not need. firec-run execs it
-   with the same pid, so the VMM stays its child and the lock stays held; its one
-   argument is the handoff from firec_vm_handoff (interp.h).
-
-   The one API call it makes, SendCtrlAltDel, is a single fixed HTTP request on
-   the Unix socket, written here by hand: pulling in libcurl for it would defeat
-   the purpose of the program. */
+   separate, small program (libc, cJSON and http-parser) so that a supervisor that
+   waits for hours maps little: not libyaml, nettle, libcap nor the validator's
+   schema. firec-run execs it with the same pid, so the VMM stays its child and
+   the lock stays held; its one argument is the handoff from firec_vm_handoff
+   (interp.h). */
 #include "config.h"
 
 #include "cgroup.h"
 #include "error.h"
+#include "fcapi.h"
 #include "model.h"
 #include "notify.h"
 #include "process.h"
@@ -47,38 +44,14 @@ int_field (const cJSON *h, const char *name)
   return cJSON_IsNumber (v) ? (int) v->valuedouble : -1;
 }
 
-/* PUT /actions {"action_type":"SendCtrlAltDel"}: connect (through /proc/self/fd
-   for socket paths too long for sun_path), send, read the status line. */
 static int
 ctrl_alt_del (void *data, firec_error_t *err)
 {
   const struct helper *h = data;
-  cleanup_free char *dir = firec_xstrdup (h->api_socket);
-  char *slash = strrchr (dir, '/');
-  if (slash == NULL)
-    return firec_error_set (err, 0, "bad API socket path %s", h->api_socket);
-  *slash = '\0';
-  cleanup_close int dirfd = open (*dir ? dir : "/", O_PATH | O_DIRECTORY | O_CLOEXEC);
-  if (dirfd < 0)
-    return firec_error_set (err, errno, "cannot open %s", dir);
-  struct sockaddr_un addr = { .sun_family = AF_UNIX };
-  if (snprintf (addr.sun_path, sizeof addr.sun_path, "/proc/self/fd/%d/%s", dirfd, slash + 1)
-      >= (int) sizeof addr.sun_path)
-    return firec_error_set (err, 0, "API socket name too long: %s", slash + 1);
-  cleanup_close int fd = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0 || connect (fd, (struct sockaddr *) &addr, sizeof addr) < 0)
-    return firec_error_set (err, errno, "cannot connect to %s", h->api_socket);
-  static const char request[] = "PUT /actions HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
-                                "Content-Length: 32\r\n\r\n{\"action_type\":\"SendCtrlAltDel\"}";
-  if (send (fd, request, sizeof request - 1, MSG_NOSIGNAL) != (ssize_t) sizeof request - 1)
-    return firec_error_set (err, errno, "cannot send SendCtrlAltDel");
-  struct pollfd p = { .fd = fd, .events = POLLIN };
-  char answer[256] = { 0 };
-  if (poll (&p, 1, 5000) <= 0 || recv (fd, answer, sizeof answer - 1, 0) <= 0)
-    return firec_error_set (err, 0, "no answer to SendCtrlAltDel");
-  if (strncmp (answer, "HTTP/1.1 2", 10) != 0)
-    return firec_error_set (err, 0, "SendCtrlAltDel refused: %.*s", (int) strcspn (answer, "\r\n"), answer);
-  return 0;
+  cleanup_fcapi struct firec_fcapi *api = NULL;
+  if (firec_fcapi_open (h->api_socket, &api, err) < 0)
+    return -1;
+  return firec_fcapi_call (api, "PUT", "/actions", "{\"action_type\":\"SendCtrlAltDel\"}", 5000, NULL, err);
 }
 
 /* Firecracker's stderr keeps reaching ours. */

@@ -1,5 +1,6 @@
-/* Firecracker's HTTP API over its Unix socket, with libcurl: one client per VM, one
-   persistent connection (Firecracker's micro_http always answers keep-alive). */
+/* Firecracker's HTTP API over its Unix socket: one client per VM, one persistent
+   connection (Firecracker's micro_http always answers keep-alive), answers parsed by
+   http-parser. A request is sent once: a connection that dies is never re-sent on. */
 #ifndef FIREC_FCAPI_H
 #define FIREC_FCAPI_H
 
