@@ -406,10 +406,10 @@ firec_fcapi_request (struct firec_fcapi *c, const char *method, const char *path
   if (body)
     firec_buf_printf (&req, "Content-Type: application/json\r\nContent-Length: %zu\r\n", strlen (body));
   firec_buf_puts (&req, "\r\n");
+  if (body)
+    firec_buf_puts (&req, body); /* one write: micro_http wakes once per request */
   bool timed_out = false;
   int sent = send_all (c->fd, req.data, req.len, deadline, &timed_out);
-  if (sent == 0 && body)
-    sent = send_all (c->fd, body, strlen (body), deadline, &timed_out);
   int send_errno = errno;
   firec_buf_release (&req);
   if (sent < 0)

@@ -155,11 +155,20 @@ find_binary (const char *name)
   return NULL;
 }
 
-/* Runs `binary --version` and returns the version after the "v" of its first
-   line ("Firecracker v1.5.1" -> "1.5.1"). */
-static int
-binary_version (const char *binary, char **version, firec_error_t *err)
+/* `binary --version`, started by version_probe_start and read by
+   version_probe_finish, so that firecracker's and the jailer's run at once. */
+struct version_probe
 {
+  const char *binary;
+  pid_t pid;
+  int pidfd;
+  int out_fd; /* the read end of its stdout */
+};
+
+static int
+version_probe_start (const char *binary, struct version_probe *probe, firec_error_t *err)
+{
+  *probe = (struct version_probe){ .binary = binary, .pidfd = -1, .out_fd = -1 };
   int pipefd[2];
   if (pipe2 (pipefd, O_CLOEXEC) < 0)
     return firec_error_set (err, errno, "cannot create a pipe");
@@ -170,21 +179,33 @@ binary_version (const char *binary, char **version, firec_error_t *err)
   opts.stdin_fd = FIREC_SPAWN_FD_DEVNULL;
   opts.stdout_fd = pipefd[1];
   opts.stderr_fd = FIREC_SPAWN_FD_DEVNULL;
-  pid_t pid;
-  cleanup_close int pidfd = -1;
-  int rc = firec_spawn (&opts, &pid, &pidfd, err);
+  int rc = firec_spawn (&opts, &probe->pid, &probe->pidfd, err);
   close (pipefd[1]);
   if (rc < 0)
     {
       close (pipefd[0]);
       return -1;
     }
+  probe->out_fd = pipefd[0];
+  return 0;
+}
+
+/* Reaps the probe and returns the version after the "v" of its first line
+   ("Firecracker v1.5.1" -> "1.5.1"). */
+static int
+version_probe_finish (struct version_probe *probe, char **version, firec_error_t *err)
+{
   cleanup_free char *out = NULL;
   size_t len = 0;
-  int read_rc = firec_read_fd (pipefd[0], 64 * 1024, &out, &len);
-  close (pipefd[0]);
+  int read_rc = firec_read_fd (probe->out_fd, 64 * 1024, &out, &len);
+  close (probe->out_fd);
+  probe->out_fd = -1;
   int status;
-  if (firec_process_wait (pid, pidfd, 10000, &status, err) != FIREC_WAIT_EXITED)
+  enum firec_wait_result waited = firec_process_wait (probe->pid, probe->pidfd, 10000, &status, err);
+  close (probe->pidfd);
+  probe->pidfd = -1;
+  const char *binary = probe->binary;
+  if (waited != FIREC_WAIT_EXITED)
     return firec_error_set (err, 0, "%s --version did not finish", binary);
   if (read_rc < 0 || !WIFEXITED (status) || WEXITSTATUS (status) != 0)
     {
@@ -256,42 +277,45 @@ preflight_binaries (struct firec_vm *vm)
   const struct firec_model *m = vm->model;
   const struct firec_plan *plan = vm->plan;
   vm->firecracker_path = find_binary (m->firecracker_binary);
+  if (m->jailer)
+    vm->jailer_path = find_binary (m->jailer_binary);
+
+  /* Both probes run at once; each costs an exec. */
+  cleanup_error firec_error_t fc_err = NULL, jailer_err = NULL;
+  struct version_probe fc_probe, jailer_probe;
+  bool fc_started = vm->firecracker_path && version_probe_start (vm->firecracker_path, &fc_probe, &fc_err) == 0;
+  bool jailer_started = vm->jailer_path && version_probe_start (vm->jailer_path, &jailer_probe, &jailer_err) == 0;
+  cleanup_free char *jailer_version = NULL;
+  if (fc_started)
+    version_probe_finish (&fc_probe, &vm->firecracker_version, &fc_err);
+  if (jailer_started)
+    version_probe_finish (&jailer_probe, &jailer_version, &jailer_err);
+
   if (vm->firecracker_path == NULL)
     preflight_fail (vm, "firecracker binary %s not found or not executable (spec.firecracker.binary%s)",
                     m->firecracker_binary, strchr (m->firecracker_binary, '/') ? "" : ", looked up in PATH");
-  else
+  else if (fc_err)
+    preflight_fail (vm, "%s", fc_err->message);
+  else if (vm->firecracker_version
+           && firec_version_compare (vm->firecracker_version, plan->min_firecracker_version) < 0)
     {
-      cleanup_error firec_error_t err = NULL;
-      if (binary_version (vm->firecracker_path, &vm->firecracker_version, &err) < 0)
-        preflight_fail (vm, "%s", err->message);
-      else if (firec_version_compare (vm->firecracker_version, plan->min_firecracker_version) < 0)
-        {
-          struct firec_buf why = { 0 };
-          for (size_t i = 0; i < plan->count; i++)
-            for (char **r = plan->steps[i].min_version_reasons; r && *r; r++)
-              if (firec_version_compare (vm->firecracker_version, plan->steps[i].min_version) < 0)
-                firec_buf_printf (&why, "%s%s", why.len ? ", " : "", *r);
-          preflight_fail (vm, "%s is version %s, but the manifest needs at least %s: %s", vm->firecracker_path,
-                          vm->firecracker_version, plan->min_firecracker_version, why.data ? why.data : "");
-          firec_buf_release (&why);
-        }
-      /* (The 1.5.1 jailer's rule that the exec file name contains "firecracker" is
-         in the plan's version gate: jailer.spawn needs 1.13 otherwise.) */
+      struct firec_buf why = { 0 };
+      for (size_t i = 0; i < plan->count; i++)
+        for (char **r = plan->steps[i].min_version_reasons; r && *r; r++)
+          if (firec_version_compare (vm->firecracker_version, plan->steps[i].min_version) < 0)
+            firec_buf_printf (&why, "%s%s", why.len ? ", " : "", *r);
+      preflight_fail (vm, "%s is version %s, but the manifest needs at least %s: %s", vm->firecracker_path,
+                      vm->firecracker_version, plan->min_firecracker_version, why.data ? why.data : "");
+      firec_buf_release (&why);
     }
-  if (!m->jailer)
-    return;
-  vm->jailer_path = find_binary (m->jailer_binary);
-  if (vm->jailer_path == NULL)
-    {
-      preflight_fail (vm, "jailer binary %s not found or not executable (spec.jailer.binary%s)", m->jailer_binary,
-                      strchr (m->jailer_binary, '/') ? "" : ", looked up in PATH");
-      return;
-    }
-  cleanup_error firec_error_t err = NULL;
-  cleanup_free char *jailer_version = NULL;
-  if (binary_version (vm->jailer_path, &jailer_version, &err) < 0)
-    preflight_fail (vm, "%s", err->message);
-  else if (vm->firecracker_version && strcmp (jailer_version, vm->firecracker_version) != 0)
+  /* (The 1.5.1 jailer's rule that the exec file name contains "firecracker" is
+     in the plan's version gate: jailer.spawn needs 1.13 otherwise.) */
+  if (m->jailer && vm->jailer_path == NULL)
+    preflight_fail (vm, "jailer binary %s not found or not executable (spec.jailer.binary%s)", m->jailer_binary,
+                    strchr (m->jailer_binary, '/') ? "" : ", looked up in PATH");
+  else if (jailer_err)
+    preflight_fail (vm, "%s", jailer_err->message);
+  else if (jailer_version && vm->firecracker_version && strcmp (jailer_version, vm->firecracker_version) != 0)
     preflight_fail (vm, "the jailer is version %s but firecracker is %s: use the pair from one release",
                     jailer_version, vm->firecracker_version);
 }
@@ -468,9 +492,14 @@ step_state_create (struct firec_vm *vm, const struct firec_step *step, firec_err
   if (firec_state_lock (m->state_dir, vm->opts.lock_timeout_ms, &vm->lock_fd, err) < 0)
     return -1;
   cJSON *existing = NULL;
-  if (firec_state_read (m->state_dir, &existing, err) < 0)
-    return -1;
-  if (existing)
+  cleanup_error firec_error_t read_err = NULL;
+  if (firec_state_read (m->state_dir, &existing, &read_err) < 0 && read_err->errno_value != EBADMSG)
+    {
+      if (err && *err == NULL)
+        *err = steal_pointer (&read_err);
+      return -1;
+    }
+  if (existing || read_err)
     {
       cJSON_Delete (existing);
       return firec_error_set_kind (err, FIREC_ERR_PRECONDITION, 0,

@@ -129,8 +129,22 @@ firec_vm_inspect (const char *name, struct firec_vm_info *info, firec_error_t *e
   info->state_dir = firec_state_dir_for (name);
   if (firec_state_lock_held (info->state_dir, &info->holder, err) < 0)
     return -1;
-  if (firec_state_read (info->state_dir, &info->record, err) < 0)
-    return -1;
+  cleanup_error firec_error_t read_err = NULL;
+  if (firec_state_read (info->state_dir, &info->record, &read_err) < 0)
+    {
+      if (read_err->errno_value != EBADMSG)
+        {
+          if (err && *err == NULL)
+            *err = steal_pointer (&read_err);
+          return -1;
+        }
+      info->state = info->holder ? FIREC_VM_STARTING : FIREC_VM_STALE;
+      /* Without the record the jail's place is unknown: rm of the manifest file
+         finds it from the manifest. */
+      info->detail = firec_xasprintf ("%s; `firec-run rm` of its manifest file removes its jail too",
+                                      read_err->message);
+      return 0;
+    }
   if (info->record == NULL)
     {
       info->state = info->holder ? FIREC_VM_STARTING : FIREC_VM_ABSENT;

@@ -20,9 +20,10 @@ int firec_state_lock_held (const char *state_dir, pid_t *holder, firec_error_t *
 
 /* Creates state_dir (mode 0700; its parent too). EEXIST is not an error. */
 int firec_state_make_dir (const char *state_dir, firec_error_t *err);
-/* Writes state.json atomically (temporary file, fsync, rename). */
+/* Writes state.json atomically (temporary file, rename). */
 int firec_state_write (const char *state_dir, const cJSON *record, firec_error_t *err);
-/* Reads state.json; *record is NULL (and 0 returned) when there is none. */
+/* Reads state.json; *record is NULL (and 0 returned) when there is none. A file
+   that is not JSON (a crash of the host can leave one) fails with EBADMSG. */
 int firec_state_read (const char *state_dir, cJSON **record, firec_error_t *err);
 /* Removes state.json, anything else in state_dir, and state_dir itself. Absent is success. */
 int firec_state_remove (const char *state_dir, firec_error_t *err);

@@ -205,6 +205,20 @@ check "rm does not kill that process" kill -0 "$decoy"
 kill "$decoy"; wait "$decoy" 2>/dev/null
 check "and removes the VM's leftovers" clean_after "$name"
 
+# --- a state file damaged by a host crash (state.json is not fsync'ed) ------------
+name=e2e-damaged
+prepare hello "$name"
+"$FIREC_RUN" run -d -q "$WORK/$name/vm.json" 2>/dev/null
+"$FIREC_RUN" kill "$name" 2>/dev/null
+: >"$FIREC_STATE_DIR/$name/state.json"
+check "a damaged state file: status says stale" test "$(status_of "$name")" = stale
+out=$("$FIREC_RUN" run -d -q "$WORK/$name/vm.json" 2>&1); rc=$?
+check "a new run refuses and names the cleanup command (exit $rc)" sh -c "[ $rc -ne 0 ] && echo '$out' | grep -q 'firec-run rm $name'"
+"$FIREC_RUN" rm "$WORK/$name/vm.json" 2>/dev/null
+check "rm of the manifest removes the state and the jail, and a new run then starts" sh -c "[ ! -e '$FIREC_STATE_DIR/$name' ] && '$FIREC_RUN' run -d -q '$WORK/$name/vm.json' 2>/dev/null"
+"$FIREC_RUN" rm -f "$name" 2>/dev/null
+check "and rm of that leaves nothing" clean_after "$name"
+
 # --- crash safety: SIGKILL of firec-run at every step ---------------------------
 name=e2e-crash
 prepare jailer-full "$name"

@@ -22,6 +22,7 @@
 #include <linux/loop.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
@@ -1342,6 +1343,9 @@ test_can_access (void)
   if (is_root && chown (mine, U, G) < 0)
     exit (99);
   tap_ok (firec_stage_can_access (mine, U, G, true, &err) == 1, "can_access: uid:gid's own 0600 file: read+write");
+  /* The check's child becomes uid:gid on our memory; we stay root and dumpable. */
+  tap_ok (geteuid () == (is_root ? 0 : geteuid ()) && prctl (PR_GET_DUMPABLE) == 1,
+          "can_access: this process keeps its ids and stays dumpable");
   cleanup_free char *ro = tpath ("access-ro");
   write_file (ro, "x", 0444);
   if (is_root && chown (ro, U, G) < 0)
