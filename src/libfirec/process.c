@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <sched.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -15,6 +16,7 @@
 #include <string.h>
 #include <time.h>
 #include <sys/inotify.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -440,6 +442,31 @@ child_run (const struct spawn_plan *plan)
 }
 
 static int
+spawn_child (void *plan)
+{
+  child_run (plan);
+}
+
+pid_t
+firec_clone_vfork (int (*fn) (void *), void *arg)
+{
+  /* The child's own stack; ours stays untouched while it runs. */
+  enum { STACK_SIZE = 256 * 1024 };
+  void *stack = mmap (NULL, STACK_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+  if (stack == MAP_FAILED)
+    return -1;
+  sigset_t all, saved;
+  sigfillset (&all);
+  pthread_sigmask (SIG_SETMASK, &all, &saved);
+  pid_t child = clone (fn, (char *) stack + STACK_SIZE, CLONE_VM | CLONE_VFORK | SIGCHLD, arg);
+  int clone_errno = errno;
+  pthread_sigmask (SIG_SETMASK, &saved, NULL);
+  munmap (stack, STACK_SIZE); /* CLONE_VFORK: the child has exec'ed or exited */
+  errno = clone_errno;
+  return child;
+}
+
+static int
 compare_ints (const void *a, const void *b)
 {
   int x = *(const int *) a, y = *(const int *) b;
@@ -527,18 +554,10 @@ firec_spawn (const struct firec_spawn_opts *opts, pid_t *pid, int *pidfd, firec_
   plan.report_fd = report_w;
   plan.base = highest + 1;
 
-  /* Block every signal across fork so that the child runs none of our handlers before
-     it has reset them. */
-  sigset_t all, saved;
-  sigfillset (&all);
-  pthread_sigmask (SIG_SETMASK, &all, &saved);
-  pid_t child = fork ();
-  int fork_errno = errno;
-  if (child == 0)
-    child_run (&plan);
-  pthread_sigmask (SIG_SETMASK, &saved, NULL);
+  /* Every signal stays blocked in the child until it has reset their handlers. */
+  pid_t child = firec_clone_vfork (spawn_child, &plan);
   if (child < 0)
-    return firec_error_set (err, fork_errno, "cannot execute %s: fork failed", exe);
+    return firec_error_set (err, errno, "cannot execute %s: clone failed", exe);
   close (steal_fd (&report_w));
 
   /* Our unreaped child: its pid cannot be reused yet, so this pidfd is the right one. */

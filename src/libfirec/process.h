@@ -49,7 +49,14 @@ struct firec_spawn_opts
     .stderr_fd = FIREC_SPAWN_FD_INHERIT, .foreground_tty = -1,                                             \
   }
 
-/* Forks and execs opts->argv. In the child: every signal handler back to SIG_DFL and an
+/* Runs fn (arg) in a child that shares our memory (vfork semantics: we resume
+   once it has exec'ed or exited), on a stack of its own, with every signal
+   blocked. Far cheaper than fork (): no page tables are copied. fn may only make
+   system calls, and must not return into glibc state it changed. Returns the
+   child's pid, or -1 with errno set. */
+pid_t firec_clone_vfork (int (*fn) (void *), void *arg);
+
+/* Starts opts->argv (firec_clone_vfork, then execve). In the child: every signal handler back to SIG_DFL and an
    empty signal mask, its own process group (unless asked not to), PR_SET_PDEATHSIG when
    asked, stdio, the fd allow-list, cwd. Returns only after the execve succeeded: a
    failure in the child (execve's errno included) comes back through a CLOEXEC pipe, the

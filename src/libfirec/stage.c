@@ -1,6 +1,7 @@
 #include "config.h"
 
 #include "stage.h"
+#include "process.h"
 #include "util.h"
 
 #include <dirent.h>
@@ -8,8 +9,6 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <limits.h>
-#include <sched.h>
-#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -395,7 +394,7 @@ access_probe_child (void *data)
 }
 
 /* Asks the kernel whether uid:gid may access path, from a child that becomes
-   them: a vfork-style clone costs tens of microseconds where fork () copies our
+   them: a vfork-style child costs tens of microseconds where fork () copies our
    page tables (~0.5 ms on a nested VM), and a start makes several checks. */
 static int
 access_as (const char *path, uid_t uid, gid_t gid, int mode, int *errno_out)
@@ -411,20 +410,13 @@ access_as (const char *path, uid_t uid, gid_t gid, int mode, int *errno_out)
       return -1;
     }
   struct access_probe probe = { .path = path, .uid = uid, .gid = gid, .mode = mode };
-  enum { STACK_SIZE = 64 * 1024 };
-  cleanup_free char *stack = firec_xmalloc (STACK_SIZE);
   /* The child changes credentials of a task sharing our mm, which resets the mm's
-     dumpable flag: put it back afterwards. Signals stay blocked in the child. */
+     dumpable flag: put it back afterwards. */
   int dumpable = prctl (PR_GET_DUMPABLE);
-  sigset_t all, old;
-  sigfillset (&all);
-  pthread_sigmask (SIG_SETMASK, &all, &old);
-  pid_t pid = clone (access_probe_child, stack + STACK_SIZE, CLONE_VM | CLONE_VFORK | SIGCHLD, &probe);
-  int clone_errno = errno;
-  pthread_sigmask (SIG_SETMASK, &old, NULL);
+  pid_t pid = firec_clone_vfork (access_probe_child, &probe);
   if (pid < 0)
     {
-      *errno_out = clone_errno;
+      *errno_out = errno;
       return -1;
     }
   int status;
