@@ -23,12 +23,8 @@ for f in json.load(open(sys.argv[1]))["x-firec-derived"]["files"]:
   cp "$WORK/c$i.json" "$d/config.json"; chown -R 10001:10001 "$d"
 done
 t2=$(now_ns)
-for i in $(seq "$N"); do
-  ( "$JAILER" --id "bench-f$i" --exec-file "$FC" --uid 10001 --gid 10001 --chroot-base-dir "$WORK/jail" -- \
-      --no-api --config-file /config.json >"$WORK/f$i.out" 2>&1 & disown
-    until grep -q "Successfully started microvm" "$WORK/f$i.out" 2>/dev/null; do sleep 0.002; done ) &
-done; wait
-t3=$(now_ns)
+for i in $(seq "$N"); do floor_start "bench-f$i"; done
+t3=$(floor_wait $(for i in $(seq "$N"); do echo "bench-f$i"; done))
 pkill -KILL -f -- "--id bench-f" 2>/dev/null
 firec_ms=$(( (t1 - t0) / 1000000 )); floor_ms=$(( (t3 - t2) / 1000000 ))
 echo "concurrency ($KIND): $N VMs in daemon mode: $up/$N running, wall $firec_ms ms; $N floor starts in parallel: $floor_ms ms"

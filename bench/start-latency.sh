@@ -29,11 +29,10 @@ cleanup_jail() { pkill -KILL -f -- "--id $name( |$)" 2>/dev/null; while pgrep -f
 
 floor() {
   stage_by_hand; cp "$WORK/config.json" "$jail/root/config.json"; chown $uid:$uid "$jail/root/config.json"
+  rm -f "$WORK/$name.started"
   local t0 t1; t0=$(now_ns)
-  "$JAILER" --id $name --exec-file "$FC" --uid $uid --gid $uid --chroot-base-dir "$WORK/jail" -- \
-    --no-api --config-file /config.json >"$WORK/floor.out" 2>&1 & disown
-  until grep -q "Successfully started microvm" "$WORK/floor.out" 2>/dev/null; do :; done
-  t1=$(now_ns); echo "$(( (t1 - t0) / 1000 ))" | awk '{print $1 / 1000}' >>"$WORK/floor.ms"
+  floor_start $name
+  t1=$(floor_wait $name); echo "$(( (t1 - t0) / 1000 ))" | awk '{print $1 / 1000}' >>"$WORK/floor.ms"
   cleanup_jail
 }
 
