@@ -17,8 +17,11 @@ else
 fi
 [ "$(id -u)" -eq 0 ] || { echo "bench: needs root (the jailer)"; exit 0; }
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/firec-bench.XXXXXX"); chmod 755 "$WORK"; mkdir -p "$WORK/jail"
-export FIREC_STATE_DIR=$WORK/state
-trap 'pkill -KILL -f -- "--id bench-" 2>/dev/null; rm -rf "$WORK"' EXIT
+# firec-run's state lives in /run/firec by default, a tmpfs on any systemd host;
+# where /run is not one (this CI sandbox), keep it on /dev/shm, as users would.
+if [ "$(stat -f -c %T /run 2>/dev/null)" = tmpfs ]; then STATE_PARENT=$WORK; else STATE_PARENT=$(mktemp -d /dev/shm/firec-bench.XXXXXX); fi
+export FIREC_STATE_DIR=$STATE_PARENT/state
+trap 'pkill -KILL -f -- "--id bench-" 2>/dev/null; rm -rf "$WORK" "$STATE_PARENT"' EXIT
 
 # A sleep without a fork: a read that times out on a pipe nobody writes to.
 exec {nap_fd}<> <(:)
