@@ -147,21 +147,27 @@ firec_diags_to_json (const struct firec_diags *diags)
   return arr;
 }
 
+static void
+append_token (struct firec_buf *buf, const char *token)
+{
+  firec_buf_puts (buf, "/");
+  for (const char *p = token; *p; p++)
+    {
+      size_t n = strcspn (p, "~/");
+      firec_buf_append (buf, p, n);
+      p += n;
+      if (*p == '\0')
+        break;
+      firec_buf_puts (buf, *p == '~' ? "~0" : "~1");
+    }
+}
+
 char *
 firec_json_pointer_append (const char *base, const char *token)
 {
   struct firec_buf buf = { 0 };
   firec_buf_puts (&buf, base);
-  firec_buf_puts (&buf, "/");
-  for (const char *p = token; *p; p++)
-    {
-      if (*p == '~')
-        firec_buf_puts (&buf, "~0");
-      else if (*p == '/')
-        firec_buf_puts (&buf, "~1");
-      else
-        firec_buf_append (&buf, p, 1);
-    }
+  append_token (&buf, token);
   return firec_buf_steal (&buf);
 }
 
@@ -169,4 +175,28 @@ char *
 firec_json_pointer_append_index (const char *base, size_t index)
 {
   return firec_xasprintf ("%s/%zu", base, index);
+}
+
+static void
+append_path (struct firec_buf *buf, const struct firec_path *path)
+{
+  if (path == NULL)
+    return;
+  append_path (buf, path->parent);
+  if (path->key)
+    append_token (buf, path->key);
+  else
+    {
+      char index[32];
+      snprintf (index, sizeof index, "/%zu", path->index);
+      firec_buf_puts (buf, index);
+    }
+}
+
+char *
+firec_path_string (const struct firec_path *path)
+{
+  struct firec_buf buf = { 0 };
+  append_path (&buf, path);
+  return firec_buf_steal (&buf);
 }

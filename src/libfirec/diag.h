@@ -50,4 +50,16 @@ cJSON *firec_diags_to_json (const struct firec_diags *diags);
 char *firec_json_pointer_append (const char *base, const char *token);
 char *firec_json_pointer_append_index (const char *base, size_t index);
 
+/* Where a walk over a tree is, as a chain of segments on the walker's stack
+   (NULL is the document itself, pointer ""): passing one down costs nothing,
+   and the JSON pointer string is only built when a diagnostic needs it. */
+struct firec_path
+{
+  const struct firec_path *parent;
+  const char *key; /* member name; NULL for an array element */
+  size_t index;
+};
+
+char *firec_path_string (const struct firec_path *path);
+
 #endif

@@ -106,6 +106,7 @@ struct compiled_node
      subtrees that cannot have it. */
   unsigned annotations_below;
   int visiting;
+  const cJSON *target; /* with a $ref: the schema the chain of references ends at */
 };
 
 struct firec_schema
@@ -292,6 +293,22 @@ compile_node (struct firec_schema *s, const cJSON *node, const char *where, fire
   return 0;
 }
 
+/* Where a schema's chain of $refs ends; our schema only refers to $defs, and
+   refs never chain more than a few levels. */
+static const cJSON *
+follow_refs (const struct firec_schema *s, const cJSON *schema)
+{
+  for (int hops = 0; hops < 16; hops++)
+    {
+      const char *ref = cJSON_GetStringValue (kw (s, schema, KW_REF));
+      if (ref == NULL)
+        return schema;
+      const cJSON *defs = cJSON_GetObjectItemCaseSensitive (s->root, "$defs");
+      schema = cJSON_GetObjectItemCaseSensitive (defs, ref + 8);
+    }
+  return schema;
+}
+
 static int
 compare_regex_source (const void *a, const void *b)
 {
@@ -352,6 +369,9 @@ firec_schema_compile (const char *json_text, struct firec_schema **out, firec_er
       return -1;
     }
   qsort (s->regexes, s->regex_count, sizeof *s->regexes, compare_regex_source);
+  for (size_t i = 0; i < s->node_cap; i++)
+    if (s->nodes[i].node && s->nodes[i].kw[KW_REF])
+      s->nodes[i].target = follow_refs (s, s->nodes[i].node);
   *out = s;
   return 0;
 }
@@ -560,16 +580,61 @@ closest_match (const char *word, const char *const *candidates, size_t n)
 
 /* ------------------------------------------------------------------ validation */
 
+/* Trying the branches of a oneOf/anyOf (or a not, or a property name) only needs
+   to know how a branch fares, not what it would say: such "quiet" validations
+   format no message and build no pointer. They still record which instance node
+   each complaint would be about, because a chosen branch's complaint count
+   depends on move_new_diags dropping repeated fields, and within one tree a
+   field's pointer names exactly one node. */
+struct quiet_list
+{
+  const cJSON **nodes;
+  size_t count;
+  size_t cap;
+};
+
+static void
+quiet_add (struct quiet_list *q, const cJSON *node)
+{
+  if (q->count == q->cap)
+    {
+      q->cap = q->cap ? q->cap * 2 : 8;
+      q->nodes = firec_xrealloc (q->nodes, q->cap * sizeof *q->nodes);
+    }
+  q->nodes[q->count++] = node;
+}
+
+static void
+quiet_release (struct quiet_list *q)
+{
+  free (q->nodes);
+  *q = (struct quiet_list){ 0 };
+}
+
 struct validation
 {
   const struct firec_schema *schema;
   const struct firec_doc *doc;
-  struct firec_diags *diags;
+  struct firec_diags *diags; /* NULL: quiet, complaints go to *quiet */
+  struct quiet_list *quiet;
 };
 
-static void __attribute__ ((format (printf, 5, 6)))
-report (struct validation *v, const cJSON *instance, bool at_key, const char *pointer, const char *fmt, ...)
+static bool
+is_quiet (const struct validation *v)
 {
+  return v->diags == NULL;
+}
+
+/* A complaint about instance, whose place is path. Callers of a quiet validation
+   skip building the message's arguments; report then only notes the node. */
+static void __attribute__ ((format (printf, 5, 6)))
+report (struct validation *v, const cJSON *instance, bool at_key, const struct firec_path *path, const char *fmt, ...)
+{
+  if (is_quiet (v))
+    {
+      quiet_add (v->quiet, instance);
+      return;
+    }
   struct firec_mark value, key;
   firec_doc_get_mark (v->doc, instance, &value, &key);
   struct firec_mark m = at_key && key.line ? key : value;
@@ -577,35 +642,39 @@ report (struct validation *v, const cJSON *instance, bool at_key, const char *po
   va_start (ap, fmt);
   cleanup_free char *msg = firec_xvasprintf (fmt, ap);
   va_end (ap);
+  cleanup_free char *pointer = firec_path_string (path);
   firec_diags_add (v->diags, FIREC_SEV_ERROR, v->doc ? v->doc->filename : "-", m.line, m.column, pointer, "%s",
                    msg);
 }
 
-
+/* A schema node without its $ref: followed once at compile time. */
 static const cJSON *
 resolve (const struct firec_schema *s, const cJSON *schema)
 {
-  /* Our schema only refers to $defs, and refs never chain more than a few levels. */
-  for (int hops = 0; hops < 16; hops++)
-    {
-      const char *ref = cJSON_GetStringValue (kw (s, schema, KW_REF));
-      if (ref == NULL)
-        return schema;
-      const cJSON *defs = cJSON_GetObjectItemCaseSensitive (s->root, "$defs");
-      schema = cJSON_GetObjectItemCaseSensitive (defs, ref + 8);
-    }
-  return schema;
+  const struct compiled_node *c = find_compiled (s, schema);
+  return c && c->kw[KW_REF] ? c->target : schema;
 }
 
-static size_t validate_node (struct validation *v, const cJSON *schema, const cJSON *instance, const char *pointer);
+static size_t validate_node (struct validation *v, const cJSON *schema, const cJSON *instance,
+                             const struct firec_path *path);
 
-/* Runs a sub-validation into a scratch list; returns its error count. */
+/* Runs a quiet sub-validation; returns its error count, and in *out the nodes
+   its complaints are about. */
 static size_t
-try_validate (struct validation *v, const cJSON *schema, const cJSON *instance, const char *pointer,
+try_quietly (const struct validation *v, const cJSON *schema, const cJSON *instance, const struct firec_path *path,
+             struct quiet_list *out)
+{
+  struct validation sub = { v->schema, v->doc, NULL, out };
+  return validate_node (&sub, schema, instance, path);
+}
+
+/* Runs a sub-validation into a scratch list, for when its messages are needed. */
+static size_t
+try_validate (const struct validation *v, const cJSON *schema, const cJSON *instance, const struct firec_path *path,
               struct firec_diags *scratch)
 {
-  struct validation sub = { v->schema, v->doc, scratch };
-  return validate_node (&sub, schema, instance, pointer);
+  struct validation sub = { v->schema, v->doc, scratch, NULL };
+  return validate_node (&sub, schema, instance, path);
 }
 
 static void
@@ -638,6 +707,21 @@ move_new_diags (struct firec_diags *to, struct firec_diags *from)
     }
   firec_diags_release (from);
   return moved;
+}
+
+/* move_diags and move_new_diags for quiet validations. */
+static void
+quiet_move (struct quiet_list *to, struct quiet_list *from, bool only_new)
+{
+  for (size_t i = 0; i < from->count; i++)
+    {
+      bool seen = false;
+      for (size_t j = 0; only_new && j < to->count && !seen; j++)
+        seen = to->nodes[j] == from->nodes[i];
+      if (!seen)
+        quiet_add (to, from->nodes[i]);
+    }
+  quiet_release (from);
 }
 
 /* The hint for a value of the wrong type, where a YAML habit is the likely cause. */
@@ -673,17 +757,29 @@ type_hint (const char *expected, const cJSON *instance)
 }
 
 static size_t
-check_type (struct validation *v, const cJSON *schema, const cJSON *instance, const char *pointer)
+check_type (struct validation *v, const struct compiled_node *c, const cJSON *instance, const struct firec_path *path)
 {
-  const cJSON *type = kw (v->schema, schema, KW_TYPE);
+  const cJSON *type = c->kw[KW_TYPE];
   if (type == NULL)
     return 0;
-  struct firec_buf expected = { 0 };
-  const char *single = NULL;
   if (cJSON_IsString (type))
     {
       if (type_matches (type->valuestring, instance))
         return 0;
+    }
+  else
+    for (const cJSON *t = type->child; t; t = t->next)
+      if (type_matches (t->valuestring, instance))
+        return 0;
+  if (is_quiet (v))
+    {
+      report (v, instance, false, path, "-");
+      return 1;
+    }
+  struct firec_buf expected = { 0 };
+  const char *single = NULL;
+  if (cJSON_IsString (type))
+    {
       single = type->valuestring;
       firec_buf_puts (&expected, single);
     }
@@ -691,18 +787,11 @@ check_type (struct validation *v, const cJSON *schema, const cJSON *instance, co
     {
       int n = cJSON_GetArraySize (type), i = 0;
       for (const cJSON *t = type->child; t; t = t->next, i++)
-        {
-          if (type_matches (t->valuestring, instance))
-            {
-              firec_buf_release (&expected);
-              return 0;
-            }
-          firec_buf_printf (&expected, "%s%s", i == 0 ? "" : i == n - 1 ? " or " : ", ", t->valuestring);
-        }
+        firec_buf_printf (&expected, "%s%s", i == 0 ? "" : i == n - 1 ? " or " : ", ", t->valuestring);
     }
   struct firec_buf got = { 0 };
   append_described_value (&got, instance);
-  report (v, instance, false, pointer, "expected %s, got %s%s", expected.data, got.data,
+  report (v, instance, false, path, "expected %s, got %s%s", expected.data, got.data,
           single ? type_hint (single, instance) : "");
   firec_buf_release (&expected);
   firec_buf_release (&got);
@@ -710,14 +799,19 @@ check_type (struct validation *v, const cJSON *schema, const cJSON *instance, co
 }
 
 static size_t
-check_enum (struct validation *v, const cJSON *schema, const cJSON *instance, const char *pointer)
+check_enum (struct validation *v, const struct compiled_node *c, const cJSON *instance, const struct firec_path *path)
 {
-  const cJSON *values = kw (v->schema, schema, KW_ENUM);
+  const cJSON *values = c->kw[KW_ENUM];
   if (values == NULL)
     return 0;
   for (const cJSON *e = values->child; e; e = e->next)
     if (cJSON_Compare (e, instance, true))
       return 0;
+  if (is_quiet (v))
+    {
+      report (v, instance, false, path, "-");
+      return 1;
+    }
   struct firec_buf allowed = { 0 };
   const char *names[64] = { 0 };
   size_t n = 0;
@@ -742,34 +836,40 @@ check_enum (struct validation *v, const cJSON *schema, const cJSON *instance, co
         quoted_member = quoted_member || (cJSON_IsNumber (e) && e->valuedouble == d);
     }
   if (quoted_member)
-    report (v, instance, false, pointer, "%s is not one of %s (write the number without quotes)", got.data,
+    report (v, instance, false, path, "%s is not one of %s (write the number without quotes)", got.data,
             allowed.data);
   else if (near)
-    report (v, instance, false, pointer, "%s is not one of %s (did you mean \"%s\"?)", got.data, allowed.data, near);
+    report (v, instance, false, path, "%s is not one of %s (did you mean \"%s\"?)", got.data, allowed.data, near);
   else
-    report (v, instance, false, pointer, "%s is not one of %s", got.data, allowed.data);
+    report (v, instance, false, path, "%s is not one of %s", got.data, allowed.data);
   firec_buf_release (&allowed);
   firec_buf_release (&got);
   return 1;
 }
 
 static size_t
-check_const (struct validation *v, const cJSON *schema, const cJSON *instance, const char *pointer)
+check_const (struct validation *v, const struct compiled_node *c, const cJSON *instance, const struct firec_path *path)
 {
-  const cJSON *c = kw (v->schema, schema, KW_CONST);
-  if (c == NULL || cJSON_Compare (c, instance, true))
+  const cJSON *want_value = c->kw[KW_CONST];
+  if (want_value == NULL || cJSON_Compare (want_value, instance, true))
     return 0;
+  if (is_quiet (v))
+    {
+      report (v, instance, false, path, "-");
+      return 1;
+    }
   struct firec_buf want = { 0 }, got = { 0 };
-  append_value (&want, c);
+  append_value (&want, want_value);
   append_value (&got, instance);
-  report (v, instance, false, pointer, "expected %s, got %s", want.data, got.data);
+  report (v, instance, false, path, "expected %s, got %s", want.data, got.data);
   firec_buf_release (&want);
   firec_buf_release (&got);
   return 1;
 }
 
 static size_t
-check_number (struct validation *v, const cJSON *schema, const cJSON *instance, const char *pointer)
+check_number (struct validation *v, const struct compiled_node *c, const cJSON *instance,
+              const struct firec_path *path)
 {
   if (!cJSON_IsNumber (instance))
     return 0;
@@ -788,7 +888,7 @@ check_number (struct validation *v, const cJSON *schema, const cJSON *instance, 
   size_t errors = 0;
   for (size_t i = 0; i < FIREC_N_ELEMENTS (bounds); i++)
     {
-      const cJSON *b = kw (v->schema, schema, bounds[i].keyword);
+      const cJSON *b = c->kw[bounds[i].keyword];
       if (!cJSON_IsNumber (b))
         continue;
       double limit = b->valuedouble;
@@ -796,54 +896,77 @@ check_number (struct validation *v, const cJSON *schema, const cJSON *instance, 
                                 : (bounds[i].exclusive ? d < limit : d <= limit);
       if (ok)
         continue;
+      errors++;
+      if (is_quiet (v))
+        {
+          report (v, instance, false, path, "-");
+          continue;
+        }
       struct firec_buf msg = { 0 };
       append_number (&msg, d);
       firec_buf_printf (&msg, " is %s ", bounds[i].lower ? "less than" : "greater than");
       if (!bounds[i].exclusive)
         firec_buf_printf (&msg, "the %s ", bounds[i].lower ? "minimum" : "maximum");
       append_number (&msg, limit);
-      report (v, instance, false, pointer, "%s", msg.data);
+      report (v, instance, false, path, "%s", msg.data);
       firec_buf_release (&msg);
-      errors++;
     }
   return errors;
 }
 
+/* The instance as messages quote it, built the first time a message needs it. */
+static const char *
+quoted_instance (struct firec_buf *got, const cJSON *instance)
+{
+  if (got->data == NULL)
+    append_value (got, instance);
+  return got->data;
+}
+
 static size_t
-check_string (struct validation *v, const cJSON *schema, const cJSON *instance, const char *pointer)
+check_string (struct validation *v, const struct compiled_node *c, const cJSON *instance,
+              const struct firec_path *path)
 {
   if (!cJSON_IsString (instance))
     return 0;
   size_t errors = 0;
-  size_t len = firec_utf8_length (instance->valuestring);
-  const cJSON *min = kw (v->schema, schema, KW_MIN_LENGTH);
-  const cJSON *max = kw (v->schema, schema, KW_MAX_LENGTH);
+  const cJSON *min = c->kw[KW_MIN_LENGTH];
+  const cJSON *max = c->kw[KW_MAX_LENGTH];
+  size_t len = min || max ? firec_utf8_length (instance->valuestring) : 0;
   struct firec_buf got = { 0 };
-  append_value (&got, instance);
+  bool quiet = is_quiet (v);
   if (cJSON_IsNumber (min) && len < (size_t) min->valuedouble)
     {
-      if (min->valuedouble == 1)
-        report (v, instance, false, pointer, "must not be empty");
+      if (quiet || min->valuedouble == 1)
+        report (v, instance, false, path, "must not be empty");
       else
-        report (v, instance, false, pointer, "%s is shorter than %.0f characters", got.data, min->valuedouble);
+        report (v, instance, false, path, "%s is shorter than %.0f characters", quoted_instance (&got, instance),
+                min->valuedouble);
       errors++;
     }
   if (cJSON_IsNumber (max) && len > (size_t) max->valuedouble)
     {
-      report (v, instance, false, pointer, "%s is longer than %.0f characters", got.data, max->valuedouble);
+      if (quiet)
+        report (v, instance, false, path, "-");
+      else
+        report (v, instance, false, path, "%s is longer than %.0f characters", quoted_instance (&got, instance),
+                max->valuedouble);
       errors++;
     }
-  const char *pattern = cJSON_GetStringValue (kw (v->schema, schema, KW_PATTERN));
+  const char *pattern = cJSON_GetStringValue (c->kw[KW_PATTERN]);
   if (pattern && errors == 0)
     {
       const regex_t *re = find_regex (v->schema, pattern);
       if (re && regexec (re, instance->valuestring, 0, NULL, 0) != 0)
         {
-          const char *custom = cJSON_GetStringValue (kw (v->schema, schema, KW_X_MESSAGE));
-          if (custom)
-            report (v, instance, false, pointer, "%s %s", got.data, custom);
+          const char *custom = cJSON_GetStringValue (c->kw[KW_X_MESSAGE]);
+          if (quiet)
+            report (v, instance, false, path, "-");
+          else if (custom)
+            report (v, instance, false, path, "%s %s", quoted_instance (&got, instance), custom);
           else
-            report (v, instance, false, pointer, "%s does not match the pattern %s", got.data, pattern);
+            report (v, instance, false, path, "%s does not match the pattern %s", quoted_instance (&got, instance),
+                    pattern);
           errors++;
         }
     }
@@ -852,37 +975,35 @@ check_string (struct validation *v, const cJSON *schema, const cJSON *instance, 
 }
 
 static size_t
-check_array (struct validation *v, const cJSON *schema, const cJSON *instance, const char *pointer)
+check_array (struct validation *v, const struct compiled_node *c, const cJSON *instance,
+             const struct firec_path *path)
 {
   if (!cJSON_IsArray (instance))
     return 0;
   size_t errors = 0;
   size_t n = (size_t) cJSON_GetArraySize (instance);
-  const cJSON *min = kw (v->schema, schema, KW_MIN_ITEMS);
-  const cJSON *max = kw (v->schema, schema, KW_MAX_ITEMS);
+  const cJSON *min = c->kw[KW_MIN_ITEMS];
+  const cJSON *max = c->kw[KW_MAX_ITEMS];
   if (cJSON_IsNumber (min) && n < (size_t) min->valuedouble)
     {
-      report (v, instance, false, pointer, "expected at least %.0f item%s, got %zu", min->valuedouble,
+      report (v, instance, false, path, "expected at least %.0f item%s, got %zu", min->valuedouble,
               min->valuedouble == 1 ? "" : "s", n);
       errors++;
     }
   if (cJSON_IsNumber (max) && n > (size_t) max->valuedouble)
     {
-      report (v, instance, false, pointer, "expected at most %.0f item%s, got %zu", max->valuedouble,
+      report (v, instance, false, path, "expected at most %.0f item%s, got %zu", max->valuedouble,
               max->valuedouble == 1 ? "" : "s", n);
       errors++;
     }
-  const cJSON *items = kw (v->schema, schema, KW_ITEMS);
+  const cJSON *items = c->kw[KW_ITEMS];
   size_t i = 0;
-  for (const cJSON *item = instance->child; item; item = item->next, i++)
+  for (const cJSON *item = instance->child; item && items; item = item->next, i++)
     {
-      if (items)
-        {
-          cleanup_free char *sub = firec_json_pointer_append_index (pointer, i);
-          errors += validate_node (v, items, item, sub);
-        }
+      struct firec_path sub = { path, NULL, i };
+      errors += validate_node (v, items, item, &sub);
     }
-  if (cJSON_IsTrue (kw (v->schema, schema, KW_UNIQUE_ITEMS)))
+  if (cJSON_IsTrue (c->kw[KW_UNIQUE_ITEMS]))
     {
       i = 0;
       for (const cJSON *a = instance->child; a; a = a->next, i++)
@@ -891,8 +1012,8 @@ check_array (struct validation *v, const cJSON *schema, const cJSON *instance, c
           for (const cJSON *b = instance->child; b != a; b = b->next, j++)
             if (cJSON_Compare (a, b, true))
               {
-                cleanup_free char *sub = firec_json_pointer_append_index (pointer, i);
-                report (v, a, false, sub, "duplicate item (the same as item %zu)", j);
+                struct firec_path sub = { path, NULL, i };
+                report (v, a, false, &sub, "duplicate item (the same as item %zu)", j);
                 errors++;
                 break;
               }
@@ -918,8 +1039,14 @@ matches_pattern_property (struct validation *v, const cJSON *pattern_properties,
 }
 
 static void
-report_unknown_field (struct validation *v, const cJSON *properties, const cJSON *member, const char *pointer)
+report_unknown_field (struct validation *v, const cJSON *properties, const cJSON *member,
+                      const struct firec_path *path)
 {
+  if (is_quiet (v))
+    {
+      report (v, member, true, path, "-");
+      return;
+    }
   const char *names[128] = { 0 };
   size_t n = 0;
   for (const cJSON *p = properties ? properties->child : NULL; p && n < FIREC_N_ELEMENTS (names); p = p->next)
@@ -928,83 +1055,95 @@ report_unknown_field (struct validation *v, const cJSON *properties, const cJSON
   struct firec_buf name = { 0 };
   append_quoted (&name, member->string, 60);
   if (near)
-    report (v, member, true, pointer, "unknown field %s (did you mean \"%s\"?)", name.data, near);
+    report (v, member, true, path, "unknown field %s (did you mean \"%s\"?)", name.data, near);
   else if (n == 0)
-    report (v, member, true, pointer, "unknown field %s (only x-* fields are allowed here)", name.data);
+    report (v, member, true, path, "unknown field %s (only x-* fields are allowed here)", name.data);
   else
     {
       struct firec_buf list = { 0 };
       for (size_t i = 0; i < n; i++)
         firec_buf_printf (&list, "%s%s", i ? ", " : "", names[i]);
-      report (v, member, true, pointer, "unknown field %s (expected one of: %s)", name.data, list.data);
+      report (v, member, true, path, "unknown field %s (expected one of: %s)", name.data, list.data);
       firec_buf_release (&list);
     }
   firec_buf_release (&name);
 }
 
+/* propertyNames: the name is validated as a string instance at the member. */
 static size_t
-check_object (struct validation *v, const cJSON *schema, const cJSON *instance, const char *pointer)
+check_property_name (struct validation *v, const cJSON *property_names, const cJSON *member,
+                     const struct firec_path *sub)
+{
+  cJSON *name = cJSON_CreateString (member->string);
+  struct quiet_list quiet = { 0 };
+  size_t bad = try_quietly (v, property_names, name, sub, &quiet);
+  quiet_release (&quiet);
+  if (bad && is_quiet (v))
+    report (v, member, true, sub, "-");
+  else if (bad)
+    {
+      struct firec_diags scratch = { 0 };
+      try_validate (v, property_names, name, sub, &scratch);
+      struct firec_buf quoted = { 0 };
+      append_quoted (&quoted, member->string, 60);
+      report (v, member, true, sub, "invalid field name %s: %s", quoted.data, scratch.items[0].message);
+      firec_buf_release (&quoted);
+      firec_diags_release (&scratch);
+    }
+  cJSON_Delete (name);
+  return bad ? 1 : 0;
+}
+
+static size_t
+check_object (struct validation *v, const struct compiled_node *c, const cJSON *instance,
+              const struct firec_path *path)
 {
   if (!cJSON_IsObject (instance))
     return 0;
   size_t errors = 0;
-  const cJSON *properties = kw (v->schema, schema, KW_PROPERTIES);
-  const cJSON *pattern_properties = kw (v->schema, schema, KW_PATTERN_PROPERTIES);
-  const cJSON *additional = kw (v->schema, schema, KW_ADDITIONAL_PROPERTIES);
-  const cJSON *property_names = kw (v->schema, schema, KW_PROPERTY_NAMES);
+  const cJSON *properties = c->kw[KW_PROPERTIES];
+  const cJSON *pattern_properties = c->kw[KW_PATTERN_PROPERTIES];
+  const cJSON *additional = c->kw[KW_ADDITIONAL_PROPERTIES];
+  const cJSON *property_names = c->kw[KW_PROPERTY_NAMES];
 
   size_t count = 0;
   for (const cJSON *m = instance->child; m; m = m->next)
     {
       count++;
-      cleanup_free char *sub = firec_json_pointer_append (pointer, m->string);
+      struct firec_path sub = { path, m->string, 0 };
       if (property_names)
-        {
-          struct firec_diags scratch = { 0 };
-          cJSON *name = cJSON_CreateString (m->string);
-          size_t bad = try_validate (v, property_names, name, sub, &scratch);
-          cJSON_Delete (name);
-          if (bad)
-            {
-              struct firec_buf quoted = { 0 };
-              append_quoted (&quoted, m->string, 60);
-              report (v, m, true, sub, "invalid field name %s: %s", quoted.data, scratch.items[0].message);
-              firec_buf_release (&quoted);
-              errors++;
-            }
-          firec_diags_release (&scratch);
-        }
+        errors += check_property_name (v, property_names, m, &sub);
       const cJSON *sub_schema = cJSON_GetObjectItemCaseSensitive (properties, m->string);
       bool known = sub_schema != NULL;
       if (sub_schema)
-        errors += validate_node (v, sub_schema, m, sub);
+        errors += validate_node (v, sub_schema, m, &sub);
       const cJSON *pattern_schema;
       if (matches_pattern_property (v, pattern_properties, m->string, &pattern_schema))
         {
           known = true;
-          errors += validate_node (v, pattern_schema, m, sub);
+          errors += validate_node (v, pattern_schema, m, &sub);
         }
       if (!known && additional)
         {
           if (cJSON_IsFalse (additional))
             {
-              report_unknown_field (v, properties, m, sub);
+              report_unknown_field (v, properties, m, &sub);
               errors++;
             }
           else
-            errors += validate_node (v, additional, m, sub);
+            errors += validate_node (v, additional, m, &sub);
         }
     }
 
-  const cJSON *required = kw (v->schema, schema, KW_REQUIRED);
+  const cJSON *required = c->kw[KW_REQUIRED];
   for (const cJSON *r = required ? required->child : NULL; r; r = r->next)
     if (!cJSON_HasObjectItem (instance, r->valuestring))
       {
-        report (v, instance, false, pointer, "missing required field \"%s\"", r->valuestring);
+        report (v, instance, false, path, "missing required field \"%s\"", r->valuestring);
         errors++;
       }
 
-  const cJSON *dependent = kw (v->schema, schema, KW_DEPENDENT_REQUIRED);
+  const cJSON *dependent = c->kw[KW_DEPENDENT_REQUIRED];
   for (const cJSON *d = dependent ? dependent->child : NULL; d; d = d->next)
     {
       const cJSON *present = cJSON_GetObjectItemCaseSensitive (instance, d->string);
@@ -1013,17 +1152,17 @@ check_object (struct validation *v, const cJSON *schema, const cJSON *instance, 
       for (const cJSON *r = d->child; r; r = r->next)
         if (!cJSON_HasObjectItem (instance, r->valuestring))
           {
-            cleanup_free char *sub = firec_json_pointer_append (pointer, d->string);
-            report (v, present, true, sub, "\"%s\" requires \"%s\"", d->string, r->valuestring);
+            struct firec_path sub = { path, d->string, 0 };
+            report (v, present, true, &sub, "\"%s\" requires \"%s\"", d->string, r->valuestring);
             errors++;
           }
     }
 
-  const cJSON *min = kw (v->schema, schema, KW_MIN_PROPERTIES);
-  const cJSON *max = kw (v->schema, schema, KW_MAX_PROPERTIES);
+  const cJSON *min = c->kw[KW_MIN_PROPERTIES];
+  const cJSON *max = c->kw[KW_MAX_PROPERTIES];
   if (cJSON_IsNumber (min) && cJSON_IsNumber (max) && min->valuedouble == max->valuedouble && count != (size_t) max->valuedouble)
     {
-      report (v, instance, false, pointer, "expected exactly %.0f field%s, got %zu", max->valuedouble,
+      report (v, instance, false, path, "expected exactly %.0f field%s, got %zu", max->valuedouble,
               max->valuedouble == 1 ? "" : "s", count);
       errors++;
     }
@@ -1031,13 +1170,13 @@ check_object (struct validation *v, const cJSON *schema, const cJSON *instance, 
     {
       if (cJSON_IsNumber (min) && count < (size_t) min->valuedouble)
         {
-          report (v, instance, false, pointer, "expected at least %.0f field%s, got %zu", min->valuedouble,
+          report (v, instance, false, path, "expected at least %.0f field%s, got %zu", min->valuedouble,
                   min->valuedouble == 1 ? "" : "s", count);
           errors++;
         }
       if (cJSON_IsNumber (max) && count > (size_t) max->valuedouble)
         {
-          report (v, instance, false, pointer, "expected at most %.0f field%s, got %zu", max->valuedouble,
+          report (v, instance, false, path, "expected at most %.0f field%s, got %zu", max->valuedouble,
                   max->valuedouble == 1 ? "" : "s", count);
           errors++;
         }
@@ -1088,39 +1227,46 @@ branch_accepts_type (const struct firec_schema *s, const cJSON *branch, const cJ
 }
 
 static size_t
-check_alternatives (struct validation *v, const cJSON *schema, const cJSON *instance, const char *pointer,
-                    enum keyword keyword)
+check_alternatives (struct validation *v, const struct compiled_node *c, const cJSON *instance,
+                    const struct firec_path *path, enum keyword keyword)
 {
-  const cJSON *branches = kw (v->schema, schema, keyword);
+  const cJSON *branches = c->kw[keyword];
   if (branches == NULL)
     return 0;
   bool exactly_one = keyword == KW_ONE_OF;
   size_t valid = 0;
+  /* Every branch is tried quietly. The complaints of the last branch that takes
+     the instance's type ("typed") or of the first with the fewest errors
+     ("best") may be reported: the chosen one is validated again for its
+     messages. A typed branch that is also the best leaves "best" with none. */
   size_t best_errors = SIZE_MAX;
-  struct firec_diags best = { 0 };
+  const cJSON *best = NULL, *typed = NULL;
+  struct quiet_list best_quiet = { 0 }, typed_quiet = { 0 };
   size_t typed_candidates = 0;
-  struct firec_diags typed = { 0 };
   for (const cJSON *b = branches->child; b; b = b->next)
     {
-      struct firec_diags scratch = { 0 };
-      size_t e = try_validate (v, b, instance, pointer, &scratch);
+      struct quiet_list scratch = { 0 };
+      size_t e = try_quietly (v, b, instance, path, &scratch);
       if (e == 0)
         valid++;
-      if (branch_accepts_type (v->schema, b, instance) && branch_type (v->schema, b) != NULL)
+      bool is_typed = branch_accepts_type (v->schema, b, instance) && branch_type (v->schema, b) != NULL;
+      if (is_typed)
         {
           typed_candidates++;
-          firec_diags_release (&typed);
-          typed = scratch;
-          scratch = (struct firec_diags){ 0 };
+          typed = b;
+          quiet_release (&typed_quiet);
+          typed_quiet = scratch;
+          scratch = (struct quiet_list){ 0 };
         }
       if (e > 0 && e < best_errors)
         {
           best_errors = e;
-          firec_diags_release (&best);
-          best = scratch;
-          scratch = (struct firec_diags){ 0 };
+          best = is_typed ? NULL : b;
+          quiet_release (&best_quiet);
+          best_quiet = scratch;
+          scratch = (struct quiet_list){ 0 };
         }
-      firec_diags_release (&scratch);
+      quiet_release (&scratch);
     }
   size_t errors = 0;
   struct firec_buf names = { 0 };
@@ -1129,128 +1275,162 @@ check_alternatives (struct validation *v, const cJSON *schema, const cJSON *inst
       if (branches_are_required_only (branches, &names))
         {
           if (valid == 0)
-            report (v, instance, false, pointer, "expected %s of %s", exactly_one ? "exactly one" : "at least one",
+            report (v, instance, false, path, "expected %s of %s", exactly_one ? "exactly one" : "at least one",
                     names.data);
           else
-            report (v, instance, false, pointer, "%s are mutually exclusive: give exactly one", names.data);
+            report (v, instance, false, path, "%s are mutually exclusive: give exactly one", names.data);
           errors = 1;
         }
       else if (valid > 1)
         {
-          report (v, instance, false, pointer, "matches more than one of the alternatives allowed here");
+          report (v, instance, false, path, "matches more than one of the alternatives allowed here");
           errors = 1;
         }
       else if (typed_candidates == 1)
         {
           /* The branches differ by type and exactly one takes this type: its
              complaints are the useful ones. */
-          errors = typed.count;
-          move_diags (v->diags, &typed);
+          if (is_quiet (v))
+            {
+              errors = typed_quiet.count;
+              quiet_move (v->quiet, &typed_quiet, false);
+            }
+          else
+            {
+              struct firec_diags scratch = { 0 };
+              try_validate (v, typed, instance, path, &scratch);
+              errors = scratch.count;
+              move_diags (v->diags, &scratch);
+            }
         }
       else if (typed_candidates == 0 && branch_type (v->schema, branches->child) != NULL)
         {
-          struct firec_buf expected = { 0 }, got = { 0 };
-          size_t i = 0;
-          for (const cJSON *b = branches->child; b; b = b->next, i++)
+          if (is_quiet (v))
+            report (v, instance, false, path, "-");
+          else
             {
-              const cJSON *t = branch_type (v->schema, b);
-              cleanup_free char *text = t && cJSON_IsString (t) ? firec_xstrdup (t->valuestring)
-                                                                 : firec_xstrdup ("another type");
-              if (strstr (expected.data ? expected.data : "", text) == NULL)
-                firec_buf_printf (&expected, "%s%s", expected.len ? " or " : "", text);
+              struct firec_buf expected = { 0 }, got = { 0 };
+              for (const cJSON *b = branches->child; b; b = b->next)
+                {
+                  const cJSON *t = branch_type (v->schema, b);
+                  const char *text = t && cJSON_IsString (t) ? t->valuestring : "another type";
+                  if (strstr (expected.data ? expected.data : "", text) == NULL)
+                    firec_buf_printf (&expected, "%s%s", expected.len ? " or " : "", text);
+                }
+              append_described_value (&got, instance);
+              report (v, instance, false, path, "expected %s, got %s", expected.data, got.data);
+              firec_buf_release (&expected);
+              firec_buf_release (&got);
             }
-          append_described_value (&got, instance);
-          report (v, instance, false, pointer, "expected %s, got %s", expected.data, got.data);
-          firec_buf_release (&expected);
-          firec_buf_release (&got);
           errors = 1;
+        }
+      else if (best == NULL)
+        {
+          errors = 1;
+          report (v, instance, false, path, "does not match any of the alternatives allowed here");
+        }
+      else if (is_quiet (v))
+        {
+          errors = best_quiet.count ? best_quiet.count : 1;
+          if (best_quiet.count)
+            quiet_move (v->quiet, &best_quiet, true);
+          else
+            report (v, instance, false, path, "-");
         }
       else
         {
-          errors = best.count ? best.count : 1;
-          if (best.count)
-            move_new_diags (v->diags, &best);
+          struct firec_diags scratch = { 0 };
+          try_validate (v, best, instance, path, &scratch);
+          errors = scratch.count ? scratch.count : 1;
+          if (scratch.count)
+            move_new_diags (v->diags, &scratch);
           else
-            report (v, instance, false, pointer, "does not match any of the alternatives allowed here");
+            report (v, instance, false, path, "does not match any of the alternatives allowed here");
         }
     }
   firec_buf_release (&names);
-  firec_diags_release (&best);
-  firec_diags_release (&typed);
+  quiet_release (&best_quiet);
+  quiet_release (&typed_quiet);
   return errors;
 }
 
 static size_t
-check_all_of (struct validation *v, const cJSON *schema, const cJSON *instance, const char *pointer)
+check_all_of (struct validation *v, const struct compiled_node *c, const cJSON *instance,
+              const struct firec_path *path)
 {
-  const cJSON *branches = kw (v->schema, schema, KW_ALL_OF);
+  const cJSON *branches = c->kw[KW_ALL_OF];
   size_t errors = 0;
   for (const cJSON *b = branches ? branches->child : NULL; b; b = b->next)
-    errors += validate_node (v, b, instance, pointer);
+    errors += validate_node (v, b, instance, path);
   return errors;
 }
 
 static size_t
-check_not (struct validation *v, const cJSON *schema, const cJSON *instance, const char *pointer)
+check_not (struct validation *v, const struct compiled_node *c, const cJSON *instance, const struct firec_path *path)
 {
-  const cJSON *not_schema = kw (v->schema, schema, KW_NOT);
+  const cJSON *not_schema = c->kw[KW_NOT];
   if (not_schema == NULL)
     return 0;
-  struct firec_diags scratch = { 0 };
-  size_t e = try_validate (v, not_schema, instance, pointer, &scratch);
-  firec_diags_release (&scratch);
+  struct quiet_list scratch = { 0 };
+  size_t e = try_quietly (v, not_schema, instance, path, &scratch);
+  quiet_release (&scratch);
   if (e > 0)
     return 0;
-  const char *custom = cJSON_GetStringValue (kw (v->schema, schema, KW_X_MESSAGE));
+  const char *custom = cJSON_GetStringValue (c->kw[KW_X_MESSAGE]);
   const cJSON *req = cJSON_GetObjectItemCaseSensitive (resolve (v->schema, not_schema), "required");
-  if (custom)
-    report (v, instance, false, pointer, "%s", custom);
+  if (is_quiet (v))
+    report (v, instance, false, path, "-");
+  else if (custom)
+    report (v, instance, false, path, "%s", custom);
   else if (req && cJSON_GetArraySize (resolve (v->schema, not_schema)) == 1)
     {
       struct firec_buf names = { 0 };
       int n = cJSON_GetArraySize (req), i = 0;
       for (const cJSON *r = req->child; r; r = r->next, i++)
         firec_buf_printf (&names, "%s\"%s\"", i == 0 ? "" : i == n - 1 ? " and " : ", ", r->valuestring);
-      report (v, instance, false, pointer, "%s cannot be used together", names.data);
+      report (v, instance, false, path, "%s cannot be used together", names.data);
       firec_buf_release (&names);
     }
   else
-    report (v, instance, false, pointer, "is not allowed here");
+    report (v, instance, false, path, "is not allowed here");
   return 1;
 }
 
 static size_t
-validate_node (struct validation *v, const cJSON *schema, const cJSON *instance, const char *pointer)
+validate_node (struct validation *v, const cJSON *schema, const cJSON *instance, const struct firec_path *path)
 {
   schema = resolve (v->schema, schema);
   if (schema == NULL || cJSON_IsTrue (schema))
     return 0;
   if (cJSON_IsFalse (schema))
     {
-      report (v, instance, true, pointer, "is not allowed here");
+      report (v, instance, true, path, "is not allowed here");
       return 1;
     }
+  const struct compiled_node *c = find_compiled (v->schema, schema);
+  if (c == NULL)
+    return 0; /* not reached: compilation saw every schema object reachable from the root */
   /* A value of the wrong type makes every other complaint about it noise. */
-  if (check_type (v, schema, instance, pointer))
+  if (check_type (v, c, instance, path))
     return 1;
-  size_t errors = check_const (v, schema, instance, pointer);
-  errors += check_enum (v, schema, instance, pointer);
-  errors += check_number (v, schema, instance, pointer);
-  errors += check_string (v, schema, instance, pointer);
-  errors += check_array (v, schema, instance, pointer);
-  errors += check_object (v, schema, instance, pointer);
-  errors += check_alternatives (v, schema, instance, pointer, KW_ONE_OF);
-  errors += check_alternatives (v, schema, instance, pointer, KW_ANY_OF);
-  errors += check_all_of (v, schema, instance, pointer);
-  errors += check_not (v, schema, instance, pointer);
+  size_t errors = check_const (v, c, instance, path);
+  errors += check_enum (v, c, instance, path);
+  errors += check_number (v, c, instance, path);
+  errors += check_string (v, c, instance, path);
+  errors += check_array (v, c, instance, path);
+  errors += check_object (v, c, instance, path);
+  errors += check_alternatives (v, c, instance, path, KW_ONE_OF);
+  errors += check_alternatives (v, c, instance, path, KW_ANY_OF);
+  errors += check_all_of (v, c, instance, path);
+  errors += check_not (v, c, instance, path);
   return errors;
 }
 
 size_t
 firec_schema_validate (const struct firec_schema *schema, const struct firec_doc *doc, struct firec_diags *diags)
 {
-  struct validation v = { schema, doc, diags };
-  return validate_node (&v, schema->root, doc->root, "");
+  struct validation v = { schema, doc, diags, NULL };
+  return validate_node (&v, schema->root, doc->root, NULL);
 }
 
 /* ------------------------------------------------------------------ annotations */
@@ -1305,18 +1485,18 @@ annotations_below (const struct firec_schema *s, const cJSON *schema)
 }
 
 static void walk_annotations (struct annotation_walk *w, const cJSON *schema, const cJSON *instance,
-                              const char *pointer);
+                              const struct firec_path *path);
 
 /* The branch of a oneOf/anyOf that the (valid) instance took. */
 static const cJSON *
 chosen_branch (const struct firec_schema *s, const cJSON *branches, const cJSON *instance)
 {
+  struct validation v = { s, NULL, NULL, NULL };
   for (const cJSON *b = branches ? branches->child : NULL; b; b = b->next)
     {
-      struct firec_diags scratch = { 0 };
-      struct validation v = { s, NULL, &scratch };
-      size_t errors = validate_node (&v, b, instance, "");
-      firec_diags_release (&scratch);
+      struct quiet_list scratch = { 0 };
+      size_t errors = try_quietly (&v, b, instance, NULL, &scratch);
+      quiet_release (&scratch);
       if (errors == 0)
         return b;
     }
@@ -1324,7 +1504,8 @@ chosen_branch (const struct firec_schema *s, const cJSON *branches, const cJSON 
 }
 
 static void
-walk_annotations (struct annotation_walk *w, const cJSON *schema, const cJSON *instance, const char *pointer)
+walk_annotations (struct annotation_walk *w, const cJSON *schema, const cJSON *instance,
+                  const struct firec_path *path)
 {
   /* Nothing to find below: skip the subtree (most of a manifest). */
   if (!(annotations_below (w->schema, schema) & w->bit))
@@ -1337,18 +1518,21 @@ walk_annotations (struct annotation_walk *w, const cJSON *schema, const cJSON *i
   if (!cJSON_IsObject (schema))
     return;
   if (value)
-    w->fn (instance, value, pointer, w->data);
+    {
+      cleanup_free char *pointer = firec_path_string (path);
+      w->fn (instance, value, pointer, w->data);
+    }
   static const enum keyword alternatives[] = { KW_ONE_OF, KW_ANY_OF };
   for (size_t i = 0; i < FIREC_N_ELEMENTS (alternatives); i++)
     {
       const cJSON *branches = kw (w->schema, schema, alternatives[i]);
       const cJSON *b = branches ? chosen_branch (w->schema, branches, instance) : NULL;
       if (b)
-        walk_annotations (w, b, instance, pointer);
+        walk_annotations (w, b, instance, path);
     }
   const cJSON *all = kw (w->schema, schema, KW_ALL_OF);
   for (const cJSON *b = all ? all->child : NULL; b; b = b->next)
-    walk_annotations (w, b, instance, pointer);
+    walk_annotations (w, b, instance, path);
   if (cJSON_IsObject (instance))
     {
       const cJSON *properties = kw (w->schema, schema, KW_PROPERTIES);
@@ -1359,8 +1543,8 @@ walk_annotations (struct annotation_walk *w, const cJSON *schema, const cJSON *i
           const cJSON *sub_schema = p ? p : cJSON_IsObject (additional) ? additional : NULL;
           if (sub_schema == NULL || !(annotations_below (w->schema, sub_schema) & w->bit))
             continue;
-          cleanup_free char *sub = firec_json_pointer_append (pointer, m->string);
-          walk_annotations (w, sub_schema, m, sub);
+          struct firec_path sub = { path, m->string, 0 };
+          walk_annotations (w, sub_schema, m, &sub);
         }
     }
   else if (cJSON_IsArray (instance))
@@ -1371,8 +1555,8 @@ walk_annotations (struct annotation_walk *w, const cJSON *schema, const cJSON *i
       size_t i = 0;
       for (const cJSON *m = instance->child; m; m = m->next, i++)
         {
-          cleanup_free char *sub = firec_json_pointer_append_index (pointer, i);
-          walk_annotations (w, items, m, sub);
+          struct firec_path sub = { path, NULL, i };
+          walk_annotations (w, items, m, &sub);
         }
     }
 }
@@ -1383,7 +1567,7 @@ firec_schema_walk_annotation (const struct firec_schema *schema, const cJSON *in
 {
   enum keyword k = strcmp (keyword, "x-firec-path") == 0 ? KW_X_PATH : KW_X_SINCE;
   struct annotation_walk w = { schema, k, annotation_bit (k), fn, data };
-  walk_annotations (&w, schema->root, instance, "");
+  walk_annotations (&w, schema->root, instance, NULL);
 }
 
 const cJSON *
