@@ -67,9 +67,20 @@ firec_xstrndup (const char *s, size_t n)
 char *
 firec_xvasprintf (const char *fmt, va_list ap)
 {
-  char *s = NULL;
-  if (vasprintf (&s, fmt, ap) < 0)
+  /* Most of our strings are short: formatting them on the stack and copying
+     costs less than vasprintf's growing heap buffer. */
+  char small[256];
+  va_list again;
+  va_copy (again, ap);
+  int n = vsnprintf (small, sizeof small, fmt, ap);
+  if (n < 0)
     out_of_memory ();
+  char *s = firec_xmalloc ((size_t) n + 1);
+  if ((size_t) n < sizeof small)
+    memcpy (s, small, (size_t) n + 1);
+  else
+    vsnprintf (s, (size_t) n + 1, fmt, again);
+  va_end (again);
   return s;
 }
 
