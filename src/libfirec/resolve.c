@@ -28,31 +28,33 @@ dup_or_null (const char *s)
 char *
 firec_path_normalize (const char *path)
 {
-  /* Lexical only: resolving symlinks would read the host, and render/plan must not. */
-  size_t len = strlen (path);
-  char **parts = firec_xcalloc (len / 2 + 2, sizeof *parts);
+  /* Lexical only: resolving symlinks would read the host, and render/plan must not.
+     The result is never longer than a "/" more than the input. */
+  char *out = firec_xmalloc (strlen (path) + 2);
   size_t n = 0;
-  cleanup_free char *copy = firec_xstrdup (path);
-  char *save = NULL;
-  for (char *tok = strtok_r (copy, "/", &save); tok; tok = strtok_r (NULL, "/", &save))
+  for (const char *p = path; *p;)
     {
-      if (strcmp (tok, ".") == 0)
-        continue;
-      if (strcmp (tok, "..") == 0)
+      if (*p == '/')
         {
-          if (n > 0)
-            n--;
+          p++;
           continue;
         }
-      parts[n++] = tok;
+      size_t len = strcspn (p, "/");
+      if (len == 2 && p[0] == '.' && p[1] == '.')
+        while (n > 0 && out[--n] != '/')
+          ;
+      else if (!(len == 1 && p[0] == '.'))
+        {
+          out[n++] = '/';
+          memcpy (out + n, p, len);
+          n += len;
+        }
+      p += len;
     }
-  struct firec_buf buf = { 0 };
-  for (size_t i = 0; i < n; i++)
-    firec_buf_printf (&buf, "/%s", parts[i]);
   if (n == 0)
-    firec_buf_puts (&buf, "/");
-  free (parts);
-  return firec_buf_steal (&buf);
+    out[n++] = '/';
+  out[n] = '\0';
+  return out;
 }
 
 static char *
@@ -92,7 +94,7 @@ struct interpolation
 };
 
 static void __attribute__ ((format (printf, 4, 5)))
-interpolation_error (struct interpolation *in, const cJSON *node, const char *pointer, const char *fmt, ...)
+interpolation_error (struct interpolation *in, const cJSON *node, const struct firec_path *path, const char *fmt, ...)
 {
   struct firec_mark m;
   firec_doc_get_mark (in->doc, node, &m, NULL);
@@ -100,13 +102,14 @@ interpolation_error (struct interpolation *in, const cJSON *node, const char *po
   va_start (ap, fmt);
   cleanup_free char *msg = firec_xvasprintf (fmt, ap);
   va_end (ap);
+  cleanup_free char *pointer = firec_path_string (path);
   firec_diags_add (in->diags, FIREC_SEV_ERROR, in->doc->filename, m.line, m.column, pointer, "%s", msg);
   in->errors++;
 }
 
 /* Expands one string; returns NULL (after a diagnostic) on error, or a copy. */
 static char *
-expand_string (struct interpolation *in, const cJSON *node, const char *pointer, const char *s)
+expand_string (struct interpolation *in, const cJSON *node, const struct firec_path *path, const char *s)
 {
   struct firec_buf out = { 0 };
   for (const char *p = s; *p;)
@@ -127,7 +130,7 @@ expand_string (struct interpolation *in, const cJSON *node, const char *pointer,
       const char *close = strchr (start, '}');
       if (close == NULL)
         {
-          interpolation_error (in, node, pointer, "unterminated ${ in \"%s\" (write $$ for a literal $)", s);
+          interpolation_error (in, node, path, "unterminated ${ in \"%s\" (write $$ for a literal $)", s);
           firec_buf_release (&out);
           return NULL;
         }
@@ -140,7 +143,7 @@ expand_string (struct interpolation *in, const cJSON *node, const char *pointer,
       if (name_len == 0 || (*op && strncmp (op, ":-", 2) != 0 && strncmp (op, ":?", 2) != 0)
           || strstr (op, "${") != NULL)
         {
-          interpolation_error (in, node, pointer,
+          interpolation_error (in, node, path,
                                "invalid interpolation ${%s}: expected ${NAME}, ${NAME:-default} or ${NAME:?message}",
                                inner);
           firec_buf_release (&out);
@@ -153,13 +156,13 @@ expand_string (struct interpolation *in, const cJSON *node, const char *pointer,
         value = op + 2;
       else if (strncmp (op, ":?", 2) == 0 && empty)
         {
-          interpolation_error (in, node, pointer, "%s: %s", name, op[2] ? op + 2 : "is not set");
+          interpolation_error (in, node, path, "%s: %s", name, op[2] ? op + 2 : "is not set");
           firec_buf_release (&out);
           return NULL;
         }
       else if (value == NULL)
         {
-          interpolation_error (in, node, pointer,
+          interpolation_error (in, node, path,
                                "environment variable %s is not set (set it, or write ${%s:-default})", name, name);
           firec_buf_release (&out);
           return NULL;
@@ -171,13 +174,13 @@ expand_string (struct interpolation *in, const cJSON *node, const char *pointer,
 }
 
 static void
-interpolate_node (struct interpolation *in, cJSON *node, const char *pointer)
+interpolate_node (struct interpolation *in, cJSON *node, const struct firec_path *path)
 {
   if (cJSON_IsString (node))
     {
       if (strchr (node->valuestring, '$') == NULL)
         return;
-      char *expanded = expand_string (in, node, pointer, node->valuestring);
+      char *expanded = expand_string (in, node, path, node->valuestring);
       if (expanded == NULL)
         return;
       /* Replace the value in place: the node keeps its address, hence its mark. */
@@ -188,9 +191,8 @@ interpolate_node (struct interpolation *in, cJSON *node, const char *pointer)
   size_t i = 0;
   for (cJSON *c = node->child; c; c = c->next, i++)
     {
-      cleanup_free char *sub = cJSON_IsArray (node) ? firec_json_pointer_append_index (pointer, i)
-                                                    : firec_json_pointer_append (pointer, c->string);
-      interpolate_node (in, c, sub);
+      struct firec_path sub = { path, cJSON_IsArray (node) ? NULL : c->string, i };
+      interpolate_node (in, c, &sub);
     }
 }
 
@@ -199,7 +201,7 @@ firec_interpolate (struct firec_doc *doc, const char *(*lookup) (const char *nam
 {
   struct interpolation in = { doc, lookup, diags, 0 };
   if (doc->root)
-    interpolate_node (&in, doc->root, "");
+    interpolate_node (&in, doc->root, NULL);
   return in.errors;
 }
 
