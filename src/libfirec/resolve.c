@@ -538,15 +538,21 @@ resolve_stop_policy (struct firec_model *m, const cJSON *run)
     }
 }
 
-int
-firec_resolve (const struct firec_doc *doc, struct firec_model **out, struct firec_diags *diags, firec_error_t *err)
+/* Takes manifest, a copy of doc->root or doc->root itself: the model's, or freed
+   on failure. */
+static int
+resolve_manifest (const struct firec_doc *doc, cJSON *manifest, struct firec_model **out, struct firec_diags *diags,
+                  firec_error_t *err)
 {
   const struct firec_schema *schema = firec_schema_builtin (err);
   if (schema == NULL)
-    return -1;
+    {
+      cJSON_Delete (manifest);
+      return -1;
+    }
   struct firec_model *m = firec_xcalloc (1, sizeof *m);
   struct resolver r = { doc, m, diags, 0 };
-  m->manifest = cJSON_Duplicate (doc->root, 1);
+  m->manifest = manifest;
   m->source = firec_xstrdup (doc->filename);
   if (doc->base_dir)
     {
@@ -658,6 +664,12 @@ firec_resolve (const struct firec_doc *doc, struct firec_model **out, struct fir
 }
 
 int
+firec_resolve (const struct firec_doc *doc, struct firec_model **out, struct firec_diags *diags, firec_error_t *err)
+{
+  return resolve_manifest (doc, cJSON_Duplicate (doc->root, 1), out, diags, err);
+}
+
+int
 firec_model_load (const char *path, const char *base_dir, struct firec_model **out, struct firec_diags *diags,
                   firec_error_t *err)
 {
@@ -667,7 +679,13 @@ firec_model_load (const char *path, const char *base_dir, struct firec_model **o
     return -1;
   if (errors > 0)
     return firec_error_set_kind (err, FIREC_ERR_INVALID, 0, "%s: not a valid manifest", path);
-  return firec_resolve (doc, out, diags, err);
+  /* The document is dropped right after, so the model takes its tree instead of
+     a copy. Resolving frees no node, so positions looked up by address while it
+     runs are those of the loaded nodes, and the nodes it adds have none, as in
+     a copy. */
+  int rc = resolve_manifest (doc, doc->root, out, diags, err);
+  doc->root = NULL;
+  return rc;
 }
 
 /* ------------------------------------------------------------------ render */
