@@ -45,9 +45,17 @@ struct frame
   /* Where the child being loaded sits, for JSON pointers in diagnostics. */
   size_t item_count;
   size_t current_index;
-  char *current_key;
+  const char *current_key; /* NULL before the first key, then in the loader's keys[] */
   struct firec_mark current_key_mark;
   bool have_key; /* mappings: the next event is the value of current_key */
+};
+
+/* Each depth keeps one buffer for the key being loaded, reused by every mapping
+   at that depth instead of a copy per key. */
+struct key_buffer
+{
+  char *data;
+  size_t cap;
 };
 
 struct member_slot
@@ -66,6 +74,7 @@ struct loader
   bool fatal;
 
   struct frame stack[FIREC_YAML_MAX_DEPTH];
+  struct key_buffer keys[FIREC_YAML_MAX_DEPTH];
   unsigned depth;
   size_t node_count;
 
@@ -633,8 +642,15 @@ handle_key (struct loader *l, const yaml_event_t *event)
   struct firec_mark mark = mark_at (l, event->start_mark);
   const char *key = (const char *)event->data.scalar.value;
 
-  free (top->current_key);
-  top->current_key = firec_xstrdup (key);
+  struct key_buffer *buffer = &l->keys[l->depth - 1];
+  size_t size = strlen (key) + 1;
+  if (size > buffer->cap)
+    {
+      buffer->data = firec_xrealloc (buffer->data, size);
+      buffer->cap = size;
+    }
+  memcpy (buffer->data, key, size);
+  top->current_key = buffer->data;
   top->current_key_mark = mark;
   top->have_key = true;
 
@@ -802,8 +818,6 @@ handle_collection_end (struct loader *l)
       a->node_count = l->node_count - f->nodes_before;
       a->height = height;
     }
-  free (f->current_key);
-  f->current_key = NULL;
   if (l->depth > 0 && height > l->stack[l->depth - 1].child_height)
     l->stack[l->depth - 1].child_height = height;
 }
@@ -887,8 +901,8 @@ handle_event (struct loader *l, const yaml_event_t *event, unsigned *documents)
 static void
 loader_release (struct loader *l)
 {
-  for (unsigned i = 0; i < l->depth; i++)
-    free (l->stack[i].current_key);
+  for (unsigned i = 0; i < FIREC_YAML_MAX_DEPTH; i++)
+    free (l->keys[i].data);
   for (size_t i = 0; i < l->anchors_count; i++)
     {
       free (l->anchors[i].name);
