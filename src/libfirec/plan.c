@@ -21,12 +21,17 @@ struct strv
 {
   char **items;
   size_t count;
+  size_t cap; /* allocated slots, the terminating NULL included */
 };
 
 static void
 strv_add (struct strv *v, const char *s)
 {
-  v->items = firec_xrealloc (v->items, (v->count + 2) * sizeof *v->items);
+  if (v->count + 2 > v->cap)
+    {
+      v->cap = v->cap ? v->cap * 2 : 4;
+      v->items = firec_xrealloc (v->items, v->cap * sizeof *v->items);
+    }
   v->items[v->count++] = firec_xstrdup (s);
   v->items[v->count] = NULL;
 }
@@ -47,8 +52,7 @@ strv_steal (struct strv *v)
   if (v->items == NULL)
     return firec_xcalloc (1, sizeof (char *));
   char **items = v->items;
-  v->items = NULL;
-  v->count = 0;
+  *v = (struct strv){ 0 };
   return items;
 }
 
