@@ -18,13 +18,22 @@
 #include <stdio.h>
 #include <string.h>
 
+/* One distinct pattern, compiled when first needed (see firec_schema_builtin). */
+struct shared_regex
+{
+  regex_t re;
+  int state; /* 0: not compiled yet, 1: compiled, -1: does not compile */
+};
+
 struct compiled_regex
 {
   const char *source; /* points into the schema tree: looked up by address */
-  regex_t re;
-  /* For "^" and ordinary characters only ("^x-", "^/"), the length of that
-     literal prefix, which strncmp matches for a fraction of regexec's cost. */
+  /* NULL for "^" and ordinary characters only ("^x-", "^/", most of the
+     schema's patterns), which strncmp matches on literal_prefix bytes; else
+     shared by every occurrence of the same pattern text. */
+  struct shared_regex *shared;
   size_t literal_prefix;
+  bool owns_shared;
 };
 
 /* Every keyword a validation looks up, resolved once per schema node at compile
@@ -100,6 +109,83 @@ static const char *const keyword_names[KW_COUNT] = {
   [KW_X_SINCE] = "x-firec-since",
 };
 
+/* What compiling a schema does with each keyword it knows. */
+enum keyword_role
+{
+  ROLE_NONE,        /* a value, or an annotation */
+  ROLE_SCHEMA_MAP,  /* properties, $defs: name -> schema */
+  ROLE_PATTERN_MAP, /* patternProperties: pattern -> schema */
+  ROLE_SCHEMA,      /* one subschema */
+  ROLE_SCHEMA_LIST, /* oneOf, anyOf, allOf */
+  ROLE_PATTERN,
+  ROLE_REF,
+};
+
+#define KW_NONE KW_COUNT
+
+struct keyword_info
+{
+  const char *name;
+  enum keyword kw; /* KW_NONE: not looked up by the validator */
+  enum keyword_role role;
+};
+
+/* Every keyword firec_schema_compile accepts, sorted by name for bsearch. */
+static const struct keyword_info known_keywords[] = {
+  { "$comment", KW_NONE, ROLE_NONE },
+  { "$defs", KW_NONE, ROLE_SCHEMA_MAP },
+  { "$id", KW_NONE, ROLE_NONE },
+  { "$ref", KW_REF, ROLE_REF },
+  { "$schema", KW_NONE, ROLE_NONE },
+  { "additionalProperties", KW_ADDITIONAL_PROPERTIES, ROLE_SCHEMA },
+  { "allOf", KW_ALL_OF, ROLE_SCHEMA_LIST },
+  { "anyOf", KW_ANY_OF, ROLE_SCHEMA_LIST },
+  { "const", KW_CONST, ROLE_NONE },
+  { "default", KW_DEFAULT, ROLE_NONE },
+  { "dependentRequired", KW_DEPENDENT_REQUIRED, ROLE_NONE },
+  { "deprecated", KW_NONE, ROLE_NONE },
+  { "description", KW_NONE, ROLE_NONE },
+  { "enum", KW_ENUM, ROLE_NONE },
+  { "examples", KW_NONE, ROLE_NONE },
+  { "exclusiveMaximum", KW_EXCLUSIVE_MAXIMUM, ROLE_NONE },
+  { "exclusiveMinimum", KW_EXCLUSIVE_MINIMUM, ROLE_NONE },
+  { "items", KW_ITEMS, ROLE_SCHEMA },
+  { "maxItems", KW_MAX_ITEMS, ROLE_NONE },
+  { "maxLength", KW_MAX_LENGTH, ROLE_NONE },
+  { "maxProperties", KW_MAX_PROPERTIES, ROLE_NONE },
+  { "maximum", KW_MAXIMUM, ROLE_NONE },
+  { "minItems", KW_MIN_ITEMS, ROLE_NONE },
+  { "minLength", KW_MIN_LENGTH, ROLE_NONE },
+  { "minProperties", KW_MIN_PROPERTIES, ROLE_NONE },
+  { "minimum", KW_MINIMUM, ROLE_NONE },
+  { "not", KW_NOT, ROLE_SCHEMA },
+  { "oneOf", KW_ONE_OF, ROLE_SCHEMA_LIST },
+  { "pattern", KW_PATTERN, ROLE_PATTERN },
+  { "patternProperties", KW_PATTERN_PROPERTIES, ROLE_PATTERN_MAP },
+  { "properties", KW_PROPERTIES, ROLE_SCHEMA_MAP },
+  { "propertyNames", KW_PROPERTY_NAMES, ROLE_SCHEMA },
+  { "required", KW_REQUIRED, ROLE_NONE },
+  { "title", KW_NONE, ROLE_NONE },
+  { "type", KW_TYPE, ROLE_NONE },
+  { "uniqueItems", KW_UNIQUE_ITEMS, ROLE_NONE },
+  { "x-firec-message", KW_X_MESSAGE, ROLE_NONE },
+  { "x-firec-path", KW_X_PATH, ROLE_NONE },
+  { "x-firec-since", KW_X_SINCE, ROLE_NONE },
+};
+
+static int
+compare_keyword (const void *name, const void *info)
+{
+  return strcmp (name, ((const struct keyword_info *) info)->name);
+}
+
+static const struct keyword_info *
+keyword_lookup (const char *name)
+{
+  return bsearch (name, known_keywords, FIREC_N_ELEMENTS (known_keywords), sizeof *known_keywords,
+                  compare_keyword);
+}
+
 struct compiled_node
 {
   const cJSON *node;
@@ -118,53 +204,67 @@ struct firec_schema
   struct compiled_regex *regexes;
   size_t regex_count;
   size_t regex_cap;
-  struct compiled_node *nodes; /* open addressing, keyed by node address */
-  size_t node_cap;
+  bool lazy_regexes; /* patterns compile on first use */
+  /* The compiled nodes, packed, and an open-addressing index over them keyed by
+     node address (slot = position + 1, 0 = empty): a sparse table of whole
+     nodes would touch ~40 pages more per process. */
+  struct compiled_node *nodes;
   size_t node_count;
+  size_t node_alloc;
+  uint32_t *slots;
+  size_t slot_cap;
 };
 
 static struct compiled_node *
 find_compiled (const struct firec_schema *s, const cJSON *node)
 {
-  if (s->node_cap == 0)
+  if (s->slot_cap == 0)
     return NULL;
-  for (size_t i = firec_hash_pointer (node, s->node_cap); s->nodes[i].node; i = (i + 1) & (s->node_cap - 1))
-    if (s->nodes[i].node == node)
-      return &s->nodes[i];
+  for (size_t i = firec_hash_pointer (node, s->slot_cap); s->slots[i]; i = (i + 1) & (s->slot_cap - 1))
+    if (s->nodes[s->slots[i] - 1].node == node)
+      return &s->nodes[s->slots[i] - 1];
   return NULL;
+}
+
+static void
+index_node (uint32_t *slots, size_t cap, const cJSON *node, uint32_t slot)
+{
+  size_t i = firec_hash_pointer (node, cap);
+  while (slots[i])
+    i = (i + 1) & (cap - 1);
+  slots[i] = slot;
 }
 
 static void
 add_compiled (struct firec_schema *s, const cJSON *node)
 {
-  if ((s->node_count + 1) * 2 > s->node_cap)
-    {
-      size_t cap = s->node_cap ? s->node_cap * 2 : 512;
-      struct compiled_node *table = firec_xcalloc (cap, sizeof *table);
-      for (size_t i = 0; i < s->node_cap; i++)
-        if (s->nodes[i].node)
-          {
-            size_t j = firec_hash_pointer (s->nodes[i].node, cap);
-            while (table[j].node)
-              j = (j + 1) & (cap - 1);
-            table[j] = s->nodes[i];
-          }
-      free (s->nodes);
-      s->nodes = table;
-      s->node_cap = cap;
-    }
-  size_t i = firec_hash_pointer (node, s->node_cap);
-  while (s->nodes[i].node && s->nodes[i].node != node)
-    i = (i + 1) & (s->node_cap - 1);
-  if (s->nodes[i].node)
+  if (find_compiled (s, node))
     return;
-  struct compiled_node *c = &s->nodes[i];
-  c->node = node;
+  if ((s->node_count + 1) * 2 > s->slot_cap)
+    {
+      size_t cap = s->slot_cap ? s->slot_cap * 2 : 512;
+      uint32_t *slots = firec_xcalloc (cap, sizeof *slots);
+      for (size_t i = 0; i < s->node_count; i++)
+        index_node (slots, cap, s->nodes[i].node, (uint32_t) i + 1);
+      free (s->slots);
+      s->slots = slots;
+      s->slot_cap = cap;
+    }
+  if (s->node_count == s->node_alloc)
+    {
+      s->node_alloc = s->node_alloc ? s->node_alloc * 2 : 256;
+      s->nodes = firec_xrealloc (s->nodes, s->node_alloc * sizeof *s->nodes);
+    }
+  struct compiled_node *c = &s->nodes[s->node_count];
+  *c = (struct compiled_node){ .node = node };
   for (const cJSON *m = node->child; m; m = m->next)
-    for (int k = 0; k < KW_COUNT; k++)
-      if (strcmp (m->string, keyword_names[k]) == 0)
-        c->kw[k] = m;
+    {
+      const struct keyword_info *info = keyword_lookup (m->string);
+      if (info && info->kw != KW_NONE)
+        c->kw[info->kw] = m;
+    }
   s->node_count++;
+  index_node (s->slots, s->slot_cap, node, (uint32_t) s->node_count);
 }
 
 /* A keyword of a schema node: one hash probe and an index. */
@@ -177,34 +277,36 @@ kw (const struct firec_schema *s, const cJSON *schema, enum keyword k)
   return cJSON_IsObject (schema) ? cJSON_GetObjectItemCaseSensitive (schema, keyword_names[k]) : NULL;
 }
 
-static const char *const validation_keywords[] = {
-  "$defs", "$ref", "type", "enum", "const", "properties", "patternProperties", "additionalProperties",
-  "required", "minProperties", "maxProperties", "propertyNames", "dependentRequired", "items", "minItems",
-  "maxItems", "uniqueItems", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "minLength",
-  "maxLength", "pattern", "oneOf", "anyOf", "allOf", "not",
-};
-
-static const char *const annotation_keywords[] = {
-  "$schema", "$id", "$comment", "title", "description", "default", "examples", "deprecated",
-};
-
 bool
 firec_schema_keyword_known (const char *keyword)
 {
-  for (size_t i = 0; i < FIREC_N_ELEMENTS (validation_keywords); i++)
-    if (strcmp (keyword, validation_keywords[i]) == 0)
-      return true;
-  for (size_t i = 0; i < FIREC_N_ELEMENTS (annotation_keywords); i++)
-    if (strcmp (keyword, annotation_keywords[i]) == 0)
-      return true;
   /* Our own annotations (x-firec-path, x-firec-message, ...) carry no validation. */
-  return strncmp (keyword, "x-firec-", 8) == 0;
+  return keyword_lookup (keyword) != NULL || strncmp (keyword, "x-firec-", 8) == 0;
 }
 
 /* ------------------------------------------------------------------ compile */
 
+/* "^" and ordinary characters only: the length of the literal after the "^". */
+static size_t
+literal_prefix_of (const char *source)
+{
+  if (source[0] != '^' || source[1] == '\0')
+    return 0;
+  return source[1 + strcspn (source + 1, ".[]()*+?{}|^$\\")] == '\0' ? strlen (source + 1) : 0;
+}
+
 static int
-add_regex (struct firec_schema *s, const char *source, const char *where, firec_error_t *err)
+compile_shared (struct shared_regex *r, const char *source, char *msg, size_t msg_size)
+{
+  int rc = regcomp (&r->re, source, REG_EXTENDED | REG_NOSUB);
+  if (rc != 0)
+    regerror (rc, &r->re, msg, msg_size);
+  r->state = rc == 0 ? 1 : -1;
+  return rc == 0 ? 0 : -1;
+}
+
+static int
+add_regex (struct firec_schema *s, const char *source, const struct firec_path *where, firec_error_t *err)
 {
   if (s->regex_count == s->regex_cap)
     {
@@ -212,86 +314,113 @@ add_regex (struct firec_schema *s, const char *source, const char *where, firec_
       s->regexes = firec_xrealloc (s->regexes, s->regex_cap * sizeof *s->regexes);
     }
   struct compiled_regex *r = &s->regexes[s->regex_count];
-  int rc = regcomp (&r->re, source, REG_EXTENDED | REG_NOSUB);
-  if (rc != 0)
+  *r = (struct compiled_regex){ .source = source, .literal_prefix = literal_prefix_of (source) };
+  /* regcomp is the costliest part of compiling the schema (glibc expands {1,128}
+     into 128 copies): each distinct pattern has one regex_t, and literals none. */
+  for (size_t i = 0; i < s->regex_count && r->literal_prefix == 0 && r->shared == NULL; i++)
+    if (s->regexes[i].shared && strcmp (s->regexes[i].source, source) == 0)
+      r->shared = s->regexes[i].shared;
+  if (r->literal_prefix == 0 && r->shared == NULL)
     {
+      r->shared = firec_xcalloc (1, sizeof *r->shared);
+      r->owns_shared = true;
       char msg[256];
-      regerror (rc, &r->re, msg, sizeof msg);
-      return firec_error_set (err, 0, "schema %s: pattern %s does not compile: %s", where, source, msg);
+      if (!s->lazy_regexes && compile_shared (r->shared, source, msg, sizeof msg) < 0)
+        {
+          s->regex_count++; /* freed with the schema */
+          cleanup_free char *at = firec_path_string (where);
+          return firec_error_set (err, 0, "schema %s: pattern %s does not compile: %s", at, source, msg);
+        }
     }
-  r->source = source;
-  r->literal_prefix = source[0] == '^' && source[1] && source[1 + strcspn (source + 1, ".[]()*+?{}|^$\\")] == '\0'
-                          ? strlen (source + 1)
-                          : 0;
   s->regex_count++;
   return 0;
 }
 
-static int compile_node (struct firec_schema *s, const cJSON *node, const char *where, firec_error_t *err);
+static int compile_node (struct firec_schema *s, const cJSON *node, const struct firec_path *where,
+                         firec_error_t *err);
+
+static int __attribute__ ((format (printf, 3, 4)))
+schema_error (firec_error_t *err, const struct firec_path *where, const char *fmt, ...)
+{
+  cleanup_free char *at = firec_path_string (where);
+  va_list ap;
+  va_start (ap, fmt);
+  cleanup_free char *msg = firec_xvasprintf (fmt, ap);
+  va_end (ap);
+  return firec_error_set (err, 0, "schema %s: %s", at, msg);
+}
 
 static int
-compile_schema_map (struct firec_schema *s, const cJSON *map, const char *where, bool keys_are_regexes,
+compile_schema_map (struct firec_schema *s, const cJSON *map, const struct firec_path *where, bool keys_are_regexes,
                     firec_error_t *err)
 {
   if (!cJSON_IsObject (map))
-    return firec_error_set (err, 0, "schema %s: expected an object", where);
+    return schema_error (err, where, "expected an object");
   for (const cJSON *m = map->child; m; m = m->next)
     {
-      cleanup_free char *sub = firec_json_pointer_append (where, m->string);
-      if (keys_are_regexes && add_regex (s, m->string, sub, err) < 0)
+      struct firec_path sub = { where, m->string, 0 };
+      if (keys_are_regexes && add_regex (s, m->string, &sub, err) < 0)
         return -1;
-      if (compile_node (s, m, sub, err) < 0)
+      if (compile_node (s, m, &sub, err) < 0)
         return -1;
     }
   return 0;
 }
 
 static int
-compile_schema_list (struct firec_schema *s, const cJSON *list, const char *where, firec_error_t *err)
+compile_schema_list (struct firec_schema *s, const cJSON *list, const struct firec_path *where, firec_error_t *err)
 {
-  if (!cJSON_IsArray (list) || cJSON_GetArraySize (list) == 0)
-    return firec_error_set (err, 0, "schema %s: expected a non-empty array of schemas", where);
+  if (!cJSON_IsArray (list) || list->child == NULL)
+    return schema_error (err, where, "expected a non-empty array of schemas");
   size_t i = 0;
   for (const cJSON *m = list->child; m; m = m->next, i++)
     {
-      cleanup_free char *sub = firec_json_pointer_append_index (where, i);
-      if (compile_node (s, m, sub, err) < 0)
+      struct firec_path sub = { where, NULL, i };
+      if (compile_node (s, m, &sub, err) < 0)
         return -1;
     }
   return 0;
 }
 
 static int
-compile_node (struct firec_schema *s, const cJSON *node, const char *where, firec_error_t *err)
+compile_node (struct firec_schema *s, const cJSON *node, const struct firec_path *where, firec_error_t *err)
 {
   if (cJSON_IsBool (node))
     return 0;
   if (!cJSON_IsObject (node))
-    return firec_error_set (err, 0, "schema %s: a schema must be an object or a boolean", where);
+    return schema_error (err, where, "a schema must be an object or a boolean");
   add_compiled (s, node);
   for (const cJSON *kw = node->child; kw; kw = kw->next)
     {
-      const char *k = kw->string;
-      cleanup_free char *sub = firec_json_pointer_append (where, k);
-      if (!firec_schema_keyword_known (k))
-        return firec_error_set (err, 0, "schema %s: keyword \"%s\" is not implemented by the validator", where, k);
+      const struct keyword_info *info = keyword_lookup (kw->string);
+      if (info == NULL && strncmp (kw->string, "x-firec-", 8) != 0)
+        return schema_error (err, where, "keyword \"%s\" is not implemented by the validator", kw->string);
+      struct firec_path sub = { where, kw->string, 0 };
       int rc = 0;
-      if (strcmp (k, "properties") == 0 || strcmp (k, "$defs") == 0)
-        rc = compile_schema_map (s, kw, sub, false, err);
-      else if (strcmp (k, "patternProperties") == 0)
-        rc = compile_schema_map (s, kw, sub, true, err);
-      else if (strcmp (k, "additionalProperties") == 0 || strcmp (k, "items") == 0 || strcmp (k, "not") == 0
-               || strcmp (k, "propertyNames") == 0)
-        rc = compile_node (s, kw, sub, err);
-      else if (strcmp (k, "oneOf") == 0 || strcmp (k, "anyOf") == 0 || strcmp (k, "allOf") == 0)
-        rc = compile_schema_list (s, kw, sub, err);
-      else if (strcmp (k, "pattern") == 0)
-        rc = cJSON_IsString (kw) ? add_regex (s, kw->valuestring, sub, err)
-                                 : firec_error_set (err, 0, "schema %s: expected a string", sub);
-      else if (strcmp (k, "$ref") == 0)
+      switch (info ? info->role : ROLE_NONE)
         {
+        case ROLE_NONE:
+          break;
+        case ROLE_SCHEMA_MAP:
+          rc = compile_schema_map (s, kw, &sub, false, err);
+          break;
+        case ROLE_PATTERN_MAP:
+          rc = compile_schema_map (s, kw, &sub, true, err);
+          break;
+        case ROLE_SCHEMA:
+          rc = compile_node (s, kw, &sub, err);
+          break;
+        case ROLE_SCHEMA_LIST:
+          rc = compile_schema_list (s, kw, &sub, err);
+          break;
+        case ROLE_PATTERN:
+          rc = cJSON_IsString (kw) ? add_regex (s, kw->valuestring, &sub, err)
+                                   : schema_error (err, &sub, "expected a string");
+          break;
+        case ROLE_REF:
           if (!cJSON_IsString (kw) || strncmp (kw->valuestring, "#/$defs/", 8) != 0)
-            return firec_error_set (err, 0, "schema %s: only local references \"#/$defs/NAME\" are supported", sub);
+            rc = schema_error (err, &sub, "only local references \"#/$defs/NAME\" are supported");
+          break;
         }
       if (rc < 0)
         return -1;
@@ -352,58 +481,64 @@ firec_schema_free (struct firec_schema *schema)
   if (schema == NULL)
     return;
   for (size_t i = 0; i < schema->regex_count; i++)
-    regfree (&schema->regexes[i].re);
+    if (schema->regexes[i].owns_shared)
+      {
+        if (schema->regexes[i].shared->state == 1)
+          regfree (&schema->regexes[i].shared->re);
+        free (schema->regexes[i].shared);
+      }
   free (schema->regexes);
   free (schema->nodes);
+  free (schema->slots);
   cJSON_Delete (schema->root);
   free (schema);
 }
 
-int
-firec_schema_compile (const char *json_text, struct firec_schema **out, firec_error_t *err)
+static int
+compile_schema (const char *json_text, bool lazy_regexes, struct firec_schema **out, firec_error_t *err)
 {
   struct firec_schema *s = firec_xcalloc (1, sizeof *s);
+  s->lazy_regexes = lazy_regexes;
   s->root = cJSON_Parse (json_text);
   if (s->root == NULL)
     {
       firec_schema_free (s);
       return firec_error_set (err, 0, "schema: not valid JSON");
     }
-  if (compile_node (s, s->root, "", err) < 0 || resolve_refs (s, s->root, err) < 0)
+  if (compile_node (s, s->root, NULL, err) < 0 || resolve_refs (s, s->root, err) < 0)
     {
       firec_schema_free (s);
       return -1;
     }
   qsort (s->regexes, s->regex_count, sizeof *s->regexes, compare_regex_source);
-  for (size_t i = 0; i < s->node_cap; i++)
-    if (s->nodes[i].node && s->nodes[i].kw[KW_REF])
+  for (size_t i = 0; i < s->node_count; i++)
+    if (s->nodes[i].kw[KW_REF])
       s->nodes[i].target = follow_refs (s, s->nodes[i].node);
   *out = s;
   return 0;
 }
 
-static struct firec_schema *builtin_schema;
-
-static void
-free_builtin_schema (void)
+int
+firec_schema_compile (const char *json_text, struct firec_schema **out, firec_error_t *err)
 {
-  firec_schema_free (builtin_schema);
-  builtin_schema = NULL;
+  return compile_schema (json_text, false, out, err);
 }
 
 const struct firec_schema *
 firec_schema_builtin (firec_error_t *err)
 {
-  if (builtin_schema == NULL)
+  /* Compiled once per process and kept until it exits (freeing it then would
+     only cost time). Its patterns compile on first use: a manifest needs a few
+     of them, and glibc's regcomp is the dearest part of the compile. The test
+     suite compiles this same text strictly (firec_schema_compile). It is the
+     schema without its prose, which would make up most of the parsing. */
+  static struct firec_schema *builtin;
+  if (builtin == NULL && compile_schema (firec_schema_validation_text (), true, &builtin, err) < 0)
     {
-      if (firec_schema_compile (firec_schema_text (NULL), &builtin_schema, err) < 0)
-        {
-          firec_error_prefix (err, "built-in schema");
-          return NULL;
-        }
-      atexit (free_builtin_schema);
+      firec_error_prefix (err, "built-in schema");
+      return NULL;
     }
-  return builtin_schema;
+  return builtin;
 }
 
 const cJSON *
@@ -424,7 +559,12 @@ regex_matches (const struct compiled_regex *r, const char *text)
 {
   if (r->literal_prefix)
     return strncmp (text, r->source + 1, r->literal_prefix) == 0;
-  return regexec (&r->re, text, 0, NULL, 0) == 0;
+  char msg[256];
+  if (r->shared->state == 0)
+    compile_shared (r->shared, r->source, msg, sizeof msg);
+  /* Only a lazily compiled schema can hold a pattern that does not compile, and
+     the built-in one is compiled strictly by the test suite. */
+  return r->shared->state == 1 && regexec (&r->shared->re, text, 0, NULL, 0) == 0;
 }
 
 /* ------------------------------------------------------------------ describe values */

@@ -17,6 +17,9 @@ struct firec_schema;
 
 /* The embedded schemas/firec-vm.v1alpha1.schema.json, NUL-terminated. */
 const char *firec_schema_text (size_t *len);
+/* The same schema without description, title, examples and $comment, minified
+   (tools/validation-schema.py): what firec_schema_builtin compiles. */
+const char *firec_schema_validation_text (void);
 
 int firec_schema_compile (const char *json_text, struct firec_schema **out, firec_error_t *err);
 /* The embedded schema, compiled once. */

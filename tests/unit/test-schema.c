@@ -60,6 +60,17 @@ test_builtin_schema (void)
   tap_ok (s != NULL, "the built-in schema compiles: every keyword it uses is implemented%s%s", err ? ": " : "",
           err ? err->message : "");
   firec_error_release (&err);
+  /* firec_schema_builtin compiles patterns on first use: compile them all here. */
+  const char *texts[] = { firec_schema_validation_text (), firec_schema_text (NULL) };
+  for (size_t i = 0; i < 2; i++)
+    {
+      struct firec_schema *strict = NULL;
+      tap_ok (firec_schema_compile (texts[i], &strict, &err) == 0,
+              "the built-in schema (%s) compiles strictly: every pattern is a valid ERE%s%s",
+              i == 0 ? "as validated" : "as printed", err ? ": " : "", err ? err->message : "");
+      firec_schema_free (strict);
+      firec_error_release (&err);
+    }
 
   struct firec_schema *bad = NULL;
   int rc = firec_schema_compile ("{\"type\":\"object\",\"properties\":{\"a\":{\"contains\":{}}}}", &bad, &err);
