@@ -42,6 +42,12 @@ struct firec_fcapi
   char *connect_path; /* what connect () uses: the path, or a /proc/self/fd/... alias */
   int path_fd;        /* O_PATH fd the alias goes through, or -1 */
   int fd;             /* the connection, -1 until the first request or after a failure */
+  size_t in_flight;   /* requests sent whose answers are not read yet */
+  /* The inotify fd firec_fcapi_wait_ready watched with, its watch removed: closing
+     one waits for an RCU grace period (15-20 ms here) unless its last watch went
+     away that long before, so it is closed with the client, long after. */
+  int inotify_fd;
+  struct firec_buf unread; /* received after the last answer read: the start of the next */
 };
 
 /* What the parser callbacks fill while one answer comes in. */
@@ -160,6 +166,8 @@ disconnect (struct firec_fcapi *c)
   if (c->fd >= 0)
     close (c->fd);
   c->fd = -1;
+  c->in_flight = 0;
+  firec_buf_release (&c->unread);
 }
 
 void
@@ -170,6 +178,8 @@ firec_fcapi_close (struct firec_fcapi *c)
   disconnect (c);
   if (c->path_fd >= 0)
     close (c->path_fd);
+  if (c->inotify_fd >= 0)
+    close (c->inotify_fd);
   free (c->socket_path);
   free (c->connect_path);
   free (c);
@@ -224,6 +234,7 @@ firec_fcapi_open (const char *socket_path, struct firec_fcapi **out, firec_error
   struct firec_fcapi *c = firec_xcalloc (1, sizeof *c);
   c->path_fd = -1;
   c->fd = -1;
+  c->inotify_fd = -1;
   c->socket_path = firec_xstrdup (socket_path);
   if (resolve_connect_path (c, err) < 0)
     {
@@ -260,7 +271,8 @@ connection_still_open (int fd)
 static int
 ensure_connected (struct firec_fcapi *c, firec_error_t *err)
 {
-  if (c->fd >= 0 && connection_still_open (c->fd))
+  /* With answers pending, whatever is readable is theirs. */
+  if (c->fd >= 0 && (c->in_flight > 0 || (c->unread.len == 0 && connection_still_open (c->fd))))
     return 0;
   disconnect (c);
   struct sockaddr_un addr = { .sun_family = AF_UNIX };
@@ -330,22 +342,48 @@ send_all (int fd, const char *data, size_t len, long long deadline, bool *timed_
   return 0;
 }
 
+/* Feeds data to the parser; once the answer is complete, what follows it (the
+   start of the next answer, when requests are pipelined) is kept in c->unread.
+   1: complete, 0: more needed, -1: the parser stopped (error or too big). */
+static int
+parse_more (struct firec_fcapi *c, http_parser *parser, struct answer *a, const char *data, size_t len)
+{
+  size_t used = http_parser_execute (parser, &answer_settings, data, len);
+  if (a->complete)
+    {
+      if (used < len)
+        firec_buf_append (&c->unread, data + used, len - used);
+      return 1;
+    }
+  return a->too_big || HTTP_PARSER_ERRNO (parser) != HPE_OK ? -1 : 0;
+}
+
 /* Reads and parses until the answer is complete. Returns 0, or -1 with *why set:
    ETIMEDOUT, ECONNRESET (closed before any of the answer came), EPIPE (closed in
    the middle of it), EFBIG, EPROTO, or the errno of recv. */
 static int
-receive_answer (int fd, http_parser *parser, struct answer *a, long long deadline, int *why)
+receive_answer (struct firec_fcapi *c, http_parser *parser, struct answer *a, long long deadline, int *why)
 {
-  char chunk[16 * 1024];
   bool got_any = false;
+  if (c->unread.len)
+    {
+      struct firec_buf carried = c->unread;
+      c->unread = (struct firec_buf){ 0 };
+      int r = parse_more (c, parser, a, carried.data, carried.len);
+      firec_buf_release (&carried);
+      if (r != 0)
+        return r > 0 ? 0 : (*why = a->too_big ? EFBIG : EPROTO, -1);
+      got_any = true;
+    }
+  char chunk[16 * 1024];
   for (;;)
     {
-      ssize_t n = recv (fd, chunk, sizeof chunk, 0);
+      ssize_t n = recv (c->fd, chunk, sizeof chunk, 0);
       if (n < 0 && errno == EINTR)
         continue;
       if (n < 0 && errno == EAGAIN)
         {
-          int ready = wait_fd (fd, POLLIN, deadline);
+          int ready = wait_fd (c->fd, POLLIN, deadline);
           if (ready <= 0)
             {
               *why = ready == 0 ? ETIMEDOUT : errno;
@@ -360,15 +398,13 @@ receive_answer (int fd, http_parser *parser, struct answer *a, long long deadlin
         }
       /* n == 0 tells the parser that the stream ended: an answer without a length
          ends there. */
-      http_parser_execute (parser, &answer_settings, chunk, (size_t) n);
-      if (a->complete)
+      int r = parse_more (c, parser, a, chunk, (size_t) n);
+      if (r > 0)
         return 0;
-      if (a->too_big)
-        *why = EFBIG;
-      else if (n == 0)
-        *why = got_any ? EPIPE : ECONNRESET;
-      else if (HTTP_PARSER_ERRNO (parser) != HPE_OK)
-        *why = EPROTO;
+      if (n == 0)
+        *why = got_any ? EPIPE : ECONNRESET; /* the parser calls that an unexpected EOF */
+      else if (r < 0)
+        *why = a->too_big ? EFBIG : EPROTO;
       else
         {
           got_any = true;
@@ -378,18 +414,20 @@ receive_answer (int fd, http_parser *parser, struct answer *a, long long deadlin
     }
 }
 
-int
-firec_fcapi_request (struct firec_fcapi *c, const char *method, const char *path, const char *body,
-                     long timeout_ms, struct firec_fcapi_response *resp, firec_error_t *err)
+static long long
+deadline_after (long timeout_ms)
 {
-  resp->status = 0;
-  resp->body = NULL;
-  resp->deprecated = false;
+  return timeout_ms > 0 ? firec_now_ms () + timeout_ms : -1;
+}
+
+static int
+send_request (struct firec_fcapi *c, const char *method, const char *path, const char *body, long timeout_ms,
+              long long deadline, firec_error_t *err)
+{
   if (!valid_token (method, false))
     return firec_error_set_errno (err, EINVAL, "invalid HTTP method \"%s\"", method ? method : "(null)");
   if (!valid_token (path, true))
     return firec_error_set_errno (err, EINVAL, "invalid API path \"%s\"", path ? path : "(null)");
-  long long deadline = timeout_ms > 0 ? firec_now_ms () + timeout_ms : -1;
   const char *who = c->socket_path;
 
   cleanup_error firec_error_t connect_err = NULL;
@@ -414,19 +452,35 @@ firec_fcapi_request (struct firec_fcapi *c, const char *method, const char *path
   firec_buf_release (&req);
   if (sent < 0)
     {
-      disconnect (c);
+      /* Answers to earlier requests may still be waiting to be read. */
+      if (c->in_flight == 0)
+        disconnect (c);
       if (timed_out)
         return firec_error_set_errno (err, ETIMEDOUT, "%s %s on API socket %s: no answer within %ld ms", method,
                                       path, who, timeout_ms);
       return firec_error_set (err, send_errno, "%s %s on API socket %s: cannot send", method, path, who);
     }
+  c->in_flight++;
+  return 0;
+}
 
+static int
+receive_response (struct firec_fcapi *c, const char *method, const char *path, long timeout_ms, long long deadline,
+                  struct firec_fcapi_response *resp, firec_error_t *err)
+{
+  resp->status = 0;
+  resp->body = NULL;
+  resp->deprecated = false;
+  const char *who = c->socket_path;
+  if (c->in_flight == 0 || c->fd < 0)
+    return firec_error_set_errno (err, EINVAL, "%s %s on API socket %s: no request is waiting for an answer",
+                                  method, path, who);
   http_parser parser;
   http_parser_init (&parser, HTTP_RESPONSE);
   struct answer a = { 0 };
   parser.data = &a;
   int why = 0;
-  int rc = receive_answer (c->fd, &parser, &a, deadline, &why);
+  int rc = receive_answer (c, &parser, &a, deadline, &why);
   firec_buf_release (&a.field);
   if (rc < 0)
     {
@@ -455,12 +509,43 @@ firec_fcapi_request (struct firec_fcapi *c, const char *method, const char *path
           return firec_error_set (err, why, "%s %s on API socket %s: cannot receive", method, path, who);
         }
     }
+  c->in_flight--;
   if (!http_should_keep_alive (&parser))
-    disconnect (c);
+    disconnect (c); /* answers still pending would be lost: the server said it closes */
   resp->status = parser.status_code;
   resp->body = firec_buf_steal (&a.body);
   resp->deprecated = a.deprecated;
   return 0;
+}
+
+int
+firec_fcapi_send (struct firec_fcapi *c, const char *method, const char *path, const char *body, long timeout_ms,
+                  firec_error_t *err)
+{
+  return send_request (c, method, path, body, timeout_ms, deadline_after (timeout_ms), err);
+}
+
+int
+firec_fcapi_receive (struct firec_fcapi *c, const char *method, const char *path, long timeout_ms,
+                     struct firec_fcapi_response *resp, firec_error_t *err)
+{
+  return receive_response (c, method, path, timeout_ms, deadline_after (timeout_ms), resp, err);
+}
+
+int
+firec_fcapi_request (struct firec_fcapi *c, const char *method, const char *path, const char *body,
+                     long timeout_ms, struct firec_fcapi_response *resp, firec_error_t *err)
+{
+  resp->status = 0;
+  resp->body = NULL;
+  resp->deprecated = false;
+  if (c->in_flight > 0)
+    return firec_error_set_errno (err, EBUSY, "%s %s on API socket %s: answers to earlier requests are pending",
+                                  method ? method : "?", path ? path : "?", c->socket_path);
+  long long deadline = deadline_after (timeout_ms);
+  if (send_request (c, method, path, body, timeout_ms, deadline, err) < 0)
+    return -1;
+  return receive_response (c, method, path, timeout_ms, deadline, resp, err);
 }
 
 char *
@@ -483,16 +568,11 @@ firec_fcapi_fault_text (const char *body)
 }
 
 int
-firec_fcapi_call (struct firec_fcapi *c, const char *method, const char *path, const char *body,
-                  long timeout_ms, struct firec_fcapi_response *resp, firec_error_t *err)
+firec_fcapi_check (const char *method, const char *path, const char *body, const struct firec_fcapi_response *r,
+                   firec_error_t *err)
 {
-  cleanup_fcapi_response struct firec_fcapi_response own = { 0 };
-  struct firec_fcapi_response *r = resp ? resp : &own;
-  if (firec_fcapi_request (c, method, path, body, timeout_ms, r, err) < 0)
-    return -1;
   if (r->status >= 200 && r->status < 300)
     return 0;
-
   struct firec_buf msg = { 0 };
   firec_buf_printf (&msg, "%s %s", method, path);
   if (body)
@@ -507,7 +587,7 @@ firec_fcapi_call (struct firec_fcapi *c, const char *method, const char *path, c
       else
         firec_buf_puts (&msg, body);
     }
-  if (r->body[0] == '\0')
+  if (r->body == NULL || r->body[0] == '\0')
     firec_buf_printf (&msg, ": Firecracker answered %ld with no body", r->status);
   else
     {
@@ -516,6 +596,17 @@ firec_fcapi_call (struct firec_fcapi *c, const char *method, const char *path, c
     }
   cleanup_free char *text = firec_buf_steal (&msg);
   return firec_error_set (err, 0, "%s", text);
+}
+
+int
+firec_fcapi_call (struct firec_fcapi *c, const char *method, const char *path, const char *body,
+                  long timeout_ms, struct firec_fcapi_response *resp, firec_error_t *err)
+{
+  cleanup_fcapi_response struct firec_fcapi_response own = { 0 };
+  struct firec_fcapi_response *r = resp ? resp : &own;
+  if (firec_fcapi_request (c, method, path, body, timeout_ms, r, err) < 0)
+    return -1;
+  return firec_fcapi_check (method, path, body, r, err);
 }
 
 /* ------------------------------------------------------------------ readiness */
@@ -619,8 +710,10 @@ retryable_errno (int e)
 
 int
 firec_fcapi_wait_ready (const char *socket_path, pid_t pid_or_0, int pidfd_or_minus1, long timeout_ms,
-                        firec_error_t *err)
+                        struct firec_fcapi **ready_client, firec_error_t *err)
 {
+  if (ready_client)
+    *ready_client = NULL;
   long long deadline = timeout_ms < 0 ? -1 : firec_now_ms () + timeout_ms;
   pid_t pid = pid_or_0;
   int pidfd = pidfd_or_minus1;
@@ -666,6 +759,13 @@ firec_fcapi_wait_ready (const char *socket_path, pid_t pid_or_0, int pidfd_or_mi
       int stat_rc = stat (socket_path, &st);
       if (stat_rc == 0 && S_ISSOCK (st.st_mode))
         {
+          /* No more watching: the watch's removal starts the grace period that
+             closing the inotify fd would otherwise wait for. */
+          if (watch.wd >= 0)
+            inotify_rm_watch (ino, watch.wd);
+          watch.wd = -1;
+          free (watch.watched);
+          watch.watched = NULL;
           socket_seen = true;
           firec_error_t attempt_err = NULL;
           if (client == NULL && firec_fcapi_open (socket_path, &client, &attempt_err) < 0)
@@ -680,6 +780,11 @@ firec_fcapi_wait_ready (const char *socket_path, pid_t pid_or_0, int pidfd_or_mi
                   if (resp.status == 200)
                     {
                       rc = 0;
+                      if (ready_client)
+                        {
+                          client->inotify_fd = steal_fd (&ino);
+                          *ready_client = steal_pointer (&client);
+                        }
                       break;
                     }
                   free (last_problem);

@@ -50,6 +50,22 @@ firec_fcapi_closep (struct firec_fcapi **c)
 int firec_fcapi_request (struct firec_fcapi *c, const char *method, const char *path, const char *body,
                          long timeout_ms, struct firec_fcapi_response *resp, firec_error_t *err);
 
+/* Pipelining (Firecracker answers requests on one connection in order): send
+   queues a request, receive reads the oldest unanswered one's answer, with
+   timeout_ms for that answer alone. method and path given to receive name the
+   request in errors. A failed receive drops the connection and every answer
+   still pending on it. firec_fcapi_request refuses (EBUSY) while answers are
+   pending. */
+int firec_fcapi_send (struct firec_fcapi *c, const char *method, const char *path, const char *body, long timeout_ms,
+                      firec_error_t *err);
+int firec_fcapi_receive (struct firec_fcapi *c, const char *method, const char *path, long timeout_ms,
+                         struct firec_fcapi_response *resp, firec_error_t *err);
+
+/* 0 for a 2xx answer, else the error firec_fcapi_call reports (body: the
+   request's, quoted in the message). */
+int firec_fcapi_check (const char *method, const char *path, const char *body, const struct firec_fcapi_response *r,
+                       firec_error_t *err);
+
 /* The same, and a non-2xx answer is an error too: "PUT /boot-source {...}: Firecracker
    answered 400: <fault_message or error text, else the raw body>". resp may be NULL;
    when given it is filled in both cases. */
@@ -68,8 +84,9 @@ char *firec_fcapi_fault_text (const char *body);
    pidfd_or_minus1 of the process that creates the socket: under --new-pid-ns (or HEAD's
    --daemonize) that is the firecracker from the pid file, not the jailer, which exits 0
    early. With a pid only, a pidfd is opened here; with neither, only the deadline ends
-   the wait. timeout_ms < 0: no deadline. */
+   the wait. timeout_ms < 0: no deadline. With ready_client, the client whose GET /
+   was answered is handed over, connected (firec_fcapi_close it). */
 int firec_fcapi_wait_ready (const char *socket_path, pid_t pid_or_0, int pidfd_or_minus1, long timeout_ms,
-                            firec_error_t *err);
+                            struct firec_fcapi **ready_client, firec_error_t *err);
 
 #endif

@@ -75,6 +75,7 @@ struct firec_vm
   unsigned long long vmm_start_time;
   struct firec_stderr_tail *stderr_tail;
   struct firec_fcapi *api;
+  size_t api_unsent; /* the first step whose API request is not sent yet */
 
   struct undo *undos;
   size_t undo_count;
@@ -925,24 +926,70 @@ static int
 step_api_wait (struct firec_vm *vm, firec_error_t *err)
 {
   const struct firec_model *m = vm->model;
-  if (firec_fcapi_wait_ready (m->api_socket_host, vm->vmm_pid, vm->vmm_pidfd, m->start_timeout_ms, err) < 0)
+  if (firec_fcapi_wait_ready (m->api_socket_host, vm->vmm_pid, vm->vmm_pidfd, m->start_timeout_ms, &vm->api, err)
+      < 0)
     {
       annotate_stderr (vm, "firecracker", err);
       return -1;
     }
-  return firec_fcapi_open (m->api_socket_host, &vm->api, err);
+  return 0;
+}
+
+static const char *fault_for (const struct firec_step *step, size_t *kind_len);
+
+/* A configuration request whose answer is only a status can be sent before the
+   ones ahead of it are answered: Firecracker answers a connection's requests in
+   order, and a failure anywhere kills the VMM, which undoes all of them. Not
+   InstanceStart nor a snapshot load, whose answers gate what follows, and not
+   a step a test fault is aimed at. */
+static bool
+pipelinable (const struct firec_step *step)
+{
+  size_t n;
+  return step->kind == FIREC_STEP_API_REQUEST && strcmp (step->path, "/actions") != 0
+         && strncmp (step->path, "/snapshot", 9) != 0 && fault_for (step, &n) == NULL;
+}
+
+static int
+send_step_request (struct firec_vm *vm, const struct firec_step *step, firec_error_t *err)
+{
+  cleanup_free char *body = step->body ? cJSON_PrintUnformatted (step->body) : NULL;
+  return firec_fcapi_send (vm->api, step->method, step->path, body, request_timeout_ms (vm), err);
 }
 
 static int
 step_api_request (struct firec_vm *vm, const struct firec_step *step, firec_error_t *err)
 {
-  cleanup_free char *body = step->body ? cJSON_PrintUnformatted (step->body) : NULL;
-  if (firec_fcapi_call (vm->api, step->method, step->path, body, request_timeout_ms (vm), NULL, err) < 0)
+  const struct firec_step *steps = vm->plan->steps;
+  size_t index = (size_t) (step - steps);
+  if (vm->api_unsent <= index)
     {
+      /* This request, and the pipelinable ones right after it: one round trip
+         instead of one each. A later one that cannot be sent is sent again as
+         its own step comes. */
+      if (send_step_request (vm, step, err) < 0)
+        {
+          annotate_vmm_death (vm, err);
+          return -1;
+        }
+      vm->api_unsent = index + 1;
+      while (pipelinable (step) && vm->api_unsent < vm->plan->count && pipelinable (&steps[vm->api_unsent]))
+        {
+          cleanup_error firec_error_t ignored = NULL;
+          if (send_step_request (vm, &steps[vm->api_unsent], &ignored) < 0)
+            break;
+          vm->api_unsent++;
+        }
+    }
+  cleanup_fcapi_response struct firec_fcapi_response resp = { 0 };
+  if (firec_fcapi_receive (vm->api, step->method, step->path, request_timeout_ms (vm), &resp, err) < 0)
+    {
+      vm->api_unsent = index + 1; /* the connection is gone, and what was sent after with it */
       annotate_vmm_death (vm, err);
       return -1;
     }
-  return 0;
+  cleanup_free char *body = resp.status >= 300 && step->body ? cJSON_PrintUnformatted (step->body) : NULL;
+  return firec_fcapi_check (step->method, step->path, body, &resp, err);
 }
 
 static int
@@ -1121,15 +1168,26 @@ vm_new (const struct firec_plan *plan, const struct firec_run_opts *opts)
 
 /* Fault injection for the rollback tests: FIREC_TEST_FAULT=fail:STEP makes STEP
    fail before it runs; SIGINT:STEP, SIGTERM:STEP or SIGKILL:STEP sends that
-   signal to this process as STEP starts. */
-static int
-inject_fault (struct firec_vm *vm, const struct firec_step *step, firec_error_t *err)
+   signal to this process as STEP starts. Returns the fault aimed at step (its
+   length in *kind_len), or NULL. */
+static const char *
+fault_for (const struct firec_step *step, size_t *kind_len)
 {
   const char *fault = getenv ("FIREC_TEST_FAULT");
   const char *colon = fault ? strchr (fault, ':') : NULL;
   if (colon == NULL || strcmp (colon + 1, step->id) != 0)
+    return NULL;
+  *kind_len = (size_t) (colon - fault);
+  return fault;
+}
+
+static int
+inject_fault (struct firec_vm *vm, const struct firec_step *step, firec_error_t *err)
+{
+  size_t n;
+  const char *fault = fault_for (step, &n);
+  if (fault == NULL)
     return 0;
-  size_t n = (size_t) (colon - fault);
   if (strncmp (fault, "fail", n) == 0 && n == 4)
     {
       if (is_preflight (step->kind))

@@ -581,6 +581,38 @@ test_requests (void)
   tap_ok (rc < 0 && err && err->errno_value == EINVAL, "a path with a space is refused: %s", err ? err->message : "");
   firec_error_release (&err);
 
+  /* Pipelining: three requests on the wire before any answer is read; the
+     answers come back in order, often in one read (the start of the next one
+     is kept for it). */
+  long before = server_accepts (c);
+  tap_ok (firec_fcapi_send (c, "PUT", "/boot-source", "{\"kernel_image_path\":\"/k\"}", 2000, &err) == 0
+              && firec_fcapi_send (c, "PUT", "/drives/root-fs", "{\"drive_id\":\"root-fs\"}", 2000, &err) == 0
+              && firec_fcapi_send (c, "GET", "/", NULL, 2000, &err) == 0,
+          "pipelining: three requests sent");
+  rc = firec_fcapi_request (c, "GET", "/", NULL, 2000, &r, &err);
+  tap_ok (rc < 0 && err && err->errno_value == EBUSY, "... a plain request meanwhile is refused: %s",
+          err ? err->message : "");
+  firec_error_release (&err);
+  int s1 = -1, s2 = -1, s3 = -1;
+  if (firec_fcapi_receive (c, "PUT", "/boot-source", 2000, &r, &err) == 0)
+    s1 = (int) r.status;
+  firec_fcapi_response_release (&r);
+  if (firec_fcapi_receive (c, "PUT", "/drives/root-fs", 2000, &r, &err) == 0)
+    s2 = (int) r.status;
+  rc = firec_fcapi_check ("PUT", "/drives/root-fs", "{}", &r, &err);
+  tap_ok (rc < 0 && err && strstr (err->message, "Firecracker answered 400: API Resource IDs"),
+          "... check turns the 400 into the usual error: %s", err ? err->message : "");
+  firec_error_release (&err);
+  firec_fcapi_response_release (&r);
+  if (firec_fcapi_receive (c, "GET", "/", 2000, &r, &err) == 0 && strstr (r.body, "Not started"))
+    s3 = (int) r.status;
+  firec_fcapi_response_release (&r);
+  tap_ok (s1 == 204 && s2 == 400 && s3 == 200, "... answers in order: %d %d %d", s1, s2, s3);
+  tap_ok (server_accepts (c) == before, "... on the same connection");
+  rc = firec_fcapi_receive (c, "GET", "/", 2000, &r, &err);
+  tap_ok (rc < 0 && err && err->errno_value == EINVAL, "receive with nothing sent: %s", err ? err->message : "");
+  firec_error_release (&err);
+
   /* A server that never answers. */
   long long t0 = now_ms ();
   rc = firec_fcapi_request (c, "GET", "/hang", NULL, 300, &r, &err);
@@ -722,7 +754,7 @@ test_wait_ready (void)
   pid_t server = start_server (&so);
   int pidfd = -1;
   firec_pidfd_open (server, &pidfd, &err);
-  int rc = firec_fcapi_wait_ready (path, server, pidfd, 5000, &err);
+  int rc = firec_fcapi_wait_ready (path, server, pidfd, 5000, NULL, &err);
   long long dt = now_ms () - t0;
   tap_ok (rc == 0 && dt >= 190 && dt < 1000, "socket renamed into place after 200 ms: ready after %lld ms%s%s", dt,
           err ? ": " : "", err ? err->message : "");
@@ -736,7 +768,7 @@ test_wait_ready (void)
                              .exit_code = -1 };
   t0 = now_ms ();
   server = start_server (&so);
-  rc = firec_fcapi_wait_ready (nested, server, -1, 5000, &err);
+  rc = firec_fcapi_wait_ready (nested, server, -1, 5000, NULL, &err);
   dt = now_ms () - t0;
   tap_ok (rc == 0 && dt >= 190 && dt < 1000, "directories and socket created late: ready after %lld ms%s%s", dt,
           err ? ": " : "", err ? err->message : "");
@@ -748,7 +780,7 @@ test_wait_ready (void)
   so = (struct server_opts){ .path = slow, .listen_delay_ms = 200, .exit_code = -1 };
   t0 = now_ms ();
   server = start_server (&so);
-  rc = firec_fcapi_wait_ready (slow, server, -1, 5000, &err);
+  rc = firec_fcapi_wait_ready (slow, server, -1, 5000, NULL, &err);
   dt = now_ms () - t0;
   tap_ok (rc == 0 && dt >= 190 && dt < 1000, "bound, listening after 200 ms: ready after %lld ms%s%s", dt,
           err ? ": " : "", err ? err->message : "");
@@ -760,7 +792,7 @@ test_wait_ready (void)
   unlink (longp);
   so = (struct server_opts){ .path = longp, .delay_ms = 100, .via_rename = true, .exit_code = -1 };
   server = start_server (&so);
-  rc = firec_fcapi_wait_ready (longp, server, -1, 5000, &err);
+  rc = firec_fcapi_wait_ready (longp, server, -1, 5000, NULL, &err);
   tap_ok (rc == 0, "150-byte path created late: ready%s%s", err ? ": " : "", err ? err->message : "");
   firec_error_release (&err);
   stop_server (server);
@@ -771,7 +803,7 @@ test_wait_ready (void)
   t0 = now_ms ();
   server = start_server (&so);
   firec_pidfd_open (server, &pidfd, &err);
-  rc = firec_fcapi_wait_ready (never, server, pidfd, 10000, &err);
+  rc = firec_fcapi_wait_ready (never, server, pidfd, 10000, NULL, &err);
   dt = now_ms () - t0;
   tap_ok (rc < 0 && dt < 1000, "process exits after 100 ms: the wait fails after %lld ms, not 10 s", dt);
   TAP_STR_EQ (err ? err->message : NULL, "firecracker exited with status 3 before its API socket appeared",
@@ -786,7 +818,7 @@ test_wait_ready (void)
   so = (struct server_opts){ .path = never, .delay_ms = 100, .exit_code = 1 };
   t0 = now_ms ();
   server = start_server (&so);
-  rc = firec_fcapi_wait_ready (never, server, -1, 10000, &err);
+  rc = firec_fcapi_wait_ready (never, server, -1, 10000, NULL, &err);
   dt = now_ms () - t0;
   tap_ok (rc < 0 && dt < 1000, "pid only (no pidfd given): fails after %lld ms", dt);
   TAP_STR_EQ (err ? err->message : NULL, "firecracker exited with status 1 before its API socket appeared",
@@ -796,7 +828,7 @@ test_wait_ready (void)
 
   /* Nothing ever comes. */
   t0 = now_ms ();
-  rc = firec_fcapi_wait_ready (never, 0, -1, 300, &err);
+  rc = firec_fcapi_wait_ready (never, 0, -1, 300, NULL, &err);
   dt = now_ms () - t0;
   tap_ok (rc < 0 && dt >= 290 && dt < 1300, "no process, no socket: times out after %lld ms", dt);
   cleanup_free char *want = firec_xasprintf ("Firecracker API socket %s not ready within 300 ms: it does not exist",
@@ -806,7 +838,7 @@ test_wait_ready (void)
   firec_error_release (&err);
 
   cleanup_free char *nodir = firec_xasprintf ("%s/no/such/dir/firecracker.socket", tmpdir);
-  rc = firec_fcapi_wait_ready (nodir, 0, -1, 200, &err);
+  rc = firec_fcapi_wait_ready (nodir, 0, -1, 200, NULL, &err);
   want = (free (want), firec_xasprintf ("Firecracker API socket %s not ready within 200 ms: it does not exist, nor "
                                         "does %s/no/such/dir",
                                         nodir, tmpdir));
@@ -821,7 +853,7 @@ test_wait_ready (void)
   if (bind (sfd, (struct sockaddr *) &sa, sizeof sa) < 0)
     abort ();
   t0 = now_ms ();
-  rc = firec_fcapi_wait_ready (stale, 0, -1, 300, &err);
+  rc = firec_fcapi_wait_ready (stale, 0, -1, 300, NULL, &err);
   dt = now_ms () - t0;
   tap_ok (rc < 0 && dt >= 290 && dt < 1300 && err && strstr (err->message, "Connection refused"),
           "stale socket: retried until the timeout (%lld ms): %s", dt, err ? err->message : "");
@@ -831,7 +863,7 @@ test_wait_ready (void)
   /* Not a socket at all. */
   cleanup_free char *regular = firec_xasprintf ("%s/regular.socket", tmpdir);
   close (open (regular, O_WRONLY | O_CREAT | O_CLOEXEC, 0644));
-  rc = firec_fcapi_wait_ready (regular, 0, -1, 200, &err);
+  rc = firec_fcapi_wait_ready (regular, 0, -1, 200, NULL, &err);
   tap_ok (rc < 0 && err && strstr (err->message, "not ready within 200 ms: it exists but is not a socket"),
           "a regular file in its place: %s", err ? err->message : "");
   firec_error_release (&err);
@@ -840,9 +872,22 @@ test_wait_ready (void)
   so = (struct server_opts){ .path = path, .exit_code = -1 };
   server = start_server (&so);
   t0 = now_ms ();
-  rc = firec_fcapi_wait_ready (path, server, -1, 5000, &err);
+  rc = firec_fcapi_wait_ready (path, server, -1, 5000, NULL, &err);
   dt = now_ms () - t0;
   tap_ok (rc == 0 && dt < 200, "already listening: ready in %lld ms", dt);
+  firec_error_release (&err);
+
+  /* The client that saw the answer is handed over, still connected. */
+  struct firec_fcapi *ready = NULL;
+  rc = firec_fcapi_wait_ready (path, server, -1, 5000, &ready, &err);
+  long accepted = ready ? server_accepts (ready) : -1;
+  long again = ready ? server_accepts (ready) : -1;
+  tap_ok (rc == 0 && ready && accepted > 0 && again == accepted,
+          "ready_client: connected, its requests reuse the readiness connection (%ld, %ld)", accepted, again);
+  t0 = now_ms ();
+  firec_fcapi_close (ready);
+  dt = now_ms () - t0;
+  printf ("# closing it (and its inotify fd) took %lld ms\n", dt);
   firec_error_release (&err);
   stop_server (server);
 }
