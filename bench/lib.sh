@@ -35,16 +35,20 @@ now_ns() { local t=${EPOCHREALTIME/./}; echo "${t}000"; }
 # draining so that the VM runs on undisturbed.
 floor_start() {
   ( "$JAILER" --id "$1" --exec-file "$FC" --uid 10001 --gid 10001 --chroot-base-dir "$WORK/jail" --       --no-api --config-file /config.json 2>&1 |
-    { while IFS= read -r line; do
-        case $line in *"Successfully started microvm"*) now_ns >"$WORK/$1.started"; break ;; esac
-      done; cat >/dev/null; } ) >/dev/null 2>&1 & disown
+    { ok=; while IFS= read -r line; do
+        case $line in *"Successfully started microvm"*) now_ns >"$WORK/$1.started"; ok=1; break ;; esac
+        printf '%s\n' "$line" >>"$WORK/$1.log"
+      done; [ -n "$ok" ] || echo failed >"$WORK/$1.started"; cat >/dev/null; } ) >/dev/null 2>&1 & disown
 }
-# floor_wait NAME...: blocks until every NAME has started; prints the latest time.
+# floor_wait NAME...: blocks until every NAME has started; prints the latest
+# time, or fails (naming the VM, with its log) when one exited without starting.
 floor_wait() {
   local n latest=0 t
   for n in "$@"; do
     until [ -s "$WORK/$n.started" ]; do nap 0.002; done
-    t=$(<"$WORK/$n.started"); [ "$t" -gt "$latest" ] && latest=$t
+    t=$(<"$WORK/$n.started")
+    if [ "$t" = failed ]; then echo "floor VM $n did not start:" >&2; tail -3 "$WORK/$n.log" >&2; return 1; fi
+    [ "$t" -gt "$latest" ] && latest=$t
   done
   echo "$latest"
 }

@@ -13,10 +13,16 @@ name=bench-start
 exec_name=$(basename "$FC")
 jail=$WORK/jail/$exec_name/$name
 uid=10001
-# The example's tap: real Firecracker opens it, as the VM's uid.
-if [ "$KIND" = real ] && ! ip link show tap0 >/dev/null 2>&1; then ip tuntap add tap0 mode tap user $uid 2>/dev/null; fi
+# The example's tap, and one per baseline: a tap stays busy for a moment after
+# the VM that had it exits, so back-to-back starts must not share one.
+# Real Firecracker opens it as the VM's uid.
+for tap in tap0 tap1 tap2; do
+  if [ "$KIND" = real ] && ! ip link show $tap >/dev/null 2>&1; then ip tuntap add $tap mode tap user $uid 2>/dev/null; fi
+done
 
 "$FIREC_RUN" render --firecracker-config "$m" >"$WORK/config.json" 2>/dev/null
+sed 's/"tap0"/"tap1"/' "$WORK/config.json" >"$WORK/floor-config.json"
+sed 's/"tap0"/"tap2"/' "$WORK/config.json" >"$WORK/hand-config.json"
 files=$("$PYTHON3" -c 'import json,sys; [print(f["host_path"], f["vm_path"]) for f in json.load(open(sys.argv[1]))["x-firec-derived"]["files"]]' \
   <("$FIREC_RUN" render --output json "$m"))
 
@@ -25,14 +31,23 @@ stage_by_hand() { # the hard links, as the getting-started guide would
   while read -r host vm; do mkdir -p "$jail/root$(dirname "$vm")"; ln "$host" "$jail/root$vm"; done <<<"$files"
   chown -R $uid:$uid "$jail/root"
 }
-cleanup_jail() { pkill -KILL -f -- "--id $name( |$)" 2>/dev/null; while pgrep -f -- "--id $name( |$)" >/dev/null; do sleep 0.01; done; rm -rf "$jail"; }
+# Kills the baseline's VM and waits until it has really exited: its command line
+# empties before its files (the tap) are closed, so pgrep alone says "gone" early.
+cleanup_jail() {
+  local pids p; pids=$(pgrep -f -- "--id $name( |$)")
+  [ -n "$pids" ] && kill -KILL $pids 2>/dev/null
+  for p in $pids; do
+    while [ -e "/proc/$p" ] && ! grep -qs '^State:[[:space:]]*[ZX]' "/proc/$p/status"; do nap 0.002; done
+  done
+  rm -rf "$jail"
+}
 
 floor() {
-  stage_by_hand; cp "$WORK/config.json" "$jail/root/config.json"; chown $uid:$uid "$jail/root/config.json"
-  rm -f "$WORK/$name.started"
+  stage_by_hand; cp "$WORK/floor-config.json" "$jail/root/config.json"; chown $uid:$uid "$jail/root/config.json"
+  rm -f "$WORK/$name.started" "$WORK/$name.log"
   local t0 t1; t0=$(now_ns)
   floor_start $name
-  t1=$(floor_wait $name); echo "$(( (t1 - t0) / 1000 ))" | awk '{print $1 / 1000}' >>"$WORK/floor.ms"
+  if t1=$(floor_wait $name); then echo "$(( (t1 - t0) / 1000 ))" | awk '{print $1 / 1000}' >>"$WORK/floor.ms"; fi
   cleanup_jail
 }
 
@@ -42,7 +57,7 @@ by_hand() {
   "$JAILER" --id $name --exec-file "$FC" --uid $uid --gid $uid --chroot-base-dir "$WORK/jail" -- \
     --api-sock /run/firecracker.socket >/dev/null 2>&1 & disown
   until [ -S "$sock" ]; do sleep 0.005; done
-  "$PYTHON3" - "$WORK/config.json" >"$WORK/puts" <<'PY'
+  "$PYTHON3" - "$WORK/hand-config.json" >"$WORK/puts" <<'PY'
 import json, sys
 c = json.load(open(sys.argv[1]))
 print("/machine-config", json.dumps(c["machine-config"]))
@@ -61,8 +76,11 @@ PY
 
 firec() {
   local t0 t1; t0=$(now_ns)
-  "$FIREC_RUN" run -d -q "$m" >/dev/null 2>&1 || echo "firec-run failed" >&2
-  t1=$(now_ns); echo "$(( (t1 - t0) / 1000 ))" | awk '{print $1 / 1000}' >>"$WORK/firec.ms"
+  if "$FIREC_RUN" run -d -q "$m" >/dev/null 2>"$WORK/firec.err"; then
+    t1=$(now_ns); echo "$(( (t1 - t0) / 1000 ))" | awk '{print $1 / 1000}' >>"$WORK/firec.ms"
+  else
+    echo "firec-run failed (not counted):" >&2; cat "$WORK/firec.err" >&2
+  fi
   "$FIREC_RUN" rm -f "$name" >/dev/null 2>&1
 }
 
