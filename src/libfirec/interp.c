@@ -953,27 +953,42 @@ pipelinable (const struct firec_step *step)
 static int
 send_step_request (struct firec_vm *vm, const struct firec_step *step, firec_error_t *err)
 {
+  if (step->kind == FIREC_STEP_API_CONFIRM)
+    return firec_fcapi_send (vm->api, "GET", "/", NULL, request_timeout_ms (vm), err);
   cleanup_free char *body = step->body ? cJSON_PrintUnformatted (step->body) : NULL;
   return firec_fcapi_send (vm->api, step->method, step->path, body, request_timeout_ms (vm), err);
 }
 
+/* What may go out right behind step: the pipelinable requests after a
+   pipelinable one, and the GET / that confirms the start behind InstanceStart
+   (it is answered once the start is, saving a wake-up while the vCPUs already
+   compete for the CPU; if the start failed, its answer is simply not looked at). */
+static bool
+may_follow (const struct firec_step *step, const struct firec_step *next)
+{
+  size_t n;
+  if (next->kind == FIREC_STEP_API_CONFIRM)
+    return step->kind == FIREC_STEP_API_REQUEST && fault_for (next, &n) == NULL;
+  return pipelinable (step) && pipelinable (next);
+}
+
+/* Receives step's answer, first sending its request and whatever may follow it
+   unless that went out with an earlier step. */
 static int
-step_api_request (struct firec_vm *vm, const struct firec_step *step, firec_error_t *err)
+exchange (struct firec_vm *vm, const struct firec_step *step, struct firec_fcapi_response *resp, firec_error_t *err)
 {
   const struct firec_step *steps = vm->plan->steps;
   size_t index = (size_t) (step - steps);
   if (vm->api_unsent <= index)
     {
-      /* This request, and the pipelinable ones right after it: one round trip
-         instead of one each. A later one that cannot be sent is sent again as
-         its own step comes. */
       if (send_step_request (vm, step, err) < 0)
         {
           annotate_vmm_death (vm, err);
           return -1;
         }
       vm->api_unsent = index + 1;
-      while (pipelinable (step) && vm->api_unsent < vm->plan->count && pipelinable (&steps[vm->api_unsent]))
+      /* A later one that cannot be sent now is sent again as its own step comes. */
+      while (vm->api_unsent < vm->plan->count && may_follow (&steps[vm->api_unsent - 1], &steps[vm->api_unsent]))
         {
           cleanup_error firec_error_t ignored = NULL;
           if (send_step_request (vm, &steps[vm->api_unsent], &ignored) < 0)
@@ -981,13 +996,23 @@ step_api_request (struct firec_vm *vm, const struct firec_step *step, firec_erro
           vm->api_unsent++;
         }
     }
-  cleanup_fcapi_response struct firec_fcapi_response resp = { 0 };
-  if (firec_fcapi_receive (vm->api, step->method, step->path, request_timeout_ms (vm), &resp, err) < 0)
+  const char *method = step->kind == FIREC_STEP_API_CONFIRM ? "GET" : step->method;
+  const char *path = step->kind == FIREC_STEP_API_CONFIRM ? "/" : step->path;
+  if (firec_fcapi_receive (vm->api, method, path, request_timeout_ms (vm), resp, err) < 0)
     {
       vm->api_unsent = index + 1; /* the connection is gone, and what was sent after with it */
       annotate_vmm_death (vm, err);
       return -1;
     }
+  return 0;
+}
+
+static int
+step_api_request (struct firec_vm *vm, const struct firec_step *step, firec_error_t *err)
+{
+  cleanup_fcapi_response struct firec_fcapi_response resp = { 0 };
+  if (exchange (vm, step, &resp, err) < 0)
+    return -1;
   cleanup_free char *body = resp.status >= 300 && step->body ? cJSON_PrintUnformatted (step->body) : NULL;
   return firec_fcapi_check (step->method, step->path, body, &resp, err);
 }
@@ -996,11 +1021,8 @@ static int
 step_api_confirm (struct firec_vm *vm, const struct firec_step *step, firec_error_t *err)
 {
   cleanup_fcapi_response struct firec_fcapi_response resp = { 0 };
-  if (firec_fcapi_call (vm->api, "GET", "/", NULL, request_timeout_ms (vm), &resp, err) < 0)
-    {
-      annotate_vmm_death (vm, err);
-      return -1;
-    }
+  if (exchange (vm, step, &resp, err) < 0 || firec_fcapi_check ("GET", "/", NULL, &resp, err) < 0)
+    return -1;
   cleanup_cjson cJSON *info = cJSON_Parse (resp.body);
   const char *state = cJSON_GetStringValue (cJSON_GetObjectItemCaseSensitive (info, "state"));
   if (state == NULL || strcmp (state, step->expect_state) != 0)
