@@ -38,4 +38,15 @@ done
 if [ "$REAL" = 0 ]; then
   run_case "Firecracker exiting at start" 1 "api.wait" FAKE_FC_EXIT_AT_START=1
 fi
+
+# A field newer than the binaries (logger.module: 1.6; the doubles and the real
+# binaries here are 1.5.1): preflight says which field needs which version.
+"$PYTHON3" -c 'import json, sys
+p = sys.argv[1]; m = json.load(open(p)); m["spec"]["logger"]["module"] = "api_server"; json.dump(m, open(p, "w"))' "$WORK/$name/vm.json"
+run_case "A field newer than Firecracker 1.5.1" 3 "preflight.binaries"
+if grep -q "is version 1.5.1, but the manifest needs at least 1.6: .*logger.*module" "$WORK/$name/stderr"; then
+  ok "... the error names the version needed and the field that needs it"
+else
+  not_ok "... the error names the version needed and the field that needs it"; head -5 "$WORK/$name/stderr" | sed 's/^/#   /'
+fi
 done_testing
