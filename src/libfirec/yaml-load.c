@@ -42,7 +42,8 @@ struct frame
   size_t anchor_index; /* SIZE_MAX: none */
   size_t nodes_before; /* node count when it started: the difference is its size */
   unsigned child_height;
-  /* Where the child being loaded sits, for JSON pointers in diagnostics. */
+  /* Where the child being loaded sits, for JSON pointers in diagnostics; for
+     mappings, the members attached so far. */
   size_t item_count;
   size_t current_index;
   const char *current_key; /* NULL before the first key, then in the loader's keys[] */
@@ -84,8 +85,9 @@ struct loader
   size_t *anchor_slots; /* index + 1 of the latest anchor of each name; 0: empty */
   size_t anchor_slots_cap;
 
-  /* Members of every mapping loaded from text, to find duplicate keys without a
-     quadratic scan (a 4 MiB file can hold one mapping of 100000 keys). */
+  /* Members of every mapping past LINEAR_MEMBERS loaded from text, to find
+     duplicate keys without a quadratic scan (a 4 MiB file can hold one mapping
+     of 100000 keys). */
   struct member_slot *member_slots;
   size_t member_slots_cap;
   size_t member_slots_count;
@@ -404,12 +406,22 @@ member_slot_index (uint64_t seed, const struct member_slot *slots, size_t cap, c
   return i;
 }
 
+/* Up to this many members a mapping is searched in order: cheaper than hashing
+   every key, and a manifest's mappings are small. */
+#define LINEAR_MEMBERS 16
+
+/* The first member of f's mapping named key. */
 static const cJSON *
-member_find (const struct loader *l, const cJSON *object, const char *key)
+member_find (const struct loader *l, const struct frame *f, const char *key)
 {
-  if (l->member_slots_cap == 0)
-    return NULL;
-  return l->member_slots[member_slot_index (l->hash_seed, l->member_slots, l->member_slots_cap, object, key)]
+  if (f->item_count <= LINEAR_MEMBERS)
+    {
+      for (const cJSON *m = f->node->child; m; m = m->next)
+        if (strcmp (m->string, key) == 0)
+          return m;
+      return NULL;
+    }
+  return l->member_slots[member_slot_index (l->hash_seed, l->member_slots, l->member_slots_cap, f->node, key)]
       .member;
 }
 
@@ -620,10 +632,17 @@ attach_value (struct loader *l, cJSON *node, struct firec_mark value_mark, unsig
       const char *key = top->current_key;
       /* A duplicate is kept too (the load fails anyway) so that every node has one
          owner, including anchors inside it. */
-      bool first = member_find (l, top->node, key) == NULL;
+      bool first = member_find (l, top, key) == NULL;
       check_added (cJSON_AddItemToObject (top->node, key, node));
       firec_doc_set_mark (l->doc, node, value_mark, top->current_key_mark);
-      if (first)
+      top->item_count++;
+      if (top->item_count == LINEAR_MEMBERS + 1)
+        {
+          /* Too large to search in order from now on: hash the first of each key. */
+          for (const cJSON *m = top->node->child; m; m = m->next)
+            member_remember (l, top->node, m);
+        }
+      else if (top->item_count > LINEAR_MEMBERS && first)
         member_remember (l, top->node, node);
       top->have_key = false;
     }
@@ -666,7 +685,7 @@ handle_key (struct loader *l, const yaml_event_t *event)
       report_here (l, mark, "merge keys (<<) are not supported; write the keys out");
       return;
     }
-  const cJSON *first = member_find (l, top->node, key);
+  const cJSON *first = member_find (l, top, key);
   if (first)
     {
       struct firec_mark first_key;
