@@ -96,7 +96,21 @@ struct builder
   const struct firec_model *model;
   struct firec_plan *plan;
   firec_error_t *err;
+  size_t steps_cap; /* allocated plan->steps; grown geometrically, not once per step */
 };
+
+static void
+reserve_steps (struct builder *b, size_t more)
+{
+  struct firec_plan *p = b->plan;
+  if (p->count + more <= b->steps_cap)
+    return;
+  size_t cap = b->steps_cap ? b->steps_cap : 16;
+  while (cap < p->count + more)
+    cap *= 2;
+  p->steps = firec_xrealloc (p->steps, cap * sizeof *p->steps);
+  b->steps_cap = cap;
+}
 
 static struct firec_step *
 add_step (struct builder *b, enum firec_step_kind kind, const char *id, const char *source, const char *fmt, ...)
@@ -106,7 +120,7 @@ static struct firec_step *
 add_step (struct builder *b, enum firec_step_kind kind, const char *id, const char *source, const char *fmt, ...)
 {
   struct firec_plan *p = b->plan;
-  p->steps = firec_xrealloc (p->steps, (p->count + 1) * sizeof *p->steps);
+  reserve_steps (b, 1);
   struct firec_step *s = &p->steps[p->count++];
   memset (s, 0, sizeof *s);
   s->kind = kind;
@@ -663,14 +677,14 @@ firec_plan_build (const struct firec_model *model, struct firec_plan **out, fire
   struct firec_plan *plan = firec_xcalloc (1, sizeof *plan);
   plan->model = model;
   plan->min_firecracker_version = firec_xstrdup (FIREC_OLDEST_FIRECRACKER);
-  struct builder b = { model, plan, err };
+  struct builder b = { model, plan, err, 0 };
 
   /* Configuration first (into a scratch plan) so that the version the requests
      need is known when the preflight step that checks it is described. */
   struct firec_plan *config = firec_xcalloc (1, sizeof *config);
   config->model = model;
   config->min_firecracker_version = firec_xstrdup (FIREC_OLDEST_FIRECRACKER);
-  struct builder cb = { model, config, err };
+  struct builder cb = { model, config, err, 0 };
   if (add_configuration (&cb) < 0)
     {
       firec_plan_free (config);
@@ -692,7 +706,7 @@ firec_plan_build (const struct firec_model *model, struct firec_plan **out, fire
   strv_add (&touches, model->api_socket_host);
   set_touches (s, &touches);
 
-  plan->steps = firec_xrealloc (plan->steps, (plan->count + config->count) * sizeof *plan->steps);
+  reserve_steps (&b, config->count);
   memcpy (plan->steps + plan->count, config->steps, config->count * sizeof *config->steps);
   plan->count += config->count;
   config->count = 0;
