@@ -1754,9 +1754,10 @@ apply_defaults_node (const struct firec_schema *s, const cJSON *schema, cJSON *i
   for (const cJSON *p = properties ? properties->child : NULL; p; p = p->next)
     {
       const cJSON *sub = resolve (s, p);
-      const cJSON *def = cJSON_GetObjectItemCaseSensitive (p, "default");
+      /* From the compiled keywords: no search through the schema's members. */
+      const cJSON *def = kw (s, p, KW_DEFAULT);
       if (def == NULL)
-        def = cJSON_GetObjectItemCaseSensitive (sub, "default");
+        def = kw (s, sub, KW_DEFAULT);
       if (def && !cJSON_HasObjectItem (instance, p->string))
         cJSON_AddItemToObject (instance, p->string, cJSON_Duplicate (def, 1));
       cJSON *child = cJSON_GetObjectItemCaseSensitive (instance, p->string);
