@@ -32,7 +32,7 @@ main (int argc, char **argv)
   clock_gettime (CLOCK_MONOTONIC, &a);
   struct firec_staged staged = { 0 };
   if (firec_stage_make_root (argv[3], root, &root_fd, &err) < 0
-      || firec_stage_file (root_fd, &file, getuid (), getgid (), NULL, &staged, &err) < 0)
+      || firec_stage_file (root_fd, &file, getuid (), getgid (), NULL, NULL, &staged, &err) < 0)
     {
       fprintf (stderr, "stage-bench: %s\n", err->message);
       return 1;

@@ -169,7 +169,7 @@ cmd_update (int argc, char **argv)
                 }
               else if (root < 0
                   || firec_stage_file (root, &file, (uid_t) firec_vm_record_number (&info, "uid"),
-                                       (gid_t) firec_vm_record_number (&info, "gid"), NULL, &staged, &err)
+                                       (gid_t) firec_vm_record_number (&info, "gid"), NULL, NULL, &staged, &err)
                          < 0)
                 rc = err ? cli_report_error (&err) : FIREC_EXIT_RUNTIME;
               else

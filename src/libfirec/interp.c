@@ -76,6 +76,8 @@ struct firec_vm
   struct firec_stderr_tail *stderr_tail;
   struct firec_fcapi *api;
   size_t api_unsent; /* the first step whose API request is not sent yet */
+  struct firec_access *access; /* the jail uid's rights on the sources, from preflight */
+  size_t access_count;
 
   struct undo *undos;
   size_t undo_count;
@@ -328,75 +330,111 @@ same_filesystem (const char *a, const char *b)
   return stat (a, &sa) == 0 && stat (b, &sb) == 0 && sa.st_dev == sb.st_dev;
 }
 
+/* The basic checks of one source file (it exists, is a file, we can read it);
+   NULL when it passes. Output files may not exist yet: their directory must. */
+static char *
+source_problem (const struct firec_file *f, bool *exists)
+{
+  struct stat st;
+  *exists = stat (f->host_path, &st) == 0;
+  if (f->output && !*exists)
+    {
+      cleanup_free char *copy = firec_xstrdup (f->host_path);
+      char *slash = strrchr (copy, '/');
+      if (slash)
+        *slash = '\0';
+      if (stat (*copy ? copy : "/", &st) < 0 || !S_ISDIR (st.st_mode))
+        return firec_xasprintf ("%s: %s: its directory does not exist", f->where, f->host_path);
+      return NULL;
+    }
+  if (!*exists)
+    return firec_xasprintf ("%s: %s: %s", f->where, f->host_path, strerror (errno));
+  if (!S_ISREG (st.st_mode) && !S_ISBLK (st.st_mode))
+    return firec_xasprintf ("%s: %s is not a regular file", f->where, f->host_path);
+  int fd = open (f->host_path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+  if (fd < 0)
+    return firec_xasprintf ("%s: %s cannot be read: %s", f->where, f->host_path, strerror (errno));
+  close (fd);
+  return NULL;
+}
+
+/* What the staging policy needs the jail's uid to be allowed, given the verdict
+   for the file's inode. */
+static void
+preflight_jail_access (struct firec_vm *vm, const struct firec_file *f, const struct firec_access *access)
+{
+  const struct firec_model *m = vm->model;
+  bool needs_access = f->output || (f->writable && f->mode != FIREC_STAGING_COPY && f->mode != FIREC_STAGING_REFLINK)
+                      || f->mode == FIREC_STAGING_LINK;
+  bool needs_write = f->output || (f->writable && f->mode != FIREC_STAGING_COPY && f->mode != FIREC_STAGING_REFLINK);
+  if (!needs_access)
+    return;
+  cleanup_error firec_error_t err = NULL;
+  int ok = access ? firec_stage_access_verdict (access, f->host_path, (uid_t) m->uid, (gid_t) m->gid, needs_write, &err)
+                  : firec_error_set (&err, 0, "cannot open %s", f->host_path);
+  if (ok < 0)
+    preflight_fail (vm, "%s", err->message);
+  else if (ok == 0)
+    preflight_fail (vm,
+                    "%s: %s must be %s by the VM's uid %lu: fix it with `chown %lu:%lu %s`, an ACL "
+                    "(`setfacl -m u:%lu:%s %s`)%s",
+                    f->where, f->host_path, needs_write ? "readable and writable" : "readable", m->uid, m->uid,
+                    m->gid, f->host_path, m->uid, needs_write ? "rw" : "r", f->host_path,
+                    f->output ? ""
+                    : f->writable
+                        ? ", or `staging: copy` for this drive (which makes it ephemeral: its writes are discarded)"
+                        : ", or `staging: copy`");
+  if (f->mode == FIREC_STAGING_LINK && !f->writable && !same_filesystem (f->host_path, m->chroot_base_dir))
+    preflight_fail (vm, "%s: %s: staging: link needs the file on the filesystem of %s; use auto or copy", f->where,
+                    f->host_path, m->chroot_base_dir);
+}
+
 static void
 preflight_sources (struct firec_vm *vm)
 {
   const struct firec_model *m = vm->model;
-  for (size_t i = 0; i < m->file_count; i++)
+  size_t n = m->file_count;
+  char **problems = firec_xcalloc (n ? n : 1, sizeof *problems);
+  int *fds = firec_xcalloc (n ? n : 1, sizeof *fds);
+  ssize_t *slot = firec_xcalloc (n ? n : 1, sizeof *slot);
+  size_t open_count = 0;
+  for (size_t i = 0; i < n; i++)
+    {
+      bool exists;
+      problems[i] = source_problem (&m->files[i], &exists);
+      slot[i] = -1;
+      /* In the jail Firecracker reaches a file through our link or bind mount,
+         never through the host's directories: the inode's mode and ACL decide. */
+      if (problems[i] == NULL && exists && m->jailer
+          && (fds[open_count] = open (m->files[i].host_path, O_PATH | O_CLOEXEC)) >= 0)
+        slot[i] = (ssize_t) open_count++;
+    }
+  /* All the files in one check (a child that becomes the jail's uid); staging
+     reuses these verdicts. */
+  free (vm->access);
+  vm->access = firec_xcalloc (open_count ? open_count : 1, sizeof *vm->access);
+  vm->access_count = 0;
+  cleanup_error firec_error_t err = NULL;
+  bool checked = open_count == 0
+                 || firec_stage_check_access (fds, open_count, (uid_t) m->uid, (gid_t) m->gid, vm->access, &err) == 0;
+  if (checked)
+    vm->access_count = open_count;
+  else
+    preflight_fail (vm, "%s", err->message);
+  for (size_t i = 0; i < open_count; i++)
+    close (fds[i]);
+  for (size_t i = 0; i < n; i++)
     {
       const struct firec_file *f = &m->files[i];
-      struct stat st;
-      if (f->output)
-        {
-          if (stat (f->host_path, &st) < 0)
-            {
-              cleanup_free char *copy = firec_xstrdup (f->host_path);
-              char *slash = strrchr (copy, '/');
-              if (slash)
-                *slash = '\0';
-              if (stat (*copy ? copy : "/", &st) < 0 || !S_ISDIR (st.st_mode))
-                preflight_fail (vm, "%s: %s: its directory does not exist", f->where, f->host_path);
-              continue;
-            }
-        }
-      else if (stat (f->host_path, &st) < 0)
-        {
-          preflight_fail (vm, "%s: %s: %s", f->where, f->host_path, strerror (errno));
-          continue;
-        }
-      else if (!S_ISREG (st.st_mode) && !S_ISBLK (st.st_mode))
-        {
-          preflight_fail (vm, "%s: %s is not a regular file", f->where, f->host_path);
-          continue;
-        }
-      int fd = open (f->host_path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
-      if (fd < 0)
-        {
-          preflight_fail (vm, "%s: %s cannot be read: %s", f->where, f->host_path, strerror (errno));
-          continue;
-        }
-      close (fd);
-      if (!m->jailer)
-        continue;
-      /* What the staging policy needs the jail's uid to be allowed. */
-      bool needs_access = f->output || (f->writable && f->mode != FIREC_STAGING_COPY && f->mode != FIREC_STAGING_REFLINK)
-                          || f->mode == FIREC_STAGING_LINK;
-      bool needs_write = f->output || (f->writable && f->mode != FIREC_STAGING_COPY && f->mode != FIREC_STAGING_REFLINK);
-      if (!needs_access)
-        continue;
-      /* The inode's mode and ACL decide: in the jail Firecracker reaches the file
-         through our link or bind mount, never through the host's directories. */
-      cleanup_error firec_error_t err = NULL;
-      cleanup_close int path_fd = open (f->host_path, O_PATH | O_CLOEXEC);
-      int ok = path_fd < 0 ? firec_error_set (&err, errno, "cannot open %s", f->host_path)
-                           : firec_stage_can_access_fd (path_fd, f->host_path, (uid_t) m->uid, (gid_t) m->gid,
-                                                        needs_write, &err);
-      if (ok < 0)
-        preflight_fail (vm, "%s", err->message);
-      else if (ok == 0)
-        preflight_fail (vm,
-                        "%s: %s must be %s by the VM's uid %lu: fix it with `chown %lu:%lu %s`, an ACL "
-                        "(`setfacl -m u:%lu:%s %s`)%s",
-                        f->where, f->host_path, needs_write ? "readable and writable" : "readable", m->uid, m->uid,
-                        m->gid, f->host_path, m->uid, needs_write ? "rw" : "r", f->host_path,
-                        f->output ? ""
-                        : f->writable
-                            ? ", or `staging: copy` for this drive (which makes it ephemeral: its writes are discarded)"
-                            : ", or `staging: copy`");
-      if (f->mode == FIREC_STAGING_LINK && !f->writable && !same_filesystem (f->host_path, m->chroot_base_dir))
-        preflight_fail (vm, "%s: %s: staging: link needs the file on the filesystem of %s; use auto or copy",
-                        f->where, f->host_path, m->chroot_base_dir);
+      if (problems[i])
+        preflight_fail (vm, "%s", problems[i]);
+      else if (m->jailer && checked && (!f->output || slot[i] >= 0))
+        preflight_jail_access (vm, f, slot[i] >= 0 ? &vm->access[slot[i]] : NULL);
+      free (problems[i]);
     }
+  free (problems);
+  free (fds);
+  free (slot);
 }
 
 static void preflight_cgroups (struct firec_vm *vm);
@@ -618,7 +656,8 @@ step_stage_file (struct firec_vm *vm, const struct firec_step *step, firec_error
       return 0;
     }
   struct firec_staged staged = { 0 };
-  if (firec_stage_file (vm->root_fd, f, (uid_t) m->uid, (gid_t) m->gid, vm->opts.progress, &staged, err) < 0)
+  struct firec_stage_known known = { vm->access, vm->access_count };
+  if (firec_stage_file (vm->root_fd, f, (uid_t) m->uid, (gid_t) m->gid, &known, vm->opts.progress, &staged, err) < 0)
     return -1;
   push_undo (vm, UNDO_UNSTAGE, step, NULL, &staged);
   return 0;
@@ -1428,6 +1467,7 @@ firec_vm_free (struct firec_vm *vm)
       free (vm->undos[i].path);
     }
   free (vm->undos);
+  free (vm->access);
   firec_fcapi_close (vm->api);
   firec_stderr_tail_free (vm->stderr_tail);
   if (vm->lock_fd >= 0)

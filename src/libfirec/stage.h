@@ -48,6 +48,24 @@ const char *firec_stage_method_name (enum firec_stage_method method);
    O_PATH|O_DIRECTORY fd of vm_root in *root_fd. */
 int firec_stage_make_root (const char *jail_dir, const char *vm_root, int *root_fd, firec_error_t *err);
 
+/* What uid:gid may do with an inode (errno of faccessat for reading, and for
+   reading and writing; 0: allowed), found for several files by one
+   firec_stage_check_access. firec_stage_file takes such verdicts (known, may be
+   NULL) and checks only files whose inode they do not cover. */
+struct firec_access
+{
+  dev_t dev;
+  ino_t ino;
+  int read_errno;
+  int write_errno;
+};
+
+struct firec_stage_known
+{
+  const struct firec_access *items;
+  size_t count;
+};
+
 /* Puts one host file into the VM root at file->vm_path (an absolute path inside
    the root; "." and ".." components are refused), creating its missing parent
    directories (0700, owned by uid:gid). Never changes the owner or mode of the
@@ -64,7 +82,8 @@ int firec_stage_make_root (const char *jail_dir, const char *vm_root, int *root_
    On failure nothing is left at vm_path (directories created for it stay: they go
    with the jail), and a host output file created by this call is removed again. */
 int firec_stage_file (int root_fd, const struct firec_file *file, uid_t uid, gid_t gid,
-                      const struct firec_stage_progress *progress, struct firec_staged *out, firec_error_t *err);
+                      const struct firec_stage_known *known, const struct firec_stage_progress *progress,
+                      struct firec_staged *out, firec_error_t *err);
 
 /* Undoes one firec_stage_file: detaches a bind mount (MNT_DETACH) and unlinks the
    staged name. A host output file we created is kept (it holds the VM's log). A
@@ -91,6 +110,14 @@ int firec_stage_can_access (const char *host_path, uid_t uid, gid_t gid, bool wr
    hard link or a bind mount in the jail, where Firecracker never walks the host's
    directories. what names the file in errors. */
 int firec_stage_can_access_fd (int fd, const char *what, uid_t uid, gid_t gid, bool write, firec_error_t *err);
+
+
+/* firec_stage_can_access_fd for count open files at once: out[i] for fds[i]. */
+int firec_stage_check_access (const int *fds, size_t count, uid_t uid, gid_t gid, struct firec_access *out,
+                              firec_error_t *err);
+/* What firec_stage_can_access_fd would have returned, from a verdict. */
+int firec_stage_access_verdict (const struct firec_access *a, const char *what, uid_t uid, gid_t gid, bool write,
+                                firec_error_t *err);
 
 /* Creates an output file on the host when it does not exist (O_CREAT|O_EXCL,
    0640, owned by uid:gid) and sets *created; an existing one must be a regular

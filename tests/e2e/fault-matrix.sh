@@ -49,4 +49,21 @@ if grep -q "is version 1.5.1, but the manifest needs at least 1.6: .*logger.*mod
 else
   not_ok "... the error names the version needed and the field that needs it"; head -5 "$WORK/$name/stderr" | sed 's/^/#   /'
 fi
+
+# Files the jail's uid may not use: preflight names each, with the fix, and no
+# file is touched (the drive's owner and mode stay as they were).
+drive=$("$PYTHON3" -c 'import json, sys
+p = sys.argv[1]; m = json.load(open(p)); del m["spec"]["logger"]["module"]
+d = m["spec"]["drives"][0]; d["is_read_only"] = False; m["spec"]["staging"]["drives"][d["drive_id"]] = "auto"
+json.dump(m, open(p, "w")); print(d["path_on_host"])' "$WORK/$name/vm.json")
+mode=$(stat -c %a "$drive"); owner=$(stat -c %u:%g "$drive")
+chown 0:0 "$drive"; chmod 0600 "$drive"
+fingerprint "$WORK/$name" >"$WORK/$name/before"
+run_case "A drive the VM's uid cannot write" 3 "preflight.sources"
+if grep -q "must be readable and writable by the VM's uid" "$WORK/$name/stderr" && grep -q "setfacl -m u:" "$WORK/$name/stderr"; then
+  ok "... the error says who must be able to do what, and how to fix it"
+else
+  not_ok "... the error says who must be able to do what, and how to fix it"; head -5 "$WORK/$name/stderr" | sed 's/^/#   /'
+fi
+chown "$owner" "$drive"; chmod "$mode" "$drive"; fingerprint "$WORK/$name" >"$WORK/$name/before"
 done_testing

@@ -316,7 +316,7 @@ run (char *const argv[])
 static int
 stage (const struct jail *j, const struct firec_file *f, struct firec_staged *out, firec_error_t *err)
 {
-  return firec_stage_file (j->fd, f, U, G, NULL, out, err);
+  return firec_stage_file (j->fd, f, U, G, NULL, NULL, out, err);
 }
 
 /* ------------------------------------------------------------------ make_root */
@@ -595,7 +595,7 @@ test_sparse_copy (void)
   struct progress_log log = { .monotonic = true };
   struct firec_stage_progress progress = { on_progress, &log };
   long long t0 = now_ms ();
-  int rc = firec_stage_file (j.fd, &f, U, G, &progress, &staged, &err);
+  int rc = firec_stage_file (j.fd, &f, U, G, NULL, &progress, &staged, &err);
   long long elapsed = now_ms () - t0;
   cleanup_free char *staged_path = jpath (&j, "/drives/data/sparse.img");
   struct stat st;
@@ -642,7 +642,7 @@ test_sparse_copy (void)
   struct progress_log none = { .monotonic = true };
   struct firec_stage_progress p2 = { on_progress, &none };
   struct firec_file s = file_of (FIREC_FILE_DRIVE, small, "/drives/small/small.img", FIREC_STAGING_COPY, false, false);
-  rc = firec_stage_file (j.fd, &s, U, G, &p2, &staged, &err);
+  rc = firec_stage_file (j.fd, &s, U, G, NULL, &p2, &staged, &err);
   tap_ok (rc == 0 && none.calls == 0, "a copy below 256 MiB reports no progress");
   firec_staged_release (&staged);
   firec_error_release (&err);
@@ -1383,6 +1383,34 @@ test_can_access (void)
           "can_access_fd: only the inode counts (what a hard link in the jail sees)");
   if (fd >= 0)
     close (fd);
+  firec_error_release (&err);
+
+  /* Several files in one check give what one check each gives. */
+  const char *files[] = { mine, ro, secret, group_file, inside };
+  int fds[5];
+  struct firec_access verdicts[5];
+  for (size_t i = 0; i < 5; i++)
+    fds[i] = open (files[i], O_PATH | O_CLOEXEC);
+  int rc = firec_stage_check_access (fds, 5, U, G, verdicts, &err);
+  bool same = rc == 0;
+  for (size_t i = 0; same && i < 5; i++)
+    for (int w = 0; w < 2; w++)
+      {
+        firec_error_t e1 = NULL, e2 = NULL;
+        int one = firec_stage_can_access_fd (fds[i], files[i], U, G, w, &e1);
+        int batch = firec_stage_access_verdict (&verdicts[i], files[i], U, G, w, &e2);
+        if (one != batch)
+          {
+            printf ("#   %s (%s): alone %d, batched %d\n", files[i], w ? "rw" : "r", one, batch);
+            same = false;
+          }
+        firec_error_release (&e1);
+        firec_error_release (&e2);
+      }
+  tap_ok (same, "check_access: five files in one check, the same verdicts as one check each");
+  for (size_t i = 0; i < 5; i++)
+    close (fds[i]);
+  tap_ok (prctl (PR_GET_DUMPABLE) == 1, "check_access: this process stays dumpable");
   firec_error_release (&err);
 }
 
