@@ -205,6 +205,7 @@ struct firec_schema
   size_t regex_count;
   size_t regex_cap;
   bool lazy_regexes; /* patterns compile on first use */
+  bool root_forever; /* root was parsed into the arena: never cJSON_Delete it */
   /* The compiled nodes, packed, and an open-addressing index over them keyed by
      node address (slot = position + 1, 0 = empty): a sparse table of whole
      nodes would touch ~40 pages more per process. */
@@ -420,6 +421,10 @@ compile_node (struct firec_schema *s, const cJSON *node, const struct firec_path
         case ROLE_REF:
           if (!cJSON_IsString (kw) || strncmp (kw->valuestring, "#/$defs/", 8) != 0)
             rc = schema_error (err, &sub, "only local references \"#/$defs/NAME\" are supported");
+          else if (cJSON_GetObjectItemCaseSensitive (cJSON_GetObjectItemCaseSensitive (s->root, "$defs"),
+                                                     kw->valuestring + 8)
+                   == NULL)
+            rc = firec_error_set (err, 0, "schema: unresolved reference %s", kw->valuestring);
           break;
         }
       if (rc < 0)
@@ -451,30 +456,6 @@ compare_regex_source (const void *a, const void *b)
   return x->source < y->source ? -1 : x->source > y->source;
 }
 
-static int
-resolve_refs (const struct firec_schema *s, const cJSON *node, firec_error_t *err)
-{
-  if (!cJSON_IsObject (node) && !cJSON_IsArray (node))
-    return 0;
-  for (const cJSON *m = node->child; m; m = m->next)
-    {
-      if (m->string && strcmp (m->string, "$ref") == 0 && cJSON_IsString (m))
-        {
-          const cJSON *defs = cJSON_GetObjectItemCaseSensitive (s->root, "$defs");
-          if (cJSON_GetObjectItemCaseSensitive (defs, m->valuestring + 8) == NULL)
-            return firec_error_set (err, 0, "schema: unresolved reference %s", m->valuestring);
-        }
-      /* Data keywords hold instances, not schemas: do not look for $ref inside them. */
-      if (m->string
-          && (strcmp (m->string, "default") == 0 || strcmp (m->string, "examples") == 0
-              || strcmp (m->string, "const") == 0 || strcmp (m->string, "enum") == 0))
-        continue;
-      if (resolve_refs (s, m, err) < 0)
-        return -1;
-    }
-  return 0;
-}
-
 void
 firec_schema_free (struct firec_schema *schema)
 {
@@ -490,22 +471,60 @@ firec_schema_free (struct firec_schema *schema)
   free (schema->regexes);
   free (schema->nodes);
   free (schema->slots);
-  cJSON_Delete (schema->root);
+  if (!schema->root_forever)
+    cJSON_Delete (schema->root);
   free (schema);
 }
 
+/* The built-in schema's tree lives as long as the process: it is allocated from
+   chunks that are never freed, where cJSON's one malloc per node and per string
+   would be a third of the parsing. */
+static void *
+arena_alloc (size_t size)
+{
+  enum { CHUNK = 64 * 1024 };
+  static char *chunk;
+  static size_t used = CHUNK;
+  size = (size + 15) & ~(size_t) 15;
+  if (size > CHUNK / 4)
+    return firec_xmalloc (size); /* never freed either */
+  if (used + size > CHUNK)
+    {
+      chunk = firec_xmalloc (CHUNK);
+      used = 0;
+    }
+  void *p = chunk + used;
+  used += size;
+  return p;
+}
+
+static void
+arena_free (void *p)
+{
+  (void) p;
+}
+
 static int
-compile_schema (const char *json_text, bool lazy_regexes, struct firec_schema **out, firec_error_t *err)
+compile_schema (const char *json_text, bool lazy_regexes, bool forever, struct firec_schema **out,
+                firec_error_t *err)
 {
   struct firec_schema *s = firec_xcalloc (1, sizeof *s);
   s->lazy_regexes = lazy_regexes;
+  if (forever)
+    {
+      cJSON_Hooks arena = { arena_alloc, arena_free };
+      cJSON_InitHooks (&arena);
+    }
   s->root = cJSON_Parse (json_text);
+  s->root_forever = forever;
+  if (forever)
+    cJSON_InitHooks (NULL);
   if (s->root == NULL)
     {
       firec_schema_free (s);
       return firec_error_set (err, 0, "schema: not valid JSON");
     }
-  if (compile_node (s, s->root, NULL, err) < 0 || resolve_refs (s, s->root, err) < 0)
+  if (compile_node (s, s->root, NULL, err) < 0)
     {
       firec_schema_free (s);
       return -1;
@@ -521,7 +540,7 @@ compile_schema (const char *json_text, bool lazy_regexes, struct firec_schema **
 int
 firec_schema_compile (const char *json_text, struct firec_schema **out, firec_error_t *err)
 {
-  return compile_schema (json_text, false, out, err);
+  return compile_schema (json_text, false, false, out, err);
 }
 
 const struct firec_schema *
@@ -533,7 +552,7 @@ firec_schema_builtin (firec_error_t *err)
      suite compiles this same text strictly (firec_schema_compile). It is the
      schema without its prose, which would make up most of the parsing. */
   static struct firec_schema *builtin;
-  if (builtin == NULL && compile_schema (firec_schema_validation_text (), true, &builtin, err) < 0)
+  if (builtin == NULL && compile_schema (firec_schema_validation_text (), true, true, &builtin, err) < 0)
     {
       firec_error_prefix (err, "built-in schema");
       return NULL;
