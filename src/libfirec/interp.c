@@ -48,6 +48,17 @@ struct undo
   char *path;
 };
 
+/* `binary --version`, started by version_probe_start and read by
+   version_probe_finish, so that firecracker's and the jailer's run at once. */
+struct version_probe
+{
+  const char *binary;
+  pid_t pid;
+  int pidfd;
+  int out_fd; /* the read end of its stdout */
+  firec_error_t start_error;
+};
+
 struct firec_vm
 {
   const struct firec_plan *plan;
@@ -61,6 +72,13 @@ struct firec_vm
   const struct firec_step *current_step;
   struct firec_buf preflight_failures;
   size_t preflight_failure_count;
+  /* The version probes run while the later preflight steps do; their verdicts
+     go where preflight.binaries' own would have (binaries_step, at that offset
+     of preflight_failures). */
+  struct version_probe fc_probe, jailer_probe;
+  bool probes_started;
+  const struct firec_step *binaries_step;
+  size_t binaries_offset;
   bool locked_by_other;
 
   int lock_fd;
@@ -157,16 +175,6 @@ find_binary (const char *name)
     }
   return NULL;
 }
-
-/* `binary --version`, started by version_probe_start and read by
-   version_probe_finish, so that firecracker's and the jailer's run at once. */
-struct version_probe
-{
-  const char *binary;
-  pid_t pid;
-  int pidfd;
-  int out_fd; /* the read end of its stdout */
-};
 
 static int
 version_probe_start (const char *binary, struct version_probe *probe, firec_error_t *err)
@@ -278,21 +286,50 @@ static void
 preflight_binaries (struct firec_vm *vm)
 {
   const struct firec_model *m = vm->model;
-  const struct firec_plan *plan = vm->plan;
   vm->firecracker_path = find_binary (m->firecracker_binary);
   if (m->jailer)
     vm->jailer_path = find_binary (m->jailer_binary);
-
-  /* Both probes run at once; each costs an exec. */
+  /* Both probes run at once, and alongside the rest of the preflight: each costs
+     an exec. finish_preflight_binaries reads them. */
+  vm->fc_probe = (struct version_probe){ .pidfd = -1, .out_fd = -1 };
+  vm->jailer_probe = vm->fc_probe;
   cleanup_error firec_error_t fc_err = NULL, jailer_err = NULL;
-  struct version_probe fc_probe, jailer_probe;
-  bool fc_started = vm->firecracker_path && version_probe_start (vm->firecracker_path, &fc_probe, &fc_err) == 0;
-  bool jailer_started = vm->jailer_path && version_probe_start (vm->jailer_path, &jailer_probe, &jailer_err) == 0;
+  if (vm->firecracker_path && version_probe_start (vm->firecracker_path, &vm->fc_probe, &fc_err) < 0)
+    vm->fc_probe.start_error = steal_pointer (&fc_err);
+  if (vm->jailer_path && version_probe_start (vm->jailer_path, &vm->jailer_probe, &jailer_err) < 0)
+    vm->jailer_probe.start_error = steal_pointer (&jailer_err);
+  vm->probes_started = true;
+  vm->binaries_step = vm->current_step;
+  vm->binaries_offset = vm->preflight_failures.len;
+}
+
+/* Reads the version probes and, with report, records what preflight.binaries
+   found, in its place among the preflight failures. */
+static void
+finish_preflight_binaries (struct firec_vm *vm, bool report)
+{
+  if (!vm->probes_started)
+    return;
+  vm->probes_started = false;
+  const struct firec_model *m = vm->model;
+  const struct firec_plan *plan = vm->plan;
+  cleanup_error firec_error_t fc_err = steal_pointer (&vm->fc_probe.start_error);
+  cleanup_error firec_error_t jailer_err = steal_pointer (&vm->jailer_probe.start_error);
   cleanup_free char *jailer_version = NULL;
-  if (fc_started)
-    version_probe_finish (&fc_probe, &vm->firecracker_version, &fc_err);
-  if (jailer_started)
-    version_probe_finish (&jailer_probe, &jailer_version, &jailer_err);
+  if (vm->fc_probe.out_fd >= 0)
+    version_probe_finish (&vm->fc_probe, &vm->firecracker_version, &fc_err);
+  if (vm->jailer_probe.out_fd >= 0)
+    version_probe_finish (&vm->jailer_probe, &jailer_version, &jailer_err);
+  if (!report)
+    return;
+
+  /* Later steps' failures move behind this step's. */
+  const struct firec_step *step = vm->current_step;
+  cleanup_free char *later = firec_xstrdup (vm->preflight_failures.data ? vm->preflight_failures.data + vm->binaries_offset : "");
+  vm->preflight_failures.len = vm->binaries_offset;
+  if (vm->preflight_failures.data)
+    vm->preflight_failures.data[vm->binaries_offset] = '\0';
+  vm->current_step = vm->binaries_step;
 
   if (vm->firecracker_path == NULL)
     preflight_fail (vm, "firecracker binary %s not found or not executable (spec.firecracker.binary%s)",
@@ -321,6 +358,9 @@ preflight_binaries (struct firec_vm *vm)
   else if (jailer_version && vm->firecracker_version && strcmp (jailer_version, vm->firecracker_version) != 0)
     preflight_fail (vm, "the jailer is version %s but firecracker is %s: use the pair from one release",
                     jailer_version, vm->firecracker_version);
+
+  firec_buf_puts (&vm->preflight_failures, later);
+  vm->current_step = step;
 }
 
 static bool
@@ -1303,6 +1343,8 @@ firec_interp_run (const struct firec_plan *plan, const struct firec_run_opts *op
           return -1;
         }
       bool last_preflight = is_preflight (step->kind) && (i + 1 == plan->count || !is_preflight (plan->steps[i + 1].kind));
+      if (last_preflight)
+        finish_preflight_binaries (vm, true);
       if (last_preflight && vm->preflight_failure_count)
         {
           firec_error_set_kind (err, vm->locked_by_other ? FIREC_ERR_LOCKED : FIREC_ERR_PRECONDITION, 0,
@@ -1466,6 +1508,7 @@ firec_vm_free (struct firec_vm *vm)
       firec_staged_release (&vm->undos[i].staged);
       free (vm->undos[i].path);
     }
+  finish_preflight_binaries (vm, false); /* reaps probes a failure left running */
   free (vm->undos);
   free (vm->access);
   firec_fcapi_close (vm->api);
