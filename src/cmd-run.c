@@ -248,8 +248,8 @@ start_in_tmux (const struct firec_model *model, const char *manifest, const char
 }
 
 /* Once the VM runs, an attached firec-run becomes firec-supervise (same pid: the
-   VMM stays its child, the lock stays held), a program without libcurl and its
-   TLS stack, so that supervising costs little memory. Returns only when the
+   VMM stays its child, the lock stays held), a program without libyaml, the
+   schema or the plan, so that supervising costs little memory. Returns only when the
    helper cannot be run; the caller then supervises in-process. */
 static void
 exec_supervisor (struct firec_vm *vm, const struct termios *saved_tty)

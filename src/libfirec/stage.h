@@ -99,7 +99,7 @@ void firec_staged_release (struct firec_staged *s);
 int firec_stage_remove_tree (const char *jail_dir, firec_error_t *err);
 
 /* Whether uid:gid may open host_path for reading (and writing when write is true),
-   checked for real: a forked child drops to uid:gid with no supplementary groups
+   checked for real: a child (vfork-style) drops to uid:gid with no supplementary groups
    and calls faccessat, so ACLs and every parent directory's search bit count.
    When not root the current ids are checked instead. Returns 1 yes, 0 no, < 0
    error (ENOENT, EROFS for write, ...). */
