@@ -325,7 +325,8 @@ finish_preflight_binaries (struct firec_vm *vm, bool report)
 
   /* Later steps' failures move behind this step's. */
   const struct firec_step *step = vm->current_step;
-  cleanup_free char *later = firec_xstrdup (vm->preflight_failures.data ? vm->preflight_failures.data + vm->binaries_offset : "");
+  const char *after = vm->preflight_failures.data ? vm->preflight_failures.data + vm->binaries_offset : "";
+  cleanup_free char *later = firec_xstrdup (after);
   vm->preflight_failures.len = vm->binaries_offset;
   if (vm->preflight_failures.data)
     vm->preflight_failures.data[vm->binaries_offset] = '\0';
