@@ -8,6 +8,7 @@
 #            jailer, poll for the socket, one curl per PUT, InstanceStart.
 . "$(dirname "$0")/lib.sh"
 prepare rootfs bench-start || exit 1
+sync # the copies prepare made are not to be written back during the first rounds
 m=$WORK/bench-start/vm.json
 name=bench-start
 exec_name=$(basename "$FC")
