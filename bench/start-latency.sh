@@ -46,6 +46,7 @@ cleanup_jail() {
 floor() {
   stage_by_hand; cp "$WORK/floor-config.json" "$jail/root/config.json"; chown $uid:$uid "$jail/root/config.json"
   rm -f "$WORK/$name.started" "$WORK/$name.log"
+  sync # each start begins on a quiet disk: the last one's jail was just removed
   local t0 t1; t0=$(now_ns)
   floor_start $name
   if t1=$(floor_wait $name); then echo "$(( (t1 - t0) / 1000 ))" | awk '{print $1 / 1000}' >>"$WORK/floor.ms"; fi
@@ -53,6 +54,7 @@ floor() {
 }
 
 by_hand() {
+  sync
   local t0 t1 sock=$jail/root/run/firecracker.socket; t0=$(now_ns)
   stage_by_hand
   "$JAILER" --id $name --exec-file "$FC" --uid $uid --gid $uid --chroot-base-dir "$WORK/jail" -- \
@@ -76,6 +78,7 @@ PY
 }
 
 firec() {
+  sync
   local t0 t1; t0=$(now_ns)
   if "$FIREC_RUN" run -d -q "$m" >/dev/null 2>"$WORK/firec.err"; then
     t1=$(now_ns); echo "$(( (t1 - t0) / 1000 ))" | awk '{print $1 / 1000}' >>"$WORK/firec.ms"
