@@ -29,7 +29,7 @@ diff_json (const cJSON *a, const cJSON *b, const char *pointer, struct firec_buf
           diff_json (m, cJSON_GetObjectItemCaseSensitive (b, m->string), sub, out);
         }
       for (const cJSON *m = b->child; m; m = m->next)
-        if (strncmp (m->string, "x-", 2) != 0 && !cJSON_HasObjectItem (a, m->string))
+        if (strncmp (m->string, "x-", 2) != 0 && cJSON_GetObjectItemCaseSensitive (a, m->string) == NULL)
           {
             cleanup_free char *sub = firec_json_pointer_append (pointer, m->string);
             diff_json (NULL, m, sub, out);

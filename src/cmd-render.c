@@ -77,7 +77,7 @@ cmd_render (int argc, char **argv)
       const cJSON *spec = cJSON_GetObjectItemCaseSensitive (model->manifest, "spec");
       static const char *const no_config_key[] = { "serial", "mmds" };
       for (size_t i = 0; i < FIREC_N_ELEMENTS (no_config_key); i++)
-        if (cJSON_HasObjectItem (spec, no_config_key[i]))
+        if (cJSON_GetObjectItemCaseSensitive (spec, no_config_key[i]) != NULL)
           fprintf (stderr, "%s render: note: spec.%s has no --config-file key and is left out%s\n",
                    cli_program_name, no_config_key[i],
                    strcmp (no_config_key[i], "mmds") == 0 ? " (pass the data with firecracker --metadata)" : "");

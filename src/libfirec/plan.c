@@ -283,8 +283,8 @@ add_list_requests (struct builder *b, const char *section, const char *id_field,
       cleanup_free char *path = firec_xasprintf ("%s/%s", api_prefix, id);
       cJSON *body = request_body (b->model, pointer);
       /* Firecracker 1.5.1 requires is_read_only on every file-backed drive. */
-      if (strcmp (section, "drives") == 0 && cJSON_HasObjectItem (body, "path_on_host")
-          && !cJSON_HasObjectItem (body, "is_read_only"))
+      if (strcmp (section, "drives") == 0 && cJSON_GetObjectItemCaseSensitive (body, "path_on_host") != NULL
+          && cJSON_GetObjectItemCaseSensitive (body, "is_read_only") == NULL)
         cJSON_AddBoolToObject (body, "is_read_only", 0);
       if (strcmp (section, "drives") == 0)
         rewrite_vm_root_path (b->model, body, "socket");

@@ -1308,7 +1308,7 @@ check_object (struct validation *v, const struct compiled_node *c, const cJSON *
 
   const cJSON *required = c->kw[KW_REQUIRED];
   for (const cJSON *r = required ? required->child : NULL; r; r = r->next)
-    if (!cJSON_HasObjectItem (instance, r->valuestring))
+    if (cJSON_GetObjectItemCaseSensitive (instance, r->valuestring) == NULL)
       {
         report (v, instance, false, path, "missing required field \"%s\"", r->valuestring);
         errors++;
@@ -1321,7 +1321,7 @@ check_object (struct validation *v, const struct compiled_node *c, const cJSON *
       if (present == NULL)
         continue;
       for (const cJSON *r = d->child; r; r = r->next)
-        if (!cJSON_HasObjectItem (instance, r->valuestring))
+        if (cJSON_GetObjectItemCaseSensitive (instance, r->valuestring) == NULL)
           {
             struct firec_path sub = { path, d->string, 0 };
             report (v, present, true, &sub, "\"%s\" requires \"%s\"", d->string, r->valuestring);
@@ -1777,7 +1777,7 @@ apply_defaults_node (const struct firec_schema *s, const cJSON *schema, cJSON *i
       const cJSON *def = kw (s, p, KW_DEFAULT);
       if (def == NULL)
         def = kw (s, sub, KW_DEFAULT);
-      if (def && !cJSON_HasObjectItem (instance, p->string))
+      if (def && cJSON_GetObjectItemCaseSensitive (instance, p->string) == NULL)
         cJSON_AddItemToObject (instance, p->string, cJSON_Duplicate (def, 1));
       cJSON *child = cJSON_GetObjectItemCaseSensitive (instance, p->string);
       if (cJSON_IsObject (child))
