@@ -20,7 +20,6 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/signalfd.h>
 #include <sys/wait.h>
 #include <sys/stat.h>
 #include <termios.h>
@@ -72,21 +71,6 @@ show_progress (void *data, const char *what, unsigned long long done, unsigned l
   (void) data;
   fprintf (stderr, "\r%s: copying %s: %llu/%llu MiB (%llu%%)%s", cli_program_name, what, done >> 20, total >> 20,
            total ? done * 100 / total : 100, done >= total ? "\n" : "");
-}
-
-/* The VM had the terminal (its group in the foreground, raw mode): take it back
-   and restore the settings we found. SIGTTOU is blocked while we are still in
-   the background. */
-static void
-reclaim_terminal (const struct termios *saved)
-{
-  sigset_t ttou, old;
-  sigemptyset (&ttou);
-  sigaddset (&ttou, SIGTTOU);
-  sigprocmask (SIG_BLOCK, &ttou, &old);
-  tcsetpgrp (STDIN_FILENO, getpgrp ());
-  tcsetattr (STDIN_FILENO, TCSANOW, saved);
-  sigprocmask (SIG_SETMASK, &old, NULL);
 }
 
 static void
@@ -418,17 +402,11 @@ cmd_run (int argc, char **argv)
   if (firec_interp_run (plan, &opts, &vm, &err) < 0)
     {
       if (tty)
-        reclaim_terminal (&saved_tty);
+        firec_reclaim_terminal (&saved_tty);
       return cli_report_error (&err);
     }
 
-  sigset_t set;
-  sigemptyset (&set);
-  sigaddset (&set, SIGINT);
-  sigaddset (&set, SIGTERM);
-  sigaddset (&set, SIGHUP);
-  sigprocmask (SIG_BLOCK, &set, NULL);
-  int sfd = signalfd (-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+  int sfd = firec_supervise_signal_fd ();
   if (firec_interp_interrupted ())
     raise (firec_interp_interrupted ()); /* arrived after the last step: stop now */
   firec_notifyf ("READY=1\nSTATUS=%s is running", model->name);
@@ -447,7 +425,7 @@ cmd_run (int argc, char **argv)
   if (sfd >= 0)
     close (sfd);
   if (tty)
-    reclaim_terminal (&saved_tty);
+    firec_reclaim_terminal (&saved_tty);
   cleanup_free char *how = NULL;
   if (firec_vm_end_result (status, stopped, &how) != 0)
     exit_code = FIREC_EXIT_RUNTIME;

@@ -22,7 +22,6 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <termios.h>
 #include <unistd.h>
@@ -81,13 +80,7 @@ restore_terminal (const cJSON *handoff)
   unsigned char *bytes = (unsigned char *) &t;
   for (size_t i = 0; i < sizeof t; i++)
     sscanf (hex + 2 * i, "%2hhx", &bytes[i]);
-  sigset_t ttou, old;
-  sigemptyset (&ttou);
-  sigaddset (&ttou, SIGTTOU);
-  sigprocmask (SIG_BLOCK, &ttou, &old);
-  tcsetpgrp (STDIN_FILENO, getpgrp ());
-  tcsetattr (STDIN_FILENO, TCSANOW, &t);
-  sigprocmask (SIG_SETMASK, &old, NULL);
+  firec_reclaim_terminal (&t);
 }
 
 /* Everything the run left, as its undo stack would have removed it. */
@@ -139,13 +132,7 @@ main (int argc, char **argv)
       stop[stop_count++].wait_ms = int_field (s, "wait_ms");
     }
   /* SIGINT, SIGTERM and SIGHUP were blocked by firec-run and stay so across exec. */
-  sigset_t set;
-  sigemptyset (&set);
-  sigaddset (&set, SIGINT);
-  sigaddset (&set, SIGTERM);
-  sigaddset (&set, SIGHUP);
-  sigprocmask (SIG_BLOCK, &set, NULL);
-  int sfd = signalfd (-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+  int sfd = firec_supervise_signal_fd ();
   if (h.stderr_fd >= 0)
     fcntl (h.stderr_fd, F_SETFL, fcntl (h.stderr_fd, F_GETFL) | O_NONBLOCK);
   struct firec_supervision s = {

@@ -952,3 +952,15 @@ firec_stderr_tail_free (struct firec_stderr_tail *tail)
     close (tail->fd);
   free (tail);
 }
+
+void
+firec_reclaim_terminal (const struct termios *saved)
+{
+  sigset_t ttou, old;
+  sigemptyset (&ttou);
+  sigaddset (&ttou, SIGTTOU);
+  sigprocmask (SIG_BLOCK, &ttou, &old);
+  tcsetpgrp (STDIN_FILENO, getpgrp ());
+  tcsetattr (STDIN_FILENO, TCSANOW, saved);
+  sigprocmask (SIG_SETMASK, &old, NULL);
+}

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
+#include <termios.h>
 
 #include "error.h"
 
@@ -65,6 +66,11 @@ pid_t firec_clone_vfork (int (*fn) (void *), void *arg);
    it cannot name another process, or -1 when none could be opened (kernel < 5.3,
    seccomp): firec_process_wait then falls back to the pid. */
 int firec_spawn (const struct firec_spawn_opts *opts, pid_t *pid, int *pidfd, firec_error_t *err);
+
+/* The VM had the terminal on stdin (its group in the foreground, raw mode): makes
+   our process group the foreground again and restores saved. SIGTTOU is blocked
+   meanwhile: we may still be in the background. */
+void firec_reclaim_terminal (const struct termios *saved);
 
 /* pidfd_open (2): CLOEXEC. ESRCH means the process is gone (or never existed). */
 int firec_pidfd_open (pid_t pid, int *pidfd, firec_error_t *err);

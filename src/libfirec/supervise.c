@@ -191,3 +191,15 @@ firec_firecracker_exit_name (int code)
       return "unknown";
     }
 }
+
+int
+firec_supervise_signal_fd (void)
+{
+  sigset_t set;
+  sigemptyset (&set);
+  sigaddset (&set, SIGINT);
+  sigaddset (&set, SIGTERM);
+  sigaddset (&set, SIGHUP);
+  sigprocmask (SIG_BLOCK, &set, NULL);
+  return signalfd (-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+}

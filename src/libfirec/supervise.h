@@ -30,6 +30,10 @@ struct firec_supervision
   void *data;
 };
 
+/* Blocks SIGINT, SIGTERM and SIGHUP and returns a signalfd for them (CLOEXEC,
+   non-blocking), or -1. The mask survives exec: firec-supervise inherits it. */
+int firec_supervise_signal_fd (void);
+
 /* Returns 0 once the VMM has exited (*wait_status: a waitpid status, or -1 when
    it is not our child), with *stopped telling whether the stop policy ran. */
 int firec_supervise (const struct firec_supervision *s, int *wait_status, bool *stopped, firec_error_t *err);
