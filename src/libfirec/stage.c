@@ -937,22 +937,38 @@ error_link_exdev (const char *host_path, firec_error_t *err)
                                host_path);
 }
 
+/* Hard-links src_fd into the jail as name: 1 done; 0 not possible, *link_errno
+   says why (the caller decides what it falls back to); -1 when the name was
+   taken meanwhile (an error set). */
+static int
+try_hard_link (int root_fd, int parent, const char *name, const struct firec_file *file, int src_fd,
+               int *link_errno, firec_error_t *err)
+{
+  if (link_source (src_fd, parent, name) == 0)
+    return 1;
+  *link_errno = errno;
+  if (*link_errno != EEXIST)
+    return 0;
+  if (check_name_free (root_fd, parent, name, file->vm_path, err) == 0)
+    firec_error_set (err, EEXIST, "%s appeared in the VM root while staging", file->vm_path);
+  return -1;
+}
+
 /* Writable in place (writable drives, outputs): the guest's writes must reach the
    user's file, so a hard link, else a bind mount. */
 static int
 stage_in_place (int root_fd, int parent, const char *name, const struct firec_file *file, int src_fd,
                 enum firec_stage_method *method, firec_error_t *err)
 {
-  if (link_source (src_fd, parent, name) == 0)
+  int e;
+  int linked = try_hard_link (root_fd, parent, name, file, src_fd, &e, err);
+  if (linked < 0)
+    return -1;
+  if (linked > 0)
     {
       *method = FIREC_STAGED_LINK;
       return 0;
     }
-  int e = errno;
-  if (e == EEXIST)
-    return check_name_free (root_fd, parent, name, file->vm_path, err) < 0
-               ? -1
-               : firec_error_set (err, EEXIST, "%s appeared in the VM root while staging", file->vm_path);
   /* EPERM: fs.protected_hardlinks for an unprivileged caller. */
   if (e != EXDEV && e != EMLINK && e != EPERM)
     return firec_error_set (err, e, "cannot hard-link %s into the jail as %s", file->host_path, file->vm_path);
@@ -1003,16 +1019,15 @@ stage_read_only (int root_fd, int parent, const char *name, const struct firec_f
         {
           if (!regular)
             return stage_in_place (root_fd, parent, name, file, src_fd, method, err);
-          if (link_source (src_fd, parent, name) == 0)
+          int e;
+          int linked = try_hard_link (root_fd, parent, name, file, src_fd, &e, err);
+          if (linked < 0)
+            return -1;
+          if (linked > 0)
             {
               *method = FIREC_STAGED_LINK;
               return 0;
             }
-          int e = errno;
-          if (e == EEXIST)
-            return check_name_free (root_fd, parent, name, file->vm_path, err) < 0
-                       ? -1
-                       : firec_error_set (err, EEXIST, "%s appeared in the VM root while staging", file->vm_path);
           if (file->mode == FIREC_STAGING_LINK)
             return e == EXDEV ? error_link_exdev (file->host_path, err)
                               : firec_error_set (err, e, "cannot hard-link %s into the jail", file->host_path);
