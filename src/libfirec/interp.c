@@ -371,14 +371,17 @@ same_filesystem (const char *a, const char *b)
   return stat (a, &sa) == 0 && stat (b, &sb) == 0 && sa.st_dev == sb.st_dev;
 }
 
-/* The basic checks of one source file (it exists, is a file, we can read it);
-   NULL when it passes. Output files may not exist yet: their directory must. */
+/* The basic checks of one source file (it exists, is a file, we can read it):
+   NULL when it passes, with *fd open on it (read-only, for the access check).
+   Output files may not exist yet (*fd -1): their directory must. */
 static char *
-source_problem (const struct firec_file *f, bool *exists)
+source_problem (const struct firec_file *f, int *fd)
 {
+  *fd = open (f->host_path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+  int open_errno = errno;
   struct stat st;
-  *exists = stat (f->host_path, &st) == 0;
-  if (f->output && !*exists)
+  bool exists = *fd >= 0 || stat (f->host_path, &st) == 0;
+  if (!exists && f->output)
     {
       cleanup_free char *copy = firec_xstrdup (f->host_path);
       char *slash = strrchr (copy, '/');
@@ -388,14 +391,17 @@ source_problem (const struct firec_file *f, bool *exists)
         return firec_xasprintf ("%s: %s: its directory does not exist", f->where, f->host_path);
       return NULL;
     }
-  if (!*exists)
-    return firec_xasprintf ("%s: %s: %s", f->where, f->host_path, strerror (errno));
-  if (!S_ISREG (st.st_mode) && !S_ISBLK (st.st_mode))
-    return firec_xasprintf ("%s: %s is not a regular file", f->where, f->host_path);
-  int fd = open (f->host_path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
-  if (fd < 0)
-    return firec_xasprintf ("%s: %s cannot be read: %s", f->where, f->host_path, strerror (errno));
-  close (fd);
+  if (!exists)
+    return firec_xasprintf ("%s: %s: %s", f->where, f->host_path, strerror (open_errno));
+  if (*fd < 0)
+    return firec_xasprintf ("%s: %s cannot be read: %s", f->where, f->host_path, strerror (open_errno));
+  /* An output may be a FIFO or a device; an input must be a file or a block device. */
+  if (!f->output && fstat (*fd, &st) == 0 && !S_ISREG (st.st_mode) && !S_ISBLK (st.st_mode))
+    {
+      close (*fd);
+      *fd = -1;
+      return firec_xasprintf ("%s: %s is not a regular file", f->where, f->host_path);
+    }
   return NULL;
 }
 
@@ -441,14 +447,18 @@ preflight_sources (struct firec_vm *vm)
   size_t open_count = 0;
   for (size_t i = 0; i < n; i++)
     {
-      bool exists;
-      problems[i] = source_problem (&m->files[i], &exists);
+      int fd;
+      problems[i] = source_problem (&m->files[i], &fd);
       slot[i] = -1;
       /* In the jail Firecracker reaches a file through our link or bind mount,
          never through the host's directories: the inode's mode and ACL decide. */
-      if (problems[i] == NULL && exists && m->jailer
-          && (fds[open_count] = open (m->files[i].host_path, O_PATH | O_CLOEXEC)) >= 0)
-        slot[i] = (ssize_t) open_count++;
+      if (fd >= 0 && m->jailer)
+        {
+          fds[open_count] = fd;
+          slot[i] = (ssize_t) open_count++;
+        }
+      else if (fd >= 0)
+        close (fd);
     }
   /* All the files in one check (a child that becomes the jail's uid); staging
      reuses these verdicts. */
