@@ -11,6 +11,7 @@
 #include "stage.h"
 #include "state.h"
 #include "supervise.h"
+#include "version.h"
 #include "util.h"
 
 #include <dirent.h>
@@ -31,6 +32,10 @@
 
 extern char **environ;
 
+/* A binary changed less than this long before its version probe is probed again
+   next time (version.h: timestamps are coarse). */
+#define VERSION_CACHE_SETTLE_S 2
+
 enum undo_kind
 {
   UNDO_STATE,       /* remove the state directory */
@@ -46,17 +51,6 @@ struct undo
   const struct firec_step *step;
   struct firec_staged staged;
   char *path;
-};
-
-/* `binary --version`, started by version_probe_start and read by
-   version_probe_finish, so that firecracker's and the jailer's run at once. */
-struct version_probe
-{
-  const char *binary;
-  pid_t pid;
-  int pidfd;
-  int out_fd; /* the read end of its stdout */
-  firec_error_t start_error;
 };
 
 struct firec_vm
@@ -75,7 +69,7 @@ struct firec_vm
   /* The version probes run while the later preflight steps do; their verdicts
      go where preflight.binaries' own would have (binaries_step, at that offset
      of preflight_failures). */
-  struct version_probe fc_probe, jailer_probe;
+  struct firec_version_probe fc_probe, jailer_probe;
   bool probes_started;
   const struct firec_step *binaries_step;
   size_t binaries_offset;
@@ -176,61 +170,6 @@ find_binary (const char *name)
   return NULL;
 }
 
-static int
-version_probe_start (const char *binary, struct version_probe *probe, firec_error_t *err)
-{
-  *probe = (struct version_probe){ .binary = binary, .pidfd = -1, .out_fd = -1 };
-  int pipefd[2];
-  if (pipe2 (pipefd, O_CLOEXEC) < 0)
-    return firec_error_set (err, errno, "cannot create a pipe");
-  const char *argv[] = { binary, "--version", NULL };
-  struct firec_spawn_opts opts = FIREC_SPAWN_OPTS_INIT;
-  opts.argv = argv;
-  opts.envp = (const char *const *) environ;
-  opts.stdin_fd = FIREC_SPAWN_FD_DEVNULL;
-  opts.stdout_fd = pipefd[1];
-  opts.stderr_fd = FIREC_SPAWN_FD_DEVNULL;
-  int rc = firec_spawn (&opts, &probe->pid, &probe->pidfd, err);
-  close (pipefd[1]);
-  if (rc < 0)
-    {
-      close (pipefd[0]);
-      return -1;
-    }
-  probe->out_fd = pipefd[0];
-  return 0;
-}
-
-/* Reaps the probe and returns the version after the "v" of its first line
-   ("Firecracker v1.5.1" -> "1.5.1"). */
-static int
-version_probe_finish (struct version_probe *probe, char **version, firec_error_t *err)
-{
-  cleanup_free char *out = NULL;
-  size_t len = 0;
-  int read_rc = firec_read_fd (probe->out_fd, 64 * 1024, &out, &len);
-  close (probe->out_fd);
-  probe->out_fd = -1;
-  int status;
-  enum firec_wait_result waited = firec_process_wait (probe->pid, probe->pidfd, 10000, &status, err);
-  close (probe->pidfd);
-  probe->pidfd = -1;
-  const char *binary = probe->binary;
-  if (waited != FIREC_WAIT_EXITED)
-    return firec_error_set (err, 0, "%s --version did not finish", binary);
-  if (read_rc < 0 || !WIFEXITED (status) || WEXITSTATUS (status) != 0)
-    {
-      cleanup_free char *how = firec_describe_wait_status (status);
-      return firec_error_set (err, 0, "%s --version %s", binary, how);
-    }
-  const char *v = strstr (out, " v");
-  if (v == NULL)
-    return firec_error_set (err, 0, "%s --version printed no version: %.80s", binary, out);
-  v += 2;
-  *version = firec_xstrndup (v, strcspn (v, " \r\n"));
-  return 0;
-}
-
 static void __attribute__ ((format (printf, 2, 3)))
 preflight_fail (struct firec_vm *vm, const char *fmt, ...)
 {
@@ -289,15 +228,14 @@ preflight_binaries (struct firec_vm *vm)
   vm->firecracker_path = find_binary (m->firecracker_binary);
   if (m->jailer)
     vm->jailer_path = find_binary (m->jailer_binary);
-  /* Both probes run at once, and alongside the rest of the preflight: each costs
-     an exec. finish_preflight_binaries reads them. */
-  vm->fc_probe = (struct version_probe){ .pidfd = -1, .out_fd = -1 };
-  vm->jailer_probe = vm->fc_probe;
-  cleanup_error firec_error_t fc_err = NULL, jailer_err = NULL;
-  if (vm->firecracker_path && version_probe_start (vm->firecracker_path, &vm->fc_probe, &fc_err) < 0)
-    vm->fc_probe.start_error = steal_pointer (&fc_err);
-  if (vm->jailer_path && version_probe_start (vm->jailer_path, &vm->jailer_probe, &jailer_err) < 0)
-    vm->jailer_probe.start_error = steal_pointer (&jailer_err);
+  /* Both probes run at once, and alongside the rest of the preflight (or come
+     from the cache). finish_preflight_binaries reads them. */
+  cleanup_free char *root = firec_state_root ();
+  cleanup_free char *cache_dir = firec_xasprintf ("%s/.versions", root);
+  if (vm->firecracker_path)
+    firec_version_probe_start (&vm->fc_probe, vm->firecracker_path, cache_dir, VERSION_CACHE_SETTLE_S);
+  if (vm->jailer_path)
+    firec_version_probe_start (&vm->jailer_probe, vm->jailer_path, cache_dir, VERSION_CACHE_SETTLE_S);
   vm->probes_started = true;
   vm->binaries_step = vm->current_step;
   vm->binaries_offset = vm->preflight_failures.len;
@@ -313,13 +251,12 @@ finish_preflight_binaries (struct firec_vm *vm, bool report)
   vm->probes_started = false;
   const struct firec_model *m = vm->model;
   const struct firec_plan *plan = vm->plan;
-  cleanup_error firec_error_t fc_err = steal_pointer (&vm->fc_probe.start_error);
-  cleanup_error firec_error_t jailer_err = steal_pointer (&vm->jailer_probe.start_error);
+  cleanup_error firec_error_t fc_err = NULL, jailer_err = NULL;
   cleanup_free char *jailer_version = NULL;
-  if (vm->fc_probe.out_fd >= 0)
-    version_probe_finish (&vm->fc_probe, &vm->firecracker_version, &fc_err);
-  if (vm->jailer_probe.out_fd >= 0)
-    version_probe_finish (&vm->jailer_probe, &jailer_version, &jailer_err);
+  if (vm->firecracker_path)
+    firec_version_probe_finish (&vm->fc_probe, &vm->firecracker_version, &fc_err);
+  if (vm->jailer_path)
+    firec_version_probe_finish (&vm->jailer_probe, &jailer_version, &jailer_err);
   if (!report)
     return;
 
