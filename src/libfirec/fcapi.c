@@ -770,26 +770,15 @@ firec_fcapi_wait_ready (const char *socket_path, pid_t pid_or_0, int pidfd_or_mi
           firec_error_t attempt_err = NULL;
           if (client == NULL && firec_fcapi_open (socket_path, &client, &attempt_err) < 0)
             client = NULL;
-          if (client)
+          if (client && ensure_connected (client, &attempt_err) == 0)
             {
-              long left = deadline < 0 ? 1000 : (long) (deadline - firec_now_ms ());
-              long attempt_ms = left < 1 ? 1 : left > 1000 ? 1000 : left;
-              cleanup_fcapi_response struct firec_fcapi_response resp = { 0 };
-              if (firec_fcapi_request (client, "GET", "/", NULL, attempt_ms, &resp, &attempt_err) == 0)
+              rc = 0;
+              if (ready_client)
                 {
-                  if (resp.status == 200)
-                    {
-                      rc = 0;
-                      if (ready_client)
-                        {
-                          client->inotify_fd = steal_fd (&ino);
-                          *ready_client = steal_pointer (&client);
-                        }
-                      break;
-                    }
-                  free (last_problem);
-                  last_problem = firec_xasprintf ("GET / answered %ld: %s", resp.status, resp.body);
+                  client->inotify_fd = steal_fd (&ino);
+                  *ready_client = steal_pointer (&client);
                 }
+              break;
             }
           if (attempt_err)
             {

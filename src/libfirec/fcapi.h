@@ -76,16 +76,19 @@ int firec_fcapi_call (struct firec_fcapi *c, const char *method, const char *pat
    {"error": ...}, else the body itself. Malloc'ed. */
 char *firec_fcapi_fault_text (const char *body);
 
-/* Waits until socket_path exists and GET / answers 200, without fixed sleeps: inotify on
-   its directory (or on the deepest ancestor that exists yet), a poll (2) on the pidfd so
-   that a VMM that dies fails the wait at once ("firecracker exited with status 1 before
-   its API socket appeared"; the process is not reaped), and a deadline. A socket that
-   exists but does not accept yet is retried on a short backoff. Give pid_or_0 and/or
-   pidfd_or_minus1 of the process that creates the socket: under --new-pid-ns (or HEAD's
-   --daemonize) that is the firecracker from the pid file, not the jailer, which exits 0
-   early. With a pid only, a pidfd is opened here; with neither, only the deadline ends
-   the wait. timeout_ms < 0: no deadline. With ready_client, the client whose GET /
-   was answered is handed over, connected (firec_fcapi_close it). */
+/* Waits until socket_path exists and accepts a connection, without fixed sleeps:
+   inotify on its directory (or on the deepest ancestor that exists yet), a poll (2)
+   on the pidfd so that a VMM that dies fails the wait at once ("firecracker exited
+   with status 1 before its API socket appeared"; the process is not reaped), and a
+   deadline. A socket that exists but does not accept yet is retried on a short
+   backoff. Give pid_or_0 and/or pidfd_or_minus1 of the process that creates the
+   socket: under --new-pid-ns (or HEAD's --daemonize) that is the firecracker from
+   the pid file, not the jailer, which exits 0 early. With a pid only, a pidfd is
+   opened here; with neither, only the deadline ends the wait. timeout_ms < 0: no
+   deadline. With ready_client, the connected client is handed over
+   (firec_fcapi_close it): its first request can go out with no further wait, and
+   the caller's GET / (Firecracker answers it once its API thread runs) can have
+   the configuration requests pipelined behind it. */
 int firec_fcapi_wait_ready (const char *socket_path, pid_t pid_or_0, int pidfd_or_minus1, long timeout_ms,
                             struct firec_fcapi **ready_client, firec_error_t *err);
 

@@ -949,8 +949,14 @@ request_timeout_ms (const struct firec_vm *vm)
   return vm->model->start_timeout_ms > 30000 ? vm->model->start_timeout_ms : 30000;
 }
 
+static const char *fault_for (const struct firec_step *step, size_t *kind_len);
+static int exchange (struct firec_vm *vm, const struct firec_step *step, struct firec_fcapi_response *resp,
+                     firec_error_t *err);
+
+/* Ready once the socket accepts and GET / is answered; the configuration
+   requests go out right behind the GET / (exchange), saving a round trip. */
 static int
-step_api_wait (struct firec_vm *vm, firec_error_t *err)
+step_api_wait (struct firec_vm *vm, const struct firec_step *step, firec_error_t *err)
 {
   const struct firec_model *m = vm->model;
   if (firec_fcapi_wait_ready (m->api_socket_host, vm->vmm_pid, vm->vmm_pidfd, m->start_timeout_ms, &vm->api, err)
@@ -959,10 +965,9 @@ step_api_wait (struct firec_vm *vm, firec_error_t *err)
       annotate_stderr (vm, "firecracker", err);
       return -1;
     }
-  return 0;
+  cleanup_fcapi_response struct firec_fcapi_response resp = { 0 };
+  return exchange (vm, step, &resp, err) < 0 || firec_fcapi_check ("GET", "/", NULL, &resp, err) < 0 ? -1 : 0;
 }
-
-static const char *fault_for (const struct firec_step *step, size_t *kind_len);
 
 /* A configuration request whose answer is only a status can be sent before the
    ones ahead of it are answered: Firecracker answers a connection's requests in
@@ -980,14 +985,14 @@ pipelinable (const struct firec_step *step)
 static int
 send_step_request (struct firec_vm *vm, const struct firec_step *step, firec_error_t *err)
 {
-  if (step->kind == FIREC_STEP_API_CONFIRM)
+  if (step->kind == FIREC_STEP_API_WAIT || step->kind == FIREC_STEP_API_CONFIRM)
     return firec_fcapi_send (vm->api, "GET", "/", NULL, request_timeout_ms (vm), err);
   cleanup_free char *body = step->body ? cJSON_PrintUnformatted (step->body) : NULL;
   return firec_fcapi_send (vm->api, step->method, step->path, body, request_timeout_ms (vm), err);
 }
 
-/* What may go out right behind step: the pipelinable requests after a
-   pipelinable one, and the GET / that confirms the start behind InstanceStart
+/* What may go out right behind step: the pipelinable requests after the
+   readiness GET / or a pipelinable one, and the GET / that confirms the start behind InstanceStart
    (it is answered once the start is, saving a wake-up while the vCPUs already
    compete for the CPU; if the start failed, its answer is simply not looked at). */
 static bool
@@ -996,7 +1001,7 @@ may_follow (const struct firec_step *step, const struct firec_step *next)
   size_t n;
   if (next->kind == FIREC_STEP_API_CONFIRM)
     return step->kind == FIREC_STEP_API_REQUEST && fault_for (next, &n) == NULL;
-  return pipelinable (step) && pipelinable (next);
+  return (step->kind == FIREC_STEP_API_WAIT || pipelinable (step)) && pipelinable (next);
 }
 
 /* Receives step's answer, first sending its request and whatever may follow it
@@ -1023,8 +1028,9 @@ exchange (struct firec_vm *vm, const struct firec_step *step, struct firec_fcapi
           vm->api_unsent++;
         }
     }
-  const char *method = step->kind == FIREC_STEP_API_CONFIRM ? "GET" : step->method;
-  const char *path = step->kind == FIREC_STEP_API_CONFIRM ? "/" : step->path;
+  bool get_root = step->kind == FIREC_STEP_API_WAIT || step->kind == FIREC_STEP_API_CONFIRM;
+  const char *method = get_root ? "GET" : step->method;
+  const char *path = get_root ? "/" : step->path;
   if (firec_fcapi_receive (vm->api, method, path, request_timeout_ms (vm), resp, err) < 0)
     {
       vm->api_unsent = index + 1; /* the connection is gone, and what was sent after with it */
@@ -1089,7 +1095,7 @@ run_step (struct firec_vm *vm, const struct firec_step *step, firec_error_t *err
     case FIREC_STEP_SPAWN:
       return step_spawn (vm, step, err);
     case FIREC_STEP_API_WAIT:
-      return step_api_wait (vm, err);
+      return step_api_wait (vm, step, err);
     case FIREC_STEP_API_REQUEST:
       return step_api_request (vm, step, err);
     case FIREC_STEP_API_CONFIRM:

@@ -1802,9 +1802,11 @@ static void http_process(struct conn *c)
 {
 	while (!c->hung && c->in.len > 0) {
 		char *end = strstr(c->in.s, "\r\n\r\n");
-		char method[16], target[2048], vers[16], val[64];
+		char method[16], target[2048], vers[16], val[64], clen_val[64], expect_val[64];
 		const char *hdrs;
 		size_t hlen, clen = 0;
+		bool chunked, has_clen, expect;
+		char saved;
 
 		if (!end)
 			return;
@@ -1819,13 +1821,20 @@ static void http_process(struct conn *c)
 			return;
 		}
 		hdrs = strstr(c->in.s, "\r\n") + 2;
-		if (header(hdrs, "Transfer-Encoding", val, sizeof val) && strcasestr(val, "chunked")) {
+		/* Only this request's headers: a pipelined one may follow in the buffer. */
+		saved = end[2];
+		end[2] = '\0';
+		chunked = header(hdrs, "Transfer-Encoding", val, sizeof val) && strcasestr(val, "chunked");
+		has_clen = header(hdrs, "Content-Length", clen_val, sizeof clen_val) != NULL;
+		expect = header(hdrs, "Expect", expect_val, sizeof expect_val) != NULL;
+		end[2] = saved;
+		if (chunked) {
 			http_error(c, 400, "Invalid request.\nAll previous unanswered requests will be dropped.");
 			return;
 		}
-		if (header(hdrs, "Content-Length", val, sizeof val)) {
+		if (has_clen) {
 			uint64_t v;
-			if (!fk_parse_u64(val, &v)) {
+			if (!fk_parse_u64(clen_val, &v)) {
 				http_error(c, 400, "Invalid request.\nAll previous unanswered requests will be dropped.");
 				return;
 			}
@@ -1841,7 +1850,7 @@ static void http_process(struct conn *c)
 			return;
 		}
 		if (c->in.len < hlen + clen) {
-			if (!c->continued && header(hdrs, "Expect", val, sizeof val) && strcasecmp(val, "100-continue") == 0) {
+			if (!c->continued && expect && strcasecmp(expect_val, "100-continue") == 0) {
 				static const char cont[] = "HTTP/1.1 100 \r\nServer: Firecracker API\r\nConnection: keep-alive\r\n\r\n";
 				(void)fk_write_all(c->fd, cont, sizeof cont - 1);
 				c->continued = true;

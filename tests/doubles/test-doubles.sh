@@ -183,6 +183,27 @@ kill -TERM "$fcpid"
 wait "$fcpid" 2>/dev/null
 t "SIGTERM kills it" is "$?" 143
 
+# Pipelined requests in one write, a GET (no body) first: each is parsed with
+# its own headers only, and answered in order.
+start_fc "$W/p.sock"
+pipelined=$(python3 - "$W/p.sock" <<'PY'
+import re, socket, sys
+s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])
+body = b'{"vcpu_count":1,"mem_size_mib":128}'
+s.sendall(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n"
+          b"PUT /machine-config HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+          b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
+s.settimeout(5); got = b""
+while got.count(b"HTTP/1.1 ") < 2 or not got.endswith((b"}", b"\r\n\r\n")):
+    chunk = s.recv(65536)
+    if not chunk: break
+    got += chunk
+print(" ".join(c.decode() for c in re.findall(rb"HTTP/1\.1 (\d+) ", got)))
+PY
+)
+t "pipelined GET / then PUT in one write: 200 then 204" is "$pipelined" "200 204"
+kill -9 "$fcpid"
+
 start_fc "$W/c.sock"
 api "$W/c.sock" PUT /boot-source "{\"kernel_image_path\":\"$W/vmlinux\"}"
 api "$W/c.sock" PUT /snapshot/load "{\"snapshot_path\":\"$W/snap\",\"mem_file_path\":\"$W/mem\"}"
