@@ -749,7 +749,7 @@ firec_fcapi_wait_ready (const char *socket_path, pid_t pid_or_0, int pidfd_or_mi
             {
               cleanup_free char *how = firec_describe_wait_status (status);
               firec_error_set (err, 0, "firecracker %s before its API socket %s", how,
-                               socket_seen ? "answered" : "appeared");
+                               socket_seen ? "accepted a connection" : "appeared");
               break;
             }
         }

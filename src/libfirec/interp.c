@@ -992,9 +992,10 @@ send_step_request (struct firec_vm *vm, const struct firec_step *step, firec_err
 }
 
 /* What may go out right behind step: the pipelinable requests after the
-   readiness GET / or a pipelinable one, and the GET / that confirms the start behind InstanceStart
-   (it is answered once the start is, saving a wake-up while the vCPUs already
-   compete for the CPU; if the start failed, its answer is simply not looked at). */
+   readiness GET / or a pipelinable one, and the GET / that confirms the start
+   behind InstanceStart (it is answered once the start is, saving a wake-up while
+   the vCPUs already compete for the CPU; if the start failed, its answer is
+   simply not looked at). */
 static bool
 may_follow (const struct firec_step *step, const struct firec_step *next)
 {

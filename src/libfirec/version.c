@@ -3,6 +3,7 @@
 
 #include "version.h"
 #include "process.h"
+#include "state.h"
 #include "util.h"
 
 #include <errno.h>
@@ -48,14 +49,10 @@ open_cache_dir (const char *cache_dir, bool create)
 {
   if (create)
     {
-      cleanup_free char *parent = firec_xstrdup (cache_dir);
-      char *slash = strrchr (parent, '/');
-      if (slash && slash != parent)
-        {
-          *slash = '\0';
-          mkdir (parent, 0700); /* the state root, as firec_state_make_dir makes it */
-        }
-      mkdir (cache_dir, 0700);
+      /* It sits in the state root, made as the state directories are. */
+      firec_error_t ignored = NULL;
+      firec_state_make_dir (cache_dir, &ignored);
+      firec_error_release (&ignored);
     }
   int fd = open (cache_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   struct stat st;
