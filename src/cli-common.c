@@ -58,24 +58,27 @@ cli_info_json (const struct firec_vm_info *info)
   cJSON_AddNumberToObject (o, "format_version", 1);
   cJSON_AddStringToObject (o, "name", info->name);
   cJSON_AddStringToObject (o, "state", firec_vm_state_name (info->state));
-  if (info->alive)
-    cJSON_AddNumberToObject (o, "pid", info->pid);
+  const struct firec_record *r = info->record;
+  if (firec_vm_alive (info))
+    cJSON_AddNumberToObject (o, "pid", info->vmm.pid);
   else
     cJSON_AddNullToObject (o, "pid");
-  double started = firec_vm_record_number (info, "started_at");
-  if (info->alive && started > 0)
-    cJSON_AddNumberToObject (o, "uptime_s", (double) time (NULL) - started);
+  if (firec_vm_alive (info) && r && r->started_at > 0)
+    cJSON_AddNumberToObject (o, "uptime_s", (double) (time (NULL) - r->started_at));
   else
     cJSON_AddNullToObject (o, "uptime_s");
-  static const char *const fields[] = { "firecracker_version", "digest", "mode", "api_socket", "manifest" };
+  const char *fields[][2] = {
+    { "firecracker_version", r ? r->firecracker_version : NULL },
+    { "digest", r ? r->digest : NULL },
+    { "mode", r ? firec_run_mode_name (r->mode) : NULL },
+    { "api_socket", r ? r->api_socket : NULL },
+    { "manifest", r ? r->manifest : NULL },
+  };
   for (size_t i = 0; i < FIREC_N_ELEMENTS (fields); i++)
-    {
-      const char *v = firec_vm_record_string (info, fields[i]);
-      if (v)
-        cJSON_AddStringToObject (o, fields[i], v);
-      else
-        cJSON_AddNullToObject (o, fields[i]);
-    }
+    if (fields[i][1])
+      cJSON_AddStringToObject (o, fields[i][0], fields[i][1]);
+    else
+      cJSON_AddNullToObject (o, fields[i][0]);
   if (info->holder)
     cJSON_AddNumberToObject (o, "firec_pid", info->holder);
   cJSON_AddStringToObject (o, "detail", info->detail ? info->detail : "");

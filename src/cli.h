@@ -89,7 +89,7 @@ struct cli_vm_command
 int cli_vm_command_parse (const struct cli_vm_command *cmd, int argc, char **argv, enum firec_output *output,
                           struct firec_vm_info *info, struct firec_model **model, char ***rest);
 
-int cli_start_detached (const struct firec_plan *plan, bool quiet, long lock_timeout_ms, pid_t *pid,
+int cli_start_detached (const struct firec_plan *plan, bool quiet, long lock_timeout_ms, int signal_fd, pid_t *pid,
                         firec_error_t *err);
 
 extern const char *cli_program_name;

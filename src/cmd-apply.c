@@ -9,6 +9,7 @@
 #include "lifecycle.h"
 #include "model.h"
 #include "plan.h"
+#include "supervise.h"
 #include "util.h"
 
 #include <getopt.h>
@@ -127,11 +128,12 @@ cmd_apply (int argc, char **argv)
     return cli_report_error (&err);
 
   bool running = info.state == FIREC_VM_RUNNING || info.state == FIREC_VM_PAUSED;
-  const char *recorded = firec_vm_record_string (&info, "digest");
+  const char *recorded = info.record ? info.record->digest : NULL;
+  const char *socket = info.record ? info.record->api_socket : NULL;
   if (running && recorded && strcmp (recorded, digest) == 0)
     {
-      print_result (output, false, model->name, firec_vm_state_name (info.state), info.pid,
-                    firec_vm_record_string (&info, "api_socket"), "already running with this manifest");
+      print_result (output, false, model->name, firec_vm_state_name (info.state), info.vmm.pid, socket,
+                    "already running with this manifest");
       firec_vm_info_release (&info);
       return FIREC_EXIT_OK;
     }
@@ -139,6 +141,13 @@ cmd_apply (int argc, char **argv)
     {
       firec_error_set_kind (&err, FIREC_ERR_LOCKED, 0, "%s is being started by firec-run pid %ld", model->name,
                             (long) info.holder);
+      firec_vm_info_release (&info);
+      return cli_report_error (&err);
+    }
+  if (info.state == FIREC_VM_DAMAGED)
+    {
+      /* It may still run: replacing it blindly could start a second VMM. */
+      firec_error_set_kind (&err, FIREC_ERR_PRECONDITION, 0, "cannot tell what %s is: %s", model->name, info.detail);
       firec_vm_info_release (&info);
       return cli_report_error (&err);
     }
@@ -150,25 +159,27 @@ cmd_apply (int argc, char **argv)
       size_t len;
       cleanup_cjson cJSON *old = firec_read_file (path, 16u << 20, &text, &len) == 0 ? cJSON_ParseWithLength (text, len)
                                                                                      : NULL;
-      diff_json (old, model->manifest, "", &diff);
+      cleanup_cjson cJSON *wanted = firec_model_to_manifest (model);
+      diff_json (old, wanted, "", &diff);
       fprintf (stderr, "%s: %s runs with a different manifest (%s, wanted %s):\n%s", cli_program_name, model->name,
                recorded ? recorded : "?", digest, diff.data ? diff.data : "  (the recorded manifest is missing)\n");
-      print_result (output, false, model->name, firec_vm_state_name (info.state), info.pid,
-                    firec_vm_record_string (&info, "api_socket"),
+      print_result (output, false, model->name, firec_vm_state_name (info.state), info.vmm.pid, socket,
                     "runs with a different manifest; pass --replace to stop it and start this one");
       firec_buf_release (&diff);
       firec_vm_info_release (&info);
       return FIREC_EXIT_RUNTIME;
     }
   /* Replacing, or clearing what an ended or crashed run left, before starting. */
-  if (info.state != FIREC_VM_ABSENT && firec_vm_remove (&info, false, model->jail_dir, &err) < 0)
+  bool removed;
+  if (info.state != FIREC_VM_ABSENT && firec_vm_remove (&info, false, model, &removed, &err) < 0)
     {
       firec_vm_info_release (&info);
       return cli_report_error (&err);
     }
   firec_vm_info_release (&info);
   pid_t pid = 0;
-  if (cli_start_detached (plan, true, 0, &pid, &err) < 0)
+  int signal_fd = firec_supervise_signal_fd ();
+  if (cli_start_detached (plan, true, 0, signal_fd, &pid, &err) < 0)
     return cli_report_error (&err);
   print_result (output, true, model->name, "running", pid, model->api_socket_host,
                 running ? "replaced" : "started");

@@ -29,24 +29,27 @@ cmd_rm (int argc, char **argv)
     .name = "rm",
     .usage = "[-f] [--output text|json] NAME|FILE",
     .help = "Stops the VM if it runs (its stop policy; -f: SIGKILL), then removes its jail\n"
-            "directory, cgroups and state, also when a crashed run left them. Given a FILE,\n"
-            "the jail directory the manifest implies is removed even without a record.\n"
-            "Nothing to remove is success (exit 0).",
+            "directory, cgroups, output files a failed start created, and state, also when\n"
+            "firec-run died at any point of a start or the record is damaged: every process\n"
+            "the host shows in the VM's jail or cgroups is killed. Given a FILE, the jail the\n"
+            "manifest implies is removed even without a record; given a NAME without a record,\n"
+            "a jail of that name under /srv/jailer is.\n"
+            "Exit status: 0 when nothing is left (also when there was nothing), 5 with the\n"
+            "list of what could not be removed (the record then stays for another try).",
     .short_options = "f",
     .options = options,
     .handle_option = parse_force,
     .data = &force,
   };
   enum firec_output output;
-  struct firec_vm_info info = { .pidfd = -1 };
+  struct firec_vm_info info = FIREC_VM_INFO_INIT;
   cleanup_model struct firec_model *model = NULL;
   int rc = cli_vm_command_parse (&cmd, argc, argv, &output, &info, &model, NULL);
   if (rc != FIREC_EXIT_OK)
     return rc < 0 ? FIREC_EXIT_OK : rc;
-  const char *extra = model ? (model->jail_dir ? model->jail_dir : model->vm_root) : NULL;
-  bool something = info.state != FIREC_VM_ABSENT || (extra && access (extra, F_OK) == 0);
+  bool something = false;
   cleanup_error firec_error_t err = NULL;
-  if (something && firec_vm_remove (&info, force, extra, &err) < 0)
+  if (firec_vm_remove (&info, force, model, &something, &err) < 0)
     rc = cli_report_error (&err);
   if (rc == FIREC_EXIT_OK)
     {

@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include "cli.h"
+#include "attached.h"
 #include "interp.h"
 #include "lifecycle.h"
 #include "model.h"
@@ -73,17 +74,12 @@ show_progress (void *data, const char *what, unsigned long long done, unsigned l
            total ? done * 100 / total : 100, done >= total ? "\n" : "");
 }
 
-static void
-on_interrupt (int signo)
-{
-  firec_interp_interrupt (signo);
-}
-
 /* Starts the VM detached (daemon mode): the console is /dev/null, Firecracker's
    stderr goes to its state directory, and firec-run returns once the VM runs
    and its state is recorded. Shared with `apply`. */
 int
-cli_start_detached (const struct firec_plan *plan, bool quiet, long lock_timeout_ms, pid_t *pid, firec_error_t *err)
+cli_start_detached (const struct firec_plan *plan, bool quiet, long lock_timeout_ms, int signal_fd, pid_t *pid,
+                    firec_error_t *err)
 {
   struct step_log log = { quiet };
   struct firec_run_opts opts = {
@@ -91,8 +87,8 @@ cli_start_detached (const struct firec_plan *plan, bool quiet, long lock_timeout
     .console_out = FIREC_SPAWN_FD_DEVNULL,
     .stderr_copy_fd = -1,
     .stderr_to_log = true,
-    .die_with_parent = false,
     .lock_timeout_ms = lock_timeout_ms,
+    .signal_fd = signal_fd,
     .on_step = log_step,
     .data = &log,
   };
@@ -231,45 +227,63 @@ start_in_tmux (const struct firec_model *model, const char *manifest, const char
   return FIREC_EXIT_RUNTIME;
 }
 
-/* Once the VM runs, an attached firec-run becomes firec-supervise (same pid: the
-   VMM stays its child, the lock stays held), a program without libyaml, the
-   schema or the plan, so that supervising costs little memory. Returns only when the
-   helper cannot be run; the caller then supervises in-process. */
-static void
-exec_supervisor (struct firec_vm *vm, const struct termios *saved_tty)
+/* firec-supervise, beside this binary (the build tree, or an install) or
+   where it was installed; NULL when there is none. */
+static char *
+find_helper (void)
 {
   char self[4096];
   ssize_t n = readlink ("/proc/self/exe", self, sizeof self - 1);
-  if (n < 0)
-    return;
-  self[n] = '\0';
-  char *slash = strrchr (self, '/');
-  cleanup_free char *beside = firec_xasprintf ("%.*s/firec-supervise", (int) (slash - self), self);
-  const char *helper = access (beside, X_OK) == 0 ? beside : FIREC_PKGLIBEXECDIR "/firec-supervise";
-  if (access (helper, X_OK) < 0)
-    return;
-  cleanup_cjson cJSON *handoff = firec_vm_handoff (vm);
-  if (saved_tty)
+  if (n > 0)
     {
-      struct firec_buf hex = { 0 };
-      const unsigned char *bytes = (const unsigned char *) saved_tty;
-      for (size_t i = 0; i < sizeof *saved_tty; i++)
-        firec_buf_printf (&hex, "%02x", bytes[i]);
-      cJSON_AddStringToObject (handoff, "termios", hex.data);
-      firec_buf_release (&hex);
+      self[n] = '\0';
+      char *slash = strrchr (self, '/');
+      char *beside = firec_xasprintf ("%.*s/firec-supervise", (int) (slash - self), self);
+      if (access (beside, X_OK) == 0)
+        return beside;
+      free (beside);
     }
-  static const char *const fds[] = { "pidfd", "spawned_pidfd", "lock_fd", "stderr_fd" };
-  for (size_t i = 0; i < FIREC_N_ELEMENTS (fds); i++)
-    {
-      int fd = (int) cJSON_GetNumberValue (cJSON_GetObjectItemCaseSensitive (handoff, fds[i]));
-      if (fd >= 0)
-        fcntl (fd, F_SETFD, 0);
-    }
-  cleanup_free char *text = cJSON_PrintUnformatted (handoff);
+  if (access (FIREC_PKGLIBEXECDIR "/firec-supervise", X_OK) == 0)
+    return firec_xstrdup (FIREC_PKGLIBEXECDIR "/firec-supervise");
+  return NULL;
+}
+
+/* Once the VM runs, an attached firec-run becomes firec-supervise (same pid: the
+   VMM stays its child, the lock stays held), a program without libyaml, the
+   schema or the plan, so that supervising costs little memory. Returns only when
+   the exec failed; the caller then supervises in-process. */
+static void
+exec_supervisor (const struct firec_attached *a, const char *helper)
+{
+  char **args = firec_attached_to_argv (a, helper);
   fflush (stdout);
   fflush (stderr);
-  char *const args[] = { (char *) helper, text, NULL };
   execv (helper, args);
+  for (size_t i = 0; args[i]; i++)
+    free (args[i]);
+  free (args);
+}
+
+/* Attached: supervise the running VM until it ends, then remove it. */
+static int
+supervise_attached (struct firec_vm *vm, const char *name, const char *helper, int signal_fd,
+                    const struct termios *saved_tty)
+{
+  struct firec_attached *a = firec_vm_attach (vm);
+  if (saved_tty)
+    {
+      a->has_tty = true;
+      a->tty = *saved_tty;
+    }
+  if (helper)
+    exec_supervisor (a, helper);
+  /* No helper, or it could not be run: supervise here. */
+  cleanup_error firec_error_t err = NULL;
+  cleanup_free char *how = NULL;
+  int rc = firec_attached_run (a, signal_fd, &how, &err);
+  firec_attached_free (a);
+  fprintf (stderr, "%s: %s: %s\n", cli_program_name, name, how);
+  return rc < 0 ? cli_report_error (&err) : rc;
 }
 
 int
@@ -350,14 +364,14 @@ cmd_run (int argc, char **argv)
 
   if (model->mode == FIREC_RUN_TMUX && !in_tmux)
     return start_in_tmux (model, argv[optind], base_dir, log.quiet);
+  /* One owner of the stop signals: blocked now, read from a signalfd by every
+     wait of the start, then by the supervisor. */
+  int signal_fd = firec_supervise_signal_fd ();
   if (detach || model->mode == FIREC_RUN_DAEMON)
     {
-      struct sigaction sa = { .sa_handler = on_interrupt };
-      sigemptyset (&sa.sa_mask);
-      sigaction (SIGINT, &sa, NULL);
-      sigaction (SIGTERM, &sa, NULL);
       pid_t pid = 0;
-      if (cli_start_detached (plan, log.quiet || output == FIREC_OUTPUT_JSON, lock_timeout_ms, &pid, &err) < 0)
+      if (cli_start_detached (plan, log.quiet || output == FIREC_OUTPUT_JSON, lock_timeout_ms, signal_fd, &pid, &err)
+          < 0)
         return cli_report_error (&err);
       if (output == FIREC_OUTPUT_JSON)
         {
@@ -375,24 +389,22 @@ cmd_run (int argc, char **argv)
       return FIREC_EXIT_OK;
     }
 
-  /* While starting, a signal rolls the run back (the handler kills what is being
-     started so that no step waits for long); once running, signalfd hands them to
-     the supervisor, which runs the stop policy. */
-  struct sigaction sa = { .sa_handler = on_interrupt };
-  sigemptyset (&sa.sa_mask);
-  sigaction (SIGINT, &sa, NULL);
-  sigaction (SIGTERM, &sa, NULL);
-  sigaction (SIGHUP, &sa, NULL);
-
   struct termios saved_tty;
   bool tty = isatty (STDIN_FILENO) && tcgetattr (STDIN_FILENO, &saved_tty) == 0 && tcgetpgrp (STDIN_FILENO) == getpgrp ();
+  cleanup_free char *helper = find_helper ();
+  if (helper == NULL)
+    fprintf (stderr, "%s: warning: firec-supervise is not installed beside %s nor in %s: supervising in-process, "
+                     "and nothing stops the VM should firec-run be killed\n",
+             cli_program_name, cli_program_name, FIREC_PKGLIBEXECDIR);
   struct firec_stage_progress progress = { show_progress, NULL };
   struct firec_run_opts opts = {
     .console_in = STDIN_FILENO,
     .console_out = STDOUT_FILENO,
     .console_is_tty = tty,
     .stderr_copy_fd = STDERR_FILENO,
-    .die_with_parent = true,
+    .attached = true,
+    .helper = helper,
+    .signal_fd = signal_fd,
     .progress = isatty (STDERR_FILENO) ? &progress : NULL,
     .lock_timeout_ms = lock_timeout_ms,
     .on_step = log_step,
@@ -405,35 +417,9 @@ cmd_run (int argc, char **argv)
         firec_reclaim_terminal (&saved_tty);
       return cli_report_error (&err);
     }
-
-  int sfd = firec_supervise_signal_fd ();
-  if (firec_interp_interrupted ())
-    raise (firec_interp_interrupted ()); /* arrived after the last step: stop now */
   firec_notifyf ("READY=1\nSTATUS=%s is running", model->name);
   if (!log.quiet)
     fprintf (stderr, "%s: %s is running (firecracker pid %ld, Firecracker %s)\n", cli_program_name, model->name,
              (long) firec_vm_pid (vm), firec_vm_firecracker_version (vm) ? firec_vm_firecracker_version (vm) : "?");
-
-  exec_supervisor (vm, tty ? &saved_tty : NULL);
-
-  /* No helper (an uninstalled copy moved away from it): supervise here. */
-  int status = -1;
-  bool stopped = false;
-  int exit_code = FIREC_EXIT_OK;
-  if (firec_vm_supervise (vm, sfd, &status, &stopped, &err) < 0)
-    exit_code = cli_report_error (&err);
-  if (sfd >= 0)
-    close (sfd);
-  if (tty)
-    firec_reclaim_terminal (&saved_tty);
-  cleanup_free char *how = NULL;
-  if (firec_vm_end_result (status, stopped, &how) != 0)
-    exit_code = FIREC_EXIT_RUNTIME;
-  fprintf (stderr, "%s: %s: %s\n", cli_program_name, model->name, how);
-
-  firec_notify ("STOPPING=1");
-  if (firec_vm_teardown (vm, &err) < 0)
-    exit_code = cli_report_error (&err);
-  firec_vm_free (vm);
-  return exit_code;
+  return supervise_attached (vm, model->name, helper, signal_fd, tty ? &saved_tty : NULL);
 }

@@ -99,7 +99,7 @@ cmd_snapshot (int argc, char **argv)
     .data = &o,
   };
   enum firec_output output;
-  struct firec_vm_info info = { .pidfd = -1 };
+  struct firec_vm_info info = FIREC_VM_INFO_INIT;
   cleanup_model struct firec_model *model = NULL;
   int rc = cli_vm_command_parse (&cmd, argc - 1, argv + 1, &output, &info, &model, NULL);
   if (rc != FIREC_EXIT_OK)
@@ -107,7 +107,7 @@ cmd_snapshot (int argc, char **argv)
   cleanup_error firec_error_t err = NULL;
   if (o.snapshot == NULL || o.mem == NULL)
     rc = cli_usage_error ("snapshot create", "--snapshot and --mem are required");
-  else if (!info.alive)
+  else if (!firec_vm_alive (&info))
     {
       fprintf (stderr, "%s snapshot: %s is not running (%s)\n", cli_program_name, info.name,
                firec_vm_state_name (info.state));
@@ -118,8 +118,8 @@ cmd_snapshot (int argc, char **argv)
       firec_vm_info_release (&info);
       return rc;
     }
-  bool jailed = cJSON_IsTrue (cJSON_GetObjectItemCaseSensitive (info.record, "jailer"));
-  const char *vm_root = firec_vm_record_string (&info, "vm_root");
+  bool jailed = info.record->jailer;
+  const char *vm_root = info.record->vm_root;
   cleanup_free char *snap_copy = firec_xstrdup (o.snapshot), *mem_copy = firec_xstrdup (o.mem);
   cleanup_free char *fc_snap = jailed ? firec_xasprintf ("/snapshot-out/%s", basename (snap_copy)) : firec_xstrdup (o.snapshot);
   cleanup_free char *fc_mem = jailed ? firec_xasprintf ("/snapshot-out/%s.mem", basename (mem_copy)) : firec_xstrdup (o.mem);
@@ -128,8 +128,7 @@ cmd_snapshot (int argc, char **argv)
       /* Firecracker runs as the VM's uid: it needs a directory of its own to write in. */
       cleanup_free char *dir = firec_xasprintf ("%s/snapshot-out", vm_root);
       if ((mkdir (dir, 0700) < 0 && errno != EEXIST)
-          || chown (dir, (uid_t) firec_vm_record_number (&info, "uid"), (gid_t) firec_vm_record_number (&info, "gid"))
-                 < 0)
+          || chown (dir, info.record->uid, info.record->gid) < 0)
         {
           firec_error_set (&err, errno, "cannot prepare %s", dir);
           rc = cli_report_error (&err);

@@ -15,15 +15,14 @@ void
 cli_print_info_line (const struct firec_vm_info *info)
 {
   printf ("%-20s %-9s", info->name, firec_vm_state_name (info->state));
-  if (info->alive)
+  const struct firec_record *r = info->record;
+  if (firec_vm_alive (info))
     {
-      double started = firec_vm_record_number (info, "started_at");
-      long up = started > 0 ? (long) ((double) time (NULL) - started) : 0;
-      printf (" pid %-8ld up %ldh%02ldm%02lds", (long) info->pid, up / 3600, up / 60 % 60, up % 60);
+      long up = r && r->started_at > 0 ? (long) (time (NULL) - r->started_at) : 0;
+      printf (" pid %-8ld up %ldh%02ldm%02lds", (long) info->vmm.pid, up / 3600, up / 60 % 60, up % 60);
     }
-  const char *version = firec_vm_record_string (info, "firecracker_version");
-  if (version)
-    printf (" firecracker %s", version);
+  if (r && r->firecracker_version)
+    printf (" firecracker %s", r->firecracker_version);
   printf (" (%s)\n", info->detail ? info->detail : "");
 }
 
@@ -38,7 +37,7 @@ cmd_status (int argc, char **argv)
             "digest of its resolved manifest.\n\nExit status: 0 when it is running or paused, 1 otherwise.",
   };
   enum firec_output output;
-  struct firec_vm_info info = { .pidfd = -1 };
+  struct firec_vm_info info = FIREC_VM_INFO_INIT;
   cleanup_model struct firec_model *model = NULL;
   int rc = cli_vm_command_parse (&cmd, argc, argv, &output, &info, &model, NULL);
   if (rc != FIREC_EXIT_OK)
@@ -51,9 +50,8 @@ cmd_status (int argc, char **argv)
   else
     {
       cli_print_info_line (&info);
-      const char *digest = firec_vm_record_string (&info, "digest");
-      if (digest)
-        printf ("  digest %s\n  api socket %s\n", digest, firec_vm_record_string (&info, "api_socket"));
+      if (info.record && info.record->digest)
+        printf ("  digest %s\n  api socket %s\n", info.record->digest, info.record->api_socket);
     }
   rc = info.state == FIREC_VM_RUNNING || info.state == FIREC_VM_PAUSED ? FIREC_EXIT_OK : FIREC_EXIT_RUNTIME;
   firec_vm_info_release (&info);

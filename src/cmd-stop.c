@@ -4,6 +4,7 @@
 
 #include "cli.h"
 #include "lifecycle.h"
+#include "supervise.h"
 #include "model.h"
 #include "util.h"
 
@@ -42,15 +43,17 @@ stop_or_kill (int argc, char **argv, bool force)
     .data = &timeout_ms,
   };
   enum firec_output output;
-  struct firec_vm_info info = { .pidfd = -1 };
+  struct firec_vm_info info = FIREC_VM_INFO_INIT;
   cleanup_model struct firec_model *model = NULL;
   int rc = cli_vm_command_parse (&cmd, argc, argv, &output, &info, &model, NULL);
   if (rc != FIREC_EXIT_OK)
     return rc < 0 ? FIREC_EXIT_OK : rc;
   cleanup_error firec_error_t err = NULL;
-  bool changed = info.alive;
-  if (info.alive || info.holder)
-    rc = firec_vm_stop_recorded (&info, force, timeout_ms, &err) < 0 ? cli_report_error (&err) : FIREC_EXIT_OK;
+  bool changed = firec_vm_alive (&info) || info.holder;
+  /* ^C while the policy runs: kill at once. */
+  int signal_fd = firec_supervise_signal_fd ();
+  if (changed || info.state == FIREC_VM_DAMAGED)
+    rc = firec_vm_stop (&info, force, timeout_ms, signal_fd, &err) < 0 ? cli_report_error (&err) : FIREC_EXIT_OK;
   if (rc == FIREC_EXIT_OK)
     {
       if (output == FIREC_OUTPUT_JSON)

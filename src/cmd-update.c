@@ -105,7 +105,7 @@ cmd_update (int argc, char **argv)
     .max_args = 2,
   };
   enum firec_output output;
-  struct firec_vm_info info = { .pidfd = -1 };
+  struct firec_vm_info info = FIREC_VM_INFO_INIT;
   cleanup_model struct firec_model *model = NULL;
   char **rest = NULL;
   int rc = cli_vm_command_parse (&cmd, argc, argv, &output, &info, &model, &rest);
@@ -117,7 +117,7 @@ cmd_update (int argc, char **argv)
   cleanup_error firec_error_t err = NULL;
   if (!drive && strcmp (what, "iface") != 0)
     rc = cli_usage_error ("update", "update drive ID or update iface ID, not \"%s\"", what);
-  else if (!info.alive)
+  else if (!firec_vm_alive (&info))
     {
       fprintf (stderr, "%s update: %s is not running (%s)\n", cli_program_name, info.name,
                firec_vm_state_name (info.state));
@@ -130,7 +130,7 @@ cmd_update (int argc, char **argv)
         rc = FIREC_EXIT_INVALID;
       else if (o.path)
         {
-          bool jailed = cJSON_IsTrue (cJSON_GetObjectItemCaseSensitive (info.record, "jailer"));
+          bool jailed = info.record->jailer;
           cleanup_cjson cJSON *entry = recorded_drive (info.state_dir, id);
           cleanup_free char *absolute = o.path[0] == '/' ? firec_xstrdup (o.path) : NULL;
           if (absolute == NULL)
@@ -157,7 +157,7 @@ cmd_update (int argc, char **argv)
               cleanup_free char *base = firec_xstrdup (strrchr (absolute, '/') + 1);
               file.vm_path = firec_xasprintf ("/drives/%s/%s", id, base);
               cleanup_free char *vm_path = file.vm_path;
-              cleanup_close int root = open (firec_vm_record_string (&info, "vm_root"), O_PATH | O_DIRECTORY | O_CLOEXEC);
+              cleanup_close int root = open (info.record->vm_root, O_PATH | O_DIRECTORY | O_CLOEXEC);
               struct firec_staged staged = { 0 };
               struct stat st;
               if (root >= 0 && fstatat (root, file.vm_path + 1, &st, AT_SYMLINK_NOFOLLOW) == 0)
@@ -168,8 +168,7 @@ cmd_update (int argc, char **argv)
                   rc = FIREC_EXIT_INVALID;
                 }
               else if (root < 0
-                  || firec_stage_file (root, &file, (uid_t) firec_vm_record_number (&info, "uid"),
-                                       (gid_t) firec_vm_record_number (&info, "gid"), NULL, NULL, &staged, &err)
+                  || firec_stage_file (root, &file, info.record->uid, info.record->gid, NULL, NULL, &staged, &err)
                          < 0)
                 rc = err ? cli_report_error (&err) : FIREC_EXIT_RUNTIME;
               else

@@ -19,7 +19,7 @@ call_on_vm (const struct cli_vm_command *cmd, int argc, char **argv, const char 
             const char *(*make_body) (char **rest, char **owned, int *rc), const char *done)
 {
   enum firec_output output;
-  struct firec_vm_info info = { .pidfd = -1 };
+  struct firec_vm_info info = FIREC_VM_INFO_INIT;
   cleanup_model struct firec_model *model = NULL;
   char **rest = NULL;
   int rc = cli_vm_command_parse (cmd, argc, argv, &output, &info, &model, &rest);
@@ -27,7 +27,7 @@ call_on_vm (const struct cli_vm_command *cmd, int argc, char **argv, const char 
     return rc < 0 ? FIREC_EXIT_OK : rc;
   cleanup_free char *owned = NULL;
   const char *body = make_body ? make_body (rest, &owned, &rc) : NULL;
-  if (rc == FIREC_EXIT_OK && !info.alive)
+  if (rc == FIREC_EXIT_OK && !firec_vm_alive (&info))
     {
       fprintf (stderr, "%s %s: %s is not running (%s)\n", cli_program_name, cmd->name, info.name,
                firec_vm_state_name (info.state));

@@ -1,61 +1,239 @@
 #include "config.h"
 
 #include "cgroup.h"
+#include "seam.h"
 #include "util.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
 #include <sys/statfs.h>
-#include <time.h>
 #include <unistd.h>
 
-static int
-empty_plain_directory (const char *dir, firec_error_t *err)
+static const char *
+hierarchy_root (void)
 {
+  const char *root = firec_seam_cgroup_root ();
+  return root ? root : "/sys/fs/cgroup";
+}
+
+int
+firec_cgroup_version (const struct firec_model *m)
+{
+  if (m->cgroup_version)
+    return m->cgroup_version;
+  struct statfs s;
+  return statfs (hierarchy_root (), &s) == 0 && s.f_type == CGROUP2_SUPER_MAGIC ? 2 : 1;
+}
+
+/* Where the jailer finds a controller, as it does: the cgroup2 mount (v2), or
+   the v1 mount whose options name the controller. NULL when there is none. */
+static char *
+mount_for (int version, const char *controller)
+{
+  const char *seam = firec_seam_cgroup_root ();
+  if (seam)
+    return version == 2 ? firec_xstrdup (seam) : firec_xasprintf ("%s/%s", seam, controller);
+  FILE *f = fopen ("/proc/self/mounts", "re");
+  if (f == NULL)
+    return NULL;
+  char line[4096];
+  char *found = NULL;
+  while (found == NULL && fgets (line, sizeof line, f))
+    {
+      char *save = NULL;
+      strtok_r (line, " ", &save);
+      char *dir = strtok_r (NULL, " ", &save);
+      char *type = strtok_r (NULL, " ", &save);
+      char *options = strtok_r (NULL, " ", &save);
+      if (dir == NULL || type == NULL || options == NULL)
+        continue;
+      if (version == 2 && strcmp (type, "cgroup2") == 0)
+        found = firec_xstrdup (dir);
+      else if (version == 1 && strcmp (type, "cgroup") == 0)
+        {
+          char *osave = NULL;
+          for (char *o = strtok_r (options, ",", &osave); o && !found; o = strtok_r (NULL, ",", &osave))
+            if (strcmp (o, controller) == 0)
+              found = firec_xstrdup (dir);
+        }
+    }
+  fclose (f);
+  return found;
+}
+
+static bool
+v2_offers (const char *mount, const char *controller, const char *list_path)
+{
+  cleanup_free char *list = NULL;
+  size_t len;
+  if (firec_read_file (list_path, 65536, &list, &len) < 0)
+    return firec_seam_cgroup_root () != NULL; /* a test's fake hierarchy lists nothing */
+  (void) mount;
+  char *save = NULL;
+  for (char *w = strtok_r (list, " \n", &save); w; w = strtok_r (NULL, " \n", &save))
+    if (strcmp (w, controller) == 0)
+      return true;
+  return false;
+}
+
+static void
+strv_push (char ***v, size_t *n, char *s)
+{
+  *v = firec_xrealloc (*v, (*n + 2) * sizeof **v);
+  (*v)[(*n)++] = s;
+  (*v)[*n] = NULL;
+}
+
+static bool
+strv_has (char *const *v, size_t n, const char *s)
+{
+  for (size_t i = 0; i < n; i++)
+    if (strcmp (v[i], s) == 0)
+      return true;
+  return false;
+}
+
+char **
+firec_cgroup_problems (const struct firec_model *m)
+{
+  char **out = firec_xcalloc (1, sizeof *out);
+  size_t n = 0;
+  int version = firec_cgroup_version (m);
+  for (char **c = m->cgroups; *c; c++)
+    {
+      int key_len = (int) strcspn (*c, "=");
+      cleanup_free char *controller = firec_xstrndup (*c, strcspn (*c, "."));
+      cleanup_free char *mount = mount_for (version, controller);
+      if (mount == NULL)
+        {
+          strv_push (&out, &n,
+                     firec_xasprintf ("jailer.cgroups.%.*s: no cgroup v%d hierarchy here offers the %s controller",
+                                      key_len, *c, version, controller));
+          continue;
+        }
+      if (version != 2)
+        continue;
+      cleanup_free char *list_path = firec_xasprintf ("%s/cgroup.controllers", mount);
+      if (!v2_offers (mount, controller, list_path))
+        strv_push (&out, &n,
+                   firec_xasprintf ("jailer.cgroups.%.*s: the cgroup v2 hierarchy at %s does not offer the %s "
+                                    "controller (see %s)",
+                                    key_len, *c, mount, controller, list_path));
+    }
+  return out;
+}
+
+void
+firec_cgroup_dirs (const struct firec_model *m, char ***dirs, char ***new_parents)
+{
+  size_t nd = 0, np = 0;
+  *dirs = firec_xcalloc (1, sizeof **dirs);
+  *new_parents = firec_xcalloc (1, sizeof **new_parents);
+  if (!m->jailer || m->cgroups[0] == NULL)
+    return;
+  int version = firec_cgroup_version (m);
+  const char *parent = m->parent_cgroup ? m->parent_cgroup : m->exec_name;
+  for (char **c = m->cgroups; *c; c++)
+    {
+      cleanup_free char *controller = firec_xstrndup (*c, strcspn (*c, "."));
+      cleanup_free char *mount = mount_for (version, controller);
+      if (mount == NULL)
+        continue;
+      char *dir = firec_xasprintf ("%s/%s/%s", mount, parent, m->name);
+      if (strv_has (*dirs, nd, dir))
+        {
+          free (dir);
+          continue;
+        }
+      strv_push (dirs, &nd, dir);
+      /* Each parent below the mount that is missing now, deepest first. */
+      cleanup_free char *p = firec_xasprintf ("%s/%s", mount, parent);
+      for (size_t base = strlen (mount); strlen (p) > base;)
+        {
+          struct stat st;
+          if (stat (p, &st) == 0)
+            break;
+          if (!strv_has (*new_parents, np, p))
+            strv_push (new_parents, &np, firec_xstrdup (p));
+          char *slash = strrchr (p, '/');
+          if (slash == NULL)
+            break;
+          *slash = '\0';
+        }
+    }
+}
+
+void
+firec_cgroup_pids (const char *dir, pid_t **pids, size_t *count)
+{
+  cleanup_free char *path = firec_xasprintf ("%s/cgroup.procs", dir);
+  cleanup_free char *text = NULL;
+  size_t len;
+  if (firec_read_file (path, 1 << 20, &text, &len) < 0)
+    return;
+  char *save = NULL;
+  for (char *w = strtok_r (text, "\n", &save); w; w = strtok_r (NULL, "\n", &save))
+    {
+      char *end;
+      long pid = strtol (w, &end, 10);
+      if (*end || pid <= 0)
+        continue;
+      *pids = firec_xrealloc (*pids, (*count + 1) * sizeof **pids);
+      (*pids)[(*count)++] = (pid_t) pid;
+    }
+}
+
+/* A fake hierarchy (the test seam) is a plain directory with real files; on
+   cgroupfs the control files vanish with the directory. */
+static bool
+plain_directory_emptied (const char *dir)
+{
+  struct statfs fs;
+  if (statfs (dir, &fs) < 0 || fs.f_type == CGROUP2_SUPER_MAGIC || fs.f_type == CGROUP_SUPER_MAGIC)
+    return false;
   DIR *d = opendir (dir);
   if (d == NULL)
-    return firec_error_set (err, errno, "cannot open %s", dir);
+    return false;
   struct dirent *e;
   while ((e = readdir (d)) != NULL)
     if (e->d_type == DT_REG)
       unlinkat (dirfd (d), e->d_name, 0);
   closedir (d);
+  return true;
+}
+
+static int
+remove_one (const char *dir, bool if_empty, firec_error_t *err)
+{
+  /* A cgroup is busy until the kernel has finished with its last task, a few
+     milliseconds after the reap: retry briefly. */
+  long long start = firec_now_ms ();
+  bool emptied = false;
+  while (rmdir (dir) < 0)
+    {
+      if (errno == ENOENT)
+        return 0;
+      if (errno == ENOTEMPTY && !emptied && (emptied = plain_directory_emptied (dir)))
+        continue;
+      if (if_empty && (errno == ENOTEMPTY || errno == EBUSY))
+        return 0; /* another VM's cgroups are still in it */
+      if (errno != EBUSY || firec_now_ms () - start > 2000)
+        return firec_error_set (err, errno, "cannot remove the cgroup %s", dir);
+      poll (NULL, 0, 10);
+    }
   return 0;
 }
 
 int
-firec_remove_cgroup_dirs (const cJSON *dirs, firec_error_t *err)
+firec_cgroup_remove (char *const *dirs, bool if_empty, firec_error_t *err)
 {
   int rc = 0;
-  for (const cJSON *d = dirs ? dirs->child : NULL; d; d = d->next)
-    {
-      const char *dir = d->valuestring;
-      /* A cgroup is busy until the kernel has finished with its last task, a few
-         milliseconds after the reap; retry briefly. */
-      long long start = firec_now_ms ();
-      while (rmdir (dir) < 0)
-        {
-          if (errno == ENOENT)
-            break;
-          /* On cgroupfs the control files vanish with the directory; a cgroup root
-             that is a plain directory (FIREC_CGROUP_ROOT in tests) holds real files. */
-          struct statfs fs;
-          if (errno == ENOTEMPTY && statfs (dir, &fs) == 0 && fs.f_type != CGROUP2_SUPER_MAGIC
-              && fs.f_type != CGROUP_SUPER_MAGIC)
-            {
-              cleanup_error firec_error_t ignored = NULL;
-              if (empty_plain_directory (dir, &ignored) == 0)
-                continue;
-            }
-          if (errno != EBUSY || (firec_now_ms () - start) > 2000)
-            {
-              rc = firec_error_set (err, errno, "cannot remove the cgroup %s", dir);
-              break;
-            }
-          poll (NULL, 0, 10);
-        }
-    }
+  for (size_t i = 0; dirs && dirs[i]; i++)
+    if (remove_one (dirs[i], if_empty, err) < 0)
+      rc = -1;
   return rc;
 }
-

@@ -1,10 +1,15 @@
-/* Removing the cgroup directories the jailer made for a VM. */
+/* The cgroups of a jailed VM, seen from the host: which hierarchy the jailer
+   will use, the directories it makes for the VM (and the parents it makes on
+   the way), the processes in them, and their removal. */
 #ifndef FIREC_CGROUP_H
 #define FIREC_CGROUP_H
 
-#include <cjson/cJSON.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
 
 #include "error.h"
+#include "model.h"
 
 #ifndef CGROUP_SUPER_MAGIC
 #define CGROUP_SUPER_MAGIC 0x27e0eb
@@ -13,8 +18,26 @@
 #define CGROUP2_SUPER_MAGIC 0x63677270
 #endif
 
-/* Removes the cgroup directories listed (a JSON array of paths), retrying while
-   the kernel still counts the VM's last task. Absent ones are fine. */
-int firec_remove_cgroup_dirs (const cJSON *dirs, firec_error_t *err);
+/* The version cgroup_version: auto means on this host (2 when the hierarchy
+   root is a cgroup2 mount). */
+int firec_cgroup_version (const struct firec_model *m);
+
+/* Problems the jailer would refuse with (a controller the host does not offer),
+   one malloc'ed message each, NULL-terminated; an empty list when none. */
+char **firec_cgroup_problems (const struct firec_model *m);
+
+/* The cgroup directories the jailer creates for the VM (one with v2, one per
+   controller with v1) and, of their parents, those that do not exist yet (the
+   jailer creates them; we remove them again when empty). NULL-terminated. */
+void firec_cgroup_dirs (const struct firec_model *m, char ***dirs, char ***new_parents);
+
+/* Appends the pids in dir (cgroup.procs) to *pids. Absent dir: nothing. */
+void firec_cgroup_pids (const char *dir, pid_t **pids, size_t *count);
+
+/* Removes the directories (children first as listed), retrying while the kernel
+   still counts the VM's last task; absent ones are fine. With if_empty, a
+   directory that still has children or tasks (another VM's) is left alone
+   without an error. */
+int firec_cgroup_remove (char *const *dirs, bool if_empty, firec_error_t *err);
 
 #endif

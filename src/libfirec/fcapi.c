@@ -42,6 +42,7 @@ struct firec_fcapi
   char *connect_path; /* what connect () uses: the path, or a /proc/self/fd/... alias */
   int path_fd;        /* O_PATH fd the alias goes through, or -1 */
   int fd;             /* the connection, -1 until the first request or after a failure */
+  int cancel_fd;      /* readable: stop waiting (ECANCELED); -1: none */
   size_t in_flight;   /* requests sent whose answers are not read yet */
   /* The inotify fd firec_fcapi_wait_ready watched with, its watch removed: closing
      one waits for an RCU grace period (15-20 ms here) unless its last watch went
@@ -232,6 +233,7 @@ firec_fcapi_open (const char *socket_path, struct firec_fcapi **out, firec_error
   if (socket_path == NULL || *socket_path == '\0')
     return firec_error_set_errno (err, EINVAL, "no API socket path");
   struct firec_fcapi *c = firec_xcalloc (1, sizeof *c);
+  c->cancel_fd = -1;
   c->path_fd = -1;
   c->fd = -1;
   c->inotify_fd = -1;
@@ -292,9 +294,10 @@ ensure_connected (struct firec_fcapi *c, firec_error_t *err)
 }
 
 /* Waits until fd is ready for events or the deadline (ms on firec_now_ms's clock,
-   < 0: none) passes: 1 ready, 0 timed out, -1 error. */
+   < 0: none) passes: 1 ready, 0 timed out, -1 error (ECANCELED: cancel_fd
+   became readable). */
 static int
-wait_fd (int fd, short events, long long deadline)
+wait_fd (int fd, short events, long long deadline, int cancel_fd)
 {
   for (;;)
     {
@@ -306,8 +309,13 @@ wait_fd (int fd, short events, long long deadline)
             return 0;
           ms = left > INT_MAX ? INT_MAX : (int) left;
         }
-      struct pollfd p = { .fd = fd, .events = events };
-      int n = poll (&p, 1, ms);
+      struct pollfd p[2] = { { .fd = fd, .events = events }, { .fd = cancel_fd, .events = POLLIN } };
+      int n = poll (p, 2, ms);
+      if (n > 0 && p[1].revents)
+        {
+          errno = ECANCELED;
+          return -1;
+        }
       if (n > 0)
         return 1;
       if (n < 0 && errno != EINTR)
@@ -317,7 +325,7 @@ wait_fd (int fd, short events, long long deadline)
 
 /* Sends all of data before the deadline. */
 static int
-send_all (int fd, const char *data, size_t len, long long deadline, bool *timed_out)
+send_all (int fd, const char *data, size_t len, long long deadline, int cancel_fd, bool *timed_out)
 {
   while (len > 0)
     {
@@ -332,7 +340,7 @@ send_all (int fd, const char *data, size_t len, long long deadline, bool *timed_
         continue;
       if (n < 0 && errno != EAGAIN)
         return -1;
-      int ready = wait_fd (fd, POLLOUT, deadline);
+      int ready = wait_fd (fd, POLLOUT, deadline, cancel_fd);
       if (ready <= 0)
         {
           *timed_out = ready == 0;
@@ -383,7 +391,7 @@ receive_answer (struct firec_fcapi *c, http_parser *parser, struct answer *a, lo
         continue;
       if (n < 0 && errno == EAGAIN)
         {
-          int ready = wait_fd (c->fd, POLLIN, deadline);
+          int ready = wait_fd (c->fd, POLLIN, deadline, c->cancel_fd);
           if (ready <= 0)
             {
               *why = ready == 0 ? ETIMEDOUT : errno;
@@ -447,7 +455,7 @@ send_request (struct firec_fcapi *c, const char *method, const char *path, const
   if (body)
     firec_buf_puts (&req, body); /* one write: micro_http wakes once per request */
   bool timed_out = false;
-  int sent = send_all (c->fd, req.data, req.len, deadline, &timed_out);
+  int sent = send_all (c->fd, req.data, req.len, deadline, c->cancel_fd, &timed_out);
   int send_errno = errno;
   firec_buf_release (&req);
   if (sent < 0)
@@ -502,6 +510,8 @@ receive_response (struct firec_fcapi *c, const char *method, const char *path, l
         case EFBIG:
           return firec_error_set_errno (err, EFBIG, "%s %s on API socket %s: the answer is larger than %d bytes",
                                         method, path, who, FCAPI_MAX_ANSWER);
+        case ECANCELED:
+          return firec_error_set_errno (err, ECANCELED, "%s %s on API socket %s: interrupted", method, path, who);
         case EPROTO:
           return firec_error_set_errno (err, EPROTO, "%s %s on API socket %s: malformed HTTP answer: %s", method,
                                         path, who, http_errno_description (HTTP_PARSER_ERRNO (&parser)));
@@ -708,8 +718,14 @@ retryable_errno (int e)
     }
 }
 
+void
+firec_fcapi_set_cancel_fd (struct firec_fcapi *c, int cancel_fd)
+{
+  c->cancel_fd = cancel_fd;
+}
+
 int
-firec_fcapi_wait_ready (const char *socket_path, pid_t pid_or_0, int pidfd_or_minus1, long timeout_ms,
+firec_fcapi_wait_ready (const char *socket_path, pid_t pid_or_0, int pidfd_or_minus1, long timeout_ms, int cancel_fd,
                         struct firec_fcapi **ready_client, firec_error_t *err)
 {
   if (ready_client)
@@ -834,15 +850,19 @@ firec_fcapi_wait_ready (const char *socket_path, pid_t pid_or_0, int pidfd_or_mi
             wait_ms = left > INT_MAX ? INT_MAX : (int) left;
         }
 
-      struct pollfd fds[2];
-      nfds_t n = 0;
-      if (ino >= 0)
-        fds[n++] = (struct pollfd){ .fd = ino, .events = POLLIN };
-      if (pidfd >= 0)
-        fds[n++] = (struct pollfd){ .fd = pidfd, .events = POLLIN };
-      if (poll (fds, n, wait_ms) < 0 && errno != EINTR)
+      struct pollfd fds[3] = {
+        { .fd = ino, .events = POLLIN },
+        { .fd = pidfd, .events = POLLIN },
+        { .fd = cancel_fd, .events = POLLIN },
+      };
+      if (poll (fds, 3, wait_ms) < 0 && errno != EINTR)
         {
           firec_error_set (err, errno, "cannot wait for API socket %s", socket_path);
+          break;
+        }
+      if (fds[2].revents)
+        {
+          firec_error_set_errno (err, ECANCELED, "interrupted while waiting for API socket %s", socket_path);
           break;
         }
       drain_inotify (ino);

@@ -90,6 +90,10 @@ char *firec_fcapi_fault_text (const char *body);
    the caller's GET / (Firecracker answers it once its API thread runs) can have
    the configuration requests pipelined behind it. */
 int firec_fcapi_wait_ready (const char *socket_path, pid_t pid_or_0, int pidfd_or_minus1, long timeout_ms,
-                            struct firec_fcapi **ready_client, firec_error_t *err);
+                            int cancel_fd, struct firec_fcapi **ready_client, firec_error_t *err);
+
+/* While cancel_fd (e.g. a signalfd; -1: none) polls readable, every wait of
+   the client fails at once with errno_value ECANCELED; the fd is not read. */
+void firec_fcapi_set_cancel_fd (struct firec_fcapi *c, int cancel_fd);
 
 #endif

@@ -1,11 +1,12 @@
-/* interpret: runs a plan's steps on the host. Every completed step that changes
-   the host pushes its undo; on any failure the VMM is stopped first (SIGKILL
-   through its pidfd, then reaped), the undos run in reverse, the first error is
-   kept and every undo that failed is listed as a leftover. */
+/* interpret: runs a plan's steps on the host. The VM's record (record.h) is
+   written before each side effect it describes, so it always names everything
+   the run has made; on any failure the VMM is stopped (SIGKILL through its
+   pidfd, then reaped) and the one teardown (teardown.h) removes what the record
+   names. The first error is kept; whatever could not be removed is listed as a
+   leftover. */
 #ifndef FIREC_INTERP_H
 #define FIREC_INTERP_H
 
-#include <signal.h>
 #include <stdbool.h>
 #include <sys/types.h>
 
@@ -14,6 +15,7 @@
 
 struct firec_vm;
 struct firec_stage_progress;
+struct firec_attached;
 
 struct firec_run_opts
 {
@@ -27,51 +29,40 @@ struct firec_run_opts
   /* Detached (daemon mode): Firecracker's stderr goes to <state_dir>/firecracker.log
      instead of a pipe, since firec-run will not be there to read it. */
   bool stderr_to_log;
-  bool die_with_parent; /* attached: the VMM dies with firec-run (PR_SET_PDEATHSIG) */
+  /* Attached: the VMM must not outlive firec-run. A guard process (attached.h)
+     removes the VM when firec-run dies, however it dies. */
+  bool attached;
+  /* The firec-supervise program (the guard, then the supervisor); NULL: none,
+     and then an attached run is supervised in-process, without a guard. */
+  const char *helper;
   long lock_timeout_ms; /* how long to wait for another run of the same VM (0: not) */
+  /* The signalfd of SIGINT, SIGTERM and SIGHUP (blocked by the caller; -1:
+     none). Every wait of the run polls it: a signal there rolls the run back.
+     A signal that arrives after the last step is left unread for the
+     supervisor, which then runs the stop policy. */
+  int signal_fd;
   const struct firec_stage_progress *progress;
   /* Called before each step (logging, NOTIFY_SOCKET STATUS=); may be NULL. */
   void (*on_step) (void *data, const struct firec_step *step);
   void *data;
 };
 
-/* Runs every step of plan. On success *out is the running VM (the undo stack is
-   kept for teardown). On failure everything is rolled back and the error says
-   which step failed and why; its kind is FIREC_ERR_PRECONDITION for preflight,
-   FIREC_ERR_LOCKED when another run holds the VM, FIREC_ERR_LEFTOVERS when an
-   undo failed (the leftovers are listed), FIREC_ERR_RUNTIME otherwise. */
+/* Runs every step of plan. On success *out is the running VM. On failure
+   everything is rolled back and the error says which step failed and why; its
+   kind is FIREC_ERR_PRECONDITION for preflight, FIREC_ERR_LOCKED when another
+   run holds the VM or it runs already, FIREC_ERR_LEFTOVERS when the teardown
+   could not remove everything (the leftovers are listed), FIREC_ERR_RUNTIME
+   otherwise. */
 int firec_interp_run (const struct firec_plan *plan, const struct firec_run_opts *opts, struct firec_vm **out,
                       firec_error_t *err);
 
-/* Async-signal-safe: marks the run as interrupted by signo and SIGKILLs the
-   process being started, so that whatever step is waiting fails at once and the
-   run rolls back. */
-void firec_interp_interrupt (int signo);
-/* The signal that interrupted the run, or 0. */
-int firec_interp_interrupted (void);
-
 /* The running VMM. */
 pid_t firec_vm_pid (const struct firec_vm *vm);
-int firec_vm_pidfd (const struct firec_vm *vm);
 const char *firec_vm_firecracker_version (const struct firec_vm *vm);
-/* Drains the VMM's stderr pipe (call when firec_vm_stderr_fd polls readable). */
-int firec_vm_stderr_fd (const struct firec_vm *vm);
-void firec_vm_drain_stderr (struct firec_vm *vm);
 
-/* Waits for the VMM to exit (attached mode), running the stop policy when a
-   signal arrives on signal_fd (-1: none); see supervise.h. */
-int firec_vm_supervise (struct firec_vm *vm, int signal_fd, int *wait_status, bool *stopped, firec_error_t *err);
-
-/* After the VMM is gone: runs every undo (remove the jail, cgroups and state).
-   Failures are collected as leftovers (kind FIREC_ERR_LEFTOVERS). */
-int firec_vm_teardown (struct firec_vm *vm, firec_error_t *err);
+/* Hands an attached VM over to its supervision (attached.h): the record, the
+   process handles, the lock, Firecracker's stderr and the guard. vm is freed. */
+struct firec_attached *firec_vm_attach (struct firec_vm *vm);
 void firec_vm_free (struct firec_vm *vm);
-
-/* What a supervisor in another program image needs to carry on: the VMM's pid
-   and pidfd, the lock and stderr fds, the stop policy, and what is left to
-   remove afterwards (jail tree, output files, cgroups, state). */
-cJSON *firec_vm_handoff (struct firec_vm *vm);
-
-
 
 #endif

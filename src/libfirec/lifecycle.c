@@ -2,15 +2,15 @@
 
 #include "lifecycle.h"
 #include "cgroup.h"
-#include "interp.h"
-#include "model.h"
+#include "discover.h"
 #include "process.h"
-#include "stage.h"
-#include "state.h"
+#include "supervise.h"
+#include "teardown.h"
 #include "util.h"
 
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -18,6 +18,9 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+
+/* Where jails are when the manifest does not say (the schema's default). */
+#define DEFAULT_CHROOT_BASE "/srv/jailer"
 
 const char *
 firec_vm_state_name (enum firec_vm_state state)
@@ -36,21 +39,10 @@ firec_vm_state_name (enum firec_vm_state state)
       return "exited";
     case FIREC_VM_STALE:
       return "stale";
+    case FIREC_VM_DAMAGED:
+      return "damaged";
     }
   return "unknown";
-}
-
-const char *
-firec_vm_record_string (const struct firec_vm_info *info, const char *field)
-{
-  return cJSON_GetStringValue (cJSON_GetObjectItemCaseSensitive (info->record, field));
-}
-
-double
-firec_vm_record_number (const struct firec_vm_info *info, const char *field)
-{
-  const cJSON *v = cJSON_GetObjectItemCaseSensitive (info->record, field);
-  return cJSON_IsNumber (v) ? v->valuedouble : 0;
 }
 
 void
@@ -59,78 +51,44 @@ firec_vm_info_release (struct firec_vm_info *info)
   free (info->name);
   free (info->state_dir);
   free (info->detail);
-  cJSON_Delete (info->record);
-  if (info->pidfd >= 0)
-    close (info->pidfd);
+  free (info->damage);
+  firec_record_free (info->record);
+  firec_pidref_done (&info->vmm);
+  firec_state_close (&info->state_root);
   memset (info, 0, sizeof *info);
-  info->pidfd = -1;
+  info->vmm = (struct firec_pidref) FIREC_PIDREF_NULL;
+  info->state_root = (struct firec_state) FIREC_STATE_INIT;
 }
 
-/* A VMM that has exited but was not reaped yet (its parent, the firec-run that
-   started it detached, is gone and init has not collected it) is not running. */
-static bool
-is_zombie (pid_t pid)
+static void __attribute__ ((format (printf, 3, 4)))
+set_state (struct firec_vm_info *info, enum firec_vm_state state, const char *fmt, ...)
 {
-  char path[64], buf[512];
-  snprintf (path, sizeof path, "/proc/%ld/stat", (long) pid);
-  FILE *f = fopen (path, "re");
-  if (f == NULL)
-    return true;
-  size_t n = fread (buf, 1, sizeof buf - 1, f);
-  fclose (f);
-  buf[n] = '\0';
-  const char *close = strrchr (buf, ')');
-  return close == NULL || close[1] != ' ' || close[2] == 'Z' || close[2] == 'X';
-}
-
-/* Opens a pidfd for the recorded pid and keeps it only when the process behind
-   it started when the record says: a pid reused by another process is not the VM. */
-static void
-check_alive (struct firec_vm_info *info)
-{
-  info->pid = (pid_t) firec_vm_record_number (info, "pid");
-  if (info->pid <= 0)
-    return;
-  cleanup_error firec_error_t err = NULL;
-  int pidfd;
-  if (firec_pidfd_open (info->pid, &pidfd, &err) < 0)
-    return;
-  unsigned long long start = 0;
-  cleanup_error firec_error_t start_err = NULL;
-  if (firec_process_start_time (info->pid, &start, &start_err) == 0
-      && (double) start == firec_vm_record_number (info, "pid_start_time") && !is_zombie (info->pid))
-    {
-      info->alive = true;
-      info->pidfd = pidfd;
-      return;
-    }
-  close (pidfd);
+  va_list ap;
+  va_start (ap, fmt);
+  free (info->detail);
+  info->detail = firec_xvasprintf (fmt, ap);
+  va_end (ap);
+  info->state = state;
 }
 
 int
 firec_vm_api (const struct firec_vm_info *info, const char *method, const char *path, const char *body,
               struct firec_fcapi_response *resp, firec_error_t *err)
 {
-  const char *socket = firec_vm_record_string (info, "api_socket");
-  if (!info->alive || socket == NULL)
+  if (!firec_vm_alive (info) || info->record == NULL)
     return firec_error_set (err, 0, "%s is not running", info->name);
   cleanup_fcapi struct firec_fcapi *api = NULL;
-  if (firec_fcapi_open (socket, &api, err) < 0)
+  if (firec_fcapi_open (info->record->api_socket, &api, err) < 0)
     return -1;
   return firec_fcapi_call (api, method, path, body, 10000, resp, err);
 }
 
-int
-firec_vm_inspect (const char *name, struct firec_vm_info *info, firec_error_t *err)
+/* Reads the record, or says why there is none. 1: read; 0: state set. */
+static int
+read_record (struct firec_vm_info *info, int dir_fd, firec_error_t *err)
 {
-  memset (info, 0, sizeof *info);
-  info->pidfd = -1;
-  info->name = firec_xstrdup (name);
-  info->state_dir = firec_state_dir_for (name);
-  if (firec_state_lock_held (info->state_dir, &info->holder, err) < 0)
-    return -1;
   cleanup_error firec_error_t read_err = NULL;
-  if (firec_state_read (info->state_dir, &info->record, &read_err) < 0)
+  if (firec_record_read (dir_fd, info->state_dir, &info->record, &read_err) < 0)
     {
       if (read_err->errno_value != EBADMSG)
         {
@@ -138,227 +96,477 @@ firec_vm_inspect (const char *name, struct firec_vm_info *info, firec_error_t *e
             *err = steal_pointer (&read_err);
           return -1;
         }
-      info->state = info->holder ? FIREC_VM_STARTING : FIREC_VM_STALE;
-      /* Without the record the jail's place is unknown: rm of the manifest file
-         finds it from the manifest. */
-      info->detail = firec_xasprintf ("%s; `firec-run rm` of its manifest file removes its jail too",
-                                      read_err->message);
+      info->damage = firec_xstrdup (read_err->message);
+      set_state (info, FIREC_VM_DAMAGED,
+                 "%s; `firec-run rm %s` kills what still runs in its jail and removes what it left", read_err->message,
+                 info->name);
       return 0;
     }
   if (info->record == NULL)
     {
-      info->state = info->holder ? FIREC_VM_STARTING : FIREC_VM_ABSENT;
-      info->detail = firec_xstrdup (info->holder ? "a firec-run is creating it" : "no such VM");
+      if (info->holder)
+        set_state (info, FIREC_VM_STARTING, "a firec-run (pid %ld) is creating it", (long) info->holder);
+      else
+        set_state (info, FIREC_VM_STALE,
+                   "%s has no record: a firec-run died while creating it; `firec-run rm %s` removes it",
+                   info->state_dir, info->name);
       return 0;
     }
-  check_alive (info);
-  const char *phase = firec_vm_record_string (info, "phase");
-  const char *mode = firec_vm_record_string (info, "mode");
-  /* attached and tmux VMs have a supervising firec-run, which holds the lock. */
-  bool attached = mode && (strcmp (mode, "attached") == 0 || strcmp (mode, "tmux") == 0);
-  if (phase && strcmp (phase, "starting") == 0)
+  return 1;
+}
+
+/* What a readable record and the live process say together. */
+static void
+judge (struct firec_vm_info *info)
+{
+  const struct firec_record *r = info->record;
+  cleanup_error firec_error_t ignored = NULL;
+  firec_pidref_open (r->vmm.pid, r->vmm.start_time, &info->vmm, &ignored);
+  bool attached = r->mode != FIREC_RUN_DAEMON;
+  if (r->phase == FIREC_PHASE_CREATING || r->phase == FIREC_PHASE_STARTING)
     {
-      info->state = info->holder ? FIREC_VM_STARTING : FIREC_VM_STALE;
-      info->detail = firec_xstrdup (info->holder ? "a firec-run is starting it"
-                                                 : "the firec-run that started it died mid-start");
-      return 0;
-    }
-  if (!info->alive)
-    {
-      info->state = attached && !info->holder ? FIREC_VM_STALE : FIREC_VM_EXITED;
-      info->detail = firec_xstrdup (attached && !info->holder ? "its supervising firec-run died"
-                                                              : "the VM has ended");
-      return 0;
+      if (info->holder)
+        set_state (info, FIREC_VM_STARTING, "a firec-run (pid %ld) is starting it", (long) info->holder);
+      else
+        set_state (info, FIREC_VM_STALE, "the firec-run that started it died mid-start; `firec-run rm %s` removes "
+                                         "what it left", info->name);
+      return;
     }
   if (attached && !info->holder)
     {
-      info->state = FIREC_VM_STALE;
-      info->detail = firec_xstrdup ("running, but its supervising firec-run died");
-      return 0;
+      set_state (info, FIREC_VM_STALE, "%s its supervising firec-run died; `firec-run rm %s` removes it",
+                 firec_vm_alive (info) ? "running, but" : "ended, and", info->name);
+      return;
+    }
+  if (!firec_vm_alive (info))
+    {
+      set_state (info, FIREC_VM_EXITED, "%s", r->phase == FIREC_PHASE_STOPPED ? "stopped" : "the VM has ended");
+      return;
     }
   cleanup_fcapi_response struct firec_fcapi_response resp = { 0 };
   cleanup_error firec_error_t api_err = NULL;
-  info->state = FIREC_VM_RUNNING;
-  if (firec_vm_api (info, "GET", "/", NULL, &resp, &api_err) == 0)
+  if (firec_vm_api (info, "GET", "/", NULL, &resp, &api_err) < 0)
     {
-      cleanup_cjson cJSON *vm = cJSON_Parse (resp.body);
-      const char *state = cJSON_GetStringValue (cJSON_GetObjectItemCaseSensitive (vm, "state"));
-      if (state && strcmp (state, "Paused") == 0)
-        info->state = FIREC_VM_PAUSED;
-      info->detail = firec_xasprintf ("Firecracker says \"%s\"", state ? state : "?");
+      set_state (info, FIREC_VM_RUNNING, "the API does not answer: %s", api_err->message);
+      return;
     }
-  else
-    info->detail = firec_xasprintf ("the API does not answer: %s", api_err->message);
-  return 0;
+  cleanup_cjson cJSON *vm = cJSON_Parse (resp.body);
+  const char *state = cJSON_GetStringValue (cJSON_GetObjectItemCaseSensitive (vm, "state"));
+  set_state (info, state && strcmp (state, "Paused") == 0 ? FIREC_VM_PAUSED : FIREC_VM_RUNNING,
+             "Firecracker says \"%s\"", state ? state : "?");
 }
 
-static int
-compare_names (const void *a, const void *b)
+int
+firec_vm_inspect (const char *name, struct firec_vm_info *info, firec_error_t *err)
 {
-  return strcmp (*(char *const *) a, *(char *const *) b);
+  memset (info, 0, sizeof *info);
+  info->vmm = (struct firec_pidref) FIREC_PIDREF_NULL;
+  info->state_root = (struct firec_state) FIREC_STATE_INIT;
+  info->name = firec_xstrdup (name);
+  info->state_dir = firec_state_dir_for (name);
+  if (firec_state_open (false, &info->state_root, err) < 0)
+    return -1;
+  if (firec_state_lock_held (&info->state_root, name, &info->holder, err) < 0)
+    return -1;
+  cleanup_close int dir_fd = -1;
+  if (firec_state_open_vm_dir (&info->state_root, name, &dir_fd, err) < 0)
+    return -1;
+  if (dir_fd < 0)
+    {
+      if (info->holder)
+        set_state (info, FIREC_VM_STARTING, "a firec-run (pid %ld) is creating it", (long) info->holder);
+      else
+        set_state (info, FIREC_VM_ABSENT, "no such VM");
+      return 0;
+    }
+  int rc = read_record (info, dir_fd, err);
+  if (rc <= 0)
+    return rc;
+  judge (info);
+  return 0;
 }
 
 int
 firec_vm_list (char ***names, size_t *count, firec_error_t *err)
 {
-  cleanup_free char *root = firec_state_root ();
-  *names = NULL;
-  *count = 0;
-  DIR *d = opendir (root);
-  if (d == NULL)
-    return errno == ENOENT ? 0 : firec_error_set (err, errno, "cannot read %s", root);
-  struct dirent *e;
-  while ((e = readdir (d)) != NULL)
-    {
-      if (e->d_name[0] == '.' || e->d_type != DT_DIR)
-        continue;
-      *names = firec_xrealloc (*names, (*count + 2) * sizeof **names);
-      (*names)[(*count)++] = firec_xstrdup (e->d_name);
-      (*names)[*count] = NULL;
-    }
-  closedir (d);
-  if (*count)
-    qsort (*names, *count, sizeof **names, compare_names);
+  cleanup_state struct firec_state st = FIREC_STATE_INIT;
+  if (firec_state_open (false, &st, err) < 0)
+    return -1;
+  return firec_state_list (&st, names, count, err);
+}
+
+/* ------------------------------------------------------------------ stopping */
+
+/* Waits until the holder of the VM's lock has let go (its pidfd, so no polling). */
+static int
+wait_holder_gone (const struct firec_vm_info *info, long timeout_ms, firec_error_t *err)
+{
+  struct firec_pidref holder;
+  if (firec_pidref_open (info->holder, 0, &holder, err) < 0)
+    return -1;
+  int status;
+  int rc = firec_pidref_wait (&holder, timeout_ms, &status, err);
+  firec_pidref_done (&holder);
+  if (rc < 0)
+    return -1;
+  if (rc == FIREC_WAIT_TIMEOUT)
+    return firec_error_set_kind (err, FIREC_ERR_LOCKED, 0, "firec-run (pid %ld) still holds %s after %ld s",
+                                 (long) info->holder, info->name, timeout_ms / 1000);
   return 0;
 }
 
-/* Waits until the process behind pidfd is gone; 1 gone, 0 timeout. */
-static int
-wait_gone (const struct firec_vm_info *info, long timeout_ms, firec_error_t *err)
-{
-  int status;
-  int rc = firec_process_wait (info->pid, info->pidfd, timeout_ms, &status, err);
-  if (rc < 0)
-    return -1;
-  return rc == FIREC_WAIT_TIMEOUT ? 0 : 1;
-}
-
-/* An attached VM belongs to its supervising firec-run: ask it (SIGTERM runs its
-   stop policy, then it removes everything), and wait until it lets go. */
+/* An attached VM belongs to its supervising firec-run: ask it (SIGTERM, with
+   the time it may take, runs its stop policy; then it removes everything) and
+   wait until it is gone. force: SIGKILL the VMM, which ends the supervisor. */
 static int
 stop_through_holder (struct firec_vm_info *info, bool force, long timeout_ms, firec_error_t *err)
 {
-  if (force && info->alive)
+  if (force && firec_vm_alive (info))
     {
       cleanup_error firec_error_t ignored = NULL;
-      firec_pidfd_send_signal (info->pidfd, SIGKILL, &ignored);
+      firec_pidref_kill (&info->vmm, SIGKILL, &ignored);
     }
-  else if (kill (info->holder, SIGTERM) < 0 && errno != ESRCH)
-    return firec_error_set (err, errno, "cannot signal firec-run (pid %ld)", (long) info->holder);
-  long long start = firec_now_ms ();
-  for (;;)
+  else
     {
-      pid_t holder = 0;
-      int held = firec_state_lock_held (info->state_dir, &holder, err);
-      if (held < 0)
-        return -1;
-      if (held == 0)
-        return 0;
-      if ((firec_now_ms () - start) > timeout_ms)
-        return firec_error_set_kind (err, FIREC_ERR_LOCKED, 0,
-                                     "firec-run (pid %ld) still holds %s after %ld ms", (long) info->holder,
-                                     info->name, timeout_ms);
-      poll (NULL, 0, 20);
+      union sigval value = { .sival_int = timeout_ms > 0 && timeout_ms < INT_MAX ? (int) timeout_ms : 0 };
+      if (sigqueue (info->holder, SIGTERM, value) < 0 && errno != ESRCH)
+        return firec_error_set (err, errno, "cannot signal firec-run (pid %ld)", (long) info->holder);
     }
+  /* Its own stop policy plus the teardown. */
+  return wait_holder_gone (info, timeout_ms + 15000, err);
+}
+
+static long
+policy_timeout (const struct firec_record *r, long timeout_ms)
+{
+  if (timeout_ms > 0)
+    return timeout_ms;
+  return r && r->stop_timeout_ms > 0 ? r->stop_timeout_ms : 30000;
+}
+
+/* The stop policy on a VM that is not our child (force: straight to SIGKILL). */
+static int
+run_policy (const struct firec_pidref *vmm, const struct firec_record *r, bool force, long timeout_ms, int signal_fd,
+            firec_error_t *err)
+{
+  struct firec_supervision s = {
+    .vmm = vmm,
+    .signal_fd = signal_fd,
+    .stop_now = true,
+    .stderr_fd = -1,
+    .stop = r->stop,
+    .stop_count = force ? 0 : r->stop_count,
+    .stop_timeout_ms = timeout_ms,
+    .api_socket = r->api_socket,
+  };
+  struct firec_vm_end end;
+  return firec_supervise (&s, &end, err);
+}
+
+int
+firec_vm_stop (struct firec_vm_info *info, bool force, long timeout_ms, int signal_fd, firec_error_t *err)
+{
+  if (info->state == FIREC_VM_DAMAGED)
+    return firec_error_set (err, 0, "cannot stop %s: %s. `firec-run rm -f %s` kills what runs in its jail and removes "
+                                    "what it left", info->name, info->damage, info->name);
+  timeout_ms = policy_timeout (info->record, timeout_ms);
+  if (info->holder)
+    return stop_through_holder (info, force, timeout_ms, err);
+  if (!firec_vm_alive (info))
+    return 0;
+  cleanup_close int lock = -1;
+  if (firec_state_lock (&info->state_root, info->name, 2000, &lock, err) < 0)
+    return -1;
+  if (run_policy (&info->vmm, info->record, force, timeout_ms, signal_fd, err) < 0)
+    return -1;
+  firec_pidref_done (&info->vmm);
+  info->record->phase = FIREC_PHASE_STOPPED;
+  cleanup_close int dir_fd = -1;
+  if (firec_state_open_vm_dir (&info->state_root, info->name, &dir_fd, err) < 0 || dir_fd < 0)
+    return -1;
+  return firec_record_write (dir_fd, info->state_dir, info->record, err);
+}
+
+/* ------------------------------------------------------------------ removing */
+
+struct firec_record *
+firec_vm_record_for_model (const struct firec_model *model)
+{
+  struct firec_record *r = firec_record_new (model, model->mode);
+  char **parents = NULL;
+  free (r->cgroup_dirs);
+  /* Parents that exist now may be ours from the run that left this, or not:
+     they stay. */
+  firec_cgroup_dirs (model, &r->cgroup_dirs, &parents);
+  for (size_t i = 0; parents[i]; i++)
+    free (parents[i]);
+  free (parents);
+  return r;
+}
+
+/* The record written once when the run began (its static facts: the jail, the
+   cgroups), when state.json cannot be read. */
+static struct firec_record *
+first_record (const struct firec_vm_info *info)
+{
+  cleanup_close int dir_fd = -1;
+  cleanup_error firec_error_t ignored = NULL;
+  if (firec_state_open_vm_dir (&info->state_root, info->name, &dir_fd, &ignored) < 0 || dir_fd < 0)
+    return NULL;
+  cleanup_close int fd = -1;
+  if (firec_state_open_file (dir_fd, info->state_dir, "identity.json", &fd, &ignored) < 0 || fd < 0)
+    return NULL;
+  cleanup_free char *text = NULL;
+  size_t len;
+  struct firec_record *r = NULL;
+  if (firec_read_fd (fd, 1 << 20, &text, &len) < 0
+      || firec_record_from_json (text, len, "identity.json", &r, &ignored) < 0)
+    return NULL;
+  return r;
+}
+
+/* A jail of this name under the default chroot base, when nothing else tells
+   where the VM's jail is (its state went with a reboot that cleared /run). */
+static struct firec_record *
+orphan_jail (const char *name)
+{
+  DIR *d = opendir (DEFAULT_CHROOT_BASE);
+  if (d == NULL)
+    return NULL;
+  struct firec_record *r = NULL;
+  struct dirent *e;
+  while (r == NULL && (e = readdir (d)) != NULL)
+    {
+      struct stat st;
+      if (e->d_name[0] == '.')
+        continue;
+      cleanup_free char *jail = firec_xasprintf ("%s/%s/%s", DEFAULT_CHROOT_BASE, e->d_name, name);
+      if (lstat (jail, &st) < 0 || !S_ISDIR (st.st_mode))
+        continue;
+      r = firec_xcalloc (1, sizeof *r);
+      r->name = firec_xstrdup (name);
+      r->jailer = true;
+      r->jail_dir = steal_pointer (&jail);
+      r->chroot_base = firec_xstrdup (DEFAULT_CHROOT_BASE);
+      r->exec_name = firec_xstrdup (e->d_name);
+      r->vm_root = firec_xasprintf ("%s/root", r->jail_dir);
+      r->cgroup_dirs = firec_xcalloc (1, sizeof *r->cgroup_dirs);
+      r->cgroup_parents = firec_xcalloc (1, sizeof *r->cgroup_parents);
+      r->phase = FIREC_PHASE_STARTING;
+    }
+  closedir (d);
+  return r;
+}
+
+/* What stands for the record when there is none to read. */
+static struct firec_record *
+substitute_record (const struct firec_vm_info *info, const struct firec_model *model)
+{
+  if (model && strcmp (model->name, info->name) == 0)
+    {
+      struct firec_record *r = firec_vm_record_for_model (model);
+      r->phase = FIREC_PHASE_STARTING;
+      return r;
+    }
+  struct firec_record *r = first_record (info);
+  if (r == NULL)
+    r = orphan_jail (info->name);
+  return r;
+}
+
+/* Whether r names anything that exists. */
+static bool
+leaves_something (const struct firec_vm_info *info, const struct firec_record *r)
+{
+  struct stat st;
+  if (info->state != FIREC_VM_ABSENT)
+    return true;
+  if (r == NULL)
+    return false;
+  if (lstat (r->jail_dir ? r->jail_dir : r->vm_root, &st) == 0)
+    return true;
+  for (size_t i = 0; r->cgroup_dirs[i]; i++)
+    if (lstat (r->cgroup_dirs[i], &st) == 0)
+      return true;
+  struct firec_vm_procs procs = { 0 };
+  cleanup_error firec_error_t ignored = NULL;
+  bool running = firec_vm_find_processes (r, &procs, &ignored) == 0 && procs.count > 0;
+  firec_vm_procs_release (&procs);
+  return running;
+}
+
+/* A lock file without a VM (firec-run died between taking it and making the
+   state directory): nobody holds it, so it goes. */
+static void
+remove_lone_lock (const struct firec_vm_info *info)
+{
+  int lock = -1;
+  cleanup_error firec_error_t ignored = NULL;
+  if (info->state_root.root_fd >= 0 && firec_state_lock (&info->state_root, info->name, 0, &lock, &ignored) == 0)
+    firec_state_unlock_remove (&info->state_root, info->name, lock);
 }
 
 static int
-run_recorded_policy (struct firec_vm_info *info, bool force, long timeout_ms, firec_error_t *err)
+remove_locked (struct firec_vm_info *info, struct firec_record *r, bool force, int *lock, firec_error_t *err)
 {
-  const cJSON *policy = cJSON_GetObjectItemCaseSensitive (info->record, "stop");
-  long long start = firec_now_ms ();
-  for (const cJSON *s = force ? NULL : (policy ? policy->child : NULL); s; s = s->next)
+  if (firec_vm_alive (info) && !force)
     {
-      const char *action = cJSON_GetStringValue (cJSON_GetObjectItemCaseSensitive (s, "action"));
-      const cJSON *wait = cJSON_GetObjectItemCaseSensitive (s, "wait_ms");
-      long wait_ms = cJSON_IsNumber (wait) ? (long) wait->valuedouble : 5000;
-      long left = timeout_ms - (firec_now_ms () - start);
-      if (left <= 0)
-        break;
-      if (wait_ms > left)
-        wait_ms = left;
-      cleanup_error firec_error_t action_err = NULL;
-      if (action && strcmp (action, "ctrl_alt_del") == 0)
-        firec_vm_api (info, "PUT", "/actions", "{\"action_type\":\"SendCtrlAltDel\"}", NULL, &action_err);
-      else
-        firec_pidfd_send_signal (info->pidfd, action && strcmp (action, "sigterm") == 0 ? SIGTERM : SIGKILL,
-                                 &action_err);
-      if (action_err)
-        continue; /* e.g. the API is already gone: on to the next step */
-      int gone = wait_gone (info, wait_ms, err);
-      if (gone != 0)
-        return gone < 0 ? -1 : 0;
+      cleanup_error firec_error_t policy_err = NULL;
+      /* Whatever the policy achieves, the teardown kills what is left. */
+      run_policy (&info->vmm, r, false, policy_timeout (r, 0), -1, &policy_err);
     }
-  cleanup_error firec_error_t ignored = NULL;
-  firec_pidfd_send_signal (info->pidfd, SIGKILL, &ignored);
-  int gone = wait_gone (info, 10000, err);
-  if (gone < 0)
-    return -1;
-  return gone ? 0 : firec_error_set (err, 0, "firecracker (pid %ld) did not die after SIGKILL", (long) info->pid);
+  firec_pidref_done (&info->vmm);
+  enum firec_teardown_kind kind
+      = r->phase == FIREC_PHASE_RUNNING || r->phase == FIREC_PHASE_STOPPED ? FIREC_TEARDOWN_END : FIREC_TEARDOWN_ROLLBACK;
+  return firec_teardown (&info->state_root, r, kind, lock, err);
 }
 
 int
-firec_vm_stop_recorded (struct firec_vm_info *info, bool force, long timeout_ms, firec_error_t *err)
+firec_vm_remove (struct firec_vm_info *info, bool force, const struct firec_model *model, bool *removed,
+                 firec_error_t *err)
 {
-  if (timeout_ms <= 0)
-    timeout_ms = (long) firec_vm_record_number (info, "stop_timeout_ms");
-  if (timeout_ms <= 0)
-    timeout_ms = 30000;
-  if (info->holder)
-    return stop_through_holder (info, force, timeout_ms + 10000, err);
-  if (!info->alive)
-    return 0;
-  cleanup_close int lock = -1;
-  if (firec_state_lock (info->state_dir, 2000, &lock, err) < 0)
-    return -1;
-  if (run_recorded_policy (info, force, timeout_ms, err) < 0)
-    return -1;
-  info->alive = false;
-  cJSON *phase = cJSON_GetObjectItemCaseSensitive (info->record, "phase");
-  if (phase)
-    cJSON_SetValuestring (phase, "stopped");
-  return firec_state_write (info->state_dir, info->record, err);
-}
-
-int
-firec_vm_remove (struct firec_vm_info *info, bool force, const char *extra_jail_dir, firec_error_t *err)
-{
+  *removed = false;
   if (info->holder)
     {
-      if (stop_through_holder (info, force, (long) firec_vm_record_number (info, "stop_timeout_ms") + 15000, err) < 0)
+      long timeout = policy_timeout (info->record, 0);
+      if (stop_through_holder (info, force, timeout, err) < 0)
         return -1;
-      /* The supervisor has removed everything it could; look at what is left. */
+      /* The supervisor removed everything it could; look at what is left. */
       cleanup_free char *name = firec_xstrdup (info->name);
       firec_vm_info_release (info);
       if (firec_vm_inspect (name, info, err) < 0)
         return -1;
+      *removed = true;
     }
-  cleanup_close int lock = -1;
-  if (firec_state_lock (info->state_dir, 5000, &lock, err) < 0)
-    return -1;
-  if (info->alive && run_recorded_policy (info, force, (long) firec_vm_record_number (info, "stop_timeout_ms"), err) < 0)
-    return -1;
-  info->alive = false;
-  int rc = 0;
-  struct firec_buf left = { 0 };
-  const char *dirs[] = { firec_vm_record_string (info, "jail_dir"), NULL, extra_jail_dir };
-  if (dirs[0] == NULL)
-    dirs[1] = firec_vm_record_string (info, "vm_root"); /* without the jailer */
-  for (size_t i = 0; i < FIREC_N_ELEMENTS (dirs); i++)
+  cleanup_record struct firec_record *r = info->record ? steal_pointer (&info->record) : substitute_record (info, model);
+  if (!leaves_something (info, r))
     {
-      cleanup_error firec_error_t e = NULL;
-      if (dirs[i] && firec_stage_remove_tree (dirs[i], &e) < 0)
-        firec_buf_printf (&left, "\n  - %s", e->message);
+      remove_lone_lock (info);
+      return 0;
     }
-  cleanup_error firec_error_t cg = NULL;
-  if (firec_remove_cgroup_dirs (cJSON_GetObjectItemCaseSensitive (info->record, "cgroup_dirs"), &cg) < 0)
-    firec_buf_printf (&left, "\n  - %s", cg->message);
-  cleanup_error firec_error_t st = NULL;
-  if (firec_state_remove (info->state_dir, &st) < 0)
-    firec_buf_printf (&left, "\n  - %s", st->message);
-  if (left.len)
-    rc = firec_error_set_kind (err, FIREC_ERR_LEFTOVERS, 0, "could not remove everything of %s:%s", info->name,
-                               left.data);
-  firec_buf_release (&left);
+  *removed = true;
+  if (r == NULL)
+    {
+      /* A state directory and nothing that says what it was for. */
+      r = firec_xcalloc (1, sizeof *r);
+      r->name = firec_xstrdup (info->name);
+      r->vm_root = firec_xasprintf ("%s/root", info->state_dir);
+      r->cgroup_dirs = firec_xcalloc (1, sizeof *r->cgroup_dirs);
+      r->cgroup_parents = firec_xcalloc (1, sizeof *r->cgroup_parents);
+    }
+  if (info->state_root.root_fd < 0 && firec_state_open (true, &info->state_root, err) < 0)
+    return -1;
+  int lock = -1;
+  if (firec_state_lock (&info->state_root, info->name, 5000, &lock, err) < 0)
+    return -1;
+  int rc = remove_locked (info, r, force, &lock, err);
+  if (lock >= 0)
+    close (lock);
+  return rc;
+}
+
+/* ------------------------------------------------------------------ before a start */
+
+static int
+already_running (const struct firec_vm_info *info, pid_t pid, firec_error_t *err)
+{
+  const struct firec_record *r = info->record;
+  if (info->state == FIREC_VM_STARTING)
+    return firec_error_set_kind (err, FIREC_ERR_LOCKED, 0, "%s is being started by firec-run (pid %ld)", info->name,
+                                 (long) info->holder);
+  char when[64] = "";
+  if (r && r->started_at > 0)
+    {
+      time_t t = (time_t) r->started_at;
+      struct tm tm;
+      strftime (when, sizeof when, ", started %Y-%m-%d %H:%M:%S", localtime_r (&t, &tm));
+    }
+  char holder[64] = "";
+  if (info->holder)
+    snprintf (holder, sizeof holder, ", supervised by firec-run pid %ld", (long) info->holder);
+  return firec_error_set_kind (err, FIREC_ERR_LOCKED, 0,
+                               "%s is already running (pid %ld%s%s): `firec-run stop %s` stops it, `firec-run apply "
+                               "FILE` keeps or replaces it",
+                               info->name, (long) pid, when, holder, info->name);
+}
+
+/* The first live process the host shows for r, or 0. */
+static pid_t
+live_process (const struct firec_record *r)
+{
+  if (r == NULL)
+    return 0;
+  struct firec_vm_procs procs = { 0 };
+  cleanup_error firec_error_t ignored = NULL;
+  pid_t pid = firec_vm_find_processes (r, &procs, &ignored) == 0 && procs.count > 0 ? procs.items[0].pid : 0;
+  firec_vm_procs_release (&procs);
+  return pid;
+}
+
+/* Leftovers with no record at all (its state went with a reboot): only the
+   manifest says where the jail is, unless it is under the default base. */
+static int
+check_orphan_jail (const struct firec_model *model, firec_error_t *err)
+{
+  cleanup_record struct firec_record *r = firec_vm_record_for_model (model);
+  const char *tree = r->jail_dir ? r->jail_dir : r->vm_root;
+  struct stat st;
+  if (lstat (tree, &st) < 0)
+    return 0;
+  pid_t pid = live_process (r);
+  if (pid)
+    return firec_error_set_kind (err, FIREC_ERR_LOCKED, 0,
+                                 "%s runs in %s (pid %ld) without a record of firec-run's; `firec-run rm -f %s` stops "
+                                 "it and removes it",
+                                 model->name, tree, (long) pid, model->source);
+  bool by_name = r->jail_dir && strcmp (r->chroot_base, DEFAULT_CHROOT_BASE) == 0;
+  cleanup_free char *root = firec_state_root ();
+  return firec_error_set_kind (err, FIREC_ERR_PRECONDITION, 0,
+                               "%s already exists from an earlier run of %s that left no record in %s (cleared by a "
+                               "reboot?); remove it with `firec-run rm %s`",
+                               tree, model->name, root, by_name ? model->name : model->source);
+}
+
+/* A VM that ended or whose firec-run died: in the way until `rm`, and running
+   still if the host shows one of its processes. */
+static int
+check_leftover (struct firec_vm_info *info, const struct firec_model *model, firec_error_t *err)
+{
+  pid_t pid = firec_vm_alive (info) ? info->vmm.pid : 0;
+  if (pid == 0)
+    {
+      cleanup_record struct firec_record *sub = info->record ? NULL : substitute_record (info, model);
+      pid = live_process (info->record ? info->record : sub);
+    }
+  if (pid)
+    return already_running (info, pid, err);
+  return firec_error_set_kind (err, FIREC_ERR_PRECONDITION, 0,
+                               "%s is left from an earlier run (%s: %s); remove it with `firec-run rm %s`", model->name,
+                               firec_vm_state_name (info->state), info->detail, model->name);
+}
+
+int
+firec_vm_check_absent (const struct firec_model *model, firec_error_t *err)
+{
+  struct firec_vm_info info;
+  int rc = firec_vm_inspect (model->name, &info, err);
+  if (rc == 0)
+    switch (info.state)
+      {
+      case FIREC_VM_ABSENT:
+        rc = check_orphan_jail (model, err);
+        break;
+      case FIREC_VM_RUNNING:
+      case FIREC_VM_PAUSED:
+      case FIREC_VM_STARTING:
+        rc = already_running (&info, firec_vm_alive (&info) ? info.vmm.pid : info.holder, err);
+        break;
+      case FIREC_VM_EXITED:
+      case FIREC_VM_STALE:
+      case FIREC_VM_DAMAGED:
+        rc = check_leftover (&info, model, err);
+        break;
+      }
+  firec_vm_info_release (&info);
   return rc;
 }

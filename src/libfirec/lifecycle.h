@@ -1,7 +1,8 @@
-/* supervise, from the outside: what the state record and the live process say
-   about a VM, and the operations on it after InstanceStart (status, stop, kill,
-   rm, and API calls on a running VM). A recorded pid is trusted only when its
-   start time matches, so a reused pid is never taken for the VM. */
+/* A VM from the outside: what its record and the host say about it (status,
+   ps), and the operations on it after InstanceStart (stop, kill, rm, and API
+   calls on a running VM). A recorded pid is trusted only while it still
+   started when recorded; a record that cannot be read is an error, never
+   "not running". */
 #ifndef FIREC_LIFECYCLE_H
 #define FIREC_LIFECYCLE_H
 
@@ -11,6 +12,10 @@
 
 #include "error.h"
 #include "fcapi.h"
+#include "model.h"
+#include "pidref.h"
+#include "record.h"
+#include "state.h"
 
 enum firec_vm_state
 {
@@ -18,47 +23,69 @@ enum firec_vm_state
   FIREC_VM_STARTING, /* a firec-run is starting it now */
   FIREC_VM_RUNNING,
   FIREC_VM_PAUSED,
-  FIREC_VM_EXITED,   /* recorded, the VM has ended; `rm` removes what is left */
+  FIREC_VM_EXITED,   /* recorded, the VM has ended (or was stopped); `rm` removes what is left */
   FIREC_VM_STALE,    /* left by a firec-run that died; `rm` removes it */
+  FIREC_VM_DAMAGED,  /* its record cannot be read; `rm` removes what the host shows */
 };
 
 struct firec_vm_info
 {
   char *name;
   char *state_dir;
+  struct firec_state state_root;
   enum firec_vm_state state;
-  cJSON *record; /* state.json, NULL when there is none */
-  pid_t pid;     /* the recorded VMM pid, 0 when none */
-  bool alive;    /* that very process (same start time) is still running */
-  int pidfd;     /* open while alive, else -1 */
-  pid_t holder;  /* the firec-run holding the VM's lock (attached, or mid-operation), 0 if none */
-  char *detail;  /* a human explanation of the state */
+  struct firec_record *record; /* NULL when there is none, or it is damaged */
+  char *damage;                /* DAMAGED: what is wrong with the record */
+  struct firec_pidref vmm;     /* set while the recorded VMM is alive */
+  pid_t holder;                /* the firec-run holding the VM's lock (attached, or mid-operation), 0 if none */
+  char *detail;                /* a human explanation of the state */
 };
+
+#define FIREC_VM_INFO_INIT { .vmm = FIREC_PIDREF_NULL, .state_root = FIREC_STATE_INIT }
 
 const char *firec_vm_state_name (enum firec_vm_state state);
 
 int firec_vm_inspect (const char *name, struct firec_vm_info *info, firec_error_t *err);
 void firec_vm_info_release (struct firec_vm_info *info);
 
-/* The names that have a state directory, sorted. */
-int firec_vm_list (char ***names, size_t *count, firec_error_t *err);
+static inline bool
+firec_vm_alive (const struct firec_vm_info *info)
+{
+  return firec_pidref_is_set (&info->vmm);
+}
 
-/* A string or number field of the record, or NULL / 0. */
-const char *firec_vm_record_string (const struct firec_vm_info *info, const char *field);
-double firec_vm_record_number (const struct firec_vm_info *info, const char *field);
+/* The names that have a state directory, sorted, NULL-terminated. */
+int firec_vm_list (char ***names, size_t *count, firec_error_t *err);
 
 /* One API call to a live VM (non-2xx is an error naming the request and answer). */
 int firec_vm_api (const struct firec_vm_info *info, const char *method, const char *path, const char *body,
                   struct firec_fcapi_response *resp, firec_error_t *err);
 
-/* Runs the recorded stop policy (force: SIGKILL at once). An attached VM is
-   stopped through its supervising firec-run, which then removes it. timeout_ms
-   > 0 bounds the whole policy (then SIGKILL); 0 uses the recorded one. */
-int firec_vm_stop_recorded (struct firec_vm_info *info, bool force, long timeout_ms, firec_error_t *err);
+/* Runs the recorded stop policy (force: SIGKILL at once), through the one stop
+   executor (supervise.h). An attached VM is stopped by its supervising
+   firec-run, which then removes it. timeout_ms > 0 bounds the whole policy;
+   0 uses the recorded one. signal_fd (-1: none): a signal there while the
+   policy runs kills at once. */
+int firec_vm_stop (struct firec_vm_info *info, bool force, long timeout_ms, int signal_fd, firec_error_t *err);
 
-/* Stops the VM if needed (force: SIGKILL), then removes its jail, cgroups and
-   state. extra_jail_dir: a jail directory known from the manifest, removed too
-   when no record names it (a crash before the record existed). */
-int firec_vm_remove (struct firec_vm_info *info, bool force, const char *extra_jail_dir, firec_error_t *err);
+/* Stops the VM if needed (force: SIGKILL), then removes everything it left
+   (teardown.h), also when firec-run died at any point of a start or the record
+   is damaged. model (rm FILE, may be NULL) tells where the jail is when no
+   record does. Returns 0 only when nothing is left; FIREC_ERR_LEFTOVERS lists
+   what is. *removed says whether there was anything to remove. */
+int firec_vm_remove (struct firec_vm_info *info, bool force, const struct firec_model *model, bool *removed,
+                     firec_error_t *err);
+
+/* A record of what a run of model would have made (the jail, its cgroups),
+   for finding its leftovers when there is no readable record. */
+struct firec_record *firec_vm_record_for_model (const struct firec_model *model);
+
+/* What a new start of model finds in its way (run and apply, before any host
+   change): 0 nothing; else an error naming what and how to clear it —
+   FIREC_ERR_LOCKED when the VM runs or a firec-run holds it ("NAME is already
+   running (pid N, started ...): `firec-run stop NAME` or `firec-run apply
+   FILE`"), FIREC_ERR_PRECONDITION for leftovers of an earlier run, with the rm
+   command that removes them. */
+int firec_vm_check_absent (const struct firec_model *model, firec_error_t *err);
 
 #endif

@@ -162,11 +162,6 @@ cJSON *firec_model_to_manifest (const struct firec_model *model);
    them): what `apply` compares with the running VM's. */
 char *firec_model_digest (const struct firec_model *model);
 
-/* Where VM state lives: $FIREC_STATE_DIR, /run/firec as root, else
-   $XDG_RUNTIME_DIR/firec; and the state directory of one VM below it. */
-char *firec_state_root (void);
-char *firec_state_dir_for (const char *name);
-
 /* Lexically normalizes an absolute path: collapses "//", "." and "..". */
 char *firec_path_normalize (const char *path);
 

@@ -652,7 +652,7 @@ try_read_pid_file (int dirfd, const char *name, pid_t *pid, char *seen, size_t s
 }
 
 int
-firec_read_pid_file_watch (int dirfd, const char *name, long timeout_ms, int writer_pidfd, pid_t *pid,
+firec_read_pid_file_watch (int dirfd, const char *name, long timeout_ms, int writer_pidfd, int cancel_fd, pid_t *pid,
                            firec_error_t *err)
 {
   *pid = -1;
@@ -706,12 +706,11 @@ firec_read_pid_file_watch (int dirfd, const char *name, long timeout_ms, int wri
           return firec_error_set_errno (err, ETIMEDOUT, "pid file %s did not appear within %ld ms", name, timeout_ms);
         }
 
-      struct pollfd fds[2];
-      nfds_t n = 0;
-      if (ino >= 0)
-        fds[n++] = (struct pollfd){ .fd = ino, .events = POLLIN };
-      if (writer_pidfd >= 0)
-        fds[n++] = (struct pollfd){ .fd = writer_pidfd, .events = POLLIN };
+      struct pollfd fds[3] = {
+        { .fd = ino, .events = POLLIN },
+        { .fd = writer_pidfd, .events = POLLIN },
+        { .fd = cancel_fd, .events = POLLIN },
+      };
       int wait = left;
       if (ino < 0)
         {
@@ -719,8 +718,10 @@ firec_read_pid_file_watch (int dirfd, const char *name, long timeout_ms, int wri
           if (delay_ms < 50)
             delay_ms *= 2;
         }
-      if (poll (fds, n, wait) < 0 && errno != EINTR)
+      if (poll (fds, 3, wait) < 0 && errno != EINTR)
         return firec_error_set (err, errno, "cannot wait for pid file %s", name);
+      if (fds[2].revents)
+        return firec_error_set_errno (err, ECANCELED, "interrupted while waiting for pid file %s", name);
       if (ino >= 0)
         {
           char events[4096] __attribute__ ((aligned (__alignof__ (struct inotify_event))));
@@ -733,7 +734,7 @@ firec_read_pid_file_watch (int dirfd, const char *name, long timeout_ms, int wri
 int
 firec_read_pid_file (int dirfd, const char *name, long timeout_ms, pid_t *pid, firec_error_t *err)
 {
-  return firec_read_pid_file_watch (dirfd, name, timeout_ms, -1, pid, err);
+  return firec_read_pid_file_watch (dirfd, name, timeout_ms, -1, -1, pid, err);
 }
 
 /* ------------------------------------------------------------------ start time */

@@ -111,9 +111,10 @@ int firec_read_pid_file (int dirfd, const char *name, long timeout_ms, pid_t *pi
 /* The same, and fails at once when the process behind writer_pidfd (the jailer, our
    child; -1: none) ends with a status other than 0 without having written the file. An
    exit 0 (a daemonizing jailer leaves before its grandchild writes the file) or an
-   unreadable status only stops the watch. The writer is not reaped. */
-int firec_read_pid_file_watch (int dirfd, const char *name, long timeout_ms, int writer_pidfd, pid_t *pid,
-                               firec_error_t *err);
+   unreadable status only stops the watch. The writer is not reaped. When cancel_fd
+   (-1: none) polls readable the wait fails at once (errno_value ECANCELED). */
+int firec_read_pid_file_watch (int dirfd, const char *name, long timeout_ms, int writer_pidfd, int cancel_fd,
+                               pid_t *pid, firec_error_t *err);
 
 /* Field 22 of /proc/PID/stat (starttime, clock ticks since boot), parsed after the last
    ')' since the command name may contain spaces and parentheses. Recorded with the pid,

@@ -6,6 +6,7 @@
 
 #include "manifest.h"
 #include "model.h"
+#include "state.h"
 #include "schema.h"
 #include "util.h"
 
@@ -492,31 +493,6 @@ string_map_to_list (const cJSON *map)
         list[i++] = firec_xasprintf ("%s=%.0f", m->string, m->valuedouble);
     }
   return list;
-}
-
-char *
-firec_state_root (void)
-{
-  /* FIREC_STATE_DIR moves all state (tests, or hosts without a writable /run). */
-  const char *root = getenv ("FIREC_STATE_DIR");
-  if (root && root[0] == '/')
-    {
-      cleanup_free char *normal = firec_path_normalize (root);
-      return firec_xstrdup (strcmp (normal, "/") == 0 ? "" : normal);
-    }
-  if (geteuid () == 0)
-    return firec_xstrdup ("/run/firec");
-  const char *runtime = getenv ("XDG_RUNTIME_DIR");
-  if (runtime && runtime[0] == '/')
-    return firec_xasprintf ("%s/firec", runtime);
-  return firec_xasprintf ("/tmp/firec-%u", (unsigned) geteuid ());
-}
-
-char *
-firec_state_dir_for (const char *name)
-{
-  cleanup_free char *root = firec_state_root ();
-  return firec_xasprintf ("%s/%s", root, name);
 }
 
 static void

@@ -1,31 +1,84 @@
-/* The state of a VM on the host: <state_dir>/state.json (written atomically) and
-   a lock, <state_dir>.lock, held (flock) for a whole operation and for the VM's
-   life in attached mode. The lock file stays when the VM is removed, so that two
-   runs can never both believe they created the state directory. */
+/* The state root: where every VM's record, lock and run directory live. It is
+   trusted storage, so it is checked before anything in it is believed: the root,
+   each VM directory, lock and record must belong to the caller (or root) and
+   must not be writable by anyone else; otherwise the command refuses, naming the
+   path and the fix. Everything below the root is reached relative to its fd.
+
+   Layout: <root>/<name>/ (state.json, manifest.json, run files; the VM's root
+   without the jailer), <root>/<name>.lock (flock, held for a whole operation and
+   for the VM's life in attached mode; removed with the VM, see
+   firec_state_unlock_remove), <root>/.versions (version.h). */
 #ifndef FIREC_STATE_H
 #define FIREC_STATE_H
 
 #include <stdbool.h>
 #include <sys/types.h>
-#include <cjson/cJSON.h>
 
 #include "error.h"
 
-/* Takes the lock of state_dir. timeout_ms 0: fail at once; < 0: wait forever.
-   Held by another process: FIREC_ERR_LOCKED naming the holder's pid. On success
-   *lock_fd is the open, locked, CLOEXEC file (close it to release). */
-int firec_state_lock (const char *state_dir, long timeout_ms, int *lock_fd, firec_error_t *err);
-/* Whether someone holds the lock now (1), and who (*holder, 0 when unknown). */
-int firec_state_lock_held (const char *state_dir, pid_t *holder, firec_error_t *err);
+/* $FIREC_STATE_DIR; as root /run/firec; else $XDG_RUNTIME_DIR/firec, or
+   ${XDG_CACHE_HOME:-$HOME/.cache}/firec/state (never a name in /tmp that
+   someone else could make first). */
+char *firec_state_root (void);
+/* <root>/<name> */
+char *firec_state_dir_for (const char *name);
 
-/* Creates state_dir (mode 0700; its parent too). EEXIST is not an error. */
-int firec_state_make_dir (const char *state_dir, firec_error_t *err);
-/* Writes state.json atomically (temporary file, rename). */
-int firec_state_write (const char *state_dir, const cJSON *record, firec_error_t *err);
-/* Reads state.json; *record is NULL (and 0 returned) when there is none. A file
-   that is not JSON (a crash of the host can leave one) fails with EBADMSG. */
-int firec_state_read (const char *state_dir, cJSON **record, firec_error_t *err);
-/* Removes state.json, anything else in state_dir, and state_dir itself. Absent is success. */
-int firec_state_remove (const char *state_dir, firec_error_t *err);
+struct firec_state
+{
+  int root_fd; /* O_DIRECTORY, checked */
+  char *root;  /* its path, for messages */
+};
+
+#define FIREC_STATE_INIT { .root_fd = -1, .root = NULL }
+
+/* Opens the state root, creating it (0700; missing parents 0755) when create is
+   true. Absent and !create: *st stays closed (root_fd -1) and 0 is returned.
+   A root that the caller does not own (or root), or that others may write, is
+   an error (FIREC_ERR_PRECONDITION) naming the path and the fix. */
+int firec_state_open (bool create, struct firec_state *st, firec_error_t *err);
+/* The same for a root named explicitly (a handoff carries it). */
+int firec_state_open_path (const char *root, bool create, struct firec_state *st, firec_error_t *err);
+void firec_state_close (struct firec_state *st);
+
+static inline void
+firec_state_closep (struct firec_state *st)
+{
+  firec_state_close (st);
+}
+#define cleanup_state __attribute__ ((cleanup (firec_state_closep)))
+
+/* Takes <name>.lock. timeout_ms 0: fail at once; < 0: wait forever. Held by
+   another process: FIREC_ERR_LOCKED naming the holder's pid. On success
+   *lock_fd is the open, locked, CLOEXEC file (close it to release). A lock file
+   removed by its holder meanwhile is never mistaken for the lock: after flock
+   the name must still be that very file. */
+int firec_state_lock (const struct firec_state *st, const char *name, long timeout_ms, int *lock_fd,
+                      firec_error_t *err);
+/* Whether some process holds <name>.lock now (1), and who (*holder, 0 when
+   unknown); 0 when not (or there is no lock file). */
+int firec_state_lock_held (const struct firec_state *st, const char *name, pid_t *holder, firec_error_t *err);
+/* The VM is gone: removes <name>.lock while still holding it, then releases it. */
+void firec_state_unlock_remove (const struct firec_state *st, const char *name, int lock_fd);
+
+/* Creates <name>/ (0700). EEXIST is not an error. */
+int firec_state_make_vm_dir (const struct firec_state *st, const char *name, firec_error_t *err);
+/* Opens <name>/ and checks whose it is. Absent: *dir_fd -1 and 0. */
+int firec_state_open_vm_dir (const struct firec_state *st, const char *name, int *dir_fd, firec_error_t *err);
+/* Opens a file below <name>/ for reading, checked like the directory. Absent:
+   *fd -1 and 0. */
+int firec_state_open_file (int dir_fd, const char *shown_dir, const char *file, int *fd, firec_error_t *err);
+/* Writes <name>/<file> atomically (a temporary file, then rename). */
+int firec_state_write_file (int dir_fd, const char *shown_dir, const char *file, const char *text,
+                            firec_error_t *err);
+/* Removes <name>/ with the plain files in it (a VM's root inside it must be gone
+   already). Absent is success. */
+int firec_state_remove_vm_dir (const struct firec_state *st, const char *name, firec_error_t *err);
+
+/* The names that have a VM directory or a lock file, sorted, NULL-terminated. */
+int firec_state_list (const struct firec_state *st, char ***names, size_t *count, firec_error_t *err);
+
+/* Creates a directory (0700, parents 0755) for the caller's own files, such as
+   the version cache, and checks it like the root. */
+int firec_state_make_dir (const char *dir, firec_error_t *err);
 
 #endif

@@ -1,6 +1,8 @@
 #include "config.h"
 
 #include "supervise.h"
+#include "fcapi.h"
+#include "notify.h"
 #include "process.h"
 #include "util.h"
 
@@ -14,145 +16,210 @@
 #include <time.h>
 #include <unistd.h>
 
+int
+firec_send_ctrl_alt_del (const char *api_socket, firec_error_t *err)
+{
+  cleanup_fcapi struct firec_fcapi *api = NULL;
+  if (firec_fcapi_open (api_socket, &api, err) < 0)
+    return -1;
+  return firec_fcapi_call (api, "PUT", "/actions", "{\"action_type\":\"SendCtrlAltDel\"}", 5000, NULL, err);
+}
+
+/* How long a VMM gets to disappear after SIGKILL (the kernel needs a moment to
+   tear down its memory; a process stuck in the kernel never goes). */
+#define KILL_GRACE_MS 10000
+
+/* Where a stop is: which action comes next, since when, and until when. */
+struct stopping
+{
+  bool active;
+  bool killed;
+  long long killed_at;
+  size_t next;
+  long long start;
+  long timeout_ms;
+  long long step_start;
+  long step_wait_ms; /* the current action's wait; -1: none running */
+};
+
 static void
-kill_now (const struct firec_supervision *s)
+kill_now (const struct firec_supervision *s, struct stopping *st, struct firec_vm_end *end)
 {
   cleanup_error firec_error_t ignored = NULL;
-  firec_pidfd_send_signal (s->pidfd, SIGKILL, &ignored);
+  firec_pidref_kill (s->vmm, SIGKILL, &ignored);
+  end->signal_sent = SIGKILL;
+  st->killed = true;
+  st->killed_at = firec_now_ms ();
+  st->step_wait_ms = -1;
 }
 
 /* One action of the policy; returns < 0 when it could not be sent. */
 static int
-stop_action (const struct firec_supervision *s, const struct firec_stop_step *step, firec_error_t *err)
+stop_action (const struct firec_supervision *s, const struct firec_stop_step *step, struct firec_vm_end *end,
+             firec_error_t *err)
 {
   switch (step->action)
     {
     case FIREC_STOP_CTRL_ALT_DEL:
-      return s->ctrl_alt_del (s->data, err);
+      return firec_send_ctrl_alt_del (s->api_socket, err);
     case FIREC_STOP_SIGTERM:
-      return firec_pidfd_send_signal (s->pidfd, SIGTERM, err) < 0 ? -1 : 0;
     case FIREC_STOP_SIGKILL:
-      return firec_pidfd_send_signal (s->pidfd, SIGKILL, err) < 0 ? -1 : 0;
+      {
+        int sig = step->action == FIREC_STOP_SIGTERM ? SIGTERM : SIGKILL;
+        end->signal_sent = sig;
+        return firec_pidref_kill (s->vmm, sig, err) < 0 ? -1 : 0;
+      }
     }
   return 0;
 }
 
-int
-firec_supervise (const struct firec_supervision *s, int *wait_status, bool *stopped, firec_error_t *err)
+static void
+begin_stop (const struct firec_supervision *s, struct stopping *st, long timeout_ms)
 {
-  size_t next_stop = 0;
-  bool stopping = false;
-  bool killed = false;
-  long long step_start = 0, stop_start = 0;
-  long step_wait_ms = -1; /* the current action's wait; -1: none running */
-  bool start_now = s->stop_now;
-  *stopped = false;
-  if (start_now)
+  st->active = true;
+  st->start = firec_now_ms ();
+  st->timeout_ms = timeout_ms > 0 ? timeout_ms : s->stop_timeout_ms;
+  if (s->notify)
+    firec_notify ("STOPPING=1");
+}
+
+/* How long poll may sleep: until the current action's wait or the whole
+   policy's deadline ends, whichever is first (-1: until something happens). */
+static int
+poll_timeout (const struct stopping *st)
+{
+  if (st->killed)
+    return KILL_GRACE_MS;
+  if (!st->active)
+    return -1;
+  if (st->step_wait_ms < 0)
+    return 0;
+  long long now = firec_now_ms ();
+  long long wait = st->step_wait_ms - (now - st->step_start);
+  if (st->timeout_ms > 0 && st->timeout_ms - (now - st->start) < wait)
+    wait = st->timeout_ms - (now - st->start);
+  return wait < 0 ? 0 : wait > INT_MAX ? INT_MAX : (int) wait;
+}
+
+/* Moves the policy on when its current action's wait (or the whole) is over. */
+static void
+advance (const struct firec_supervision *s, struct stopping *st, struct firec_vm_end *end)
+{
+  if (!st->active || st->killed)
+    return;
+  long long now = firec_now_ms ();
+  if (st->timeout_ms > 0 && now - st->start >= st->timeout_ms)
+    st->next = s->stop_count; /* out of time: straight to SIGKILL */
+  else if (st->step_wait_ms >= 0 && now - st->step_start < st->step_wait_ms)
+    return;
+  if (st->next >= s->stop_count)
     {
-      stopping = true;
-      stop_start = firec_now_ms ();
+      kill_now (s, st, end);
+      return;
     }
+  const struct firec_stop_step *step = &s->stop[st->next++];
+  cleanup_error firec_error_t action_err = NULL;
+  /* An action that cannot be sent (the API already gone) moves on at once. */
+  int rc = stop_action (s, step, end, &action_err);
+  st->step_start = firec_now_ms ();
+  st->step_wait_ms = rc < 0 ? 0 : step->wait_ms;
+}
+
+/* A stop request on signal_fd: the first starts the policy, a second kills. */
+static void
+on_signal (const struct firec_supervision *s, struct stopping *st, struct firec_vm_end *end)
+{
+  struct signalfd_siginfo si;
+  if (read (s->signal_fd, &si, sizeof si) != (ssize_t) sizeof si)
+    return;
+  if (st->active)
+    kill_now (s, st, end);
+  else
+    begin_stop (s, st, si.ssi_code == SI_QUEUE && si.ssi_int > 0 ? si.ssi_int : 0);
+}
+
+/* 1 when the VMM has exited (filling end), 0 when not yet, < 0 on errors. */
+static int
+check_exit (const struct firec_supervision *s, short revents, struct firec_vm_end *end, firec_error_t *err)
+{
+  int rc = firec_pidref_wait (s->vmm, 0, &end->wait_status, err);
+  if (rc < 0)
+    return -1;
+  /* A readable pidfd means the process has exited, even when it is not ours to
+     reap (a detached VM whose zombie waits for init). */
+  if (rc == FIREC_WAIT_TIMEOUT && (revents & POLLIN))
+    rc = FIREC_WAIT_GONE;
+  return rc == FIREC_WAIT_TIMEOUT ? 0 : 1;
+}
+
+int
+firec_supervise (const struct firec_supervision *s, struct firec_vm_end *end, firec_error_t *err)
+{
+  struct stopping st = { .step_wait_ms = -1 };
+  *end = (struct firec_vm_end){ .wait_status = -1 };
+  if (s->stop_now)
+    begin_stop (s, &st, 0);
   for (;;)
     {
+      advance (s, &st, end);
       struct pollfd fds[3] = {
-        { .fd = s->pidfd, .events = POLLIN },
+        { .fd = s->vmm->fd, .events = POLLIN },
         { .fd = s->signal_fd, .events = POLLIN },
         { .fd = s->stderr_fd, .events = POLLIN },
       };
-      long wait = -1;
-      if (step_wait_ms >= 0)
-        {
-          wait = step_wait_ms - (firec_now_ms () - step_start);
-          if (s->stop_timeout_ms > 0 && s->stop_timeout_ms - (firec_now_ms () - stop_start) < wait)
-            wait = s->stop_timeout_ms - (firec_now_ms () - stop_start);
-          if (wait < 0)
-            wait = 0;
-        }
-      if (poll (fds, 3, wait > INT_MAX ? INT_MAX : (int) wait) < 0 && errno != EINTR)
+      if (poll (fds, 3, poll_timeout (&st)) < 0 && errno != EINTR)
         return firec_error_set (err, errno, "poll");
       if (fds[2].revents && s->drain_stderr)
         s->drain_stderr (s->data);
       if (fds[0].revents)
         {
-          int rc = firec_process_wait (s->pid, s->pidfd, 0, wait_status, err);
+          int rc = check_exit (s, fds[0].revents, end, err);
           if (rc < 0)
             return -1;
-          /* A readable pidfd means the process has exited, even when it is not
-             ours to reap (a detached VM whose zombie waits for init). */
-          if (rc == FIREC_WAIT_TIMEOUT && (fds[0].revents & POLLIN))
-            {
-              *wait_status = -1;
-              rc = FIREC_WAIT_GONE;
-            }
-          if (rc != FIREC_WAIT_TIMEOUT)
+          if (rc > 0)
             {
               if (s->drain_stderr)
                 s->drain_stderr (s->data);
-              *stopped = stopping;
+              end->stopped = st.active;
               return 0;
             }
         }
-      bool next = start_now;
-      start_now = false;
       if (s->signal_fd >= 0 && fds[1].revents)
-        {
-          struct signalfd_siginfo si;
-          if (read (s->signal_fd, &si, sizeof si) == (ssize_t) sizeof si)
-            {
-              if (stopping)
-                {
-                  /* A second signal: no more patience. */
-                  kill_now (s);
-                  killed = true;
-                  step_wait_ms = -1;
-                  continue;
-                }
-              stopping = true;
-              stop_start = firec_now_ms ();
-              next = true;
-            }
-        }
-      if (!stopping || killed)
-        continue;
-      if (s->stop_timeout_ms > 0 && (firec_now_ms () - stop_start) >= s->stop_timeout_ms)
-        next_stop = s->stop_count; /* out of time: straight to SIGKILL */
-      else if (step_wait_ms >= 0 && (firec_now_ms () - step_start) >= step_wait_ms)
-        next = true;
-      if (!next && next_stop < s->stop_count)
-        continue;
-      if (next_stop >= s->stop_count)
-        {
-          kill_now (s);
-          killed = true;
-          step_wait_ms = -1;
-          continue;
-        }
-      const struct firec_stop_step *step = &s->stop[next_stop++];
-      cleanup_error firec_error_t action_err = NULL;
-      /* An action that cannot be sent (the API already gone) moves on at once. */
-      int rc = stop_action (s, step, &action_err);
-      step_start = firec_now_ms ();
-      step_wait_ms = rc < 0 ? 0 : step->wait_ms;
+        on_signal (s, &st, end);
+      if (st.killed && firec_now_ms () - st.killed_at >= KILL_GRACE_MS)
+        return firec_error_set (err, 0, "firecracker (pid %ld) did not die within %d s of SIGKILL", (long) s->vmm->pid,
+                                KILL_GRACE_MS / 1000);
     }
 }
 
 int
-firec_vm_end_result (int wait_status, bool stopped, char **message)
+firec_vm_end_result (const struct firec_vm_end *end, char **message)
 {
-  if (wait_status != -1 && WIFEXITED (wait_status) && WEXITSTATUS (wait_status) != 0)
+  int ws = end->wait_status;
+  if (ws != -1 && WIFEXITED (ws) && WEXITSTATUS (ws) != 0)
     {
-      *message = firec_xasprintf ("firecracker exited with status %d (%s)", WEXITSTATUS (wait_status),
-                                  firec_firecracker_exit_name (WEXITSTATUS (wait_status)));
+      *message = firec_xasprintf ("firecracker exited with status %d (%s)", WEXITSTATUS (ws),
+                                  firec_firecracker_exit_name (WEXITSTATUS (ws)));
       return 1;
     }
-  if (wait_status != -1 && WIFSIGNALED (wait_status))
+  if (ws != -1 && WIFSIGNALED (ws))
     {
-      const char *name = sigabbrev_np (WTERMSIG (wait_status));
-      *message = firec_xasprintf ("firecracker was killed by SIG%s%s", name ? name : "?",
-                                  stopped ? " (the stop policy)" : "");
-      return stopped ? 0 : 1;
+      int sig = WTERMSIG (ws);
+      const char *name = sigabbrev_np (sig);
+      if (end->stopped && sig == end->signal_sent)
+        {
+          *message = firec_xasprintf ("firecracker was killed by SIG%s (the stop policy)", name ? name : "?");
+          return 0;
+        }
+      /* Someone else's signal: under systemd's default KillMode=control-group
+         the VMM gets the SIGTERM meant for firec-run. */
+      *message = firec_xasprintf ("firecracker was killed by SIG%s, not sent by firec-run%s", name ? name : "?",
+                                  sig == SIGTERM ? " (under systemd, use KillMode=mixed so that only firec-run gets "
+                                                   "SIGTERM and runs the stop policy)"
+                                                 : "");
+      return 1;
     }
-  *message = firec_xstrdup (stopped ? "the VM was stopped" : "the VM has ended");
+  *message = firec_xstrdup (end->stopped ? "the VM was stopped" : "the VM has ended");
   return 0;
 }
 

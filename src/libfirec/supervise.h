@@ -1,8 +1,9 @@
-/* supervise: waits for a running VMM to exit without polling (pidfd and
-   signalfd in one poll), running the stop policy when a signal arrives — each
-   action followed by its wait, the whole bounded by the stop timeout, a second
-   signal killing at once. Used in-process and by the small firec-supervise
-   helper that an attached firec-run becomes once the VM runs. */
+/* supervise: the one stop executor. It waits for a running VMM to exit without
+   polling (pidfd and signalfd in one poll) and runs the stop policy when asked
+   (a signal, or at once for `stop` and `rm`) — each action followed by its
+   wait, the whole bounded by the stop timeout, a second signal killing at once.
+   Used by the supervisor of attached VMs (firec-supervise, or in-process), by
+   `stop` and by `rm`. */
 #ifndef FIREC_SUPERVISE_H
 #define FIREC_SUPERVISE_H
 
@@ -12,36 +13,50 @@
 
 #include "error.h"
 #include "model.h"
+#include "pidref.h"
 
 struct firec_supervision
 {
-  pid_t pid;
-  int pidfd;
+  const struct firec_pidref *vmm;
   int signal_fd;   /* -1: none */
   bool stop_now;   /* run the stop policy at once (the stop command), not on a signal */
+  bool notify;     /* the service's own supervisor: STOPPING=1 when the stop begins */
   int stderr_fd;   /* readable when the VMM wrote to its stderr pipe; -1: none */
   const struct firec_stop_step *stop;
   size_t stop_count;
   long stop_timeout_ms;
-  /* Sends SendCtrlAltDel through the API; < 0 (with *err) when it could not. */
-  int (*ctrl_alt_del) (void *data, firec_error_t *err);
+  const char *api_socket; /* where SendCtrlAltDel goes */
   /* Called when stderr_fd is readable. */
   void (*drain_stderr) (void *data);
   void *data;
+};
+
+/* How a VM ended under supervision. */
+struct firec_vm_end
+{
+  int wait_status;  /* a waitpid status, or -1 when it was not our child */
+  bool stopped;     /* the stop policy ran */
+  int signal_sent;  /* the last signal the policy sent (0: none) */
 };
 
 /* Blocks SIGINT, SIGTERM and SIGHUP and returns a signalfd for them (CLOEXEC,
    non-blocking), or -1. The mask survives exec: firec-supervise inherits it. */
 int firec_supervise_signal_fd (void);
 
-/* Returns 0 once the VMM has exited (*wait_status: a waitpid status, or -1 when
-   it is not our child), with *stopped telling whether the stop policy ran. */
-int firec_supervise (const struct firec_supervision *s, int *wait_status, bool *stopped, firec_error_t *err);
+/* Returns 0 once the VMM has exited, saying how in *end. A signal on
+   signal_fd starts the stop policy; one sent with sigqueue (2) carrying a
+   positive int bounds the whole policy to that many milliseconds instead of
+   stop_timeout_ms (how `firec-run stop --timeout` reaches an attached VM's
+   supervisor). A second signal kills at once. */
+int firec_supervise (const struct firec_supervision *s, struct firec_vm_end *end, firec_error_t *err);
+
+/* Sends SendCtrlAltDel through the API socket (the one place that does). */
+int firec_send_ctrl_alt_del (const char *api_socket, firec_error_t *err);
 
 /* How the VM ended, for people and for the exit code: a message ("firecracker
    exited with status 1 (GenericError)", "the VM has ended") and FIREC_EXIT-style
    code: 0 normal end or stopped as asked, 1 an error. */
-int firec_vm_end_result (int wait_status, bool stopped, char **message);
+int firec_vm_end_result (const struct firec_vm_end *end, char **message);
 
 /* Firecracker's exit codes (FcExitCode, the same in 1.5.1 and later): "Ok",
    "GenericError", "BadSyscall (seccomp)", ... */

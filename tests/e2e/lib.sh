@@ -2,6 +2,10 @@
 # the test doubles, or against real Firecracker when FIREC_TEST_FIRECRACKER and
 # FIREC_TEST_JAILER name the binaries (make check-real).
 : "${FIREC_RUN:?}" "${top_srcdir:?}" "${top_builddir:?}" "${PYTHON3:?}"
+# The test build of firec-run: the same code with the test seams
+# (src/libfirec/seam.h: FIREC_TEST_FAULT, FIREC_CGROUP_ROOT) read from the
+# environment; it runs tests/seam/firec-supervise beside it.
+FIREC_RUN=$top_builddir/tests/seam/firec-run
 
 n=0
 ok() { n=$((n + 1)); echo "ok $n - $*"; }

@@ -1,8 +1,8 @@
 #!/bin/bash
 # Lifecycle (TAP): detached runs, status/ps, apply's three cases, pause/resume,
 # MMDS, snapshot create and a manifest that loads it, stop/kill/rm, attached
-# runs stopped from outside, locks, crash safety (SIGKILL of firec-run at every
-# step, then rm), the stop policy escalating, reused pids, and concurrency.
+# runs stopped from outside, locks, the stop policy escalating, reused pids, and
+# concurrency (crash safety: crash-safety.sh).
 . "$top_srcdir/tests/e2e/lib.sh"
 
 json_field() { "$PYTHON3" -c 'import json,sys; v=json.load(sys.stdin).get(sys.argv[1]); print("" if v is None else str(v).lower() if isinstance(v,bool) else v)' "$1"; }
@@ -204,45 +204,6 @@ check "a recorded pid now used by another process is not taken for the VM" test 
 check "rm does not kill that process" kill -0 "$decoy"
 kill "$decoy"; wait "$decoy" 2>/dev/null
 check "and removes the VM's leftovers" clean_after "$name"
-
-# --- a state file damaged by a host crash (state.json is not fsync'ed) ------------
-name=e2e-damaged
-prepare hello "$name"
-"$FIREC_RUN" run -d -q "$WORK/$name/vm.json" 2>/dev/null
-"$FIREC_RUN" kill "$name" 2>/dev/null
-: >"$FIREC_STATE_DIR/$name/state.json"
-check "a damaged state file: status says stale" test "$(status_of "$name")" = stale
-out=$("$FIREC_RUN" run -d -q "$WORK/$name/vm.json" 2>&1); rc=$?
-check "a new run refuses and names the cleanup command (exit $rc)" sh -c "[ $rc -ne 0 ] && echo '$out' | grep -q 'firec-run rm $name'"
-"$FIREC_RUN" rm "$WORK/$name/vm.json" 2>/dev/null
-check "rm of the manifest removes the state and the jail, and a new run then starts" sh -c "[ ! -e '$FIREC_STATE_DIR/$name' ] && '$FIREC_RUN' run -d -q '$WORK/$name/vm.json' 2>/dev/null"
-"$FIREC_RUN" rm -f "$name" 2>/dev/null
-check "and rm of that leaves nothing" clean_after "$name"
-
-# --- crash safety: SIGKILL of firec-run at every step ---------------------------
-name=e2e-crash
-prepare jailer-full "$name"
-mapfile -t steps < <("$FIREC_RUN" plan --output json "$WORK/$name/vm.json" | "$PYTHON3" -c 'import json,sys; [print(s["id"]) for s in json.load(sys.stdin)["steps"]]')
-for step in "${steps[@]}" attached-running; do
-  if [ "$step" = attached-running ]; then
-    "$FIREC_RUN" run -q "$WORK/$name/vm.json" </dev/null >/dev/null 2>&1 &
-    p=$!; wait_running "$name"; kill -KILL "$p"; wait "$p" 2>/dev/null
-  else
-    FIREC_TEST_FAULT="SIGKILL:$step" "$FIREC_RUN" run -q "$WORK/$name/vm.json" </dev/null >/dev/null 2>&1
-  fi
-  st=$(status_of "$name")
-  case $step in preflight.*) want=absent ;; *) want=stale ;; esac
-  [ "$step" = state.create ] && want=absent
-  if [ "$st" = "$want" ]; then ok "SIGKILL at $step: status says $st"; else not_ok "SIGKILL at $step: status says $st (want $want)"; fi
-  if [ "$want" = stale ]; then
-    "$FIREC_RUN" run -q "$WORK/$name/vm.json" </dev/null >/dev/null 2>"$WORK/$name/again"
-    grep -q "firec-run rm $name" "$WORK/$name/again" && ok "SIGKILL at $step: a new run refuses with the cleanup command" ||
-      { not_ok "SIGKILL at $step: a new run refuses with the cleanup command"; head -3 "$WORK/$name/again" | sed 's/^/#   /'; }
-  fi
-  "$FIREC_RUN" rm "$name" >/dev/null 2>&1; rc=$?
-  if [ $rc -eq 0 ] && clean_after "$name"; then ok "SIGKILL at $step: rm removes everything"
-  else not_ok "SIGKILL at $step: rm removes everything (exit $rc)"; leftovers "$name" | sed 's/^/#   /'; our_pids "$name( |$)" | xargs -r kill -KILL; rm -rf "$WORK/jail/"*/"$name" "$FIREC_STATE_DIR/$name"; fi
-done
 
 # --- concurrency -----------------------------------------------------------------
 name=e2e-race

@@ -69,13 +69,16 @@ check "a missing kernel is a host precondition (exit 3, got $rc)" test "$rc" -eq
 check "the message names the file and the field" grep -q "kernel_image_path" "$WORK/$name/stderr"
 check "nothing is left" clean_after "$name"
 
-# A stale jail directory is refused with the command that removes it.
+# A stale jail directory is refused with the command that removes it: the
+# manifest, since no record names the jail (rm NAME finds jails without a record
+# only under the default chroot base).
 name=e2e-stale
 prepare hello "$name"
 mkdir -p "$WORK/jail/$(basename "$FC")/$name/root"
 "$FIREC_RUN" run -q "$WORK/$name/vm.json" </dev/null >/dev/null 2>"$WORK/$name/stderr"; rc=$?
 check "a stale jail directory is a precondition failure (exit 3, got $rc)" test "$rc" -eq 3
-check "the message gives the cleanup command" grep -q "firec-run rm $name" "$WORK/$name/stderr"
-rm -rf "$WORK/jail/$(basename "$FC")/$name"
+check "the message gives the cleanup command" grep -q "firec-run rm $WORK/$name/vm.json" "$WORK/$name/stderr"
+"$FIREC_RUN" rm "$WORK/$name/vm.json" >/dev/null 2>&1
+check "which removes it" test ! -e "$WORK/jail/$(basename "$FC")/$name"
 
 done_testing

@@ -693,7 +693,7 @@ test_pid_file (void)
   int jailer_pidfd;
   firec_spawn (&opts, &jailer, &jailer_pidfd, &err);
   t0 = now_ms ();
-  r = firec_read_pid_file_watch (dirfd, "never.pid", 5000, jailer_pidfd, &pid, &err);
+  r = firec_read_pid_file_watch (dirfd, "never.pid", 5000, jailer_pidfd, -1, &pid, &err);
   dt = now_ms () - t0;
   tap_ok (r < 0 && dt < 1500, "writer exits 1 without a pid file: fails fast (%lld ms)", dt);
   TAP_STR_EQ (err ? err->message : NULL, "the jailer exited with status 1 before writing its pid file never.pid",
@@ -717,7 +717,7 @@ test_pid_file (void)
         _exit (1);
       _exit (0);
     }
-  r = firec_read_pid_file_watch (dirfd, "late.pid", 5000, jailer_pidfd, &pid, &err);
+  r = firec_read_pid_file_watch (dirfd, "late.pid", 5000, jailer_pidfd, -1, &pid, &err);
   tap_ok (r == 0 && pid == 4242, "writer exited 0 first, the file came later: read it");
   firec_error_release (&err);
   waitpid (late_writer, NULL, 0);

@@ -1,0 +1,354 @@
+#include "config.h"
+
+#include "attached.h"
+#include "lifecycle.h"
+#include "teardown.h"
+#include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+extern char **environ;
+
+/* The word the guard waits for: everything is removed, leave. */
+#define GUARD_RELEASE 'D'
+
+void
+firec_attached_free (struct firec_attached *a)
+{
+  if (a == NULL)
+    return;
+  firec_record_free (a->record);
+  firec_pidref_done (&a->vmm);
+  firec_pidref_done (&a->spawned);
+  if (a->lock_fd >= 0)
+    close (a->lock_fd);
+  if (a->guard_fd >= 0)
+    close (a->guard_fd);
+  if (a->tail)
+    firec_stderr_tail_free (a->tail);
+  else if (a->stderr_fd >= 0)
+    close (a->stderr_fd);
+  firec_state_close (&a->state);
+  free (a);
+}
+
+/* Firecracker's stderr keeps reaching ours: through the tail in-process, or
+   copied as it comes in firec-supervise. */
+static void
+drain_stderr (void *data)
+{
+  struct firec_attached *a = data;
+  if (a->tail)
+    {
+      cleanup_error firec_error_t ignored = NULL;
+      firec_stderr_tail_drain (a->tail, &ignored);
+      return;
+    }
+  char buf[4096];
+  ssize_t n;
+  while (a->stderr_fd >= 0 && (n = read (a->stderr_fd, buf, sizeof buf)) != 0)
+    {
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n < 0 || write (STDERR_FILENO, buf, (size_t) n) < 0)
+        break;
+    }
+}
+
+int
+firec_attached_run (struct firec_attached *a, int signal_fd, char **how, firec_error_t *err)
+{
+  const struct firec_record *r = a->record;
+  struct firec_supervision s = {
+    .vmm = &a->vmm,
+    .signal_fd = signal_fd,
+    .notify = true,
+    .stderr_fd = a->stderr_fd,
+    .stop = r->stop,
+    .stop_count = r->stop_count,
+    .stop_timeout_ms = r->stop_timeout_ms,
+    .api_socket = r->api_socket,
+    .drain_stderr = drain_stderr,
+    .data = a,
+  };
+  struct firec_vm_end end;
+  int rc = firec_supervise (&s, &end, err);
+  if (a->has_tty)
+    firec_reclaim_terminal (&a->tty);
+  /* The jailer, when it forked Firecracker off, is ours to reap. */
+  int status;
+  cleanup_error firec_error_t ignored = NULL;
+  if (a->spawned.pid != a->vmm.pid)
+    firec_pidref_wait (&a->spawned, 1000, &status, &ignored);
+  if (rc < 0)
+    *how = firec_xstrdup ("supervision failed");
+  else
+    rc = firec_vm_end_result (&end, how);
+  cleanup_error firec_error_t left = NULL;
+  if (firec_teardown (&a->state, r, FIREC_TEARDOWN_END, &a->lock_fd, &left) < 0)
+    {
+      if (err && *err == NULL)
+        *err = steal_pointer (&left);
+      rc = -1;
+    }
+  firec_guard_release (&a->guard_fd);
+  return rc;
+}
+
+/* ------------------------------------------------------------------ handoff */
+
+static void
+push (char ***argv, size_t *n, char *s)
+{
+  *argv = firec_xrealloc (*argv, (*n + 2) * sizeof **argv);
+  (*argv)[(*n)++] = s;
+  (*argv)[*n] = NULL;
+}
+
+/* The fd crosses the exec. */
+static int
+inherit (int fd)
+{
+  fcntl (fd, F_SETFD, 0);
+  return fd;
+}
+
+static char *
+tty_text (const struct termios *t)
+{
+  struct firec_buf b = { 0 };
+  firec_buf_printf (&b, "%x,%x,%x,%x,%x,%x,%x,", (unsigned) t->c_iflag, (unsigned) t->c_oflag, (unsigned) t->c_cflag,
+                    (unsigned) t->c_lflag, (unsigned) t->c_line, (unsigned) cfgetispeed (t),
+                    (unsigned) cfgetospeed (t));
+  for (size_t i = 0; i < NCCS; i++)
+    firec_buf_printf (&b, "%02x", (unsigned) t->c_cc[i]);
+  return firec_buf_steal (&b);
+}
+
+static int
+tty_parse (const char *s, struct termios *t)
+{
+  unsigned v[7];
+  int used = 0;
+  memset (t, 0, sizeof *t);
+  if (sscanf (s, "%x,%x,%x,%x,%x,%x,%x,%n", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &used) != 7
+      || strlen (s + used) != 2 * NCCS)
+    return -1;
+  t->c_iflag = v[0];
+  t->c_oflag = v[1];
+  t->c_cflag = v[2];
+  t->c_lflag = v[3];
+  t->c_line = (cc_t) v[4];
+  cfsetispeed (t, v[5]);
+  cfsetospeed (t, v[6]);
+  for (size_t i = 0; i < NCCS; i++)
+    if (sscanf (s + used + 2 * i, "%2hhx", &t->c_cc[i]) != 1)
+      return -1;
+  return 0;
+}
+
+char **
+firec_attached_to_argv (const struct firec_attached *a, const char *helper)
+{
+  char **argv = NULL;
+  size_t n = 0;
+  push (&argv, &n, firec_xstrdup (helper));
+  push (&argv, &n, firec_xstrdup ("--state-root"));
+  push (&argv, &n, firec_xstrdup (a->state.root));
+  push (&argv, &n, firec_xstrdup ("--name"));
+  push (&argv, &n, firec_xstrdup (a->record->name));
+  push (&argv, &n, firec_xstrdup ("--vmm"));
+  push (&argv, &n, firec_xasprintf ("%ld:%d", (long) a->vmm.pid, inherit (a->vmm.fd)));
+  if (firec_pidref_is_set (&a->spawned) && a->spawned.pid != a->vmm.pid)
+    {
+      push (&argv, &n, firec_xstrdup ("--spawned"));
+      push (&argv, &n, firec_xasprintf ("%ld:%d", (long) a->spawned.pid, inherit (a->spawned.fd)));
+    }
+  static const char *const fd_options[] = { "--lock-fd", "--guard-fd", "--stderr-fd" };
+  const int fds[] = { a->lock_fd, a->guard_fd, a->stderr_fd };
+  for (size_t i = 0; i < FIREC_N_ELEMENTS (fds); i++)
+    if (fds[i] >= 0)
+      {
+        push (&argv, &n, firec_xstrdup (fd_options[i]));
+        push (&argv, &n, firec_xasprintf ("%d", inherit (fds[i])));
+      }
+  if (a->has_tty)
+    {
+      push (&argv, &n, firec_xstrdup ("--tty"));
+      push (&argv, &n, tty_text (&a->tty));
+    }
+  return argv;
+}
+
+static int
+parse_fd (const char *s, int *fd)
+{
+  char *end;
+  long v = strtol (s, &end, 10);
+  if (*end || v < 0 || v > INT_MAX)
+    return -1;
+  *fd = (int) v;
+  fcntl (*fd, F_SETFD, FD_CLOEXEC); /* ours again */
+  return 0;
+}
+
+/* "PID:FD" */
+static int
+parse_process (const char *s, struct firec_pidref *ref, firec_error_t *err)
+{
+  char *end;
+  long pid = strtol (s, &end, 10);
+  int fd;
+  if (*end != ':' || pid <= 0 || parse_fd (end + 1, &fd) < 0)
+    return firec_error_set (err, EINVAL, "bad process \"%s\"", s);
+  return firec_pidref_adopt ((pid_t) pid, fd, ref, err);
+}
+
+static int
+parse_option (struct firec_attached *a, int c, const char *arg, const char **root, const char **name,
+              firec_error_t *err)
+{
+  switch (c)
+    {
+    case 'r':
+      *root = arg;
+      return 0;
+    case 'n':
+      *name = arg;
+      return 0;
+    case 'v':
+      return parse_process (arg, &a->vmm, err);
+    case 's':
+      return parse_process (arg, &a->spawned, err);
+    case 'l':
+      return parse_fd (arg, &a->lock_fd) < 0 ? firec_error_set (err, EINVAL, "bad --lock-fd") : 0;
+    case 'g':
+      return parse_fd (arg, &a->guard_fd) < 0 ? firec_error_set (err, EINVAL, "bad --guard-fd") : 0;
+    case 'e':
+      if (parse_fd (arg, &a->stderr_fd) < 0)
+        return firec_error_set (err, EINVAL, "bad --stderr-fd");
+      fcntl (a->stderr_fd, F_SETFL, fcntl (a->stderr_fd, F_GETFL) | O_NONBLOCK);
+      return 0;
+    case 't':
+      a->has_tty = tty_parse (arg, &a->tty) == 0;
+      return 0;
+    default:
+      return firec_error_set (err, EINVAL, "unknown handoff option");
+    }
+}
+
+int
+firec_attached_from_argv (int argc, char **argv, struct firec_attached **out, firec_error_t *err)
+{
+  static const struct option options[] = {
+    { "state-root", required_argument, NULL, 'r' }, { "name", required_argument, NULL, 'n' },
+    { "vmm", required_argument, NULL, 'v' },        { "spawned", required_argument, NULL, 's' },
+    { "lock-fd", required_argument, NULL, 'l' },    { "guard-fd", required_argument, NULL, 'g' },
+    { "stderr-fd", required_argument, NULL, 'e' },  { "tty", required_argument, NULL, 't' },
+    { NULL, 0, NULL, 0 },
+  };
+  struct firec_attached *a = firec_xcalloc (1, sizeof *a);
+  a->state = (struct firec_state) FIREC_STATE_INIT;
+  a->vmm = a->spawned = (struct firec_pidref) FIREC_PIDREF_NULL;
+  a->lock_fd = a->guard_fd = a->stderr_fd = -1;
+  const char *root = NULL, *name = NULL;
+  int c, rc = 0;
+  optind = 1;
+  while (rc == 0 && (c = getopt_long (argc, argv, "", options, NULL)) != -1)
+    rc = parse_option (a, c, optarg, &root, &name, err);
+  cleanup_close int dir_fd = -1;
+  if (rc == 0 && (root == NULL || name == NULL || !firec_pidref_is_set (&a->vmm)))
+    rc = firec_error_set (err, EINVAL, "the handoff lacks --state-root, --name or --vmm");
+  if (rc == 0)
+    rc = firec_state_open_path (root, false, &a->state, err);
+  if (rc == 0)
+    rc = firec_state_open_vm_dir (&a->state, name, &dir_fd, err);
+  if (rc == 0)
+    {
+      cleanup_free char *shown = firec_xasprintf ("%s/%s", root, name);
+      rc = firec_record_read (dir_fd, shown, &a->record, err);
+      if (rc == 0 && a->record == NULL)
+        rc = firec_error_set (err, ENOENT, "%s has no record", shown);
+    }
+  if (rc < 0)
+    {
+      firec_attached_free (a);
+      return -1;
+    }
+  *out = a;
+  return 0;
+}
+
+/* ------------------------------------------------------------------ the guard */
+
+int
+firec_guard_start (const char *helper, const char *state_root, const char *name, int *write_fd, firec_error_t *err)
+{
+  int p[2];
+  if (pipe2 (p, O_CLOEXEC) < 0)
+    return firec_error_set (err, errno, "cannot make the guard's pipe");
+  cleanup_free char *fd_text = firec_xasprintf ("%d", p[0]);
+  const char *argv[] = { helper, "--guard", fd_text, "--state-root", state_root, "--name", name, NULL };
+  struct firec_spawn_opts opts = FIREC_SPAWN_OPTS_INIT;
+  opts.argv = argv;
+  opts.envp = (const char *const *) environ;
+  opts.stdin_fd = FIREC_SPAWN_FD_DEVNULL;
+  opts.stdout_fd = FIREC_SPAWN_FD_DEVNULL;
+  opts.keep_fds = &p[0];
+  opts.n_keep_fds = 1;
+  pid_t pid;
+  int rc = firec_spawn (&opts, &pid, NULL, err);
+  close (p[0]);
+  if (rc < 0)
+    {
+      close (p[1]);
+      return -1;
+    }
+  *write_fd = p[1];
+  return 0;
+}
+
+void
+firec_guard_release (int *write_fd)
+{
+  if (*write_fd < 0)
+    return;
+  char word = GUARD_RELEASE;
+  if (write (*write_fd, &word, 1) < 0)
+    {
+      /* The guard is gone already: nothing waits for the word. */
+    }
+  close (*write_fd);
+  *write_fd = -1;
+}
+
+int
+firec_guard_run (int read_fd, const char *state_root, const char *name, firec_error_t *err)
+{
+  char word = 0;
+  ssize_t n;
+  do
+    n = read (read_fd, &word, 1);
+  while (n < 0 && errno == EINTR);
+  if (n == 1 && word == GUARD_RELEASE)
+    return 0;
+  /* The run (or its supervisor) is gone without saying it was done: the VM
+     must not outlive it. Its lock went with it. (The guard is a process of
+     its own: the state root it was given is its whole environment's.) */
+  setenv ("FIREC_STATE_DIR", state_root, 1);
+  struct firec_vm_info info;
+  if (firec_vm_inspect (name, &info, err) < 0)
+    return -1;
+  bool removed;
+  int rc = firec_vm_remove (&info, true, NULL, &removed, err);
+  firec_vm_info_release (&info);
+  return rc;
+}

@@ -1,0 +1,426 @@
+#include "config.h"
+
+#include "preflight.h"
+#include "caps.h"
+#include "cgroup.h"
+#include "lifecycle.h"
+#include "state.h"
+#include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* A binary changed less than this long before its version probe is probed again
+   next time (version.h: timestamps are coarse). */
+#define VERSION_CACHE_SETTLE_S 2
+
+void
+firec_preflight_init (struct firec_preflight *pf, const struct firec_plan *plan)
+{
+  memset (pf, 0, sizeof *pf);
+  pf->plan = plan;
+}
+
+static void
+strv_free (char **v)
+{
+  for (size_t i = 0; v && v[i]; i++)
+    free (v[i]);
+  free (v);
+}
+
+static void finish_binaries (struct firec_preflight *pf, bool report);
+
+void
+firec_preflight_release (struct firec_preflight *pf)
+{
+  finish_binaries (pf, false); /* reaps probes a failure left running */
+  for (size_t i = 0; i < pf->finding_count; i++)
+    free (pf->findings[i].message);
+  free (pf->findings);
+  free (pf->firecracker_path);
+  free (pf->jailer_path);
+  free (pf->firecracker_version);
+  free (pf->access);
+  strv_free (pf->cgroup_dirs);
+  strv_free (pf->cgroup_parents);
+  memset (pf, 0, sizeof *pf);
+}
+
+static void __attribute__ ((format (printf, 4, 0)))
+add_finding (struct firec_preflight *pf, const struct firec_step *step, bool locked, const char *fmt, va_list ap)
+{
+  pf->findings = firec_xrealloc (pf->findings, (pf->finding_count + 1) * sizeof *pf->findings);
+  pf->findings[pf->finding_count++] = (struct firec_preflight_finding){
+    .step = step,
+    .message = firec_xvasprintf (fmt, ap),
+    .locked = locked,
+  };
+}
+
+void
+firec_preflight_add (struct firec_preflight *pf, const struct firec_step *step, bool locked, const char *fmt, ...)
+{
+  va_list ap;
+  va_start (ap, fmt);
+  add_finding (pf, step, locked, fmt, ap);
+  va_end (ap);
+}
+
+#define fail(pf, step, ...) firec_preflight_add ((pf), (step), false, __VA_ARGS__)
+
+/* ------------------------------------------------------------------ caps, kvm */
+
+static void
+check_caps (struct firec_preflight *pf, const struct firec_step *step)
+{
+  const struct firec_model *m = pf->plan->model;
+  cleanup_error firec_error_t err = NULL;
+  cleanup_free char *missing = NULL;
+  /* The jailer's limits (no-file defaults to 2048) need CAP_SYS_RESOURCE only
+     above the hard limit it inherits from us. */
+  bool raise = false;
+  for (char **r = m->resource_limits; *r; r++)
+    {
+      struct rlimit lim;
+      int resource = strncmp (*r, "fsize=", 6) == 0 ? RLIMIT_FSIZE : RLIMIT_NOFILE;
+      unsigned long long want = strtoull (strchr (*r, '=') + 1, NULL, 10);
+      if (getrlimit (resource, &lim) == 0 && lim.rlim_max != RLIM_INFINITY && want > lim.rlim_max)
+        raise = true;
+    }
+  if (firec_caps_check (m->netns != NULL, m->cgroups[0] != NULL, raise, &missing, &err) < 0)
+    {
+      fail (pf, step, "%s", err->message);
+      return;
+    }
+  char *save = NULL;
+  for (char *line = strtok_r (missing, "\n", &save); line; line = strtok_r (NULL, "\n", &save))
+    fail (pf, step, "missing capability %s; run firec-run as root", line);
+}
+
+static void
+check_kvm (struct firec_preflight *pf, const struct firec_step *step)
+{
+  int fd = open ("/dev/kvm", O_RDWR | O_CLOEXEC);
+  if (fd < 0)
+    fail (pf, step, "/dev/kvm cannot be opened read-write: %s (is KVM enabled, and may this user use it?)",
+          strerror (errno));
+  else
+    close (fd);
+}
+
+/* ------------------------------------------------------------------ binaries */
+
+/* A bare name is looked up in PATH, as a shell would; we then exec the absolute path. */
+static char *
+find_binary (const char *name)
+{
+  if (strchr (name, '/'))
+    return access (name, X_OK) == 0 ? firec_xstrdup (name) : NULL;
+  const char *path = getenv ("PATH");
+  cleanup_free char *copy
+      = firec_xstrdup (path && *path ? path : "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+  char *save = NULL;
+  for (char *dir = strtok_r (copy, ":", &save); dir; dir = strtok_r (NULL, ":", &save))
+    {
+      char *candidate = firec_xasprintf ("%s/%s", *dir ? dir : ".", name);
+      struct stat st;
+      if (stat (candidate, &st) == 0 && S_ISREG (st.st_mode) && access (candidate, X_OK) == 0)
+        return candidate;
+      free (candidate);
+    }
+  return NULL;
+}
+
+static void
+start_binaries (struct firec_preflight *pf, const struct firec_step *step)
+{
+  const struct firec_model *m = pf->plan->model;
+  pf->firecracker_path = find_binary (m->firecracker_binary);
+  if (m->jailer)
+    pf->jailer_path = find_binary (m->jailer_binary);
+  /* Both probes run at once, and alongside the rest of the preflight (or come
+     from the cache); finish_binaries reads them. */
+  cleanup_free char *root = firec_state_root ();
+  cleanup_free char *cache_dir = firec_xasprintf ("%s/.versions", root);
+  if (pf->firecracker_path)
+    firec_version_probe_start (&pf->fc_probe, pf->firecracker_path, cache_dir, VERSION_CACHE_SETTLE_S);
+  if (pf->jailer_path)
+    firec_version_probe_start (&pf->jailer_probe, pf->jailer_path, cache_dir, VERSION_CACHE_SETTLE_S);
+  pf->probes_started = true;
+  pf->binaries_step = step;
+}
+
+/* The fields that need a newer Firecracker than the one found. */
+static void
+version_gate (struct firec_preflight *pf, const struct firec_step *step)
+{
+  const struct firec_plan *plan = pf->plan;
+  if (firec_version_compare (pf->firecracker_version, plan->min_firecracker_version) >= 0)
+    return;
+  struct firec_buf why = { 0 };
+  for (size_t i = 0; i < plan->count; i++)
+    for (char **r = plan->steps[i].min_version_reasons; r && *r; r++)
+      if (firec_version_compare (pf->firecracker_version, plan->steps[i].min_version) < 0)
+        firec_buf_printf (&why, "%s%s", why.len ? ", " : "", *r);
+  fail (pf, step, "%s is version %s, but the manifest needs at least %s: %s", pf->firecracker_path,
+        pf->firecracker_version, plan->min_firecracker_version, why.data ? why.data : "");
+  firec_buf_release (&why);
+}
+
+/* Reads the version probes and, with report, records what preflight.binaries
+   found (findings are sorted into plan order at the end). */
+static void
+finish_binaries (struct firec_preflight *pf, bool report)
+{
+  if (!pf->probes_started)
+    return;
+  pf->probes_started = false;
+  const struct firec_model *m = pf->plan->model;
+  const struct firec_step *step = pf->binaries_step;
+  cleanup_error firec_error_t fc_err = NULL, jailer_err = NULL;
+  cleanup_free char *jailer_version = NULL;
+  if (pf->firecracker_path)
+    firec_version_probe_finish (&pf->fc_probe, &pf->firecracker_version, &fc_err);
+  if (pf->jailer_path)
+    firec_version_probe_finish (&pf->jailer_probe, &jailer_version, &jailer_err);
+  if (!report)
+    return;
+  if (pf->firecracker_path == NULL)
+    fail (pf, step, "firecracker binary %s not found or not executable (spec.firecracker.binary%s)",
+          m->firecracker_binary, strchr (m->firecracker_binary, '/') ? "" : ", looked up in PATH");
+  else if (fc_err)
+    fail (pf, step, "%s", fc_err->message);
+  else if (pf->firecracker_version)
+    version_gate (pf, step);
+  /* (The 1.5.1 jailer's rule that the exec file name contains "firecracker" is
+     in the plan's version gate: jailer.spawn needs 1.13 otherwise.) */
+  if (m->jailer && pf->jailer_path == NULL)
+    fail (pf, step, "jailer binary %s not found or not executable (spec.jailer.binary%s)", m->jailer_binary,
+          strchr (m->jailer_binary, '/') ? "" : ", looked up in PATH");
+  else if (jailer_err)
+    fail (pf, step, "%s", jailer_err->message);
+  else if (jailer_version && pf->firecracker_version && strcmp (jailer_version, pf->firecracker_version) != 0)
+    fail (pf, step, "the jailer is version %s but firecracker is %s: use the pair from one release", jailer_version,
+          pf->firecracker_version);
+}
+
+/* ------------------------------------------------------------------ sources */
+
+static bool
+same_filesystem (const char *a, const char *b)
+{
+  struct stat sa, sb;
+  return stat (a, &sa) == 0 && stat (b, &sb) == 0 && sa.st_dev == sb.st_dev;
+}
+
+/* The basic checks of one source file (it exists, is a file, we can read it):
+   NULL when it passes, with *fd open on it (read-only, for the access check).
+   Output files may not exist yet (*fd -1): their directory must. */
+static char *
+source_problem (const struct firec_file *f, int *fd)
+{
+  *fd = open (f->host_path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+  int open_errno = errno;
+  struct stat st;
+  bool exists = *fd >= 0 || stat (f->host_path, &st) == 0;
+  if (!exists && f->output)
+    {
+      cleanup_free char *copy = firec_xstrdup (f->host_path);
+      char *slash = strrchr (copy, '/');
+      if (slash)
+        *slash = '\0';
+      if (stat (*copy ? copy : "/", &st) < 0 || !S_ISDIR (st.st_mode))
+        return firec_xasprintf ("%s: %s: its directory does not exist", f->where, f->host_path);
+      return NULL;
+    }
+  if (!exists)
+    return firec_xasprintf ("%s: %s: %s", f->where, f->host_path, strerror (open_errno));
+  if (*fd < 0)
+    return firec_xasprintf ("%s: %s cannot be read: %s", f->where, f->host_path, strerror (open_errno));
+  /* An output may be a FIFO or a device; an input must be a file or a block device. */
+  if (!f->output && fstat (*fd, &st) == 0 && !S_ISREG (st.st_mode) && !S_ISBLK (st.st_mode))
+    {
+      close (*fd);
+      *fd = -1;
+      return firec_xasprintf ("%s: %s is not a regular file", f->where, f->host_path);
+    }
+  return NULL;
+}
+
+/* What the staging policy needs the jail's uid to be allowed, given the verdict
+   for the file's inode. */
+static void
+check_jail_access (struct firec_preflight *pf, const struct firec_step *step, const struct firec_file *f,
+                   const struct firec_access *access)
+{
+  const struct firec_model *m = pf->plan->model;
+  bool in_place = f->writable && f->mode != FIREC_STAGING_COPY && f->mode != FIREC_STAGING_REFLINK;
+  bool needs_write = f->output || in_place;
+  if (!needs_write && f->mode != FIREC_STAGING_LINK)
+    return;
+  cleanup_error firec_error_t err = NULL;
+  int ok = access ? firec_stage_access_verdict (access, f->host_path, (uid_t) m->uid, (gid_t) m->gid, needs_write, &err)
+                  : firec_error_set (&err, 0, "cannot open %s", f->host_path);
+  if (ok < 0)
+    fail (pf, step, "%s", err->message);
+  else if (ok == 0)
+    fail (pf, step,
+          "%s: %s must be %s by the VM's uid %lu: fix it with `chown %lu:%lu %s`, an ACL (`setfacl -m u:%lu:%s %s`)%s",
+          f->where, f->host_path, needs_write ? "readable and writable" : "readable", m->uid, m->uid, m->gid,
+          f->host_path, m->uid, needs_write ? "rw" : "r", f->host_path,
+          f->output     ? ""
+          : f->writable ? ", or `staging: copy` for this drive (which makes it ephemeral: its writes are discarded)"
+                        : ", or `staging: copy`");
+  if (f->mode == FIREC_STAGING_LINK && !f->writable && !same_filesystem (f->host_path, m->chroot_base_dir))
+    fail (pf, step, "%s: %s: staging: link needs the file on the filesystem of %s; use auto or copy", f->where,
+          f->host_path, m->chroot_base_dir);
+}
+
+static void
+check_sources (struct firec_preflight *pf, const struct firec_step *step)
+{
+  const struct firec_model *m = pf->plan->model;
+  size_t n = m->file_count;
+  char **problems = firec_xcalloc (n + 1, sizeof *problems);
+  int *fds = firec_xcalloc (n + 1, sizeof *fds);
+  ssize_t *slot = firec_xcalloc (n + 1, sizeof *slot);
+  size_t open_count = 0;
+  for (size_t i = 0; i < n; i++)
+    {
+      int fd;
+      problems[i] = source_problem (&m->files[i], &fd);
+      slot[i] = -1;
+      /* In the jail Firecracker reaches a file through our link or bind mount,
+         never through the host's directories: the inode's mode and ACL decide. */
+      if (fd >= 0 && m->jailer)
+        {
+          fds[open_count] = fd;
+          slot[i] = (ssize_t) open_count++;
+        }
+      else if (fd >= 0)
+        close (fd);
+    }
+  /* All the files in one check (a child that becomes the jail's uid); staging
+     reuses these verdicts. */
+  free (pf->access);
+  pf->access = firec_xcalloc (open_count + 1, sizeof *pf->access);
+  pf->access_count = 0;
+  cleanup_error firec_error_t err = NULL;
+  bool checked = open_count == 0
+                 || firec_stage_check_access (fds, open_count, (uid_t) m->uid, (gid_t) m->gid, pf->access, &err) == 0;
+  if (checked)
+    pf->access_count = open_count;
+  else
+    fail (pf, step, "%s", err->message);
+  for (size_t i = 0; i < open_count; i++)
+    close (fds[i]);
+  for (size_t i = 0; i < n; i++)
+    {
+      const struct firec_file *f = &m->files[i];
+      if (problems[i])
+        fail (pf, step, "%s", problems[i]);
+      else if (m->jailer && checked && (!f->output || slot[i] >= 0))
+        check_jail_access (pf, step, f, slot[i] >= 0 ? &pf->access[slot[i]] : NULL);
+      free (problems[i]);
+    }
+  free (problems);
+  free (fds);
+  free (slot);
+}
+
+/* ------------------------------------------------------------------ the jail */
+
+static void
+check_jail (struct firec_preflight *pf, const struct firec_step *step)
+{
+  const struct firec_model *m = pf->plan->model;
+  if (m->jailer)
+    {
+      char **problems = firec_cgroup_problems (m);
+      for (size_t i = 0; problems[i]; i++)
+        fail (pf, step, "%s", problems[i]);
+      strv_free (problems);
+      firec_cgroup_dirs (m, &pf->cgroup_dirs, &pf->cgroup_parents);
+      struct stat st;
+      if (stat (m->chroot_base_dir, &st) < 0 || !S_ISDIR (st.st_mode))
+        fail (pf, step,
+              "the chroot base %s does not exist (spec.jailer.chroot_base_dir); create it with `mkdir -p %s`",
+              m->chroot_base_dir, m->chroot_base_dir);
+    }
+  else
+    {
+      pf->cgroup_dirs = firec_xcalloc (1, sizeof *pf->cgroup_dirs);
+      pf->cgroup_parents = firec_xcalloc (1, sizeof *pf->cgroup_parents);
+    }
+  /* Running, held by another run, or left by one: the VM is in the way. */
+  cleanup_error firec_error_t err = NULL;
+  if (firec_vm_check_absent (m, &err) < 0)
+    firec_preflight_add (pf, step, err->kind == FIREC_ERR_LOCKED, "%s", err->message);
+}
+
+void
+firec_preflight_step (struct firec_preflight *pf, const struct firec_step *step)
+{
+  switch (step->kind)
+    {
+    case FIREC_STEP_PREFLIGHT_CAPS:
+      check_caps (pf, step);
+      return;
+    case FIREC_STEP_PREFLIGHT_KVM:
+      check_kvm (pf, step);
+      return;
+    case FIREC_STEP_PREFLIGHT_BINARIES:
+      start_binaries (pf, step);
+      return;
+    case FIREC_STEP_PREFLIGHT_SOURCES:
+      check_sources (pf, step);
+      return;
+    case FIREC_STEP_PREFLIGHT_JAIL:
+      check_jail (pf, step);
+      return;
+    case FIREC_STEP_STATE_CREATE:
+    case FIREC_STEP_STAGE_JAIL:
+    case FIREC_STEP_STAGE_FILE:
+    case FIREC_STEP_SPAWN:
+    case FIREC_STEP_API_WAIT:
+    case FIREC_STEP_API_REQUEST:
+    case FIREC_STEP_API_CONFIRM:
+    case FIREC_STEP_STATE_RECORD:
+      return;
+    }
+}
+
+static size_t
+step_index (const struct firec_preflight *pf, const struct firec_step *step)
+{
+  return (size_t) (step - pf->plan->steps);
+}
+
+int
+firec_preflight_finish (struct firec_preflight *pf, firec_error_t *err)
+{
+  finish_binaries (pf, true);
+  if (pf->finding_count == 0)
+    return 0;
+  bool locked = false;
+  struct firec_buf text = { 0 };
+  /* In plan order (the version verdicts arrive last), stable within a step. */
+  for (size_t s = 0; s < pf->plan->count; s++)
+    for (size_t i = 0; i < pf->finding_count; i++)
+      if (step_index (pf, pf->findings[i].step) == s)
+        {
+          firec_buf_printf (&text, "\n  - %s: %s", pf->findings[i].step->id, pf->findings[i].message);
+          locked = locked || pf->findings[i].locked;
+        }
+  firec_error_set_kind (err, locked ? FIREC_ERR_LOCKED : FIREC_ERR_PRECONDITION, 0,
+                        "preflight failed for %s (%zu problem%s):%s", pf->plan->model->name, pf->finding_count,
+                        pf->finding_count == 1 ? "" : "s", text.data);
+  firec_buf_release (&text);
+  return -1;
+}

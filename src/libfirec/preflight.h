@@ -1,0 +1,60 @@
+/* preflight: everything knowable from the host before the first change —
+   capabilities, /dev/kvm, the binaries and their versions, the source files and
+   what the jail's uid may do with them, the cgroups, and whether the VM or its
+   jail is already there. Every preflight step adds findings; none changes the
+   host; at the end all of them are reported at once (exit 3, or 4 when the VM
+   is held by another run). */
+#ifndef FIREC_PREFLIGHT_H
+#define FIREC_PREFLIGHT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "error.h"
+#include "plan.h"
+#include "stage.h"
+#include "version.h"
+
+struct firec_preflight_finding
+{
+  const struct firec_step *step;
+  char *message;
+  bool locked; /* held by another run: exit 4 rather than 3 */
+};
+
+struct firec_preflight
+{
+  const struct firec_plan *plan;
+  struct firec_preflight_finding *findings;
+  size_t finding_count;
+
+  /* What preflight learned, for the steps after it. */
+  char *firecracker_path; /* absolute */
+  char *jailer_path;
+  char *firecracker_version;
+  struct firec_access *access; /* the jail uid's rights on the sources */
+  size_t access_count;
+  char **cgroup_dirs;    /* the jailer's, for this VM */
+  char **cgroup_parents; /* missing now: the jailer will make them */
+
+  /* The version probes run while the later preflight steps do. */
+  struct firec_version_probe fc_probe, jailer_probe;
+  bool probes_started;
+  const struct firec_step *binaries_step;
+};
+
+void firec_preflight_init (struct firec_preflight *pf, const struct firec_plan *plan);
+void firec_preflight_release (struct firec_preflight *pf);
+
+/* Runs one preflight step (its findings are kept). */
+void firec_preflight_step (struct firec_preflight *pf, const struct firec_step *step);
+/* A finding a test seam injects. */
+void firec_preflight_add (struct firec_preflight *pf, const struct firec_step *step, bool locked, const char *fmt, ...)
+    __attribute__ ((format (printf, 4, 5)));
+
+/* After the last preflight step: waits for the version probes, and fails with
+   every finding (FIREC_ERR_LOCKED when one says another run holds the VM,
+   FIREC_ERR_PRECONDITION otherwise), in plan order. */
+int firec_preflight_finish (struct firec_preflight *pf, firec_error_t *err);
+
+#endif

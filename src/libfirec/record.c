@@ -1,0 +1,474 @@
+#include "config.h"
+
+#include "record.h"
+#include "state.h"
+#include "util.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <string.h>
+#include <unistd.h>
+
+const char *
+firec_record_phase_name (enum firec_record_phase phase)
+{
+  switch (phase)
+    {
+    case FIREC_PHASE_CREATING:
+      return "creating";
+    case FIREC_PHASE_STARTING:
+      return "starting";
+    case FIREC_PHASE_RUNNING:
+      return "running";
+    case FIREC_PHASE_STOPPED:
+      return "stopped";
+    }
+  return "?";
+}
+
+static const char *
+stop_action_name (enum firec_stop_action action)
+{
+  switch (action)
+    {
+    case FIREC_STOP_CTRL_ALT_DEL:
+      return "ctrl_alt_del";
+    case FIREC_STOP_SIGTERM:
+      return "sigterm";
+    case FIREC_STOP_SIGKILL:
+      return "sigkill";
+    }
+  return "sigkill";
+}
+
+static const char *const mode_names[] = { "attached", "daemon", "tmux" };
+
+static char *
+dup_or_null (const char *s)
+{
+  return s ? firec_xstrdup (s) : NULL;
+}
+
+static char **
+strv_dup (char *const *v)
+{
+  size_t n = 0;
+  while (v && v[n])
+    n++;
+  char **out = firec_xcalloc (n + 1, sizeof *out);
+  for (size_t i = 0; i < n; i++)
+    out[i] = firec_xstrdup (v[i]);
+  return out;
+}
+
+static void
+strv_free (char **v)
+{
+  for (size_t i = 0; v && v[i]; i++)
+    free (v[i]);
+  free (v);
+}
+
+struct firec_record *
+firec_record_new (const struct firec_model *m, enum firec_run_mode mode)
+{
+  struct firec_record *r = firec_xcalloc (1, sizeof *r);
+  r->name = firec_xstrdup (m->name);
+  r->phase = FIREC_PHASE_CREATING;
+  r->manifest = firec_xstrdup (m->source);
+  r->mode = mode;
+  r->firec_pid = getpid ();
+  r->jailer = m->jailer;
+  r->jail_dir = dup_or_null (m->jail_dir);
+  r->chroot_base = m->jailer ? firec_xstrdup (m->chroot_base_dir) : NULL;
+  r->exec_name = firec_xstrdup (m->exec_name);
+  r->vm_root = firec_xstrdup (m->vm_root);
+  r->api_socket = firec_xstrdup (m->api_socket_host);
+  r->uid = m->jailer ? (uid_t) m->uid : getuid ();
+  r->gid = m->jailer ? (gid_t) m->gid : getgid ();
+  r->stop = firec_xcalloc (m->stop_count ? m->stop_count : 1, sizeof *r->stop);
+  memcpy (r->stop, m->stop, m->stop_count * sizeof *r->stop);
+  r->stop_count = m->stop_count;
+  r->stop_timeout_ms = m->stop_timeout_ms;
+  r->cgroup_dirs = strv_dup (NULL);
+  r->cgroup_parents = strv_dup (NULL);
+  return r;
+}
+
+void
+firec_record_free (struct firec_record *r)
+{
+  if (r == NULL)
+    return;
+  free (r->name);
+  free (r->manifest);
+  free (r->digest);
+  free (r->jail_dir);
+  free (r->chroot_base);
+  free (r->exec_name);
+  free (r->vm_root);
+  free (r->api_socket);
+  free (r->firecracker_version);
+  free (r->stop);
+  strv_free (r->cgroup_dirs);
+  strv_free (r->cgroup_parents);
+  for (size_t i = 0; i < r->output_count; i++)
+    free (r->outputs[i].path);
+  free (r->outputs);
+  free (r);
+}
+
+size_t
+firec_record_add_output (struct firec_record *r, const char *path)
+{
+  r->outputs = firec_xrealloc (r->outputs, (r->output_count + 1) * sizeof *r->outputs);
+  r->outputs[r->output_count] = (struct firec_record_output){ .path = firec_xstrdup (path) };
+  return r->output_count++;
+}
+
+/* ------------------------------------------------------------------ writing */
+
+static void
+add_string_or_null (cJSON *o, const char *key, const char *value)
+{
+  if (value)
+    cJSON_AddStringToObject (o, key, value);
+  else
+    cJSON_AddNullToObject (o, key);
+}
+
+static cJSON *
+strv_to_json (char *const *v)
+{
+  cJSON *a = cJSON_CreateArray ();
+  for (size_t i = 0; v && v[i]; i++)
+    cJSON_AddItemToArray (a, cJSON_CreateString (v[i]));
+  return a;
+}
+
+static cJSON *
+process_to_json (const struct firec_record_process *p)
+{
+  if (p->pid <= 0)
+    return cJSON_CreateNull ();
+  cJSON *o = cJSON_CreateObject ();
+  cJSON_AddNumberToObject (o, "pid", p->pid);
+  cJSON_AddNumberToObject (o, "start_time", (double) p->start_time);
+  return o;
+}
+
+cJSON *
+firec_record_to_json (const struct firec_record *r)
+{
+  cJSON *o = cJSON_CreateObject ();
+  cJSON_AddNumberToObject (o, "format_version", FIREC_RECORD_FORMAT_VERSION);
+  cJSON_AddStringToObject (o, "name", r->name);
+  cJSON_AddStringToObject (o, "phase", firec_record_phase_name (r->phase));
+  cJSON_AddStringToObject (o, "manifest", r->manifest);
+  add_string_or_null (o, "digest", r->digest);
+  cJSON_AddStringToObject (o, "mode", mode_names[r->mode]);
+  cJSON_AddNumberToObject (o, "firec_pid", r->firec_pid);
+  cJSON_AddBoolToObject (o, "jailer", r->jailer);
+  add_string_or_null (o, "jail_dir", r->jail_dir);
+  add_string_or_null (o, "chroot_base", r->chroot_base);
+  cJSON_AddStringToObject (o, "exec_name", r->exec_name);
+  cJSON_AddStringToObject (o, "vm_root", r->vm_root);
+  cJSON_AddStringToObject (o, "api_socket", r->api_socket);
+  add_string_or_null (o, "firecracker_version", r->firecracker_version);
+  cJSON_AddNumberToObject (o, "uid", (double) r->uid);
+  cJSON_AddNumberToObject (o, "gid", (double) r->gid);
+  cJSON *stop = cJSON_AddArrayToObject (o, "stop");
+  for (size_t i = 0; i < r->stop_count; i++)
+    {
+      cJSON *s = cJSON_CreateObject ();
+      cJSON_AddStringToObject (s, "action", stop_action_name (r->stop[i].action));
+      cJSON_AddNumberToObject (s, "wait_ms", (double) r->stop[i].wait_ms);
+      cJSON_AddItemToArray (stop, s);
+    }
+  cJSON_AddNumberToObject (o, "stop_timeout_ms", (double) r->stop_timeout_ms);
+  cJSON_AddItemToObject (o, "cgroup_dirs", strv_to_json (r->cgroup_dirs));
+  cJSON_AddItemToObject (o, "cgroup_parents", strv_to_json (r->cgroup_parents));
+  cJSON *outputs = cJSON_AddArrayToObject (o, "outputs");
+  for (size_t i = 0; i < r->output_count; i++)
+    {
+      cJSON *out = cJSON_CreateObject ();
+      cJSON_AddStringToObject (out, "path", r->outputs[i].path);
+      cJSON_AddNumberToObject (out, "dev", (double) r->outputs[i].dev);
+      cJSON_AddNumberToObject (out, "ino", (double) r->outputs[i].ino);
+      cJSON_AddItemToArray (outputs, out);
+    }
+  cJSON_AddItemToObject (o, "jailer_process", process_to_json (&r->jailer_process));
+  cJSON_AddItemToObject (o, "vmm", process_to_json (&r->vmm));
+  cJSON_AddNumberToObject (o, "started_at", (double) r->started_at);
+  return o;
+}
+
+int
+firec_record_write (int dir_fd, const char *shown_dir, const struct firec_record *r, firec_error_t *err)
+{
+  cleanup_cjson cJSON *json = firec_record_to_json (r);
+  cleanup_free char *text = cJSON_Print (json);
+  size_t len = strlen (text);
+  text = firec_xrealloc (text, len + 2);
+  text[len] = '\n';
+  text[len + 1] = '\0';
+  return firec_state_write_file (dir_fd, shown_dir, "state.json", text, err);
+}
+
+/* ------------------------------------------------------------------ reading */
+
+/* A parse of one record: the first problem found is what the error says. */
+struct parse
+{
+  const cJSON *root;
+  char *problem;
+};
+
+static void __attribute__ ((format (printf, 2, 3)))
+problem (struct parse *p, const char *fmt, ...)
+{
+  if (p->problem)
+    return;
+  va_list ap;
+  va_start (ap, fmt);
+  p->problem = firec_xvasprintf (fmt, ap);
+  va_end (ap);
+}
+
+static const cJSON *
+member (struct parse *p, const cJSON *o, const char *key)
+{
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive (o, key);
+  if (v == NULL)
+    problem (p, "\"%s\" is missing", key);
+  return v;
+}
+
+/* Required string; with nullable, null reads as NULL. */
+static char *
+get_string (struct parse *p, const cJSON *o, const char *key, bool nullable)
+{
+  const cJSON *v = member (p, o, key);
+  if (v == NULL || (nullable && cJSON_IsNull (v)))
+    return NULL;
+  if (!cJSON_IsString (v) || v->valuestring[0] == '\0')
+    {
+      problem (p, "\"%s\" is not a non-empty string", key);
+      return NULL;
+    }
+  return firec_xstrdup (v->valuestring);
+}
+
+static double
+get_number (struct parse *p, const cJSON *o, const char *key, double min, double max)
+{
+  const cJSON *v = member (p, o, key);
+  if (v == NULL)
+    return min;
+  if (!cJSON_IsNumber (v) || v->valuedouble != floor (v->valuedouble) || v->valuedouble < min || v->valuedouble > max)
+    {
+      problem (p, "\"%s\" is not a whole number from %.0f to %.0f", key, min, max);
+      return min;
+    }
+  return v->valuedouble;
+}
+
+static bool
+get_bool (struct parse *p, const cJSON *o, const char *key)
+{
+  const cJSON *v = member (p, o, key);
+  if (v && !cJSON_IsBool (v))
+    problem (p, "\"%s\" is not true or false", key);
+  return cJSON_IsTrue (v);
+}
+
+/* An absolute path without ".." components: what the record names is removed
+   or killed, so it must not be relative or climb. */
+static bool
+clean_absolute (const char *s)
+{
+  if (s[0] != '/')
+    return false;
+  for (const char *c = s; (c = strstr (c, "..")); c += 2)
+    if (c[-1] == '/' && (c[2] == '/' || c[2] == '\0'))
+      return false;
+  return true;
+}
+
+static char *
+get_path (struct parse *p, const cJSON *o, const char *key, bool nullable)
+{
+  char *s = get_string (p, o, key, nullable);
+  if (s && !clean_absolute (s))
+    {
+      problem (p, "\"%s\" is not an absolute path without \"..\"", key);
+      free (s);
+      return NULL;
+    }
+  return s;
+}
+
+static int
+enum_index (const char *value, const char *const *names, size_t n)
+{
+  for (size_t i = 0; value && i < n; i++)
+    if (strcmp (value, names[i]) == 0)
+      return (int) i;
+  return -1;
+}
+
+static int
+get_enum (struct parse *p, const cJSON *o, const char *key, const char *const *names, size_t n)
+{
+  cleanup_free char *s = get_string (p, o, key, false);
+  int i = enum_index (s, names, n);
+  if (s && i < 0)
+    problem (p, "\"%s\" is \"%s\", not one firec-run writes", key, s);
+  return i < 0 ? 0 : i;
+}
+
+static char **
+get_paths (struct parse *p, const cJSON *o, const char *key)
+{
+  const cJSON *a = member (p, o, key);
+  if (a && !cJSON_IsArray (a))
+    problem (p, "\"%s\" is not an array", key);
+  size_t n = cJSON_IsArray (a) ? (size_t) cJSON_GetArraySize (a) : 0;
+  char **v = firec_xcalloc (n + 1, sizeof *v);
+  size_t k = 0;
+  for (const cJSON *e = n ? a->child : NULL; e; e = e->next)
+    if (!cJSON_IsString (e) || !clean_absolute (e->valuestring))
+      problem (p, "\"%s\" holds something that is not an absolute path", key);
+    else
+      v[k++] = firec_xstrdup (e->valuestring);
+  return v;
+}
+
+static struct firec_record_process
+get_process (struct parse *p, const cJSON *o, const char *key)
+{
+  struct firec_record_process proc = { 0 };
+  const cJSON *v = member (p, o, key);
+  if (v == NULL || cJSON_IsNull (v))
+    return proc;
+  if (!cJSON_IsObject (v))
+    {
+      problem (p, "\"%s\" is not an object", key);
+      return proc;
+    }
+  proc.pid = (pid_t) get_number (p, v, "pid", 1, INT_MAX);
+  proc.start_time = (unsigned long long) get_number (p, v, "start_time", 0, 9007199254740991.0);
+  return proc;
+}
+
+static void
+get_stop (struct parse *p, const cJSON *o, struct firec_record *r)
+{
+  static const char *const actions[] = { "ctrl_alt_del", "sigterm", "sigkill" };
+  const cJSON *a = member (p, o, "stop");
+  if (a && !cJSON_IsArray (a))
+    problem (p, "\"stop\" is not an array");
+  size_t n = cJSON_IsArray (a) ? (size_t) cJSON_GetArraySize (a) : 0;
+  r->stop = firec_xcalloc (n ? n : 1, sizeof *r->stop);
+  for (const cJSON *s = n ? a->child : NULL; s; s = s->next)
+    {
+      struct firec_stop_step *step = &r->stop[r->stop_count++];
+      step->action = (enum firec_stop_action) get_enum (p, s, "action", actions, FIREC_N_ELEMENTS (actions));
+      step->wait_ms = (long) get_number (p, s, "wait_ms", 0, LONG_MAX / 2);
+    }
+  r->stop_timeout_ms = (long) get_number (p, o, "stop_timeout_ms", 0, LONG_MAX / 2);
+}
+
+static void
+get_outputs (struct parse *p, const cJSON *o, struct firec_record *r)
+{
+  const cJSON *a = member (p, o, "outputs");
+  if (a && !cJSON_IsArray (a))
+    problem (p, "\"outputs\" is not an array");
+  for (const cJSON *e = cJSON_IsArray (a) ? a->child : NULL; e; e = e->next)
+    {
+      cleanup_free char *path = get_path (p, e, "path", false);
+      if (path == NULL)
+        continue;
+      size_t i = firec_record_add_output (r, path);
+      r->outputs[i].dev = (dev_t) get_number (p, e, "dev", 0, 9007199254740991.0);
+      r->outputs[i].ino = (ino_t) get_number (p, e, "ino", 0, 9007199254740991.0);
+    }
+}
+
+static void
+parse_record (struct parse *p, struct firec_record *r)
+{
+  static const char *const phases[] = { "creating", "starting", "running", "stopped" };
+  const cJSON *o = p->root;
+  if (get_number (p, o, "format_version", 0, 1000) != FIREC_RECORD_FORMAT_VERSION && !p->problem)
+    problem (p, "it has format_version %g; this firec-run reads %d",
+             cJSON_GetNumberValue (cJSON_GetObjectItemCaseSensitive (o, "format_version")), FIREC_RECORD_FORMAT_VERSION);
+  r->name = get_string (p, o, "name", false);
+  r->phase = (enum firec_record_phase) get_enum (p, o, "phase", phases, FIREC_N_ELEMENTS (phases));
+  r->manifest = get_string (p, o, "manifest", false);
+  r->digest = get_string (p, o, "digest", true);
+  r->mode = (enum firec_run_mode) get_enum (p, o, "mode", mode_names, FIREC_N_ELEMENTS (mode_names));
+  r->firec_pid = (pid_t) get_number (p, o, "firec_pid", 0, INT_MAX);
+  r->jailer = get_bool (p, o, "jailer");
+  r->jail_dir = get_path (p, o, "jail_dir", !r->jailer);
+  r->chroot_base = get_path (p, o, "chroot_base", !r->jailer);
+  r->exec_name = get_string (p, o, "exec_name", false);
+  r->vm_root = get_path (p, o, "vm_root", false);
+  r->api_socket = get_path (p, o, "api_socket", false);
+  r->firecracker_version = get_string (p, o, "firecracker_version", true);
+  r->uid = (uid_t) get_number (p, o, "uid", 0, 4294967294.0);
+  r->gid = (gid_t) get_number (p, o, "gid", 0, 4294967294.0);
+  get_stop (p, o, r);
+  r->cgroup_dirs = get_paths (p, o, "cgroup_dirs");
+  r->cgroup_parents = get_paths (p, o, "cgroup_parents");
+  get_outputs (p, o, r);
+  r->jailer_process = get_process (p, o, "jailer_process");
+  r->vmm = get_process (p, o, "vmm");
+  r->started_at = (long long) get_number (p, o, "started_at", 0, 9007199254740991.0);
+  if (r->exec_name && strchr (r->exec_name, '/'))
+    problem (p, "\"exec_name\" holds a '/'");
+  if (r->jailer && r->jail_dir && r->vm_root && strncmp (r->vm_root, r->jail_dir, strlen (r->jail_dir)) != 0)
+    problem (p, "\"vm_root\" is not inside \"jail_dir\"");
+}
+
+int
+firec_record_from_json (const char *text, size_t len, const char *file, struct firec_record **out,
+                        firec_error_t *err)
+{
+  *out = NULL;
+  cleanup_cjson cJSON *root = cJSON_ParseWithLength (text, len);
+  struct parse p = { .root = root };
+  if (!cJSON_IsObject (root))
+    problem (&p, len == 0 ? "it is empty" : "it is not a JSON object");
+  struct firec_record *r = firec_xcalloc (1, sizeof *r);
+  if (!p.problem)
+    parse_record (&p, r);
+  if (p.problem)
+    {
+      firec_record_free (r);
+      firec_error_set_errno (err, EBADMSG, "the record %s is damaged: %s", file, p.problem);
+      free (p.problem);
+      return -1;
+    }
+  *out = r;
+  return 0;
+}
+
+int
+firec_record_read (int dir_fd, const char *shown_dir, struct firec_record **out, firec_error_t *err)
+{
+  *out = NULL;
+  cleanup_close int fd = -1;
+  if (firec_state_open_file (dir_fd, shown_dir, "state.json", &fd, err) < 0)
+    return -1;
+  if (fd < 0)
+    return 0;
+  cleanup_free char *path = firec_xasprintf ("%s/state.json", shown_dir);
+  cleanup_free char *text = NULL;
+  size_t len;
+  if (firec_read_fd (fd, 1 << 20, &text, &len) < 0)
+    return firec_error_set (err, errno, "cannot read %s", path);
+  return firec_record_from_json (text, len, path, out, err);
+}

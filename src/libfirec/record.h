@@ -1,0 +1,107 @@
+/* The VM record: one typed struct for what a run created on the host and how
+   to stop it, one reader, one writer (crun's libcrun_container_status_t is the
+   model). It lives in <state root>/<name>/state.json and is written atomically
+   *before* each side effect it describes — the jail, the cgroups and the output
+   files are named before they are made, a process as soon as it exists — so
+   that whatever instant firec-run dies at, `rm` finds everything from it and
+   from the host. A record that does not parse is an error (EBADMSG), never
+   "not running". */
+#ifndef FIREC_RECORD_H
+#define FIREC_RECORD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+#include <cjson/cJSON.h>
+
+#include "error.h"
+#include "model.h"
+
+#define FIREC_RECORD_FORMAT_VERSION 2
+
+enum firec_record_phase
+{
+  FIREC_PHASE_CREATING, /* state made; staging the jail; nothing runs yet */
+  FIREC_PHASE_STARTING, /* the jailer or firecracker was started */
+  FIREC_PHASE_RUNNING,  /* InstanceStart confirmed */
+  FIREC_PHASE_STOPPED,  /* the stop policy ran; what is left waits for `rm` */
+};
+
+/* A process the record names: trusted only while it still started at
+   start_time (a reused pid is never taken for the VM). */
+struct firec_record_process
+{
+  pid_t pid; /* 0: none */
+  unsigned long long start_time;
+};
+
+/* An output file a run created on the host (it did not exist): rollback removes
+   exactly these, and only while they are still that file. */
+struct firec_record_output
+{
+  char *path;
+  dev_t dev; /* 0 until made (the record names it before it exists) */
+  ino_t ino;
+};
+
+struct firec_record
+{
+  char *name;
+  enum firec_record_phase phase;
+  char *manifest;  /* the file given to firec-run */
+  char *digest;    /* firec_model_digest; NULL when unknown */
+  enum firec_run_mode mode; /* as this run goes: `run -d` makes it daemon */
+  pid_t firec_pid; /* the firec-run that wrote it */
+
+  bool jailer;
+  char *jail_dir;      /* NULL without the jailer */
+  char *chroot_base;   /* the jailer's --chroot-base-dir (NULL without it) */
+  char *exec_name;     /* what the jailer names the jail and the pid file after */
+  char *vm_root;       /* the VM's "/" on the host */
+  char *api_socket;    /* its host path */
+  char *firecracker_version; /* NULL until known */
+  uid_t uid;
+  gid_t gid;
+
+  struct firec_stop_step *stop;
+  size_t stop_count;
+  long stop_timeout_ms;
+
+  char **cgroup_dirs;    /* NULL-terminated: the ones the jailer makes for this VM */
+  char **cgroup_parents; /* NULL-terminated: parents that did not exist; removed when empty */
+  struct firec_record_output *outputs;
+  size_t output_count;
+
+  struct firec_record_process jailer_process; /* what we spawned (the jailer, or firecracker) */
+  struct firec_record_process vmm;            /* firecracker */
+  long long started_at; /* Unix time of InstanceStart, 0 before */
+};
+
+const char *firec_record_phase_name (enum firec_record_phase phase);
+
+/* The record a run of model starts with (phase creating; no processes yet;
+   no digest: the run adds it). */
+struct firec_record *firec_record_new (const struct firec_model *model, enum firec_run_mode mode);
+void firec_record_free (struct firec_record *r);
+static inline void
+firec_record_freep (struct firec_record **r)
+{
+  firec_record_free (*r);
+}
+#define cleanup_record __attribute__ ((cleanup (firec_record_freep)))
+
+/* Adds an output the run is about to create (dev/ino 0) and returns its index. */
+size_t firec_record_add_output (struct firec_record *r, const char *path);
+
+cJSON *firec_record_to_json (const struct firec_record *r);
+/* Parses and checks every field: anything missing or of the wrong type is
+   EBADMSG, with what is wrong in the message (file names it). */
+int firec_record_from_json (const char *text, size_t len, const char *file, struct firec_record **out,
+                            firec_error_t *err);
+
+/* state.json in the VM's state directory (dir_fd; shown_dir for messages).
+   Reading an absent record gives *out NULL and 0. */
+int firec_record_read (int dir_fd, const char *shown_dir, struct firec_record **out, firec_error_t *err);
+int firec_record_write (int dir_fd, const char *shown_dir, const struct firec_record *r, firec_error_t *err);
+
+#endif

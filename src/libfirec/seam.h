@@ -1,0 +1,19 @@
+/* Test seams: the few places where the end-to-end tests need firec-run to do
+   something a production binary must never do on request — fail a named step,
+   signal itself at a step, or look for cgroups in a fake hierarchy. The
+   production build links seam.c, whose answers are always "none"; the test build
+   (tests/seam/firec-run, firec-supervise) links tests/seam/seam-env.c, which
+   reads FIREC_TEST_FAULT and FIREC_CGROUP_ROOT. No environment variable changes
+   what an installed firec-run does. */
+#ifndef FIREC_SEAM_H
+#define FIREC_SEAM_H
+
+/* "fail:STEP", "SIGINT:STEP", "SIGTERM:STEP" or "SIGKILL:STEP"; NULL: none. */
+const char *firec_seam_fault (void);
+
+/* Where the cgroup hierarchies are mounted instead of what /proc/self/mounts
+   says (v2: the directory itself; v1: one subdirectory per controller); NULL:
+   the host's. */
+const char *firec_seam_cgroup_root (void);
+
+#endif

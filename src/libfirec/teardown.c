@@ -1,0 +1,116 @@
+#include "config.h"
+
+#include "teardown.h"
+#include "cgroup.h"
+#include "discover.h"
+#include "stage.h"
+#include "util.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* How long the VM's processes get to disappear after SIGKILL. */
+#define KILL_TIMEOUT_MS 10000
+
+/* Kills until the host shows nothing of the VM: a jailer killed mid-start may
+   have forked its child a moment before, so look again after each round. */
+static void
+kill_everything (const struct firec_record *r, struct firec_buf *left, size_t *count)
+{
+  for (int round = 0; round < 3; round++)
+    {
+      struct firec_vm_procs procs = { 0 };
+      cleanup_error firec_error_t err = NULL;
+      if (firec_vm_find_processes (r, &procs, &err) < 0)
+        {
+          firec_buf_printf (left, "\n  - cannot look for the VM's processes: %s", err->message);
+          (*count)++;
+          return;
+        }
+      size_t found = procs.count;
+      struct firec_buf survivors = { 0 };
+      size_t n = firec_vm_procs_kill (&procs, KILL_TIMEOUT_MS, &survivors);
+      firec_vm_procs_release (&procs);
+      if (n)
+        {
+          firec_buf_puts (left, survivors.data);
+          *count += n;
+        }
+      firec_buf_release (&survivors);
+      if (found == 0 || n)
+        return;
+    }
+}
+
+/* An output this run created, and only while it is still that file: a user's
+   file that took the name since is not ours. */
+static bool
+output_is_ours (const struct firec_record *r, const struct firec_record_output *o, const struct stat *st)
+{
+  if (!S_ISREG (st->st_mode))
+    return false;
+  if (o->dev || o->ino)
+    return st->st_dev == o->dev && st->st_ino == o->ino;
+  /* Named before it was made (firec-run died in between): ours only if it is
+     what we would have made, an empty file of the VM's uid. */
+  return st->st_size == 0 && st->st_uid == r->uid;
+}
+
+static void
+remove_outputs (const struct firec_record *r, struct firec_buf *left, size_t *count)
+{
+  for (size_t i = 0; i < r->output_count; i++)
+    {
+      const struct firec_record_output *o = &r->outputs[i];
+      struct stat st;
+      if (lstat (o->path, &st) < 0 || !output_is_ours (r, o, &st))
+        continue;
+      if (unlink (o->path) < 0 && errno != ENOENT)
+        {
+          firec_buf_printf (left, "\n  - cannot remove %s: %s", o->path, strerror (errno));
+          (*count)++;
+        }
+    }
+}
+
+static void
+note (firec_error_t *e, struct firec_buf *left, size_t *count)
+{
+  firec_buf_printf (left, "\n  - %s", (*e)->message);
+  (*count)++;
+  firec_error_release (e);
+}
+
+int
+firec_teardown (const struct firec_state *st, const struct firec_record *r, enum firec_teardown_kind kind,
+                int *lock_fd, firec_error_t *err)
+{
+  struct firec_buf left = { 0 };
+  size_t count = 0;
+  firec_error_t e = NULL;
+  kill_everything (r, &left, &count);
+  /* Without the jailer the VM's root is inside the state directory. */
+  const char *tree = r->jail_dir ? r->jail_dir : r->vm_root;
+  if (count == 0 && firec_stage_remove_tree (tree, &e) < 0)
+    note (&e, &left, &count);
+  if (kind == FIREC_TEARDOWN_ROLLBACK)
+    remove_outputs (r, &left, &count);
+  if (firec_cgroup_remove (r->cgroup_dirs, false, &e) < 0)
+    note (&e, &left, &count);
+  else if (firec_cgroup_remove (r->cgroup_parents, true, &e) < 0)
+    note (&e, &left, &count);
+  if (count == 0 && firec_state_remove_vm_dir (st, r->name, &e) < 0)
+    note (&e, &left, &count);
+  if (count == 0)
+    {
+      firec_state_unlock_remove (st, r->name, *lock_fd);
+      *lock_fd = -1;
+      return 0;
+    }
+  firec_error_set_kind (err, FIREC_ERR_LEFTOVERS, 0, "%zu leftover%s of %s:%s", count, count == 1 ? "" : "s", r->name,
+                        left.data);
+  firec_buf_release (&left);
+  return -1;
+}

@@ -1,0 +1,30 @@
+/* The one teardown: what a run made on the host, removed from its record. A
+   failed start (rollback), the end of an attached VM (its supervisor, or the
+   guard when the supervisor died) and `rm` all come here, so that each kind of
+   leftover is removed in one place. */
+#ifndef FIREC_TEARDOWN_H
+#define FIREC_TEARDOWN_H
+
+#include <stdbool.h>
+
+#include "error.h"
+#include "record.h"
+#include "state.h"
+
+enum firec_teardown_kind
+{
+  FIREC_TEARDOWN_ROLLBACK, /* a start failed: output files this run created go too */
+  FIREC_TEARDOWN_END,      /* the VM ran: its output files (its logs) stay */
+};
+
+/* With the VM's lock held (lock_fd): kills every process of the VM the host
+   shows (discover.h), detaches the mounts below its root and removes its jail
+   (or run directory), the outputs it created when rolling back, its cgroups and
+   the parents made for them once empty; then, only when nothing is left, its
+   state directory and its lock (lock_fd is closed then, and set to -1).
+   Otherwise the record stays, so that `rm` can try again, and the error
+   (FIREC_ERR_LEFTOVERS) lists each leftover. */
+int firec_teardown (const struct firec_state *st, const struct firec_record *r, enum firec_teardown_kind kind,
+                    int *lock_fd, firec_error_t *err);
+
+#endif
