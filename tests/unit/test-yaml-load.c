@@ -221,6 +221,18 @@ test_marks_count_characters_and_line_breaks (void)
       check_mark (r.doc, "/key", 1, 6, 1, 1);
     }
   load_result_release (&r);
+
+  /* libyaml counts the mark as a column: the first key would sit deeper than
+     the next ones, and the mapping would end after it. */
+  r = load_ok ("\xEF\xBB\xBF" "a: 1\nb:\n  c: x\n", "byte order mark before a mapping of several lines");
+  if (r.doc)
+    {
+      check_mark (r.doc, "/a", 1, 4, 1, 1);
+      check_mark (r.doc, "/b/c", 3, 6, 3, 3);
+    }
+  load_result_release (&r);
+  expect_diag ("\xEF\xBB\xBF" "a: [\n", "byte order mark, then a syntax error",
+               "vm.yaml:2:1: error: did not find expected node content (while parsing a flow node)");
 }
 
 static void
