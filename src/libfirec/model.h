@@ -139,8 +139,12 @@ const char *firec_staging_mode_name (enum firec_staging_mode mode);
 const char *firec_run_mode_name (enum firec_run_mode mode);
 
 /* Expands ${VAR}, ${VAR:-default}, ${VAR:?message} and $$ in every string scalar
-   of doc (keys are left alone). lookup is getenv in production. Every problem is a
-   diagnostic at the scalar. Returns the number of errors. */
+   of doc (keys are left alone). lookup is getenv in production. An unquoted
+   scalar that is exactly one ${...} takes the type its field wants when its value
+   spells a YAML boolean (true, True, TRUE, false, ...) or a plain decimal
+   integer and the field takes that but not the string (see take_field_type);
+   everything else stays a string. Every problem is a diagnostic at the scalar.
+   Returns the number of errors. */
 size_t firec_interpolate (struct firec_doc *doc, const char *(*lookup) (const char *name), struct firec_diags *diags);
 
 /* Builds the model from a validated document. Problems that depend on the

@@ -8,6 +8,7 @@
 #include "model.h"
 #include "schema.h"
 #include "util.h"
+#include "yaml-load.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -91,6 +92,7 @@ struct interpolation
   const char *(*lookup) (const char *name);
   struct firec_diags *diags;
   size_t errors;
+  const struct firec_schema *schema; /* decides the type of a whole ${VAR}; NULL: strings only */
 };
 
 static void __attribute__ ((format (printf, 4, 5)))
@@ -107,11 +109,14 @@ interpolation_error (struct interpolation *in, const cJSON *node, const struct f
   in->errors++;
 }
 
-/* Expands one string; returns NULL (after a diagnostic) on error, or a copy. */
+/* Expands one string; returns NULL (after a diagnostic) on error, or a copy.
+   *expanded tells whether a ${...} was replaced (not only $$). */
 static char *
-expand_string (struct interpolation *in, const cJSON *node, const struct firec_path *path, const char *s)
+expand_string (struct interpolation *in, const cJSON *node, const struct firec_path *path, const char *s,
+               bool *expanded)
 {
   struct firec_buf out = { 0 };
+  *expanded = false;
   for (const char *p = s; *p;)
     {
       if (p[0] != '$' || (p[1] != '$' && p[1] != '{'))
@@ -168,9 +173,47 @@ expand_string (struct interpolation *in, const cJSON *node, const struct firec_p
           return NULL;
         }
       firec_buf_puts (&out, value);
+      *expanded = true;
       p = close + 1;
     }
   return firec_buf_steal (&out);
+}
+
+/* An unquoted scalar that is exactly one ${...}. */
+static bool
+is_whole_variable (const struct firec_doc *doc, const cJSON *node)
+{
+  const char *s = node->valuestring;
+  return !(firec_doc_get_flags (doc, node) & FIREC_NODE_QUOTED) && s[0] == '$' && s[1] == '{'
+         && strchr (s, '}') == s + strlen (s) - 1;
+}
+
+/* A whole ${VAR} whose value spells a YAML boolean or integer becomes that
+   value where the field takes it but not the string: `vcpu_count: ${VCPUS}`
+   is a number, `host_dev_name: ${TAP}` stays a string whatever TAP holds. The
+   node changes type in place, so it keeps its position. */
+static void
+take_field_type (const struct interpolation *in, cJSON *node, const struct firec_path *path)
+{
+  cJSON candidate = { 0 };
+  double number = 0;
+  int boolean = firec_yaml_core_boolean (node->valuestring);
+  if (boolean >= 0)
+    candidate.type = boolean ? cJSON_True : cJSON_False;
+  else if (firec_yaml_core_integer (node->valuestring, &number))
+    {
+      candidate.type = cJSON_Number;
+      cJSON_SetNumberHelper (&candidate, number);
+    }
+  else
+    return;
+  if (in->schema == NULL || !firec_schema_accepts (in->schema, path, &candidate)
+      || firec_schema_accepts (in->schema, path, node))
+    return;
+  free (node->valuestring);
+  node->valuestring = NULL;
+  node->type = (node->type & ~0xFF) | candidate.type;
+  cJSON_SetNumberHelper (node, number);
 }
 
 static void
@@ -180,12 +223,19 @@ interpolate_node (struct interpolation *in, cJSON *node, const struct firec_path
     {
       if (strchr (node->valuestring, '$') == NULL)
         return;
-      char *expanded = expand_string (in, node, path, node->valuestring);
-      if (expanded == NULL)
+      bool whole = is_whole_variable (in->doc, node);
+      bool expanded;
+      char *value = expand_string (in, node, path, node->valuestring, &expanded);
+      if (value == NULL)
         return;
       /* Replace the value in place: the node keeps its address, hence its mark. */
       free (node->valuestring);
-      node->valuestring = expanded;
+      node->valuestring = value;
+      if (!expanded)
+        return;
+      firec_doc_add_flags (in->doc, node, FIREC_NODE_INTERPOLATED | (whole ? FIREC_NODE_WHOLE_VARIABLE : 0));
+      if (whole)
+        take_field_type (in, node, path);
       return;
     }
   size_t i = 0;
@@ -199,7 +249,9 @@ interpolate_node (struct interpolation *in, cJSON *node, const struct firec_path
 size_t
 firec_interpolate (struct firec_doc *doc, const char *(*lookup) (const char *name), struct firec_diags *diags)
 {
-  struct interpolation in = { doc, lookup, diags, 0 };
+  firec_error_t err = NULL;
+  struct interpolation in = { doc, lookup, diags, 0, firec_schema_builtin (&err) };
+  firec_error_release (&err);
   if (doc->root)
     interpolate_node (&in, doc->root, NULL);
   return in.errors;

@@ -447,6 +447,8 @@ scan_decimal_digits (const char *s, size_t len, size_t i)
   return i;
 }
 
+static bool integer_fits_double_exactly (const char *s, size_t len);
+
 /* -?(0|[1-9][0-9]*); returns where it ends, or 0 when absent. */
 static size_t
 scan_integer_part (const char *s, size_t len)
@@ -464,6 +466,27 @@ is_decimal_integer (const char *s, size_t len)
 {
   size_t end = scan_integer_part (s, len);
   return end != 0 && end == len;
+}
+
+int
+firec_yaml_core_boolean (const char *s)
+{
+  static const char *const spellings[2][3] = { { "false", "False", "FALSE" }, { "true", "True", "TRUE" } };
+  for (int value = 0; value < 2; value++)
+    for (size_t i = 0; i < 3; i++)
+      if (strcmp (s, spellings[value][i]) == 0)
+        return value;
+  return -1;
+}
+
+bool
+firec_yaml_core_integer (const char *s, double *out)
+{
+  size_t len = strlen (s);
+  if (!is_decimal_integer (s, len) || !integer_fits_double_exactly (s, len))
+    return false;
+  *out = strtod (s, NULL); /* digits only: no locale matters */
+  return true;
 }
 
 /* A fraction or an exponent is what makes it a float rather than an integer. */
@@ -518,7 +541,9 @@ parse_double (struct loader *l, const char *s)
 }
 
 /* YAML 1.2 core schema, stricter: what would be a surprise in a manifest (yes,
-   0755, 0x1F, .inf) stays a string, and the schema validator explains. */
+   0755, 0x1F, .inf) stays a string, and the schema validator explains. The
+   core schema's booleans are all taken (True and TRUE are what templates such
+   as Jinja write); YAML 1.1's yes/no/on/off are not booleans in YAML 1.2. */
 static cJSON *
 scalar_to_node (struct loader *l, const char *s, size_t len, yaml_scalar_style_t style,
                 struct firec_mark mark)
@@ -527,10 +552,9 @@ scalar_to_node (struct loader *l, const char *s, size_t len, yaml_scalar_style_t
     return check_alloc (cJSON_CreateString (s));
   if (len == 0 || strcmp (s, "null") == 0 || strcmp (s, "~") == 0)
     return check_alloc (cJSON_CreateNull ());
-  if (strcmp (s, "true") == 0)
-    return check_alloc (cJSON_CreateTrue ());
-  if (strcmp (s, "false") == 0)
-    return check_alloc (cJSON_CreateFalse ());
+  int boolean = firec_yaml_core_boolean (s);
+  if (boolean >= 0)
+    return check_alloc (cJSON_CreateBool (boolean));
   if (is_decimal_integer (s, len))
     {
       if (!integer_fits_double_exactly (s, len))
@@ -717,6 +741,8 @@ handle_scalar (struct loader *l, const yaml_event_t *event)
       a->height = 0;
     }
   attach_value (l, node, mark, 0);
+  if (event->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
+    firec_doc_add_flags (l->doc, node, FIREC_NODE_QUOTED);
 }
 
 /* Recursion is bounded: a subtree of the tree is at most FIREC_YAML_MAX_DEPTH high. */
@@ -737,6 +763,7 @@ copy_subtree (struct loader *l, const cJSON *source)
           else
             check_added (cJSON_AddItemToObject (copy, child->string, child_copy));
           firec_doc_set_mark (l->doc, child_copy, value_mark, key_mark);
+          firec_doc_add_flags (l->doc, child_copy, firec_doc_get_flags (l->doc, child));
         }
     }
   else if (cJSON_IsString (source))
@@ -780,6 +807,7 @@ handle_alias (struct loader *l, const yaml_event_t *event)
     return;
   cJSON *copy = copy_subtree (l, a->node);
   attach_value (l, copy, a->mark, a->height);
+  firec_doc_add_flags (l->doc, copy, firec_doc_get_flags (l->doc, a->node));
 }
 
 static void
