@@ -171,6 +171,12 @@ char *firec_model_digest (const struct firec_model *model);
 char *firec_state_root (void);
 char *firec_state_dir_for (const char *name);
 
+/* The longest duration firec-run takes (run.start_timeout, stop steps...): a year. */
+#define FIREC_DURATION_MAX_MS (86400000LL * 365)
+/* A duration as the schema writes it ("10s", "250ms", "5m", "1h") in
+   milliseconds; false when it does not parse or is longer than the maximum. */
+bool firec_duration_ms (const char *text, long *out);
+
 /* Lexically normalizes an absolute path: collapses "//", "." and "..". */
 char *firec_path_normalize (const char *path);
 

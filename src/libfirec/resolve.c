@@ -65,23 +65,29 @@ path_basename (const char *path)
   return firec_xstrdup (basename (copy));
 }
 
-/* "10s", "250ms", "5m", "1h" (the schema's Duration pattern). */
-static long
-parse_duration_ms (const char *text, long fallback)
+bool
+firec_duration_ms (const char *text, long *out)
 {
-  if (text == NULL)
-    return fallback;
   char *end;
   errno = 0;
   long long v = strtoll (text, &end, 10);
-  if (errno || end == text)
-    return fallback;
+  if (errno || end == text || v < 0)
+    return false;
   long long scale = strcmp (end, "ms") == 0 ? 1 : strcmp (end, "s") == 0 ? 1000 : strcmp (end, "m") == 0 ? 60000
                                                                                   : strcmp (end, "h") == 0 ? 3600000
                                                                                                            : -1;
-  if (scale < 0 || v > 86400000LL * 365 / scale)
-    return fallback;
-  return (long) (v * scale);
+  if (scale < 0 || v > FIREC_DURATION_MAX_MS / scale)
+    return false;
+  *out = (long) (v * scale);
+  return true;
+}
+
+/* Validation has refused what does not parse; fallback is the schema's default. */
+static long
+parse_duration_ms (const char *text, long fallback)
+{
+  long ms;
+  return text && firec_duration_ms (text, &ms) ? ms : fallback;
 }
 
 /* ------------------------------------------------------------------ interpolation */
