@@ -368,16 +368,8 @@ json_size (const cJSON *value)
 
 #define DEFAULT_PAYLOAD_LIMIT 51200 /* HTTP_MAX_PAYLOAD_SIZE, vmm/src/lib.rs */
 
-static const char *
-payload_limit_source (long long http_api_max_payload_size)
-{
-  return http_api_max_payload_size > 0 ? "firecracker.http_api_max_payload_size, the largest API request body"
-                                       : "Firecracker's default largest API request body; raise "
-                                         "firecracker.http_api_max_payload_size";
-}
-
 long long
-firec_mmds_data_limit (long long http_api_max_payload_size, long long mmds_size_limit, const char **which)
+firec_api_body_limit (long long http_api_max_payload_size, long long mmds_size_limit, const char **which)
 {
   /* main.rs: --mmds-size-limit defaults to --http-api-max-payload-size, whose
      default is HTTP_MAX_PAYLOAD_SIZE = 51200 (vmm/src/lib.rs). PUT /mmds is
@@ -389,7 +381,9 @@ firec_mmds_data_limit (long long http_api_max_payload_size, long long mmds_size_
       *which = "firecracker.mmds_size_limit";
       return mmds_size_limit;
     }
-  *which = payload_limit_source (http_api_max_payload_size);
+  *which = http_api_max_payload_size > 0 ? "firecracker.http_api_max_payload_size, the largest API request body"
+                                         : "Firecracker's default largest API request body; raise "
+                                           "firecracker.http_api_max_payload_size";
   return payload;
 }
 
@@ -399,17 +393,17 @@ check_request_bodies (struct checker *c, const cJSON *spec)
   const cJSON *fc = firec_json_member (spec, "firecracker");
   long long payload = (long long) number_member (fc, "http_api_max_payload_size", 0);
   const char *which;
-  long long limit = firec_mmds_data_limit (payload, (long long) number_member (fc, "mmds_size_limit", 0), &which);
+  long long limit = firec_api_body_limit (payload, (long long) number_member (fc, "mmds_size_limit", 0), &which);
   const cJSON *data = firec_json_member (firec_json_member (spec, "mmds"), "data");
   size_t size;
   if (cJSON_IsObject (data) && (size = json_size (data)) > (size_t) limit)
     check_error (c, data, "/spec/mmds/data", "the MMDS data is %zu bytes as JSON, more than the %lld of %s", size,
                  limit, which);
   const cJSON *cpu = firec_json_member (spec, "cpu-config");
-  limit = payload > 0 ? payload : DEFAULT_PAYLOAD_LIMIT;
+  limit = firec_api_body_limit (payload, 0, &which);
   if (cJSON_IsObject (cpu) && (size = json_size (cpu)) > (size_t) limit)
     check_error (c, cpu, "/spec/cpu-config", "the CPU template is %zu bytes as JSON, more than the %lld of %s", size,
-                 limit, payload_limit_source (payload));
+                 limit, which);
 }
 
 /* ------------------------------------------------------------------ custom CPU templates */

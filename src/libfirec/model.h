@@ -50,6 +50,15 @@ struct firec_file
   bool output;     /* Firecracker creates/writes it: firec-run creates it on the host first */
 };
 
+/* A host file firec-run reads itself, as data, when it builds the plan (the MMDS
+   data file, a cpu-config file): never staged. */
+struct firec_data_file
+{
+  char *host_path; /* absolute; NULL when the manifest names none */
+  char *pointer;   /* /spec/mmds/data_file */
+  char *where;     /* "vm.yaml:14:21: /spec/mmds/data_file", for errors about it */
+};
+
 enum firec_run_mode
 {
   FIREC_RUN_ATTACHED,
@@ -113,6 +122,8 @@ struct firec_model
   /* files staged into the VM's root, in plan order */
   struct firec_file *files;
   size_t file_count;
+  struct firec_data_file mmds_data_file;
+  struct firec_data_file cpu_config_file;
 
   /* run */
   enum firec_run_mode mode;

@@ -301,6 +301,13 @@ firec_model_free (struct firec_model *m)
       free (m->files[i].where);
     }
   free (m->files);
+  struct firec_data_file *data_files[] = { &m->mmds_data_file, &m->cpu_config_file };
+  for (size_t i = 0; i < FIREC_N_ELEMENTS (data_files); i++)
+    {
+      free (data_files[i]->host_path);
+      free (data_files[i]->pointer);
+      free (data_files[i]->where);
+    }
   free (m->stop);
   free (m->state_dir);
   free (m);
@@ -534,6 +541,29 @@ collect_files (struct firec_model *m)
               "/spec/snapshot/mem_file_path", def, false, false);
 }
 
+/* "vm.yaml:14:21: /spec/drives/0/path_on_host" (without a position for a
+   node the document does not have). */
+static char *
+where_in (const struct firec_doc *doc, const char *pointer)
+{
+  struct firec_mark mark;
+  firec_doc_get_mark (doc, firec_doc_at (doc, pointer), &mark, NULL);
+  return mark.line ? firec_xasprintf ("%s:%u:%u: %s", doc->filename, mark.line, mark.column, pointer)
+                   : firec_xasprintf ("%s: %s", doc->filename, pointer);
+}
+
+static void
+set_data_file (struct firec_data_file *f, const struct firec_doc *doc, const cJSON *object, const char *field,
+               const char *pointer)
+{
+  const char *path = firec_json_string (object, field);
+  if (path == NULL)
+    return;
+  f->host_path = firec_xstrdup (path);
+  f->pointer = firec_xstrdup (pointer);
+  f->where = where_in (doc, pointer);
+}
+
 static char **
 string_map_to_list (const cJSON *map)
 {
@@ -693,13 +723,9 @@ resolve_manifest (const struct firec_doc *doc, cJSON *manifest, struct firec_mod
   collect_files (m);
   /* Where each file is named in the manifest, for preflight errors about it. */
   for (size_t i = 0; i < m->file_count; i++)
-    {
-      struct firec_mark mark;
-      firec_doc_get_mark (doc, firec_doc_at (doc, m->files[i].pointer), &mark, NULL);
-      m->files[i].where = mark.line ? firec_xasprintf ("%s:%u:%u: %s", doc->filename, mark.line, mark.column,
-                                                       m->files[i].pointer)
-                                    : firec_xasprintf ("%s: %s", doc->filename, m->files[i].pointer);
-    }
+    m->files[i].where = where_in (doc, m->files[i].pointer);
+  set_data_file (&m->mmds_data_file, doc, firec_json_member (spec, "mmds"), "data_file", "/spec/mmds/data_file");
+  set_data_file (&m->cpu_config_file, doc, spec, "cpu-config", "/spec/cpu-config");
 
   const cJSON *run = firec_json_member (spec, "run");
   const char *mode = firec_json_string (run, "mode");
