@@ -158,6 +158,10 @@ const char *firec_run_mode_name (enum firec_run_mode mode);
    Returns the number of errors. */
 size_t firec_interpolate (struct firec_doc *doc, const char *(*lookup) (const char *name), struct firec_diags *diags);
 
+/* Writes every $ of the string values below node as $$, so that a document
+   made of values (render's output, import's) keeps them through interpolation. */
+void firec_escape_dollars (cJSON *node);
+
 /* Builds the model from a validated document. Problems that depend on the
    environment (a relative path with no base directory) are diagnostics; returns
    -1 with *err (kind FIREC_ERR_INVALID) when there were any. */

@@ -774,8 +774,8 @@ firec_model_load (const char *path, const char *base_dir, struct firec_model **o
 
 /* ------------------------------------------------------------------ render */
 
-static void
-escape_dollars (cJSON *node)
+void
+firec_escape_dollars (cJSON *node)
 {
   if (cJSON_IsString (node) && strchr (node->valuestring, '$'))
     {
@@ -786,7 +786,7 @@ escape_dollars (cJSON *node)
       node->valuestring = firec_buf_steal (&buf);
     }
   for (cJSON *c = node->child; c; c = c->next)
-    escape_dollars (c);
+    firec_escape_dollars (c);
 }
 
 cJSON *
@@ -794,7 +794,7 @@ firec_model_to_manifest (const struct firec_model *m)
 {
   cJSON *out = cJSON_Duplicate (m->manifest, 1);
   /* The output is itself a manifest: $ must survive a second interpolation. */
-  escape_dollars (out);
+  firec_escape_dollars (out);
   cJSON_DeleteItemFromObjectCaseSensitive (out, "x-firec-derived");
   cJSON *d = cJSON_AddObjectToObject (out, "x-firec-derived");
   cJSON_AddStringToObject (d, "state_dir", m->state_dir);
