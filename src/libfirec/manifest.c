@@ -468,6 +468,66 @@ check_cpu_template (struct checker *c, const cJSON *spec)
   check_cpu_template_list (c, template, "reg_modifiers", addr, u64);
 }
 
+/* ------------------------------------------------------------------ architecture */
+
+/* Fields only one architecture's Firecracker takes: static CPU templates are
+   an enum per architecture, aarch64 refuses smt (SmtNotSupported) and
+   clock_realtime, and a custom template denies the other architecture's keys.
+   The manifest does not say its architecture, but it cannot ask for both. */
+struct arch_evidence
+{
+  const cJSON *node;
+  const char *pointer;
+  bool aarch64;
+};
+
+static void
+note_arch (struct checker *c, struct arch_evidence *first, const cJSON *node, const char *pointer, bool aarch64)
+{
+  if (node == NULL)
+    return;
+  if (first->node == NULL)
+    {
+      *first = (struct arch_evidence){ node, pointer, aarch64 };
+      return;
+    }
+  if (first->aarch64 == aarch64)
+    return;
+  struct firec_mark mark;
+  firec_doc_get_mark (c->doc, first->node, &mark, NULL);
+  check_error (c, node, pointer, "this is for %s only, but %s (line %u) is for %s only: no Firecracker takes both",
+               aarch64 ? "aarch64" : "x86_64", first->pointer, mark.line, first->aarch64 ? "aarch64" : "x86_64");
+}
+
+static void
+check_architecture (struct checker *c, const cJSON *spec)
+{
+  struct arch_evidence first = { 0 };
+  const cJSON *mc = firec_json_member (spec, "machine-config");
+  const cJSON *smt = firec_json_member (mc, "smt");
+  note_arch (c, &first, cJSON_IsTrue (smt) ? smt : NULL, "/spec/machine-config/smt", false);
+  const cJSON *template = firec_json_member (mc, "cpu_template");
+  if (cJSON_IsString (template) && strcmp (template->valuestring, "None") != 0)
+    note_arch (c, &first, template, "/spec/machine-config/cpu_template", strcmp (template->valuestring, "V1N1") == 0);
+  static const struct
+  {
+    const char *key;
+    const char *pointer;
+    bool aarch64;
+  } keys[] = {
+    { "cpuid_modifiers", "/spec/cpu-config/cpuid_modifiers", false },
+    { "msr_modifiers", "/spec/cpu-config/msr_modifiers", false },
+    { "reg_modifiers", "/spec/cpu-config/reg_modifiers", true },
+    { "vcpu_features", "/spec/cpu-config/vcpu_features", true },
+  };
+  const cJSON *cpu = firec_json_member (spec, "cpu-config");
+  for (size_t i = 0; i < FIREC_N_ELEMENTS (keys); i++)
+    note_arch (c, &first, cJSON_IsObject (cpu) ? firec_json_member (cpu, keys[i].key) : NULL, keys[i].pointer,
+               keys[i].aarch64);
+  const cJSON *realtime = firec_json_member (firec_json_member (spec, "snapshot"), "clock_realtime");
+  note_arch (c, &first, cJSON_IsTrue (realtime) ? realtime : NULL, "/spec/snapshot/clock_realtime", false);
+}
+
 /* ------------------------------------------------------------------ kernel command line */
 
 /* Firecracker's kernel command line holds 2048 bytes with its NUL, on x86_64 and
@@ -1050,6 +1110,7 @@ firec_manifest_check_semantics (const struct firec_doc *doc, struct firec_diags 
   check_staging_keys (&c, spec);
   check_request_bodies (&c, spec);
   check_cpu_template (&c, spec);
+  check_architecture (&c, spec);
   return c.errors;
 }
 
