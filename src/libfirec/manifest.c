@@ -732,12 +732,15 @@ struct socket_paths
   char *host;  /* the same socket seen from the host */
 };
 
+/* The file name of the firecracker binary: the jailer names the jail after it. */
 static const char *
-exec_name_of (const cJSON *spec, char *buf, size_t size)
+exec_name_of (const cJSON *spec)
 {
   const char *binary = firec_json_string (firec_json_member (spec, "firecracker"), "binary");
-  snprintf (buf, size, "%s", binary ? binary : "firecracker");
-  return basename (buf);
+  if (binary == NULL)
+    return "firecracker";
+  const char *slash = strrchr (binary, '/');
+  return slash ? slash + 1 : binary;
 }
 
 static void
@@ -757,9 +760,8 @@ socket_paths_for (const cJSON *manifest, const char *vm_root_path, struct socket
       return;
     }
   const char *base = firec_json_string (jailer, "chroot_base_dir");
-  char buf[PATH_MAX];
-  out->host = firec_xasprintf ("%s/%s/%s/root%s", base ? base : "/srv/jailer", exec_name_of (spec, buf, sizeof buf),
-                               name, vm_root_path);
+  out->host = firec_xasprintf ("%s/%s/%s/root%s", base ? base : "/srv/jailer", exec_name_of (spec), name,
+                               vm_root_path);
   out->bound = firec_xstrdup (vm_root_path);
 }
 
@@ -804,7 +806,7 @@ struct vm_root_socket
 {
   const cJSON *node; /* NULL: the default API socket */
   const char *path;
-  char *pointer;
+  char pointer[48];
   const char *what;
   bool bound; /* Firecracker binds it (else it connects to it: vhost-user) */
   bool vsock; /* the vsock device's: guest-initiated connections go to <path>_PORT */
@@ -838,8 +840,7 @@ check_reserved (struct checker *c, const cJSON *spec, const cJSON *at, const str
     }
   if (cJSON_IsFalse (firec_json_member (firec_json_member (spec, "jailer"), "enabled")))
     return;
-  char buf[PATH_MAX];
-  const char *exec_name = exec_name_of (spec, buf, sizeof buf);
+  const char *exec_name = exec_name_of (spec);
   size_t n = strlen (exec_name);
   if (path[0] == '/' && strncmp (path + 1, exec_name, n) == 0
       && (path[1 + n] == '\0' || strcmp (path + 1 + n, ".pid") == 0))
@@ -866,32 +867,34 @@ check_vm_root_paths (struct checker *c, const cJSON *spec)
   const cJSON *api = firec_json_member (fc, "api_socket");
   /* The API socket has a default: judged at the firecracker section (or spec)
      when the manifest does not set it. */
-  sockets[count++] = (struct vm_root_socket){ api, cJSON_IsString (api) ? api->valuestring : "/run/firecracker.socket",
-                                              firec_xstrdup (cJSON_IsString (api) ? "/spec/firecracker/api_socket"
-                                                                 : fc ? "/spec/firecracker"
-                                                                      : "/spec"),
-                                              "API socket", true, false };
+  sockets[count++] = (struct vm_root_socket){ .node = api,
+                                              .path = cJSON_IsString (api) ? api->valuestring : "/run/firecracker.socket",
+                                              .what = "API socket",
+                                              .bound = true };
+  strcpy (sockets[0].pointer, cJSON_IsString (api) ? "/spec/firecracker/api_socket" : fc ? "/spec/firecracker" : "/spec");
   const cJSON *vsock = firec_json_member (firec_json_member (spec, "vsock"), "uds_path");
-  if (cJSON_IsString (vsock))
-    sockets[count++]
-        = (struct vm_root_socket){ vsock, vsock->valuestring, firec_xstrdup ("/spec/vsock/uds_path"), "vsock socket",
-                                   true, true };
   const cJSON *override
       = firec_json_member (firec_json_member (firec_json_member (spec, "snapshot"), "vsock_override"), "uds_path");
-  if (cJSON_IsString (override))
-    sockets[count++] = (struct vm_root_socket){ override, override->valuestring,
-                                                firec_xstrdup ("/spec/snapshot/vsock_override/uds_path"),
-                                                "vsock socket", true, true };
+  const cJSON *vsock_paths[] = { vsock, override };
+  static const char *const vsock_pointers[] = { "/spec/vsock/uds_path", "/spec/snapshot/vsock_override/uds_path" };
+  for (size_t i = 0; i < FIREC_N_ELEMENTS (vsock_paths); i++)
+    if (cJSON_IsString (vsock_paths[i]))
+      {
+        sockets[count] = (struct vm_root_socket){ .node = vsock_paths[i], .path = vsock_paths[i]->valuestring,
+                                                  .what = "vsock socket", .bound = true, .vsock = true };
+        strcpy (sockets[count++].pointer, vsock_pointers[i]);
+      }
   const cJSON *drives = firec_json_member (spec, "drives");
   size_t i = 0;
   for (const cJSON *d = cJSON_IsArray (drives) ? drives->child : NULL; d && count < FIREC_N_ELEMENTS (sockets);
        d = d->next, i++)
     {
       const cJSON *socket = firec_json_member (d, "socket");
-      if (cJSON_IsString (socket))
-        sockets[count++] = (struct vm_root_socket){ socket, socket->valuestring,
-                                                    firec_xasprintf ("/spec/drives/%zu/socket", i),
-                                                    "vhost-user socket", false, false };
+      if (!cJSON_IsString (socket))
+        continue;
+      sockets[count] = (struct vm_root_socket){ .node = socket, .path = socket->valuestring,
+                                                .what = "vhost-user socket" };
+      snprintf (sockets[count++].pointer, sizeof sockets[0].pointer, "/spec/drives/%zu/socket", i);
     }
 
   for (size_t k = 0; k < count; k++)
@@ -919,53 +922,42 @@ check_vm_root_paths (struct checker *c, const cJSON *spec)
                          other->what, other->path, other->path + strlen (uds->path) + 1, uds->path);
         }
     }
-  for (size_t k = 0; k < count; k++)
-    free (sockets[k].pointer);
 }
 
 /* ------------------------------------------------------------------ host files */
 
-/* A host file the manifest names, as a lexically normalized absolute path. */
+/* A host file the manifest names. Pointers and normalized paths are only
+   built when needed: most manifests name a few files and no file twice. */
 struct host_file
 {
   const cJSON *node;
-  char *pointer;
-  char *path;
-  bool writable; /* the guest writes it (a read-write drive or pmem) */
-  bool output;   /* Firecracker writes it */
+  const char *pointer; /* the field, or with list: the field of each item */
+  const char *list;    /* "/spec/drives", or NULL */
+  size_t index;
+  char *path;          /* lexically normalized absolute path; NULL until compared */
+  bool writable;       /* the guest writes it (a read-write drive or pmem) */
+  bool output;         /* Firecracker writes it */
 };
 
 struct host_files
 {
   struct host_file *items;
   size_t count;
-  char *base_dir; /* absolute; NULL: relative paths cannot be placed (stdin without --base-dir) */
+  size_t cap;
 };
 
 static void
-add_host_file (struct host_files *files, const cJSON *node, char *pointer, bool writable, bool output)
+add_host_file (struct host_files *files, const cJSON *node, const char *pointer, const char *list, size_t index,
+               bool writable, bool output)
 {
   if (!cJSON_IsString (node) || node->valuestring[0] == '\0')
+    return;
+  if (files->count == files->cap)
     {
-      free (pointer);
-      return;
+      files->cap = files->cap ? files->cap * 2 : 16;
+      files->items = firec_xrealloc (files->items, files->cap * sizeof *files->items);
     }
-  const char *path = node->valuestring;
-  char *absolute;
-  if (path[0] == '/')
-    absolute = firec_path_normalize (path);
-  else if (files->base_dir)
-    {
-      cleanup_free char *joined = firec_xasprintf ("%s/%s", files->base_dir, path);
-      absolute = firec_path_normalize (joined);
-    }
-  else
-    {
-      free (pointer);
-      return;
-    }
-  files->items = firec_xrealloc (files->items, (files->count + 1) * sizeof *files->items);
-  files->items[files->count++] = (struct host_file){ node, pointer, absolute, writable, output };
+  files->items[files->count++] = (struct host_file){ node, pointer, list, index, NULL, writable, output };
 }
 
 static void
@@ -973,8 +965,7 @@ add_listed_files (struct host_files *files, const cJSON *list, const char *list_
 {
   size_t i = 0;
   for (const cJSON *item = cJSON_IsArray (list) ? list->child : NULL; item; item = item->next, i++)
-    add_host_file (files, firec_json_member (item, "path_on_host"),
-                   firec_xasprintf ("%s/%zu/path_on_host", list_pointer, i),
+    add_host_file (files, firec_json_member (item, "path_on_host"), "path_on_host", list_pointer, i,
                    !true_member (item, read_only_field), false);
 }
 
@@ -985,45 +976,46 @@ static void
 collect_host_files (const cJSON *spec, struct host_files *files)
 {
   const cJSON *fc = firec_json_member (spec, "firecracker");
-  const cJSON *jailer = firec_json_member (spec, "jailer");
+  const cJSON *snapshot = firec_json_member (spec, "snapshot");
   static const struct
   {
     const char *section;
     const char *field;
-  } single_inputs[] = {
-    { "boot-source", "kernel_image_path" },
-    { "boot-source", "initrd_path" },
-    { "mmds", "data_file" },
-    { "snapshot", "snapshot_path" },
-    { "snapshot", "mem_file_path" },
+    const char *pointer;
+    bool output;
+  } singles[] = {
+    { "boot-source", "kernel_image_path", "/spec/boot-source/kernel_image_path", false },
+    { "boot-source", "initrd_path", "/spec/boot-source/initrd_path", false },
+    { "mmds", "data_file", "/spec/mmds/data_file", false },
+    { "snapshot", "snapshot_path", "/spec/snapshot/snapshot_path", false },
+    { "snapshot", "mem_file_path", "/spec/snapshot/mem_file_path", false },
+    { "logger", "log_path", "/spec/logger/log_path", true },
+    { "metrics", "metrics_path", "/spec/metrics/metrics_path", true },
+    { "serial", "serial_out_path", "/spec/serial/serial_out_path", true },
   };
-  for (size_t i = 0; i < FIREC_N_ELEMENTS (single_inputs); i++)
-    add_host_file (files, firec_json_member (firec_json_member (spec, single_inputs[i].section), single_inputs[i].field),
-                   firec_xasprintf ("/spec/%s/%s", single_inputs[i].section, single_inputs[i].field), false, false);
-  const cJSON *backend = firec_json_member (firec_json_member (spec, "snapshot"), "mem_backend");
-  add_host_file (files, firec_json_member (backend, "backend_path"),
-                 firec_xstrdup ("/spec/snapshot/mem_backend/backend_path"), false, false);
-  add_host_file (files, firec_json_member (spec, "cpu-config"), firec_xstrdup ("/spec/cpu-config"), false, false);
+  for (size_t i = 0; i < FIREC_N_ELEMENTS (singles); i++)
+    if (!singles[i].output)
+      add_host_file (files, firec_json_member (firec_json_member (spec, singles[i].section), singles[i].field),
+                     singles[i].pointer, NULL, 0, false, false);
+  add_host_file (files, firec_json_member (firec_json_member (snapshot, "mem_backend"), "backend_path"),
+                 "/spec/snapshot/mem_backend/backend_path", NULL, 0, false, false);
+  add_host_file (files, firec_json_member (spec, "cpu-config"), "/spec/cpu-config", NULL, 0, false, false);
   add_host_file (files, firec_json_member (firec_json_member (fc, "seccomp"), "filter"),
-                 firec_xstrdup ("/spec/firecracker/seccomp/filter"), false, false);
-  static const char *const executables[][2] = { { "firecracker", "/spec/firecracker/binary" },
-                                                { "jailer", "/spec/jailer/binary" } };
-  for (size_t i = 0; i < FIREC_N_ELEMENTS (executables); i++)
-    {
-      const cJSON *binary = firec_json_member (i == 0 ? fc : jailer, "binary");
-      if (cJSON_IsString (binary) && strchr (binary->valuestring, '/'))
-        add_host_file (files, binary, firec_xstrdup (executables[i][1]), false, false);
-    }
+                 "/spec/firecracker/seccomp/filter", NULL, 0, false, false);
+  const cJSON *binaries[] = { firec_json_member (fc, "binary"),
+                              firec_json_member (firec_json_member (spec, "jailer"), "binary") };
+  static const char *const binary_pointers[] = { "/spec/firecracker/binary", "/spec/jailer/binary" };
+  for (size_t i = 0; i < FIREC_N_ELEMENTS (binaries); i++)
+    if (cJSON_IsString (binaries[i]) && strchr (binaries[i]->valuestring, '/'))
+      add_host_file (files, binaries[i], binary_pointers[i], NULL, 0, false, false);
   add_listed_files (files, firec_json_member (spec, "drives"), "/spec/drives", "is_read_only");
   add_listed_files (files, firec_json_member (spec, "pmem"), "/spec/pmem", "read_only");
-  add_listed_files (files, firec_json_member (firec_json_member (spec, "snapshot"), "drives"), "/spec/snapshot/drives",
-                    "is_read_only");
-  static const char *const outputs[][2] = { { "logger", "log_path" },
-                                            { "metrics", "metrics_path" },
-                                            { "serial", "serial_out_path" } };
-  for (size_t i = 0; i < FIREC_N_ELEMENTS (outputs); i++)
-    add_host_file (files, firec_json_member (firec_json_member (spec, outputs[i][0]), outputs[i][1]),
-                   firec_xasprintf ("/spec/%s/%s", outputs[i][0], outputs[i][1]), false, true);
+  add_listed_files (files, firec_json_member (snapshot, "drives"), "/spec/snapshot/drives", "is_read_only");
+  /* Outputs last: a conflict is reported at the output, the likelier mistake. */
+  for (size_t i = 0; i < FIREC_N_ELEMENTS (singles); i++)
+    if (singles[i].output)
+      add_host_file (files, firec_json_member (firec_json_member (spec, singles[i].section), singles[i].field),
+                     singles[i].pointer, NULL, 0, false, true);
 }
 
 static char *
@@ -1040,6 +1032,38 @@ absolute_base_dir (const char *base_dir)
   return firec_path_normalize (joined);
 }
 
+/* Normalizes every path, against the manifest's directory; false when a
+   relative path cannot be placed (stdin without --base-dir: resolve says so). */
+static bool
+normalize_host_files (const char *doc_base_dir, struct host_files *files)
+{
+  cleanup_free char *base = NULL;
+  for (size_t k = 0; k < files->count; k++)
+    {
+      const char *path = files->items[k].node->valuestring;
+      if (path[0] == '/')
+        {
+          files->items[k].path = firec_path_normalize (path);
+          continue;
+        }
+      if (base == NULL && (base = absolute_base_dir (doc_base_dir)) == NULL)
+        return false;
+      size_t base_len = strlen (base), path_len = strlen (path);
+      cleanup_free char *joined = firec_xmalloc (base_len + path_len + 2);
+      memcpy (joined, base, base_len);
+      joined[base_len] = '/';
+      memcpy (joined + base_len + 1, path, path_len + 1);
+      files->items[k].path = firec_path_normalize (joined);
+    }
+  return true;
+}
+
+static char *
+host_file_pointer (const struct host_file *f)
+{
+  return f->list ? firec_xasprintf ("%s/%zu/%s", f->list, f->index, f->pointer) : firec_xstrdup (f->pointer);
+}
+
 /* Two fields naming one file, compared by spelling once normalized (../disk.ext4,
    ./../disk.ext4 and the absolute path are one file). An output must not be an
    input or another output: Firecracker writes it from its first byte. A file
@@ -1049,35 +1073,37 @@ absolute_base_dir (const char *base_dir)
 static void
 check_file_identity (struct checker *c, const cJSON *spec)
 {
-  struct host_files files = { NULL, 0, absolute_base_dir (c->doc->base_dir) };
+  struct host_files files = { 0 };
   collect_host_files (spec, &files);
+  bool may_conflict = false;
   for (size_t k = 0; k < files.count; k++)
-    {
-      const struct host_file *b = &files.items[k];
-      for (size_t j = 0; j < k; j++)
-        {
-          const struct host_file *a = &files.items[j];
-          if (strcmp (a->path, b->path) != 0 || !(a->output || b->output || a->writable || b->writable))
-            continue;
-          const char *why = a->output && b->output ? "two outputs cannot share a file"
-                            : a->output || b->output
-                                ? "an output must not be an input of the same VM: Firecracker writes it from its first "
-                                  "byte"
-                                : "a file the guest writes backs one device only (read-only files may be shared)";
-          struct firec_mark first;
-          firec_doc_get_mark (c->doc, a->node, &first, NULL);
-          check_error (c, b->node, b->pointer, "%s is also %s (line %u, column %u): %s", b->node->valuestring,
-                       a->pointer, first.line, first.column, why);
-          break;
-        }
-    }
+    may_conflict = may_conflict || files.items[k].writable || files.items[k].output;
+  if (files.count >= 2 && may_conflict && normalize_host_files (c->doc->base_dir, &files))
+    for (size_t k = 0; k < files.count; k++)
+      {
+        const struct host_file *b = &files.items[k];
+        for (size_t j = 0; j < k; j++)
+          {
+            const struct host_file *a = &files.items[j];
+            if (!(a->output || b->output || a->writable || b->writable) || strcmp (a->path, b->path) != 0)
+              continue;
+            const char *why = a->output && b->output ? "two outputs cannot share a file"
+                              : a->output || b->output
+                                  ? "an output must not be an input of the same VM: Firecracker writes it from its "
+                                    "first byte"
+                                  : "a file the guest writes backs one device only (read-only files may be shared)";
+            struct firec_mark first;
+            firec_doc_get_mark (c->doc, a->node, &first, NULL);
+            cleanup_free char *a_pointer = host_file_pointer (a);
+            cleanup_free char *b_pointer = host_file_pointer (b);
+            check_error (c, b->node, b_pointer, "%s is also %s (line %u, column %u): %s", b->node->valuestring,
+                         a_pointer, first.line, first.column, why);
+            break;
+          }
+      }
   for (size_t k = 0; k < files.count; k++)
-    {
-      free (files.items[k].pointer);
-      free (files.items[k].path);
-    }
+    free (files.items[k].path);
   free (files.items);
-  free (files.base_dir);
 }
 
 size_t

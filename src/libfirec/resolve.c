@@ -98,7 +98,6 @@ struct interpolation
   const char *(*lookup) (const char *name);
   struct firec_diags *diags;
   size_t errors;
-  const struct firec_schema *schema; /* decides the type of a whole ${VAR}; NULL: strings only */
 };
 
 static void __attribute__ ((format (printf, 4, 5)))
@@ -199,7 +198,7 @@ is_whole_variable (const struct firec_doc *doc, const cJSON *node)
    is a number, `host_dev_name: ${TAP}` stays a string whatever TAP holds. The
    node changes type in place, so it keeps its position. */
 static void
-take_field_type (const struct interpolation *in, cJSON *node, const struct firec_path *path)
+take_field_type (cJSON *node, const struct firec_path *path)
 {
   cJSON candidate = { 0 };
   double number = 0;
@@ -213,8 +212,10 @@ take_field_type (const struct interpolation *in, cJSON *node, const struct firec
     }
   else
     return;
-  if (in->schema == NULL || !firec_schema_accepts (in->schema, path, &candidate)
-      || firec_schema_accepts (in->schema, path, node))
+  firec_error_t err = NULL;
+  const struct firec_schema *schema = firec_schema_builtin (&err);
+  firec_error_release (&err);
+  if (schema == NULL || !firec_schema_accepts (schema, path, &candidate) || firec_schema_accepts (schema, path, node))
     return;
   free (node->valuestring);
   node->valuestring = NULL;
@@ -241,7 +242,7 @@ interpolate_node (struct interpolation *in, cJSON *node, const struct firec_path
         return;
       firec_doc_add_flags (in->doc, node, FIREC_NODE_INTERPOLATED | (whole ? FIREC_NODE_WHOLE_VARIABLE : 0));
       if (whole)
-        take_field_type (in, node, path);
+        take_field_type (node, path);
       return;
     }
   size_t i = 0;
@@ -255,9 +256,7 @@ interpolate_node (struct interpolation *in, cJSON *node, const struct firec_path
 size_t
 firec_interpolate (struct firec_doc *doc, const char *(*lookup) (const char *name), struct firec_diags *diags)
 {
-  firec_error_t err = NULL;
-  struct interpolation in = { doc, lookup, diags, 0, firec_schema_builtin (&err) };
-  firec_error_release (&err);
+  struct interpolation in = { doc, lookup, diags, 0 };
   if (doc->root)
     interpolate_node (&in, doc->root, NULL);
   return in.errors;
