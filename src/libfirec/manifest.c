@@ -1064,7 +1064,42 @@ host_file_pointer (const struct host_file *f)
   return f->list ? firec_xasprintf ("%s/%zu/%s", f->list, f->index, f->pointer) : firec_xstrdup (f->pointer);
 }
 
-/* Two fields naming one file, compared by spelling once normalized (../disk.ext4,
+/* The VM's jail directory, <chroot_base_dir>/<binary's file name>/<name>, which
+   firec-run removes with the VM; NULL without the jailer. */
+static char *
+jail_dir_of (const cJSON *manifest)
+{
+  const cJSON *spec = firec_json_member (manifest, "spec");
+  const cJSON *jailer = firec_json_member (spec, "jailer");
+  const char *name = firec_json_string (firec_json_member (manifest, "metadata"), "name");
+  if (cJSON_IsFalse (firec_json_member (jailer, "enabled")) || name == NULL)
+    return NULL;
+  const char *base = firec_json_string (jailer, "chroot_base_dir");
+  cleanup_free char *joined
+      = firec_xasprintf ("%s/%s/%s", base && base[0] == '/' ? base : "/srv/jailer", exec_name_of (spec), name);
+  return firec_path_normalize (joined);
+}
+
+static void
+check_outside_jail (struct checker *c, const struct host_files *files)
+{
+  cleanup_free char *jail = jail_dir_of (c->doc->root);
+  size_t n = jail ? strlen (jail) : 0;
+  for (size_t k = 0; jail && k < files->count; k++)
+    {
+      const struct host_file *f = &files->items[k];
+      if (strncmp (f->path, jail, n) == 0 && (f->path[n] == '/' || f->path[n] == '\0'))
+        {
+          cleanup_free char *pointer = host_file_pointer (f);
+          check_error (c, f->node, pointer,
+                       "%s is inside %s, this VM's jail directory, which firec-run builds and removes with the VM",
+                       f->node->valuestring, jail);
+        }
+    }
+}
+
+/* Host files inside the jail directory are refused too (check_outside_jail).
+   Two fields naming one file, compared by spelling once normalized (../disk.ext4,
    ./../disk.ext4 and the absolute path are one file). An output must not be an
    input or another output: Firecracker writes it from its first byte. A file
    the guest writes backs one device only. Read-only inputs may be shared. The
@@ -1075,10 +1110,11 @@ check_file_identity (struct checker *c, const cJSON *spec)
 {
   struct host_files files = { 0 };
   collect_host_files (spec, &files);
-  bool may_conflict = false;
-  for (size_t k = 0; k < files.count; k++)
-    may_conflict = may_conflict || files.items[k].writable || files.items[k].output;
-  if (files.count >= 2 && may_conflict && normalize_host_files (c->doc->base_dir, &files))
+  /* Relative paths of a manifest on stdin cannot be placed: resolve says so. */
+  bool placed = normalize_host_files (c->doc->base_dir, &files);
+  if (placed)
+    check_outside_jail (c, &files);
+  if (placed && files.count >= 2)
     for (size_t k = 0; k < files.count; k++)
       {
         const struct host_file *b = &files.items[k];
