@@ -224,8 +224,8 @@ check_balloon (struct checker *c, const cJSON *spec)
   double memory = number_member (mc, "mem_size_mib", 128);
   if (cJSON_IsNumber (amount) && amount->valuedouble > memory)
     check_error (c, amount, "/spec/balloon/amount_mib",
-                 "a balloon of %.0f MiB is larger than the guest's memory, %.0f MiB%s", amount->valuedouble, memory,
-                 mc ? "" : " (Firecracker's default: machine-config is left out)");
+                 "a balloon of %.0f MiB is larger than the guest's memory, %.0f MiB%s", amount->valuedouble,
+                 memory, mc ? "" : " (Firecracker's default: machine-config is left out)");
 }
 
 /* MemoryHotplugConfig::validate (vmm_config/memory_hotplug.rs): the schema has
@@ -245,9 +245,10 @@ check_memory_hotplug (struct checker *c, const cJSON *spec)
     check_error (c, block, "/spec/memory-hotplug/block_size_mib", "block_size_mib %llu is not a power of 2",
                  block_mib);
   if (block_mib > 0 && slot_mib % block_mib != 0)
-    check_error (c, slot ? slot : hotplug, slot ? "/spec/memory-hotplug/slot_size_mib" : "/spec/memory-hotplug",
-                 "slot_size_mib %llu%s is not a multiple of block_size_mib %llu", slot_mib, slot ? "" : " (the default)",
-                 block_mib);
+    check_error (c, slot ? slot : hotplug,
+                 slot ? "/spec/memory-hotplug/slot_size_mib" : "/spec/memory-hotplug",
+                 "slot_size_mib %llu%s is not a multiple of block_size_mib %llu", slot_mib,
+                 slot ? "" : " (the default)", block_mib);
   if (cJSON_IsNumber (total) && slot_mib > 0 && (unsigned long long) total->valuedouble % slot_mib != 0)
     check_error (c, total, "/spec/memory-hotplug/total_size_mib",
                  "total_size_mib %.0f is not a multiple of slot_size_mib %llu", total->valuedouble, slot_mib);
@@ -261,11 +262,13 @@ check_snapshot_memory (struct checker *c, const cJSON *spec)
   const cJSON *snapshot = firec_json_member (spec, "snapshot");
   const cJSON *huge = firec_json_member (snapshot, "huge_pages");
   const char *backend = firec_json_string (firec_json_member (snapshot, "mem_backend"), "backend_type");
-  bool from_file = firec_json_member (snapshot, "mem_file_path") || (backend && strcmp (backend, "File") == 0);
+  bool from_file
+      = firec_json_member (snapshot, "mem_file_path") || (backend && strcmp (backend, "File") == 0);
   if (cJSON_IsString (huge) && strcmp (huge->valuestring, "2M") == 0 && from_file)
-    check_error (c, huge, "/spec/snapshot/huge_pages",
-                 "huge_pages 2M needs mem_backend {backend_type: Uffd}: Firecracker does not map hugetlbfs memory "
-                 "from a file");
+    check_error (
+        c, huge, "/spec/snapshot/huge_pages",
+        "huge_pages 2M needs mem_backend {backend_type: Uffd}: Firecracker does not map hugetlbfs memory "
+        "from a file");
 }
 
 /* Longer durations would not fit firec-run's timers; a start timeout of 0 would
@@ -278,8 +281,9 @@ check_duration (struct checker *c, const cJSON *node, const char *pointer, bool 
     return;
   /* The schema's Duration pattern reports what is not digits and a unit. */
   const char *text = node->valuestring, *unit = text + strspn (text, "0123456789");
-  if (unit == text || !(strcmp (unit, "ms") == 0 || strcmp (unit, "s") == 0 || strcmp (unit, "m") == 0
-                        || strcmp (unit, "h") == 0))
+  if (unit == text
+      || !(strcmp (unit, "ms") == 0 || strcmp (unit, "s") == 0 || strcmp (unit, "m") == 0
+           || strcmp (unit, "h") == 0))
     return;
   if (!firec_duration_ms (text, &ms))
     check_error (c, node, pointer, "%s is longer than a year, the longest duration firec-run takes",
@@ -333,7 +337,8 @@ check_staging_keys (struct checker *c, const cJSON *spec)
   const cJSON *drive_modes = firec_json_member (staging, "drives");
   const cJSON *pmem_modes = firec_json_member (staging, "pmem");
   for (const cJSON *k = cJSON_IsObject (drive_modes) ? drive_modes->child : NULL; k; k = k->next)
-    if (is_firecracker_id (k->string) && !has_item_with_id (firec_json_member (spec, "drives"), "drive_id", k->string, true)
+    if (is_firecracker_id (k->string)
+        && !has_item_with_id (firec_json_member (spec, "drives"), "drive_id", k->string, true)
         && !has_item_with_id (snapshot_drives, "drive_id", k->string, true))
       {
         cleanup_free char *pointer = firec_json_pointer_append ("/spec/staging/drives", k->string);
@@ -344,7 +349,8 @@ check_staging_keys (struct checker *c, const cJSON *spec)
         c->errors++;
       }
   for (const cJSON *k = cJSON_IsObject (pmem_modes) ? pmem_modes->child : NULL; k; k = k->next)
-    if (is_firecracker_id (k->string) && !has_item_with_id (firec_json_member (spec, "pmem"), "id", k->string, false))
+    if (is_firecracker_id (k->string)
+        && !has_item_with_id (firec_json_member (spec, "pmem"), "id", k->string, false))
       {
         cleanup_free char *pointer = firec_json_pointer_append ("/spec/staging/pmem", k->string);
         struct firec_mark key;
@@ -381,9 +387,10 @@ firec_api_body_limit (long long http_api_max_payload_size, long long mmds_size_l
       *which = "firecracker.mmds_size_limit";
       return mmds_size_limit;
     }
-  *which = http_api_max_payload_size > 0 ? "firecracker.http_api_max_payload_size, the largest API request body"
-                                         : "Firecracker's default largest API request body; raise "
-                                           "firecracker.http_api_max_payload_size";
+  *which = http_api_max_payload_size > 0
+               ? "firecracker.http_api_max_payload_size, the largest API request body"
+               : "Firecracker's default largest API request body; raise "
+                 "firecracker.http_api_max_payload_size";
   return payload;
 }
 
@@ -393,17 +400,18 @@ check_request_bodies (struct checker *c, const cJSON *spec)
   const cJSON *fc = firec_json_member (spec, "firecracker");
   long long payload = (long long) number_member (fc, "http_api_max_payload_size", 0);
   const char *which;
-  long long limit = firec_api_body_limit (payload, (long long) number_member (fc, "mmds_size_limit", 0), &which);
+  long long limit
+      = firec_api_body_limit (payload, (long long) number_member (fc, "mmds_size_limit", 0), &which);
   const cJSON *data = firec_json_member (firec_json_member (spec, "mmds"), "data");
   size_t size;
   if (cJSON_IsObject (data) && (size = json_size (data)) > (size_t) limit)
-    check_error (c, data, "/spec/mmds/data", "the MMDS data is %zu bytes as JSON, more than the %lld of %s", size,
-                 limit, which);
+    check_error (c, data, "/spec/mmds/data", "the MMDS data is %zu bytes as JSON, more than the %lld of %s",
+                 size, limit, which);
   const cJSON *cpu = firec_json_member (spec, "cpu-config");
   limit = firec_api_body_limit (payload, 0, &which);
   if (cJSON_IsObject (cpu) && (size = json_size (cpu)) > (size_t) limit)
-    check_error (c, cpu, "/spec/cpu-config", "the CPU template is %zu bytes as JSON, more than the %lld of %s", size,
-                 limit, which);
+    check_error (c, cpu, "/spec/cpu-config",
+                 "the CPU template is %zu bytes as JSON, more than the %lld of %s", size, limit, which);
 }
 
 /* ------------------------------------------------------------------ custom CPU templates */
@@ -438,16 +446,17 @@ check_cpu_number (struct checker *c, const cJSON *node, const char *pointer, uns
 }
 
 static void
-check_cpu_template_list (struct checker *c, const cJSON *template, const char *list, const char *const *fields,
-                         const unsigned *bits)
+check_cpu_template_list (struct checker *c, const cJSON *template, const char *list,
+                         const char *const *fields, const unsigned *bits)
 {
   const cJSON *items = firec_json_member (template, list);
   size_t i = 0;
   for (const cJSON *item = cJSON_IsArray (items) ? items->child : NULL; item; item = item->next, i++)
     for (size_t f = 0; fields[f]; f++)
       {
-        cleanup_free char *pointer = fields[f][0] ? firec_xasprintf ("/spec/cpu-config/%s/%zu/%s", list, i, fields[f])
-                                                  : firec_xasprintf ("/spec/cpu-config/%s/%zu", list, i);
+        cleanup_free char *pointer = fields[f][0]
+                                         ? firec_xasprintf ("/spec/cpu-config/%s/%zu/%s", list, i, fields[f])
+                                         : firec_xasprintf ("/spec/cpu-config/%s/%zu", list, i);
         check_cpu_number (c, fields[f][0] ? firec_json_member (item, fields[f]) : item, pointer, bits[f]);
       }
 }
@@ -482,7 +491,8 @@ struct arch_evidence
 };
 
 static void
-note_arch (struct checker *c, struct arch_evidence *first, const cJSON *node, const char *pointer, bool aarch64)
+note_arch (struct checker *c, struct arch_evidence *first, const cJSON *node, const char *pointer,
+           bool aarch64)
 {
   if (node == NULL)
     return;
@@ -495,8 +505,9 @@ note_arch (struct checker *c, struct arch_evidence *first, const cJSON *node, co
     return;
   struct firec_mark mark;
   firec_doc_get_mark (c->doc, first->node, &mark, NULL);
-  check_error (c, node, pointer, "this is for %s only, but %s (line %u) is for %s only: no Firecracker takes both",
-               aarch64 ? "aarch64" : "x86_64", first->pointer, mark.line, first->aarch64 ? "aarch64" : "x86_64");
+  check_error (
+      c, node, pointer, "this is for %s only, but %s (line %u) is for %s only: no Firecracker takes both",
+      aarch64 ? "aarch64" : "x86_64", first->pointer, mark.line, first->aarch64 ? "aarch64" : "x86_64");
 }
 
 static void
@@ -508,7 +519,8 @@ check_architecture (struct checker *c, const cJSON *spec)
   note_arch (c, &first, cJSON_IsTrue (smt) ? smt : NULL, "/spec/machine-config/smt", false);
   const cJSON *template = firec_json_member (mc, "cpu_template");
   if (cJSON_IsString (template) && strcmp (template->valuestring, "None") != 0)
-    note_arch (c, &first, template, "/spec/machine-config/cpu_template", strcmp (template->valuestring, "V1N1") == 0);
+    note_arch (c, &first, template, "/spec/machine-config/cpu_template",
+               strcmp (template->valuestring, "V1N1") == 0);
   static const struct
   {
     const char *key;
@@ -639,7 +651,8 @@ check_boot_args (struct checker *c, const cJSON *spec)
   size_t size = boot_args_size (args->valuestring);
   if (size > KERNEL_CMDLINE_MAX_BYTES)
     {
-      check_error (c, args, pointer, "boot_args is %zu bytes; Firecracker's kernel command line holds at most %d", size,
+      check_error (c, args, pointer,
+                   "boot_args is %zu bytes; Firecracker's kernel command line holds at most %d", size,
                    KERNEL_CMDLINE_MAX_BYTES);
       return;
     }
@@ -649,7 +662,8 @@ check_boot_args (struct checker *c, const cJSON *spec)
   if (everywhere > KERNEL_CMDLINE_MAX_BYTES)
     {
       check_error (c, args, pointer,
-                   "boot_args is %zu bytes, and with \"%s\", which Firecracker appends for the root device, the kernel "
+                   "boot_args is %zu bytes, and with \"%s\", which Firecracker appends for the root device, "
+                   "the kernel "
                    "command line would be %zu; it holds at most %d",
                    size, root + 1, everywhere, KERNEL_CMDLINE_MAX_BYTES);
       return;
@@ -660,12 +674,12 @@ check_boot_args (struct checker *c, const cJSON *spec)
   for (size_t i = 0; i < devices; i++)
     on_x86_64 += strlen (" virtio_mmio.device=4K@0xd0000000:") + (5 + i < 10 ? 1 : 2);
   if (on_x86_64 > KERNEL_CMDLINE_MAX_BYTES)
-    check_warning (c, args, pointer,
-                   "boot_args is %zu bytes; on x86_64 Firecracker also appends%s a \"virtio_mmio.device=4K@0x...:IRQ\" "
-                   "for each virtio device (%zu here) and, from 1.13, \"pci=off\": %zu bytes there, over the %d its "
-                   "kernel command line holds",
-                   size, root[0] ? " the root device's arguments," : "", devices, on_x86_64,
-                   KERNEL_CMDLINE_MAX_BYTES);
+    check_warning (
+        c, args, pointer,
+        "boot_args is %zu bytes; on x86_64 Firecracker also appends%s a \"virtio_mmio.device=4K@0x...:IRQ\" "
+        "for each virtio device (%zu here) and, from 1.13, \"pci=off\": %zu bytes there, over the %d its "
+        "kernel command line holds",
+        size, root[0] ? " the root device's arguments," : "", devices, on_x86_64, KERNEL_CMDLINE_MAX_BYTES);
 }
 
 /* ------------------------------------------------------------------ network */
@@ -685,10 +699,11 @@ check_interface_name (struct checker *c, const cJSON *dev, const char *pointer)
     check_error (c, dev, pointer, "\"%s\" is %zu bytes long; Linux interface names hold at most 15", name,
                  strlen (name));
   else if (strchr (name, '\xA0'))
-    check_error (c, dev, pointer,
-                 "\"%s\" holds the byte 0xA0 (part of a UTF-8 character such as \"\xC3\xA0\"), which Linux takes "
-                 "for a space in interface names",
-                 name);
+    check_error (
+        c, dev, pointer,
+        "\"%s\" holds the byte 0xA0 (part of a UTF-8 character such as \"\xC3\xA0\"), which Linux takes "
+        "for a space in interface names",
+        name);
 }
 
 static void
@@ -818,24 +833,26 @@ struct vm_root_socket
 static void
 check_reserved (struct checker *c, const cJSON *spec, const cJSON *at, const struct vm_root_socket *s)
 {
-  static const char *const reserved[] = { "/dev",     "/kernel", "/initrd", "/drives",     "/pmem",
-                                          "/logs",    "/metrics", "/serial", "/cpu-config", "/seccomp",
-                                          "/snapshot", "/snapshot-memory" };
+  static const char *const reserved[]
+      = { "/dev",     "/kernel", "/initrd",     "/drives",  "/pmem",     "/logs",
+          "/metrics", "/serial", "/cpu-config", "/seccomp", "/snapshot", "/snapshot-memory" };
   const char *path = s->path;
   for (size_t r = 0; r < FIREC_N_ELEMENTS (reserved); r++)
     {
       size_t n = strlen (reserved[r]);
       if (strncmp (path, reserved[r], n) == 0 && (path[n] == '/' || path[n] == '\0'))
         {
-          check_error (c, at, s->pointer,
-                       "%s is inside %s, where firec-run and the jailer put the VM's files; use a path under /run", path,
-                       reserved[r]);
+          check_error (
+              c, at, s->pointer,
+              "%s is inside %s, where firec-run and the jailer put the VM's files; use a path under /run",
+              path, reserved[r]);
           return;
         }
     }
   if (strcmp (path, "/run") == 0)
     {
-      check_error (c, at, s->pointer, "/run is the directory the jailer creates for sockets; use a path under it");
+      check_error (c, at, s->pointer,
+                   "/run is the directory the jailer creates for sockets; use a path under it");
       return;
     }
   if (cJSON_IsFalse (firec_json_member (firec_json_member (spec, "jailer"), "enabled")))
@@ -867,32 +884,40 @@ check_vm_root_paths (struct checker *c, const cJSON *spec)
   const cJSON *api = firec_json_member (fc, "api_socket");
   /* The API socket has a default: judged at the firecracker section (or spec)
      when the manifest does not set it. */
-  sockets[count++] = (struct vm_root_socket){ .node = api,
-                                              .path = cJSON_IsString (api) ? api->valuestring : "/run/firecracker.socket",
-                                              .what = "API socket",
-                                              .bound = true };
-  strcpy (sockets[0].pointer, cJSON_IsString (api) ? "/spec/firecracker/api_socket" : fc ? "/spec/firecracker" : "/spec");
+  sockets[count++]
+      = (struct vm_root_socket){ .node = api,
+                                 .path = cJSON_IsString (api) ? api->valuestring : "/run/firecracker.socket",
+                                 .what = "API socket",
+                                 .bound = true };
+  strcpy (sockets[0].pointer, cJSON_IsString (api) ? "/spec/firecracker/api_socket"
+                              : fc                 ? "/spec/firecracker"
+                                                   : "/spec");
   const cJSON *vsock = firec_json_member (firec_json_member (spec, "vsock"), "uds_path");
-  const cJSON *override
-      = firec_json_member (firec_json_member (firec_json_member (spec, "snapshot"), "vsock_override"), "uds_path");
+  const cJSON *override = firec_json_member (
+      firec_json_member (firec_json_member (spec, "snapshot"), "vsock_override"), "uds_path");
   const cJSON *vsock_paths[] = { vsock, override };
-  static const char *const vsock_pointers[] = { "/spec/vsock/uds_path", "/spec/snapshot/vsock_override/uds_path" };
+  static const char *const vsock_pointers[]
+      = { "/spec/vsock/uds_path", "/spec/snapshot/vsock_override/uds_path" };
   for (size_t i = 0; i < FIREC_N_ELEMENTS (vsock_paths); i++)
     if (cJSON_IsString (vsock_paths[i]))
       {
-        sockets[count] = (struct vm_root_socket){ .node = vsock_paths[i], .path = vsock_paths[i]->valuestring,
-                                                  .what = "vsock socket", .bound = true, .vsock = true };
+        sockets[count] = (struct vm_root_socket){ .node = vsock_paths[i],
+                                                  .path = vsock_paths[i]->valuestring,
+                                                  .what = "vsock socket",
+                                                  .bound = true,
+                                                  .vsock = true };
         strcpy (sockets[count++].pointer, vsock_pointers[i]);
       }
   const cJSON *drives = firec_json_member (spec, "drives");
   size_t i = 0;
-  for (const cJSON *d = cJSON_IsArray (drives) ? drives->child : NULL; d && count < FIREC_N_ELEMENTS (sockets);
-       d = d->next, i++)
+  for (const cJSON *d = cJSON_IsArray (drives) ? drives->child : NULL;
+       d && count < FIREC_N_ELEMENTS (sockets); d = d->next, i++)
     {
       const cJSON *socket = firec_json_member (d, "socket");
       if (!cJSON_IsString (socket))
         continue;
-      sockets[count] = (struct vm_root_socket){ .node = socket, .path = socket->valuestring,
+      sockets[count] = (struct vm_root_socket){ .node = socket,
+                                                .path = socket->valuestring,
                                                 .what = "vhost-user socket" };
       snprintf (sockets[count++].pointer, sizeof sockets[0].pointer, "/spec/drives/%zu/socket", i);
     }
@@ -916,7 +941,11 @@ check_vm_root_paths (struct checker *c, const cJSON *spec)
           if (strcmp (s->path, t->path) == 0)
             check_error (c, at, s->pointer, "the %s and the %s are both %s", t->what, s->what, s->path);
           else if (uds && is_vsock_port_socket (uds->path, other->path))
-            check_error (c, other->node ? other->node : fc ? fc : spec, other->pointer,
+            check_error (c,
+                         other->node ? other->node
+                         : fc        ? fc
+                                     : spec,
+                         other->pointer,
                          "the %s %s is where Firecracker connects the guest's vsock connections to port %s "
                          "(<uds_path>_PORT of the vsock socket %s)",
                          other->what, other->path, other->path + strlen (uds->path) + 1, uds->path);
@@ -934,9 +963,9 @@ struct host_file
   const char *pointer; /* the field, or with list: the field of each item */
   const char *list;    /* "/spec/drives", or NULL */
   size_t index;
-  char *path;          /* lexically normalized absolute path; NULL until compared */
-  bool writable;       /* the guest writes it (a read-write drive or pmem) */
-  bool output;         /* Firecracker writes it */
+  char *path;    /* lexically normalized absolute path; NULL until compared */
+  bool writable; /* the guest writes it (a read-write drive or pmem) */
+  bool output;   /* Firecracker writes it */
 };
 
 struct host_files
@@ -947,8 +976,8 @@ struct host_files
 };
 
 static void
-add_host_file (struct host_files *files, const cJSON *node, const char *pointer, const char *list, size_t index,
-               bool writable, bool output)
+add_host_file (struct host_files *files, const cJSON *node, const char *pointer, const char *list,
+               size_t index, bool writable, bool output)
 {
   if (!cJSON_IsString (node) || node->valuestring[0] == '\0')
     return;
@@ -961,7 +990,8 @@ add_host_file (struct host_files *files, const cJSON *node, const char *pointer,
 }
 
 static void
-add_listed_files (struct host_files *files, const cJSON *list, const char *list_pointer, const char *read_only_field)
+add_listed_files (struct host_files *files, const cJSON *list, const char *list_pointer,
+                  const char *read_only_field)
 {
   size_t i = 0;
   for (const cJSON *item = cJSON_IsArray (list) ? list->child : NULL; item; item = item->next, i++)
@@ -995,7 +1025,8 @@ collect_host_files (const cJSON *spec, struct host_files *files)
   };
   for (size_t i = 0; i < FIREC_N_ELEMENTS (singles); i++)
     if (!singles[i].output)
-      add_host_file (files, firec_json_member (firec_json_member (spec, singles[i].section), singles[i].field),
+      add_host_file (files,
+                     firec_json_member (firec_json_member (spec, singles[i].section), singles[i].field),
                      singles[i].pointer, NULL, 0, false, false);
   add_host_file (files, firec_json_member (firec_json_member (snapshot, "mem_backend"), "backend_path"),
                  "/spec/snapshot/mem_backend/backend_path", NULL, 0, false, false);
@@ -1014,7 +1045,8 @@ collect_host_files (const cJSON *spec, struct host_files *files)
   /* Outputs last: a conflict is reported at the output, the likelier mistake. */
   for (size_t i = 0; i < FIREC_N_ELEMENTS (singles); i++)
     if (singles[i].output)
-      add_host_file (files, firec_json_member (firec_json_member (spec, singles[i].section), singles[i].field),
+      add_host_file (files,
+                     firec_json_member (firec_json_member (spec, singles[i].section), singles[i].field),
                      singles[i].pointer, NULL, 0, false, true);
 }
 
@@ -1075,8 +1107,8 @@ jail_dir_of (const cJSON *manifest)
   if (cJSON_IsFalse (firec_json_member (jailer, "enabled")) || name == NULL)
     return NULL;
   const char *base = firec_json_string (jailer, "chroot_base_dir");
-  cleanup_free char *joined
-      = firec_xasprintf ("%s/%s/%s", base && base[0] == '/' ? base : "/srv/jailer", exec_name_of (spec), name);
+  cleanup_free char *joined = firec_xasprintf ("%s/%s/%s", base && base[0] == '/' ? base : "/srv/jailer",
+                                               exec_name_of (spec), name);
   return firec_path_normalize (joined);
 }
 
@@ -1091,9 +1123,10 @@ check_outside_jail (struct checker *c, const struct host_files *files)
       if (strncmp (f->path, jail, n) == 0 && (f->path[n] == '/' || f->path[n] == '\0'))
         {
           cleanup_free char *pointer = host_file_pointer (f);
-          check_error (c, f->node, pointer,
-                       "%s is inside %s, this VM's jail directory, which firec-run builds and removes with the VM",
-                       f->node->valuestring, jail);
+          check_error (
+              c, f->node, pointer,
+              "%s is inside %s, this VM's jail directory, which firec-run builds and removes with the VM",
+              f->node->valuestring, jail);
         }
     }
 }
@@ -1123,17 +1156,18 @@ check_file_identity (struct checker *c, const cJSON *spec)
             const struct host_file *a = &files.items[j];
             if (!(a->output || b->output || a->writable || b->writable) || strcmp (a->path, b->path) != 0)
               continue;
-            const char *why = a->output && b->output ? "two outputs cannot share a file"
-                              : a->output || b->output
-                                  ? "an output must not be an input of the same VM: Firecracker writes it from its "
-                                    "first byte"
-                                  : "a file the guest writes backs one device only (read-only files may be shared)";
+            const char *why
+                = a->output && b->output ? "two outputs cannot share a file"
+                  : a->output || b->output
+                      ? "an output must not be an input of the same VM: Firecracker writes it from its "
+                        "first byte"
+                      : "a file the guest writes backs one device only (read-only files may be shared)";
             struct firec_mark first;
             firec_doc_get_mark (c->doc, a->node, &first, NULL);
             cleanup_free char *a_pointer = host_file_pointer (a);
             cleanup_free char *b_pointer = host_file_pointer (b);
-            check_error (c, b->node, b_pointer, "%s is also %s (line %u, column %u): %s", b->node->valuestring,
-                         a_pointer, first.line, first.column, why);
+            check_error (c, b->node, b_pointer, "%s is also %s (line %u, column %u): %s",
+                         b->node->valuestring, a_pointer, first.line, first.column, why);
             break;
           }
       }

@@ -249,11 +249,11 @@ read_json_file (const struct firec_data_file *f, const char *what, cJSON **out, 
   if (firec_read_regular_file (f->host_path, DATA_FILE_MAX_BYTES, &text, &len, &type) < 0)
     {
       if (type != 0)
-        return firec_error_set_kind (err, FIREC_ERR_INVALID, 0, "%s: the %s %s is %s, not a regular file", f->where,
-                                     what, f->host_path, firec_file_type_name (type));
+        return firec_error_set_kind (err, FIREC_ERR_INVALID, 0, "%s: the %s %s is %s, not a regular file",
+                                     f->where, what, f->host_path, firec_file_type_name (type));
       if (errno == EFBIG)
-        return firec_error_set_kind (err, FIREC_ERR_INVALID, 0, "%s: the %s %s is larger than %u MiB", f->where, what,
-                                     f->host_path, DATA_FILE_MAX_BYTES >> 20);
+        return firec_error_set_kind (err, FIREC_ERR_INVALID, 0, "%s: the %s %s is larger than %u MiB",
+                                     f->where, what, f->host_path, DATA_FILE_MAX_BYTES >> 20);
       return firec_error_set_kind (err, FIREC_ERR_INVALID, errno, "%s: cannot read the %s %s", f->where, what,
                                    f->host_path);
     }
@@ -276,8 +276,9 @@ check_body_size (const struct firec_data_file *f, const char *what, const cJSON 
   size_t size = text ? strlen (text) : 0;
   if (size <= (size_t) limit)
     return 0;
-  return firec_error_set_kind (err, FIREC_ERR_INVALID, 0, "%s: the %s %s is %zu bytes as JSON, more than the %lld of %s",
-                               f->where, what, f->host_path, size, limit, which);
+  return firec_error_set_kind (err, FIREC_ERR_INVALID, 0,
+                               "%s: the %s %s is %zu bytes as JSON, more than the %lld of %s", f->where, what,
+                               f->host_path, size, limit, which);
 }
 
 static struct firec_step *
@@ -374,10 +375,11 @@ add_mmds_data (struct builder *b)
       if (!cJSON_IsObject (body))
         {
           cJSON_Delete (body);
-          return firec_error_set_kind (b->err, FIREC_ERR_INVALID, 0,
-                                       "%s: the MMDS data file %s must hold a JSON object (Firecracker's MMDS store "
-                                       "is one)",
-                                       f->where, file);
+          return firec_error_set_kind (
+              b->err, FIREC_ERR_INVALID, 0,
+              "%s: the MMDS data file %s must hold a JSON object (Firecracker's MMDS store "
+              "is one)",
+              f->where, file);
         }
       if (check_body_size (f, "MMDS data file", body, limit, which, b->err) < 0)
         {

@@ -447,8 +447,6 @@ scan_decimal_digits (const char *s, size_t len, size_t i)
   return i;
 }
 
-static bool integer_fits_double_exactly (const char *s, size_t len);
-
 /* -?(0|[1-9][0-9]*); returns where it ends, or 0 when absent. */
 static size_t
 scan_integer_part (const char *s, size_t len)
@@ -466,27 +464,6 @@ is_decimal_integer (const char *s, size_t len)
 {
   size_t end = scan_integer_part (s, len);
   return end != 0 && end == len;
-}
-
-int
-firec_yaml_core_boolean (const char *s)
-{
-  static const char *const spellings[2][3] = { { "false", "False", "FALSE" }, { "true", "True", "TRUE" } };
-  for (int value = 0; value < 2; value++)
-    for (size_t i = 0; i < 3; i++)
-      if (strcmp (s, spellings[value][i]) == 0)
-        return value;
-  return -1;
-}
-
-bool
-firec_yaml_core_integer (const char *s, double *out)
-{
-  size_t len = strlen (s);
-  if (!is_decimal_integer (s, len) || !integer_fits_double_exactly (s, len))
-    return false;
-  *out = strtod (s, NULL); /* digits only: no locale matters */
-  return true;
 }
 
 /* A fraction or an exponent is what makes it a float rather than an integer. */
@@ -528,6 +505,27 @@ integer_fits_double_exactly (const char *s, size_t len)
   if (n != limit_len)
     return n < limit_len;
   return memcmp (digits, LARGEST_EXACT_INTEGER, n) <= 0;
+}
+
+int
+firec_yaml_core_boolean (const char *s)
+{
+  static const char *const spellings[2][3] = { { "false", "False", "FALSE" }, { "true", "True", "TRUE" } };
+  for (int value = 0; value < 2; value++)
+    for (size_t i = 0; i < 3; i++)
+      if (strcmp (s, spellings[value][i]) == 0)
+        return value;
+  return -1;
+}
+
+bool
+firec_yaml_core_integer (const char *s, double *out)
+{
+  size_t len = strlen (s);
+  if (!is_decimal_integer (s, len) || !integer_fits_double_exactly (s, len))
+    return false;
+  *out = strtod (s, NULL); /* digits only: no locale matters */
+  return true;
 }
 
 static double
