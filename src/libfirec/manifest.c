@@ -782,7 +782,7 @@ socket_paths_for (const cJSON *manifest, const char *vm_root_path, struct socket
 
 static void
 check_socket_path (struct checker *c, const char *vm_root_path, const cJSON *at, const char *pointer,
-                   const char *what)
+                   const char *what, bool bound)
 {
   struct socket_paths paths;
   socket_paths_for (c->doc->root, vm_root_path, &paths);
@@ -792,8 +792,10 @@ check_socket_path (struct checker *c, const char *vm_root_path, const cJSON *at,
                  paths.bound, strlen (paths.bound), limit - 1);
   else if (strlen (paths.host) >= limit)
     check_warning (c, at, pointer,
-                   "on the host the %s is %s, %zu bytes long: firec-run copes, but tools that connect by path "
-                   "(socat, curl) cannot; shorten metadata.name or jailer.chroot_base_dir",
+                   bound ? "on the host the %s is %s, %zu bytes long: firec-run copes, but tools that connect by "
+                           "path (socat, curl) cannot; shorten metadata.name or jailer.chroot_base_dir"
+                         : "on the host the %s is %s, %zu bytes long: a backend cannot bind() it by that path; "
+                           "shorten metadata.name or jailer.chroot_base_dir",
                    what, paths.host, strlen (paths.host));
   free (paths.bound);
   free (paths.host);
@@ -929,8 +931,8 @@ check_vm_root_paths (struct checker *c, const cJSON *spec)
         continue;
       const cJSON *at = s->node ? s->node : fc ? fc : spec;
       check_reserved (c, spec, at, s);
-      if (s->bound)
-        check_socket_path (c, s->path, at, s->pointer, s->what);
+      /* sun_path bounds a vhost-user socket too: Firecracker connects to it. */
+      check_socket_path (c, s->path, at, s->pointer, s->what, s->bound);
       for (size_t j = 0; j < k; j++)
         {
           const struct vm_root_socket *t = &sockets[j];
