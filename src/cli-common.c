@@ -6,6 +6,7 @@
 #include "model.h"
 #include "util.h"
 
+#include <limits.h>
 #include <regex.h>
 #include <stdio.h>
 #include <string.h>
@@ -124,4 +125,30 @@ cli_vm_command_parse (const struct cli_vm_command *cmd, int argc, char **argv, e
   if (rest)
     *rest = argv + optind + 1;
   return FIREC_EXIT_OK;
+}
+
+char *
+cli_supervisor_path (void)
+{
+  char self[PATH_MAX];
+  ssize_t n = readlink ("/proc/self/exe", self, sizeof self - 1);
+  if (n < 0)
+    {
+      fprintf (stderr, "%s: warning: cannot read /proc/self/exe (%m): supervising in-process, with more memory\n",
+               cli_program_name);
+      return NULL;
+    }
+  self[n] = '\0';
+  *strrchr (self, '/') = '\0';
+  char *beside = firec_xasprintf ("%s/firec-supervise", self);
+  if (access (beside, X_OK) == 0)
+    return beside;
+  free (beside);
+  char *installed = firec_xasprintf ("%s/%s/firec-supervise", self, FIREC_SUPERVISE_RELDIR);
+  if (access (installed, X_OK) == 0)
+    return installed;
+  fprintf (stderr, "%s: warning: no firec-supervise in %s: supervising in-process, with more memory\n",
+           cli_program_name, installed);
+  free (installed);
+  return NULL;
 }

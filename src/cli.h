@@ -92,6 +92,13 @@ int cli_vm_command_parse (const struct cli_vm_command *cmd, int argc, char **arg
 int cli_start_detached (const struct firec_plan *plan, bool quiet, long lock_timeout_ms, pid_t *pid,
                         firec_error_t *err);
 
+/* firec-supervise beside this binary (a build tree), else where the installed
+   layout puts it relative to this binary (bindir to pkglibexecdir), so that an
+   installation moved with `make install prefix=` or DESTDIR finds its own
+   helper and never another installation's. NULL, after a warning on stderr,
+   when there is none: the caller then supervises in-process. */
+char *cli_supervisor_path (void);
+
 extern const char *cli_program_name;
 /* When >= 0, errors are also written here (the run inside a tmux session
    reports to the firec-run that started the session). */
