@@ -83,6 +83,12 @@ cli_info_json (const struct firec_vm_info *info)
   return o;
 }
 
+bool
+cli_asks_help (int argc, char **argv)
+{
+  return argc >= 2 && (strcmp (argv[1], "-h") == 0 || strcmp (argv[1], "--help") == 0);
+}
+
 int
 cli_vm_command_parse (const struct cli_vm_command *cmd, int argc, char **argv, enum firec_output *output,
                       struct firec_vm_info *info, struct firec_model **model, char ***rest)
@@ -105,7 +111,10 @@ cli_vm_command_parse (const struct cli_vm_command *cmd, int argc, char **argv, e
           return cli_usage_error (cmd->name, "--output takes text or json, not \"%s\"", optarg);
         break;
       case 'h':
-        printf ("Usage: %s %s %s\n\n%s\n", cli_program_name, cmd->name, cmd->usage, cmd->help);
+        printf ("Usage: %s %s %s\n\n%s\n\nOptions:\n%s"
+                "  -o, --output FORMAT    text or json\n"
+                "  -h, --help             show this help\n",
+                cli_program_name, cmd->name, cmd->usage, cmd->help, cmd->option_help ? cmd->option_help : "");
         return -1;
       default:
         if (cmd->handle_option && cmd->handle_option (c, optarg, cmd->data) == 0)

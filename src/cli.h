@@ -80,6 +80,7 @@ struct cli_vm_command
   const char *name;
   const char *usage;     /* after "firec-run NAME " */
   const char *help;
+  const char *option_help;   /* its own options' lines for --help, before --output and --help */
   const char *short_options; /* beyond "o:h" */
   const struct option *options; /* NULL-terminated, without output/help */
   int (*handle_option) (int c, const char *arg, void *data);
@@ -88,6 +89,10 @@ struct cli_vm_command
 };
 int cli_vm_command_parse (const struct cli_vm_command *cmd, int argc, char **argv, enum firec_output *output,
                           struct firec_vm_info *info, struct firec_model **model, char ***rest);
+
+/* True when argv[1] is -h or --help: a command with actions (snapshot create,
+   balloon set, ...) then prints the list of its actions. */
+bool cli_asks_help (int argc, char **argv);
 
 int cli_start_detached (const struct firec_plan *plan, bool quiet, long lock_timeout_ms, pid_t *pid,
                         firec_error_t *err);
