@@ -46,6 +46,7 @@ NOTIFY_SOCKET=$WORK/$name.sock "$FIREC_RUN" run -d -q --output json "$WORK/$name
 runner=$!
 wait "$runner"; rc=$?
 check "run -d exits 0 (got $rc)" test "$rc" -eq 0
+wait_for "$log" " READY=1$" >/dev/null # the listener writes what it received a moment later
 fcpid=$(json_field pid <"$WORK/$name/out")
 check "READY=1 from firec-run" got "$log" "$runner" READY=1
 check "MAINPID= names Firecracker's pid ($fcpid), the process that lives on" got "$log" "$runner" "MAINPID=$fcpid"
@@ -66,6 +67,7 @@ listen "@firec-e2e-notify-$$" "$log"
 NOTIFY_SOCKET=@firec-e2e-notify-$$ "$FIREC_RUN" run -d -q "$WORK/$name/vm.json" 2>/dev/null &
 runner=$!
 wait "$runner"
+wait_for "$log" " READY=1$" >/dev/null
 check "an abstract NOTIFY_SOCKET gets READY=1 too" got "$log" "$runner" READY=1
 unlisten
 "$FIREC_RUN" rm "$name" 2>/dev/null
