@@ -67,7 +67,10 @@ cmd_import (int argc, char **argv)
                 "Wraps a Firecracker --config-file document into a manifest (YAML on stdout).\n"
                 "Paths are kept as written and the jailer is off (jailer: {enabled: false}), so the\n"
                 "manifest renders back to the same configuration; turn the jailer on to jail it.\n"
-                "NAME defaults to the file name.\n",
+                "NAME defaults to the file name.\n\n"
+                "Options:\n"
+                "  -n, --name NAME  metadata.name of the manifest\n"
+                "  -h, --help       show this help\n",
                 cli_program_name);
         return FIREC_EXIT_OK;
       default:

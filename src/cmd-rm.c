@@ -32,6 +32,7 @@ cmd_rm (int argc, char **argv)
             "directory, cgroups and state, also when a crashed run left them. Given a FILE,\n"
             "the jail directory the manifest implies is removed even without a record.\n"
             "Nothing to remove is success (exit 0).",
+    .option_help = "  -f, --force            SIGKILL the VM instead of running its stop policy\n",
     .short_options = "f",
     .options = options,
     .handle_option = parse_force,

@@ -238,15 +238,8 @@ start_in_tmux (const struct firec_model *model, const char *manifest, const char
 static void
 exec_supervisor (struct firec_vm *vm, const struct termios *saved_tty)
 {
-  char self[4096];
-  ssize_t n = readlink ("/proc/self/exe", self, sizeof self - 1);
-  if (n < 0)
-    return;
-  self[n] = '\0';
-  char *slash = strrchr (self, '/');
-  cleanup_free char *beside = firec_xasprintf ("%.*s/firec-supervise", (int) (slash - self), self);
-  const char *helper = access (beside, X_OK) == 0 ? beside : FIREC_PKGLIBEXECDIR "/firec-supervise";
-  if (access (helper, X_OK) < 0)
+  cleanup_free char *helper = cli_supervisor_path ();
+  if (helper == NULL)
     return;
   cleanup_cjson cJSON *handoff = firec_vm_handoff (vm);
   if (saved_tty)

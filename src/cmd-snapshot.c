@@ -74,9 +74,24 @@ move_out (const char *from, const char *to, firec_error_t *err)
   return 0;
 }
 
+static void
+print_help (void)
+{
+  printf ("Usage: %s snapshot create [OPTIONS] NAME|FILE --snapshot PATH --mem PATH\n\n"
+          "Writes a running VM's state and memory to host files; a manifest whose\n"
+          "spec.snapshot names them starts from them. `%s snapshot create --help`\n"
+          "lists its options.\n",
+          cli_program_name, cli_program_name);
+}
+
 int
 cmd_snapshot (int argc, char **argv)
 {
+  if (cli_asks_help (argc, argv))
+    {
+      print_help ();
+      return FIREC_EXIT_OK;
+    }
   if (argc < 2 || strcmp (argv[1], "create") != 0)
     return cli_usage_error ("snapshot", "usage: %s snapshot create NAME|FILE --snapshot PATH --mem PATH [--diff] "
                                         "[--keep-paused]",
@@ -94,6 +109,10 @@ cmd_snapshot (int argc, char **argv)
             "the host paths given, and resumes the VM (unless --keep-paused). --diff writes a\n"
             "diff snapshot (Firecracker 1.5.1 needs machine-config.track_dirty_pages).\n"
             "A manifest whose spec.snapshot names these files starts from them.",
+    .option_help = "      --snapshot PATH    where the VM state file goes (required)\n"
+                   "      --mem PATH         where the guest memory file goes (required)\n"
+                   "      --diff             a diff snapshot: only the pages dirtied since the last one\n"
+                   "      --keep-paused      leave the VM paused afterwards\n",
     .options = options,
     .handle_option = parse_snapshot_option,
     .data = &o,

@@ -98,6 +98,13 @@ cmd_update (int argc, char **argv)
              "       firec-run update NAME|FILE iface ID [--rx-rate-limiter JSON] [--tx-rate-limiter JSON]",
     .help = "Changes a running VM's drive (its backing file, staged into the jail like at\n"
             "start, or its rate limiter) or a network interface's rate limiters.",
+    .option_help = "      --path PATH        drive: a new backing file, staged into the jail\n"
+                   "      --rate-limiter JSON\n"
+                   "                         drive: a new rate limiter (Firecracker's RateLimiter object)\n"
+                   "      --rx-rate-limiter JSON\n"
+                   "                         iface: a new receive rate limiter\n"
+                   "      --tx-rate-limiter JSON\n"
+                   "                         iface: a new transmit rate limiter\n",
     .options = options,
     .handle_option = parse_update_option,
     .data = &o,
