@@ -351,6 +351,40 @@ firec_jailfs_open_parent (int root_fd, const char *vm_path, unsigned flags, cons
   return 0;
 }
 
+int
+firec_jailfs_open (int root_fd, const char *vm_path, int open_flags, unsigned flags, struct stat *st, int *fd,
+                   firec_error_t *err)
+{
+  *fd = -1;
+  cleanup_close int dir = -1;
+  cleanup_free char *name = NULL;
+  if (firec_jailfs_open_parent (root_fd, vm_path, flags & ~FIREC_JAILFS_MISSING_OK, NULL, &dir, &name, err) < 0)
+    return -1;
+  *fd = firec_jailfs_open_component (dir, name, open_flags, 0600, flags & FIREC_JAILFS_NO_XDEV, st);
+  if (*fd < 0)
+    return firec_jailfs_error (err, errno, root_fd, vm_path, "open");
+  return 0;
+}
+
+int
+firec_jailfs_open_socket (int root_fd, const char *root_path, const char *host_path, int *fd, firec_error_t *err)
+{
+  *fd = -1;
+  size_t n = strlen (root_path);
+  while (n > 1 && root_path[n - 1] == '/')
+    n--;
+  if (strncmp (host_path, root_path, n) != 0 || host_path[n] != '/')
+    return firec_error_set (err, EINVAL, "the socket %s is not in the VM root %s", host_path, root_path);
+  struct stat st;
+  cleanup_close int sock = -1;
+  if (firec_jailfs_open (root_fd, host_path + n, O_PATH, FIREC_JAILFS_NO_XDEV, &st, &sock, err) < 0)
+    return -1;
+  if (!S_ISSOCK (st.st_mode))
+    return firec_error_set (err, ENOTSOCK, "%s is not a socket", host_path);
+  *fd = steal_fd (&sock);
+  return 0;
+}
+
 /* ------------------------------------------------------------------ new names */
 
 /* A name nobody can guess ahead of us, to plant something there first. */

@@ -56,6 +56,20 @@ int firec_jailfs_open_dir (int root_fd, const char *vm_path, unsigned flags, con
 int firec_jailfs_open_parent (int root_fd, const char *vm_path, unsigned flags, const struct firec_jailfs_mkdir *mk,
                               int *parent_fd, char **name, firec_error_t *err);
 
+/* Opens the file vm_path below root_fd with open(2) flags (its directories as
+   open_dir does with flags; the last component never followed either), like
+   systemd's chaseat with CHASE_PROHIBIT_SYMLINKS. *st (may be NULL) gets its
+   fstat. Open with O_PATH first what may be a FIFO or a device. */
+int firec_jailfs_open (int root_fd, const char *vm_path, int open_flags, unsigned flags, struct stat *st, int *fd,
+                       firec_error_t *err);
+
+/* The Unix socket at host_path, a path below root_path (the host path of
+   root_fd), opened O_PATH through the walker. Connect to it as
+   firec_jailfs_proc_path (fd), so that no name of the jail is followed on the
+   way (a socket swapped for a symlink would send root's requests elsewhere). */
+int firec_jailfs_open_socket (int root_fd, const char *root_path, const char *host_path, int *fd,
+                              firec_error_t *err);
+
 /* Makes a new directory directly below dirfd, named prefix plus an
    unpredictable suffix, mode 0700, proves the one it opens is the one it made
    (ours, empty, on dirfd's mount), then gives it to uid:gid by fd. *fd: an

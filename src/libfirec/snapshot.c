@@ -121,6 +121,17 @@ check_destinations (const struct firec_snapshot_request *rq, struct destination 
 
 /* ------------------------------------------------------------------ the API */
 
+/* Through the walker, so that a socket the jail uid swapped for a symlink
+   never gets our requests elsewhere. *sock stays open while the client is. */
+static int
+open_api (const struct firec_snapshot_request *rq, int root, int *sock, struct firec_fcapi **api, firec_error_t *err)
+{
+  if (firec_jailfs_open_socket (root, rq->vm_root, rq->api_socket, sock, err) < 0)
+    return -1;
+  cleanup_free char *path = firec_jailfs_proc_path (*sock);
+  return firec_fcapi_open (path, api, err);
+}
+
 static int
 vm_state (struct firec_fcapi *api, char **state, firec_error_t *err)
 {
@@ -229,12 +240,9 @@ take_result (const struct firec_snapshot_request *rq, int dir_fd, const char *na
 /* Has Firecracker write into a fresh private directory of the VM root, then
    takes both files out of it. The directory is removed whatever happened. */
 static int
-create_in_jail (const struct firec_snapshot_request *rq, struct firec_fcapi *api, struct destination *dest,
+create_in_jail (const struct firec_snapshot_request *rq, int root, struct firec_fcapi *api, struct destination *dest,
                 firec_error_t *err)
 {
-  cleanup_close int root = open (rq->vm_root, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-  if (root < 0)
-    return firec_error_set (err, errno, "cannot open the VM root %s", rq->vm_root);
   cleanup_close int dir = -1;
   cleanup_free char *dir_name = NULL;
   if (firec_jailfs_make_private_dir (root, ".firec-snapshot-", rq->vmm_uid, rq->vmm_gid, &dir, &dir_name, err) < 0)
@@ -297,11 +305,18 @@ firec_snapshot_create (const struct firec_snapshot_request *rq, bool *paused, fi
     { .what = "the snapshot file", .path = rq->snapshot_path, .dir_fd = -1 },
     { .what = "the memory file", .path = rq->mem_path, .dir_fd = -1 },
   };
+  cleanup_close int root = -1, sock = -1;
   cleanup_fcapi struct firec_fcapi *api = NULL;
   cleanup_free char *state = NULL;
   int rc = check_destinations (rq, dest, err);
   if (rc == 0)
-    rc = firec_fcapi_open (rq->api_socket, &api, err);
+    {
+      root = open (rq->vm_root, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+      if (root < 0)
+        rc = firec_error_set (err, errno, "cannot open the VM root %s", rq->vm_root);
+    }
+  if (rc == 0)
+    rc = open_api (rq, root, &sock, &api, err);
   if (rc == 0)
     rc = vm_state (api, &state, err);
   bool running = rc == 0 && strcmp (state, "Running") == 0;
@@ -314,7 +329,7 @@ firec_snapshot_create (const struct firec_snapshot_request *rq, bool *paused, fi
       paused_here = rc == 0;
     }
   if (rc == 0)
-    rc = create_in_jail (rq, api, dest, err);
+    rc = create_in_jail (rq, root, api, dest, err);
   if (rc == 0)
     rc = commit_both (rq, dest, err);
   /* Resumed after a failure too: it was running when we came. */

@@ -44,8 +44,10 @@ stage_drive (const struct firec_drive_update *u, int root, struct firec_staged *
   return firec_stage_file (root, &file, u->uid, u->gid, NULL, NULL, staged, err);
 }
 
+/* root: the VM root, to reach the socket through the walker; -1 without the
+   jailer (the socket is then in firec-run's own run directory). */
 static int
-patch_drive (const struct firec_drive_update *u, const char *path_on_host, firec_error_t *err)
+patch_drive (const struct firec_drive_update *u, int root, const char *path_on_host, firec_error_t *err)
 {
   cleanup_cjson cJSON *body = cJSON_CreateObject ();
   cJSON_AddStringToObject (body, "drive_id", u->drive_id);
@@ -55,8 +57,13 @@ patch_drive (const struct firec_drive_update *u, const char *path_on_host, firec
     cJSON_AddItemToObject (body, "rate_limiter", cJSON_Duplicate (u->rate_limiter, 1));
   cleanup_free char *text = cJSON_PrintUnformatted (body);
   cleanup_free char *path = firec_xasprintf ("/drives/%s", u->drive_id);
+  cleanup_close int sock = -1;
+  cleanup_free char *socket = NULL;
+  if (root >= 0 && firec_jailfs_open_socket (root, u->vm_root, u->api_socket, &sock, err) < 0)
+    return -1;
+  socket = sock >= 0 ? firec_jailfs_proc_path (sock) : firec_xstrdup (u->api_socket);
   cleanup_fcapi struct firec_fcapi *api = NULL;
-  if (firec_fcapi_open (u->api_socket, &api, err) < 0)
+  if (firec_fcapi_open (socket, &api, err) < 0)
     return -1;
   return firec_fcapi_call (api, "PATCH", path, text, API_TIMEOUT_MS, NULL, err);
 }
@@ -67,18 +74,20 @@ firec_update_drive (const struct firec_drive_update *u, firec_error_t *err)
   const char *id = u->drive_id;
   if (id == NULL || id[0] == '\0' || strchr (id, '/') || strcmp (id, ".") == 0 || strcmp (id, "..") == 0)
     return firec_error_set_kind (err, FIREC_ERR_INVALID, 0, "\"%s\" is not a drive id", id ? id : "");
-  if (u->host_path == NULL || u->vm_root == NULL)
-    return patch_drive (u, u->host_path, err);
-  if (u->host_path[0] != '/')
-    return firec_error_set_kind (err, FIREC_ERR_INVALID, 0, "the new drive file %s must be an absolute path",
-                                 u->host_path);
+  if (u->vm_root == NULL)
+    return patch_drive (u, -1, u->host_path, err);
   cleanup_close int root = open (u->vm_root, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if (root < 0)
     return firec_error_set (err, errno, "cannot open the VM root %s", u->vm_root);
+  if (u->host_path == NULL)
+    return patch_drive (u, root, NULL, err);
+  if (u->host_path[0] != '/')
+    return firec_error_set_kind (err, FIREC_ERR_INVALID, 0, "the new drive file %s must be an absolute path",
+                                 u->host_path);
   struct firec_staged staged = { 0 };
   if (stage_drive (u, root, &staged, err) < 0)
     return -1;
-  int rc = patch_drive (u, staged.vm_path, err);
+  int rc = patch_drive (u, root, staged.vm_path, err);
   if (rc < 0)
     {
       cleanup_error firec_error_t undo_err = NULL;

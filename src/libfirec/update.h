@@ -15,7 +15,7 @@
 struct firec_drive_update
 {
   const char *api_socket;     /* the VM's API socket on the host */
-  const char *vm_root;        /* the jail root; NULL without the jailer (Firecracker opens host paths) */
+  const char *vm_root;        /* the jail root (the socket is reached through it); NULL without the jailer */
   uid_t uid;                  /* the jail's ids, who must be able to use the new file */
   gid_t gid;
   const char *drive_id;

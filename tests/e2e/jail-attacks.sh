@@ -144,6 +144,35 @@ check "the VM runs after the refusals" test "$(status_of "$name")" = running
 check "a paused VM: snapshot taken and the VM left paused (exit $rc)" test "$rc" -eq 0 -a "$(status_of "$name")" = paused
 "$FIREC_RUN" resume "$name" 2>/dev/null
 check "after all the snapshots, the jail holds nothing new" test "$(jail_listing "$name")" = "$listing"
+
+# --- the API socket swapped for a symlink to another socket of the host --------
+# A root-owned service's socket stands in; it logs the request lines it gets.
+decoy=$WORK/decoy.sock
+"$PYTHON3" - "$decoy" "$WORK/decoy.log" <<'PY' &
+import os, socket, sys
+s = socket.socket(socket.AF_UNIX); s.bind(sys.argv[1]); s.listen(8)
+log = open(sys.argv[2], "a", buffering=1)
+while True:
+    c, _ = s.accept()
+    data = c.recv(65536).decode(errors="replace")
+    log.write(data.split("\r\n", 1)[0] + "\n")
+    c.sendall(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n")
+    c.close()
+PY
+decoy_pid=$!
+for i in $(seq 100); do [ -S "$decoy" ] && break; sleep 0.05; done
+sock=$(json_field api_socket <"$FIREC_STATE_DIR/$name/state.json")
+as_jail mv "$sock" "$sock.real"
+as_jail ln -s "$decoy" "$sock"
+"$FIREC_RUN" snapshot create "$name" --snapshot "$WORK/out/s.snap" --mem "$WORK/out/s.mem" 2>"$WORK/$name/s.err"; rc=$?
+check "the API socket swapped for a symlink to a host socket: refused (exit $rc)" test "$rc" -ne 0 -a ! -e "$WORK/out/s.snap"
+check "... the host socket got no request that changes anything (only the status probe's GET)" \
+  test -z "$(grep -v '^GET ' "$WORK/decoy.log" 2>/dev/null)"
+"$FIREC_RUN" update "$name" drive rootfs --rate-limiter '{"ops": {"size": 5, "refill_time": 100}}' 2>/dev/null; rc=$?
+check "... nor from update drive (exit $rc)" test "$rc" -ne 0 -a -z "$(grep -v '^GET ' "$WORK/decoy.log" 2>/dev/null)"
+as_jail rm "$sock"; as_jail mv "$sock.real" "$sock"
+kill "$decoy_pid" 2>/dev/null; wait "$decoy_pid" 2>/dev/null
+check "the VM runs after the socket was put back" test "$(status_of "$name")" = running
 "$FIREC_RUN" rm -f "$name" 2>/dev/null
 check "rm leaves nothing" clean_after "$name"
 

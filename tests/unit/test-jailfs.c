@@ -1,6 +1,6 @@
 /* Unit tests for jailfs.c, the walker for trees someone else controls: opening
-   and creating directories below a root fd with symlinks, ".." and other mounts
-   refused, private directories, and removal while the tree changes under it
+   and creating directories, files and sockets below a root fd with symlinks, ".."
+   and other mounts refused, private directories, and removal while the tree changes under it
    (moved away, renamed, refilled). Deep trees and removal through stage.c are
    in test-stage.c. Cases that need root (other ids, mounts) SKIP when not root. */
 #include "config.h"
@@ -17,6 +17,8 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/stat.h>
 
 static char tmpdir[PATH_MAX];
@@ -220,6 +222,84 @@ test_open_dir (void)
     tap_ok (1, "# SKIP mounts need root");
 }
 
+/* ------------------------------------------------------------------ files and sockets */
+
+static void
+test_open_file_and_socket (void)
+{
+  cleanup_free char *root_path = NULL;
+  cleanup_close int root = new_root ("files", &root_path);
+  firec_error_t err = NULL;
+  cleanup_free char *run = tpath ("files/run");
+  cleanup_free char *sock_path = tpath ("files/run/api.sock");
+  must (mkdir (run, 0700) == 0, run);
+  int listener = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  struct sockaddr_un sa = { .sun_family = AF_UNIX };
+  snprintf (sa.sun_path, sizeof sa.sun_path, "%s", sock_path);
+  must (listener >= 0 && bind (listener, (struct sockaddr *) &sa, sizeof sa) == 0 && listen (listener, 4) == 0,
+        "listen");
+  int fd = -1;
+  int rc = firec_jailfs_open_socket (root, root_path, sock_path, &fd, &err);
+  bool connected = false;
+  if (rc == 0)
+    {
+      cleanup_free char *proc = firec_jailfs_proc_path (fd);
+      int c = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+      struct sockaddr_un ca = { .sun_family = AF_UNIX };
+      snprintf (ca.sun_path, sizeof ca.sun_path, "%s", proc);
+      connected = c >= 0 && connect (c, (struct sockaddr *) &ca, sizeof ca) == 0;
+      if (c >= 0)
+        close (c);
+      close (fd);
+    }
+  tap_ok (rc == 0 && connected, "open_socket: an O_PATH fd whose /proc/self/fd path connects to the socket%s%s",
+          err ? ": " : "", err ? err->message : "");
+  firec_error_release (&err);
+
+  /* the jail uid swaps the socket for a symlink to another socket */
+  cleanup_free char *other = tpath ("other.sock");
+  int other_listener = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  snprintf (sa.sun_path, sizeof sa.sun_path, "%s", other);
+  must (other_listener >= 0 && bind (other_listener, (struct sockaddr *) &sa, sizeof sa) == 0, "other");
+  cleanup_free char *moved = tpath ("files/run/api.sock.real");
+  must (rename (sock_path, moved) == 0 && symlink (other, sock_path) == 0, "swap");
+  tap_ok (firec_jailfs_open_socket (root, root_path, sock_path, &fd, &err) < 0 && err && err->errno_value == ELOOP,
+          "a socket swapped for a symlink: ELOOP");
+  firec_error_release (&err);
+  /* and its directory for a symlink to the directory of the other socket */
+  must (unlink (sock_path) == 0 && rename (moved, sock_path) == 0, "unswap");
+  cleanup_free char *run_moved = tpath ("files/run.real");
+  must (rename (run, run_moved) == 0 && symlink (tmpdir, run) == 0, "swap dir");
+  cleanup_free char *via_dir = tpath ("files/run/other.sock");
+  tap_ok (firec_jailfs_open_socket (root, root_path, via_dir, &fd, &err) < 0 && err && err->errno_value == ELOOP,
+          "a socket's directory swapped for a symlink: ELOOP");
+  firec_error_release (&err);
+  must (unlink (run) == 0 && rename (run_moved, run) == 0, "unswap dir");
+
+  cleanup_free char *regular = tpath ("files/run/plain");
+  int f = open (regular, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+  must (f >= 0, regular);
+  close (f);
+  tap_ok (firec_jailfs_open_socket (root, root_path, regular, &fd, &err) < 0 && err && err->errno_value == ENOTSOCK,
+          "a file that is not a socket: ENOTSOCK");
+  firec_error_release (&err);
+  tap_ok (firec_jailfs_open_socket (root, root_path, other, &fd, &err) < 0 && err && err->errno_value == EINVAL,
+          "a socket outside the VM root: EINVAL");
+  firec_error_release (&err);
+
+  /* firec_jailfs_open: a FIFO opened O_PATH does not block, and says what it is */
+  cleanup_free char *fifo = tpath ("files/run/fifo");
+  must (mkfifo (fifo, 0600) == 0, fifo);
+  struct stat st;
+  tap_ok (firec_jailfs_open (root, "/run/fifo", O_PATH, FIREC_JAILFS_NO_XDEV, &st, &fd, &err) == 0 && S_ISFIFO (st.st_mode),
+          "open with O_PATH: a FIFO is opened without blocking, its type in the stat");
+  if (fd >= 0)
+    close (fd);
+  firec_error_release (&err);
+  close (listener);
+  close (other_listener);
+}
+
 /* ------------------------------------------------------------------ private directories */
 
 static void
@@ -400,6 +480,7 @@ main (void)
   printf ("# running as %s in %s\n", is_root ? "root" : "an unprivileged user", tmpdir);
 
   test_open_dir ();
+  test_open_file_and_socket ();
   test_private_dir ();
   test_remove_moved ();
 
