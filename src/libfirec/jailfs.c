@@ -615,7 +615,12 @@ clear_dir (struct removal *r, int dirfd, int *child, char *child_name, firec_err
         {
           struct stat st;
           if (fstatat (dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-            continue;
+            {
+              if (errno == ENOENT)
+                continue;
+              rc = removal_error (r, err, errno, "stat", dirfd, name);
+              break;
+            }
           is_dir = S_ISDIR (st.st_mode);
         }
       if (is_dir)

@@ -87,7 +87,7 @@ open_destination (const struct firec_snapshot_request *rq, struct destination *d
     }
   d->exists = true;
   if (!rq->force)
-    return firec_error_set_kind (err, FIREC_ERR_PRECONDITION, EEXIST,
+    return firec_error_set_kind (err, FIREC_ERR_PRECONDITION, 0,
                                  "%s %s exists: a snapshot never overwrites a file; choose another path, remove it, "
                                  "or pass --force to replace it (by rename: the old file is never written to)",
                                  d->what, d->path);
