@@ -6,6 +6,7 @@
 #include "model.h"
 #include "util.h"
 
+#include <limits.h>
 #include <regex.h>
 #include <stdio.h>
 #include <string.h>
@@ -85,6 +86,12 @@ cli_info_json (const struct firec_vm_info *info)
   return o;
 }
 
+bool
+cli_asks_help (int argc, char **argv)
+{
+  return argc >= 2 && (strcmp (argv[1], "-h") == 0 || strcmp (argv[1], "--help") == 0);
+}
+
 int
 cli_vm_command_parse (const struct cli_vm_command *cmd, int argc, char **argv, enum firec_output *output,
                       struct firec_vm_info *info, struct firec_model **model, char ***rest)
@@ -107,7 +114,10 @@ cli_vm_command_parse (const struct cli_vm_command *cmd, int argc, char **argv, e
           return cli_usage_error (cmd->name, "--output takes text or json, not \"%s\"", optarg);
         break;
       case 'h':
-        printf ("Usage: %s %s %s\n\n%s\n", cli_program_name, cmd->name, cmd->usage, cmd->help);
+        printf ("Usage: %s %s %s\n\n%s\n\nOptions:\n%s"
+                "  -o, --output FORMAT    text or json\n"
+                "  -h, --help             show this help\n",
+                cli_program_name, cmd->name, cmd->usage, cmd->help, cmd->option_help ? cmd->option_help : "");
         return -1;
       default:
         if (cmd->handle_option && cmd->handle_option (c, optarg, cmd->data) == 0)
@@ -127,4 +137,32 @@ cli_vm_command_parse (const struct cli_vm_command *cmd, int argc, char **argv, e
   if (rest)
     *rest = argv + optind + 1;
   return FIREC_EXIT_OK;
+}
+
+char *
+cli_supervisor_path (void)
+{
+  char self[PATH_MAX];
+  ssize_t n = readlink ("/proc/self/exe", self, sizeof self - 1);
+  if (n < 0)
+    {
+      fprintf (stderr, "%s: warning: cannot read /proc/self/exe (%m): supervising in-process, with more memory "
+                       "and no guard (nothing stops the VM should firec-run be killed)\n",
+               cli_program_name);
+      return NULL;
+    }
+  self[n] = '\0';
+  *strrchr (self, '/') = '\0';
+  char *beside = firec_xasprintf ("%s/firec-supervise", self);
+  if (access (beside, X_OK) == 0)
+    return beside;
+  free (beside);
+  char *installed = firec_xasprintf ("%s/%s/firec-supervise", self, FIREC_SUPERVISE_RELDIR);
+  if (access (installed, X_OK) == 0)
+    return installed;
+  fprintf (stderr, "%s: warning: no firec-supervise in %s: supervising in-process, with more memory and no guard "
+                   "(nothing stops the VM should firec-run be killed)\n",
+           cli_program_name, installed);
+  free (installed);
+  return NULL;
 }

@@ -80,6 +80,7 @@ struct cli_vm_command
   const char *name;
   const char *usage;     /* after "firec-run NAME " */
   const char *help;
+  const char *option_help;   /* its own options' lines for --help, before --output and --help */
   const char *short_options; /* beyond "o:h" */
   const struct option *options; /* NULL-terminated, without output/help */
   int (*handle_option) (int c, const char *arg, void *data);
@@ -89,8 +90,19 @@ struct cli_vm_command
 int cli_vm_command_parse (const struct cli_vm_command *cmd, int argc, char **argv, enum firec_output *output,
                           struct firec_vm_info *info, struct firec_model **model, char ***rest);
 
+/* True when argv[1] is -h or --help: a command with actions (snapshot create,
+   balloon set, ...) then prints the list of its actions. */
+bool cli_asks_help (int argc, char **argv);
+
 int cli_start_detached (const struct firec_plan *plan, bool quiet, long lock_timeout_ms, int signal_fd, pid_t *pid,
                         firec_error_t *err);
+
+/* firec-supervise beside this binary (a build tree), else where the installed
+   layout puts it relative to this binary (bindir to pkglibexecdir), so that an
+   installation moved with `make install prefix=` or DESTDIR finds its own
+   helper and never another installation's. NULL, after a warning on stderr,
+   when there is none: the caller then supervises in-process. */
+char *cli_supervisor_path (void);
 
 extern const char *cli_program_name;
 /* When >= 0, errors are also written here (the run inside a tmux session

@@ -108,7 +108,12 @@ cmd_apply (int argc, char **argv)
                 "nothing to do, changed false; not running: start it detached, changed true;\n"
                 "running with a different one: print the fields that differ and refuse, unless\n"
                 "--replace (stop it, remove it, start the new one). Exit 0 when the host is as\n"
-                "wanted; 1 when it refused or failed.\n",
+                "wanted; 1 when it refused or failed.\n\n"
+                "Options:\n"
+                "      --replace        replace a running VM whose manifest differs\n"
+                "  -o, --output FORMAT  text (default) or json: one object\n"
+                "                       {format_version, changed, name, state, pid, api_socket, comment}\n"
+                "  -h, --help           show this help\n",
                 cli_program_name);
         return FIREC_EXIT_OK;
       default:

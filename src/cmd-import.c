@@ -4,6 +4,7 @@
 
 #include "cli.h"
 #include "manifest.h"
+#include "model.h"
 #include "util.h"
 #include "yaml-emit.h"
 
@@ -30,11 +31,14 @@ name_from_path (const char *path)
   char *dot = strrchr (base, '.');
   if (dot && dot != base)
     *dot = '\0';
+  /* A VM name is letters, digits and '-', and starts with no '-' (it is the
+     jailer's --id): "_web 1.json" becomes web-1. */
   struct firec_buf buf = { 0 };
   for (const char *p = base; *p && buf.len < 64; p++)
-    firec_buf_append (&buf, isalnum ((unsigned char) *p) ? p : "-", 1);
+    if (isalnum ((unsigned char) *p) || buf.len > 0)
+      firec_buf_append (&buf, isalnum ((unsigned char) *p) ? p : "-", 1);
   char *name = firec_buf_steal (&buf);
-  if (name[0] == '\0' || strspn (name, "-") == strlen (name))
+  if (name[0] == '\0')
     {
       free (name);
       name = firec_xstrdup ("vm");
@@ -63,7 +67,10 @@ cmd_import (int argc, char **argv)
                 "Wraps a Firecracker --config-file document into a manifest (YAML on stdout).\n"
                 "Paths are kept as written and the jailer is off (jailer: {enabled: false}), so the\n"
                 "manifest renders back to the same configuration; turn the jailer on to jail it.\n"
-                "NAME defaults to the file name.\n",
+                "NAME defaults to the file name.\n\n"
+                "Options:\n"
+                "  -n, --name NAME  metadata.name of the manifest\n"
+                "  -h, --help       show this help\n",
                 cli_program_name);
         return FIREC_EXIT_OK;
       default:
@@ -144,6 +151,9 @@ cmd_import (int argc, char **argv)
       return FIREC_EXIT_INVALID;
     }
   firec_diags_release (&diags);
+  /* Firecracker's strings hold no ${VAR}: a $ in them is a $ the manifest must
+     keep (validation above judged the values themselves). */
+  firec_escape_dollars (spec);
   cleanup_free char *header = firec_xasprintf ("yaml-language-server: $schema=https://firec.invalid/schemas/firec-vm.v1alpha1.schema.json\n"
                                                "Imported by firec-run import from %s.", path);
   cleanup_free char *yaml = NULL;

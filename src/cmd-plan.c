@@ -39,7 +39,11 @@ cmd_plan (int argc, char **argv)
         printf ("Usage: %s plan [--output text|json] [--base-dir DIR] FILE\n\n"
                 "Prints the ordered steps that `%s run FILE` would take: what each touches,\n"
                 "its undo, the jailer argv and every API request with its body. Reads the\n"
-                "manifest and the data files it names (mmds data_file, cpu-config file) only.\n",
+                "manifest and the data files it names (mmds data_file, cpu-config file) only.\n\n"
+                "Options:\n"
+                "  -o, --output FORMAT  text (default) or json: the steps as one object\n"
+                "      --base-dir DIR   where relative host paths of a stdin manifest resolve\n"
+                "  -h, --help           show this help\n",
                 cli_program_name, cli_program_name);
         return FIREC_EXIT_OK;
       default:

@@ -28,7 +28,12 @@ cmd_ps (int argc, char **argv)
           return cli_usage_error ("ps", "--output takes text or json, not \"%s\"", optarg);
         break;
       case 'h':
-        printf ("Usage: %s ps [--output text|json]\n\nLists every VM with state on this host, stale ones included.\n",
+        printf ("Usage: %s ps [--output text|json]\n\n"
+                "Lists every VM with state on this host, stale ones included: one line each\n"
+                "starting with its name, or one JSON object {format_version, vms}.\n\n"
+                "Options:\n"
+                "  -o, --output FORMAT  text (default) or json\n"
+                "  -h, --help           show this help\n",
                 cli_program_name);
         return FIREC_EXIT_OK;
       default:

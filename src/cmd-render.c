@@ -49,7 +49,13 @@ cmd_render (int argc, char **argv)
                 "Prints the resolved manifest: defaults applied, ${VAR} expanded, host paths\n"
                 "absolute, derived names under x-firec-derived. It validates and plans exactly\n"
                 "like FILE. With --firecracker-config, prints the equivalent Firecracker\n"
-                "--config-file JSON instead (paths as Firecracker sees them).\n",
+                "--config-file JSON instead (paths as Firecracker sees them).\n\n"
+                "Options:\n"
+                "  -o, --output FORMAT   yaml (default) or json\n"
+                "      --base-dir DIR    where relative host paths of a stdin manifest resolve\n"
+                "      --firecracker-config\n"
+                "                        print the equivalent Firecracker --config-file instead\n"
+                "  -h, --help            show this help\n",
                 cli_program_name);
         return FIREC_EXIT_OK;
       default:

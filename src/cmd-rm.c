@@ -36,6 +36,7 @@ cmd_rm (int argc, char **argv)
             "a jail of that name under /srv/jailer is.\n"
             "Exit status: 0 when nothing is left (also when there was nothing), 5 with the\n"
             "list of what could not be removed (the record then stays for another try).",
+    .option_help = "  -f, --force            SIGKILL the VM instead of running its stop policy\n",
     .short_options = "f",
     .options = options,
     .handle_option = parse_force,

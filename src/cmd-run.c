@@ -227,27 +227,6 @@ start_in_tmux (const struct firec_model *model, const char *manifest, const char
   return FIREC_EXIT_RUNTIME;
 }
 
-/* firec-supervise, beside this binary (the build tree, or an install) or
-   where it was installed; NULL when there is none. */
-static char *
-find_helper (void)
-{
-  char self[4096];
-  ssize_t n = readlink ("/proc/self/exe", self, sizeof self - 1);
-  if (n > 0)
-    {
-      self[n] = '\0';
-      char *slash = strrchr (self, '/');
-      char *beside = firec_xasprintf ("%.*s/firec-supervise", (int) (slash - self), self);
-      if (access (beside, X_OK) == 0)
-        return beside;
-      free (beside);
-    }
-  if (access (FIREC_PKGLIBEXECDIR "/firec-supervise", X_OK) == 0)
-    return firec_xstrdup (FIREC_PKGLIBEXECDIR "/firec-supervise");
-  return NULL;
-}
-
 /* Once the VM runs, an attached firec-run becomes firec-supervise (same pid: the
    VMM stays its child, the lock stays held), a program without libyaml, the
    schema or the plan, so that supervising costs little memory. Returns only when
@@ -391,11 +370,9 @@ cmd_run (int argc, char **argv)
 
   struct termios saved_tty;
   bool tty = isatty (STDIN_FILENO) && tcgetattr (STDIN_FILENO, &saved_tty) == 0 && tcgetpgrp (STDIN_FILENO) == getpgrp ();
-  cleanup_free char *helper = find_helper ();
-  if (helper == NULL)
-    fprintf (stderr, "%s: warning: firec-supervise is not installed beside %s nor in %s: supervising in-process, "
-                     "and nothing stops the VM should firec-run be killed\n",
-             cli_program_name, cli_program_name, FIREC_PKGLIBEXECDIR);
+  /* (cli_supervisor_path warns when there is none: then nothing stops the VM
+     should firec-run be killed) */
+  cleanup_free char *helper = cli_supervisor_path ();
   struct firec_stage_progress progress = { show_progress, NULL };
   struct firec_run_opts opts = {
     .console_in = STDIN_FILENO,

@@ -16,7 +16,10 @@ cmd_schema (int argc, char **argv)
     switch (c)
       {
       case 'h':
-        printf ("Usage: %s schema\n\nPrints the JSON Schema (2020-12) of firec-run manifests.\n", cli_program_name);
+        printf ("Usage: %s schema\n\nPrints the JSON Schema (2020-12) of firec-run manifests.\n\n"
+                "Options:\n"
+                "  -h, --help  show this help\n",
+                cli_program_name);
         return FIREC_EXIT_OK;
       default:
         return cli_usage_error ("schema", "unknown option");

@@ -1,18 +1,17 @@
 /* firec-run snapshot create NAME|FILE --snapshot PATH --mem PATH [--diff]
-   [--keep-paused]: pause, create, resume; the files land at the host paths. */
+   [--keep-paused] [--force]: pause, create, resume; the files land at the host
+   paths (the host work is snapshot.c's). */
 #include "config.h"
 
 #include "cli.h"
+#include "diag.h"
 #include "lifecycle.h"
 #include "model.h"
+#include "snapshot.h"
 #include "util.h"
 
-#include <errno.h>
-#include <fcntl.h>
-#include <libgen.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 struct snapshot_opts
@@ -21,6 +20,7 @@ struct snapshot_opts
   const char *mem;
   bool diff;
   bool keep_paused;
+  bool force;
 };
 
 static int
@@ -41,59 +41,81 @@ parse_snapshot_option (int c, const char *arg, void *data)
     case 'k':
       o->keep_paused = true;
       return 0;
+    case 'f':
+      o->force = true;
+      return 0;
     default:
       return -1;
     }
 }
 
-/* Firecracker wrote the file inside the jail (as the VM's uid); move it to where
-   the user asked, owned by the user running firec-run. */
-static int
-move_out (const char *from, const char *to, firec_error_t *err)
+/* The host files the VM uses, from the resolved manifest its run recorded (or
+   the one given, if that cannot be read): a snapshot never replaces them. */
+static char **
+vm_inputs (const struct firec_vm_info *info, const struct firec_model *given, size_t *count)
 {
-  if (rename (from, to) < 0)
-    {
-      if (errno != EXDEV)
-        return firec_error_set (err, errno, "cannot move %s to %s", from, to);
-      cleanup_close int in = open (from, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-      cleanup_close int out = open (to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-      if (in < 0 || out < 0)
-        return firec_error_set (err, errno, "cannot copy %s to %s", from, to);
-      for (;;)
-        {
-          ssize_t n = copy_file_range (in, NULL, out, NULL, 1 << 30, 0);
-          if (n < 0)
-            return firec_error_set (err, errno, "cannot copy %s to %s", from, to);
-          if (n == 0)
-            break;
-        }
-      unlink (from);
-    }
-  if (chown (to, getuid (), getgid ()) < 0 || chmod (to, 0600) < 0)
-    return firec_error_set (err, errno, "cannot give %s to uid %u", to, (unsigned) getuid ());
-  return 0;
+  cleanup_free char *path = firec_xasprintf ("%s/manifest.json", info->state_dir);
+  struct firec_diags diags = { 0 };
+  cleanup_error firec_error_t err = NULL;
+  cleanup_model struct firec_model *recorded = NULL;
+  if (firec_model_load (path, NULL, &recorded, &diags, &err) < 0)
+    recorded = NULL;
+  firec_diags_release (&diags);
+  const struct firec_model *m = recorded ? recorded : given;
+  *count = m ? m->file_count : 0;
+  char **inputs = firec_xcalloc (*count + 1, sizeof *inputs);
+  for (size_t i = 0; i < *count; i++)
+    inputs[i] = firec_xstrdup (m->files[i].host_path);
+  return inputs;
+}
+
+static void
+print_help (void)
+{
+  printf ("Usage: %s snapshot create [OPTIONS] NAME|FILE --snapshot PATH --mem PATH\n\n"
+          "Writes a running VM's state and memory to host files; a manifest whose\n"
+          "spec.snapshot names them starts from them. `%s snapshot create --help`\n"
+          "lists its options.\n",
+          cli_program_name, cli_program_name);
 }
 
 int
 cmd_snapshot (int argc, char **argv)
 {
+  if (cli_asks_help (argc, argv))
+    {
+      print_help ();
+      return FIREC_EXIT_OK;
+    }
   if (argc < 2 || strcmp (argv[1], "create") != 0)
     return cli_usage_error ("snapshot", "usage: %s snapshot create NAME|FILE --snapshot PATH --mem PATH [--diff] "
-                                        "[--keep-paused]",
+                                        "[--keep-paused] [--force]",
                             cli_program_name);
   struct snapshot_opts o = { 0 };
   static const struct option options[] = {
     { "snapshot", required_argument, NULL, 's' }, { "mem", required_argument, NULL, 'm' },
     { "diff", no_argument, NULL, 'D' },           { "keep-paused", no_argument, NULL, 'k' },
-    { NULL, 0, NULL, 0 },
+    { "force", no_argument, NULL, 'f' },          { NULL, 0, NULL, 0 },
   };
   struct cli_vm_command cmd = {
     .name = "snapshot create",
-    .usage = "NAME|FILE --snapshot PATH --mem PATH [--diff] [--keep-paused]",
+    .usage = "NAME|FILE --snapshot PATH --mem PATH [--diff] [--keep-paused] [--force]",
     .help = "Pauses the VM, has Firecracker write its state and memory, moves both files to\n"
-            "the host paths given, and resumes the VM (unless --keep-paused). --diff writes a\n"
-            "diff snapshot (Firecracker 1.5.1 needs machine-config.track_dirty_pages).\n"
-            "A manifest whose spec.snapshot names these files starts from them.",
+            "the host paths given (owned by the caller, mode 0600), and resumes the VM\n"
+            "(unless --keep-paused). --diff writes a diff snapshot (Firecracker 1.5.1 needs\n"
+            "machine-config.track_dirty_pages). A manifest whose spec.snapshot names these\n"
+            "files starts from them.\n"
+            "\n"
+            "A snapshot never overwrites data: the destination directories are checked before\n"
+            "the VM is paused, an existing file at either path is refused (exit 3), and\n"
+            "--force replaces it by renaming the new file over it, never by writing into it\n"
+            "(other hard links keep the old content); a file the VM uses is never replaced.\n"
+            "A failed snapshot leaves nothing at the paths and resumes the VM.",
+    .option_help = "      --snapshot PATH    where the VM state file goes (required)\n"
+                   "      --mem PATH         where the guest memory file goes (required)\n"
+                   "      --diff             a diff snapshot: only the pages dirtied since the last one\n"
+                   "      --keep-paused      leave the VM paused afterwards\n"
+                   "      --force            replace existing files at the paths (by rename)\n",
     .options = options,
     .handle_option = parse_snapshot_option,
     .data = &o,
@@ -119,51 +141,37 @@ cmd_snapshot (int argc, char **argv)
       return rc;
     }
   bool jailed = info.record->jailer;
-  const char *vm_root = info.record->vm_root;
-  cleanup_free char *snap_copy = firec_xstrdup (o.snapshot), *mem_copy = firec_xstrdup (o.mem);
-  cleanup_free char *fc_snap = jailed ? firec_xasprintf ("/snapshot-out/%s", basename (snap_copy)) : firec_xstrdup (o.snapshot);
-  cleanup_free char *fc_mem = jailed ? firec_xasprintf ("/snapshot-out/%s.mem", basename (mem_copy)) : firec_xstrdup (o.mem);
-  if (jailed)
+  size_t input_count = 0;
+  char **inputs = vm_inputs (&info, model, &input_count);
+  struct firec_snapshot_request rq = {
+    .api_socket = info.record->api_socket,
+    .vm_root = info.record->vm_root,
+    .chrooted = jailed,
+    /* Without the jailer, Firecracker runs as firec-run does. */
+    .vmm_uid = jailed ? info.record->uid : geteuid (),
+    .vmm_gid = jailed ? info.record->gid : getegid (),
+    .snapshot_path = o.snapshot,
+    .mem_path = o.mem,
+    .diff = o.diff,
+    .keep_paused = o.keep_paused,
+    .force = o.force,
+    .inputs = (const char *const *) inputs,
+    .input_count = input_count,
+  };
+  bool paused = false;
+  if (rq.api_socket == NULL || rq.vm_root == NULL)
     {
-      /* Firecracker runs as the VM's uid: it needs a directory of its own to write in. */
-      cleanup_free char *dir = firec_xasprintf ("%s/snapshot-out", vm_root);
-      if ((mkdir (dir, 0700) < 0 && errno != EEXIST)
-          || chown (dir, info.record->uid, info.record->gid) < 0)
-        {
-          firec_error_set (&err, errno, "cannot prepare %s", dir);
-          rc = cli_report_error (&err);
-        }
+      firec_error_set (&err, 0, "the record of %s names no API socket or VM root", info.name);
+      rc = cli_report_error (&err);
     }
-  bool was_running = info.state == FIREC_VM_RUNNING;
-  if (rc == FIREC_EXIT_OK && was_running && firec_vm_api (&info, "PATCH", "/vm", "{\"state\":\"Paused\"}", NULL, &err) < 0)
+  else if (firec_snapshot_create (&rq, &paused, &err) < 0)
     rc = cli_report_error (&err);
-  if (rc == FIREC_EXIT_OK)
-    {
-      cleanup_cjson cJSON *body = cJSON_CreateObject ();
-      cJSON_AddStringToObject (body, "snapshot_type", o.diff ? "Diff" : "Full");
-      cJSON_AddStringToObject (body, "snapshot_path", fc_snap);
-      cJSON_AddStringToObject (body, "mem_file_path", fc_mem);
-      cleanup_free char *text = cJSON_PrintUnformatted (body);
-      if (firec_vm_api (&info, "PUT", "/snapshot/create", text, NULL, &err) < 0)
-        rc = cli_report_error (&err);
-    }
-  if (rc == FIREC_EXIT_OK && jailed)
-    {
-      cleanup_free char *from_snap = firec_xasprintf ("%s%s", vm_root, fc_snap);
-      cleanup_free char *from_mem = firec_xasprintf ("%s%s", vm_root, fc_mem);
-      if (move_out (from_snap, o.snapshot, &err) < 0 || move_out (from_mem, o.mem, &err) < 0)
-        rc = cli_report_error (&err);
-    }
-  /* Resume even after a failed create: the VM was running when we came. */
-  if (was_running && !o.keep_paused)
-    {
-      cleanup_error firec_error_t resume_err = NULL;
-      if (firec_vm_api (&info, "PATCH", "/vm", "{\"state\":\"Resumed\"}", NULL, &resume_err) < 0 && rc == FIREC_EXIT_OK)
-        rc = cli_report_error (&resume_err);
-    }
-  if (rc == FIREC_EXIT_OK)
+  else
     fprintf (stderr, "%s: %s: snapshot written to %s and %s%s\n", cli_program_name, info.name, o.snapshot, o.mem,
-             o.keep_paused ? " (left paused)" : "");
+             paused ? " (left paused)" : "");
+  for (size_t i = 0; i < input_count; i++)
+    free (inputs[i]);
+  free (inputs);
   firec_vm_info_release (&info);
   return rc;
 }

@@ -37,6 +37,7 @@ stop_or_kill (int argc, char **argv, bool force)
                   : "Runs the VM's stop policy (spec.run.stop, by default SendCtrlAltDel, wait 10 s,\n"
                     "SIGKILL), within --timeout seconds at most. Its state stays for `rm` (an\n"
                     "attached VM's firec-run removes everything itself).",
+    .option_help = force ? NULL : "  -t, --timeout SECONDS  the whole stop policy within SECONDS at most, then SIGKILL\n",
     .short_options = force ? NULL : "t:",
     .options = force ? NULL : options,
     .handle_option = parse_timeout,

@@ -1,16 +1,15 @@
 /* firec-run update NAME|FILE drive ID [--path PATH] [--rate-limiter JSON]
    firec-run update NAME|FILE iface ID [--rx-rate-limiter JSON] [--tx-rate-limiter JSON]
-   Post-boot PATCHes; a new drive file is staged into the jail first. */
+   Post-boot PATCHes; a new drive file is staged into the jail first (the host
+   work is update.c's). */
 #include "config.h"
 
 #include "cli.h"
 #include "lifecycle.h"
 #include "model.h"
-#include "stage.h"
+#include "update.h"
 #include "util.h"
 
-#include <fcntl.h>
-#include <sys/stat.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -46,9 +45,11 @@ parse_update_option (int c, const char *arg, void *data)
     }
 }
 
+/* --*-rate-limiter JSON: *out is NULL when not given. */
 static int
-add_json_option (cJSON *body, const char *field, const char *text)
+parse_json_option (const char *option, const char *text, cJSON **out)
 {
+  *out = NULL;
   if (text == NULL)
     return 0;
   cJSON *value = cJSON_Parse (text);
@@ -57,10 +58,10 @@ add_json_option (cJSON *body, const char *field, const char *text)
       cJSON_Delete (value);
       fprintf (stderr, "%s update: %s must be a JSON object such as {\"bandwidth\": {\"size\": 1000000, "
                        "\"refill_time\": 100}}\n",
-               cli_program_name, field);
+               cli_program_name, option);
       return -1;
     }
-  cJSON_AddItemToObject (body, field, value);
+  *out = value;
   return 0;
 }
 
@@ -81,6 +82,64 @@ recorded_drive (const char *state_dir, const char *id)
   return NULL;
 }
 
+static int
+update_drive (const struct firec_vm_info *info, const char *id, const struct update_opts *o)
+{
+  cleanup_cjson cJSON *limiter = NULL;
+  if (parse_json_option ("--rate-limiter", o->rate_limiter, &limiter) < 0)
+    return FIREC_EXIT_INVALID;
+  cleanup_cjson cJSON *entry = recorded_drive (info->state_dir, id);
+  if (o->path && entry == NULL)
+    {
+      fprintf (stderr, "%s update: %s has no drive \"%s\"\n", cli_program_name, info->name, id);
+      return FIREC_EXIT_INVALID;
+    }
+  cleanup_free char *absolute = NULL;
+  if (o->path)
+    {
+      char cwd[4096];
+      absolute = o->path[0] == '/' ? firec_xstrdup (o->path)
+                                   : firec_xasprintf ("%s/%s", getcwd (cwd, sizeof cwd) ? cwd : ".", o->path);
+    }
+  bool jailed = info->record->jailer;
+  struct firec_drive_update u = {
+    .api_socket = info->record->api_socket,
+    .vm_root = jailed ? info->record->vm_root : NULL,
+    .uid = info->record->uid,
+    .gid = info->record->gid,
+    .drive_id = id,
+    .host_path = absolute,
+    .writable = !cJSON_IsTrue (cJSON_GetObjectItemCaseSensitive (entry, "is_read_only")),
+    .rate_limiter = limiter,
+  };
+  cleanup_error firec_error_t err = NULL;
+  if (jailed && u.vm_root == NULL)
+    firec_error_set (&err, 0, "the record of %s names no VM root", info->name);
+  if (err || firec_update_drive (&u, &err) < 0)
+    return cli_report_error (&err);
+  return FIREC_EXIT_OK;
+}
+
+static int
+update_iface (const struct firec_vm_info *info, const char *id, const struct update_opts *o)
+{
+  cleanup_cjson cJSON *rx = NULL, *tx = NULL;
+  if (parse_json_option ("--rx-rate-limiter", o->rx, &rx) < 0 || parse_json_option ("--tx-rate-limiter", o->tx, &tx) < 0)
+    return FIREC_EXIT_INVALID;
+  cleanup_cjson cJSON *body = cJSON_CreateObject ();
+  cJSON_AddStringToObject (body, "iface_id", id);
+  if (rx)
+    cJSON_AddItemToObject (body, "rx_rate_limiter", steal_pointer (&rx));
+  if (tx)
+    cJSON_AddItemToObject (body, "tx_rate_limiter", steal_pointer (&tx));
+  cleanup_free char *path = firec_xasprintf ("/network-interfaces/%s", id);
+  cleanup_free char *text = cJSON_PrintUnformatted (body);
+  cleanup_error firec_error_t err = NULL;
+  if (firec_vm_api (info, "PATCH", path, text, NULL, &err) < 0)
+    return cli_report_error (&err);
+  return FIREC_EXIT_OK;
+}
+
 int
 cmd_update (int argc, char **argv)
 {
@@ -98,6 +157,13 @@ cmd_update (int argc, char **argv)
              "       firec-run update NAME|FILE iface ID [--rx-rate-limiter JSON] [--tx-rate-limiter JSON]",
     .help = "Changes a running VM's drive (its backing file, staged into the jail like at\n"
             "start, or its rate limiter) or a network interface's rate limiters.",
+    .option_help = "      --path PATH        drive: a new backing file, staged into the jail\n"
+                   "      --rate-limiter JSON\n"
+                   "                         drive: a new rate limiter (Firecracker's RateLimiter object)\n"
+                   "      --rx-rate-limiter JSON\n"
+                   "                         iface: a new receive rate limiter\n"
+                   "      --tx-rate-limiter JSON\n"
+                   "                         iface: a new transmit rate limiter\n",
     .options = options,
     .handle_option = parse_update_option,
     .data = &o,
@@ -113,8 +179,6 @@ cmd_update (int argc, char **argv)
     return rc < 0 ? FIREC_EXIT_OK : rc;
   const char *what = rest[0], *id = rest[1];
   bool drive = strcmp (what, "drive") == 0;
-  cleanup_cjson cJSON *body = cJSON_CreateObject ();
-  cleanup_error firec_error_t err = NULL;
   if (!drive && strcmp (what, "iface") != 0)
     rc = cli_usage_error ("update", "update drive ID or update iface ID, not \"%s\"", what);
   else if (!firec_vm_alive (&info))
@@ -123,77 +187,10 @@ cmd_update (int argc, char **argv)
                firec_vm_state_name (info.state));
       rc = FIREC_EXIT_RUNTIME;
     }
-  else if (drive)
-    {
-      cJSON_AddStringToObject (body, "drive_id", id);
-      if (add_json_option (body, "rate_limiter", o.rate_limiter) < 0)
-        rc = FIREC_EXIT_INVALID;
-      else if (o.path)
-        {
-          bool jailed = info.record->jailer;
-          cleanup_cjson cJSON *entry = recorded_drive (info.state_dir, id);
-          cleanup_free char *absolute = o.path[0] == '/' ? firec_xstrdup (o.path) : NULL;
-          if (absolute == NULL)
-            {
-              char cwd[4096];
-              absolute = firec_xasprintf ("%s/%s", getcwd (cwd, sizeof cwd) ? cwd : ".", o.path);
-            }
-          if (entry == NULL)
-            {
-              fprintf (stderr, "%s update: %s has no drive \"%s\"\n", cli_program_name, info.name, id);
-              rc = FIREC_EXIT_INVALID;
-            }
-          else if (jailed)
-            {
-              /* Staged like at start: a link (or bind mount) next to the old file. */
-              struct firec_file file = {
-                .role = FIREC_FILE_DRIVE,
-                .host_path = absolute,
-                .mode = FIREC_STAGING_AUTO,
-                .writable = !cJSON_IsTrue (cJSON_GetObjectItemCaseSensitive (entry, "is_read_only")),
-              };
-              /* Where a start would have put it, so that a snapshot taken now restores
-                 with snapshot.drives naming this file. */
-              cleanup_free char *base = firec_xstrdup (strrchr (absolute, '/') + 1);
-              file.vm_path = firec_xasprintf ("/drives/%s/%s", id, base);
-              cleanup_free char *vm_path = file.vm_path;
-              cleanup_close int root = open (info.record->vm_root, O_PATH | O_DIRECTORY | O_CLOEXEC);
-              struct firec_staged staged = { 0 };
-              struct stat st;
-              if (root >= 0 && fstatat (root, file.vm_path + 1, &st, AT_SYMLINK_NOFOLLOW) == 0)
-                {
-                  fprintf (stderr, "%s update: drive %s already has a file named %s in the jail; give the new file "
-                                   "another name\n",
-                           cli_program_name, id, base);
-                  rc = FIREC_EXIT_INVALID;
-                }
-              else if (root < 0
-                  || firec_stage_file (root, &file, info.record->uid, info.record->gid, NULL, NULL, &staged, &err)
-                         < 0)
-                rc = err ? cli_report_error (&err) : FIREC_EXIT_RUNTIME;
-              else
-                cJSON_AddStringToObject (body, "path_on_host", vm_path);
-              firec_staged_release (&staged);
-            }
-          else
-            cJSON_AddStringToObject (body, "path_on_host", absolute);
-        }
-    }
   else
-    {
-      cJSON_AddStringToObject (body, "iface_id", id);
-      if (add_json_option (body, "rx_rate_limiter", o.rx) < 0 || add_json_option (body, "tx_rate_limiter", o.tx) < 0)
-        rc = FIREC_EXIT_INVALID;
-    }
+    rc = drive ? update_drive (&info, id, &o) : update_iface (&info, id, &o);
   if (rc == FIREC_EXIT_OK)
-    {
-      cleanup_free char *path = firec_xasprintf ("/%s/%s", drive ? "drives" : "network-interfaces", id);
-      cleanup_free char *text = cJSON_PrintUnformatted (body);
-      if (firec_vm_api (&info, "PATCH", path, text, NULL, &err) < 0)
-        rc = cli_report_error (&err);
-      else
-        fprintf (stderr, "%s: %s: %s %s updated\n", cli_program_name, info.name, what, id);
-    }
+    fprintf (stderr, "%s: %s: %s %s updated\n", cli_program_name, info.name, what, id);
   firec_vm_info_release (&info);
   return rc;
 }

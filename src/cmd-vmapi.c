@@ -99,6 +99,15 @@ balloon_set_body (char **rest, char **owned, int *rc)
 int
 cmd_balloon (int argc, char **argv)
 {
+  if (cli_asks_help (argc, argv))
+    {
+      printf ("Usage: %s balloon set [OPTIONS] NAME|FILE MIB\n"
+              "       %s balloon stats [OPTIONS] NAME|FILE\n\n"
+              "Sets the balloon device's target size, or prints its statistics.\n"
+              "`%s balloon set --help` lists the options of an action.\n",
+              cli_program_name, cli_program_name, cli_program_name);
+      return FIREC_EXIT_OK;
+    }
   if (argc >= 2 && strcmp (argv[1], "set") == 0)
     {
       static const struct cli_vm_command cmd = { .name = "balloon set", .usage = "NAME|FILE MIB",
@@ -138,6 +147,15 @@ file_body (char **rest, char **owned, int *rc)
 int
 cmd_mmds (int argc, char **argv)
 {
+  if (cli_asks_help (argc, argv))
+    {
+      printf ("Usage: %s mmds put [OPTIONS] NAME|FILE DATA.json\n"
+              "       %s mmds patch [OPTIONS] NAME|FILE PATCH.json\n\n"
+              "Replaces the MMDS contents, or merges a JSON merge patch into them.\n"
+              "`%s mmds put --help` lists the options of an action.\n",
+              cli_program_name, cli_program_name, cli_program_name);
+      return FIREC_EXIT_OK;
+    }
   bool put = argc >= 2 && strcmp (argv[1], "put") == 0;
   bool patch = argc >= 2 && strcmp (argv[1], "patch") == 0;
   if (!put && !patch)
@@ -162,6 +180,14 @@ flush_body (char **rest, char **owned, int *rc)
 int
 cmd_metrics (int argc, char **argv)
 {
+  if (cli_asks_help (argc, argv))
+    {
+      printf ("Usage: %s metrics flush [OPTIONS] NAME|FILE\n\n"
+              "Makes Firecracker write its metrics to spec.metrics.metrics_path now.\n"
+              "`%s metrics flush --help` lists its options.\n",
+              cli_program_name, cli_program_name);
+      return FIREC_EXIT_OK;
+    }
   if (argc < 2 || strcmp (argv[1], "flush") != 0)
     return cli_usage_error ("metrics", "usage: %s metrics flush NAME|FILE", cli_program_name);
   static const struct cli_vm_command cmd = { .name = "metrics flush", .usage = "NAME|FILE",

@@ -1,10 +1,13 @@
 #!/bin/sh
-# Installs what building and testing firec needs on Debian 12 (as root).
+# Installs what building and testing firec needs on Debian 12 (as root):
+# systemd for systemd-analyze (tests/cli/service-files.sh; it need not be
+# PID 1), bash-completion for its pkg-config file (where completions go).
 set -eu
 packages="build-essential autoconf automake pkg-config clang libclang-rt-14-dev
   libyaml-dev libcjson-dev libhttp-parser-dev libcap-dev nettle-dev
   python3 python3-jsonschema python3-yaml curl xz-utils
-  tmux btrfs-progs iproute2 procps util-linux"
+  tmux btrfs-progs iproute2 procps util-linux
+  systemd bash-completion"
 missing=""
 for p in $packages; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"

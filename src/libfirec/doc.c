@@ -11,6 +11,7 @@ struct firec_doc_mark_entry
   const cJSON *node;
   struct firec_mark value;
   struct firec_mark key;
+  unsigned flags; /* enum firec_node_flag */
 };
 
 struct firec_doc *
@@ -56,7 +57,7 @@ firec_doc_set_mark (struct firec_doc *doc, const cJSON *node, struct firec_mark 
       doc->marks = table;
       doc->marks_cap = cap;
     }
-  struct firec_doc_mark_entry e = { node, value, key };
+  struct firec_doc_mark_entry e = { node, value, key, 0 };
   size_t before = doc->marks_count;
   size_t i = firec_hash_pointer (node, doc->marks_cap);
   while (doc->marks[i].node != NULL && doc->marks[i].node != node)
@@ -66,30 +67,46 @@ firec_doc_set_mark (struct firec_doc *doc, const cJSON *node, struct firec_mark 
   doc->marks[i] = e;
 }
 
-bool
-firec_doc_get_mark (const struct firec_doc *doc, const cJSON *node, struct firec_mark *value, struct firec_mark *key)
+static struct firec_doc_mark_entry *
+find_entry (const struct firec_doc *doc, const cJSON *node)
 {
-  static const struct firec_mark none = { 0, 0 };
-  if (value)
-    *value = none;
-  if (key)
-    *key = none;
   if (doc == NULL || doc->marks_cap == 0 || node == NULL)
-    return false;
+    return NULL;
   size_t i = firec_hash_pointer (node, doc->marks_cap);
   while (doc->marks[i].node != NULL)
     {
       if (doc->marks[i].node == node)
-        {
-          if (value)
-            *value = doc->marks[i].value;
-          if (key)
-            *key = doc->marks[i].key;
-          return true;
-        }
+        return &doc->marks[i];
       i = (i + 1) & (doc->marks_cap - 1);
     }
-  return false;
+  return NULL;
+}
+
+bool
+firec_doc_get_mark (const struct firec_doc *doc, const cJSON *node, struct firec_mark *value, struct firec_mark *key)
+{
+  static const struct firec_mark none = { 0, 0 };
+  const struct firec_doc_mark_entry *e = find_entry (doc, node);
+  if (value)
+    *value = e ? e->value : none;
+  if (key)
+    *key = e ? e->key : none;
+  return e != NULL;
+}
+
+void
+firec_doc_add_flags (struct firec_doc *doc, const cJSON *node, unsigned flags)
+{
+  struct firec_doc_mark_entry *e = find_entry (doc, node);
+  if (e)
+    e->flags |= flags;
+}
+
+unsigned
+firec_doc_get_flags (const struct firec_doc *doc, const cJSON *node)
+{
+  const struct firec_doc_mark_entry *e = find_entry (doc, node);
+  return e ? e->flags : 0;
 }
 
 const cJSON *

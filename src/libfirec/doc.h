@@ -42,6 +42,19 @@ void firec_doc_set_mark (struct firec_doc *doc, const cJSON *node, struct firec_
 bool firec_doc_get_mark (const struct firec_doc *doc, const cJSON *node, struct firec_mark *value,
                          struct firec_mark *key);
 
+/* How a scalar was written, for what only the text knows: a message must not
+   say "write the number without quotes" about an unquoted ${N}. */
+enum firec_node_flag
+{
+  FIREC_NODE_QUOTED = 1u << 0,         /* quoted, or a block scalar: a string whatever it spells */
+  FIREC_NODE_INTERPOLATED = 1u << 1,   /* its value went through ${...} expansion */
+  FIREC_NODE_WHOLE_VARIABLE = 1u << 2, /* unquoted and exactly one ${...}: may take the field's type */
+};
+
+/* Adds flags to a node that has a mark (nothing otherwise); 0 for a node without. */
+void firec_doc_add_flags (struct firec_doc *doc, const cJSON *node, unsigned flags);
+unsigned firec_doc_get_flags (const struct firec_doc *doc, const cJSON *node);
+
 /* Looks a node up by JSON pointer ("" is the root). */
 const cJSON *firec_doc_at (const struct firec_doc *doc, const char *pointer);
 

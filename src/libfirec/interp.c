@@ -13,6 +13,7 @@
 #include "process.h"
 #include "record.h"
 #include "seam.h"
+#include "jailfs.h"
 #include "stage.h"
 #include "state.h"
 #include "teardown.h"
@@ -176,34 +177,21 @@ make_socket_dirs (struct firec_vm *vm, firec_error_t *err)
   const struct firec_model *m = vm->model;
   const char *sockets[2] = { m->api_socket_host, m->vsock_socket_host };
   size_t root_len = strlen (m->vm_root);
+  /* Through the walker: ".." and symlinks are refused, what it makes is chowned by fd. */
+  const struct firec_jailfs_mkdir mk = { 0700, m->jailer ? (uid_t) m->uid : (uid_t) -1,
+                                         m->jailer ? (gid_t) m->gid : (gid_t) -1 };
   for (size_t i = 0; i < FIREC_N_ELEMENTS (sockets); i++)
     {
       if (sockets[i] == NULL)
         continue;
-      cleanup_free char *rel = firec_xstrdup (sockets[i] + root_len + 1);
-      char *slash = strrchr (rel, '/');
-      if (slash == NULL)
-        continue;
-      *slash = '\0';
+      cleanup_free char *dir = firec_xstrdup (sockets[i] + root_len);
+      *strrchr (dir, '/') = '\0';
       /* The jailer makes /run itself (and fails on nothing else there). */
-      if (m->jailer && strcmp (rel, "run") == 0)
+      if (dir[0] == '\0' || (m->jailer && strcmp (dir, "/run") == 0))
         continue;
-      for (char *p = rel;; p++)
-        if (*p == '/' || *p == '\0')
-          {
-            char saved = *p;
-            *p = '\0';
-            if (mkdirat (vm->root_fd, rel, 0700) == 0)
-              {
-                if (m->jailer && fchownat (vm->root_fd, rel, (uid_t) m->uid, (gid_t) m->gid, AT_SYMLINK_NOFOLLOW) < 0)
-                  return firec_error_set (err, errno, "cannot chown %s/%s", m->vm_root, rel);
-              }
-            else if (errno != EEXIST)
-              return firec_error_set (err, errno, "cannot create %s/%s", m->vm_root, rel);
-            *p = saved;
-            if (saved == '\0')
-              break;
-          }
+      cleanup_close int fd = -1;
+      if (firec_jailfs_open_dir (vm->root_fd, dir, FIREC_JAILFS_MKDIR | FIREC_JAILFS_NO_XDEV, &mk, &fd, err) < 0)
+        return -1;
     }
   return 0;
 }

@@ -19,6 +19,12 @@ long firec_manifest_validate (const struct firec_doc *doc, struct firec_diags *d
    failed the schema (fields of the wrong type are skipped). Returns errors added. */
 size_t firec_manifest_check_semantics (const struct firec_doc *doc, struct firec_diags *diags);
 
+/* The largest request body Firecracker takes, as JSON bytes, from the
+   firecracker section's options (0: not given); for PUT /mmds pass
+   mmds_size_limit too, for any other request 0. *which names what sets the
+   limit, for messages. */
+long long firec_api_body_limit (long long http_api_max_payload_size, long long mmds_size_limit, const char **which);
+
 /* Loads and validates path ("-": stdin). base_dir: where relative host paths of a
    stdin manifest resolve (NULL: the manifest's directory). On success *out is the
    document; returns the number of errors (0 = valid) or -1 with *err when the file

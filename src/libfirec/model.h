@@ -50,6 +50,15 @@ struct firec_file
   bool output;     /* Firecracker creates/writes it: firec-run creates it on the host first */
 };
 
+/* A host file firec-run reads itself, as data, when it builds the plan (the MMDS
+   data file, a cpu-config file): never staged. */
+struct firec_data_file
+{
+  char *host_path; /* absolute; NULL when the manifest names none */
+  char *pointer;   /* /spec/mmds/data_file */
+  char *where;     /* "vm.yaml:14:21: /spec/mmds/data_file", for errors about it */
+};
+
 enum firec_run_mode
 {
   FIREC_RUN_ATTACHED,
@@ -113,6 +122,8 @@ struct firec_model
   /* files staged into the VM's root, in plan order */
   struct firec_file *files;
   size_t file_count;
+  struct firec_data_file mmds_data_file;
+  struct firec_data_file cpu_config_file;
 
   /* run */
   enum firec_run_mode mode;
@@ -139,9 +150,17 @@ const char *firec_staging_mode_name (enum firec_staging_mode mode);
 const char *firec_run_mode_name (enum firec_run_mode mode);
 
 /* Expands ${VAR}, ${VAR:-default}, ${VAR:?message} and $$ in every string scalar
-   of doc (keys are left alone). lookup is getenv in production. Every problem is a
-   diagnostic at the scalar. Returns the number of errors. */
+   of doc (keys are left alone). lookup is getenv in production. An unquoted
+   scalar that is exactly one ${...} takes the type its field wants when its value
+   spells a YAML boolean (true, True, TRUE, false, ...) or a plain decimal
+   integer and the field takes that but not the string (see take_field_type);
+   everything else stays a string. Every problem is a diagnostic at the scalar.
+   Returns the number of errors. */
 size_t firec_interpolate (struct firec_doc *doc, const char *(*lookup) (const char *name), struct firec_diags *diags);
+
+/* Writes every $ of the string values below node as $$, so that a document
+   made of values (render's output, import's) keeps them through interpolation. */
+void firec_escape_dollars (cJSON *node);
 
 /* Builds the model from a validated document. Problems that depend on the
    environment (a relative path with no base directory) are diagnostics; returns
@@ -161,6 +180,12 @@ cJSON *firec_model_to_manifest (const struct firec_model *model);
 /* "sha256:<hex>" of the resolved manifest without x-* keys (MMDS data keeps
    them): what `apply` compares with the running VM's. */
 char *firec_model_digest (const struct firec_model *model);
+
+/* The longest duration firec-run takes (run.start_timeout, stop steps...): a year. */
+#define FIREC_DURATION_MAX_MS (86400000LL * 365)
+/* A duration as the schema writes it ("10s", "250ms", "5m", "1h") in
+   milliseconds; false when it does not parse or is longer than the maximum. */
+bool firec_duration_ms (const char *text, long *out);
 
 /* Lexically normalizes an absolute path: collapses "//", "." and "..". */
 char *firec_path_normalize (const char *path);

@@ -4,6 +4,7 @@
    only logger, metrics, serial and cpu-config before the load. */
 #include "config.h"
 
+#include "manifest.h"
 #include "plan.h"
 #include "schema.h"
 #include "util.h"
@@ -231,19 +232,53 @@ rewrite_vm_root_path (const struct firec_model *m, cJSON *object, const char *fi
   v->valuestring = host;
 }
 
+/* Files read as data are small JSON documents; a bound keeps a huge or endless
+   file from taking the memory. */
+#define DATA_FILE_MAX_BYTES (16u << 20)
+
+/* Reads a data file the manifest names as JSON. Its problems are the manifest's
+   (exit 2, like a missing file), named with the field's position: a FIFO, a
+   device or a directory is refused before any read (a FIFO would block plan
+   and run forever), and the size is bounded. */
 static int
-read_json_file (const char *path, const char *what, cJSON **out, firec_error_t *err)
+read_json_file (const struct firec_data_file *f, const char *what, cJSON **out, firec_error_t *err)
 {
   cleanup_free char *text = NULL;
   size_t len;
-  if (firec_read_file (path, 16u << 20, &text, &len) < 0)
-    return firec_error_set_kind (err, FIREC_ERR_INVALID, errno, "cannot read the %s %s", what, path);
+  mode_t type;
+  if (firec_read_regular_file (f->host_path, DATA_FILE_MAX_BYTES, &text, &len, &type) < 0)
+    {
+      if (type != 0)
+        return firec_error_set_kind (err, FIREC_ERR_INVALID, 0, "%s: the %s %s is %s, not a regular file",
+                                     f->where, what, f->host_path, firec_file_type_name (type));
+      if (errno == EFBIG)
+        return firec_error_set_kind (err, FIREC_ERR_INVALID, 0, "%s: the %s %s is larger than %u MiB",
+                                     f->where, what, f->host_path, DATA_FILE_MAX_BYTES >> 20);
+      return firec_error_set_kind (err, FIREC_ERR_INVALID, errno, "%s: cannot read the %s %s", f->where, what,
+                                   f->host_path);
+    }
   const char *end = NULL;
   *out = cJSON_ParseWithLengthOpts (text, len, &end, 0);
   if (*out == NULL)
-    return firec_error_set_kind (err, FIREC_ERR_INVALID, 0, "the %s %s is not valid JSON (near byte %td)", what,
-                                 path, end ? end - text : 0);
+    return firec_error_set_kind (err, FIREC_ERR_INVALID, 0, "%s: the %s %s is not valid JSON (near byte %td)",
+                                 f->where, what, f->host_path, end ? end - text : 0);
   return 0;
+}
+
+/* Firecracker refuses a request body over --http-api-max-payload-size, and MMDS
+   data over --mmds-size-limit: a data file is checked here, inline data by
+   validation (firec_api_body_limit). */
+static int
+check_body_size (const struct firec_data_file *f, const char *what, const cJSON *body, long long limit,
+                 const char *which, firec_error_t *err)
+{
+  cleanup_free char *text = cJSON_PrintUnformatted (body);
+  size_t size = text ? strlen (text) : 0;
+  if (size <= (size_t) limit)
+    return 0;
+  return firec_error_set_kind (err, FIREC_ERR_INVALID, 0,
+                               "%s: the %s %s is %zu bytes as JSON, more than the %lld of %s", f->where, what,
+                               f->host_path, size, limit, which);
 }
 
 static struct firec_step *
@@ -301,8 +336,16 @@ add_cpu_config (struct builder *b)
   cJSON *body;
   if (cJSON_IsString (cpu))
     {
-      if (read_json_file (cpu->valuestring, "cpu-config file", &body, b->err) < 0)
+      const struct firec_data_file *f = &b->model->cpu_config_file;
+      const char *which;
+      long long limit = firec_api_body_limit (b->model->http_api_max_payload_size, 0, &which);
+      if (read_json_file (f, "cpu-config file", &body, b->err) < 0)
         return -1;
+      if (check_body_size (f, "cpu-config file", body, limit, which, b->err) < 0)
+        {
+          cJSON_Delete (body);
+          return -1;
+        }
     }
   else
     body = request_body (b->model, "/spec/cpu-config");
@@ -321,14 +364,28 @@ add_mmds_data (struct builder *b)
   cJSON *body;
   if (data)
     body = cJSON_Duplicate (data, 1); /* MMDS data is the user's: x-* keys stay */
-  else if (read_json_file (file, "MMDS data file", &body, b->err) < 0)
-    return -1;
-  if (!cJSON_IsObject (body))
+  else
     {
-      cJSON_Delete (body);
-      return firec_error_set_kind (b->err, FIREC_ERR_INVALID, 0,
-                                   "the MMDS data file %s must hold a JSON object (Firecracker's MMDS store is one)",
-                                   file);
+      const struct firec_data_file *f = &b->model->mmds_data_file;
+      const char *which;
+      long long limit
+          = firec_api_body_limit (b->model->http_api_max_payload_size, b->model->mmds_size_limit, &which);
+      if (read_json_file (f, "MMDS data file", &body, b->err) < 0)
+        return -1;
+      if (!cJSON_IsObject (body))
+        {
+          cJSON_Delete (body);
+          return firec_error_set_kind (
+              b->err, FIREC_ERR_INVALID, 0,
+              "%s: the MMDS data file %s must hold a JSON object (Firecracker's MMDS store "
+              "is one)",
+              f->where, file);
+        }
+      if (check_body_size (f, "MMDS data file", body, limit, which, b->err) < 0)
+        {
+          cJSON_Delete (body);
+          return -1;
+        }
     }
   add_request (b, "api.put.mmds", "PUT", "/mmds", "/spec/mmds", body);
   return 0;

@@ -9,6 +9,7 @@
 #include "state.h"
 #include "schema.h"
 #include "util.h"
+#include "yaml-load.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -65,23 +66,29 @@ path_basename (const char *path)
   return firec_xstrdup (basename (copy));
 }
 
-/* "10s", "250ms", "5m", "1h" (the schema's Duration pattern). */
-static long
-parse_duration_ms (const char *text, long fallback)
+bool
+firec_duration_ms (const char *text, long *out)
 {
-  if (text == NULL)
-    return fallback;
   char *end;
   errno = 0;
   long long v = strtoll (text, &end, 10);
-  if (errno || end == text)
-    return fallback;
+  if (errno || end == text || v < 0)
+    return false;
   long long scale = strcmp (end, "ms") == 0 ? 1 : strcmp (end, "s") == 0 ? 1000 : strcmp (end, "m") == 0 ? 60000
                                                                                   : strcmp (end, "h") == 0 ? 3600000
                                                                                                            : -1;
-  if (scale < 0 || v > 86400000LL * 365 / scale)
-    return fallback;
-  return (long) (v * scale);
+  if (scale < 0 || v > FIREC_DURATION_MAX_MS / scale)
+    return false;
+  *out = (long) (v * scale);
+  return true;
+}
+
+/* Validation has refused what does not parse; fallback is the schema's default. */
+static long
+parse_duration_ms (const char *text, long fallback)
+{
+  long ms;
+  return text && firec_duration_ms (text, &ms) ? ms : fallback;
 }
 
 /* ------------------------------------------------------------------ interpolation */
@@ -108,11 +115,14 @@ interpolation_error (struct interpolation *in, const cJSON *node, const struct f
   in->errors++;
 }
 
-/* Expands one string; returns NULL (after a diagnostic) on error, or a copy. */
+/* Expands one string; returns NULL (after a diagnostic) on error, or a copy.
+   *expanded tells whether a ${...} was replaced (not only $$). */
 static char *
-expand_string (struct interpolation *in, const cJSON *node, const struct firec_path *path, const char *s)
+expand_string (struct interpolation *in, const cJSON *node, const struct firec_path *path, const char *s,
+               bool *expanded)
 {
   struct firec_buf out = { 0 };
+  *expanded = false;
   for (const char *p = s; *p;)
     {
       if (p[0] != '$' || (p[1] != '$' && p[1] != '{'))
@@ -169,9 +179,49 @@ expand_string (struct interpolation *in, const cJSON *node, const struct firec_p
           return NULL;
         }
       firec_buf_puts (&out, value);
+      *expanded = true;
       p = close + 1;
     }
   return firec_buf_steal (&out);
+}
+
+/* An unquoted scalar that is exactly one ${...}. */
+static bool
+is_whole_variable (const struct firec_doc *doc, const cJSON *node)
+{
+  const char *s = node->valuestring;
+  return !(firec_doc_get_flags (doc, node) & FIREC_NODE_QUOTED) && s[0] == '$' && s[1] == '{'
+         && strchr (s, '}') == s + strlen (s) - 1;
+}
+
+/* A whole ${VAR} whose value spells a YAML boolean or integer becomes that
+   value where the field takes it but not the string: `vcpu_count: ${VCPUS}`
+   is a number, `host_dev_name: ${TAP}` stays a string whatever TAP holds. The
+   node changes type in place, so it keeps its position. */
+static void
+take_field_type (cJSON *node, const struct firec_path *path)
+{
+  cJSON candidate = { 0 };
+  double number = 0;
+  int boolean = firec_yaml_core_boolean (node->valuestring);
+  if (boolean >= 0)
+    candidate.type = boolean ? cJSON_True : cJSON_False;
+  else if (firec_yaml_core_integer (node->valuestring, &number))
+    {
+      candidate.type = cJSON_Number;
+      cJSON_SetNumberHelper (&candidate, number);
+    }
+  else
+    return;
+  firec_error_t err = NULL;
+  const struct firec_schema *schema = firec_schema_builtin (&err);
+  firec_error_release (&err);
+  if (schema == NULL || !firec_schema_accepts (schema, path, &candidate) || firec_schema_accepts (schema, path, node))
+    return;
+  free (node->valuestring);
+  node->valuestring = NULL;
+  node->type = (node->type & ~0xFF) | candidate.type;
+  cJSON_SetNumberHelper (node, number);
 }
 
 static void
@@ -181,12 +231,19 @@ interpolate_node (struct interpolation *in, cJSON *node, const struct firec_path
     {
       if (strchr (node->valuestring, '$') == NULL)
         return;
-      char *expanded = expand_string (in, node, path, node->valuestring);
-      if (expanded == NULL)
+      bool whole = is_whole_variable (in->doc, node);
+      bool expanded;
+      char *value = expand_string (in, node, path, node->valuestring, &expanded);
+      if (value == NULL)
         return;
       /* Replace the value in place: the node keeps its address, hence its mark. */
       free (node->valuestring);
-      node->valuestring = expanded;
+      node->valuestring = value;
+      if (!expanded)
+        return;
+      firec_doc_add_flags (in->doc, node, FIREC_NODE_INTERPOLATED | (whole ? FIREC_NODE_WHOLE_VARIABLE : 0));
+      if (whole)
+        take_field_type (node, path);
       return;
     }
   size_t i = 0;
@@ -244,6 +301,13 @@ firec_model_free (struct firec_model *m)
       free (m->files[i].where);
     }
   free (m->files);
+  struct firec_data_file *data_files[] = { &m->mmds_data_file, &m->cpu_config_file };
+  for (size_t i = 0; i < FIREC_N_ELEMENTS (data_files); i++)
+    {
+      free (data_files[i]->host_path);
+      free (data_files[i]->pointer);
+      free (data_files[i]->where);
+    }
   free (m->stop);
   free (m->state_dir);
   free (m);
@@ -477,6 +541,29 @@ collect_files (struct firec_model *m)
               "/spec/snapshot/mem_file_path", def, false, false);
 }
 
+/* "vm.yaml:14:21: /spec/drives/0/path_on_host" (without a position for a
+   node the document does not have). */
+static char *
+where_in (const struct firec_doc *doc, const char *pointer)
+{
+  struct firec_mark mark;
+  firec_doc_get_mark (doc, firec_doc_at (doc, pointer), &mark, NULL);
+  return mark.line ? firec_xasprintf ("%s:%u:%u: %s", doc->filename, mark.line, mark.column, pointer)
+                   : firec_xasprintf ("%s: %s", doc->filename, pointer);
+}
+
+static void
+set_data_file (struct firec_data_file *f, const struct firec_doc *doc, const cJSON *object, const char *field,
+               const char *pointer)
+{
+  const char *path = firec_json_string (object, field);
+  if (path == NULL)
+    return;
+  f->host_path = firec_xstrdup (path);
+  f->pointer = firec_xstrdup (pointer);
+  f->where = where_in (doc, pointer);
+}
+
 static char **
 string_map_to_list (const cJSON *map)
 {
@@ -611,13 +698,9 @@ resolve_manifest (const struct firec_doc *doc, cJSON *manifest, struct firec_mod
   collect_files (m);
   /* Where each file is named in the manifest, for preflight errors about it. */
   for (size_t i = 0; i < m->file_count; i++)
-    {
-      struct firec_mark mark;
-      firec_doc_get_mark (doc, firec_doc_at (doc, m->files[i].pointer), &mark, NULL);
-      m->files[i].where = mark.line ? firec_xasprintf ("%s:%u:%u: %s", doc->filename, mark.line, mark.column,
-                                                       m->files[i].pointer)
-                                    : firec_xasprintf ("%s: %s", doc->filename, m->files[i].pointer);
-    }
+    m->files[i].where = where_in (doc, m->files[i].pointer);
+  set_data_file (&m->mmds_data_file, doc, firec_json_member (spec, "mmds"), "data_file", "/spec/mmds/data_file");
+  set_data_file (&m->cpu_config_file, doc, spec, "cpu-config", "/spec/cpu-config");
 
   const cJSON *run = firec_json_member (spec, "run");
   const char *mode = firec_json_string (run, "mode");
@@ -666,8 +749,8 @@ firec_model_load (const char *path, const char *base_dir, struct firec_model **o
 
 /* ------------------------------------------------------------------ render */
 
-static void
-escape_dollars (cJSON *node)
+void
+firec_escape_dollars (cJSON *node)
 {
   if (cJSON_IsString (node) && strchr (node->valuestring, '$'))
     {
@@ -678,7 +761,7 @@ escape_dollars (cJSON *node)
       node->valuestring = firec_buf_steal (&buf);
     }
   for (cJSON *c = node->child; c; c = c->next)
-    escape_dollars (c);
+    firec_escape_dollars (c);
 }
 
 cJSON *
@@ -686,7 +769,7 @@ firec_model_to_manifest (const struct firec_model *m)
 {
   cJSON *out = cJSON_Duplicate (m->manifest, 1);
   /* The output is itself a manifest: $ must survive a second interpolation. */
-  escape_dollars (out);
+  firec_escape_dollars (out);
   cJSON_DeleteItemFromObjectCaseSensitive (out, "x-firec-derived");
   cJSON *d = cJSON_AddObjectToObject (out, "x-firec-derived");
   cJSON_AddStringToObject (d, "state_dir", m->state_dir);

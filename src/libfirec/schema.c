@@ -10,6 +10,7 @@
 
 #include "schema.h"
 #include "util.h"
+#include "yaml-load.h"
 
 #include <errno.h>
 #include <math.h>
@@ -895,9 +896,28 @@ quiet_move (struct quiet_list *to, struct quiet_list *from, bool only_new)
   quiet_release (from);
 }
 
+/* The hint for a string where a boolean or a number is wanted, from how the
+   scalar was written: quoted, or through ${...} (see firec_interpolate). */
+static const char *
+string_hint (const struct firec_doc *doc, bool boolean_wanted, const cJSON *instance)
+{
+  const char *s = instance->valuestring;
+  double number;
+  bool spells_it = boolean_wanted ? firec_yaml_core_boolean (s) >= 0 : firec_yaml_core_integer (s, &number);
+  unsigned flags = firec_doc_get_flags (doc, instance);
+  if (flags & FIREC_NODE_WHOLE_VARIABLE)
+    return boolean_wanted ? " (${...} gave neither true nor false)" : " (${...} gave no plain decimal integer)";
+  if (flags & FIREC_NODE_INTERPOLATED)
+    return spells_it ? " (only an unquoted scalar that is exactly one ${...} takes the field's type)" : NULL;
+  /* Unquoted, the loader would have read it as a boolean or a number. */
+  if (spells_it)
+    return boolean_wanted ? " (write true or false without quotes)" : " (write the number without quotes)";
+  return NULL;
+}
+
 /* The hint for a value of the wrong type, where a YAML habit is the likely cause. */
 static const char *
-type_hint (const char *expected, const cJSON *instance)
+type_hint (const struct firec_doc *doc, const char *expected, const cJSON *instance)
 {
   if (!cJSON_IsString (instance))
     {
@@ -911,16 +931,15 @@ type_hint (const char *expected, const cJSON *instance)
   const char *s = instance->valuestring;
   if (strcmp (expected, "boolean") == 0)
     {
-      if (strcmp (s, "true") == 0 || strcmp (s, "false") == 0)
-        return " (write true or false without quotes)";
-      return " (write true or false)";
+      const char *hint = string_hint (doc, true, instance);
+      return hint ? hint : " (write true or false)";
     }
   if (strcmp (expected, "integer") == 0 || strcmp (expected, "number") == 0)
     {
+      const char *hint = string_hint (doc, false, instance);
+      if (hint)
+        return hint;
       size_t n = strlen (s);
-      bool digits_only = n > 0 && strspn (s + (s[0] == '-'), "0123456789") == n - (s[0] == '-');
-      if (digits_only && !(s[0] == '0' && n > 1) && !(s[0] == '-' && s[1] == '0'))
-        return " (write the number without quotes)";
       if (n > 0 && strspn (s, "+-0123456789abcdefABCDEFxXoO_:.") == n && strpbrk (s, "0123456789"))
         return " (integers are plain decimal: no leading zeros, 0x, 0o, _ or :)";
     }
@@ -963,7 +982,7 @@ check_type (struct validation *v, const struct compiled_node *c, const cJSON *in
   struct firec_buf got = { 0 };
   append_described_value (&got, instance);
   report (v, instance, false, path, "expected %s, got %s%s", expected.data, got.data,
-          single ? type_hint (single, instance) : "");
+          single ? type_hint (v->doc, single, instance) : "");
   firec_buf_release (&expected);
   firec_buf_release (&got);
   return 1;
@@ -997,18 +1016,15 @@ check_enum (struct validation *v, const struct compiled_node *c, const cJSON *in
   struct firec_buf got = { 0 };
   append_value (&got, instance);
   const char *near = cJSON_IsString (instance) ? closest_match (instance->valuestring, names, n) : NULL;
-  /* A quoted number where the enum holds that number: "2" for 2. */
-  bool quoted_member = false;
-  if (cJSON_IsString (instance) && instance->valuestring[0])
-    {
-      char *end;
-      double d = strtod (instance->valuestring, &end);
-      for (const cJSON *e = values->child; e && *end == '\0'; e = e->next)
-        quoted_member = quoted_member || (cJSON_IsNumber (e) && e->valuedouble == d);
-    }
-  if (quoted_member)
-    report (v, instance, false, path, "%s is not one of %s (write the number without quotes)", got.data,
-            allowed.data);
+  /* A string spelling a number the enum holds: "2" for 2. */
+  const char *number_hint = NULL;
+  double d;
+  if (cJSON_IsString (instance) && firec_yaml_core_integer (instance->valuestring, &d))
+    for (const cJSON *e = values->child; e && number_hint == NULL; e = e->next)
+      if (cJSON_IsNumber (e) && e->valuedouble == d)
+        number_hint = string_hint (v->doc, false, instance);
+  if (number_hint && number_hint[0])
+    report (v, instance, false, path, "%s is not one of %s%s", got.data, allowed.data, number_hint);
   else if (near)
     report (v, instance, false, path, "%s is not one of %s (did you mean \"%s\"?)", got.data, allowed.data, near);
   else
@@ -1761,6 +1777,130 @@ firec_schema_at (const struct firec_schema *schema, const char *instance_pointer
       node = next ? resolve (schema, next) : NULL;
     }
   return node;
+}
+
+/* ------------------------------------------------------------------ accepts */
+
+/* The schemas that apply at one place of an instance: every alternative of
+   every oneOf/anyOf/allOf and $ref, since the place is judged before the
+   instance is known to be valid. A manifest schema has few of them. */
+#define MAX_PLACE_SCHEMAS 32
+
+struct place
+{
+  const cJSON *schemas[MAX_PLACE_SCHEMAS];
+  size_t count;
+};
+
+static void
+place_add (const struct firec_schema *s, struct place *p, const cJSON *schema, unsigned depth)
+{
+  if (!cJSON_IsObject (schema) || p->count == MAX_PLACE_SCHEMAS || depth > FIREC_YAML_MAX_DEPTH)
+    return;
+  p->schemas[p->count++] = schema;
+  if (kw (s, schema, KW_REF))
+    place_add (s, p, resolve (s, schema), depth + 1);
+  static const enum keyword lists[] = { KW_ONE_OF, KW_ANY_OF, KW_ALL_OF };
+  for (size_t i = 0; i < FIREC_N_ELEMENTS (lists); i++)
+    {
+      const cJSON *branches = kw (s, schema, lists[i]);
+      for (const cJSON *b = branches ? branches->child : NULL; b; b = b->next)
+        place_add (s, p, b, depth + 1);
+    }
+}
+
+/* The schemas for the member key (or, with key NULL, an item) of the instance
+   that the schemas of from apply to. */
+static void
+place_step (const struct firec_schema *s, const struct place *from, const char *key, struct place *to)
+{
+  to->count = 0;
+  for (size_t i = 0; i < from->count; i++)
+    {
+      const cJSON *schema = from->schemas[i];
+      if (key == NULL)
+        {
+          place_add (s, to, kw (s, schema, KW_ITEMS), 0);
+          continue;
+        }
+      const cJSON *property = cJSON_GetObjectItemCaseSensitive (kw (s, schema, KW_PROPERTIES), key);
+      if (property)
+        {
+          place_add (s, to, property, 0);
+          continue;
+        }
+      bool matched = false;
+      const cJSON *patterns = kw (s, schema, KW_PATTERN_PROPERTIES);
+      for (const cJSON *pp = patterns ? patterns->child : NULL; pp; pp = pp->next)
+        {
+          const struct compiled_regex *re = find_regex (s, pp->string);
+          if (re && regex_matches (re, key))
+            {
+              place_add (s, to, pp, 0);
+              matched = true;
+            }
+        }
+      if (!matched)
+        place_add (s, to, kw (s, schema, KW_ADDITIONAL_PROPERTIES), 0);
+    }
+}
+
+static bool
+place_walk (const struct firec_schema *s, const struct firec_path *path, struct place *out)
+{
+  if (path == NULL)
+    {
+      out->count = 0;
+      place_add (s, out, s->root, 0);
+      return true;
+    }
+  struct place parent;
+  if (!place_walk (s, path->parent, &parent))
+    return false;
+  place_step (s, &parent, path->key, out);
+  return out->count > 0;
+}
+
+/* Whether schema says anything about a scalar's type or value, and admits value. */
+static bool
+admits (const struct firec_schema *s, const cJSON *schema, const cJSON *value)
+{
+  const cJSON *type = kw (s, schema, KW_TYPE);
+  const cJSON *values = kw (s, schema, KW_ENUM);
+  const cJSON *constant = kw (s, schema, KW_CONST);
+  if (type == NULL && values == NULL && constant == NULL)
+    return false;
+  if (cJSON_IsString (type) && !type_matches (type->valuestring, value))
+    return false;
+  if (cJSON_IsArray (type))
+    {
+      bool any = false;
+      for (const cJSON *t = type->child; t && !any; t = t->next)
+        any = type_matches (t->valuestring, value);
+      if (!any)
+        return false;
+    }
+  if (values)
+    {
+      bool member = false;
+      for (const cJSON *e = values->child; e && !member; e = e->next)
+        member = cJSON_Compare (e, value, true);
+      if (!member)
+        return false;
+    }
+  return constant == NULL || cJSON_Compare (constant, value, true);
+}
+
+bool
+firec_schema_accepts (const struct firec_schema *schema, const struct firec_path *path, const cJSON *value)
+{
+  struct place place;
+  if (!place_walk (schema, path, &place))
+    return false;
+  for (size_t i = 0; i < place.count; i++)
+    if (admits (schema, place.schemas[i], value))
+      return true;
+  return false;
 }
 
 static void

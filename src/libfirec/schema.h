@@ -43,6 +43,12 @@ void firec_schema_walk_annotation (const struct firec_schema *schema, const cJSO
 /* The schema of the instance at pointer (plain properties and items only). */
 const cJSON *firec_schema_at (const struct firec_schema *schema, const char *instance_pointer);
 
+/* Whether a schema that applies at path (through properties, patternProperties,
+   additionalProperties, items and every branch of $ref, oneOf, anyOf and allOf)
+   admits value by its type, enum or const. A place no schema constrains admits
+   nothing. For ${VAR}: does the field want this boolean or number? */
+bool firec_schema_accepts (const struct firec_schema *schema, const struct firec_path *path, const cJSON *value);
+
 /* Adds each missing property that has a "default" (recursively into objects) to
    instance, the node at pointer. The schema's defaults are the only copy of them. */
 void firec_schema_apply_defaults (const struct firec_schema *schema, const char *pointer, cJSON *instance);

@@ -1,10 +1,10 @@
 #include "config.h"
 
 #include "stage.h"
+#include "jailfs.h"
 #include "process.h"
 #include "util.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -14,7 +14,6 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-#include <linux/openat2.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
@@ -30,15 +29,11 @@
 /* A copy is done in slices of this size so that progress can be reported. */
 #define COPY_SLICE (64LL << 20)
 #define PROGRESS_INTERVAL_NS 100000000LL
-#define REMOVE_MAX_DEPTH 1024
-
-static bool openat2_disabled_for_tests;
-static bool openat2_missing;
 
 void
 firec_stage_test_disable_openat2 (bool disable)
 {
-  openat2_disabled_for_tests = disable;
+  firec_jailfs_test_disable_openat2 (disable);
 }
 
 const char *
@@ -75,227 +70,6 @@ privileged (void)
   return geteuid () == 0;
 }
 
-/* Unprivileged runs (the test doubles) own everything they create already; a
-   chown to other ids can only fail there, and is not needed. */
-static int
-chown_fd (int fd, uid_t uid, gid_t gid)
-{
-  if (fchownat (fd, "", uid, gid, AT_EMPTY_PATH) == 0)
-    return 0;
-  if (errno == EPERM && !privileged ())
-    return 0;
-  return -1;
-}
-
-static char *
-proc_fd_path (int fd)
-{
-  return firec_xasprintf ("/proc/self/fd/%d", fd);
-}
-
-/* The host path of an fd, for messages only. */
-static char *
-fd_path_for_messages (int fd)
-{
-  cleanup_free char *link = proc_fd_path (fd);
-  char buf[PATH_MAX];
-  ssize_t n = readlink (link, buf, sizeof buf - 1);
-  if (n <= 0)
-    return firec_xstrdup ("<VM root>");
-  buf[n] = '\0';
-  return firec_xstrdup (buf);
-}
-
-/* ------------------------------------------------------------------ fd-relative walk */
-
-/* O_DIRECTORY|O_NOFOLLOW on a symlink says ENOTDIR; say what it is. Returns -1. */
-static int
-symlink_means_eloop (int dirfd, const char *name)
-{
-  int e = errno;
-  struct stat st;
-  if (e == ENOTDIR && fstatat (dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK (st.st_mode))
-    e = ELOOP;
-  errno = e;
-  return -1;
-}
-
-/* Opens one path component (no '/') of the jail below dirfd: never follows a
-   symlink (ELOOP), never leaves dirfd, and with no_xdev never enters another
-   mount (EXDEV). openat2 does it in the kernel; without it (ENOSYS) O_NOFOLLOW
-   plus an fstat check does the same for a single component. */
-static int
-open_component (int dirfd, const char *name, int flags, mode_t mode, bool no_xdev, struct stat *st_out)
-{
-  flags |= O_CLOEXEC | O_NOFOLLOW;
-  if (strchr (name, '/') != NULL || strcmp (name, ".") == 0 || strcmp (name, "..") == 0 || name[0] == '\0')
-    {
-      errno = EINVAL;
-      return -1;
-    }
-  cleanup_close int fd = -1;
-  if (!openat2_disabled_for_tests && !openat2_missing)
-    {
-      struct open_how how = {
-        .flags = (uint64_t) flags,
-        .mode = (flags & O_CREAT) ? mode : 0,
-        .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | (no_xdev ? RESOLVE_NO_XDEV : 0),
-      };
-      fd = (int) syscall (SYS_openat2, dirfd, name, &how, sizeof how);
-      if (fd < 0 && errno == ENOSYS)
-        openat2_missing = true;
-      else if (fd < 0)
-        return symlink_means_eloop (dirfd, name);
-    }
-  if (fd < 0)
-    {
-      fd = openat (dirfd, name, flags, mode);
-      if (fd < 0)
-        return symlink_means_eloop (dirfd, name);
-    }
-  /* O_PATH|O_NOFOLLOW hands back the symlink itself, with openat2 too. */
-  struct stat st;
-  if (fstat (fd, &st) < 0)
-    return -1;
-  if (S_ISLNK (st.st_mode))
-    {
-      errno = ELOOP;
-      return -1;
-    }
-  if (no_xdev)
-    {
-      struct stat parent;
-      if (fstat (dirfd, &parent) < 0)
-        return -1;
-      if (parent.st_dev != st.st_dev)
-        {
-          errno = EXDEV;
-          return -1;
-        }
-    }
-  if (st_out)
-    *st_out = st;
-  return steal_fd (&fd);
-}
-
-static int
-jail_error (firec_error_t *err, int errno_value, int root_fd, const char *shown, const char *what)
-{
-  cleanup_free char *root = fd_path_for_messages (root_fd);
-  switch (errno_value)
-    {
-    case ELOOP:
-      return firec_error_set (err, ELOOP,
-                              "%s%s (in the VM root) is a symbolic link: refusing to follow it, since a link "
-                              "planted in the jail could redirect the write to the host",
-                              root, shown);
-    case EXDEV:
-      return firec_error_set (err, EXDEV, "%s%s (in the VM root) is on another mount: refusing to enter it", root,
-                              shown);
-    case ENOTDIR:
-      return firec_error_set (err, ENOTDIR, "%s%s (in the VM root) is not a directory", root, shown);
-    default:
-      return firec_error_set (err, errno_value, "cannot %s %s%s in the VM root", what, root, shown);
-    }
-}
-
-struct vm_path_parts
-{
-  char *copy;
-  char **names;
-  size_t count;
-};
-
-static void
-vm_path_parts_release (struct vm_path_parts *p)
-{
-  free (p->copy);
-  free (p->names);
-}
-#define cleanup_parts __attribute__ ((cleanup (vm_path_parts_release)))
-
-static int
-split_vm_path (const char *vm_path, struct vm_path_parts *parts, firec_error_t *err)
-{
-  memset (parts, 0, sizeof *parts);
-  if (vm_path == NULL || vm_path[0] != '/')
-    return firec_error_set (err, EINVAL, "the path in the VM root %s must be absolute", vm_path ? vm_path : "(null)");
-  parts->copy = firec_xstrdup (vm_path);
-  parts->names = firec_xcalloc (strlen (vm_path) + 1, sizeof *parts->names);
-  char *save = NULL;
-  for (char *t = strtok_r (parts->copy, "/", &save); t; t = strtok_r (NULL, "/", &save))
-    {
-      if (strcmp (t, ".") == 0 || strcmp (t, "..") == 0)
-        return firec_error_set (err, EINVAL, "the path in the VM root %s must not contain \".\" or \"..\"", vm_path);
-      parts->names[parts->count++] = t;
-    }
-  if (parts->count == 0)
-    return firec_error_set (err, EINVAL, "the path in the VM root %s names no file", vm_path);
-  return 0;
-}
-
-/* Opens the directory that holds the last component of vm_path, creating the
-   missing ones (0700, owned by uid:gid) when create is true. With create false a
-   missing directory is reported as *parent_fd = -1 and success. */
-static int
-open_parent_dir (int root_fd, const char *vm_path, bool create, bool no_xdev, uid_t uid, gid_t gid, int *parent_fd,
-                 char **name, firec_error_t *err)
-{
-  *parent_fd = -1;
-  *name = NULL;
-  cleanup_parts struct vm_path_parts parts;
-  if (split_vm_path (vm_path, &parts, err) < 0)
-    return -1;
-  cleanup_close int cur = fcntl (root_fd, F_DUPFD_CLOEXEC, 3);
-  if (cur < 0)
-    return firec_error_set (err, errno, "cannot duplicate the VM root fd");
-  struct firec_buf shown = { 0 };
-  for (size_t i = 0; i + 1 < parts.count; i++)
-    {
-      firec_buf_printf (&shown, "/%s", parts.names[i]);
-      int fd = open_component (cur, parts.names[i], O_PATH | O_DIRECTORY, 0, no_xdev, NULL);
-      if (fd < 0 && errno == ENOENT && create)
-        {
-          bool made = mkdirat (cur, parts.names[i], 0700) == 0;
-          if (!made && errno != EEXIST)
-            {
-              int e = errno;
-              jail_error (err, e, root_fd, shown.data, "create the directory");
-              firec_buf_release (&shown);
-              return -1;
-            }
-          fd = open_component (cur, parts.names[i], O_PATH | O_DIRECTORY, 0, no_xdev, NULL);
-          if (fd >= 0 && made && chown_fd (fd, uid, gid) < 0)
-            {
-              int e = errno;
-              close (fd);
-              jail_error (err, e, root_fd, shown.data, "chown the directory");
-              firec_buf_release (&shown);
-              return -1;
-            }
-        }
-      if (fd < 0 && errno == ENOENT && !create)
-        {
-          firec_buf_release (&shown);
-          *name = firec_xstrdup (parts.names[parts.count - 1]);
-          return 0;
-        }
-      if (fd < 0)
-        {
-          int e = errno;
-          jail_error (err, e, root_fd, shown.data, "open the directory");
-          firec_buf_release (&shown);
-          return -1;
-        }
-      close (cur);
-      cur = fd;
-    }
-  firec_buf_release (&shown);
-  *name = firec_xstrdup (parts.names[parts.count - 1]);
-  *parent_fd = steal_fd (&cur);
-  return 0;
-}
-
 /* The staged name must not exist yet: a symlink there is an attack (or a
    leftover), anything else a collision. */
 static int
@@ -305,62 +79,29 @@ check_name_free (int root_fd, int parent, const char *name, const char *vm_path,
   if (fstatat (parent, name, &st, AT_SYMLINK_NOFOLLOW) == 0)
     {
       if (S_ISLNK (st.st_mode))
-        return jail_error (err, ELOOP, root_fd, vm_path, "stage");
-      cleanup_free char *root = fd_path_for_messages (root_fd);
+        return firec_jailfs_error (err, ELOOP, root_fd, vm_path, "stage");
+      cleanup_free char *root = firec_jailfs_describe (root_fd);
       return firec_error_set (err, EEXIST, "%s%s already exists in the VM root (two files staged at the same path?)",
                               root, vm_path);
     }
   if (errno != ENOENT)
-    return jail_error (err, errno, root_fd, vm_path, "inspect");
+    return firec_jailfs_error (err, errno, root_fd, vm_path, "inspect");
   return 0;
-}
-
-/* A temporary name in the target directory: the data is written there and then
-   renamed into place, so a crash never leaves a half-written file under the
-   final name. */
-static int
-create_temp (int parent, mode_t mode, char **tmp_name)
-{
-  static unsigned counter;
-  struct timespec ts;
-  clock_gettime (CLOCK_MONOTONIC, &ts);
-  for (int attempt = 0; attempt < 100; attempt++)
-    {
-      cleanup_free char *tmp = firec_xasprintf (".firec-tmp-%ld-%u-%lx", (long) getpid (), counter++,
-                                                (unsigned long) ts.tv_nsec ^ (unsigned long) attempt * 2654435761UL);
-      int fd = open_component (parent, tmp, O_RDWR | O_CREAT | O_EXCL, mode, false, NULL);
-      if (fd >= 0)
-        {
-          *tmp_name = steal_pointer (&tmp);
-          return fd;
-        }
-      if (errno != EEXIST)
-        return -1;
-    }
-  errno = EEXIST;
-  return -1;
 }
 
 static int
 commit_temp (int root_fd, int parent, const char *tmp, const char *name, const char *vm_path, firec_error_t *err)
 {
-  if (renameat2 (parent, tmp, parent, name, RENAME_NOREPLACE) == 0)
+  /* The data is written under a temporary name and renamed into place, so a
+     crash never leaves a half-written file under the final name. */
+  if (firec_jailfs_rename_noreplace (parent, tmp, parent, name) == 0)
     return 0;
-  if (errno == EINVAL || errno == ENOSYS)
-    {
-      /* No RENAME_NOREPLACE on this filesystem: link(2) never replaces either. */
-      if (linkat (parent, tmp, parent, name, 0) == 0)
-        {
-          unlinkat (parent, tmp, 0);
-          return 0;
-        }
-    }
   int e = errno;
   if (e == EEXIST)
     return check_name_free (root_fd, parent, name, vm_path, err) < 0
                ? -1
                : firec_error_set (err, EEXIST, "cannot rename the staged file into place as %s", vm_path);
-  return jail_error (err, e, root_fd, vm_path, "rename the staged file into place as");
+  return firec_jailfs_error (err, e, root_fd, vm_path, "rename the staged file into place as");
 }
 
 /* ------------------------------------------------------------------ access checks */
@@ -500,7 +241,7 @@ firec_stage_can_access_fd (int fd, const char *what, uid_t uid, gid_t gid, bool 
 {
   /* /proc/self/fd/N jumps straight to the inode: no directory above it counts,
      exactly as for a hard link or a bind mount inside the jail. */
-  cleanup_free char *path = proc_fd_path (fd);
+  cleanup_free char *path = firec_jailfs_proc_path (fd);
   int e;
   int r = access_one (path, uid, gid, write, &e);
   return access_result (r, e, what, uid, gid, write, err);
@@ -523,7 +264,7 @@ firec_stage_check_access (const int *fds, size_t count, uid_t uid, gid_t gid, st
           break;
         }
       out[i] = (struct firec_access){ .dev = st.st_dev, .ino = st.st_ino };
-      paths[i] = proc_fd_path (fds[i]);
+      paths[i] = firec_jailfs_proc_path (fds[i]);
     }
   int e = 0;
   if (rc == 0 && count > 0)
@@ -582,7 +323,7 @@ open_source (const char *host_path, int *fd, struct stat *st, firec_error_t *err
 static int
 reopen_source (int src_fd, const struct stat *src_st, const char *host_path, firec_error_t *err)
 {
-  cleanup_free char *path = proc_fd_path (src_fd);
+  cleanup_free char *path = firec_jailfs_proc_path (src_fd);
   int fd = open (path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
   if (fd < 0 && errno == ENOENT)
     {
@@ -604,7 +345,7 @@ reopen_source (int src_fd, const struct stat *src_st, const char *host_path, fir
 static int
 link_source (int src_fd, int parent, const char *name)
 {
-  cleanup_free char *path = proc_fd_path (src_fd);
+  cleanup_free char *path = firec_jailfs_proc_path (src_fd);
   if (linkat (AT_FDCWD, path, parent, name, AT_SYMLINK_FOLLOW) == 0)
     return 0;
   if (errno == ENOENT && access ("/proc/self/fd", F_OK) < 0)
@@ -694,10 +435,10 @@ copy_range (struct copy_state *c, int src, int dst, off_t off, off_t end)
   return off;
 }
 
-/* A sparse-aware copy: only the data extents are read (SEEK_DATA/SEEK_HOLE), the
-   holes are left as holes by ftruncate to the full size. */
-static int
-copy_sparse (int src, int dst, off_t size, const char *what, const struct firec_stage_progress *progress)
+/* Only the data extents are read (SEEK_DATA/SEEK_HOLE), the holes are left as
+   holes by ftruncate to the full size. */
+int
+firec_stage_copy_sparse (int src, int dst, off_t size, const char *what, const struct firec_stage_progress *progress)
 {
   struct copy_state c = {
     .what = what,
@@ -765,9 +506,9 @@ stage_new_file (int root_fd, int parent, const char *name, const char *vm_path, 
   if (in < 0)
     return -1;
   cleanup_free char *tmp = NULL;
-  cleanup_close int out = create_temp (parent, 0600, &tmp);
+  cleanup_close int out = firec_jailfs_create_temp (parent, 0600, &tmp);
   if (out < 0)
-    return jail_error (err, errno, root_fd, vm_path, "create a temporary file next to");
+    return firec_jailfs_error (err, errno, root_fd, vm_path, "create a temporary file next to");
   int rc = -1;
   if (reflink)
     {
@@ -784,12 +525,12 @@ stage_new_file (int root_fd, int parent, const char *name, const char *vm_path, 
           goto out;
         }
     }
-  else if (copy_sparse (in, out, src_st->st_size, host_path, progress) < 0)
+  else if (firec_stage_copy_sparse (in, out, src_st->st_size, host_path, progress) < 0)
     {
       firec_error_set (err, errno, "cannot copy %s into the jail", host_path);
       goto out;
     }
-  if (chown_fd (out, uid, gid) < 0)
+  if (firec_jailfs_chown (out, uid, gid) < 0)
     {
       firec_error_set (err, errno, "cannot chown the copy of %s to %u:%u", host_path, (unsigned) uid,
                        (unsigned) gid);
@@ -818,17 +559,17 @@ stage_bind (int root_fd, int parent, const char *name, const char *vm_path, int 
 {
   /* The placeholder is empty, so a crash leaves nothing half-written; a mount
      point cannot be renamed, hence no temporary name here. */
-  cleanup_close int target = open_component (parent, name, O_RDWR | O_CREAT | O_EXCL, 0600, false, NULL);
+  cleanup_close int target = firec_jailfs_open_component (parent, name, O_RDWR | O_CREAT | O_EXCL, 0600, false, NULL);
   if (target < 0)
     {
       if (errno == EEXIST)
         return check_name_free (root_fd, parent, name, vm_path, err) < 0
                    ? -1
                    : firec_error_set (err, EEXIST, "%s appeared in the VM root while staging", vm_path);
-      return jail_error (err, errno, root_fd, vm_path, "create the mount point");
+      return firec_jailfs_error (err, errno, root_fd, vm_path, "create the mount point");
     }
-  cleanup_free char *source = proc_fd_path (src_fd);
-  cleanup_free char *target_path = proc_fd_path (target);
+  cleanup_free char *source = firec_jailfs_proc_path (src_fd);
+  cleanup_free char *target_path = firec_jailfs_proc_path (target);
   if (mount (source, target_path, NULL, MS_BIND, NULL) == 0)
     return 0;
   int e = errno;
@@ -854,7 +595,7 @@ open_output (const char *host_path, uid_t uid, gid_t gid, int *fd_out, struct st
   if (fd >= 0)
     {
       /* Ours, not the user's: it may be given to the jail's ids. */
-      if (chown_fd (fd, uid, gid) < 0 || fchmod (fd, 0640) < 0 || fstat (fd, st) < 0)
+      if (firec_jailfs_chown (fd, uid, gid) < 0 || fchmod (fd, 0640) < 0 || fstat (fd, st) < 0)
         {
           int e = errno;
           unlink (host_path);
@@ -1103,9 +844,10 @@ firec_stage_file (int root_fd, const struct firec_file *file, uid_t uid, gid_t g
                   struct firec_staged *out, firec_error_t *err)
 {
   memset (out, 0, sizeof *out);
+  const struct firec_jailfs_mkdir mk = { 0700, uid, gid };
   cleanup_close int parent = -1;
   cleanup_free char *name = NULL;
-  if (open_parent_dir (root_fd, file->vm_path, true, true, uid, gid, &parent, &name, err) < 0)
+  if (firec_jailfs_open_parent (root_fd, file->vm_path, FIREC_JAILFS_MKDIR | FIREC_JAILFS_NO_XDEV, &mk, &parent, &name, err) < 0)
     return -1;
   if (check_name_free (root_fd, parent, name, file->vm_path, err) < 0)
     return -1;
@@ -1153,29 +895,30 @@ firec_stage_unstage (int root_fd, const struct firec_staged *staged, firec_error
 {
   cleanup_close int parent = -1;
   cleanup_free char *name = NULL;
-  if (open_parent_dir (root_fd, staged->vm_path, false, true, 0, 0, &parent, &name, err) < 0)
+  if (firec_jailfs_open_parent (root_fd, staged->vm_path, FIREC_JAILFS_MISSING_OK | FIREC_JAILFS_NO_XDEV, NULL, &parent,
+                                &name, err) < 0)
     return -1;
   if (parent < 0)
     return 0; /* its directory is gone: so is the file */
   if (staged->method == FIREC_STAGED_BIND)
     {
       struct stat st;
-      cleanup_close int target = open_component (parent, name, O_PATH, 0, false, &st);
+      cleanup_close int target = firec_jailfs_open_component (parent, name, O_PATH, 0, false, &st);
       if (target < 0 && errno == ENOENT)
         return 0;
       /* A symlink cannot be a mount point of ours: nothing to unmount there. */
       if (target < 0 && errno != ELOOP)
-        return jail_error (err, errno, root_fd, staged->vm_path, "open the mount point");
+        return firec_jailfs_error (err, errno, root_fd, staged->vm_path, "open the mount point");
       if (target >= 0)
         {
-          cleanup_free char *path = proc_fd_path (target);
+          cleanup_free char *path = firec_jailfs_proc_path (target);
           if (umount2 (path, MNT_DETACH) < 0 && errno != EINVAL)
             return firec_error_set (err, errno, "cannot unmount %s (the bind mount of %s) in the jail",
                                     staged->vm_path, staged->host_path ? staged->host_path : "?");
         }
     }
   if (unlinkat (parent, name, 0) < 0 && errno != ENOENT)
-    return jail_error (err, errno, root_fd, staged->vm_path, "remove");
+    return firec_jailfs_error (err, errno, root_fd, staged->vm_path, "remove");
   return 0;
 }
 
@@ -1193,29 +936,13 @@ strip_trailing_slashes (const char *path)
 
 /* Creates rel (a path below the new jail directory, or "") fd-relative, 0700. */
 static int
-open_vm_root (const char *jail, const char *rel, const char *vm_root, int *root_fd, firec_error_t *err)
+open_vm_root (const char *jail, const char *rel, int *root_fd, firec_error_t *err)
 {
-  cleanup_close int cur = open (jail, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-  if (cur < 0)
+  cleanup_close int jail_fd = open (jail, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (jail_fd < 0)
     return firec_error_set (err, errno, "cannot open the jail directory %s", jail);
-  if (*rel)
-    {
-      cleanup_parts struct vm_path_parts parts;
-      if (split_vm_path (rel, &parts, err) < 0)
-        return -1;
-      for (size_t i = 0; i < parts.count; i++)
-        {
-          if (mkdirat (cur, parts.names[i], 0700) < 0 && errno != EEXIST)
-            return firec_error_set (err, errno, "cannot create the VM root %s", vm_root);
-          int fd = open_component (cur, parts.names[i], O_PATH | O_DIRECTORY, 0, true, NULL);
-          if (fd < 0)
-            return firec_error_set (err, errno, "cannot open the VM root %s", vm_root);
-          close (cur);
-          cur = fd;
-        }
-    }
-  *root_fd = steal_fd (&cur);
-  return 0;
+  return firec_jailfs_open_dir (jail_fd, *rel ? rel : "/", FIREC_JAILFS_MKDIR | FIREC_JAILFS_NO_XDEV, NULL, root_fd,
+                                err);
 }
 
 int
@@ -1270,7 +997,7 @@ firec_stage_make_root (const char *jail_dir, const char *vm_root, int *root_fd, 
       return firec_error_set_kind (err, FIREC_ERR_PRECONDITION, errno, "cannot create the jail directory %s", jail);
     }
   chmod (jail, 0755);
-  if (open_vm_root (jail, root + jail_len, vm_root, root_fd, err) < 0)
+  if (open_vm_root (jail, root + jail_len, root_fd, err) < 0)
     {
       /* Ours since the mkdir above: leave nothing half-made. */
       cleanup_error firec_error_t ignored = NULL;
@@ -1282,275 +1009,8 @@ firec_stage_make_root (const char *jail_dir, const char *vm_root, int *root_fd, 
 
 /* ------------------------------------------------------------------ removal */
 
-/* mountinfo escapes space, tab, newline and backslash as \ooo. */
-static char *
-unescape_mount_path (const char *s)
-{
-  char *out = firec_xmalloc (strlen (s) + 1);
-  size_t n = 0;
-  for (size_t i = 0; s[i]; i++)
-    {
-      if (s[i] == '\\' && s[i + 1] >= '0' && s[i + 1] <= '3' && s[i + 2] >= '0' && s[i + 2] <= '7' && s[i + 3] >= '0'
-          && s[i + 3] <= '7')
-        {
-          out[n++] = (char) ((s[i + 1] - '0') * 64 + (s[i + 2] - '0') * 8 + (s[i + 3] - '0'));
-          i += 3;
-        }
-      else
-        out[n++] = s[i];
-    }
-  out[n] = '\0';
-  return out;
-}
-
-struct strv
-{
-  char **items;
-  size_t count;
-};
-
-static void
-strv_release (struct strv *v)
-{
-  for (size_t i = 0; i < v->count; i++)
-    free (v->items[i]);
-  free (v->items);
-  v->items = NULL;
-  v->count = 0;
-}
-#define cleanup_strv __attribute__ ((cleanup (strv_release)))
-
-static void
-strv_push (struct strv *v, char *s)
-{
-  v->items = firec_xrealloc (v->items, (v->count + 1) * sizeof *v->items);
-  v->items[v->count++] = s;
-}
-
-static int
-compare_longest_first (const void *a, const void *b)
-{
-  size_t la = strlen (*(char *const *) a), lb = strlen (*(char *const *) b);
-  return la < lb ? 1 : la > lb ? -1 : 0;
-}
-
-/* The mount points strictly below dir, relative to it, deepest first. */
-static int
-mounts_below (const char *dir, struct strv *out, firec_error_t *err)
-{
-  FILE *f = fopen ("/proc/self/mountinfo", "re");
-  if (f == NULL)
-    return firec_error_set (err, errno, "cannot read /proc/self/mountinfo");
-  size_t dir_len = strlen (dir);
-  char *line = NULL;
-  size_t cap = 0;
-  while (getline (&line, &cap, f) > 0)
-    {
-      /* id parent major:minor root mount-point options ... */
-      char *save = NULL, *field = strtok_r (line, " ", &save);
-      for (int i = 0; field && i < 4; i++)
-        field = strtok_r (NULL, " ", &save);
-      if (field == NULL)
-        continue;
-      cleanup_free char *mp = unescape_mount_path (field);
-      if (strncmp (mp, dir, dir_len) == 0 && mp[dir_len] == '/' && mp[dir_len + 1] != '\0')
-        strv_push (out, firec_xstrdup (mp + dir_len + 1));
-    }
-  free (line);
-  fclose (f);
-  if (out->count > 1)
-    qsort (out->items, out->count, sizeof *out->items, compare_longest_first);
-  return 0;
-}
-
-static int
-detach_mounts_below (int jail_fd, const char *jail, firec_error_t *err)
-{
-  /* Stacked mounts show up once each; a few rounds catch what a detach uncovers. */
-  for (int round = 0; round < 16; round++)
-    {
-      cleanup_strv struct strv mounts = { 0 };
-      if (mounts_below (jail, &mounts, err) < 0)
-        return -1;
-      if (mounts.count == 0)
-        return 0;
-      for (size_t i = 0; i < mounts.count; i++)
-        {
-          cleanup_free char *vm_path = firec_xasprintf ("/%s", mounts.items[i]);
-          cleanup_close int parent = -1;
-          cleanup_free char *name = NULL;
-          if (open_parent_dir (jail_fd, vm_path, false, false, 0, 0, &parent, &name, err) < 0)
-            return -1;
-          if (parent < 0)
-            continue; /* renamed meanwhile: the next round sees its new path */
-          cleanup_close int target = open_component (parent, name, O_PATH, 0, false, NULL);
-          if (target < 0 && errno == ENOENT)
-            continue;
-          if (target < 0)
-            return jail_error (err, errno, jail_fd, vm_path, "open the mount point");
-          cleanup_free char *path = proc_fd_path (target);
-          if (umount2 (path, MNT_DETACH) < 0 && errno != EINVAL)
-            return firec_error_set (err, errno, "cannot unmount %s/%s", jail, mounts.items[i]);
-        }
-    }
-  return firec_error_set (err, EBUSY, "mounts below %s keep coming back", jail);
-}
-
-static int
-mount_id_of (int fd, uint64_t *id)
-{
-  struct statx stx;
-  if (statx (fd, "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW, STATX_MNT_ID, &stx) < 0)
-    return -1;
-  if (!(stx.stx_mask & STATX_MNT_ID))
-    {
-      errno = EOPNOTSUPP;
-      return -1;
-    }
-  *id = stx.stx_mnt_id;
-  return 0;
-}
-
-struct tree
-{
-  const char *top; /* for messages */
-  dev_t dev;
-  uint64_t mnt_id;
-  bool have_mnt_id;
-};
-
-static int
-remove_contents (const struct tree *t, int dirfd, const char *shown, int depth, firec_error_t *err)
-{
-  if (depth > REMOVE_MAX_DEPTH)
-    return firec_error_set (err, ELOOP, "%s%s is nested too deeply to remove", t->top, shown);
-  /* Unprivileged (the test doubles), a directory its owner made read-only cannot
-     be emptied until it is writable again. */
-  struct stat dst;
-  if (fstat (dirfd, &dst) == 0 && dst.st_uid == geteuid () && (dst.st_mode & 0700) != 0700)
-    fchmod (dirfd, (dst.st_mode & 07777) | 0700);
-  cleanup_strv struct strv names = { 0 };
-  {
-    int listfd = openat (dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (listfd < 0)
-      return firec_error_set (err, errno, "cannot list %s%s", t->top, shown);
-    DIR *d = fdopendir (listfd);
-    if (d == NULL)
-      {
-        int e = errno;
-        close (listfd);
-        return firec_error_set (err, e, "cannot list %s%s", t->top, shown);
-      }
-    struct dirent *de;
-    errno = 0;
-    while ((de = readdir (d)) != NULL)
-      {
-        if (strcmp (de->d_name, ".") != 0 && strcmp (de->d_name, "..") != 0)
-          strv_push (&names, firec_xstrdup (de->d_name));
-        errno = 0;
-      }
-    int e = errno;
-    closedir (d);
-    if (e)
-      return firec_error_set (err, e, "cannot list %s%s", t->top, shown);
-  }
-  for (size_t i = 0; i < names.count; i++)
-    {
-      const char *name = names.items[i];
-      cleanup_free char *child_shown = firec_xasprintf ("%s/%s", shown, name);
-      struct stat st;
-      if (fstatat (dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-        {
-          if (errno == ENOENT)
-            continue;
-          return firec_error_set (err, errno, "cannot stat %s%s", t->top, child_shown);
-        }
-      if (S_ISDIR (st.st_mode))
-        {
-          cleanup_close int child = openat (dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-          if (child < 0 && errno == EACCES && st.st_uid == geteuid ())
-            {
-              /* Unprivileged, and the jail's owner made it unreadable: it is ours to
-                 take back (AT_SYMLINK_NOFOLLOW: never a symlink's target). */
-              if (fchmodat (dirfd, name, 0700, AT_SYMLINK_NOFOLLOW) == 0)
-                child = openat (dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-              else
-                errno = EACCES;
-            }
-          if (child < 0)
-            return firec_error_set (err, errno, "cannot open %s%s", t->top, child_shown);
-          struct stat cst;
-          uint64_t mnt_id = 0;
-          if (fstat (child, &cst) < 0)
-            return firec_error_set (err, errno, "cannot stat %s%s", t->top, child_shown);
-          bool other_mount = cst.st_dev != t->dev;
-          if (!other_mount && t->have_mnt_id && mount_id_of (child, &mnt_id) == 0)
-            other_mount = mnt_id != t->mnt_id;
-          if (other_mount)
-            return firec_error_set (err, EXDEV, "%s%s is a mount point that could not be detached: not removing what "
-                                    "is below it", t->top, child_shown);
-          if (remove_contents (t, child, child_shown, depth + 1, err) < 0)
-            return -1;
-          if (unlinkat (dirfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
-            return firec_error_set (err, errno, "cannot remove %s%s", t->top, child_shown);
-        }
-      else if (unlinkat (dirfd, name, 0) < 0 && errno != ENOENT)
-        /* A file bind mount still in place fails with EBUSY: its source is safe. */
-        return firec_error_set (err, errno, "cannot remove %s%s", t->top, child_shown);
-    }
-  return 0;
-}
-
 int
 firec_stage_remove_tree (const char *jail_dir, firec_error_t *err)
 {
-  if (jail_dir == NULL || jail_dir[0] != '/')
-    return firec_error_set (err, EINVAL, "the jail directory %s must be an absolute path",
-                            jail_dir ? jail_dir : "(null)");
-  cleanup_free char *stripped = strip_trailing_slashes (jail_dir);
-  char *slash = strrchr (stripped, '/');
-  const char *base = slash + 1;
-  if (*base == '\0' || strcmp (base, ".") == 0 || strcmp (base, "..") == 0)
-    return firec_error_set (err, EINVAL, "refusing to remove %s", jail_dir);
-  cleanup_free char *parent_path = slash == stripped ? firec_xstrdup ("/") : firec_xstrndup (stripped, (size_t) (slash - stripped));
-  char real_parent[PATH_MAX];
-  if (realpath (parent_path, real_parent) == NULL)
-    {
-      if (errno == ENOENT)
-        return 0;
-      return firec_error_set (err, errno, "cannot resolve %s", parent_path);
-    }
-  cleanup_free char *jail = firec_xasprintf ("%s/%s", strcmp (real_parent, "/") == 0 ? "" : real_parent, base);
-
-  cleanup_close int parent = open (real_parent, O_PATH | O_DIRECTORY | O_CLOEXEC);
-  if (parent < 0)
-    return firec_error_set (err, errno, "cannot open %s", real_parent);
-  struct stat st;
-  if (fstatat (parent, base, &st, AT_SYMLINK_NOFOLLOW) < 0)
-    {
-      if (errno == ENOENT)
-        return 0;
-      return firec_error_set (err, errno, "cannot stat %s", jail);
-    }
-  if (S_ISLNK (st.st_mode))
-    return firec_error_set (err, ELOOP, "the jail directory %s is a symbolic link: not removing it", jail);
-  if (!S_ISDIR (st.st_mode))
-    return firec_error_set (err, ENOTDIR, "the jail directory %s is not a directory: not removing it", jail);
-
-  cleanup_close int jail_fd = openat (parent, base, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-  if (jail_fd < 0)
-    return firec_error_set (err, errno, "cannot open %s", jail);
-  if (detach_mounts_below (jail_fd, jail, err) < 0)
-    return -1;
-
-  struct tree t = { .top = jail };
-  if (fstat (jail_fd, &st) < 0)
-    return firec_error_set (err, errno, "cannot stat %s", jail);
-  t.dev = st.st_dev;
-  t.have_mnt_id = mount_id_of (jail_fd, &t.mnt_id) == 0;
-  if (remove_contents (&t, jail_fd, "", 0, err) < 0)
-    return -1;
-  if (unlinkat (parent, base, AT_REMOVEDIR) < 0 && errno != ENOENT)
-    return firec_error_set (err, errno, "cannot remove %s", jail);
-  return 0;
+  return firec_jailfs_remove_tree (jail_dir, err);
 }

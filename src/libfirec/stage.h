@@ -1,6 +1,6 @@
 /* Staging: building the jail's directory tree and putting the VM's host files into
    it (hard link, reflink, sparse copy or bind mount), and taking it all down again.
-   Everything below the VM root is reached fd-relative with symlinks refused, so a
+   Everything below the VM root is reached through the walker (jailfs.h), so a
    symlink planted in the jail can never redirect a write or a chown to the host. */
 #ifndef FIREC_STAGE_H
 #define FIREC_STAGE_H
@@ -91,11 +91,10 @@ int firec_stage_file (int root_fd, const struct firec_file *file, uid_t uid, gid
 int firec_stage_unstage (int root_fd, const struct firec_staged *staged, firec_error_t *err);
 void firec_staged_release (struct firec_staged *s);
 
-/* Removes jail_dir and everything below it. Mounts found below it in
-   /proc/self/mountinfo are detached (MNT_DETACH, deepest first, each one reached
-   fd-relative); then the tree is removed fd-relative, never following a symlink
-   and never descending into another filesystem. An absent jail_dir is success;
-   its parents are left alone (other VMs use them). */
+/* Removes jail_dir and everything below it: firec_jailfs_remove_tree (mounts
+   detached first, then removed by fd, iteratively, never following a symlink
+   nor entering another filesystem, whatever the depth). An absent jail_dir is
+   success; its parents are left alone (other VMs use them). */
 int firec_stage_remove_tree (const char *jail_dir, firec_error_t *err);
 
 /* Whether uid:gid may open host_path for reading (and writing when write is true),
@@ -124,6 +123,12 @@ int firec_stage_access_verdict (const struct firec_access *a, const char *what, 
    file or a FIFO that uid:gid can read and write. For running without the jailer,
    where output files are used in place. */
 int firec_stage_prepare_output (const char *host_path, uid_t uid, gid_t gid, bool *created, firec_error_t *err);
+
+/* A sparse copy of the first size bytes of src into dst (an empty regular
+   file): holes stay holes. what names src for progress reports (progress may
+   be NULL). Returns 0, or -1 with errno. */
+int firec_stage_copy_sparse (int src, int dst, off_t size, const char *what,
+                             const struct firec_stage_progress *progress);
 
 /* For tests: pretend openat2 is missing (ENOSYS) so that the O_NOFOLLOW
    component walk is used. */

@@ -223,3 +223,51 @@ firec_read_file (const char *path, size_t max_size, char **out, size_t *out_len)
     }
   return firec_read_fd (fd, max_size, out, out_len);
 }
+
+int
+firec_read_regular_file (const char *path, size_t max_size, char **out, size_t *out_len, mode_t *type)
+{
+  *type = 0;
+  cleanup_close int fd = open (path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+  if (fd < 0)
+    return -1;
+  struct stat st;
+  if (fstat (fd, &st) < 0)
+    return -1;
+  if (!S_ISREG (st.st_mode))
+    {
+      *type = st.st_mode & S_IFMT;
+      errno = EINVAL;
+      return -1;
+    }
+  if ((size_t) st.st_size > max_size)
+    {
+      errno = EFBIG;
+      return -1;
+    }
+  return firec_read_fd (fd, max_size, out, out_len);
+}
+
+const char *
+firec_file_type_name (mode_t type)
+{
+  switch (type & S_IFMT)
+    {
+    case S_IFREG:
+      return "a regular file";
+    case S_IFDIR:
+      return "a directory";
+    case S_IFIFO:
+      return "a FIFO";
+    case S_IFCHR:
+      return "a character device";
+    case S_IFBLK:
+      return "a block device";
+    case S_IFSOCK:
+      return "a socket";
+    case S_IFLNK:
+      return "a symbolic link";
+    default:
+      return "not a regular file";
+    }
+}

@@ -93,26 +93,16 @@ struct loader
   size_t member_slots_count;
 
   locale_t c_locale; /* numbers are read the same whatever the caller's locale */
-  bool starts_with_bom;
   uint64_t hash_seed;
 };
 
 static const char utf8_bom[] = "\xEF\xBB\xBF";
 
-/* libyaml counts a byte order mark as a column; editors do not show it. */
 static struct firec_mark
-mark_adjust_for_bom (const struct loader *l, struct firec_mark mark)
-{
-  if (l->starts_with_bom && mark.line == 1 && mark.column > 1)
-    mark.column--;
-  return mark;
-}
-
-static struct firec_mark
-mark_at (const struct loader *l, yaml_mark_t m)
+mark_at (yaml_mark_t m)
 {
   struct firec_mark mark = { (unsigned)m.line + 1, (unsigned)m.column + 1 };
-  return mark_adjust_for_bom (l, mark);
+  return mark;
 }
 
 static void *
@@ -275,8 +265,6 @@ static bool
 find_tab_in_indentation (const char *text, size_t len, size_t line_index, struct firec_mark *out)
 {
   size_t i = line_start_offset (text, len, line_index);
-  if (i == 0 && len >= 3 && memcmp (text, utf8_bom, 3) == 0)
-    i = 3;
   unsigned column = 1;
   for (; i < len; i++, column++)
     {
@@ -303,8 +291,7 @@ report_parser_error (struct loader *l, const yaml_parser_t *parser)
     {
     case YAML_READER_ERROR:
       {
-        struct firec_mark mark
-            = mark_adjust_for_bom (l, mark_from_offset (l->text, l->text_len, parser->problem_offset));
+        struct firec_mark mark = mark_from_offset (l->text, l->text_len, parser->problem_offset);
         if (parser->problem_value >= 0)
           report_fatal (l, mark, "", "%s: #%X", parser->problem, (unsigned)parser->problem_value);
         else
@@ -330,7 +317,7 @@ report_parser_error (struct loader *l, const yaml_parser_t *parser)
     case YAML_EMITTER_ERROR:
       break;
     }
-  struct firec_mark mark = mark_at (l, parser->problem_mark);
+  struct firec_mark mark = mark_at (parser->problem_mark);
   const char *problem = parser->problem ? parser->problem : "invalid YAML";
   if (parser->context)
     report_fatal (l, mark, "", "%s (%s)", problem, parser->context);
@@ -520,6 +507,27 @@ integer_fits_double_exactly (const char *s, size_t len)
   return memcmp (digits, LARGEST_EXACT_INTEGER, n) <= 0;
 }
 
+int
+firec_yaml_core_boolean (const char *s)
+{
+  static const char *const spellings[2][3] = { { "false", "False", "FALSE" }, { "true", "True", "TRUE" } };
+  for (int value = 0; value < 2; value++)
+    for (size_t i = 0; i < 3; i++)
+      if (strcmp (s, spellings[value][i]) == 0)
+        return value;
+  return -1;
+}
+
+bool
+firec_yaml_core_integer (const char *s, double *out)
+{
+  size_t len = strlen (s);
+  if (!is_decimal_integer (s, len) || !integer_fits_double_exactly (s, len))
+    return false;
+  *out = strtod (s, NULL); /* digits only: no locale matters */
+  return true;
+}
+
 static double
 parse_double (struct loader *l, const char *s)
 {
@@ -531,7 +539,9 @@ parse_double (struct loader *l, const char *s)
 }
 
 /* YAML 1.2 core schema, stricter: what would be a surprise in a manifest (yes,
-   0755, 0x1F, .inf) stays a string, and the schema validator explains. */
+   0755, 0x1F, .inf) stays a string, and the schema validator explains. The
+   core schema's booleans are all taken (True and TRUE are what templates such
+   as Jinja write); YAML 1.1's yes/no/on/off are not booleans in YAML 1.2. */
 static cJSON *
 scalar_to_node (struct loader *l, const char *s, size_t len, yaml_scalar_style_t style,
                 struct firec_mark mark)
@@ -540,10 +550,9 @@ scalar_to_node (struct loader *l, const char *s, size_t len, yaml_scalar_style_t
     return check_alloc (cJSON_CreateString (s));
   if (len == 0 || strcmp (s, "null") == 0 || strcmp (s, "~") == 0)
     return check_alloc (cJSON_CreateNull ());
-  if (strcmp (s, "true") == 0)
-    return check_alloc (cJSON_CreateTrue ());
-  if (strcmp (s, "false") == 0)
-    return check_alloc (cJSON_CreateFalse ());
+  int boolean = firec_yaml_core_boolean (s);
+  if (boolean >= 0)
+    return check_alloc (cJSON_CreateBool (boolean));
   if (is_decimal_integer (s, len))
     {
       if (!integer_fits_double_exactly (s, len))
@@ -658,7 +667,7 @@ static void
 handle_key (struct loader *l, const yaml_event_t *event)
 {
   struct frame *top = &l->stack[l->depth - 1];
-  struct firec_mark mark = mark_at (l, event->start_mark);
+  struct firec_mark mark = mark_at (event->start_mark);
   const char *key = (const char *)event->data.scalar.value;
 
   struct key_buffer *buffer = &l->keys[l->depth - 1];
@@ -707,7 +716,7 @@ static void
 handle_scalar (struct loader *l, const yaml_event_t *event)
 {
   begin_value (l);
-  struct firec_mark mark = mark_at (l, event->start_mark);
+  struct firec_mark mark = mark_at (event->start_mark);
   if (event->data.scalar.tag)
     report_tag (l, event->data.scalar.tag, mark);
   if (!count_nodes (l, 1, mark, false))
@@ -730,6 +739,8 @@ handle_scalar (struct loader *l, const yaml_event_t *event)
       a->height = 0;
     }
   attach_value (l, node, mark, 0);
+  if (event->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
+    firec_doc_add_flags (l->doc, node, FIREC_NODE_QUOTED);
 }
 
 /* Recursion is bounded: a subtree of the tree is at most FIREC_YAML_MAX_DEPTH high. */
@@ -750,6 +761,7 @@ copy_subtree (struct loader *l, const cJSON *source)
           else
             check_added (cJSON_AddItemToObject (copy, child->string, child_copy));
           firec_doc_set_mark (l->doc, child_copy, value_mark, key_mark);
+          firec_doc_add_flags (l->doc, child_copy, firec_doc_get_flags (l->doc, child));
         }
     }
   else if (cJSON_IsString (source))
@@ -767,7 +779,7 @@ static void
 handle_alias (struct loader *l, const yaml_event_t *event)
 {
   begin_value (l);
-  struct firec_mark mark = mark_at (l, event->start_mark);
+  struct firec_mark mark = mark_at (event->start_mark);
   const char *name = (const char *)event->data.alias.anchor;
   size_t index = anchor_lookup (l, name);
   if (index == SIZE_MAX)
@@ -793,13 +805,14 @@ handle_alias (struct loader *l, const yaml_event_t *event)
     return;
   cJSON *copy = copy_subtree (l, a->node);
   attach_value (l, copy, a->mark, a->height);
+  firec_doc_add_flags (l->doc, copy, firec_doc_get_flags (l->doc, a->node));
 }
 
 static void
 handle_collection_start (struct loader *l, const yaml_event_t *event, bool is_mapping)
 {
   begin_value (l);
-  struct firec_mark mark = mark_at (l, event->start_mark);
+  struct firec_mark mark = mark_at (event->start_mark);
   const yaml_char_t *tag = is_mapping ? event->data.mapping_start.tag : event->data.sequence_start.tag;
   const yaml_char_t *anchor
       = is_mapping ? event->data.mapping_start.anchor : event->data.sequence_start.anchor;
@@ -845,7 +858,7 @@ static void
 report_complex_key (struct loader *l, const yaml_event_t *event, const char *what)
 {
   cleanup_free char *path = current_path (l, l->depth - 1);
-  struct firec_mark mark = mark_at (l, event->start_mark);
+  struct firec_mark mark = mark_at (event->start_mark);
   if (event->type == YAML_ALIAS_EVENT)
     report_fatal (l, mark, path, "mapping keys must be plain or quoted scalars, not %s (*%s)", what,
                   (const char *)event->data.alias.anchor);
@@ -882,7 +895,7 @@ handle_event (struct loader *l, const yaml_event_t *event, unsigned *documents)
     case YAML_DOCUMENT_START_EVENT:
       if (++*documents > 1)
         {
-          report_fatal (l, mark_at (l, event->start_mark), "",
+          report_fatal (l, mark_at (event->start_mark), "",
                         "found a second document; a manifest is exactly one YAML document");
           return false;
         }
@@ -963,9 +976,17 @@ firec_yaml_load_buffer (const char *buf, size_t len, const char *filename, struc
       return fail_invalid (filename, err);
     }
 
+  /* YAML allows a byte order mark before the document. libyaml skips one it
+     finds, but still counts it as a column, so that "key:" on the first line
+     sits one column deeper than the keys after it and the mapping breaks: the
+     mark is removed here, and positions are those an editor shows. */
+  if (len >= 3 && memcmp (buf, utf8_bom, 3) == 0)
+    {
+      buf += 3;
+      len -= 3;
+    }
   cleanup_doc struct firec_doc *doc = firec_doc_new (filename);
   struct loader l = { .text = buf, .text_len = len, .doc = doc, .diags = diags };
-  l.starts_with_bom = len >= 3 && memcmp (buf, utf8_bom, 3) == 0;
   l.hash_seed = hash_address (doc);
   yaml_parser_t parser;
   if (!yaml_parser_initialize (&parser))

@@ -3,6 +3,7 @@
 #ifndef FIREC_YAML_LOAD_H
 #define FIREC_YAML_LOAD_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "diag.h"
@@ -24,5 +25,12 @@ int firec_yaml_load_buffer (const char *buf, size_t len, const char *filename, s
    (NULL: the path itself). An I/O failure is a FIREC_ERR_INVALID error naming the file. */
 int firec_yaml_load_file (const char *path, const char *display_name, struct firec_doc **out,
                           struct firec_diags *diags, firec_error_t *err);
+
+/* The YAML 1.2 core schema's spellings of a plain scalar, as the loader reads
+   them: 1 for true/True/TRUE, 0 for false/False/FALSE, -1 for anything else. */
+int firec_yaml_core_boolean (const char *s);
+/* A plain decimal integer the loader would read as a number (-?(0|[1-9][0-9]*),
+   at most 2^53 in magnitude): true with its value in *out. */
+bool firec_yaml_core_integer (const char *s, double *out);
 
 #endif

@@ -1293,6 +1293,36 @@ static int h_patch_vm(const struct req *rq, struct resp *rs)
 
 #define SNAP_MAGIC "fake-firecracker snapshot v1\n"
 
+/* FAKE_FC_SNAPSHOT_HOSTILE: a compromised VMM, after writing the snapshot files,
+ * swaps one for something the host must refuse: "symlink:TARGET" (the state
+ * file becomes a symlink to TARGET), "hardlink" (the memory file gets a second
+ * name), "fifo" (the state file becomes a FIFO), "dir" (a directory). */
+static void snap_hostile(const char *snap, const char *mem)
+{
+	const char *v = getenv("FAKE_FC_SNAPSHOT_HOSTILE");
+	char base[256], extra[300];
+	int dfd;
+
+	if (!v || !*v)
+		return;
+	dfd = root_parent(strcmp(v, "hardlink") == 0 ? mem : snap, base, sizeof base);
+	if (dfd < 0)
+		return;
+	if (strcmp(v, "hardlink") == 0) {
+		snprintf(extra, sizeof extra, "%s.second-name", base);
+		(void)linkat(dfd, base, dfd, extra, 0);
+	} else {
+		(void)unlinkat(dfd, base, 0);
+		if (strncmp(v, "symlink:", 8) == 0)
+			(void)symlinkat(v + 8, dfd, base);
+		else if (strcmp(v, "fifo") == 0)
+			(void)mkfifoat(dfd, base, 0600);
+		else if (strcmp(v, "dir") == 0)
+			(void)mkdirat(dfd, base, 0700);
+	}
+	close(dfd);
+}
+
 static int h_snap_create(const struct req *rq, struct resp *rs)
 {
 	const char *snap = jstr(rq->body, "snapshot_path"), *mem = jstr(rq->body, "mem_file_path");
@@ -1323,6 +1353,8 @@ static int h_snap_create(const struct req *rq, struct resp *rs)
 	cJSON_Delete(cfg);
 	close(sfd);
 	close(mfd);
+	if (rc == 0)
+		snap_hostile(snap, mem);
 	return rc;
 }
 

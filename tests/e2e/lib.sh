@@ -21,7 +21,7 @@ if [ -n "${FIREC_TEST_FIRECRACKER:-}" ] && [ -n "${FIREC_TEST_JAILER:-}" ]; then
   REAL=1
   FC=$FIREC_TEST_FIRECRACKER
   JAILER=$FIREC_TEST_JAILER
-  [ -n "${FIREC_TEST_GUEST:-}" ] || skip_all "real binaries need FIREC_TEST_GUEST (../shared/tools/make-test-guest.sh)"
+  [ -n "${FIREC_TEST_GUEST:-}" ] || skip_all "real binaries need FIREC_TEST_GUEST (tools/make-test-guest.sh builds one)"
 else
   REAL=0
   FC=$top_builddir/tests/doubles/fake-firecracker

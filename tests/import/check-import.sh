@@ -1,7 +1,8 @@
 #!/bin/sh
 # import round trip (TAP): each Firecracker --config-file in tests/import/ is
 # imported into a manifest that validates, and that manifest renders back to
-# the same configuration (compared as JSON values).
+# the same configuration (compared as JSON values): dollars.json holds $,
+# ${HOME} and $$, which the manifest must keep as they are (written $$).
 set -u
 : "${FIREC_RUN:?}" "${top_srcdir:?}" "${PYTHON3:?}"
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/firec-import.XXXXXX") || exit 1
@@ -42,5 +43,13 @@ if ! "$FIREC_RUN" import "$tmp/typo.json" >/dev/null 2>"$tmp/err" && grep -q 'un
   echo "ok $n - an unknown --config-file key is an error (Firecracker would ignore it)"
 else
   echo "not ok $n - an unknown --config-file key is an error"; sed 's/^/#   /' "$tmp/err"
+fi
+n=$((n + 1))
+cp "$top_srcdir/tests/import/minimal.json" "$tmp/-- odd name.json"
+if "$FIREC_RUN" import "$tmp/-- odd name.json" >"$tmp/odd.yaml" 2>"$tmp/err" && grep -q '^  name: odd-name$' "$tmp/odd.yaml" \
+   && "$FIREC_RUN" validate "$tmp/odd.yaml" >/dev/null 2>>"$tmp/err"; then
+  echo "ok $n - a name from the file name starts with a letter or digit, never '-' (it is the jailer's --id)"
+else
+  echo "not ok $n - a name from the file name starts with a letter or digit"; sed 's/^/#   /' "$tmp/err" "$tmp/odd.yaml"
 fi
 echo "1..$n"

@@ -18,6 +18,14 @@ fake_env (const char *name)
     return "";
   if (strcmp (name, "DIR") == 0)
     return "/srv/images";
+  if (strcmp (name, "TWO") == 0)
+    return "2";
+  if (strcmp (name, "YES") == 0)
+    return "True";
+  if (strcmp (name, "WORD") == 0)
+    return "yes";
+  if (strcmp (name, "OCTAL") == 0)
+    return "0755";
   return NULL;
 }
 
@@ -78,6 +86,79 @@ test_interpolation (void)
            "${NAME:?message}",
            "a name starts with a letter or _");
   EXPANDS ("$(id -u)", "$(id -u)", "no command substitution");
+}
+
+/* Where a whole ${VAR} takes its field's type, and where it stays a string. */
+static void
+test_typed_interpolation (void)
+{
+  static const char text[] = "apiVersion: firec/v1alpha1\n"
+                             "kind: MicroVM\n"
+                             "metadata: {name: t}\n"
+                             "spec:\n"
+                             "  machine-config:\n"
+                             "    vcpu_count: ${TWO}\n"
+                             "    mem_size_mib: '${TWO}'\n"
+                             "    smt: ${YES}\n"
+                             "    track_dirty_pages: ${WORD}\n"
+                             "  network-interfaces:\n"
+                             "    - iface_id: eth0\n"
+                             "      host_dev_name: ${TWO}\n"
+                             "  balloon:\n"
+                             "    amount_mib: x${TWO}\n"
+                             "    deflate_on_oom: |\n"
+                             "      ${YES}\n"
+                             "  mmds:\n"
+                             "    data:\n"
+                             "      count: ${TWO}\n"
+                             "  jailer:\n"
+                             "    uid: ${OCTAL}\n"
+                             "    gid: ${MISSING:-7}\n"
+                             "    cgroup_version: ${TWO}\n"
+                             "    cgroups:\n"
+                             "      cpu.weight: ${TWO}\n"
+                             "x-note: ${TWO}\n";
+  static const struct
+  {
+    const char *pointer;
+    int type; /* cJSON_Number, cJSON_True, cJSON_False or cJSON_String */
+    const char *why;
+  } cases[] = {
+    { "/spec/machine-config/vcpu_count", cJSON_Number, "an integer field takes the number" },
+    { "/spec/machine-config/mem_size_mib", cJSON_String, "a quoted ${VAR} stays a string" },
+    { "/spec/machine-config/smt", cJSON_True, "a boolean field takes True" },
+    { "/spec/machine-config/track_dirty_pages", cJSON_String, "yes is not a YAML 1.2 boolean" },
+    { "/spec/network-interfaces/0/host_dev_name", cJSON_String, "a string field keeps the string" },
+    { "/spec/balloon/amount_mib", cJSON_String, "a ${VAR} inside a longer scalar stays a string" },
+    { "/spec/balloon/deflate_on_oom", cJSON_String, "a block scalar stays a string" },
+    { "/spec/mmds/data/count", cJSON_String, "free-form data keeps the string" },
+    { "/spec/jailer/uid", cJSON_String, "0755 is not a plain decimal integer" },
+    { "/spec/jailer/gid", cJSON_Number, "a default value takes the type too" },
+    { "/spec/jailer/cgroup_version", cJSON_Number, "an enum of numbers and strings takes the number it holds" },
+    { "/spec/jailer/cgroups/cpu.weight", cJSON_String, "a map of strings keeps the string" },
+    { "/x-note", cJSON_String, "an x-* value keeps the string" },
+  };
+  struct firec_diags diags = { 0 };
+  firec_error_t err = NULL;
+  struct firec_doc *doc = NULL;
+  if (firec_yaml_load_buffer (text, strlen (text), "t.yaml", &doc, &diags, &err) < 0)
+    {
+      tap_ok (0, "the typed interpolation manifest loads");
+      return;
+    }
+  tap_ok (firec_interpolate (doc, fake_env, &diags) == 0, "typed interpolation: no interpolation errors");
+  for (size_t i = 0; i < FIREC_N_ELEMENTS (cases); i++)
+    {
+      const cJSON *node = firec_doc_at (doc, cases[i].pointer);
+      tap_ok (node && (node->type & 0xFF) == cases[i].type, "%s: %s", cases[i].pointer, cases[i].why);
+    }
+  const cJSON *vcpus = firec_doc_at (doc, "/spec/machine-config/vcpu_count");
+  struct firec_mark mark;
+  tap_ok (vcpus && vcpus->valuedouble == 2 && firec_doc_get_mark (doc, vcpus, &mark, NULL) && mark.line == 6
+              && mark.column == 17,
+          "the typed value keeps its value and its position");
+  firec_doc_free (doc);
+  firec_diags_release (&diags);
 }
 
 static const char manifest[] = "apiVersion: firec/v1alpha1\n"
@@ -150,6 +231,7 @@ int
 main (void)
 {
   test_interpolation ();
+  test_typed_interpolation ();
   test_model ();
   test_normalize ();
   return tap_done ();

@@ -23,6 +23,7 @@
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
@@ -1332,6 +1333,84 @@ test_remove_tree (void)
   free (j.root);
 }
 
+/* Nests depth directories "d" below dir as the jail uid would (owned by U),
+   fd-relative since no path can name the bottom, with symlinks to canary every
+   100 levels and a file and a symlink to canary_file at the bottom. */
+static int
+nest (const char *dir, unsigned long depth, const char *canary, const char *canary_file)
+{
+  int fd = open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  for (unsigned long i = 0; fd >= 0 && i < depth; i++)
+    {
+      int next = -1;
+      if (mkdirat (fd, "d", 0700) == 0 && (i % 100 != 0 || symlinkat (canary, fd, "to-canary") == 0))
+        next = openat (fd, "d", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+      if (next >= 0 && is_root && fchown (next, U, G) < 0)
+        {
+          close (next);
+          next = -1;
+        }
+      close (fd);
+      fd = next;
+    }
+  if (fd < 0)
+    return -1;
+  int file = openat (fd, "bottom-file", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  int rc = file >= 0 && symlinkat (canary_file, fd, "to-canary-file") == 0 ? 0 : -1;
+  if (file >= 0)
+    close (file);
+  close (fd);
+  return rc;
+}
+
+/* The jail uid can nest directories as deep as its disk quota allows: removal
+   has no depth limit, and needs a bounded number of fds whatever the depth. */
+static void
+test_remove_deep (void)
+{
+  cleanup_free char *canary = tpath ("deep-canary");
+  cleanup_free char *canary_file = tpath ("deep-canary/file");
+  mkdir (canary, 0755);
+  write_file (canary_file, "keep me\n", 0644);
+  struct snap canary_before, canary_file_before;
+  snap_take (&canary_before, canary);
+  snap_take (&canary_file_before, canary_file);
+  static const unsigned long depths[] = { 1100, 20000 };
+  for (size_t i = 0; i < FIREC_N_ELEMENTS (depths); i++)
+    {
+      struct jail j;
+      jail_open (&j, tmpdir);
+      if (nest (j.root, depths[i], canary, canary_file) < 0)
+        {
+          perror ("nest");
+          exit (99);
+        }
+      close (j.fd);
+      j.fd = -1;
+      /* A handful of fds is all the walk may use, at any depth. */
+      struct rlimit saved, tight;
+      getrlimit (RLIMIT_NOFILE, &saved);
+      tight = saved;
+      tight.rlim_cur = 24;
+      setrlimit (RLIMIT_NOFILE, &tight);
+      firec_error_t err = NULL;
+      long long t0 = now_ms ();
+      int rc = firec_stage_remove_tree (j.dir, &err);
+      long long ms = now_ms () - t0;
+      setrlimit (RLIMIT_NOFILE, &saved);
+      tap_ok (rc == 0 && !exists_nofollow (j.dir), "remove_tree removes %lu nested directories within 24 fds (%lld ms)%s%.200s",
+              depths[i], ms, err ? ": " : "", err ? err->message : "");
+      firec_error_release (&err);
+      tap_ok (snap_same (&canary_before, canary, false) && snap_same (&canary_file_before, canary_file, true)
+                  && exists_nofollow (canary_file),
+              "... without following the symlinks at every 100th level to a host directory and file");
+      free (j.dir);
+      free (j.root);
+    }
+  snap_release (&canary_before);
+  snap_release (&canary_file_before);
+}
+
 /* ------------------------------------------------------------------ can_access */
 
 static void
@@ -1609,6 +1688,7 @@ main (void)
   test_symlink_attacks (false);
   test_fallback_walk ();
   test_remove_tree ();
+  test_remove_deep ();
   test_can_access ();
   test_btrfs_reflink ();
 

@@ -221,6 +221,18 @@ test_marks_count_characters_and_line_breaks (void)
       check_mark (r.doc, "/key", 1, 6, 1, 1);
     }
   load_result_release (&r);
+
+  /* libyaml counts the mark as a column: the first key would sit deeper than
+     the next ones, and the mapping would end after it. */
+  r = load_ok ("\xEF\xBB\xBF" "a: 1\nb:\n  c: x\n", "byte order mark before a mapping of several lines");
+  if (r.doc)
+    {
+      check_mark (r.doc, "/a", 1, 4, 1, 1);
+      check_mark (r.doc, "/b/c", 3, 6, 3, 3);
+    }
+  load_result_release (&r);
+  expect_diag ("\xEF\xBB\xBF" "a: [\n", "byte order mark, then a syntax error",
+               "vm.yaml:2:1: error: did not find expected node content (while parsing a flow node)");
 }
 
 static void
@@ -292,9 +304,13 @@ struct scalar_case
 static const struct scalar_case scalar_cases[] = {
   { "true", EXPECT_TRUE, NULL, 0 },
   { "false", EXPECT_FALSE, NULL, 0 },
-  { "True", EXPECT_STRING, "True", 0 },
-  { "TRUE", EXPECT_STRING, "TRUE", 0 },
-  { "False", EXPECT_STRING, "False", 0 },
+  { "True", EXPECT_TRUE, NULL, 0 },
+  { "TRUE", EXPECT_TRUE, NULL, 0 },
+  { "False", EXPECT_FALSE, NULL, 0 },
+  { "FALSE", EXPECT_FALSE, NULL, 0 },
+  { "tRUE", EXPECT_STRING, "tRUE", 0 },
+  { "fALSE", EXPECT_STRING, "fALSE", 0 },
+  { "'True'", EXPECT_STRING, "True", 0 },
   { "yes", EXPECT_STRING, "yes", 0 },
   { "no", EXPECT_STRING, "no", 0 },
   { "on", EXPECT_STRING, "on", 0 },
@@ -389,6 +405,27 @@ test_scalars (void)
       tap_ok (ok, "scalar [%s] is %s", c->yaml, kind_names[c->kind]);
       load_result_release (&r);
     }
+
+  /* Quoted and block scalars are marked as such; plain ones are not, and an
+     alias keeps the mark of its anchor. */
+  struct load_result q = load_ok ("a: '2'\nb: 2\nc: \"x\"\nd: x\ne: |\n  7\nf: &q 'y'\ng: *q\nh: [&p {k: '1'}, *p]\n",
+                                  "quoted and plain scalars");
+  if (q.doc)
+    {
+      static const struct
+      {
+        const char *pointer;
+        bool quoted;
+      } marks[] = { { "/a", true },  { "/b", false }, { "/c", true },     { "/d", false },    { "/e", true },
+                    { "/f", true },  { "/g", true },  { "/h/0/k", true }, { "/h/1/k", true }, { "/h/1", false } };
+      for (size_t i = 0; i < FIREC_N_ELEMENTS (marks); i++)
+        {
+          unsigned flags = firec_doc_get_flags (q.doc, firec_doc_at (q.doc, marks[i].pointer));
+          tap_ok (((flags & FIREC_NODE_QUOTED) != 0) == marks[i].quoted, "%s is %squoted", marks[i].pointer,
+                  marks[i].quoted ? "" : "not ");
+        }
+    }
+  load_result_release (&q);
 
   /* A mapping key is its text, whatever it would be as a value. */
   struct load_result r = load_ok ("true: a\n1: b\nnull: c\n~: d\n'q': e\n", "scalar keys");
