@@ -58,7 +58,7 @@ expect "--base-dir --detach --help --lock-timeout --output --quiet" web.yaml --
 expect "sub" plan --base-dir ""
 expect "fc.json sub" import ""
 expect "create" snapshot ""
-expect "--diff --help --keep-paused --mem --output --snapshot" snapshot create web-1 --
+expect "--diff --force --help --keep-paused --mem --output --snapshot" snapshot create web-1 --
 expect "db.yml fc.json notes.txt sub web.yaml" snapshot create web-1 --snapshot ""
 expect "set stats" balloon ""
 expect "db-2 web-1 $manifests" balloon set ""
