@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include "cli.h"
+#include "curl-dl.h"
 #include "interp.h"
 #include "lifecycle.h"
 #include "model.h"
@@ -97,6 +98,7 @@ cli_start_detached (const struct firec_plan *plan, bool quiet, long lock_timeout
     .data = &log,
   };
   struct firec_vm *vm = NULL;
+  firec_curl_preload (); /* `apply` comes here directly */
   if (firec_interp_run (plan, &opts, &vm, err) < 0)
     return -1;
   *pid = firec_vm_pid (vm);
@@ -333,6 +335,9 @@ cmd_run (int argc, char **argv)
       }
   if (optind + 1 != argc)
     return cli_usage_error ("run", "expected exactly one manifest");
+  /* libcurl loads on a helper thread while the manifest is checked, the host
+     prepared and Firecracker starts: the first request finds it ready. */
+  firec_curl_preload ();
   if (in_tmux)
     {
       /* The firec-run that made the session shows these if the VM does not start. */

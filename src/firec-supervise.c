@@ -1,7 +1,7 @@
 /* firec-supervise: what an attached firec-run becomes once its VM runs. It is a
-   separate, small program (libc, cJSON and http-parser) so that a supervisor that
-   waits for hours maps little: not libyaml, nettle, libcap nor the validator's
-   schema. firec-run execs it with the same pid, so the VMM stays its child and
+   separate, small program (libc and cJSON) so that a supervisor that waits for
+   hours maps little: not libyaml, nettle, libcap nor the validator's schema, and
+   libcurl only once a stop policy sends Ctrl+Alt+Del (fcapi loads it then). firec-run execs it with the same pid, so the VMM stays its child and
    the lock stays held; its one argument is the handoff from firec_vm_handoff
    (interp.h). */
 #include "config.h"
@@ -40,6 +40,7 @@ int_field (const cJSON *h, const char *name)
   return cJSON_IsNumber (v) ? (int) v->valuedouble : -1;
 }
 
+/* The one request this program sends: libcurl is loaded here, on demand. */
 static int
 ctrl_alt_del (void *data, firec_error_t *err)
 {

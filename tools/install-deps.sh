@@ -2,7 +2,7 @@
 # Installs what building and testing firec needs on Debian 12 (as root).
 set -eu
 packages="build-essential autoconf automake pkg-config clang libclang-rt-14-dev
-  libyaml-dev libcjson-dev libhttp-parser-dev libcap-dev nettle-dev
+  libyaml-dev libcjson-dev libcurl4-openssl-dev libcap-dev nettle-dev binutils
   python3 python3-jsonschema python3-yaml curl xz-utils
   tmux btrfs-progs iproute2 procps util-linux"
 missing=""
