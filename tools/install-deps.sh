@@ -4,7 +4,7 @@ set -eu
 packages="build-essential autoconf automake pkg-config clang libclang-rt-14-dev
   libyaml-dev libcjson-dev libcurl4-openssl-dev libcap-dev nettle-dev binutils
   python3 python3-jsonschema python3-yaml curl xz-utils
-  tmux btrfs-progs iproute2 procps util-linux"
+  tmux btrfs-progs iproute2 procps util-linux valgrind"
 missing=""
 for p in $packages; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"
