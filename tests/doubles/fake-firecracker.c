@@ -1728,6 +1728,18 @@ static const char *fault_match(const char *var, const char *key, const char *key
 	return NULL;
 }
 
+/* micro_http writes an answer from its event loop. When the VMM exits (a failed
+ * snapshot load) while the API thread already holds the next pipelined request,
+ * the answer to the failed one is never written: real 1.5.1 lost a snapshot
+ * load's 400 that way in 3 of 8 tries. Here a request that is already read, or
+ * arrives within 20 ms, counts as held, every time. */
+static bool next_request_held(struct conn *c)
+{
+	struct pollfd p = { .fd = c->fd, .events = POLLIN };
+
+	return c->in.len > 0 || poll(&p, 1, 20) > 0;
+}
+
 static void handle_request(struct conn *c, const char *method, const char *target, const char *body, size_t blen)
 {
 	char path[2048], key[2100], key2[2200];
@@ -1787,7 +1799,10 @@ static void handle_request(struct conn *c, const char *method, const char *targe
 		api_dispatch(method, path, body, blen, &rs);
 	if (rs.status == 204)
 		fc_log(3, "The request was executed successfully. Status code: 204 No Content.");
-	http_send(c->fd, rs.status, rs.status == 204 ? NULL : rs.body.s, rs.deprecated);
+	if ((exit_after || S.exit_after_reply) && next_request_held(c))
+		fprintf(stderr, "fake firecracker: exiting with a pipelined request in hand: the answer is lost\n");
+	else
+		http_send(c->fd, rs.status, rs.status == 204 ? NULL : rs.body.s, rs.deprecated);
 	reqlog(method, path, logged, rs.status);
 	sb_free(&rs.body);
 	if (exit_after) {
