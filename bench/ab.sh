@@ -54,7 +54,8 @@ for i in $(seq "$RUNS"); do
   ratio "$(tail -1 "$WORK/b.plan")" "$(tail -1 "$WORK/a.plan")" >>"$WORK/r.plan"; echo >>"$WORK/r.plan"
 done
 ratios() { sort -n "$1" | awk 'NF {a[++n]=$1} END {if (!n) {print "no rounds"; exit}
-  m = n % 2 ? a[(n+1)/2] : (a[n/2]+a[n/2+1])/2; printf "median %.3f  min %.3f  max %.3f  (%d rounds)", m, a[1], a[n], n}'; }
+  m = n % 2 ? a[(n+1)/2] : (a[n/2]+a[n/2+1])/2
+  printf "median %.3f  min %.3f  max %.3f  (%d rounds)", m, a[1], a[n], n}'; }
 echo "A/B ($KIND): A = $A, B = $B, $RUNS rounds"
 stats "A: run -d, rootfs.yaml" "$WORK/a.start"
 stats "B: run -d, rootfs.yaml" "$WORK/b.start"

@@ -280,6 +280,39 @@ firec_fcapi_set_cancel_fd (struct firec_fcapi *c, int fd)
   c->cancel_fd = fd;
 }
 
+/* The headers of requests without and with a body. "Expect:" with no value: no
+   Expect: 100-continue before a body. */
+static int
+build_headers (struct firec_fcapi *c)
+{
+  const struct firec_curl *curl = c->curl;
+  static const char *const plain[] = { "Accept: application/json", "Expect:" };
+  static const char *const json[] = { "Accept: application/json", "Expect:", "Content-Type: application/json" };
+  struct curl_slist *p = NULL, *j = NULL;
+  bool ok = true;
+  for (size_t i = 0; i < FIREC_N_ELEMENTS (plain) && ok; i++)
+    {
+      struct curl_slist *more = curl->slist_append (p, plain[i]);
+      ok = more != NULL;
+      p = more ? more : p;
+    }
+  for (size_t i = 0; i < FIREC_N_ELEMENTS (json) && ok; i++)
+    {
+      struct curl_slist *more = curl->slist_append (j, json[i]);
+      ok = more != NULL;
+      j = more ? more : j;
+    }
+  if (!ok)
+    {
+      curl->slist_free_all (p);
+      curl->slist_free_all (j);
+      return -1;
+    }
+  c->headers_plain = p;
+  c->headers_json = j;
+  return 0;
+}
+
 #define SETOPT(opt, val)                                                                                          \
   do                                                                                                              \
     {                                                                                                             \
@@ -288,6 +321,8 @@ firec_fcapi_set_cancel_fd (struct firec_fcapi *c, int fd)
         return firec_error_set (err, 0, "libcurl refused option %s: %s", #opt, curl->easy_strerror (setopt_rc_)); \
     }                                                                                                             \
   while (0)
+
+static int configure_easy (struct firec_fcapi *c, firec_error_t *err);
 
 /* The handles, made at the first request: libcurl is loaded (or its loading
    waited for) only then. */
@@ -305,19 +340,24 @@ setup_handles (struct firec_fcapi *c, firec_error_t *err)
   /* One kept connection, for GETs: the others close after their answer. */
   curl->multi_setopt (c->multi, CURLMOPT_MAXCONNECTS, 1L);
 
-  /* "Expect:" with no value: no Expect: 100-continue before a body. */
-  static const char *const common[] = { "Accept: application/json", "Expect:" };
-  for (size_t i = 0; i < FIREC_N_ELEMENTS (common); i++)
-    {
-      c->headers_plain = curl->slist_append (c->headers_plain, common[i]);
-      c->headers_json = curl->slist_append (c->headers_json, common[i]);
-    }
-  c->headers_json = curl->slist_append (c->headers_json, "Content-Type: application/json");
-  if (c->headers_plain == NULL || c->headers_json == NULL)
+  if (c->headers_json == NULL && build_headers (c) < 0)
     return firec_error_set (err, ENOMEM, "cannot build HTTP headers");
 
   if ((c->easy = curl->easy_init ()) == NULL)
     return firec_error_set (err, ENOMEM, "cannot initialize libcurl");
+  if (configure_easy (c, err) < 0)
+    {
+      curl->easy_cleanup (steal_pointer (&c->easy)); /* the next request starts over */
+      return -1;
+    }
+  return 0;
+}
+
+/* The options that stay the same for every request. */
+static int
+configure_easy (struct firec_fcapi *c, firec_error_t *err)
+{
+  const struct firec_curl *curl = c->curl;
   SETOPT (CURLOPT_UNIX_SOCKET_PATH, c->connect_path);
   SETOPT (CURLOPT_NOSIGNAL, 1L);
   SETOPT (CURLOPT_PROXY, "");
@@ -406,7 +446,8 @@ perform (struct firec_fcapi *c, CURLcode *result, firec_error_t *err)
       mc = curl->multi_poll (c->multi, &extra, c->cancel_fd >= 0 ? 1 : 0, INT_MAX, NULL);
       if (mc != CURLM_OK)
         return firec_error_set (err, 0, "libcurl: %s", curl->multi_strerror (mc));
-      if (c->cancel_fd >= 0 && extra.revents)
+      /* revents only reports POLLIN: a hung-up pipe is seen by readable_now. */
+      if (c->cancel_fd >= 0 && (extra.revents || readable_now (c->cancel_fd)))
         return firec_error_set_errno (err, ECANCELED, "cancelled");
     }
   int left;

@@ -27,14 +27,14 @@ loads_libcurl() { # loads_libcurl COMMAND...: LD_DEBUG's list of the files ld.so
   rm -f "$WORK"/ld.*
   return $rc
 }
+doesnt() { ! "$@"; }
 check "LD_DEBUG sees the libraries firec-run loads (libyaml)" sh -c \
   'LD_DEBUG=files "$1" --version 2>&1 >/dev/null | grep -q "file=libyaml"' _ "$FIREC_RUN"
 for cmd in "--version" "validate $m" "plan $m" "render $m" "schema" "import $WORK/fc-config.json" "ps"; do
   # shellcheck disable=SC2086
-  if loads_libcurl "$FIREC_RUN" $cmd; then not_ok "firec-run ${cmd%% *} does not load libcurl"
-  else ok "firec-run ${cmd%% *} does not load libcurl"; fi
+  check "firec-run ${cmd%% *} does not load libcurl" doesnt loads_libcurl "$FIREC_RUN" $cmd
 done
-if loads_libcurl "$FIREC_RUN" run -d -q "$m"; then ok "firec-run run loads libcurl"; else not_ok "firec-run run loads libcurl"; fi
+check "firec-run run loads libcurl" loads_libcurl "$FIREC_RUN" run -d -q "$m"
 check "... and the VM runs" wait_running "$name" 5
 check "firec-run pause (an API call) loads libcurl" loads_libcurl "$FIREC_RUN" pause "$name"
 "$FIREC_RUN" rm -f "$name" >/dev/null 2>&1
