@@ -1,9 +1,9 @@
 /* firec-supervise: what an attached firec-run becomes once its VM runs. It is a
    separate, small program (libc and cJSON) so that a supervisor that waits for
    hours maps little: not libyaml, nettle, libcap nor the validator's schema, and
-   libcurl only once a stop policy sends Ctrl+Alt+Del (fcapi loads it then). firec-run execs it with the same pid, so the VMM stays its child and
-   the lock stays held; its one argument is the handoff from firec_vm_handoff
-   (interp.h). */
+   libcurl only once a stop policy sends Ctrl+Alt+Del (fcapi loads it then).
+   firec-run execs it with the same pid, so the VMM stays its child and the lock
+   stays held; its one argument is the handoff from firec_vm_handoff (interp.h). */
 #include "config.h"
 
 #include "cgroup.h"
