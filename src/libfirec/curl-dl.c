@@ -111,13 +111,14 @@ loader_thread (void *unused)
   return NULL;
 }
 
+static bool preload_started;
+
 void
 firec_curl_preload (void)
 {
-  static bool started;
-  if (started)
+  if (preload_started)
     return;
-  started = true;
+  preload_started = true;
   /* Signals stay with the main thread (its signalfd, or its handlers). */
   sigset_t all, saved;
   sigfillset (&all);
@@ -132,6 +133,13 @@ firec_curl_preload (void)
       pthread_attr_destroy (&attr);
     }
   pthread_sigmask (SIG_SETMASK, &saved, NULL);
+}
+
+void
+firec_curl_settle (void)
+{
+  if (preload_started)
+    pthread_once (&load_once, load); /* waits for the helper thread */
 }
 
 const struct firec_curl *

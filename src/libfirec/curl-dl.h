@@ -36,6 +36,12 @@ struct firec_curl
    loading simply happens at the first firec_curl_get. */
 void firec_curl_preload (void);
 
+/* Returns once a loading that firec_curl_preload started is over (at once when
+   none was started). Call it before exit (): exit () runs the libraries'
+   destructors, which must not run under a loader thread still initializing
+   them (it crashed in OpenSSL's init that way). */
+void firec_curl_settle (void);
+
 /* The table, loading libcurl (or waiting for the helper thread to finish) the
    first time. NULL with an error when the library or one of its functions is
    missing; the answer is the same for the whole life of the process. */
