@@ -180,6 +180,7 @@ start_in_tmux (const struct firec_model *model, const char *manifest, const char
   cleanup_close int report_fd = open (report, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
   if (report_fd < 0)
     return FIREC_EXIT_RUNTIME;
+  firec_curl_settle (); /* setenv must not race the libcurl loader thread's getenv */
   setenv ("FIREC_TMUX_REPORT", report, 1);
   const char *new_session[] = { tmux, "new-session", "-d", "-s", model->name, "-x", "200", "-y", "50", self, "run",
                                 "--in-tmux", base_dir ? "--base-dir" : manifest, base_dir ? base_dir : NULL,
