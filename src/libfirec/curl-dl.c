@@ -112,6 +112,8 @@ loader_thread (void *unused)
 }
 
 static bool preload_started;
+static pthread_t loader;
+static bool loader_joinable; /* started, not joined yet */
 
 void
 firec_curl_preload (void)
@@ -123,23 +125,23 @@ firec_curl_preload (void)
   sigset_t all, saved;
   sigfillset (&all);
   pthread_sigmask (SIG_SETMASK, &all, &saved);
-  pthread_attr_t attr;
-  pthread_t thread;
-  if (pthread_attr_init (&attr) == 0)
-    {
-      pthread_attr_setdetachstate (&attr, PTHREAD_CREATE_DETACHED);
-      /* Failing to start it only moves the loading to the first request. */
-      (void) pthread_create (&thread, &attr, loader_thread, NULL);
-      pthread_attr_destroy (&attr);
-    }
+  /* Failing to start it only moves the loading to the first request. */
+  loader_joinable = pthread_create (&loader, NULL, loader_thread, NULL) == 0;
   pthread_sigmask (SIG_SETMASK, &saved, NULL);
 }
 
 void
 firec_curl_settle (void)
 {
-  if (preload_started)
-    pthread_once (&load_once, load); /* waits for the helper thread */
+  if (!preload_started)
+    return;
+  pthread_once (&load_once, load);
+  /* Joined, not only done loading: its thread-local state (OpenSSL's error
+     queue) is freed by its own exit, which LeakSanitizer would otherwise
+     catch halfway. */
+  if (loader_joinable)
+    pthread_join (loader, NULL);
+  loader_joinable = false;
 }
 
 const struct firec_curl *
