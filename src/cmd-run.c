@@ -4,6 +4,7 @@
 
 #include "cli.h"
 #include "attached.h"
+#include "curl-dl.h"
 #include "interp.h"
 #include "lifecycle.h"
 #include "model.h"
@@ -93,6 +94,7 @@ cli_start_detached (const struct firec_plan *plan, bool quiet, long lock_timeout
     .data = &log,
   };
   struct firec_vm *vm = NULL;
+  firec_curl_preload (); /* `apply` comes here directly */
   if (firec_interp_run (plan, &opts, &vm, err) < 0)
     return -1;
   *pid = firec_vm_pid (vm);
@@ -174,6 +176,7 @@ start_in_tmux (const struct firec_model *model, const char *manifest, const char
   cleanup_close int report_fd = open (report, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
   if (report_fd < 0)
     return FIREC_EXIT_RUNTIME;
+  firec_curl_settle (); /* setenv must not race the libcurl loader thread's getenv */
   setenv ("FIREC_TMUX_REPORT", report, 1);
   const char *new_session[] = { tmux, "new-session", "-d", "-s", model->name, "-x", "200", "-y", "50", self, "run",
                                 "--in-tmux", base_dir ? "--base-dir" : manifest, base_dir ? base_dir : NULL,
@@ -326,6 +329,9 @@ cmd_run (int argc, char **argv)
       }
   if (optind + 1 != argc)
     return cli_usage_error ("run", "expected exactly one manifest");
+  /* libcurl loads on a helper thread while the manifest is checked, the host
+     prepared and Firecracker starts: the first request finds it ready. */
+  firec_curl_preload ();
   if (in_tmux)
     {
       /* The firec-run that made the session shows these if the VM does not start. */

@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include "cli.h"
+#include "curl-dl.h"
 #include "model.h"
 #include "plan.h"
 #include "util.h"
@@ -136,6 +137,15 @@ cli_load_plan (const char *path, const char *base_dir, struct firec_model **mode
   return FIREC_EXIT_OK;
 }
 
+/* A command that started loading libcurl on a helper thread (run, apply) lets
+   it finish before exit () runs the libraries' destructors. */
+static int
+settled (int rc)
+{
+  firec_curl_settle ();
+  return rc;
+}
+
 int
 main (int argc, char **argv)
 {
@@ -157,10 +167,10 @@ main (int argc, char **argv)
     }
   for (size_t i = 0; i < FIREC_N_ELEMENTS (commands); i++)
     if (strcmp (command, commands[i].name) == 0)
-      return commands[i].run (argc - 1, argv + 1);
+      return settled (commands[i].run (argc - 1, argv + 1));
   /* `firec-run vm.yaml` is `firec-run run vm.yaml`. */
   if (command[0] != '-' && (strchr (command, '.') || strchr (command, '/')))
-    return cmd_run (argc, argv);
+    return settled (cmd_run (argc, argv));
   fprintf (stderr, "%s: unknown command \"%s\"\nTry '%s --help'.\n", cli_program_name, command, cli_program_name);
   return FIREC_EXIT_INVALID;
 }

@@ -1,9 +1,10 @@
 /* firec-supervise: what an attached firec-run becomes once its VM runs, and
    the guard that removes an attached VM whose firec-run died. It is a separate,
-   small program (libc, cJSON and the API client) so that a supervisor that
-   waits for hours maps little: not libyaml, nettle, libcap nor the validator's
-   schema. firec-run execs it with the same pid, so the VMM stays its child and
-   the lock stays held; its arguments are the handoff (attached.h). */
+   small program (libc and cJSON) so that a supervisor that waits for hours maps
+   little: not libyaml, nettle, libcap nor the validator's schema, and libcurl
+   only once a stop policy sends Ctrl+Alt+Del (fcapi loads it then). firec-run
+   execs it with the same pid, so the VMM stays its child and the lock stays
+   held; its arguments are the handoff (attached.h). */
 #include "config.h"
 
 #include "attached.h"

@@ -4,9 +4,9 @@
 # PID 1), bash-completion for its pkg-config file (where completions go).
 set -eu
 packages="build-essential autoconf automake pkg-config clang libclang-rt-14-dev
-  libyaml-dev libcjson-dev libhttp-parser-dev libcap-dev nettle-dev
+  libyaml-dev libcjson-dev libcurl4-openssl-dev libcap-dev nettle-dev binutils
   python3 python3-jsonschema python3-yaml curl xz-utils
-  tmux btrfs-progs iproute2 procps util-linux
+  tmux btrfs-progs iproute2 procps util-linux valgrind
   systemd bash-completion"
 missing=""
 for p in $packages; do

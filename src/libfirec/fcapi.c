@@ -1,14 +1,17 @@
 #include "config.h"
 
+#include "curl-dl.h"
 #include "fcapi.h"
 #include "process.h"
 #include "util.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
@@ -19,16 +22,49 @@
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
-#include <http_parser.h>
 
-/* Why not libcurl: Firecracker's API is HTTP/1.1 on a Unix socket, one request at a
-   time, small bodies with a Content-Length, never TLS, proxies, redirects or chunked
-   uploads. libcurl serves that well but links a TLS, LDAP, Kerberos and SSH stack
-   (30 shared libraries) that costs every firec-run invocation ~12 ms of CPU and ~9 MiB
-   of mappings before main, and it silently re-sends a request once when a reused
-   connection dies, which could apply a PUT twice. So the request is written here
-   (one line and four headers) and the answer is parsed by http-parser (Node's,
-   packaged by Debian), which does the part that needs care. */
+/* libcurl, loaded only when Firecracker is spoken to.
+
+   Linked normally, libcurl and the ~30 libraries it needs (TLS, LDAP, Kerberos,
+   SSH, IDN, HTTP/2) are mapped and relocated by ld.so before main in every
+   invocation, including validate, plan, render, import, schema and ps, which never
+   send a request: `firec-run --version` went from 1.0 to 4.1 ms of CPU and from 90
+   to 519 page faults, `validate` from 1.5 to 4.6 ms (perf stat, 100 runs, the
+   development machine). So no binary links it: curl-dl.c dlopens the soname
+   configure found (an ELF .note.dlopen names it for packagers) and resolves the
+   functions used here once. Loading it costs ~4.3 ms of CPU whoever pays: 16M
+   instructions in dlopen (14M of them symbol lookups for the relocations of the
+   30 libraries, all BIND_NOW) and 2.3M in curl_global_init (OpenSSL's init,
+   whatever the flags). `run` starts it on a helper thread first thing
+   (firec_curl_preload), so that it overlaps validation, preflight, staging and
+   Firecracker's own start on the other core: with the test doubles and with
+   Firecracker 1.5.1 the first request found it loaded in 7 of 8 starts (it
+   waited 1.2 ms once). What stays on the main thread: ~80k instructions per
+   request and 0.7M at exit (OpenSSL's atexit handler), ~0.3 ms in all. A client
+   in a separate process would pay an exec and the same loading on the critical
+   path, and a hop per request. firec-supervise and the post-boot commands
+   (pause, snapshot ...) load it at their first request.
+
+   What libcurl is asked to do, and why:
+   - One easy handle on a multi handle of our own: curl_multi_poll waits on the
+     connection and on the caller's cancel fd together, so a signal (the run's
+     signalfd) ends a request at once (ECANCELED) without reading that fd.
+   - A non-idempotent request (anything but GET) goes on a fresh connection that
+     is closed after its answer (CURLOPT_FRESH_CONNECT, CURLOPT_FORBID_REUSE).
+     libcurl re-sends a request once when a *reused* connection closes before
+     any byte of the answer (Curl_retry_request requires conn->bits.reuse), which
+     could apply a PUT twice; a fresh connection is never a reused one. A GET may
+     be re-sent that way, harmlessly, and keeps one connection (MAXCONNECTS 1).
+     The fresh connection costs ~35 us per request with Firecracker 1.5.1
+     (PUT /machine-config: 100-118 us kept, 140-160 us fresh).
+   - One request at a time: libcurl does not pipeline HTTP/1.1, and Firecracker
+     may exit right after answering (a failed snapshot load): its answer must be
+     read before anything else is sent (with a GET pipelined behind the load,
+     real 1.5.1 lost its 400 in 3 of 8 tries).
+   - Sockets CLOEXEC from birth (CURLOPT_OPENSOCKETFUNCTION), and the socketpair
+     libcurl 7.88 makes inside a multi handle without it is marked afterwards.
+   - No proxy (whatever the environment says), no Expect: 100-continue (micro_http
+     never answers it), a Content-Length body (micro_http rejects chunked ones). */
 
 #define SUN_PATH_SIZE (sizeof (((struct sockaddr_un *) NULL)->sun_path))
 /* Firecracker's answers are small; the biggest is GET /mmds, bounded by its store limit. */
@@ -41,112 +77,105 @@ struct firec_fcapi
   char *socket_path;  /* as given, for messages */
   char *connect_path; /* what connect () uses: the path, or a /proc/self/fd/... alias */
   int path_fd;        /* O_PATH fd the alias goes through, or -1 */
-  int fd;             /* the connection, -1 until the first request or after a failure */
-  int cancel_fd;      /* readable: stop waiting (ECANCELED); -1: none */
-  size_t in_flight;   /* requests sent whose answers are not read yet */
+  int cancel_fd;      /* readable: the request in progress fails with ECANCELED; -1: none */
   /* The inotify fd firec_fcapi_wait_ready watched with, its watch removed: closing
      one waits for an RCU grace period (15-20 ms here) unless its last watch went
      away that long before, so it is closed with the client, long after. */
   int inotify_fd;
-  struct firec_buf unread; /* received after the last answer read: the start of the next */
-};
 
-/* What the parser callbacks fill while one answer comes in. */
-struct answer
-{
-  struct firec_buf body;
-  struct firec_buf field; /* the header name being read (it may arrive in pieces) */
-  bool in_value;
+  const struct firec_curl *curl; /* NULL until the first request */
+  CURLM *multi;
+  CURL *easy;
+  struct curl_slist *headers_json;
+  struct curl_slist *headers_plain;
+  struct firec_buf answer;
+  bool answer_too_big;
   bool deprecated;
-  bool too_big;
-  bool complete;
+  char errbuf[CURL_ERROR_SIZE];
 };
 
-/* ------------------------------------------------------------------ answer parsing */
+/* ------------------------------------------------------------------ libcurl callbacks */
 
-static struct answer *
-answer_of (http_parser *p)
+static size_t
+on_body (char *data, size_t size, size_t nmemb, void *userdata)
 {
-  return p->data;
-}
-
-static int
-on_message_begin (http_parser *p)
-{
-  struct answer *a = answer_of (p);
-  a->deprecated = false; /* a new message: an interim 100 Continue does not count */
-  firec_buf_release (&a->body);
-  return 0;
-}
-
-static int
-on_header_field (http_parser *p, const char *at, size_t len)
-{
-  struct answer *a = answer_of (p);
-  if (a->in_value)
+  struct firec_fcapi *c = userdata;
+  size_t n = size * nmemb;
+  if (c->answer.len + n > FCAPI_MAX_ANSWER)
     {
-      a->field.len = 0;
-      a->in_value = false;
+      c->answer_too_big = true;
+      return 0; /* aborts the transfer with CURLE_WRITE_ERROR */
     }
-  if (a->field.len + len <= 64) /* only short names matter: Deprecation */
-    firec_buf_append (&a->field, at, len);
-  return 0;
+  firec_buf_append (&c->answer, data, n);
+  return n;
 }
 
-static int
-on_header_value (http_parser *p, const char *at, size_t len)
+static size_t
+on_header (char *data, size_t size, size_t nitems, void *userdata)
 {
-  (void) at;
-  (void) len;
-  struct answer *a = answer_of (p);
-  if (!a->in_value && a->field.len == strlen ("Deprecation")
-      && strncasecmp (a->field.data, "Deprecation", a->field.len) == 0)
-    a->deprecated = true;
-  a->in_value = true;
-  return 0;
+  struct firec_fcapi *c = userdata;
+  size_t n = size * nitems;
+  static const char deprecation[] = "Deprecation:";
+  if (n >= 5 && memcmp (data, "HTTP/", 5) == 0)
+    c->deprecated = false; /* a new status line: an interim 100 does not count */
+  else if (n >= sizeof deprecation - 1 && strncasecmp (data, deprecation, sizeof deprecation - 1) == 0)
+    c->deprecated = true;
+  return n;
 }
 
-static int
-on_headers_complete (http_parser *p)
+static curl_socket_t
+on_open_socket (void *clientp, curlsocktype purpose, struct curl_sockaddr *address)
 {
-  struct answer *a = answer_of (p);
-  a->field.len = 0;
-  a->in_value = false;
-  return 0;
+  (void) clientp;
+  (void) purpose;
+  int fd = socket (address->family, address->socktype | SOCK_CLOEXEC, address->protocol);
+  return fd < 0 ? CURL_SOCKET_BAD : fd;
 }
 
-static int
-on_body (http_parser *p, const char *at, size_t len)
-{
-  struct answer *a = answer_of (p);
-  if (a->body.len + len > FCAPI_MAX_ANSWER)
-    {
-      a->too_big = true;
-      return 1; /* stops the parser */
-    }
-  firec_buf_append (&a->body, at, len);
-  return 0;
-}
+/* ------------------------------------------------------------------ CLOEXEC fix-up */
 
-static int
-on_message_complete (http_parser *p)
+/* libcurl 7.88 makes a socketpair inside every multi handle (for
+   curl_multi_wakeup) without SOCK_CLOEXEC, and no option reaches it: whatever
+   inheritable fd curl_multi_init added is marked. Called with no other thread
+   making fds (the loader thread is done by then). */
+static size_t
+list_inheritable_fds (int *fds, size_t max)
 {
-  /* A 1xx interim answer is not the answer: the parser goes on to the next message. */
-  if (p->status_code >= 100 && p->status_code < 200)
+  size_t n = 0;
+  DIR *d = opendir ("/proc/self/fd");
+  if (d == NULL)
     return 0;
-  answer_of (p)->complete = true;
-  http_parser_pause (p, 1); /* nothing after it belongs to this request */
-  return 0;
+  struct dirent *e;
+  while ((e = readdir (d)) != NULL && n < max)
+    {
+      if (e->d_name[0] < '0' || e->d_name[0] > '9')
+        continue;
+      int fd = atoi (e->d_name);
+      int flags = fd == dirfd (d) ? -1 : fcntl (fd, F_GETFD);
+      if (flags >= 0 && !(flags & FD_CLOEXEC))
+        fds[n++] = fd;
+    }
+  closedir (d);
+  return n;
 }
 
-static const http_parser_settings answer_settings = {
-  .on_message_begin = on_message_begin,
-  .on_header_field = on_header_field,
-  .on_header_value = on_header_value,
-  .on_headers_complete = on_headers_complete,
-  .on_body = on_body,
-  .on_message_complete = on_message_complete,
-};
+static CURLM *
+multi_init_cloexec (const struct firec_curl *curl)
+{
+  int before[64], after[64];
+  size_t n_before = list_inheritable_fds (before, FIREC_N_ELEMENTS (before));
+  CURLM *multi = curl->multi_init ();
+  size_t n_after = list_inheritable_fds (after, FIREC_N_ELEMENTS (after));
+  for (size_t i = 0; i < n_after; i++)
+    {
+      bool known = false;
+      for (size_t j = 0; j < n_before && !known; j++)
+        known = before[j] == after[i];
+      if (!known)
+        fcntl (after[i], F_SETFD, FD_CLOEXEC);
+    }
+  return multi;
+}
 
 /* ------------------------------------------------------------------ client */
 
@@ -161,22 +190,21 @@ firec_fcapi_response_release (struct firec_fcapi_response *resp)
   resp->deprecated = false;
 }
 
-static void
-disconnect (struct firec_fcapi *c)
-{
-  if (c->fd >= 0)
-    close (c->fd);
-  c->fd = -1;
-  c->in_flight = 0;
-  firec_buf_release (&c->unread);
-}
-
 void
 firec_fcapi_close (struct firec_fcapi *c)
 {
   if (c == NULL)
     return;
-  disconnect (c);
+  if (c->easy)
+    c->curl->easy_cleanup (c->easy);
+  if (c->multi)
+    c->curl->multi_cleanup (c->multi);
+  if (c->curl)
+    {
+      c->curl->slist_free_all (c->headers_json);
+      c->curl->slist_free_all (c->headers_plain);
+    }
+  firec_buf_release (&c->answer);
   if (c->path_fd >= 0)
     close (c->path_fd);
   if (c->inotify_fd >= 0)
@@ -186,8 +214,8 @@ firec_fcapi_close (struct firec_fcapi *c)
   free (c);
 }
 
-/* sun_path holds 107 bytes and a NUL. Reach a longer path through a short
-   /proc/self/fd alias instead. */
+/* sun_path holds 107 bytes and a NUL; libcurl refuses longer paths ("Unix socket
+   path too long"). Reach a longer path through a short /proc/self/fd alias instead. */
 static int
 resolve_connect_path (struct firec_fcapi *c, firec_error_t *err)
 {
@@ -233,9 +261,8 @@ firec_fcapi_open (const char *socket_path, struct firec_fcapi **out, firec_error
   if (socket_path == NULL || *socket_path == '\0')
     return firec_error_set_errno (err, EINVAL, "no API socket path");
   struct firec_fcapi *c = firec_xcalloc (1, sizeof *c);
-  c->cancel_fd = -1;
   c->path_fd = -1;
-  c->fd = -1;
+  c->cancel_fd = -1;
   c->inotify_fd = -1;
   c->socket_path = firec_xstrdup (socket_path);
   if (resolve_connect_path (c, err) < 0)
@@ -244,6 +271,138 @@ firec_fcapi_open (const char *socket_path, struct firec_fcapi **out, firec_error
       return -1;
     }
   *out = c;
+  return 0;
+}
+
+void
+firec_fcapi_set_cancel_fd (struct firec_fcapi *c, int fd)
+{
+  c->cancel_fd = fd;
+}
+
+/* The headers of requests without and with a body. "Expect:" with no value: no
+   Expect: 100-continue before a body. */
+static int
+build_headers (struct firec_fcapi *c)
+{
+  const struct firec_curl *curl = c->curl;
+  static const char *const plain[] = { "Accept: application/json", "Expect:" };
+  static const char *const json[] = { "Accept: application/json", "Expect:", "Content-Type: application/json" };
+  struct curl_slist *p = NULL, *j = NULL;
+  bool ok = true;
+  for (size_t i = 0; i < FIREC_N_ELEMENTS (plain) && ok; i++)
+    {
+      struct curl_slist *more = curl->slist_append (p, plain[i]);
+      ok = more != NULL;
+      p = more ? more : p;
+    }
+  for (size_t i = 0; i < FIREC_N_ELEMENTS (json) && ok; i++)
+    {
+      struct curl_slist *more = curl->slist_append (j, json[i]);
+      ok = more != NULL;
+      j = more ? more : j;
+    }
+  if (!ok)
+    {
+      curl->slist_free_all (p);
+      curl->slist_free_all (j);
+      return -1;
+    }
+  c->headers_plain = p;
+  c->headers_json = j;
+  return 0;
+}
+
+#define SETOPT(opt, val)                                                                                          \
+  do                                                                                                              \
+    {                                                                                                             \
+      CURLcode setopt_rc_ = curl->easy_setopt (c->easy, opt, val);                                                \
+      if (setopt_rc_ != CURLE_OK)                                                                                 \
+        return firec_error_set (err, 0, "libcurl refused option %s: %s", #opt, curl->easy_strerror (setopt_rc_)); \
+    }                                                                                                             \
+  while (0)
+
+static int configure_easy (struct firec_fcapi *c, firec_error_t *err);
+
+/* The handles, made at the first request: libcurl is loaded (or its loading
+   waited for) only then. */
+static int
+setup_handles (struct firec_fcapi *c, firec_error_t *err)
+{
+  if (c->easy)
+    return 0;
+  const struct firec_curl *curl = c->curl ? c->curl : firec_curl_get (err);
+  if (curl == NULL)
+    return -1;
+  c->curl = curl;
+  if (c->multi == NULL && (c->multi = multi_init_cloexec (curl)) == NULL)
+    return firec_error_set (err, ENOMEM, "cannot initialize libcurl");
+  /* One kept connection, for GETs: the others close after their answer. */
+  curl->multi_setopt (c->multi, CURLMOPT_MAXCONNECTS, 1L);
+
+  if (c->headers_json == NULL && build_headers (c) < 0)
+    return firec_error_set (err, ENOMEM, "cannot build HTTP headers");
+
+  if ((c->easy = curl->easy_init ()) == NULL)
+    return firec_error_set (err, ENOMEM, "cannot initialize libcurl");
+  if (configure_easy (c, err) < 0)
+    {
+      curl->easy_cleanup (steal_pointer (&c->easy)); /* the next request starts over */
+      return -1;
+    }
+  return 0;
+}
+
+/* The options that stay the same for every request. */
+static int
+configure_easy (struct firec_fcapi *c, firec_error_t *err)
+{
+  const struct firec_curl *curl = c->curl;
+  SETOPT (CURLOPT_UNIX_SOCKET_PATH, c->connect_path);
+  SETOPT (CURLOPT_NOSIGNAL, 1L);
+  SETOPT (CURLOPT_PROXY, "");
+  SETOPT (CURLOPT_NOPROXY, "*");
+  SETOPT (CURLOPT_HTTP_VERSION, (long) CURL_HTTP_VERSION_1_1);
+  SETOPT (CURLOPT_PATH_AS_IS, 1L);
+  SETOPT (CURLOPT_FOLLOWLOCATION, 0L);
+  SETOPT (CURLOPT_TCP_NODELAY, 0L); /* a TCP option: meaningless on AF_UNIX */
+  SETOPT (CURLOPT_USERAGENT, "firec-run/" PACKAGE_VERSION);
+  SETOPT (CURLOPT_ERRORBUFFER, c->errbuf);
+  SETOPT (CURLOPT_WRITEFUNCTION, on_body);
+  SETOPT (CURLOPT_WRITEDATA, c);
+  SETOPT (CURLOPT_HEADERFUNCTION, on_header);
+  SETOPT (CURLOPT_HEADERDATA, c);
+  SETOPT (CURLOPT_OPENSOCKETFUNCTION, on_open_socket);
+  SETOPT (CURLOPT_OPENSOCKETDATA, c);
+  return 0;
+}
+
+/* This request's options: method, body, timeout, and for anything but a GET a
+   connection of its own (see the comment at the top). */
+static int
+set_request (struct firec_fcapi *c, const char *method, const char *path, const char *body, long timeout_ms,
+             firec_error_t *err)
+{
+  const struct firec_curl *curl = c->curl;
+  bool get = strcmp (method, "GET") == 0;
+  cleanup_free char *url = firec_xasprintf ("http://localhost%s", path);
+  SETOPT (CURLOPT_URL, url);
+  if (body)
+    {
+      /* A known length, never chunked. POSTFIELDS makes it a POST, renamed below. */
+      SETOPT (CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t) strlen (body));
+      SETOPT (CURLOPT_POSTFIELDS, body);
+      SETOPT (CURLOPT_HTTPHEADER, c->headers_json);
+    }
+  else
+    {
+      SETOPT (CURLOPT_HTTPGET, 1L);
+      SETOPT (CURLOPT_HTTPHEADER, c->headers_plain);
+    }
+  SETOPT (CURLOPT_CUSTOMREQUEST, get ? NULL : method);
+  SETOPT (CURLOPT_FRESH_CONNECT, get ? 0L : 1L);
+  SETOPT (CURLOPT_FORBID_REUSE, get ? 0L : 1L);
+  SETOPT (CURLOPT_TIMEOUT_MS, timeout_ms > 0 ? timeout_ms : 0L);
   return 0;
 }
 
@@ -261,285 +420,80 @@ valid_token (const char *s, bool path)
   return true;
 }
 
-/* A kept connection the server has closed (or written to unasked) since the last
-   answer is not reused: reconnecting first is safe, re-sending after is not. */
 static bool
-connection_still_open (int fd)
+readable_now (int fd)
 {
-  struct pollfd p = { .fd = fd, .events = POLLIN | POLLRDHUP };
-  return poll (&p, 1, 0) == 0;
+  struct pollfd p = { .fd = fd, .events = POLLIN };
+  return fd >= 0 && poll (&p, 1, 0) > 0 && (p.revents & (POLLIN | POLLHUP | POLLERR));
 }
 
+/* Drives the transfer until it ends (0, its result in *result) or the cancel fd
+   polls readable (-1, ECANCELED). */
 static int
-ensure_connected (struct firec_fcapi *c, firec_error_t *err)
+perform (struct firec_fcapi *c, CURLcode *result, firec_error_t *err)
 {
-  /* With answers pending, whatever is readable is theirs. */
-  if (c->fd >= 0 && (c->in_flight > 0 || (c->unread.len == 0 && connection_still_open (c->fd))))
-    return 0;
-  disconnect (c);
-  struct sockaddr_un addr = { .sun_family = AF_UNIX };
-  memcpy (addr.sun_path, c->connect_path, strlen (c->connect_path) + 1);
-  int fd = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-  if (fd < 0)
-    return firec_error_set (err, errno, "cannot create a socket");
-  /* connect () on AF_UNIX completes at once or fails (EAGAIN: backlog full). */
-  if (connect (fd, (struct sockaddr *) &addr, sizeof addr) < 0)
-    {
-      int e = errno;
-      close (fd);
-      return firec_error_set (err, e, "cannot connect");
-    }
-  c->fd = fd;
-  return 0;
-}
-
-/* Waits until fd is ready for events or the deadline (ms on firec_now_ms's clock,
-   < 0: none) passes: 1 ready, 0 timed out, -1 error (ECANCELED: cancel_fd
-   became readable). */
-static int
-wait_fd (int fd, short events, long long deadline, int cancel_fd)
-{
+  const struct firec_curl *curl = c->curl;
   for (;;)
     {
-      int ms = -1;
-      if (deadline >= 0)
-        {
-          long long left = deadline - firec_now_ms ();
-          if (left <= 0)
-            return 0;
-          ms = left > INT_MAX ? INT_MAX : (int) left;
-        }
-      struct pollfd p[2] = { { .fd = fd, .events = events }, { .fd = cancel_fd, .events = POLLIN } };
-      int n = poll (p, 2, ms);
-      if (n > 0 && p[1].revents)
-        {
-          errno = ECANCELED;
-          return -1;
-        }
-      if (n > 0)
-        return 1;
-      if (n < 0 && errno != EINTR)
-        return -1;
+      int running = 0;
+      CURLMcode mc = curl->multi_perform (c->multi, &running);
+      if (mc != CURLM_OK)
+        return firec_error_set (err, 0, "libcurl: %s", curl->multi_strerror (mc));
+      if (running == 0)
+        break;
+      /* libcurl shortens the wait to its own timers (CURLOPT_TIMEOUT_MS). */
+      struct curl_waitfd extra = { .fd = c->cancel_fd, .events = CURL_WAIT_POLLIN };
+      mc = curl->multi_poll (c->multi, &extra, c->cancel_fd >= 0 ? 1 : 0, INT_MAX, NULL);
+      if (mc != CURLM_OK)
+        return firec_error_set (err, 0, "libcurl: %s", curl->multi_strerror (mc));
+      /* revents only reports POLLIN: a hung-up pipe is seen by readable_now. */
+      if (c->cancel_fd >= 0 && (extra.revents || readable_now (c->cancel_fd)))
+        return firec_error_set_errno (err, ECANCELED, "cancelled");
     }
-}
-
-/* Sends all of data before the deadline. */
-static int
-send_all (int fd, const char *data, size_t len, long long deadline, int cancel_fd, bool *timed_out)
-{
-  while (len > 0)
-    {
-      ssize_t n = send (fd, data, len, MSG_NOSIGNAL);
-      if (n > 0)
-        {
-          data += n;
-          len -= (size_t) n;
-          continue;
-        }
-      if (n < 0 && errno == EINTR)
-        continue;
-      if (n < 0 && errno != EAGAIN)
-        return -1;
-      int ready = wait_fd (fd, POLLOUT, deadline, cancel_fd);
-      if (ready <= 0)
-        {
-          *timed_out = ready == 0;
-          return -1;
-        }
-    }
-  return 0;
-}
-
-/* Feeds data to the parser; once the answer is complete, what follows it (the
-   start of the next answer, when requests are pipelined) is kept in c->unread.
-   1: complete, 0: more needed, -1: the parser stopped (error or too big). */
-static int
-parse_more (struct firec_fcapi *c, http_parser *parser, struct answer *a, const char *data, size_t len)
-{
-  size_t used = http_parser_execute (parser, &answer_settings, data, len);
-  if (a->complete)
-    {
-      if (used < len)
-        firec_buf_append (&c->unread, data + used, len - used);
-      return 1;
-    }
-  return a->too_big || HTTP_PARSER_ERRNO (parser) != HPE_OK ? -1 : 0;
-}
-
-/* Reads and parses until the answer is complete. Returns 0, or -1 with *why set:
-   ETIMEDOUT, ECONNRESET (closed before any of the answer came), EPIPE (closed in
-   the middle of it), EFBIG, EPROTO, or the errno of recv. */
-static int
-receive_answer (struct firec_fcapi *c, http_parser *parser, struct answer *a, long long deadline, int *why)
-{
-  bool got_any = false;
-  if (c->unread.len)
-    {
-      struct firec_buf carried = c->unread;
-      c->unread = (struct firec_buf){ 0 };
-      int r = parse_more (c, parser, a, carried.data, carried.len);
-      firec_buf_release (&carried);
-      if (r != 0)
-        return r > 0 ? 0 : (*why = a->too_big ? EFBIG : EPROTO, -1);
-      got_any = true;
-    }
-  char chunk[16 * 1024];
-  for (;;)
-    {
-      ssize_t n = recv (c->fd, chunk, sizeof chunk, 0);
-      if (n < 0 && errno == EINTR)
-        continue;
-      if (n < 0 && errno == EAGAIN)
-        {
-          int ready = wait_fd (c->fd, POLLIN, deadline, c->cancel_fd);
-          if (ready <= 0)
-            {
-              *why = ready == 0 ? ETIMEDOUT : errno;
-              return -1;
-            }
-          continue;
-        }
-      if (n < 0)
-        {
-          *why = errno;
-          return -1;
-        }
-      /* n == 0 tells the parser that the stream ended: an answer without a length
-         ends there. */
-      int r = parse_more (c, parser, a, chunk, (size_t) n);
-      if (r > 0)
-        return 0;
-      if (n == 0)
-        *why = got_any ? EPIPE : ECONNRESET; /* the parser calls that an unexpected EOF */
-      else if (r < 0)
-        *why = a->too_big ? EFBIG : EPROTO;
-      else
-        {
-          got_any = true;
-          continue;
-        }
-      return -1;
-    }
-}
-
-static long long
-deadline_after (long timeout_ms)
-{
-  return timeout_ms > 0 ? firec_now_ms () + timeout_ms : -1;
-}
-
-static int
-send_request (struct firec_fcapi *c, const char *method, const char *path, const char *body, long timeout_ms,
-              long long deadline, firec_error_t *err)
-{
-  if (!valid_token (method, false))
-    return firec_error_set_errno (err, EINVAL, "invalid HTTP method \"%s\"", method ? method : "(null)");
-  if (!valid_token (path, true))
-    return firec_error_set_errno (err, EINVAL, "invalid API path \"%s\"", path ? path : "(null)");
-  const char *who = c->socket_path;
-
-  cleanup_error firec_error_t connect_err = NULL;
-  if (ensure_connected (c, &connect_err) < 0)
-    return firec_error_set (err, connect_err->errno_value, "%s %s on API socket %s: %s", method, path, who,
-                            "cannot connect");
-
-  /* A known length, never chunked (micro_http rejects chunked uploads), and no
-     Expect: 100-continue to wait for. */
-  struct firec_buf req = { 0 };
-  firec_buf_printf (&req, "%s %s HTTP/1.1\r\nHost: localhost\r\nUser-Agent: firec-run/" PACKAGE_VERSION
-                          "\r\nAccept: application/json\r\n",
-                    method, path);
-  if (body)
-    firec_buf_printf (&req, "Content-Type: application/json\r\nContent-Length: %zu\r\n", strlen (body));
-  firec_buf_puts (&req, "\r\n");
-  if (body)
-    firec_buf_puts (&req, body); /* one write: micro_http wakes once per request */
-  bool timed_out = false;
-  int sent = send_all (c->fd, req.data, req.len, deadline, c->cancel_fd, &timed_out);
-  int send_errno = errno;
-  firec_buf_release (&req);
-  if (sent < 0)
-    {
-      /* Answers to earlier requests may still be waiting to be read. */
-      if (c->in_flight == 0)
-        disconnect (c);
-      if (timed_out)
-        return firec_error_set_errno (err, ETIMEDOUT, "%s %s on API socket %s: no answer within %ld ms", method,
-                                      path, who, timeout_ms);
-      return firec_error_set (err, send_errno, "%s %s on API socket %s: cannot send", method, path, who);
-    }
-  c->in_flight++;
+  int left;
+  CURLMsg *msg;
+  *result = CURLE_GOT_NOTHING;
+  while ((msg = curl->multi_info_read (c->multi, &left)) != NULL)
+    if (msg->msg == CURLMSG_DONE && msg->easy_handle == c->easy)
+      *result = msg->data.result;
   return 0;
 }
 
 static int
-receive_response (struct firec_fcapi *c, const char *method, const char *path, long timeout_ms, long long deadline,
-                  struct firec_fcapi_response *resp, firec_error_t *err)
+transport_error (struct firec_fcapi *c, CURLcode rc, const char *method, const char *path, long timeout_ms,
+                 firec_error_t *err)
 {
-  resp->status = 0;
-  resp->body = NULL;
-  resp->deprecated = false;
+  long os_errno = 0;
+  c->curl->easy_getinfo (c->easy, CURLINFO_OS_ERRNO, &os_errno);
   const char *who = c->socket_path;
-  if (c->in_flight == 0 || c->fd < 0)
-    return firec_error_set_errno (err, EINVAL, "%s %s on API socket %s: no request is waiting for an answer",
+  const char *detail = c->errbuf[0] ? c->errbuf : c->curl->easy_strerror (rc);
+  /* An if chain, not a switch: -Wswitch-enum would want all of libcurl's codes. */
+  if (rc == CURLE_COULDNT_CONNECT)
+    {
+      if (os_errno)
+        return firec_error_set (err, (int) os_errno, "%s %s on API socket %s: cannot connect", method, path, who);
+      return firec_error_set (err, 0, "%s %s on API socket %s: cannot connect (%s)", method, path, who, detail);
+    }
+  if (rc == CURLE_OPERATION_TIMEDOUT)
+    return firec_error_set_errno (err, ETIMEDOUT, "%s %s on API socket %s: no answer within %ld ms", method, path,
+                                  who, timeout_ms);
+  if (rc == CURLE_GOT_NOTHING)
+    return firec_error_set_errno (err, ECONNRESET, "%s %s on API socket %s: the connection closed without an answer",
                                   method, path, who);
-  http_parser parser;
-  http_parser_init (&parser, HTTP_RESPONSE);
-  struct answer a = { 0 };
-  parser.data = &a;
-  int why = 0;
-  int rc = receive_answer (c, &parser, &a, deadline, &why);
-  firec_buf_release (&a.field);
-  if (rc < 0)
-    {
-      disconnect (c);
-      firec_buf_release (&a.body);
-      switch (why)
-        {
-        case ETIMEDOUT:
-          return firec_error_set_errno (err, ETIMEDOUT, "%s %s on API socket %s: no answer within %ld ms", method,
-                                        path, who, timeout_ms);
-        case ECONNRESET:
-          return firec_error_set_errno (err, ECONNRESET,
-                                        "%s %s on API socket %s: the connection closed without an answer", method,
-                                        path, who);
-        case EPIPE:
-          return firec_error_set_errno (err, EPIPE,
-                                        "%s %s on API socket %s: the connection closed in the middle of the answer",
-                                        method, path, who);
-        case EFBIG:
-          return firec_error_set_errno (err, EFBIG, "%s %s on API socket %s: the answer is larger than %d bytes",
-                                        method, path, who, FCAPI_MAX_ANSWER);
-        case ECANCELED:
-          return firec_error_set_errno (err, ECANCELED, "%s %s on API socket %s: interrupted", method, path, who);
-        case EPROTO:
-          return firec_error_set_errno (err, EPROTO, "%s %s on API socket %s: malformed HTTP answer: %s", method,
-                                        path, who, http_errno_description (HTTP_PARSER_ERRNO (&parser)));
-        default:
-          return firec_error_set (err, why, "%s %s on API socket %s: cannot receive", method, path, who);
-        }
-    }
-  c->in_flight--;
-  if (!http_should_keep_alive (&parser))
-    disconnect (c); /* answers still pending would be lost: the server said it closes */
-  resp->status = parser.status_code;
-  resp->body = firec_buf_steal (&a.body);
-  resp->deprecated = a.deprecated;
-  return 0;
-}
-
-int
-firec_fcapi_send (struct firec_fcapi *c, const char *method, const char *path, const char *body, long timeout_ms,
-                  firec_error_t *err)
-{
-  return send_request (c, method, path, body, timeout_ms, deadline_after (timeout_ms), err);
-}
-
-int
-firec_fcapi_receive (struct firec_fcapi *c, const char *method, const char *path, long timeout_ms,
-                     struct firec_fcapi_response *resp, firec_error_t *err)
-{
-  return receive_response (c, method, path, timeout_ms, deadline_after (timeout_ms), resp, err);
+  if (rc == CURLE_PARTIAL_FILE)
+    return firec_error_set_errno (err, EPIPE,
+                                  "%s %s on API socket %s: the connection closed in the middle of the answer", method,
+                                  path, who);
+  if (rc == CURLE_WRITE_ERROR && c->answer_too_big)
+    return firec_error_set_errno (err, EFBIG, "%s %s on API socket %s: the answer is larger than %d bytes", method,
+                                  path, who, FCAPI_MAX_ANSWER);
+  if (rc == CURLE_WEIRD_SERVER_REPLY || rc == CURLE_UNSUPPORTED_PROTOCOL)
+    return firec_error_set_errno (err, EPROTO, "%s %s on API socket %s: malformed HTTP answer: %s", method, path,
+                                  who, detail);
+  if ((rc == CURLE_SEND_ERROR || rc == CURLE_RECV_ERROR) && os_errno)
+    return firec_error_set (err, (int) os_errno, "%s %s on API socket %s: %s", method, path, who,
+                            rc == CURLE_SEND_ERROR ? "cannot send" : "cannot receive");
+  return firec_error_set_errno (err, (int) os_errno, "%s %s on API socket %s: %s", method, path, who, detail);
 }
 
 int
@@ -549,13 +503,47 @@ firec_fcapi_request (struct firec_fcapi *c, const char *method, const char *path
   resp->status = 0;
   resp->body = NULL;
   resp->deprecated = false;
-  if (c->in_flight > 0)
-    return firec_error_set_errno (err, EBUSY, "%s %s on API socket %s: answers to earlier requests are pending",
-                                  method ? method : "?", path ? path : "?", c->socket_path);
-  long long deadline = deadline_after (timeout_ms);
-  if (send_request (c, method, path, body, timeout_ms, deadline, err) < 0)
-    return -1;
-  return receive_response (c, method, path, timeout_ms, deadline, resp, err);
+  if (!valid_token (method, false))
+    return firec_error_set_errno (err, EINVAL, "invalid HTTP method \"%s\"", method ? method : "(null)");
+  if (!valid_token (path, true))
+    return firec_error_set_errno (err, EINVAL, "invalid API path \"%s\"", path ? path : "(null)");
+  if (readable_now (c->cancel_fd))
+    return firec_error_set_errno (err, ECANCELED, "%s %s on API socket %s: cancelled", method, path, c->socket_path);
+  if (setup_handles (c, err) < 0 || set_request (c, method, path, body, timeout_ms, err) < 0)
+    {
+      firec_error_prefix (err, "%s %s on API socket %s", method, path, c->socket_path);
+      return -1;
+    }
+
+  firec_buf_release (&c->answer);
+  c->answer_too_big = false;
+  c->deprecated = false;
+  c->errbuf[0] = '\0';
+  CURLMcode mc = c->curl->multi_add_handle (c->multi, c->easy);
+  if (mc != CURLM_OK)
+    return firec_error_set (err, 0, "%s %s on API socket %s: libcurl: %s", method, path, c->socket_path,
+                            c->curl->multi_strerror (mc));
+  CURLcode result = CURLE_OK;
+  int rc = perform (c, &result, err);
+  /* Also ends a transfer cut short, closing its connection. */
+  c->curl->multi_remove_handle (c->multi, c->easy);
+  if (rc < 0)
+    {
+      firec_buf_release (&c->answer);
+      firec_error_prefix (err, "%s %s on API socket %s", method, path, c->socket_path);
+      return -1;
+    }
+  if (result != CURLE_OK)
+    {
+      firec_buf_release (&c->answer);
+      return transport_error (c, result, method, path, timeout_ms, err);
+    }
+  long status = 0;
+  c->curl->easy_getinfo (c->easy, CURLINFO_RESPONSE_CODE, &status);
+  resp->status = status;
+  resp->body = firec_buf_steal (&c->answer);
+  resp->deprecated = c->deprecated;
+  return 0;
 }
 
 char *
@@ -618,6 +606,7 @@ firec_fcapi_call (struct firec_fcapi *c, const char *method, const char *path, c
     return -1;
   return firec_fcapi_check (method, path, body, r, err);
 }
+
 
 /* ------------------------------------------------------------------ readiness */
 
@@ -718,15 +707,29 @@ retryable_errno (int e)
     }
 }
 
-void
-firec_fcapi_set_cancel_fd (struct firec_fcapi *c, int cancel_fd)
+/* One connection attempt on the client's path: the connected fd, or -1 with errno. */
+static int
+connect_once (const struct firec_fcapi *c)
 {
-  c->cancel_fd = cancel_fd;
+  struct sockaddr_un addr = { .sun_family = AF_UNIX };
+  memcpy (addr.sun_path, c->connect_path, strlen (c->connect_path) + 1);
+  int fd = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (fd < 0)
+    return -1;
+  /* connect () on AF_UNIX completes at once or fails (EAGAIN: backlog full). */
+  if (connect (fd, (struct sockaddr *) &addr, sizeof addr) < 0)
+    {
+      int e = errno;
+      close (fd);
+      errno = e;
+      return -1;
+    }
+  return fd;
 }
 
 int
-firec_fcapi_wait_ready (const char *socket_path, pid_t pid_or_0, int pidfd_or_minus1, long timeout_ms, int cancel_fd,
-                        struct firec_fcapi **ready_client, firec_error_t *err)
+firec_fcapi_wait_ready (const char *socket_path, pid_t pid_or_0, int pidfd_or_minus1, int cancel_fd,
+                        long timeout_ms, struct firec_fcapi **ready_client, firec_error_t *err)
 {
   if (ready_client)
     *ready_client = NULL;
@@ -755,6 +758,11 @@ firec_fcapi_wait_ready (const char *socket_path, pid_t pid_or_0, int pidfd_or_mi
 
   for (;;)
     {
+      if (readable_now (cancel_fd))
+        {
+          firec_error_set_errno (err, ECANCELED, "waiting for Firecracker API socket %s: cancelled", socket_path);
+          break;
+        }
       if (watch_process)
         {
           int status;
@@ -786,16 +794,24 @@ firec_fcapi_wait_ready (const char *socket_path, pid_t pid_or_0, int pidfd_or_mi
           firec_error_t attempt_err = NULL;
           if (client == NULL && firec_fcapi_open (socket_path, &client, &attempt_err) < 0)
             client = NULL;
-          if (client && ensure_connected (client, &attempt_err) == 0)
+          int fd = client ? connect_once (client) : -1;
+          if (fd >= 0)
             {
+              /* Accepted: libcurl makes its own connection for the first request
+                 (7.88 calls connect () even on a socket that
+                 CURLOPT_SOCKOPTFUNCTION declares connected: EISCONN). */
+              close (fd);
               rc = 0;
               if (ready_client)
                 {
+                  client->cancel_fd = cancel_fd;
                   client->inotify_fd = steal_fd (&ino);
                   *ready_client = steal_pointer (&client);
                 }
               break;
             }
+          if (client)
+            firec_error_set (&attempt_err, errno, "cannot connect");
           if (attempt_err)
             {
               int e = attempt_err->errno_value;
@@ -850,19 +866,22 @@ firec_fcapi_wait_ready (const char *socket_path, pid_t pid_or_0, int pidfd_or_mi
             wait_ms = left > INT_MAX ? INT_MAX : (int) left;
         }
 
-      struct pollfd fds[3] = {
-        { .fd = ino, .events = POLLIN },
-        { .fd = pidfd, .events = POLLIN },
-        { .fd = cancel_fd, .events = POLLIN },
-      };
-      if (poll (fds, 3, wait_ms) < 0 && errno != EINTR)
+      struct pollfd fds[3];
+      nfds_t n = 0;
+      if (cancel_fd >= 0)
+        fds[n++] = (struct pollfd){ .fd = cancel_fd, .events = POLLIN };
+      if (ino >= 0)
+        fds[n++] = (struct pollfd){ .fd = ino, .events = POLLIN };
+      if (pidfd >= 0)
+        fds[n++] = (struct pollfd){ .fd = pidfd, .events = POLLIN };
+      if (poll (fds, n, wait_ms) < 0 && errno != EINTR)
         {
           firec_error_set (err, errno, "cannot wait for API socket %s", socket_path);
           break;
         }
-      if (fds[2].revents)
+      if (cancel_fd >= 0 && fds[0].revents)
         {
-          firec_error_set_errno (err, ECANCELED, "interrupted while waiting for API socket %s", socket_path);
+          firec_error_set_errno (err, ECANCELED, "waiting for Firecracker API socket %s: cancelled", socket_path);
           break;
         }
       drain_inotify (ino);

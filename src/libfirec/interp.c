@@ -50,8 +50,7 @@ struct firec_vm
   struct firec_pidref vmm;
   struct firec_stderr_tail *stderr_tail;
   struct firec_fcapi *api;
-  size_t api_unsent; /* the first step whose API request is not sent yet */
-  int interrupted;   /* the signal that interrupted the run, 0 if none */
+  int interrupted; /* the signal that interrupted the run, 0 if none */
 };
 
 /* ------------------------------------------------------------------ signals */
@@ -448,107 +447,50 @@ request_timeout_ms (const struct firec_vm *vm)
   return vm->model->start_timeout_ms > 30000 ? vm->model->start_timeout_ms : 30000;
 }
 
-static const char *fault_for (const struct firec_step *step, size_t *kind_len);
-static int exchange (struct firec_vm *vm, const struct firec_step *step, struct firec_fcapi_response *resp,
-                     firec_error_t *err);
-
-/* Ready once the socket accepts and GET / is answered; the configuration
-   requests go out right behind the GET / (exchange), saving a round trip. */
+/* Sends step's request (GET / for the readiness and confirming steps) and
+   receives its answer: one request at a time, each answer read before the next
+   request goes out, so that Firecracker's word on a step that can end it (a
+   failed snapshot load, InstanceStart) always reaches the user. */
 static int
-step_api_wait (struct firec_vm *vm, const struct firec_step *step, firec_error_t *err)
+exchange (struct firec_vm *vm, const struct firec_step *step, const char *body, struct firec_fcapi_response *resp,
+          firec_error_t *err)
 {
-  const struct firec_model *m = vm->model;
-  if (firec_fcapi_wait_ready (m->api_socket_host, vm->vmm.pid, vm->vmm.fd, m->start_timeout_ms, vm->opts.signal_fd,
-                              &vm->api, err)
+  bool get_root = step->kind == FIREC_STEP_API_WAIT || step->kind == FIREC_STEP_API_CONFIRM;
+  if (firec_fcapi_request (vm->api, get_root ? "GET" : step->method, get_root ? "/" : step->path,
+                           get_root ? NULL : body, request_timeout_ms (vm), resp, err)
       < 0)
     {
-      annotate_stderr (vm, "firecracker", err);
-      return -1;
-    }
-  firec_fcapi_set_cancel_fd (vm->api, vm->opts.signal_fd);
-  cleanup_fcapi_response struct firec_fcapi_response resp = { 0 };
-  return exchange (vm, step, &resp, err) < 0 || firec_fcapi_check ("GET", "/", NULL, &resp, err) < 0 ? -1 : 0;
-}
-
-/* A configuration request whose answer is only a status can be sent before the
-   ones ahead of it are answered: Firecracker answers a connection's requests in
-   order, and a failure anywhere kills the VMM, which undoes all of them. Not
-   InstanceStart nor a snapshot load, whose answers gate what follows, and not
-   a step a test fault is aimed at. */
-static bool
-pipelinable (const struct firec_step *step)
-{
-  size_t n;
-  return step->kind == FIREC_STEP_API_REQUEST && strcmp (step->path, "/actions") != 0
-         && strncmp (step->path, "/snapshot", 9) != 0 && fault_for (step, &n) == NULL;
-}
-
-static int
-send_step_request (struct firec_vm *vm, const struct firec_step *step, firec_error_t *err)
-{
-  if (step->kind == FIREC_STEP_API_WAIT || step->kind == FIREC_STEP_API_CONFIRM)
-    return firec_fcapi_send (vm->api, "GET", "/", NULL, request_timeout_ms (vm), err);
-  cleanup_free char *body = step->body ? cJSON_PrintUnformatted (step->body) : NULL;
-  return firec_fcapi_send (vm->api, step->method, step->path, body, request_timeout_ms (vm), err);
-}
-
-/* What may go out right behind step: the pipelinable requests after the
-   readiness GET / or a pipelinable one, and the GET / that confirms the start
-   behind InstanceStart (it is answered once the start is, saving a wake-up while
-   the vCPUs already compete for the CPU; if the start failed, its answer is
-   simply not looked at). */
-static bool
-may_follow (const struct firec_step *step, const struct firec_step *next)
-{
-  size_t n;
-  if (next->kind == FIREC_STEP_API_CONFIRM)
-    return step->kind == FIREC_STEP_API_REQUEST && fault_for (next, &n) == NULL;
-  return (step->kind == FIREC_STEP_API_WAIT || pipelinable (step)) && pipelinable (next);
-}
-
-/* Receives step's answer, first sending its request and whatever may follow it
-   unless that went out with an earlier step. */
-static int
-exchange (struct firec_vm *vm, const struct firec_step *step, struct firec_fcapi_response *resp, firec_error_t *err)
-{
-  const struct firec_step *steps = vm->plan->steps;
-  size_t index = (size_t) (step - steps);
-  if (vm->api_unsent <= index)
-    {
-      if (send_step_request (vm, step, err) < 0)
-        {
-          annotate_vmm_death (vm, err);
-          return -1;
-        }
-      vm->api_unsent = index + 1;
-      /* A later one that cannot be sent now is sent again as its own step comes. */
-      while (vm->api_unsent < vm->plan->count && may_follow (&steps[vm->api_unsent - 1], &steps[vm->api_unsent]))
-        {
-          cleanup_error firec_error_t ignored = NULL;
-          if (send_step_request (vm, &steps[vm->api_unsent], &ignored) < 0)
-            break;
-          vm->api_unsent++;
-        }
-    }
-  bool get_root = step->kind == FIREC_STEP_API_WAIT || step->kind == FIREC_STEP_API_CONFIRM;
-  const char *method = get_root ? "GET" : step->method;
-  const char *path = get_root ? "/" : step->path;
-  if (firec_fcapi_receive (vm->api, method, path, request_timeout_ms (vm), resp, err) < 0)
-    {
-      vm->api_unsent = index + 1; /* the connection is gone, and what was sent after with it */
       annotate_vmm_death (vm, err);
       return -1;
     }
   return 0;
 }
 
+/* Ready once the socket accepts and GET / is answered. libcurl, loading since
+   the run began, is needed from here on. Every request of the run gives up at
+   once when a stop signal arrives. */
+static int
+step_api_wait (struct firec_vm *vm, const struct firec_step *step, firec_error_t *err)
+{
+  const struct firec_model *m = vm->model;
+  if (firec_fcapi_wait_ready (m->api_socket_host, vm->vmm.pid, vm->vmm.fd, vm->opts.signal_fd, m->start_timeout_ms,
+                              &vm->api, err)
+      < 0)
+    {
+      annotate_stderr (vm, "firecracker", err);
+      return -1;
+    }
+  cleanup_fcapi_response struct firec_fcapi_response resp = { 0 };
+  return exchange (vm, step, NULL, &resp, err) < 0 || firec_fcapi_check ("GET", "/", NULL, &resp, err) < 0 ? -1 : 0;
+}
+
 static int
 step_api_request (struct firec_vm *vm, const struct firec_step *step, firec_error_t *err)
 {
   cleanup_fcapi_response struct firec_fcapi_response resp = { 0 };
-  if (exchange (vm, step, &resp, err) < 0)
+  cleanup_free char *body = step->body ? cJSON_PrintUnformatted (step->body) : NULL;
+  if (exchange (vm, step, body, &resp, err) < 0)
     return -1;
-  cleanup_free char *body = resp.status >= 300 && step->body ? cJSON_PrintUnformatted (step->body) : NULL;
   return firec_fcapi_check (step->method, step->path, body, &resp, err);
 }
 
@@ -556,7 +498,7 @@ static int
 step_api_confirm (struct firec_vm *vm, const struct firec_step *step, firec_error_t *err)
 {
   cleanup_fcapi_response struct firec_fcapi_response resp = { 0 };
-  if (exchange (vm, step, &resp, err) < 0 || firec_fcapi_check ("GET", "/", NULL, &resp, err) < 0)
+  if (exchange (vm, step, NULL, &resp, err) < 0 || firec_fcapi_check ("GET", "/", NULL, &resp, err) < 0)
     return -1;
   cleanup_cjson cJSON *info = cJSON_Parse (resp.body);
   const char *state = cJSON_GetStringValue (cJSON_GetObjectItemCaseSensitive (info, "state"));

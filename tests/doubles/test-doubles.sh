@@ -266,6 +266,20 @@ api "$W/i.sock" GET /
 t "FAKE_FC_HANG_AT: no answer, still serving" is "$hung:$code" "000:200"
 kill -9 "$fcpid"
 
+start_fc "$W/drop.sock" FAKE_FC_DROP_AT="PUT /machine-config" FAKE_FC_REQUEST_LOG="$W/drop.log"
+api "$W/drop.sock" PUT /machine-config '{"vcpu_count":1,"mem_size_mib":128}'
+t "FAKE_FC_DROP_AT: closed without an answer" is "$code" "000"
+api "$W/drop.sock" GET /
+t "FAKE_FC_DROP_AT: still serving" is "$code" 200
+t "FAKE_FC_DROP_AT: the request is logged" is "$(grep -c '"path":"/machine-config"' "$W/drop.log")" 1
+kill -9 "$fcpid"
+
+start_fc "$W/fail-exit.sock" FAKE_FC_FAIL_EXIT_AT="PUT /actions:InstanceStart"
+api "$W/fail-exit.sock" PUT /boot-source "{\"kernel_image_path\":\"$W/vmlinux\"}"
+api "$W/fail-exit.sock" PUT /actions '{"action_type":"InstanceStart"}'
+wait "$fcpid"
+t "FAKE_FC_FAIL_EXIT_AT: 400, then exit 1" is "$code $body $?" '400 {"fault_message":"injected failure at PUT /actions:InstanceStart"} 1'
+
 start=$(date +%s%N)
 start_fc "$W/j.sock" FAKE_FC_SOCKET_DELAY_MS=300
 el=$((($(date +%s%N) - start) / 1000000))
