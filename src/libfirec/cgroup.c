@@ -6,6 +6,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <poll.h>
+#include <stdlib.h>
 #include <sys/statfs.h>
 #include <time.h>
 #include <unistd.h>
@@ -59,3 +60,13 @@ firec_remove_cgroup_dirs (const cJSON *dirs, firec_error_t *err)
   return rc;
 }
 
+
+/* FIREC_CGROUP_ROOT names where the hierarchy is mounted when it is not
+   /sys/fs/cgroup (and lets the tests use a fake one). */
+int
+firec_cgroup_host_version (void)
+{
+  const char *root = getenv ("FIREC_CGROUP_ROOT");
+  struct statfs s;
+  return statfs (root && *root ? root : "/sys/fs/cgroup", &s) == 0 && s.f_type == CGROUP2_SUPER_MAGIC ? 2 : 1;
+}

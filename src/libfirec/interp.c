@@ -150,26 +150,6 @@ push_undo (struct firec_vm *vm, enum undo_kind kind, const struct firec_step *st
 }
 
 
-/* A bare name is looked up in PATH, as a shell would; we then exec the absolute path. */
-static char *
-find_binary (const char *name)
-{
-  if (strchr (name, '/'))
-    return access (name, X_OK) == 0 ? firec_xstrdup (name) : NULL;
-  const char *path = getenv ("PATH");
-  cleanup_free char *copy = firec_xstrdup (path && *path ? path : "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
-  char *save = NULL;
-  for (char *dir = strtok_r (copy, ":", &save); dir; dir = strtok_r (NULL, ":", &save))
-    {
-      char *candidate = firec_xasprintf ("%s/%s", *dir ? dir : ".", name);
-      struct stat st;
-      if (stat (candidate, &st) == 0 && S_ISREG (st.st_mode) && access (candidate, X_OK) == 0)
-        return candidate;
-      free (candidate);
-    }
-  return NULL;
-}
-
 static void __attribute__ ((format (printf, 2, 3)))
 preflight_fail (struct firec_vm *vm, const char *fmt, ...)
 {
@@ -225,9 +205,20 @@ static void
 preflight_binaries (struct firec_vm *vm)
 {
   const struct firec_model *m = vm->model;
-  vm->firecracker_path = find_binary (m->firecracker_binary);
-  if (m->jailer)
-    vm->jailer_path = find_binary (m->jailer_binary);
+  /* The model resolved the binaries (the plan's argv names those files); run
+     and probe only what is still the same file. */
+  cleanup_free char *fc_changed = firec_binary_changed (&m->firecracker_binary, m->base_dir);
+  cleanup_free char *jailer_changed = m->jailer ? firec_binary_changed (&m->jailer_binary, m->base_dir) : NULL;
+  if (m->firecracker_binary.found && fc_changed == NULL)
+    vm->firecracker_path = firec_xstrdup (m->firecracker_binary.path);
+  if (m->jailer && m->jailer_binary.found && jailer_changed == NULL)
+    vm->jailer_path = firec_xstrdup (m->jailer_binary.path);
+  if (fc_changed)
+    preflight_fail (vm, "spec.firecracker.binary changed while firec-run read the manifest: %s; run again",
+                    fc_changed);
+  if (jailer_changed)
+    preflight_fail (vm, "spec.jailer.binary changed while firec-run read the manifest: %s; run again",
+                    jailer_changed);
   /* Both probes run at once, and alongside the rest of the preflight (or come
      from the cache). finish_preflight_binaries reads them. */
   cleanup_free char *root = firec_state_root ();
@@ -269,9 +260,10 @@ finish_preflight_binaries (struct firec_vm *vm, bool report)
     vm->preflight_failures.data[vm->binaries_offset] = '\0';
   vm->current_step = vm->binaries_step;
 
-  if (vm->firecracker_path == NULL)
+  if (!m->firecracker_binary.found)
     preflight_fail (vm, "firecracker binary %s not found or not executable (spec.firecracker.binary%s)",
-                    m->firecracker_binary, strchr (m->firecracker_binary, '/') ? "" : ", looked up in PATH");
+                    m->firecracker_binary.path,
+                    strchr (m->firecracker_binary.written, '/') ? "" : ", looked up in PATH");
   else if (fc_err)
     preflight_fail (vm, "%s", fc_err->message);
   else if (vm->firecracker_version
@@ -288,9 +280,9 @@ finish_preflight_binaries (struct firec_vm *vm, bool report)
     }
   /* (The 1.5.1 jailer's rule that the exec file name contains "firecracker" is
      in the plan's version gate: jailer.spawn needs 1.13 otherwise.) */
-  if (m->jailer && vm->jailer_path == NULL)
-    preflight_fail (vm, "jailer binary %s not found or not executable (spec.jailer.binary%s)", m->jailer_binary,
-                    strchr (m->jailer_binary, '/') ? "" : ", looked up in PATH");
+  if (m->jailer && !m->jailer_binary.found)
+    preflight_fail (vm, "jailer binary %s not found or not executable (spec.jailer.binary%s)", m->jailer_binary.path,
+                    strchr (m->jailer_binary.written, '/') ? "" : ", looked up in PATH");
   else if (jailer_err)
     preflight_fail (vm, "%s", jailer_err->message);
   else if (jailer_version && vm->firecracker_version && strcmp (jailer_version, vm->firecracker_version) != 0)
@@ -815,17 +807,11 @@ step_spawn (struct firec_vm *vm, const struct firec_step *step, firec_error_t *e
   size_t argc = 0;
   while (step->argv[argc])
     argc++;
+  /* The plan's argv is final: it names the resolved binaries and the cgroup
+     version, and preflight checked that they are still what it names. */
   const char **argv = firec_xcalloc (argc + 1, sizeof *argv);
-  cleanup_free char *cgroup_version = NULL;
   for (size_t i = 0; i < argc; i++)
-    {
-      argv[i] = step->argv[i];
-      if (i > 0 && strcmp (step->argv[i - 1], "--exec-file") == 0)
-        argv[i] = vm->firecracker_path;
-      if (i > 0 && strcmp (step->argv[i - 1], "--cgroup-version") == 0 && strcmp (step->argv[i], "auto") == 0)
-        argv[i] = cgroup_version = firec_xasprintf ("%d", cgroup_version_of_host ());
-    }
-  argv[0] = m->jailer ? vm->jailer_path : vm->firecracker_path;
+    argv[i] = step->argv[i];
   vm->cgroup_dirs = cgroup_dirs_for (m, m->cgroup_version ? m->cgroup_version : cgroup_version_of_host ());
 
   int child_stderr = -1;

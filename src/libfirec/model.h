@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
+#include <time.h>
 #include <cjson/cJSON.h>
 
 #include "diag.h"
@@ -50,6 +51,20 @@ struct firec_file
   bool output;     /* Firecracker creates/writes it: firec-run creates it on the host first */
 };
 
+/* An executable the run execs (firecracker, the jailer). */
+struct firec_binary
+{
+  char *written; /* spec.*.binary as written */
+  char *path;    /* the file exec'd: PATH lookup for a bare name, else against the
+                    manifest's directory, then canonical (realpath); as written
+                    when there is no such executable file (preflight says so) */
+  bool found;    /* path is an executable regular file, identified by these: */
+  dev_t dev;
+  ino_t ino;
+  off_t size;
+  struct timespec mtime, ctime; /* a new file may reuse a freed inode number */
+};
+
 enum firec_run_mode
 {
   FIREC_RUN_ATTACHED,
@@ -85,8 +100,8 @@ struct firec_model
   char *name;
 
   /* firecracker */
-  char *firecracker_binary; /* as written: a path, or a name looked up in PATH at run time */
-  char *exec_name;          /* basename of the binary: the jailer names the jail after it */
+  struct firec_binary firecracker_binary;
+  char *exec_name;          /* basename of the resolved binary: the jailer names the jail after it */
   char *api_socket_vm;      /* as Firecracker sees it */
   char *api_socket_host;
   char *vsock_socket_host;  /* NULL without vsock */
@@ -97,7 +112,7 @@ struct firec_model
 
   /* jailer */
   bool jailer;
-  char *jailer_binary;
+  struct firec_binary jailer_binary;
   unsigned long uid, gid;
   char *chroot_base_dir;
   char *jail_dir;  /* <chroot_base_dir>/<exec_name>/<name>: removed on cleanup */
@@ -106,7 +121,7 @@ struct firec_model
   bool daemonize;
   bool new_pid_ns;
   char **cgroups;  /* "file=value", NULL-terminated, sorted by file */
-  int cgroup_version; /* 1, 2, or 0 for auto (decided at run time) */
+  int cgroup_version; /* 1 or 2 ("auto": the host's, decided when resolving) */
   char *parent_cgroup;
   char **resource_limits; /* "name=value", NULL-terminated */
 
@@ -166,6 +181,13 @@ char *firec_model_digest (const struct firec_model *model);
    $XDG_RUNTIME_DIR/firec; and the state directory of one VM below it. */
 char *firec_state_root (void);
 char *firec_state_dir_for (const char *name);
+
+/* Resolves spec.*.binary as firec-run will exec it (see struct firec_binary). */
+void firec_binary_resolve (const char *written, const char *base_dir, struct firec_binary *out);
+void firec_binary_release (struct firec_binary *binary);
+/* NULL when the name still resolves to the same file as when the model was
+   made; otherwise what changed, for a preflight failure. */
+char *firec_binary_changed (const struct firec_binary *binary, const char *base_dir);
 
 /* Lexically normalizes an absolute path: collapses "//", "." and "..". */
 char *firec_path_normalize (const char *path);
