@@ -59,21 +59,6 @@ if [ "$REAL" = 0 ]; then
   check "update drive: a new backing file, staged into the jail" "$FIREC_RUN" update "$name" drive rootfs --path "$WORK/$name/other.img"
   check "update of an unknown drive is refused" sh -c "! '$FIREC_RUN' update '$name' drive nope --path '$WORK/$name/other.img' 2>/dev/null"
 fi
-mkdir -p "$WORK/snap"
-prepare hello e2e-snapsrc
-"$PYTHON3" -c 'import json,sys; m=json.load(open(sys.argv[1])); m["spec"]["balloon"]={"amount_mib": 16, "deflate_on_oom": True, "stats_polling_interval_s": 1}; json.dump(m, open(sys.argv[1],"w"))' "$WORK/e2e-snapsrc/vm.json"
-"$FIREC_RUN" run -d -q "$WORK/e2e-snapsrc/vm.json" 2>/dev/null
-"$FIREC_RUN" snapshot create e2e-snapsrc --snapshot "$WORK/snap/vm.snap" --mem "$WORK/snap/vm.mem" 2>"$WORK/$name/snap.err"; rc=$?
-check "snapshot create exits 0 (got $rc)" test "$rc" -eq 0
-check "the snapshot files land at the host paths, owned by root" test -s "$WORK/snap/vm.snap" -a -e "$WORK/snap/vm.mem" -a "$(stat -c %u "$WORK/snap/vm.snap")" = 0
-check "and the VM runs again" test "$(status_of e2e-snapsrc)" = running
-if [ "$REAL" = 0 ]; then
-  check "balloon set" "$FIREC_RUN" balloon set e2e-snapsrc 32
-  check "balloon stats prints the statistics" sh -c "'$FIREC_RUN' balloon stats e2e-snapsrc | grep -q target_mib"
-fi
-check "balloon set refuses a non-number" sh -c "! '$FIREC_RUN' balloon set e2e-snapsrc lots 2>/dev/null"
-"$FIREC_RUN" rm e2e-snapsrc 2>/dev/null
-check "rm of the snapshot's source VM leaves nothing" clean_after e2e-snapsrc
 if [ "$REAL" = 0 ]; then
   check "the API saw the MMDS patch (GET /mmds)" sh -c "curl -s --unix-socket '$("$FIREC_RUN" status -o json "$name" | json_field api_socket)' http://localhost/mmds | grep -q z1"
 fi
@@ -95,6 +80,22 @@ check "nothing is left after stop + rm" clean_after "$name"
 out=$("$FIREC_RUN" rm "$name" 2>&1); rc=$?
 check "rm of an absent VM: exit 0, nothing to do" sh -c "[ $rc -eq 0 ] && echo '$out' | grep -q 'nothing to remove'"
 
+# --- snapshot create (after e2e-life is gone: one VM at a time) -----------------
+mkdir -p "$WORK/snap"
+prepare hello e2e-snapsrc
+"$PYTHON3" -c 'import json,sys; m=json.load(open(sys.argv[1])); m["spec"]["balloon"]={"amount_mib": 16, "deflate_on_oom": True, "stats_polling_interval_s": 1}; json.dump(m, open(sys.argv[1],"w"))' "$WORK/e2e-snapsrc/vm.json"
+"$FIREC_RUN" run -d -q "$WORK/e2e-snapsrc/vm.json" 2>/dev/null
+"$FIREC_RUN" snapshot create e2e-snapsrc --snapshot "$WORK/snap/vm.snap" --mem "$WORK/snap/vm.mem" 2>"$WORK/$name/snap.err"; rc=$?
+check "snapshot create exits 0 (got $rc)" test "$rc" -eq 0
+check "the snapshot files land at the host paths, owned by root" test -s "$WORK/snap/vm.snap" -a -e "$WORK/snap/vm.mem" -a "$(stat -c %u "$WORK/snap/vm.snap")" = 0
+check "and the VM runs again" test "$(status_of e2e-snapsrc)" = running
+if [ "$REAL" = 0 ]; then
+  check "balloon set" "$FIREC_RUN" balloon set e2e-snapsrc 32
+  check "balloon stats prints the statistics" sh -c "'$FIREC_RUN' balloon stats e2e-snapsrc | grep -q target_mib"
+fi
+check "balloon set refuses a non-number" sh -c "! '$FIREC_RUN' balloon set e2e-snapsrc lots 2>/dev/null"
+"$FIREC_RUN" rm e2e-snapsrc 2>/dev/null
+check "rm of the snapshot's source VM leaves nothing" clean_after e2e-snapsrc
 # --- a manifest that loads the snapshot ---------------------------------------
 if true; then
   name=e2e-restore
@@ -254,6 +255,10 @@ check "20 parallel runs of one name give exactly one VM (got $running)" test "$r
 "$FIREC_RUN" rm -f "$name" 2>/dev/null
 check "rm leaves nothing" clean_after "$name"
 
+if [ "$REAL" = 1 ]; then
+  skip "20 names in parallel give 20 running VMs" "real VMs run one at a time here"
+  done_testing; exit 0
+fi
 for i in $(seq 20); do prepare hello "e2e-many$i" & done; wait
 for i in $(seq 20); do "$FIREC_RUN" run -d -q "$WORK/e2e-many$i/vm.json" >/dev/null 2>&1 & done; wait
 count=0; for i in $(seq 20); do [ "$(status_of "e2e-many$i")" = running ] && count=$((count + 1)); done

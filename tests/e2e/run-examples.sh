@@ -69,13 +69,15 @@ check "a missing kernel is a host precondition (exit 3, got $rc)" test "$rc" -eq
 check "the message names the file and the field" grep -q "kernel_image_path" "$WORK/$name/stderr"
 check "nothing is left" clean_after "$name"
 
-# A stale jail directory is refused with the command that removes it.
+# A stale jail directory (without the jailer: run directory) is refused with
+# the command that removes it.
 name=e2e-stale
 prepare hello "$name"
-mkdir -p "$WORK/jail/$(basename "$FC")/$name/root"
+if has_jailer; then stale=$WORK/jail/$(basename "$(readlink -f "$FC")")/$name; else stale=$FIREC_STATE_DIR/$name; fi
+mkdir -p "$stale/root"
 "$FIREC_RUN" run -q "$WORK/$name/vm.json" </dev/null >/dev/null 2>"$WORK/$name/stderr"; rc=$?
 check "a stale jail directory is a precondition failure (exit 3, got $rc)" test "$rc" -eq 3
 check "the message gives the cleanup command" grep -q "firec-run rm $name" "$WORK/$name/stderr"
-rm -rf "$WORK/jail/$(basename "$FC")/$name"
+rm -rf "$stale"
 
 done_testing
