@@ -306,7 +306,9 @@ same_filesystem (const char *a, const char *b)
 static char *
 source_problem (const struct firec_file *f, int *fd)
 {
-  *fd = open (f->host_path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+  /* A Uffd handler's socket cannot be opened, only found: Firecracker connects to it. */
+  bool socket = f->role == FIREC_FILE_UFFD_SOCKET;
+  *fd = open (f->host_path, (socket ? O_PATH : O_RDONLY | O_NONBLOCK | O_NOCTTY) | O_CLOEXEC);
   int open_errno = errno;
   struct stat st;
   bool exists = *fd >= 0 || stat (f->host_path, &st) == 0;
@@ -325,7 +327,15 @@ source_problem (const struct firec_file *f, int *fd)
   if (*fd < 0)
     return firec_xasprintf ("%s: %s cannot be read: %s", f->where, f->host_path, strerror (open_errno));
   /* An output may be a FIFO or a device; an input must be a file or a block device. */
-  if (!f->output && fstat (*fd, &st) == 0 && !S_ISREG (st.st_mode) && !S_ISBLK (st.st_mode))
+  if (socket && fstat (*fd, &st) == 0 && !S_ISSOCK (st.st_mode))
+    {
+      close (*fd);
+      *fd = -1;
+      return firec_xasprintf ("%s: %s is not a Unix socket (a Uffd backend_path is the socket of the page-fault "
+                              "handler, which must be listening before the run)",
+                              f->where, f->host_path);
+    }
+  if (!socket && !f->output && fstat (*fd, &st) == 0 && !S_ISREG (st.st_mode) && !S_ISBLK (st.st_mode))
     {
       close (*fd);
       *fd = -1;
@@ -356,7 +366,7 @@ preflight_jail_access (struct firec_vm *vm, const struct firec_file *f, const st
                     "(`setfacl -m u:%lu:%s %s`)%s",
                     f->where, f->host_path, needs_write ? "readable and writable" : "readable", m->uid, m->uid,
                     m->gid, f->host_path, m->uid, needs_write ? "rw" : "r", f->host_path,
-                    f->output ? ""
+                    f->output || f->role == FIREC_FILE_UFFD_SOCKET ? ""
                     : f->writable
                         ? ", or `staging: copy` for this drive (which makes it ephemeral: its writes are discarded)"
                         : ", or `staging: copy`");

@@ -32,6 +32,7 @@ enum firec_file_role
   FIREC_FILE_SECCOMP,
   FIREC_FILE_SNAPSHOT_STATE,
   FIREC_FILE_SNAPSHOT_MEMORY,
+  FIREC_FILE_UFFD_SOCKET, /* a page-fault handler's socket: linked or bind-mounted, for Firecracker to connect to */
   FIREC_FILE_LOG,     /* output: created on the host, then staged like a read-write drive */
   FIREC_FILE_METRICS, /* output */
   FIREC_FILE_SERIAL,  /* output */

@@ -569,10 +569,16 @@ collect_files (struct firec_model *m)
   const cJSON *backend = firec_json_member (snapshot, "mem_backend");
   const char *backend_type = firec_json_string (backend, "backend_type");
   const char *mem = firec_json_string (backend, "backend_path");
-  /* A Uffd backend_path is the page-fault handler's socket, not a file to stage. */
   if (mem && backend_type && strcmp (backend_type, "File") == 0)
     add_file (m, FIREC_FILE_SNAPSHOT_MEMORY, NULL, "stage.snapshot-memory", mem, "/snapshot-memory",
               "/spec/snapshot/mem_backend/backend_path", def, false, false);
+  /* A Uffd backend_path is the socket a page-fault handler listens on, and a
+     chrooted Firecracker connects to it by its path in the jail: the socket is
+     staged like a writable file (a hard link, else a bind mount: the same
+     inode, so the connection reaches the handler), never copied. */
+  if (mem && backend_type && strcmp (backend_type, "Uffd") == 0)
+    add_file (m, FIREC_FILE_UFFD_SOCKET, NULL, "stage.uffd-socket", mem, "/uffd",
+              "/spec/snapshot/mem_backend/backend_path", FIREC_STAGING_LINK, true, false);
   const char *mem_file = firec_json_string (snapshot, "mem_file_path");
   if (mem_file)
     add_file (m, FIREC_FILE_SNAPSHOT_MEMORY, NULL, "stage.snapshot-memory", mem_file, "/snapshot-memory",

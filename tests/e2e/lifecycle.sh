@@ -117,6 +117,61 @@ PY
   check "rm -f leaves nothing and the snapshot files unchanged" clean_after "$name"
 fi
 
+# --- a Uffd memory backend: the page-fault handler's socket is reached from the jail
+# The handler listens on a host socket; Firecracker, chrooted, connects to it by
+# its path in the jail, where firec-run linked (or bind-mounted) it.
+name=e2e-uffd
+prepare snapshot-restore "$name"
+mkdir -p "$WORK/$name/uffd"
+"$PYTHON3" - "$WORK/$name/vm.json" "$WORK/snap" "$WORK/$name/uffd/handler.sock" <<'PY'
+import json, sys
+m = json.load(open(sys.argv[1]))
+s = m["spec"]["snapshot"]
+s["snapshot_path"] = sys.argv[2] + "/vm.snap"
+s["mem_backend"] = {"backend_type": "Uffd", "backend_path": sys.argv[3]}
+json.dump(m, open(sys.argv[1], "w"))
+PY
+printf '%s\n' "$WORK/snap/vm.snap" >"$WORK/$name/inputs"; fingerprint "$WORK/$name" >"$WORK/$name/before"
+: >"$WORK/$name/uffd/handler.sock"
+"$FIREC_RUN" run -d "$WORK/$name/vm.json" </dev/null >/dev/null 2>"$WORK/$name/stderr"; rc=$?
+check "a Uffd backend_path that is not a socket is refused in preflight (exit $rc)" \
+  sh -c "[ $rc -eq 3 ] && grep -q 'backend_path: .*handler.sock is not a Unix socket' '$WORK/$name/stderr'"
+rm -f "$WORK/$name/uffd/handler.sock"
+# handler.py SOCKET MODE OUT: accepts one connection, keeps what it was sent in OUT.
+cat >"$WORK/$name/handler.py" <<'PY'
+import os, socket, sys
+path, mode, out = sys.argv[1], int(sys.argv[2], 8), sys.argv[3]
+s = socket.socket(socket.AF_UNIX)
+s.bind(path); os.chmod(path, mode); s.listen(1)
+open(out + ".ready", "w").close()
+c, _ = s.accept()
+open(out, "wb").write(c.recv(65536))
+PY
+start_handler() { # start_handler MODE
+  rm -f "$WORK/$name/uffd/handler.sock" "$WORK/$name/got" "$WORK/$name/got.ready"
+  "$PYTHON3" "$WORK/$name/handler.py" "$WORK/$name/uffd/handler.sock" "$1" "$WORK/$name/got" & handler=$!
+  for i in $(seq 100); do [ -e "$WORK/$name/got.ready" ] && break; sleep 0.05; done
+}
+if has_jailer; then
+  start_handler 0755
+  "$FIREC_RUN" run -d "$WORK/$name/vm.json" </dev/null >/dev/null 2>"$WORK/$name/stderr"; rc=$?
+  check "a handler socket the VM's uid cannot write is refused in preflight, with the fix (exit $rc)" \
+    sh -c "[ $rc -eq 3 ] && grep -q 'handler.sock must be readable and writable by the VM.s uid .*setfacl' '$WORK/$name/stderr'"
+  check "and nothing is left" clean_after "$name"
+  kill "$handler" 2>/dev/null; wait "$handler" 2>/dev/null
+fi
+if [ "$REAL" = 0 ]; then
+  start_handler 0777
+  "$FIREC_RUN" run -d "$WORK/$name/vm.json" </dev/null >/dev/null 2>"$WORK/$name/stderr"; rc=$?
+  check "a snapshot whose memory a Uffd handler serves loads (exit $rc)" test "$rc" -eq 0
+  [ $rc -eq 0 ] || tail -3 "$WORK/$name/stderr" | sed 's/^/#   /'
+  check "Firecracker reached the handler through the jail and sent it the memory regions" grep -q base_host_virt_addr "$WORK/$name/got"
+  "$FIREC_RUN" rm -f "$name" 2>/dev/null
+  check "rm -f leaves nothing, and the handler's socket is still there" sh -c "test -S '$WORK/$name/uffd/handler.sock'" 
+  check "... nothing else either" clean_after "$name"
+  kill "$handler" 2>/dev/null; wait "$handler" 2>/dev/null
+fi
+
 # --- restoring a snapshot of a VM with drives: snapshot.drives stages them ------
 name=e2e-restore2
 prepare snapshot-restore "$name"
