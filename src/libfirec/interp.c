@@ -7,6 +7,7 @@
 #include "caps.h"
 #include "cgroup.h"
 #include "fcapi.h"
+#include "hostcheck.h"
 #include "process.h"
 #include "stage.h"
 #include "state.h"
@@ -190,6 +191,27 @@ preflight_caps (struct firec_vm *vm)
     preflight_fail (vm, "missing capability %s; run firec-run as root", line);
 }
 
+/* huge_pages: 2M fails at InstanceStart, in the guest kernel's loader, when
+   the pool is short: knowable now. FIREC_SYSFS_ROOT: a test's fake sysfs. */
+static void
+preflight_hugepages (struct firec_vm *vm)
+{
+  const struct firec_model *m = vm->model;
+  const char *sysfs = getenv ("FIREC_SYSFS_ROOT");
+  struct firec_hugepages pool;
+  cleanup_error firec_error_t err = NULL;
+  int enough = firec_hugepages_check (sysfs && *sysfs ? sysfs : "/sys", m->huge_page_kib, m->mem_size_mib, &pool,
+                                      &err);
+  if (enough < 0)
+    preflight_fail (vm, "%s: %s", m->huge_pages_where, err->message);
+  else if (enough == 0)
+    {
+      cleanup_free char *shortfall = firec_hugepages_shortfall (&pool);
+      preflight_fail (vm, "%s: %s", m->huge_pages_where, shortfall);
+    }
+  firec_hugepages_release (&pool);
+}
+
 static void
 preflight_kvm (struct firec_vm *vm)
 {
@@ -199,6 +221,8 @@ preflight_kvm (struct firec_vm *vm)
                     strerror (errno));
   else
     close (fd);
+  if (vm->model->huge_page_kib)
+    preflight_hugepages (vm);
 }
 
 static void

@@ -139,6 +139,11 @@ struct firec_model
   char *state_dir;
 
   bool snapshot; /* spec.snapshot: load instead of booting */
+
+  /* machine-config.huge_pages: 2M (booting): the host's pool must hold the guest memory */
+  unsigned long huge_page_kib; /* 2048, or 0 */
+  unsigned long long mem_size_mib;
+  char *huge_pages_where;      /* "vm.yaml:9:17: /spec/machine-config/huge_pages" */
 };
 
 void firec_model_free (struct firec_model *model);

@@ -497,8 +497,22 @@ add_preflight (struct builder *b)
     add_step (b, FIREC_STEP_PREFLIGHT_CAPS, "preflight.caps", "/spec/jailer",
               "check the effective capabilities the jailer needs (CAP_SYS_ADMIN, CAP_MKNOD, CAP_SETUID, CAP_SETGID, "
               "CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_FOWNER, CAP_SYS_RESOURCE)");
-  s = add_step (b, FIREC_STEP_PREFLIGHT_KVM, "preflight.kvm", NULL, "check that /dev/kvm is readable and writable");
-  strv_add (&touches, "/dev/kvm");
+  if (m->huge_page_kib)
+    {
+      unsigned long long pages = (m->mem_size_mib * 1024 + m->huge_page_kib - 1) / m->huge_page_kib;
+      s = add_step (b, FIREC_STEP_PREFLIGHT_KVM, "preflight.kvm", NULL,
+                    "check that /dev/kvm is readable and writable, and that %llu free %lu MiB huge pages hold the "
+                    "guest memory (machine-config.huge_pages)",
+                    pages, m->huge_page_kib / 1024);
+      strv_add (&touches, "/dev/kvm");
+      strv_addf (&touches, "/sys/kernel/mm/hugepages/hugepages-%lukB", m->huge_page_kib);
+    }
+  else
+    {
+      s = add_step (b, FIREC_STEP_PREFLIGHT_KVM, "preflight.kvm", NULL,
+                    "check that /dev/kvm is readable and writable");
+      strv_add (&touches, "/dev/kvm");
+    }
   set_touches (s, &touches);
 
   /* Described once the plan's minimum version is known (describe_binaries_check). */

@@ -333,6 +333,7 @@ firec_model_free (struct firec_model *m)
   free (m->files);
   free (m->stop);
   free (m->state_dir);
+  free (m->huge_pages_where);
   free (m);
 }
 
@@ -647,6 +648,16 @@ resolve_stop_policy (struct firec_model *m, const cJSON *run)
     }
 }
 
+/* "vm.yaml:14:21: /spec/drives/0/path_on_host", for preflight errors about a field. */
+static char *
+where_in (const struct firec_doc *doc, const char *pointer)
+{
+  struct firec_mark mark;
+  firec_doc_get_mark (doc, firec_doc_at (doc, pointer), &mark, NULL);
+  return mark.line ? firec_xasprintf ("%s:%u:%u: %s", doc->filename, mark.line, mark.column, pointer)
+                   : firec_xasprintf ("%s: %s", doc->filename, pointer);
+}
+
 /* Takes manifest, a copy of doc->root or doc->root itself: the model's, or freed
    on failure. */
 static int
@@ -750,13 +761,7 @@ resolve_manifest (const struct firec_doc *doc, cJSON *manifest, struct firec_mod
   collect_files (m);
   /* Where each file is named in the manifest, for preflight errors about it. */
   for (size_t i = 0; i < m->file_count; i++)
-    {
-      struct firec_mark mark;
-      firec_doc_get_mark (doc, firec_doc_at (doc, m->files[i].pointer), &mark, NULL);
-      m->files[i].where = mark.line ? firec_xasprintf ("%s:%u:%u: %s", doc->filename, mark.line, mark.column,
-                                                       m->files[i].pointer)
-                                    : firec_xasprintf ("%s: %s", doc->filename, m->files[i].pointer);
-    }
+    m->files[i].where = where_in (doc, m->files[i].pointer);
 
   const cJSON *run = firec_json_member (spec, "run");
   const char *mode = firec_json_string (run, "mode");
@@ -767,6 +772,15 @@ resolve_manifest (const struct firec_doc *doc, cJSON *manifest, struct firec_mod
   m->stop_timeout_ms = parse_duration_ms (firec_json_string (run, "stop_timeout"), 30000);
   resolve_stop_policy (m, run);
   m->snapshot = firec_json_member (spec, "snapshot") != NULL;
+  const cJSON *machine = firec_json_member (spec, "machine-config");
+  const char *huge_pages = firec_json_string (machine, "huge_pages");
+  if (!m->snapshot && huge_pages && strcmp (huge_pages, "2M") == 0)
+    {
+      const cJSON *mem = firec_json_member (machine, "mem_size_mib");
+      m->huge_page_kib = 2048;
+      m->mem_size_mib = cJSON_IsNumber (mem) ? (unsigned long long) mem->valuedouble : 0;
+      m->huge_pages_where = where_in (doc, "/spec/machine-config/huge_pages");
+    }
 
   if (r.errors)
     {

@@ -60,6 +60,26 @@ else
     refused "$name" "is version $FC_VERSION, but the manifest needs at least 1.14: /spec/pmem "
 fi
 
+# --- huge pages: the host's pool, read before anything starts ----------------------
+# (A fake sysfs tree: the real pool is the host's business.)
+name=e2e-hugepages
+prepare rootfs "$name"
+edit "$name" 'spec["machine-config"]["huge_pages"] = "2M"'
+pool() { # pool FREE: a 2 MiB pool with FREE free pages
+  local d=$WORK/$name/sys/kernel/mm/hugepages/hugepages-2048kB
+  mkdir -p "$d"; echo "$1" >"$d/nr_hugepages"; echo "$1" >"$d/free_hugepages"
+  echo 0 >"$d/resv_hugepages"; echo 0 >"$d/nr_overcommit_hugepages"; echo 0 >"$d/surplus_hugepages"
+}
+pool 10
+export FIREC_SYSFS_ROOT=$WORK/$name/sys
+check "huge_pages: 2M with 10 free pages for 512 MiB: refused in preflight, with the numbers and the fix" \
+  refused "$name" "/spec/machine-config/huge_pages: the guest memory needs 256 free 2 MiB huge pages, the host has 10 .*nr_hugepages"
+if [ "$REAL" = 0 ] && version_at_least 1.7; then
+  pool 256
+  check "with 256 free pages it runs" runs "$name"
+fi
+unset FIREC_SYSFS_ROOT
+
 # --- the binary through a symlink ----------------------------------------------------
 # The jailer canonicalizes --exec-file: the jail, the copy in it and the pid file
 # are named after the real file. A symlink named "firecracker" to a file whose
