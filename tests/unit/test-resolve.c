@@ -235,10 +235,15 @@ test_binary_resolution (void)
   tap_ok (firec_plan_build (m, &plan, &err) == 0, "it plans");
   TAP_STR_EQ (plan ? plan->min_firecracker_version : NULL, "1.13",
               "the pre-1.13 name rule is checked on the target's name");
-  const struct firec_step *spawn = NULL;
+  const struct firec_step *spawn = NULL, *binaries = NULL;
   for (size_t i = 0; plan && i < plan->count; i++)
     if (plan->steps[i].kind == FIREC_STEP_SPAWN)
       spawn = &plan->steps[i];
+    else if (plan->steps[i].kind == FIREC_STEP_PREFLIGHT_BINARIES)
+      binaries = &plan->steps[i];
+  tap_ok (binaries && strstr (binaries->description, "at least 1.13") && strstr (binaries->description, fc_bin),
+          "preflight.binaries checks the resolved file against the plan's real minimum (%s)",
+          binaries ? binaries->description : "no step");
   tap_ok (spawn && spawn->min_version_reasons && strstr (spawn->min_version_reasons[0], fc_symlink)
               && strstr (spawn->min_version_reasons[0], "\"fc-bin\" lacks"),
           "the reason names the symlink and the file it resolves to");
