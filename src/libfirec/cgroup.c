@@ -21,12 +21,18 @@ hierarchy_root (void)
 }
 
 int
-firec_cgroup_version (const struct firec_model *m)
+firec_cgroup_host_version (void)
 {
-  if (m->cgroup_version)
-    return m->cgroup_version;
   struct statfs s;
   return statfs (hierarchy_root (), &s) == 0 && s.f_type == CGROUP2_SUPER_MAGIC ? 2 : 1;
+}
+
+/* The model decides cgroup_version: auto (resolve.c); a model built by hand
+   that did not is taken as the host's. */
+static int
+version_of (const struct firec_model *m)
+{
+  return m->cgroup_version ? m->cgroup_version : firec_cgroup_host_version ();
 }
 
 /* Where the jailer finds a controller, as it does: the cgroup2 mount (v2), or
@@ -102,7 +108,7 @@ firec_cgroup_problems (const struct firec_model *m)
 {
   char **out = firec_xcalloc (1, sizeof *out);
   size_t n = 0;
-  int version = firec_cgroup_version (m);
+  int version = version_of (m);
   for (char **c = m->cgroups; *c; c++)
     {
       int key_len = (int) strcspn (*c, "=");
@@ -135,7 +141,7 @@ firec_cgroup_dirs (const struct firec_model *m, char ***dirs, char ***new_parent
   *new_parents = firec_xcalloc (1, sizeof **new_parents);
   if (!m->jailer || m->cgroups[0] == NULL)
     return;
-  int version = firec_cgroup_version (m);
+  int version = version_of (m);
   const char *parent = m->parent_cgroup ? m->parent_cgroup : m->exec_name;
   for (char **c = m->cgroups; *c; c++)
     {

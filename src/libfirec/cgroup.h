@@ -18,9 +18,9 @@
 #define CGROUP2_SUPER_MAGIC 0x63677270
 #endif
 
-/* The version cgroup_version: auto means on this host (2 when the hierarchy
-   root is a cgroup2 mount). */
-int firec_cgroup_version (const struct firec_model *m);
+/* The host's cgroup version, for `cgroup_version: auto`: 2 when the hierarchy
+   root is a cgroup2 mount (a cgroup2-only host), else 1. */
+int firec_cgroup_host_version (void);
 
 /* Problems the jailer would refuse with (a controller the host does not offer),
    one malloc'ed message each, NULL-terminated; an empty list when none. */

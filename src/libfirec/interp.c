@@ -304,28 +304,6 @@ pid_file_names_vmm (const struct firec_vm *vm)
   return m->daemonize && (version == NULL || firec_version_compare (version, "1.7") >= 0);
 }
 
-/* The plan's argv, with what only the host can tell: the binary found in PATH
-   and the cgroup version the host has. */
-static const char **
-spawn_argv (struct firec_vm *vm, const struct firec_step *step, char **cgroup_version)
-{
-  const struct firec_model *m = vm->model;
-  size_t argc = 0;
-  while (step->argv[argc])
-    argc++;
-  const char **argv = firec_xcalloc (argc + 1, sizeof *argv);
-  for (size_t i = 0; i < argc; i++)
-    {
-      argv[i] = step->argv[i];
-      if (i > 0 && strcmp (step->argv[i - 1], "--exec-file") == 0)
-        argv[i] = vm->pf.firecracker_path;
-      if (i > 0 && strcmp (step->argv[i - 1], "--cgroup-version") == 0 && strcmp (step->argv[i], "auto") == 0)
-        argv[i] = *cgroup_version = firec_xasprintf ("%d", firec_cgroup_version (m));
-    }
-  argv[0] = m->jailer ? vm->pf.jailer_path : vm->pf.firecracker_path;
-  return argv;
-}
-
 /* Where Firecracker's stderr goes: a pipe we keep reading, or the log file of
    a detached VM. */
 static int
@@ -343,13 +321,13 @@ static int
 spawn_vmm (struct firec_vm *vm, const struct firec_step *step, firec_error_t *err)
 {
   const struct firec_model *m = vm->model;
-  cleanup_free char *cgroup_version = NULL;
-  cleanup_free const char **argv = spawn_argv (vm, step, &cgroup_version);
   cleanup_close int child_stderr = -1;
   if (open_child_stderr (vm, &child_stderr, err) < 0)
     return -1;
   struct firec_spawn_opts opts = FIREC_SPAWN_OPTS_INIT;
-  opts.argv = argv;
+  /* The plan's argv is final: it names the resolved binaries and the cgroup
+     version, and preflight checked that they are still what it names. */
+  opts.argv = (const char *const *) step->argv;
   opts.envp = (const char *const *) environ;
   opts.stdin_fd = vm->opts.console_in;
   opts.stdout_fd = vm->opts.console_out;

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
+#include <time.h>
 #include <cjson/cJSON.h>
 
 #include "diag.h"
@@ -31,6 +32,7 @@ enum firec_file_role
   FIREC_FILE_SECCOMP,
   FIREC_FILE_SNAPSHOT_STATE,
   FIREC_FILE_SNAPSHOT_MEMORY,
+  FIREC_FILE_UFFD_SOCKET, /* a page-fault handler's socket: linked or bind-mounted, for Firecracker to connect to */
   FIREC_FILE_LOG,     /* output: created on the host, then staged like a read-write drive */
   FIREC_FILE_METRICS, /* output */
   FIREC_FILE_SERIAL,  /* output */
@@ -57,6 +59,20 @@ struct firec_data_file
   char *host_path; /* absolute; NULL when the manifest names none */
   char *pointer;   /* /spec/mmds/data_file */
   char *where;     /* "vm.yaml:14:21: /spec/mmds/data_file", for errors about it */
+};
+
+/* An executable the run execs (firecracker, the jailer). */
+struct firec_binary
+{
+  char *written; /* spec.*.binary as written */
+  char *path;    /* the file exec'd: PATH lookup for a bare name, else against the
+                    manifest's directory, then canonical (realpath); as written
+                    when there is no such executable file (preflight says so) */
+  bool found;    /* path is an executable regular file, identified by these: */
+  dev_t dev;
+  ino_t ino;
+  off_t size;
+  struct timespec mtime, ctime; /* a new file may reuse a freed inode number */
 };
 
 enum firec_run_mode
@@ -94,8 +110,8 @@ struct firec_model
   char *name;
 
   /* firecracker */
-  char *firecracker_binary; /* as written: a path, or a name looked up in PATH at run time */
-  char *exec_name;          /* basename of the binary: the jailer names the jail after it */
+  struct firec_binary firecracker_binary;
+  char *exec_name;          /* basename of the resolved binary: the jailer names the jail after it */
   char *api_socket_vm;      /* as Firecracker sees it */
   char *api_socket_host;
   char *vsock_socket_host;  /* NULL without vsock */
@@ -106,7 +122,7 @@ struct firec_model
 
   /* jailer */
   bool jailer;
-  char *jailer_binary;
+  struct firec_binary jailer_binary;
   unsigned long uid, gid;
   char *chroot_base_dir;
   char *jail_dir;  /* <chroot_base_dir>/<exec_name>/<name>: removed on cleanup */
@@ -115,7 +131,7 @@ struct firec_model
   bool daemonize;
   bool new_pid_ns;
   char **cgroups;  /* "file=value", NULL-terminated, sorted by file */
-  int cgroup_version; /* 1, 2, or 0 for auto (decided at run time) */
+  int cgroup_version; /* 1 or 2 ("auto": the host's, decided when resolving) */
   char *parent_cgroup;
   char **resource_limits; /* "name=value", NULL-terminated */
 
@@ -134,6 +150,11 @@ struct firec_model
   char *state_dir;
 
   bool snapshot; /* spec.snapshot: load instead of booting */
+
+  /* machine-config.huge_pages: 2M (booting): the host's pool must hold the guest memory */
+  unsigned long huge_page_kib; /* 2048, or 0 */
+  unsigned long long mem_size_mib;
+  char *huge_pages_where;      /* "vm.yaml:9:17: /spec/machine-config/huge_pages" */
 };
 
 void firec_model_free (struct firec_model *model);
@@ -186,6 +207,13 @@ char *firec_model_digest (const struct firec_model *model);
 /* A duration as the schema writes it ("10s", "250ms", "5m", "1h") in
    milliseconds; false when it does not parse or is longer than the maximum. */
 bool firec_duration_ms (const char *text, long *out);
+
+/* Resolves spec.*.binary as firec-run will exec it (see struct firec_binary). */
+void firec_binary_resolve (const char *written, const char *base_dir, struct firec_binary *out);
+void firec_binary_release (struct firec_binary *binary);
+/* NULL when the name still resolves to the same file as when the model was
+   made; otherwise what changed, for a preflight failure. */
+char *firec_binary_changed (const struct firec_binary *binary, const char *base_dir);
 
 /* Lexically normalizes an absolute path: collapses "//", "." and "..". */
 char *firec_path_normalize (const char *path);

@@ -152,6 +152,28 @@ set_undo (struct firec_step *s, const char *fmt, ...)
   va_end (ap);
 }
 
+/* The step needs version for reason; so does the plan. */
+static void
+require_version (struct firec_plan *plan, struct firec_step *s, const char *version, const char *reason)
+{
+  if (s->min_version == NULL || firec_version_compare (version, s->min_version) > 0)
+    {
+      free (s->min_version);
+      s->min_version = firec_xstrdup (version);
+    }
+  size_t count = 0;
+  while (s->min_version_reasons && s->min_version_reasons[count])
+    count++;
+  s->min_version_reasons = firec_xrealloc (s->min_version_reasons, (count + 2) * sizeof (char *));
+  s->min_version_reasons[count] = firec_xstrdup (reason);
+  s->min_version_reasons[count + 1] = NULL;
+  if (firec_version_compare (version, plan->min_firecracker_version) > 0)
+    {
+      free (plan->min_firecracker_version);
+      plan->min_firecracker_version = firec_xstrdup (version);
+    }
+}
+
 static const cJSON *
 spec_section (const struct firec_model *m, const char *name)
 {
@@ -441,11 +463,11 @@ add_spawn (struct builder *b)
   struct firec_step *s;
   if (m->jailer)
     {
-      strv_add (&argv, m->jailer_binary);
+      strv_add (&argv, m->jailer_binary.path);
       strv_add (&argv, "--id");
       strv_add (&argv, m->name);
       strv_add (&argv, "--exec-file");
-      strv_add (&argv, m->firecracker_binary);
+      strv_add (&argv, m->firecracker_binary.path);
       strv_add (&argv, "--uid");
       strv_addf (&argv, "%lu", m->uid);
       strv_add (&argv, "--gid");
@@ -468,12 +490,8 @@ add_spawn (struct builder *b)
         }
       if (m->cgroups[0] || m->parent_cgroup)
         {
-          /* "auto" is replaced at run time by the host's version (2 on cgroup2-only hosts). */
           strv_add (&argv, "--cgroup-version");
-          if (m->cgroup_version)
-            strv_addf (&argv, "%d", m->cgroup_version);
-          else
-            strv_add (&argv, "auto");
+          strv_addf (&argv, "%d", m->cgroup_version);
         }
       if (m->parent_cgroup)
         {
@@ -490,19 +508,20 @@ add_spawn (struct builder *b)
       s = add_step (b, FIREC_STEP_SPAWN, "jailer.spawn", "/spec/jailer",
                     "start the jailer, which chroots into %s and execs firecracker as %lu:%lu", m->vm_root, m->uid,
                     m->gid);
-      /* Before 1.13 the jailer refuses an exec file whose name lacks "firecracker". */
+      /* Before 1.13 the jailer refuses an exec file whose name lacks "firecracker"
+         (the name of the file itself: it canonicalizes --exec-file). */
       if (strstr (m->exec_name, "firecracker") == NULL)
         {
-          s->min_version = firec_xstrdup ("1.13");
-          s->min_version_reasons = firec_xcalloc (2, sizeof (char *));
-          s->min_version_reasons[0] = firec_xasprintf (
-              "/spec/firecracker/binary (Firecracker >= 1.13: the file name \"%s\" lacks \"firecracker\")",
-              m->exec_name);
-          if (firec_version_compare ("1.13", b->plan->min_firecracker_version) > 0)
-            {
-              free (b->plan->min_firecracker_version);
-              b->plan->min_firecracker_version = firec_xstrdup ("1.13");
-            }
+          cleanup_free char *reason = NULL;
+          if (strcmp (m->firecracker_binary.written, m->firecracker_binary.path) == 0)
+            reason = firec_xasprintf (
+                "/spec/firecracker/binary (Firecracker >= 1.13: the file name \"%s\" lacks \"firecracker\")",
+                m->exec_name);
+          else
+            reason = firec_xasprintf ("/spec/firecracker/binary (Firecracker >= 1.13: %s is %s, whose file name "
+                                      "\"%s\" lacks \"firecracker\")",
+                                      m->firecracker_binary.written, m->firecracker_binary.path, m->exec_name);
+          require_version (b->plan, s, "1.13", reason);
         }
       strv_add (&touches, m->jail_dir);
       if (m->cgroups[0] || m->parent_cgroup)
@@ -512,7 +531,7 @@ add_spawn (struct builder *b)
     }
   else
     {
-      strv_add (&argv, m->firecracker_binary);
+      strv_add (&argv, m->firecracker_binary.path);
       strv_add (&argv, "--id");
       strv_add (&argv, m->name);
       firecracker_argv_tail (m, &argv);
@@ -535,16 +554,29 @@ add_preflight (struct builder *b)
     add_step (b, FIREC_STEP_PREFLIGHT_CAPS, "preflight.caps", "/spec/jailer",
               "check the effective capabilities the jailer needs (CAP_SYS_ADMIN, CAP_MKNOD, CAP_SETUID, CAP_SETGID, "
               "CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_FOWNER, CAP_SYS_RESOURCE)");
-  s = add_step (b, FIREC_STEP_PREFLIGHT_KVM, "preflight.kvm", NULL, "check that /dev/kvm is readable and writable");
-  strv_add (&touches, "/dev/kvm");
+  if (m->huge_page_kib)
+    {
+      unsigned long long pages = (m->mem_size_mib * 1024 + m->huge_page_kib - 1) / m->huge_page_kib;
+      s = add_step (b, FIREC_STEP_PREFLIGHT_KVM, "preflight.kvm", NULL,
+                    "check that /dev/kvm is readable and writable, and that %llu free %lu MiB huge pages hold the "
+                    "guest memory (machine-config.huge_pages)",
+                    pages, m->huge_page_kib / 1024);
+      strv_add (&touches, "/dev/kvm");
+      strv_addf (&touches, "/sys/kernel/mm/hugepages/hugepages-%lukB", m->huge_page_kib);
+    }
+  else
+    {
+      s = add_step (b, FIREC_STEP_PREFLIGHT_KVM, "preflight.kvm", NULL,
+                    "check that /dev/kvm is readable and writable");
+      strv_add (&touches, "/dev/kvm");
+    }
   set_touches (s, &touches);
 
-  s = add_step (b, FIREC_STEP_PREFLIGHT_BINARIES, "preflight.binaries", "/spec/firecracker",
-                "check that %s%s%s run and that firecracker --version is at least %s", m->firecracker_binary,
-                m->jailer ? " and " : "", m->jailer ? m->jailer_binary : "", b->plan->min_firecracker_version);
-  strv_add (&touches, m->firecracker_binary);
+  /* Described once the plan's minimum version is known (describe_binaries_check). */
+  s = add_step (b, FIREC_STEP_PREFLIGHT_BINARIES, "preflight.binaries", "/spec/firecracker", "%s", "");
+  strv_add (&touches, m->firecracker_binary.path);
   if (m->jailer)
-    strv_add (&touches, m->jailer_binary);
+    strv_add (&touches, m->jailer_binary.path);
   set_touches (s, &touches);
 
   s = add_step (b, FIREC_STEP_PREFLIGHT_SOURCES, "preflight.sources", NULL,
@@ -566,6 +598,27 @@ add_preflight (struct builder *b)
       strv_add (&touches, m->vm_root);
     }
   set_touches (s, &touches);
+}
+
+static void
+describe_binaries_check (struct firec_plan *plan)
+{
+  const struct firec_model *m = plan->model;
+  for (size_t i = 0; i < plan->count; i++)
+    {
+      struct firec_step *s = &plan->steps[i];
+      if (s->kind != FIREC_STEP_PREFLIGHT_BINARIES)
+        continue;
+      free (s->description);
+      if (m->jailer)
+        s->description = firec_xasprintf ("check that %s and %s are still the files resolved, run, and are one "
+                                          "release, at least %s",
+                                          m->firecracker_binary.path, m->jailer_binary.path,
+                                          plan->min_firecracker_version);
+      else
+        s->description = firec_xasprintf ("check that %s is still the file resolved, runs, and is at least %s",
+                                          m->firecracker_binary.path, plan->min_firecracker_version);
+    }
 }
 
 static const char *
@@ -680,47 +733,105 @@ add_configuration (struct builder *b)
   return 0;
 }
 
-/* Version gating: the schema marks fields newer than 1.5.1 with x-firec-since,
-   either a version or, for enums, a map from value to version. */
+/* Version gating: the schema marks what Firecracker 1.5.1 does not know with
+   x-firec-since, either a version (the field, section or array needs it) or
+   {"field": version, "values": {value: version}} for a field that came with some
+   of its values and got others later. */
 struct version_gate
 {
+  const struct firec_schema *schema;
   struct firec_plan *plan;
 };
 
+/* The schema's default for the node at pointer, as the parent's defaults give
+   it (a default may sit beside a $ref), or NULL. */
+static cJSON *
+schema_default_at (const struct firec_schema *schema, const char *pointer)
+{
+  const char *slash = strrchr (pointer, '/');
+  if (slash == NULL || slash == pointer)
+    return NULL;
+  cleanup_free char *parent = firec_xstrndup (pointer, (size_t) (slash - pointer));
+  cleanup_cjson cJSON *defaults = cJSON_CreateObject ();
+  firec_schema_apply_defaults (schema, parent, defaults);
+  return cJSON_DetachItemFromObjectCaseSensitive (defaults, slash + 1);
+}
+
+static const char *
+newer_version (const char *a, const char *b)
+{
+  if (a == NULL)
+    return b;
+  if (b == NULL)
+    return a;
+  return firec_version_compare (a, b) >= 0 ? a : b;
+}
+
+static const char *
+version_needed (const cJSON *instance, const cJSON *annotation)
+{
+  if (cJSON_IsString (annotation))
+    return annotation->valuestring;
+  const char *field = cJSON_GetStringValue (cJSON_GetObjectItemCaseSensitive (annotation, "field"));
+  const cJSON *values = cJSON_GetObjectItemCaseSensitive (annotation, "values");
+  const char *value = cJSON_IsString (instance) ? cJSON_GetStringValue (
+                          cJSON_GetObjectItemCaseSensitive (values, instance->valuestring))
+                                                : NULL;
+  return newer_version (field, value);
+}
+
+/* A step's request comes from its source: an annotated node at or below it is
+   part of the body, one above it (a section, an array) contains the step. */
+static bool
+step_relates (const struct firec_step *s, const char *pointer)
+{
+  if (s->kind != FIREC_STEP_API_REQUEST || s->source == NULL)
+    return false;
+  size_t n = strlen (s->source), p = strlen (pointer);
+  if (p >= n)
+    return strncmp (pointer, s->source, n) == 0 && (pointer[n] == '/' || pointer[n] == '\0');
+  return strncmp (s->source, pointer, p) == 0 && s->source[p] == '/';
+}
+
+/* Removes the node at pointer (below the step's source) from the step's body. */
+static void
+omit_from_body (struct firec_step *s, const char *pointer)
+{
+  size_t n = strlen (s->source);
+  if (strlen (pointer) <= n || s->body == NULL)
+    return;
+  const char *relative = pointer + n;
+  const char *last = strrchr (relative, '/');
+  cleanup_free char *parent_pointer = firec_xstrndup (relative, (size_t) (last - relative));
+  cJSON *parent = pointer_target (s->body, parent_pointer);
+  if (cJSON_IsObject (parent))
+    cJSON_DeleteItemFromObjectCaseSensitive (parent, last + 1);
+}
+
+/* A field written with its default value is left out of the request: its
+   absence means the same to every version, so it needs none (an imported
+   `huge_pages: None` still runs on 1.5.1, which refuses the key). Any other use
+   makes every step the node belongs to need the version. */
 static void
 note_version (const cJSON *instance, const cJSON *annotation, const char *pointer, void *data)
 {
   struct version_gate *g = data;
-  const char *version = NULL;
-  if (cJSON_IsString (annotation))
-    version = annotation->valuestring;
-  else if (cJSON_IsObject (annotation) && cJSON_IsString (instance))
-    version = cJSON_GetStringValue (cJSON_GetObjectItemCaseSensitive (annotation, instance->valuestring));
+  const char *version = version_needed (instance, annotation);
   if (version == NULL)
     return;
+  cleanup_cjson cJSON *def = schema_default_at (g->schema, pointer);
+  bool is_default = def && cJSON_Compare (def, instance, true);
   for (size_t i = 0; i < g->plan->count; i++)
     {
       struct firec_step *s = &g->plan->steps[i];
-      if (s->kind != FIREC_STEP_API_REQUEST || s->source == NULL)
+      if (!step_relates (s, pointer))
         continue;
-      size_t n = strlen (s->source);
-      if (strncmp (pointer, s->source, n) != 0 || (pointer[n] != '/' && pointer[n] != '\0'))
-        continue;
-      if (s->min_version == NULL || firec_version_compare (version, s->min_version) > 0)
+      if (is_default)
+        omit_from_body (s, pointer);
+      else
         {
-          free (s->min_version);
-          s->min_version = firec_xstrdup (version);
-        }
-      size_t count = 0;
-      while (s->min_version_reasons && s->min_version_reasons[count])
-        count++;
-      s->min_version_reasons = firec_xrealloc (s->min_version_reasons, (count + 2) * sizeof (char *));
-      s->min_version_reasons[count] = firec_xasprintf ("%s (Firecracker >= %s)", pointer, version);
-      s->min_version_reasons[count + 1] = NULL;
-      if (firec_version_compare (version, g->plan->min_firecracker_version) > 0)
-        {
-          free (g->plan->min_firecracker_version);
-          g->plan->min_firecracker_version = firec_xstrdup (version);
+          cleanup_free char *reason = firec_xasprintf ("%s (Firecracker >= %s)", pointer, version);
+          require_version (g->plan, s, version, reason);
         }
     }
 }
@@ -748,7 +859,7 @@ firec_plan_build (const struct firec_model *model, struct firec_plan **out, fire
       firec_plan_free (plan);
       return -1;
     }
-  struct version_gate gate = { config };
+  struct version_gate gate = { schema, config };
   firec_schema_walk_annotation (schema, model->manifest, "x-firec-since", note_version, &gate);
   free (plan->min_firecracker_version);
   plan->min_firecracker_version = steal_pointer (&config->min_firecracker_version);
@@ -756,6 +867,7 @@ firec_plan_build (const struct firec_model *model, struct firec_plan **out, fire
   add_preflight (&b);
   add_staging (&b);
   add_spawn (&b);
+  describe_binaries_check (plan);
   struct firec_step *s = add_step (&b, FIREC_STEP_API_WAIT, "api.wait", "/spec/firecracker/api_socket",
                                    "wait until %s answers GET / (at most %ld ms)", model->api_socket_host,
                                    model->start_timeout_ms);

@@ -3,7 +3,9 @@
 #include "preflight.h"
 #include "caps.h"
 #include "cgroup.h"
+#include "hostcheck.h"
 #include "lifecycle.h"
+#include "seam.h"
 #include "state.h"
 #include "util.h"
 
@@ -103,6 +105,26 @@ check_caps (struct firec_preflight *pf, const struct firec_step *step)
     fail (pf, step, "missing capability %s; run firec-run as root", line);
 }
 
+/* huge_pages: 2M fails at InstanceStart, in the guest kernel's loader, when
+   the pool is short: knowable now. */
+static void
+check_hugepages (struct firec_preflight *pf, const struct firec_step *step)
+{
+  const struct firec_model *m = pf->plan->model;
+  const char *sysfs = firec_seam_sysfs_root ();
+  struct firec_hugepages pool;
+  cleanup_error firec_error_t err = NULL;
+  int enough = firec_hugepages_check (sysfs ? sysfs : "/sys", m->huge_page_kib, m->mem_size_mib, &pool, &err);
+  if (enough < 0)
+    fail (pf, step, "%s: %s", m->huge_pages_where, err->message);
+  else if (enough == 0)
+    {
+      cleanup_free char *shortfall = firec_hugepages_shortfall (&pool);
+      fail (pf, step, "%s: %s", m->huge_pages_where, shortfall);
+    }
+  firec_hugepages_release (&pool);
+}
+
 static void
 check_kvm (struct firec_preflight *pf, const struct firec_step *step)
 {
@@ -112,38 +134,28 @@ check_kvm (struct firec_preflight *pf, const struct firec_step *step)
           strerror (errno));
   else
     close (fd);
+  if (pf->plan->model->huge_page_kib)
+    check_hugepages (pf, step);
 }
 
 /* ------------------------------------------------------------------ binaries */
-
-/* A bare name is looked up in PATH, as a shell would; we then exec the absolute path. */
-static char *
-find_binary (const char *name)
-{
-  if (strchr (name, '/'))
-    return access (name, X_OK) == 0 ? firec_xstrdup (name) : NULL;
-  const char *path = getenv ("PATH");
-  cleanup_free char *copy
-      = firec_xstrdup (path && *path ? path : "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
-  char *save = NULL;
-  for (char *dir = strtok_r (copy, ":", &save); dir; dir = strtok_r (NULL, ":", &save))
-    {
-      char *candidate = firec_xasprintf ("%s/%s", *dir ? dir : ".", name);
-      struct stat st;
-      if (stat (candidate, &st) == 0 && S_ISREG (st.st_mode) && access (candidate, X_OK) == 0)
-        return candidate;
-      free (candidate);
-    }
-  return NULL;
-}
 
 static void
 start_binaries (struct firec_preflight *pf, const struct firec_step *step)
 {
   const struct firec_model *m = pf->plan->model;
-  pf->firecracker_path = find_binary (m->firecracker_binary);
-  if (m->jailer)
-    pf->jailer_path = find_binary (m->jailer_binary);
+  /* The model resolved the binaries (the plan's argv names those files); run
+     and probe only what is still the same file. */
+  cleanup_free char *fc_changed = firec_binary_changed (&m->firecracker_binary, m->base_dir);
+  cleanup_free char *jailer_changed = m->jailer ? firec_binary_changed (&m->jailer_binary, m->base_dir) : NULL;
+  if (m->firecracker_binary.found && fc_changed == NULL)
+    pf->firecracker_path = firec_xstrdup (m->firecracker_binary.path);
+  if (m->jailer && m->jailer_binary.found && jailer_changed == NULL)
+    pf->jailer_path = firec_xstrdup (m->jailer_binary.path);
+  if (fc_changed)
+    fail (pf, step, "spec.firecracker.binary changed while firec-run read the manifest: %s; run again", fc_changed);
+  if (jailer_changed)
+    fail (pf, step, "spec.jailer.binary changed while firec-run read the manifest: %s; run again", jailer_changed);
   /* Both probes run at once, and alongside the rest of the preflight (or come
      from the cache); finish_binaries reads them. */
   cleanup_free char *root = firec_state_root ();
@@ -191,18 +203,20 @@ finish_binaries (struct firec_preflight *pf, bool report)
     firec_version_probe_finish (&pf->jailer_probe, &jailer_version, &jailer_err);
   if (!report)
     return;
-  if (pf->firecracker_path == NULL)
+  if (!m->firecracker_binary.found)
     fail (pf, step, "firecracker binary %s not found or not executable (spec.firecracker.binary%s)",
-          m->firecracker_binary, strchr (m->firecracker_binary, '/') ? "" : ", looked up in PATH");
+          m->firecracker_binary.path, strchr (m->firecracker_binary.written, '/') ? "" : ", looked up in PATH");
+  else if (pf->firecracker_path == NULL)
+    ; /* changed since it was resolved: said above */
   else if (fc_err)
     fail (pf, step, "%s", fc_err->message);
   else if (pf->firecracker_version)
     version_gate (pf, step);
   /* (The 1.5.1 jailer's rule that the exec file name contains "firecracker" is
      in the plan's version gate: jailer.spawn needs 1.13 otherwise.) */
-  if (m->jailer && pf->jailer_path == NULL)
-    fail (pf, step, "jailer binary %s not found or not executable (spec.jailer.binary%s)", m->jailer_binary,
-          strchr (m->jailer_binary, '/') ? "" : ", looked up in PATH");
+  if (m->jailer && !m->jailer_binary.found)
+    fail (pf, step, "jailer binary %s not found or not executable (spec.jailer.binary%s)", m->jailer_binary.path,
+          strchr (m->jailer_binary.written, '/') ? "" : ", looked up in PATH");
   else if (jailer_err)
     fail (pf, step, "%s", jailer_err->message);
   else if (jailer_version && pf->firecracker_version && strcmp (jailer_version, pf->firecracker_version) != 0)
@@ -225,7 +239,9 @@ same_filesystem (const char *a, const char *b)
 static char *
 source_problem (const struct firec_file *f, int *fd)
 {
-  *fd = open (f->host_path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+  /* A Uffd handler's socket cannot be opened, only found: Firecracker connects to it. */
+  bool socket = f->role == FIREC_FILE_UFFD_SOCKET;
+  *fd = open (f->host_path, (socket ? O_PATH : O_RDONLY | O_NONBLOCK | O_NOCTTY) | O_CLOEXEC);
   int open_errno = errno;
   struct stat st;
   bool exists = *fd >= 0 || stat (f->host_path, &st) == 0;
@@ -243,8 +259,16 @@ source_problem (const struct firec_file *f, int *fd)
     return firec_xasprintf ("%s: %s: %s", f->where, f->host_path, strerror (open_errno));
   if (*fd < 0)
     return firec_xasprintf ("%s: %s cannot be read: %s", f->where, f->host_path, strerror (open_errno));
+  if (socket && fstat (*fd, &st) == 0 && !S_ISSOCK (st.st_mode))
+    {
+      close (*fd);
+      *fd = -1;
+      return firec_xasprintf ("%s: %s is not a Unix socket (a Uffd backend_path is the socket of the page-fault "
+                              "handler, which must be listening before the run)",
+                              f->where, f->host_path);
+    }
   /* An output may be a FIFO or a device; an input must be a file or a block device. */
-  if (!f->output && fstat (*fd, &st) == 0 && !S_ISREG (st.st_mode) && !S_ISBLK (st.st_mode))
+  if (!socket && !f->output && fstat (*fd, &st) == 0 && !S_ISREG (st.st_mode) && !S_ISBLK (st.st_mode))
     {
       close (*fd);
       *fd = -1;
@@ -274,7 +298,7 @@ check_jail_access (struct firec_preflight *pf, const struct firec_step *step, co
           "%s: %s must be %s by the VM's uid %lu: fix it with `chown %lu:%lu %s`, an ACL (`setfacl -m u:%lu:%s %s`)%s",
           f->where, f->host_path, needs_write ? "readable and writable" : "readable", m->uid, m->uid, m->gid,
           f->host_path, m->uid, needs_write ? "rw" : "r", f->host_path,
-          f->output     ? ""
+          f->output || f->role == FIREC_FILE_UFFD_SOCKET ? ""
           : f->writable ? ", or `staging: copy` for this drive (which makes it ephemeral: its writes are discarded)"
                         : ", or `staging: copy`");
   if (f->mode == FIREC_STAGING_LINK && !f->writable && !same_filesystem (f->host_path, m->chroot_base_dir))

@@ -4,6 +4,7 @@
    in-jail file paths) in this one place. */
 #include "config.h"
 
+#include "cgroup.h"
 #include "manifest.h"
 #include "model.h"
 #include "state.h"
@@ -14,8 +15,11 @@
 #include <ctype.h>
 #include <errno.h>
 #include <libgen.h>
+#include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <nettle/sha2.h>
 
@@ -64,6 +68,90 @@ path_basename (const char *path)
 {
   cleanup_free char *copy = firec_xstrdup (path);
   return firec_xstrdup (basename (copy));
+}
+
+/* ------------------------------------------------------------------ binaries */
+
+/* A bare name is looked up in PATH as a shell would. */
+static char *
+search_path (const char *name)
+{
+  const char *path = getenv ("PATH");
+  cleanup_free char *copy
+      = firec_xstrdup (path && *path ? path : "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+  char *save = NULL;
+  for (char *dir = strtok_r (copy, ":", &save); dir; dir = strtok_r (NULL, ":", &save))
+    {
+      char *candidate = firec_xasprintf ("%s/%s", *dir ? dir : ".", name);
+      struct stat st;
+      if (stat (candidate, &st) == 0 && S_ISREG (st.st_mode) && access (candidate, X_OK) == 0)
+        return candidate;
+      free (candidate);
+    }
+  return NULL;
+}
+
+/* The jailer canonicalizes --exec-file and names the jail directory, the copy
+   in it and the pid file after the real file, and its pre-1.13 name rule looks
+   at that name too: so the model names the file itself, never a symlink to it.
+   Reading the file system here is what lets plan and render show that name. */
+void
+firec_binary_resolve (const char *written, const char *base_dir, struct firec_binary *out)
+{
+  *out = (struct firec_binary){ .written = firec_xstrdup (written) };
+  cleanup_free char *candidate = NULL;
+  if (strchr (written, '/') == NULL)
+    candidate = search_path (written);
+  else if (written[0] != '/' && base_dir)
+    {
+      cleanup_free char *joined = firec_xasprintf ("%s/%s", base_dir, written);
+      candidate = firec_path_normalize (joined);
+    }
+  else
+    candidate = firec_xstrdup (written);
+  char real[PATH_MAX];
+  struct stat st;
+  if (candidate && realpath (candidate, real) && stat (real, &st) == 0 && S_ISREG (st.st_mode)
+      && access (real, X_OK) == 0)
+    {
+      out->path = firec_xstrdup (real);
+      out->found = true;
+      out->dev = st.st_dev;
+      out->ino = st.st_ino;
+      out->size = st.st_size;
+      out->mtime = st.st_mtim;
+      out->ctime = st.st_ctim;
+    }
+  else
+    out->path = firec_xstrdup (candidate ? candidate : written);
+}
+
+void
+firec_binary_release (struct firec_binary *b)
+{
+  free (b->written);
+  free (b->path);
+  *b = (struct firec_binary){ 0 };
+}
+
+char *
+firec_binary_changed (const struct firec_binary *b, const char *base_dir)
+{
+  if (!b->found)
+    return NULL;
+  struct firec_binary now;
+  firec_binary_resolve (b->written, base_dir, &now);
+  char *change = NULL;
+  if (!now.found)
+    change = firec_xasprintf ("%s (%s) is no longer an executable file", b->written, b->path);
+  else if (strcmp (now.path, b->path) != 0)
+    change = firec_xasprintf ("%s now resolves to %s, no longer to %s", b->written, now.path, b->path);
+  else if (now.dev != b->dev || now.ino != b->ino || now.size != b->size || now.mtime.tv_sec != b->mtime.tv_sec
+           || now.mtime.tv_nsec != b->mtime.tv_nsec || now.ctime.tv_sec != b->ctime.tv_sec
+           || now.ctime.tv_nsec != b->ctime.tv_nsec)
+    change = firec_xasprintf ("%s was replaced or changed", b->path);
+  firec_binary_release (&now);
+  return change;
 }
 
 bool
@@ -274,12 +362,12 @@ firec_model_free (struct firec_model *m)
   free (m->source);
   free (m->base_dir);
   free (m->name);
-  free (m->firecracker_binary);
+  firec_binary_release (&m->firecracker_binary);
   free (m->exec_name);
   free (m->api_socket_vm);
   free (m->api_socket_host);
   free (m->vsock_socket_host);
-  free (m->jailer_binary);
+  firec_binary_release (&m->jailer_binary);
   free (m->chroot_base_dir);
   free (m->jail_dir);
   free (m->vm_root);
@@ -310,6 +398,7 @@ firec_model_free (struct firec_model *m)
     }
   free (m->stop);
   free (m->state_dir);
+  free (m->huge_pages_where);
   free (m);
 }
 
@@ -405,6 +494,21 @@ absolutize_host_path (const cJSON *instance, const cJSON *annotation, const char
   cleanup_free char *joined = firec_xasprintf ("%s/%s", r->model->base_dir, instance->valuestring);
   free (instance->valuestring);
   ((cJSON *) instance)->valuestring = firec_path_normalize (joined);
+}
+
+/* A binary's relative path resolves against the manifest's directory, like a
+   host path (render's manifest then means the same from anywhere); a bare
+   name stays a name for the PATH lookup. */
+static void
+absolutize_binary_path (const struct firec_model *m, cJSON *section)
+{
+  cJSON *binary = cJSON_GetObjectItemCaseSensitive (section, "binary");
+  if (!cJSON_IsString (binary) || binary->valuestring[0] == '/' || strchr (binary->valuestring, '/') == NULL
+      || m->base_dir == NULL)
+    return;
+  cleanup_free char *joined = firec_xasprintf ("%s/%s", m->base_dir, binary->valuestring);
+  free (binary->valuestring);
+  binary->valuestring = firec_path_normalize (joined);
 }
 
 static void
@@ -531,10 +635,16 @@ collect_files (struct firec_model *m)
   const cJSON *backend = firec_json_member (snapshot, "mem_backend");
   const char *backend_type = firec_json_string (backend, "backend_type");
   const char *mem = firec_json_string (backend, "backend_path");
-  /* A Uffd backend_path is the page-fault handler's socket, not a file to stage. */
   if (mem && backend_type && strcmp (backend_type, "File") == 0)
     add_file (m, FIREC_FILE_SNAPSHOT_MEMORY, NULL, "stage.snapshot-memory", mem, "/snapshot-memory",
               "/spec/snapshot/mem_backend/backend_path", def, false, false);
+  /* A Uffd backend_path is the socket a page-fault handler listens on, and a
+     chrooted Firecracker connects to it by its path in the jail: the socket is
+     staged like a writable file (a hard link, else a bind mount: the same
+     inode, so the connection reaches the handler), never copied. */
+  if (mem && backend_type && strcmp (backend_type, "Uffd") == 0)
+    add_file (m, FIREC_FILE_UFFD_SOCKET, NULL, "stage.uffd-socket", mem, "/uffd",
+              "/spec/snapshot/mem_backend/backend_path", FIREC_STAGING_LINK, true, false);
   const char *mem_file = firec_json_string (snapshot, "mem_file_path");
   if (mem_file)
     add_file (m, FIREC_FILE_SNAPSHOT_MEMORY, NULL, "stage.snapshot-memory", mem_file, "/snapshot-memory",
@@ -649,8 +759,9 @@ resolve_manifest (const struct firec_doc *doc, cJSON *manifest, struct firec_mod
   const cJSON *metadata = firec_json_member (m->manifest, "metadata");
   m->name = firec_xstrdup (firec_json_string (metadata, "name"));
   const cJSON *fc = firec_json_member (spec, "firecracker");
-  m->firecracker_binary = firec_xstrdup (firec_json_string (fc, "binary"));
-  m->exec_name = path_basename (m->firecracker_binary);
+  absolutize_binary_path (m, cJSON_GetObjectItemCaseSensitive (spec, "firecracker"));
+  firec_binary_resolve (firec_json_string (fc, "binary"), m->base_dir, &m->firecracker_binary);
+  m->exec_name = path_basename (m->firecracker_binary.path);
   const cJSON *seccomp = firec_json_member (fc, "seccomp");
   m->seccomp = cJSON_IsObject (seccomp)                                           ? FIREC_SECCOMP_FILTER
                : cJSON_IsString (seccomp) && strcmp (seccomp->valuestring, "none") == 0 ? FIREC_SECCOMP_NONE
@@ -663,7 +774,11 @@ resolve_manifest (const struct firec_doc *doc, cJSON *manifest, struct firec_mod
 
   const cJSON *jailer = firec_json_member (spec, "jailer");
   m->jailer = !cJSON_IsFalse (firec_json_member (jailer, "enabled"));
-  m->jailer_binary = firec_xstrdup (firec_json_string (jailer, "binary"));
+  if (m->jailer)
+    {
+      absolutize_binary_path (m, cJSON_GetObjectItemCaseSensitive (spec, "jailer"));
+      firec_binary_resolve (firec_json_string (jailer, "binary"), m->base_dir, &m->jailer_binary);
+    }
   const cJSON *uid = firec_json_member (jailer, "uid"), *gid = firec_json_member (jailer, "gid");
   m->uid = cJSON_IsNumber (uid) ? (unsigned long) uid->valuedouble : 0;
   m->gid = cJSON_IsNumber (gid) ? (unsigned long) gid->valuedouble : 0;
@@ -673,7 +788,8 @@ resolve_manifest (const struct firec_doc *doc, cJSON *manifest, struct firec_mod
   m->new_pid_ns = cJSON_IsTrue (firec_json_member (jailer, "new_pid_ns"));
   m->cgroups = string_map_to_list (firec_json_member (jailer, "cgroups"));
   const cJSON *cgv = firec_json_member (jailer, "cgroup_version");
-  m->cgroup_version = cJSON_IsNumber (cgv) ? (int) cgv->valuedouble : 0;
+  /* auto: decided here, so that plan shows the argv the jailer gets. */
+  m->cgroup_version = cJSON_IsNumber (cgv) ? (int) cgv->valuedouble : firec_cgroup_host_version ();
   m->parent_cgroup = dup_or_null (firec_json_string (jailer, "parent_cgroup"));
   m->resource_limits = string_map_to_list (firec_json_member (jailer, "resource_limits"));
 
@@ -711,6 +827,15 @@ resolve_manifest (const struct firec_doc *doc, cJSON *manifest, struct firec_mod
   m->stop_timeout_ms = parse_duration_ms (firec_json_string (run, "stop_timeout"), 30000);
   resolve_stop_policy (m, run);
   m->snapshot = firec_json_member (spec, "snapshot") != NULL;
+  const cJSON *machine = firec_json_member (spec, "machine-config");
+  const char *huge_pages = firec_json_string (machine, "huge_pages");
+  if (!m->snapshot && huge_pages && strcmp (huge_pages, "2M") == 0)
+    {
+      const cJSON *mem = firec_json_member (machine, "mem_size_mib");
+      m->huge_page_kib = 2048;
+      m->mem_size_mib = cJSON_IsNumber (mem) ? (unsigned long long) mem->valuedouble : 0;
+      m->huge_pages_where = where_in (doc, "/spec/machine-config/huge_pages");
+    }
 
   if (r.errors)
     {
@@ -775,17 +900,15 @@ firec_model_to_manifest (const struct firec_model *m)
   cJSON_AddStringToObject (d, "state_dir", m->state_dir);
   if (m->jailer)
     cJSON_AddStringToObject (d, "jail_dir", m->jail_dir);
+  cJSON_AddStringToObject (d, "firecracker_binary", m->firecracker_binary.path);
+  if (m->jailer)
+    cJSON_AddStringToObject (d, "jailer_binary", m->jailer_binary.path);
   cJSON_AddStringToObject (d, "vm_root", m->vm_root);
   cJSON_AddStringToObject (d, "api_socket", m->api_socket_host);
   if (m->vsock_socket_host)
     cJSON_AddStringToObject (d, "vsock_socket", m->vsock_socket_host);
   if (m->jailer && (m->cgroups[0] || m->parent_cgroup))
-    {
-      if (m->cgroup_version)
-        cJSON_AddNumberToObject (d, "cgroup_version", m->cgroup_version);
-      else
-        cJSON_AddStringToObject (d, "cgroup_version", "auto (decided at run time: 2 on cgroup2-only hosts)");
-    }
+    cJSON_AddNumberToObject (d, "cgroup_version", m->cgroup_version);
   cJSON *files = cJSON_AddArrayToObject (d, "files");
   for (size_t i = 0; i < m->file_count; i++)
     {

@@ -16,3 +16,9 @@ firec_seam_cgroup_root (void)
 {
   return NULL;
 }
+
+const char *
+firec_seam_sysfs_root (void)
+{
+  return NULL;
+}

@@ -865,7 +865,13 @@ firec_stage_file (int root_fd, const struct firec_file *file, uid_t uid, gid_t g
       if (open_source (file->host_path, &src_fd, &st, err) < 0)
         return -1;
       bool device = file->role == FIREC_FILE_DRIVE || file->role == FIREC_FILE_PMEM;
-      if (!S_ISREG (st.st_mode) && !(device && S_ISBLK (st.st_mode)))
+      if (file->role == FIREC_FILE_UFFD_SOCKET)
+        {
+          if (!S_ISSOCK (st.st_mode))
+            return firec_error_set_kind (err, FIREC_ERR_PRECONDITION, 0, "%s is not a Unix socket",
+                                         file->host_path);
+        }
+      else if (!S_ISREG (st.st_mode) && !(device && S_ISBLK (st.st_mode)))
         return firec_error_set_kind (err, FIREC_ERR_PRECONDITION, 0, "%s is not a regular file", file->host_path);
     }
 

@@ -240,6 +240,41 @@ static int root_listen(const char *path, int backlog)
 	return sfd;
 }
 
+/* Connects to the Unix socket at path, resolved in the root like a chroot
+ * would (a Uffd page-fault handler's socket). */
+static int root_connect(const char *path)
+{
+	char base[256];
+	struct sockaddr_un sa;
+	int dfd, cwd, sfd, rc, saved;
+
+	dfd = root_parent(path, base, sizeof base);
+	if (dfd < 0)
+		return -1;
+	if (strlen(base) >= sizeof sa.sun_path) {
+		close(dfd);
+		return errno = ENAMETOOLONG, -1;
+	}
+	sfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	cwd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (sfd < 0 || cwd < 0 || fchdir(dfd) < 0)
+		abort();
+	memset(&sa, 0, sizeof sa);
+	sa.sun_family = AF_UNIX;
+	memcpy(sa.sun_path, base, strlen(base));
+	rc = connect(sfd, (struct sockaddr *)&sa, sizeof sa);
+	saved = errno;
+	if (fchdir(cwd) < 0)
+		abort();
+	close(cwd);
+	close(dfd);
+	if (rc < 0) {
+		close(sfd);
+		return errno = saved, -1;
+	}
+	return sfd;
+}
+
 static void root_unlink(const char *path)
 {
 	char base[256];
@@ -1382,9 +1417,22 @@ static int h_snap_load(const struct req *rq, struct resp *rs)
 	n = read(fd, buf, sizeof buf - 1);
 	close(fd);
 	buf[n > 0 ? n : 0] = '\0';
-	fd = root_open(mem, O_RDONLY, 0);
-	if (fd < 0)
-		return load_failed(rs, "memory file", errno);
+	if (jhas(rq->body, "mem_backend") && strcmp(jstr(jget(rq->body, "mem_backend"), "backend_type"), "Uffd") == 0) {
+		/* Firecracker connects to the page-fault handler and sends it the
+		 * guest memory regions (with the userfaultfd, not faked here). */
+		static const char regions[] = "[{\"base_host_virt_addr\":0,\"size\":134217728,\"offset\":0,\"page_size\":4096}]\n";
+		fd = root_connect(mem);
+		if (fd < 0)
+			return load_failed(rs, "connecting to the UFFD socket", errno);
+		if (fk_write_all(fd, regions, strlen(regions)) < 0) {
+			close(fd);
+			return load_failed(rs, "writing to the UFFD socket", errno);
+		}
+	} else {
+		fd = root_open(mem, O_RDONLY, 0);
+		if (fd < 0)
+			return load_failed(rs, "memory file", errno);
+	}
 	hold_fd("memory", fd);
 	if (strncmp(buf, SNAP_MAGIC, strlen(SNAP_MAGIC)) != 0 ||
 	    !(cfg = cJSON_Parse(buf + strlen(SNAP_MAGIC))))

@@ -1,6 +1,9 @@
 # Shared helpers for the end-to-end tests (sourced). They run firec-run against
-# the test doubles, or against real Firecracker when FIREC_TEST_FIRECRACKER and
-# FIREC_TEST_JAILER name the binaries (make check-real).
+# the test doubles, or against one real Firecracker release when
+# FIREC_TEST_FIRECRACKER names its binary (make check-real runs them once per
+# release; see tests/e2e/check-real.sh). FIREC_TEST_JAILER names its jailer,
+# or is empty for a release without one: the examples then run with
+# `jailer: {enabled: false}` and the jailer-only cases are skipped.
 : "${FIREC_RUN:?}" "${top_srcdir:?}" "${top_builddir:?}" "${PYTHON3:?}"
 # The test build of firec-run: the same code with the test seams
 # (src/libfirec/seam.h: FIREC_TEST_FAULT, FIREC_CGROUP_ROOT) read from the
@@ -8,27 +11,39 @@
 FIREC_RUN=$top_builddir/tests/seam/firec-run
 
 n=0
-ok() { n=$((n + 1)); echo "ok $n - $*"; }
-not_ok() { n=$((n + 1)); echo "not ok $n - $*"; }
+# TAP lines name the Firecracker release they ran against (real binaries).
+ok() { n=$((n + 1)); echo "ok $n - ${LABEL}$*"; }
+not_ok() { n=$((n + 1)); echo "not ok $n - ${LABEL}$*"; }
+skip() { n=$((n + 1)); echo "ok $n - ${LABEL}$1 # SKIP $2"; } # skip DESCRIPTION REASON
 check() { # check DESCRIPTION COMMAND...
   local what=$1; shift
   if "$@"; then ok "$what"; else not_ok "$what"; fi
 }
-skip_all() { echo "1..0 # SKIP $*"; exit 0; }
+skip_all() { echo "1..0 # SKIP ${LABEL}$*"; exit 0; }
 done_testing() { echo "1..$n"; }
 
-if [ -n "${FIREC_TEST_FIRECRACKER:-}" ] && [ -n "${FIREC_TEST_JAILER:-}" ]; then
+LABEL=
+if [ -n "${FIREC_TEST_FIRECRACKER:-}" ]; then
   REAL=1
   FC=$FIREC_TEST_FIRECRACKER
-  JAILER=$FIREC_TEST_JAILER
+  JAILER=${FIREC_TEST_JAILER:-}
+  [ -x "$FC" ] || skip_all "no firecracker binary at $FC"
+  # "Firecracker v1.5.1" -> 1.5.1
+  FC_VERSION=$("$FC" --version 2>/dev/null | sed -n '1s/^Firecracker v\([0-9.]*\).*/\1/p')
+  LABEL="[v$FC_VERSION${JAILER:+ + jailer}] "
   [ -n "${FIREC_TEST_GUEST:-}" ] || skip_all "real binaries need FIREC_TEST_GUEST (tools/make-test-guest.sh builds one)"
 else
   REAL=0
   FC=$top_builddir/tests/doubles/fake-firecracker
   JAILER=$top_builddir/tests/doubles/fake-jailer
+  FC_VERSION=${FAKE_FC_VERSION:-1.5.1}
 fi
 [ "$(id -u)" -eq 0 ] || skip_all "firec-run run needs root (the jailer chroots and drops privileges)"
-[ -x "$FC" ] && [ -x "$JAILER" ] || skip_all "no firecracker/jailer binaries ($FC, $JAILER)"
+[ -x "$FC" ] || skip_all "no firecracker binary ($FC)"
+[ -z "$JAILER" ] || [ -x "$JAILER" ] || skip_all "no jailer binary ($JAILER)"
+# version_at_least V: the Firecracker under test is V or newer.
+version_at_least() { [ "$(printf '%s\n%s\n' "$1" "$FC_VERSION" | sort -V | head -1)" = "$1" ]; }
+has_jailer() { [ -n "$JAILER" ]; }
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/firec-e2e.XXXXXX") || exit 1
 chmod 0755 "$WORK"
@@ -38,16 +53,17 @@ export FAKE_JAILER_CGROUP_ROOT=$WORK/cgroup FIREC_CGROUP_ROOT=$WORK/cgroup
 mkdir -p "$WORK/cgroup"
 # The fake jailer only checks that the netns path exists; real runs need a real one.
 if [ "$REAL" = 0 ]; then : >"$WORK/netns"; export FIREC_TEST_NETNS=$WORK/netns; fi
-# The VMM processes of this test run: the ones named like ours whose working
-# directory (the jail root) is under $WORK, so that parallel runs never touch
-# each other's VMs.
+# The VMM processes of this test run: the ones named like ours that belong to
+# $WORK, so that parallel runs (other build trees) never touch each other's
+# VMs: by their working directory (the doubles' jail root), their command line
+# (firecracker without the jailer: the API socket's path), or the root of their
+# mount namespace (a real jailer pivots into the jail: cwd and root read "/").
 our_pids() { # our_pids PATTERN
-  local p
+  local p where
   for p in $(pgrep -f -- "--id $1"); do
-    # A real jailer pivots into the jail, so its cwd reads "/": real runs are
-    # not run in parallel, every match is ours.
-    [ "$REAL" = 1 ] && { echo "$p"; continue; }
-    case $(readlink "/proc/$p/cwd" 2>/dev/null) in "$WORK"/*) echo "$p" ;; esac
+    where="$(readlink "/proc/$p/cwd" 2>/dev/null) $(tr '\0' ' ' 2>/dev/null <"/proc/$p/cmdline")"
+    where="$where $(awk '$5 == "/" {print $4}' "/proc/$p/mountinfo" 2>/dev/null)"
+    case $where in *"$WORK"/*) echo "$p" ;; esac
   done
 }
 cleanup_work() {
@@ -63,7 +79,7 @@ prepare() {
   local example=$1 name=$2 dir=$WORK/$2
   mkdir -p "$dir" "$WORK/jail"
   "$FIREC_RUN" render --output json "$top_srcdir/examples/$example.yaml" >"$dir/rendered.json" || return 1
-  FIREC_TEST_NAME=$name "$PYTHON3" "$top_srcdir/tests/e2e/prepare.py" "$dir/rendered.json" "$dir" "$FC" "$JAILER" \
+  FIREC_TEST_NAME=$name "$PYTHON3" "$top_srcdir/tests/e2e/prepare.py" "$dir/rendered.json" "$dir" "$FC" "${JAILER:--}" \
     >"$dir/vm.json" 3>"$dir/inputs" || return 1
   fingerprint "$dir" >"$dir/before"
 }

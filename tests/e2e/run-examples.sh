@@ -69,16 +69,18 @@ check "a missing kernel is a host precondition (exit 3, got $rc)" test "$rc" -eq
 check "the message names the file and the field" grep -q "kernel_image_path" "$WORK/$name/stderr"
 check "nothing is left" clean_after "$name"
 
-# A stale jail directory is refused with the command that removes it: the
-# manifest, since no record names the jail (rm NAME finds jails without a record
-# only under the default chroot base).
+# A stale jail directory (without the jailer: run directory) is refused with
+# the command that removes it: for a jail no record names, rm of the manifest
+# (rm NAME finds jails without a record only under the default chroot base).
 name=e2e-stale
 prepare hello "$name"
-mkdir -p "$WORK/jail/$(basename "$FC")/$name/root"
+if has_jailer; then stale=$WORK/jail/$(basename "$(readlink -f "$FC")")/$name want="firec-run rm $WORK/$name/vm.json"
+else stale=$FIREC_STATE_DIR/$name want="firec-run rm $name"; fi
+mkdir -p "$stale/root"
 "$FIREC_RUN" run -q "$WORK/$name/vm.json" </dev/null >/dev/null 2>"$WORK/$name/stderr"; rc=$?
 check "a stale jail directory is a precondition failure (exit 3, got $rc)" test "$rc" -eq 3
-check "the message gives the cleanup command" grep -q "firec-run rm $WORK/$name/vm.json" "$WORK/$name/stderr"
-"$FIREC_RUN" rm "$WORK/$name/vm.json" >/dev/null 2>&1
-check "which removes it" test ! -e "$WORK/jail/$(basename "$FC")/$name"
+check "the message gives the cleanup command" grep -q "$want" "$WORK/$name/stderr"
+"$FIREC_RUN" ${want#firec-run } >/dev/null 2>&1
+check "which removes it" test ! -e "$stale"
 
 done_testing

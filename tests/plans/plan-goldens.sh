@@ -6,9 +6,16 @@
 # Also: plan is deterministic, and render re-validates into the identical plan.
 # Regenerate with: tests/plans/plan-goldens.sh --regen (then review the diff).
 set -u
-: "${FIREC_RUN:?}" "${top_srcdir:?}"
+: "${FIREC_RUN:?}" "${top_srcdir:?}" "${top_builddir:?}"
 export FIREC_STATE_DIR=/run/firec
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/firec-plans.XXXXXX") || exit 1
+# The model reads two host facts, pinned here so that the goldens hold on any
+# host: the binaries it finds in PATH (none: bare names stay as written) and
+# the cgroup version `auto` means (a plain directory: 1; through the test
+# build's seam, since an installed firec-run reads only the host's).
+export FIREC_CGROUP_ROOT=$tmp
+FIREC_RUN=$top_builddir/tests/seam/firec-run
+firec_run() { env PATH=/nonexistent/firec-plans "$FIREC_RUN" "$@"; }
 trap 'rm -rf "$tmp"' EXIT
 regen=${1:-}
 n=0
@@ -21,20 +28,20 @@ for f in "$srcdir"/examples/*.yaml "$srcdir"/tests/manifests/valid/*.yaml; do
   dir=$(basename "$(dirname "$f")")
   name=$(basename "$f" .yaml)
   golden="$srcdir/tests/plans/golden/$dir/$name.json"
-  "$FIREC_RUN" plan --output json "$f" 2>/dev/null | sed "s|$srcdir|@SRCDIR@|g" >"$tmp/plan.json"
+  firec_run plan --output json "$f" 2>/dev/null | sed "s|$srcdir|@SRCDIR@|g" >"$tmp/plan.json"
   if [ "$regen" = --regen ]; then mkdir -p "$(dirname "$golden")"; cp "$tmp/plan.json" "$golden"; fi
   if cmp -s "$tmp/plan.json" "$golden"; then ok "$rel: plan matches its golden"
   else not_ok "$rel: plan matches its golden"; diff -u "$golden" "$tmp/plan.json" | head -40 | sed 's/^/#   /'; fi
 
-  "$FIREC_RUN" plan --output json "$f" 2>/dev/null | sed "s|$srcdir|@SRCDIR@|g" >"$tmp/again.json"
+  firec_run plan --output json "$f" 2>/dev/null | sed "s|$srcdir|@SRCDIR@|g" >"$tmp/again.json"
   if cmp -s "$tmp/plan.json" "$tmp/again.json"; then ok "$rel: plan is deterministic"
   else not_ok "$rel: plan is deterministic"; fi
 
   for format in yaml json; do
-    "$FIREC_RUN" render --output $format "$f" >"$tmp/rendered.$format" 2>/dev/null
-    "$FIREC_RUN" render --output $format "$f" 2>/dev/null | cmp -s - "$tmp/rendered.$format" \
+    firec_run render --output $format "$f" >"$tmp/rendered.$format" 2>/dev/null
+    firec_run render --output $format "$f" 2>/dev/null | cmp -s - "$tmp/rendered.$format" \
       || { not_ok "$rel: render --output $format is deterministic"; continue; }
-    "$FIREC_RUN" plan --output json "$tmp/rendered.$format" 2>/dev/null | sed "s|$srcdir|@SRCDIR@|g" >"$tmp/replan.json"
+    firec_run plan --output json "$tmp/rendered.$format" 2>/dev/null | sed "s|$srcdir|@SRCDIR@|g" >"$tmp/replan.json"
     if cmp -s "$tmp/plan.json" "$tmp/replan.json"; then ok "$rel: render --output $format re-validates into the same plan"
     else not_ok "$rel: render --output $format re-validates into the same plan"; diff -u "$tmp/plan.json" "$tmp/replan.json" | head -20 | sed 's/^/#   /'; fi
   done

@@ -23,3 +23,9 @@ firec_seam_cgroup_root (void)
 {
   return nonempty (getenv ("FIREC_CGROUP_ROOT"));
 }
+
+const char *
+firec_seam_sysfs_root (void)
+{
+  return nonempty (getenv ("FIREC_SYSFS_ROOT"));
+}

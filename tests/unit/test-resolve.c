@@ -4,10 +4,17 @@
 
 #include "manifest.h"
 #include "model.h"
+#include "plan.h"
 #include "util.h"
 #include "yaml-load.h"
 
 #include "tap.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 static const char *
 fake_env (const char *name)
@@ -177,6 +184,7 @@ static void
 test_model (void)
 {
   setenv ("FIREC_STATE_DIR", "/run/test-firec", 1);
+  setenv ("FIREC_CGROUP_ROOT", "/", 1);
   struct firec_diags diags = { 0 };
   firec_error_t err = NULL;
   struct firec_doc *doc = NULL;
@@ -206,12 +214,13 @@ test_model (void)
   tap_ok (m->stop_count == 2 && m->stop[0].action == FIREC_STOP_SIGTERM && m->stop[0].wait_ms == 2000
               && m->stop[1].action == FIREC_STOP_SIGKILL,
           "the stop policy");
-  tap_ok (m->cgroup_version == 0 && m->resource_limits[0] && strcmp (m->resource_limits[0], "no-file=2048") == 0,
-          "cgroup_version auto and the jailer's no-file default");
+  tap_ok (m->cgroup_version == 1 && m->resource_limits[0] && strcmp (m->resource_limits[0], "no-file=2048") == 0,
+          "cgroup_version auto is the host's (no cgroup2 at FIREC_CGROUP_ROOT: 1), and the jailer's no-file default");
   firec_model_free (m);
   firec_doc_free (doc);
   firec_diags_release (&diags);
   unsetenv ("FIREC_STATE_DIR");
+  unsetenv ("FIREC_CGROUP_ROOT");
 }
 
 static void
@@ -227,6 +236,155 @@ test_normalize (void)
     }
 }
 
+
+/* ------------------------------------------------------------------ binaries */
+
+static char bindir[] = "/tmp/firec-test-resolve-XXXXXX";
+
+static void
+make_executable (const char *name, const char *content)
+{
+  cleanup_free char *path = firec_xasprintf ("%s/%s", bindir, name);
+  int fd = open (path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0755);
+  if (fd < 0 || write (fd, content, strlen (content)) != (ssize_t) strlen (content))
+    abort ();
+  close (fd);
+}
+
+static void
+make_symlink (const char *target, const char *name)
+{
+  cleanup_free char *path = firec_xasprintf ("%s/%s", bindir, name);
+  unlink (path);
+  if (symlink (target, path) < 0)
+    abort ();
+}
+
+/* The model of a manifest whose firecracker.binary is binary (jailer on). */
+static struct firec_model *
+model_with_binary (const char *binary)
+{
+  cleanup_free char *yaml = firec_xasprintf ("apiVersion: firec/v1alpha1\n"
+                                             "kind: MicroVM\n"
+                                             "metadata: {name: web-1}\n"
+                                             "spec:\n"
+                                             "  boot-source: {kernel_image_path: /k, initrd_path: /i}\n"
+                                             "  firecracker: {binary: '%s'}\n"
+                                             "  jailer: {uid: 10001, gid: 10001}\n",
+                                             binary);
+  struct firec_diags diags = { 0 };
+  firec_error_t err = NULL;
+  struct firec_doc *doc = NULL;
+  struct firec_model *m = NULL;
+  if (firec_yaml_load_buffer (yaml, strlen (yaml), "vm.yaml", &doc, &diags, &err) == 0)
+    {
+      doc->base_dir = firec_xstrdup (bindir);
+      if (firec_manifest_validate (doc, &diags, &err) != 0 || firec_resolve (doc, &m, &diags, &err) < 0)
+        m = NULL;
+    }
+  firec_error_release (&err);
+  firec_diags_release (&diags);
+  firec_doc_free (doc);
+  return m;
+}
+
+static void
+test_binary_resolution (void)
+{
+  if (mkdtemp (bindir) == NULL)
+    abort ();
+  make_executable ("fc-bin", "#!/bin/sh\n");
+  make_executable ("firecracker-v1.13.1", "#!/bin/sh\n");
+  make_symlink ("fc-bin", "firecracker");
+  make_symlink ("firecracker-v1.13.1", "fc-link");
+  cleanup_free char *fc_bin = firec_xasprintf ("%s/fc-bin", bindir);
+  cleanup_free char *fc_link = firec_xasprintf ("%s/fc-link", bindir);
+  cleanup_free char *fc_real = firec_xasprintf ("%s/firecracker-v1.13.1", bindir);
+  cleanup_free char *fc_symlink = firec_xasprintf ("%s/firecracker", bindir);
+
+  /* A symlink named "firecracker" to fc-bin: the jailer sees fc-bin. */
+  struct firec_model *m = model_with_binary (fc_symlink);
+  tap_ok (m != NULL, "a manifest naming a symlinked binary resolves");
+  if (m == NULL)
+    return;
+  TAP_STR_EQ (m->firecracker_binary.path, fc_bin, "the binary is the symlink's target");
+  TAP_STR_EQ (m->firecracker_binary.written, fc_symlink, "and the name as written is kept for messages");
+  TAP_STR_EQ (m->exec_name, "fc-bin", "the exec name is the target's file name");
+  TAP_STR_EQ (m->jail_dir, "/srv/jailer/fc-bin/web-1", "so is the jail directory, as the jailer names it");
+  struct firec_plan *plan = NULL;
+  firec_error_t err = NULL;
+  tap_ok (firec_plan_build (m, &plan, &err) == 0, "it plans");
+  TAP_STR_EQ (plan ? plan->min_firecracker_version : NULL, "1.13",
+              "the pre-1.13 name rule is checked on the target's name");
+  const struct firec_step *spawn = NULL, *binaries = NULL;
+  for (size_t i = 0; plan && i < plan->count; i++)
+    if (plan->steps[i].kind == FIREC_STEP_SPAWN)
+      spawn = &plan->steps[i];
+    else if (plan->steps[i].kind == FIREC_STEP_PREFLIGHT_BINARIES)
+      binaries = &plan->steps[i];
+  tap_ok (binaries && strstr (binaries->description, "at least 1.13") && strstr (binaries->description, fc_bin),
+          "preflight.binaries checks the resolved file against the plan's real minimum (%s)",
+          binaries ? binaries->description : "no step");
+  tap_ok (spawn && spawn->min_version_reasons && strstr (spawn->min_version_reasons[0], fc_symlink)
+              && strstr (spawn->min_version_reasons[0], "\"fc-bin\" lacks"),
+          "the reason names the symlink and the file it resolves to");
+  bool exec_file = false;
+  for (size_t i = 1; spawn && spawn->argv[i]; i++)
+    exec_file |= strcmp (spawn->argv[i - 1], "--exec-file") == 0 && strcmp (spawn->argv[i], fc_bin) == 0;
+  tap_ok (exec_file, "the jailer's --exec-file is the resolved file (the argv is final)");
+  firec_plan_free (plan);
+  firec_error_release (&err);
+
+  tap_ok (firec_binary_changed (&m->firecracker_binary, m->base_dir) == NULL, "unchanged: no difference");
+  make_symlink ("firecracker-v1.13.1", "firecracker");
+  cleanup_free char *retargeted = firec_binary_changed (&m->firecracker_binary, m->base_dir);
+  tap_ok (retargeted && strstr (retargeted, "now resolves to") && strstr (retargeted, fc_real),
+          "a retargeted symlink is a change (%s)", retargeted ? retargeted : "none");
+  make_symlink ("fc-bin", "firecracker");
+  unlink (fc_bin);
+  make_executable ("fc-bin", "#!/bin/sh\nexit 0\n"); /* perhaps in the old inode */
+  cleanup_free char *replaced = firec_binary_changed (&m->firecracker_binary, m->base_dir);
+  tap_ok (replaced && strstr (replaced, "replaced"), "a new file at the same path is a change (%s)",
+          replaced ? replaced : "none");
+  firec_model_free (m);
+
+  /* A symlink to a name with "firecracker": 1.5.1's rule holds, the jail follows the target. */
+  m = model_with_binary (fc_link);
+  TAP_STR_EQ (m ? m->jail_dir : NULL, "/srv/jailer/firecracker-v1.13.1/web-1",
+              "a symlink without \"firecracker\" in its name to one with it: the jail is the target's");
+  plan = NULL;
+  if (m && firec_plan_build (m, &plan, &err) == 0)
+    TAP_STR_EQ (plan->min_firecracker_version, "1.5.1", "and any version's jailer accepts it");
+  else
+    tap_ok (0, "and any version's jailer accepts it");
+  firec_plan_free (plan);
+  firec_model_free (m);
+
+  /* A relative path resolves against the manifest's directory, a bare name in PATH. */
+  m = model_with_binary ("./fc-link");
+  TAP_STR_EQ (m ? m->firecracker_binary.path : NULL, fc_real, "a relative path resolves against the manifest");
+  firec_model_free (m);
+  cleanup_free char *old_path = firec_xstrdup (getenv ("PATH") ? getenv ("PATH") : "");
+  setenv ("PATH", bindir, 1);
+  m = model_with_binary ("fc-link");
+  TAP_STR_EQ (m ? m->firecracker_binary.path : NULL, fc_real, "a bare name is looked up in PATH, then resolved");
+  firec_model_free (m);
+  m = model_with_binary ("no-such-firecracker");
+  tap_ok (m && !m->firecracker_binary.found && strcmp (m->firecracker_binary.path, "no-such-firecracker") == 0
+              && strcmp (m->exec_name, "no-such-firecracker") == 0,
+          "a name not found stays as written (preflight refuses it)");
+  firec_model_free (m);
+  setenv ("PATH", old_path, 1);
+
+  const char *names[] = { "fc-bin", "firecracker-v1.13.1", "firecracker", "fc-link" };
+  for (size_t i = 0; i < FIREC_N_ELEMENTS (names); i++)
+    {
+      cleanup_free char *path = firec_xasprintf ("%s/%s", bindir, names[i]);
+      unlink (path);
+    }
+  rmdir (bindir);
+}
+
 int
 main (void)
 {
@@ -234,5 +392,6 @@ main (void)
   test_typed_interpolation ();
   test_model ();
   test_normalize ();
+  test_binary_resolution ();
   return tap_done ();
 }
