@@ -75,6 +75,7 @@ firec_attached_run (struct firec_attached *a, int signal_fd, char **how, firec_e
     .stop = r->stop,
     .stop_count = r->stop_count,
     .stop_timeout_ms = r->stop_timeout_ms,
+    .vm_root = r->vm_root,
     .api_socket = r->api_socket,
     .drain_stderr = drain_stderr,
     .data = a,

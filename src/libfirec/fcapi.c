@@ -2,6 +2,7 @@
 
 #include "curl-dl.h"
 #include "fcapi.h"
+#include "jailfs.h"
 #include "process.h"
 #include "util.h"
 
@@ -271,6 +272,26 @@ firec_fcapi_open (const char *socket_path, struct firec_fcapi **out, firec_error
       return -1;
     }
   *out = c;
+  return 0;
+}
+
+int
+firec_fcapi_open_beneath (const char *root, const char *socket_path, struct firec_fcapi **out, firec_error_t *err)
+{
+  *out = NULL;
+  cleanup_close int root_fd = open (root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (root_fd < 0)
+    return firec_error_set (err, errno, "cannot open the VM root %s", root);
+  cleanup_close int sock = -1;
+  if (firec_jailfs_open_socket (root_fd, root, socket_path, &sock, err) < 0)
+    return -1;
+  cleanup_free char *alias = firec_jailfs_proc_path (sock);
+  if (firec_fcapi_open (alias, out, err) < 0)
+    return -1;
+  /* Messages name the socket; connections go through the fd the walker opened. */
+  free ((*out)->socket_path);
+  (*out)->socket_path = firec_xstrdup (socket_path);
+  (*out)->path_fd = steal_fd (&sock);
   return 0;
 }
 
@@ -727,8 +748,37 @@ connect_once (const struct firec_fcapi *c)
   return fd;
 }
 
+/* What sits at socket_path: through the walker below root (a name the jail's
+   uid controls is never followed), or by path when root is NULL. */
+static int
+probe_socket (int root_fd, const char *root, const char *socket_path, struct stat *st)
+{
+  if (root_fd < 0)
+    return stat (socket_path, st);
+  size_t n = strlen (root);
+  cleanup_error firec_error_t ignored = NULL;
+  cleanup_close int fd = -1;
+  if (strncmp (socket_path, root, n) != 0 || socket_path[n] != '/')
+    {
+      errno = EINVAL;
+      return -1;
+    }
+  if (firec_jailfs_open (root_fd, socket_path + n, O_PATH, FIREC_JAILFS_NO_XDEV, st, &fd, &ignored) < 0)
+    {
+      errno = ignored && ignored->errno_value ? ignored->errno_value : ENOENT;
+      return -1;
+    }
+  return 0;
+}
+
+static int
+open_client (const char *root, const char *socket_path, struct firec_fcapi **client, firec_error_t *err)
+{
+  return root ? firec_fcapi_open_beneath (root, socket_path, client, err) : firec_fcapi_open (socket_path, client, err);
+}
+
 int
-firec_fcapi_wait_ready (const char *socket_path, pid_t pid_or_0, int pidfd_or_minus1, int cancel_fd,
+firec_fcapi_wait_ready (const char *root, const char *socket_path, pid_t pid_or_0, int pidfd_or_minus1, int cancel_fd,
                         long timeout_ms, struct firec_fcapi **ready_client, firec_error_t *err)
 {
   if (ready_client)
@@ -747,6 +797,9 @@ firec_fcapi_wait_ready (const char *socket_path, pid_t pid_or_0, int pidfd_or_mi
       firec_error_release (&ignored); /* no pidfd: checked on each wake-up instead */
     }
 
+  cleanup_close int root_fd = root ? open (root, O_PATH | O_DIRECTORY | O_CLOEXEC) : -1;
+  if (root && root_fd < 0)
+    return firec_error_set (err, errno, "cannot open the VM root %s", root);
   cleanup_free char *dir = parent_dir (socket_path);
   cleanup_close int ino = inotify_init1 (IN_CLOEXEC | IN_NONBLOCK);
   struct dir_watch watch = { .ino = ino, .wd = -1 };
@@ -780,7 +833,12 @@ firec_fcapi_wait_ready (const char *socket_path, pid_t pid_or_0, int pidfd_or_mi
 
       int wait_ms;
       struct stat st;
-      int stat_rc = stat (socket_path, &st);
+      int stat_rc = probe_socket (root_fd, root, socket_path, &st);
+      if (stat_rc < 0 && errno == ELOOP)
+        {
+          firec_error_set (err, ELOOP, "Firecracker API socket %s is a symbolic link: refusing to follow it", socket_path);
+          break;
+        }
       if (stat_rc == 0 && S_ISSOCK (st.st_mode))
         {
           /* No more watching: the watch's removal starts the grace period that
@@ -792,7 +850,7 @@ firec_fcapi_wait_ready (const char *socket_path, pid_t pid_or_0, int pidfd_or_mi
           watch.watched = NULL;
           socket_seen = true;
           firec_error_t attempt_err = NULL;
-          if (client == NULL && firec_fcapi_open (socket_path, &client, &attempt_err) < 0)
+          if (client == NULL && open_client (root, socket_path, &client, &attempt_err) < 0)
             client = NULL;
           int fd = client ? connect_once (client) : -1;
           if (fd >= 0)

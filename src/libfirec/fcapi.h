@@ -44,6 +44,13 @@ firec_fcapi_closep (struct firec_fcapi **c)
 /* From now on, whenever fd polls readable (a signalfd with a signal pending, the
    read end of a pipe ...), a request fails at once, or is not sent, with
    errno_value ECANCELED; fd is never read. -1: none (the default). */
+/* A client for a socket below root (the VM's root, which the jail's uid
+   owns): the socket is opened through the jail walker (jailfs.h), never by a
+   name the jail uid could swap for a symlink, and connected to through that
+   open file. */
+int firec_fcapi_open_beneath (const char *root, const char *socket_path, struct firec_fcapi **out,
+                              firec_error_t *err);
+
 void firec_fcapi_set_cancel_fd (struct firec_fcapi *c, int fd);
 
 /* Sends one request (method "GET", "PUT", "PATCH", "DELETE"; path "/drives/rootfs"; body
@@ -82,8 +89,10 @@ char *firec_fcapi_fault_text (const char *body);
    deadline. cancel_fd (-1: none): when it polls readable the wait fails at once
    with errno_value ECANCELED, without reading it. Needs no libcurl. With
    ready_client, the client is handed over (firec_fcapi_close it) with that
-   cancel fd set. */
-int firec_fcapi_wait_ready (const char *socket_path, pid_t pid_or_0, int pidfd_or_minus1, int cancel_fd,
-                            long timeout_ms, struct firec_fcapi **ready_client, firec_error_t *err);
+   cancel fd set. With root (the VM's root; NULL: none), the socket is looked at
+   and connected to through the jail walker, as firec_fcapi_open_beneath does;
+   a symbolic link there fails the wait. */
+int firec_fcapi_wait_ready (const char *root, const char *socket_path, pid_t pid_or_0, int pidfd_or_minus1,
+                            int cancel_fd, long timeout_ms, struct firec_fcapi **ready_client, firec_error_t *err);
 
 #endif

@@ -451,8 +451,8 @@ static int
 step_api_wait (struct firec_vm *vm, const struct firec_step *step, firec_error_t *err)
 {
   const struct firec_model *m = vm->model;
-  if (firec_fcapi_wait_ready (m->api_socket_host, vm->vmm.pid, vm->vmm.fd, vm->opts.signal_fd, m->start_timeout_ms,
-                              &vm->api, err)
+  if (firec_fcapi_wait_ready (m->vm_root, m->api_socket_host, vm->vmm.pid, vm->vmm.fd, vm->opts.signal_fd,
+                              m->start_timeout_ms, &vm->api, err)
       < 0)
     {
       annotate_stderr (vm, "firecracker", err);

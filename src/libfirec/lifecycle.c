@@ -78,7 +78,7 @@ firec_vm_api (const struct firec_vm_info *info, const char *method, const char *
   if (!firec_vm_alive (info) || info->record == NULL)
     return firec_error_set (err, 0, "%s is not running", info->name);
   cleanup_fcapi struct firec_fcapi *api = NULL;
-  if (firec_fcapi_open (info->record->api_socket, &api, err) < 0)
+  if (firec_fcapi_open_beneath (info->record->vm_root, info->record->api_socket, &api, err) < 0)
     return -1;
   return firec_fcapi_call (api, method, path, body, 10000, resp, err);
 }
@@ -257,6 +257,7 @@ run_policy (const struct firec_pidref *vmm, const struct firec_record *r, bool f
     .stop = r->stop,
     .stop_count = force ? 0 : r->stop_count,
     .stop_timeout_ms = timeout_ms,
+    .vm_root = r->vm_root,
     .api_socket = r->api_socket,
   };
   struct firec_vm_end end;

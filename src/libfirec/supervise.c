@@ -17,10 +17,10 @@
 #include <unistd.h>
 
 int
-firec_send_ctrl_alt_del (const char *api_socket, firec_error_t *err)
+firec_send_ctrl_alt_del (const char *vm_root, const char *api_socket, firec_error_t *err)
 {
   cleanup_fcapi struct firec_fcapi *api = NULL;
-  if (firec_fcapi_open (api_socket, &api, err) < 0)
+  if (firec_fcapi_open_beneath (vm_root, api_socket, &api, err) < 0)
     return -1;
   return firec_fcapi_call (api, "PUT", "/actions", "{\"action_type\":\"SendCtrlAltDel\"}", 5000, NULL, err);
 }
@@ -61,7 +61,7 @@ stop_action (const struct firec_supervision *s, const struct firec_stop_step *st
   switch (step->action)
     {
     case FIREC_STOP_CTRL_ALT_DEL:
-      return firec_send_ctrl_alt_del (s->api_socket, err);
+      return firec_send_ctrl_alt_del (s->vm_root, s->api_socket, err);
     case FIREC_STOP_SIGTERM:
     case FIREC_STOP_SIGKILL:
       {

@@ -25,7 +25,8 @@ struct firec_supervision
   const struct firec_stop_step *stop;
   size_t stop_count;
   long stop_timeout_ms;
-  const char *api_socket; /* where SendCtrlAltDel goes */
+  const char *vm_root;    /* the VM's root, which holds... */
+  const char *api_socket; /* ...the socket SendCtrlAltDel goes to */
   /* Called when stderr_fd is readable. */
   void (*drain_stderr) (void *data);
   void *data;
@@ -50,8 +51,9 @@ int firec_supervise_signal_fd (void);
    supervisor). A second signal kills at once. */
 int firec_supervise (const struct firec_supervision *s, struct firec_vm_end *end, firec_error_t *err);
 
-/* Sends SendCtrlAltDel through the API socket (the one place that does). */
-int firec_send_ctrl_alt_del (const char *api_socket, firec_error_t *err);
+/* Sends SendCtrlAltDel through the API socket below vm_root (the one place
+   that does). */
+int firec_send_ctrl_alt_del (const char *vm_root, const char *api_socket, firec_error_t *err);
 
 /* How the VM ended, for people and for the exit code: a message ("firecracker
    exited with status 1 (GenericError)", "the VM has ended") and FIREC_EXIT-style

@@ -763,7 +763,7 @@ test_wait_ready (void)
   pid_t server = start_server (&so);
   int pidfd = -1;
   firec_pidfd_open (server, &pidfd, &err);
-  int rc = firec_fcapi_wait_ready (path, server, pidfd, -1, 5000, NULL, &err);
+  int rc = firec_fcapi_wait_ready (NULL, path, server, pidfd, -1, 5000, NULL, &err);
   long long dt = now_ms () - t0;
   tap_ok (rc == 0 && dt >= 190 && dt < 1000, "socket renamed into place after 200 ms: ready after %lld ms%s%s", dt,
           err ? ": " : "", err ? err->message : "");
@@ -777,7 +777,7 @@ test_wait_ready (void)
                              .exit_code = -1 };
   t0 = now_ms ();
   server = start_server (&so);
-  rc = firec_fcapi_wait_ready (nested, server, -1, -1, 5000, NULL, &err);
+  rc = firec_fcapi_wait_ready (NULL, nested, server, -1, -1, 5000, NULL, &err);
   dt = now_ms () - t0;
   tap_ok (rc == 0 && dt >= 190 && dt < 1000, "directories and socket created late: ready after %lld ms%s%s", dt,
           err ? ": " : "", err ? err->message : "");
@@ -789,7 +789,7 @@ test_wait_ready (void)
   so = (struct server_opts){ .path = slow, .listen_delay_ms = 200, .exit_code = -1 };
   t0 = now_ms ();
   server = start_server (&so);
-  rc = firec_fcapi_wait_ready (slow, server, -1, -1, 5000, NULL, &err);
+  rc = firec_fcapi_wait_ready (NULL, slow, server, -1, -1, 5000, NULL, &err);
   dt = now_ms () - t0;
   tap_ok (rc == 0 && dt >= 190 && dt < 1000, "bound, listening after 200 ms: ready after %lld ms%s%s", dt,
           err ? ": " : "", err ? err->message : "");
@@ -801,7 +801,7 @@ test_wait_ready (void)
   unlink (longp);
   so = (struct server_opts){ .path = longp, .delay_ms = 100, .via_rename = true, .exit_code = -1 };
   server = start_server (&so);
-  rc = firec_fcapi_wait_ready (longp, server, -1, -1, 5000, NULL, &err);
+  rc = firec_fcapi_wait_ready (NULL, longp, server, -1, -1, 5000, NULL, &err);
   tap_ok (rc == 0, "150-byte path created late: ready%s%s", err ? ": " : "", err ? err->message : "");
   firec_error_release (&err);
   stop_server (server);
@@ -812,7 +812,7 @@ test_wait_ready (void)
   t0 = now_ms ();
   server = start_server (&so);
   firec_pidfd_open (server, &pidfd, &err);
-  rc = firec_fcapi_wait_ready (never, server, pidfd, -1, 10000, NULL, &err);
+  rc = firec_fcapi_wait_ready (NULL, never, server, pidfd, -1, 10000, NULL, &err);
   dt = now_ms () - t0;
   tap_ok (rc < 0 && dt < 1000, "process exits after 100 ms: the wait fails after %lld ms, not 10 s", dt);
   TAP_STR_EQ (err ? err->message : NULL, "firecracker exited with status 3 before its API socket appeared",
@@ -827,7 +827,7 @@ test_wait_ready (void)
   so = (struct server_opts){ .path = never, .delay_ms = 100, .exit_code = 1 };
   t0 = now_ms ();
   server = start_server (&so);
-  rc = firec_fcapi_wait_ready (never, server, -1, -1, 10000, NULL, &err);
+  rc = firec_fcapi_wait_ready (NULL, never, server, -1, -1, 10000, NULL, &err);
   dt = now_ms () - t0;
   tap_ok (rc < 0 && dt < 1000, "pid only (no pidfd given): fails after %lld ms", dt);
   TAP_STR_EQ (err ? err->message : NULL, "firecracker exited with status 1 before its API socket appeared",
@@ -837,7 +837,7 @@ test_wait_ready (void)
 
   /* Nothing ever comes. */
   t0 = now_ms ();
-  rc = firec_fcapi_wait_ready (never, 0, -1, -1, 300, NULL, &err);
+  rc = firec_fcapi_wait_ready (NULL, never, 0, -1, -1, 300, NULL, &err);
   dt = now_ms () - t0;
   tap_ok (rc < 0 && dt >= 290 && dt < 1300, "no process, no socket: times out after %lld ms", dt);
   cleanup_free char *want = firec_xasprintf ("Firecracker API socket %s not ready within 300 ms: it does not exist",
@@ -847,7 +847,7 @@ test_wait_ready (void)
   firec_error_release (&err);
 
   cleanup_free char *nodir = firec_xasprintf ("%s/no/such/dir/firecracker.socket", tmpdir);
-  rc = firec_fcapi_wait_ready (nodir, 0, -1, -1, 200, NULL, &err);
+  rc = firec_fcapi_wait_ready (NULL, nodir, 0, -1, -1, 200, NULL, &err);
   want = (free (want), firec_xasprintf ("Firecracker API socket %s not ready within 200 ms: it does not exist, nor "
                                         "does %s/no/such/dir",
                                         nodir, tmpdir));
@@ -862,7 +862,7 @@ test_wait_ready (void)
   if (bind (sfd, (struct sockaddr *) &sa, sizeof sa) < 0)
     abort ();
   t0 = now_ms ();
-  rc = firec_fcapi_wait_ready (stale, 0, -1, -1, 300, NULL, &err);
+  rc = firec_fcapi_wait_ready (NULL, stale, 0, -1, -1, 300, NULL, &err);
   dt = now_ms () - t0;
   tap_ok (rc < 0 && dt >= 290 && dt < 1300 && err && strstr (err->message, "Connection refused"),
           "stale socket: retried until the timeout (%lld ms): %s", dt, err ? err->message : "");
@@ -872,7 +872,7 @@ test_wait_ready (void)
   /* Not a socket at all. */
   cleanup_free char *regular = firec_xasprintf ("%s/regular.socket", tmpdir);
   close (open (regular, O_WRONLY | O_CREAT | O_CLOEXEC, 0644));
-  rc = firec_fcapi_wait_ready (regular, 0, -1, -1, 200, NULL, &err);
+  rc = firec_fcapi_wait_ready (NULL, regular, 0, -1, -1, 200, NULL, &err);
   tap_ok (rc < 0 && err && strstr (err->message, "not ready within 200 ms: it exists but is not a socket"),
           "a regular file in its place: %s", err ? err->message : "");
   firec_error_release (&err);
@@ -881,14 +881,14 @@ test_wait_ready (void)
   so = (struct server_opts){ .path = path, .exit_code = -1 };
   server = start_server (&so);
   t0 = now_ms ();
-  rc = firec_fcapi_wait_ready (path, server, -1, -1, 5000, NULL, &err);
+  rc = firec_fcapi_wait_ready (NULL, path, server, -1, -1, 5000, NULL, &err);
   dt = now_ms () - t0;
   tap_ok (rc == 0 && dt < 200, "already listening: ready in %lld ms", dt);
   firec_error_release (&err);
 
   /* The client that saw the answer is handed over, still connected. */
   struct firec_fcapi *ready = NULL;
-  rc = firec_fcapi_wait_ready (path, server, -1, -1, 5000, &ready, &err);
+  rc = firec_fcapi_wait_ready (NULL, path, server, -1, -1, 5000, &ready, &err);
   long accepted = ready ? server_accepts (ready) : -1;
   long again = ready ? server_accepts (ready) : -1;
   tap_ok (rc == 0 && ready && accepted > 0 && again == accepted,
@@ -971,7 +971,7 @@ test_cancel (void)
   cleanup_free char *never = firec_xasprintf ("%s/cancel-never.socket", tmpdir);
   fd = readable_after (100);
   t0 = now_ms ();
-  rc = firec_fcapi_wait_ready (never, 0, -1, fd, 5000, NULL, &err);
+  rc = firec_fcapi_wait_ready (NULL, never, 0, -1, fd, 5000, NULL, &err);
   dt = now_ms () - t0;
   tap_ok (rc < 0 && err && err->errno_value == ECANCELED && dt >= 90 && dt < 1000,
           "wait_ready: cancelled after %lld ms, not 5 s: %s", dt, err ? err->message : "");
@@ -984,13 +984,13 @@ test_cancel (void)
      client would carry the fd. */
   server = start_server (&so);
   struct firec_fcapi *ready = NULL;
-  rc = firec_fcapi_wait_ready (path, server, -1, fd, 5000, &ready, &err);
+  rc = firec_fcapi_wait_ready (NULL, path, server, -1, fd, 5000, &ready, &err);
   tap_ok (rc < 0 && ready == NULL && err && err->errno_value == ECANCELED,
           "wait_ready with the cancel fd readable already: cancelled");
   firec_error_release (&err);
   close (fd);
   fd = readable_after (100);
-  rc = firec_fcapi_wait_ready (path, server, -1, fd, 5000, &ready, &err);
+  rc = firec_fcapi_wait_ready (NULL, path, server, -1, fd, 5000, &ready, &err);
   tap_ok (rc == 0 && ready, "wait_ready: ready before the cancel fd fires%s%s", err ? ": " : "",
           err ? err->message : "");
   firec_error_release (&err);
