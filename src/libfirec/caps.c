@@ -22,6 +22,9 @@ static const struct needed_cap needed[] = {
   { CAP_CHOWN, "CAP_CHOWN", "the jailer and firec-run give the jail's files to the VM's uid", 0 },
   { CAP_DAC_OVERRIDE, "CAP_DAC_OVERRIDE", "the jailer writes the chroot base and cgroup files", 0 },
   { CAP_FOWNER, "CAP_FOWNER", "firec-run hard-links files it does not own into the jail", 0 },
+  /* Without it the stop policy's signals to Firecracker, which runs as the VM's
+     uid, fail with EPERM, and nothing could stop the VM. */
+  { CAP_KILL, "CAP_KILL", "firec-run signals Firecracker, which runs as the VM's uid, to stop it", 0 },
   { CAP_SYS_RESOURCE, "CAP_SYS_RESOURCE", "the jailer raises a resource limit above the current hard limit", 3 },
   { CAP_SYS_ADMIN, "CAP_SYS_ADMIN", "the jailer joins the network namespace (setns)", 1 },
   { CAP_DAC_OVERRIDE, "CAP_DAC_OVERRIDE", "the jailer writes cgroup control files", 2 },

@@ -553,7 +553,7 @@ add_preflight (struct builder *b)
   if (m->jailer)
     add_step (b, FIREC_STEP_PREFLIGHT_CAPS, "preflight.caps", "/spec/jailer",
               "check the effective capabilities the jailer needs (CAP_SYS_ADMIN, CAP_MKNOD, CAP_SETUID, CAP_SETGID, "
-              "CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_FOWNER, CAP_SYS_RESOURCE)");
+              "CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_FOWNER, CAP_KILL, CAP_SYS_RESOURCE)");
   if (m->huge_page_kib)
     {
       unsigned long long pages = (m->mem_size_mib * 1024 + m->huge_page_kib - 1) / m->huge_page_kib;

@@ -69,6 +69,18 @@ check "a missing kernel is a host precondition (exit 3, got $rc)" test "$rc" -eq
 check "the message names the file and the field" grep -q "kernel_image_path" "$WORK/$name/stderr"
 check "nothing is left" clean_after "$name"
 
+# Without CAP_KILL nothing could stop Firecracker once it runs as the VM's uid:
+# preflight says so before anything starts.
+if has_jailer && command -v setpriv >/dev/null; then
+  name=e2e-nokill
+  prepare hello "$name"
+  setpriv --bounding-set=-kill --inh-caps=-kill "$FIREC_RUN" run -q "$WORK/$name/vm.json" </dev/null >/dev/null \
+    2>"$WORK/$name/stderr"; rc=$?
+  check "without CAP_KILL: a precondition failure (exit 3, got $rc)" test "$rc" -eq 3
+  check "naming CAP_KILL and why" grep -q "missing capability CAP_KILL (firec-run signals Firecracker" "$WORK/$name/stderr"
+  check "nothing is left" clean_after "$name"
+fi
+
 # A stale jail directory (without the jailer: run directory) is refused with
 # the command that removes it: for a jail no record names, rm of the manifest
 # (rm NAME finds jails without a record only under the default chroot base).
