@@ -156,12 +156,9 @@ judge (struct firec_vm_info *info)
              "Firecracker says \"%s\"", state ? state : "?");
 }
 
-int
-firec_vm_inspect (const char *name, struct firec_vm_info *info, firec_error_t *err)
+static int
+inspect (const char *name, struct firec_vm_info *info, firec_error_t *err)
 {
-  memset (info, 0, sizeof *info);
-  info->vmm = (struct firec_pidref) FIREC_PIDREF_NULL;
-  info->state_root = (struct firec_state) FIREC_STATE_INIT;
   info->name = firec_xstrdup (name);
   info->state_dir = firec_state_dir_for (name);
   if (firec_state_open (false, &info->state_root, err) < 0)
@@ -184,6 +181,18 @@ firec_vm_inspect (const char *name, struct firec_vm_info *info, firec_error_t *e
     return rc;
   judge (info);
   return 0;
+}
+
+int
+firec_vm_inspect (const char *name, struct firec_vm_info *info, firec_error_t *err)
+{
+  memset (info, 0, sizeof *info);
+  info->vmm = (struct firec_pidref) FIREC_PIDREF_NULL;
+  info->state_root = (struct firec_state) FIREC_STATE_INIT;
+  if (inspect (name, info, err) == 0)
+    return 0;
+  firec_vm_info_release (info); /* nothing for the caller to release */
+  return -1;
 }
 
 int

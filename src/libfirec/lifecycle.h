@@ -45,6 +45,7 @@ struct firec_vm_info
 
 const char *firec_vm_state_name (enum firec_vm_state state);
 
+/* On failure *info holds nothing to release. */
 int firec_vm_inspect (const char *name, struct firec_vm_info *info, firec_error_t *err);
 void firec_vm_info_release (struct firec_vm_info *info);
 

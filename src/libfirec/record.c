@@ -362,6 +362,9 @@ get_process (struct parse *p, const cJSON *o, const char *key)
   return proc;
 }
 
+/* Durations in a record: a year at most, as the manifest allows. */
+#define MAX_MS 31536000000.0
+
 static void
 get_stop (struct parse *p, const cJSON *o, struct firec_record *r)
 {
@@ -375,9 +378,9 @@ get_stop (struct parse *p, const cJSON *o, struct firec_record *r)
     {
       struct firec_stop_step *step = &r->stop[r->stop_count++];
       step->action = (enum firec_stop_action) get_enum (p, s, "action", actions, FIREC_N_ELEMENTS (actions));
-      step->wait_ms = (long) get_number (p, s, "wait_ms", 0, LONG_MAX / 2);
+      step->wait_ms = (long) get_number (p, s, "wait_ms", 0, MAX_MS);
     }
-  r->stop_timeout_ms = (long) get_number (p, o, "stop_timeout_ms", 0, LONG_MAX / 2);
+  r->stop_timeout_ms = (long) get_number (p, o, "stop_timeout_ms", 0, MAX_MS);
 }
 
 static void

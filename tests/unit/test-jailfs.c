@@ -190,8 +190,9 @@ test_open_dir (void)
   int parent = -1;
   rc = firec_jailfs_open_parent (root, "/logs/fc/fc.log", FIREC_JAILFS_MKDIR, &mk, &parent, &name, &err);
   cleanup_free char *logs = tpath ("open/logs/fc");
+  cleanup_free char *log = tpath ("open/logs/fc/fc.log");
   tap_ok (rc == 0 && parent >= 0 && name && strcmp (name, "fc.log") == 0 && owner_mode_is (logs, U, G, 0700)
-              && !exists_nofollow (tpath ("open/logs/fc/fc.log")),
+              && !exists_nofollow (log),
           "open_parent makes the directories and hands back the last name");
   if (parent >= 0)
     close (parent);
@@ -425,7 +426,8 @@ test_remove_moved (void)
   cleanup_free char *outside = tpath ("moved-outside");
   cleanup_free char *keep = tpath ("moved-outside/keep");
   must (mkdir (outside, 0755) == 0 && mkdir (keep, 0755) == 0, outside);
-  int kf = open (tpath ("moved-outside/keep/file"), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+  cleanup_free char *keep_file = tpath ("moved-outside/keep/file");
+  int kf = open (keep_file, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
   must (kf >= 0, "keep");
   close (kf);
   cleanup_free char *top2 = tpath ("moved-out");
@@ -439,7 +441,6 @@ test_remove_moved (void)
   firec_jailfs_test_on_descend (on_descend, &at2);
   rc = firec_jailfs_remove_tree (top2, &err);
   firec_jailfs_test_on_descend (NULL, NULL);
-  cleanup_free char *keep_file = tpath ("moved-outside/keep/file");
   cleanup_free char *stolen = tpath ("moved-outside/stolen");
   tap_ok (at2.done && rc == 0 && !exists_nofollow (top2) && exists_nofollow (keep_file) && exists_nofollow (stolen),
           "a subtree moved out of the tree under the walk: the tree is removed; the walk never climbs out of the "
