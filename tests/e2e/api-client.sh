@@ -44,7 +44,7 @@ check "rm leaves nothing" clean_after "$name"
 # libcurl: exit () must wait for it (its destructors ran under OpenSSL's init
 # and crashed 7 times in 200 such runs).
 codes=$(for i in $(seq 200); do
-  FIREC_TEST_FAULT=fail:preflight.caps "$FIREC_RUN" run -q "$m" </dev/null >/dev/null 2>&1; echo $?
+  FIREC_TEST_FAULT=fail:preflight.kvm "$FIREC_RUN" run -q "$m" </dev/null >/dev/null 2>&1; echo $?
 done | sort | uniq -c | tr -s ' ')
 check "200 runs failing in preflight while libcurl loads all exit 3 ($codes)" test "$codes" = " 200 3"
 

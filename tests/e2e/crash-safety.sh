@@ -170,11 +170,17 @@ check "rm NAME removes it (exit $rc)" sh -c "[ $rc -eq 0 ] && [ ! -e '$FIREC_STA
 "$FIREC_RUN" kill "$name" 2>/dev/null
 rm -rf "$FIREC_STATE_DIR"
 "$FIREC_RUN" run -d -q "$WORK/$name/vm.json" 2>"$WORK/$name/orphan"; rc=$?
-check "a jail left without a record is refused (exit 3, got $rc)" test "$rc" -eq 3
-advice=$(grep -o 'firec-run rm [^`]*' "$WORK/$name/orphan" | head -1)
-check "with an rm command ($advice)" test -n "$advice"
-"$FIREC_RUN" ${advice#firec-run } >/dev/null 2>&1
-check "... and that command removes it" all_gone "$name"
+if has_jailer; then
+  check "a jail left without a record is refused (exit 3, got $rc)" test "$rc" -eq 3
+  advice=$(grep -o 'firec-run rm [^`]*' "$WORK/$name/orphan" | head -1)
+  check "with an rm command ($advice)" test -n "$advice"
+  "$FIREC_RUN" ${advice#firec-run } >/dev/null 2>&1
+  check "... and that command removes it" all_gone "$name"
+else
+  # Without the jailer the VM's root is in the state directory: nothing is left.
+  check "without the jailer, a cleared state root leaves nothing in the way (exit $rc)" test "$rc" -eq 0
+  "$FIREC_RUN" rm -f "$name" >/dev/null 2>&1
+fi
 
 # --- rm NAME finds a record-less jail under the default chroot base ---------------
 dname=e2e-default-$$
