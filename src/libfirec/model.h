@@ -69,6 +69,7 @@ struct firec_tap
   char *iface_id;
   char *name;    /* host_dev_name */
   char *step_id; /* "net.tap.eth0" */
+  char *pointer; /* /spec/network-interfaces/0/host_dev_name */
   char *where;   /* "vm.yaml:20:22: /spec/network-interfaces/0/host_dev_name" */
   unsigned mtu;  /* spec.tap.<iface_id>.mtu; 0: the kernel's */
   char *bridge;  /* spec.tap.<iface_id>.bridge, or NULL */

@@ -334,7 +334,7 @@ read_tun_info (const struct nlattr *data, struct firec_link *link)
 {
   const struct nlattr *tb[IFLA_TUN_MAX + 1] = { 0 };
   struct attrs a = { tb, IFLA_TUN_MAX };
-  if (mnl_attr_parse_nested (data, keep_attr, &a) < 0 || tb[IFLA_TUN_TYPE] == NULL)
+  if (mnl_attr_parse_nested (data, keep_attr, &a) == MNL_CB_ERROR || tb[IFLA_TUN_TYPE] == NULL)
     return;
   link->tun_known = true;
   link->tap = (attr_u8 (tb[IFLA_TUN_TYPE]) & IFF_TAP) != 0;
@@ -357,7 +357,7 @@ on_link (const struct nlmsghdr *nlh, void *data)
   const struct ifinfomsg *ifi = mnl_nlmsg_get_payload (nlh);
   const struct nlattr *tb[IFLA_MAX + 1] = { 0 };
   struct attrs a = { tb, IFLA_MAX };
-  if (mnl_attr_parse (nlh, sizeof *ifi, keep_attr, &a) < 0)
+  if (mnl_attr_parse (nlh, sizeof *ifi, keep_attr, &a) == MNL_CB_ERROR)
     return MNL_CB_ERROR;
   link->exists = true;
   link->ifindex = ifi->ifi_index;
@@ -370,7 +370,7 @@ on_link (const struct nlmsghdr *nlh, void *data)
     {
       const struct nlattr *info[IFLA_INFO_MAX + 1] = { 0 };
       struct attrs ia = { info, IFLA_INFO_MAX };
-      if (mnl_attr_parse_nested (tb[IFLA_LINKINFO], keep_attr, &ia) == 0)
+      if (mnl_attr_parse_nested (tb[IFLA_LINKINFO], keep_attr, &ia) != MNL_CB_ERROR)
         {
           snprintf (link->kind, sizeof link->kind, "%s", attr_str (info[IFLA_INFO_KIND]));
           if (strcmp (link->kind, "tun") == 0 && info[IFLA_INFO_DATA])

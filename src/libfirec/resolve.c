@@ -394,6 +394,7 @@ firec_model_free (struct firec_model *m)
       free (m->taps[i].iface_id);
       free (m->taps[i].name);
       free (m->taps[i].step_id);
+      free (m->taps[i].pointer);
       free (m->taps[i].where);
       free (m->taps[i].bridge);
       free (m->taps[i].options_where);
@@ -710,8 +711,8 @@ collect_taps (struct firec_model *m, const struct firec_doc *doc)
           t->iface_id = firec_xstrdup (id);
           t->name = firec_xstrdup (name);
           t->step_id = firec_xasprintf ("net.tap.%s", id);
-          cleanup_free char *pointer = firec_xasprintf ("%s/%zu/host_dev_name", pointers[l], i);
-          t->where = where_in (doc, pointer);
+          t->pointer = firec_xasprintf ("%s/%zu/host_dev_name", pointers[l], i);
+          t->where = where_in (doc, t->pointer);
           const cJSON *o = firec_json_member (options, id);
           if (o == NULL)
             continue;
