@@ -671,7 +671,8 @@ vm_new (const struct firec_plan *plan, const struct firec_run_opts *opts)
 /* Fault injection for the rollback tests, through the test seam (seam.h):
    fail:STEP makes STEP fail before it runs; SIGINT:STEP, SIGTERM:STEP or
    SIGKILL:STEP sends that signal to this process as STEP starts (STEP
-   "started": once the last step is done). Returns the fault aimed at id (its
+   "started": once the last step is done; "STEP/POINT": at a point inside a
+   step, see inject_signal_at). Returns the fault aimed at id (its
    length in *kind_len), or NULL. */
 static const char *
 fault_for_id (const char *id, size_t *kind_len)
