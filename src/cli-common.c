@@ -80,6 +80,19 @@ cli_info_json (const struct firec_vm_info *info)
       cJSON_AddStringToObject (o, fields[i][0], fields[i][1]);
     else
       cJSON_AddNullToObject (o, fields[i][0]);
+  cJSON *ifaces = cJSON_AddArrayToObject (o, "interfaces");
+  for (size_t i = 0; r && i < r->tap_count; i++)
+    {
+      cJSON *iface = cJSON_CreateObject ();
+      cJSON_AddStringToObject (iface, "iface_id", r->taps[i].iface_id);
+      cJSON_AddStringToObject (iface, "host_dev_name", r->taps[i].name);
+      if (r->taps[i].netns)
+        cJSON_AddStringToObject (iface, "netns", r->taps[i].netns);
+      else
+        cJSON_AddNullToObject (iface, "netns");
+      cJSON_AddBoolToObject (iface, "owned", r->taps[i].owned);
+      cJSON_AddItemToArray (ifaces, iface);
+    }
   if (info->holder)
     cJSON_AddNumberToObject (o, "firec_pid", info->holder);
   cJSON_AddStringToObject (o, "detail", info->detail ? info->detail : "");

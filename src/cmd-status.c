@@ -33,8 +33,9 @@ cmd_status (int argc, char **argv)
     .name = "status",
     .usage = "[--output text|json] NAME|FILE",
     .help = "Reports a VM's state from its record and the live process: running, paused,\n"
-            "starting, exited, stale or absent; its pid, uptime, Firecracker version and the\n"
-            "digest of its resolved manifest.\n\nExit status: 0 when it is running or paused, 1 otherwise.",
+            "starting, exited, stale or absent; its pid, uptime, Firecracker version, the\n"
+            "digest of its resolved manifest, and each network interface's TAP device and\n"
+            "whether firec-run created it.\n\nExit status: 0 when it is running or paused, 1 otherwise.",
   };
   enum firec_output output;
   struct firec_vm_info info = FIREC_VM_INFO_INIT;
@@ -52,6 +53,12 @@ cmd_status (int argc, char **argv)
       cli_print_info_line (&info);
       if (info.record && info.record->digest)
         printf ("  digest %s\n  api socket %s\n", info.record->digest, info.record->api_socket);
+      for (size_t i = 0; info.record && i < info.record->tap_count; i++)
+        {
+          const struct firec_record_tap *t = &info.record->taps[i];
+          printf ("  %s on TAP %s%s%s (%s)\n", t->iface_id, t->name, t->netns ? " in " : "", t->netns ? t->netns : "",
+                  t->owned ? "created by firec-run, removed with the VM" : "it existed before: used as it is, kept");
+        }
     }
   rc = info.state == FIREC_VM_RUNNING || info.state == FIREC_VM_PAUSED ? FIREC_EXIT_OK : FIREC_EXIT_RUNTIME;
   firec_vm_info_release (&info);

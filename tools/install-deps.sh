@@ -4,7 +4,7 @@
 # PID 1), bash-completion for its pkg-config file (where completions go).
 set -eu
 packages="build-essential autoconf automake pkg-config clang libclang-rt-14-dev
-  libyaml-dev libcjson-dev libcurl4-openssl-dev libcap-dev nettle-dev binutils
+  libyaml-dev libcjson-dev libcurl4-openssl-dev libcap-dev nettle-dev libmnl-dev binutils
   python3 python3-jsonschema python3-yaml curl xz-utils
   tmux btrfs-progs iproute2 procps util-linux valgrind
   systemd bash-completion"

@@ -6,32 +6,69 @@
 #include <errno.h>
 #include <sys/capability.h>
 
+enum need
+{
+  NEED_JAILER,
+  NEED_NETNS,
+  NEED_CGROUPS,
+  NEED_RAISE_RLIMITS,
+  NEED_CREATE_TAPS,
+  NEED_TAPS_IN_NETNS,
+};
+
 struct needed_cap
 {
   cap_value_t cap;
   const char *name;
   const char *why;
-  int when; /* 0 always, 1 with a netns, 2 with cgroups, 3 when raising rlimits */
+  enum need when;
 };
 
 static const struct needed_cap needed[] = {
-  { CAP_SYS_ADMIN, "CAP_SYS_ADMIN", "the jailer unshares a mount namespace, bind-mounts and pivots into the jail", 0 },
-  { CAP_MKNOD, "CAP_MKNOD", "the jailer creates /dev/kvm and /dev/net/tun inside the jail", 0 },
-  { CAP_SETUID, "CAP_SETUID", "the jailer drops to the VM's uid", 0 },
-  { CAP_SETGID, "CAP_SETGID", "the jailer drops to the VM's gid", 0 },
-  { CAP_CHOWN, "CAP_CHOWN", "the jailer and firec-run give the jail's files to the VM's uid", 0 },
-  { CAP_DAC_OVERRIDE, "CAP_DAC_OVERRIDE", "the jailer writes the chroot base and cgroup files", 0 },
-  { CAP_FOWNER, "CAP_FOWNER", "firec-run hard-links files it does not own into the jail", 0 },
+  { CAP_SYS_ADMIN, "CAP_SYS_ADMIN", "the jailer unshares a mount namespace, bind-mounts and pivots into the jail",
+    NEED_JAILER },
+  { CAP_MKNOD, "CAP_MKNOD", "the jailer creates /dev/kvm and /dev/net/tun inside the jail", NEED_JAILER },
+  { CAP_SETUID, "CAP_SETUID", "the jailer drops to the VM's uid", NEED_JAILER },
+  { CAP_SETGID, "CAP_SETGID", "the jailer drops to the VM's gid", NEED_JAILER },
+  { CAP_CHOWN, "CAP_CHOWN", "the jailer and firec-run give the jail's files to the VM's uid", NEED_JAILER },
+  { CAP_DAC_OVERRIDE, "CAP_DAC_OVERRIDE", "the jailer writes the chroot base and cgroup files", NEED_JAILER },
+  { CAP_FOWNER, "CAP_FOWNER", "firec-run hard-links files it does not own into the jail", NEED_JAILER },
   /* Without it the stop policy's signals to Firecracker, which runs as the VM's
      uid, fail with EPERM, and nothing could stop the VM. */
-  { CAP_KILL, "CAP_KILL", "firec-run signals Firecracker, which runs as the VM's uid, to stop it", 0 },
-  { CAP_SYS_RESOURCE, "CAP_SYS_RESOURCE", "the jailer raises a resource limit above the current hard limit", 3 },
-  { CAP_SYS_ADMIN, "CAP_SYS_ADMIN", "the jailer joins the network namespace (setns)", 1 },
-  { CAP_DAC_OVERRIDE, "CAP_DAC_OVERRIDE", "the jailer writes cgroup control files", 2 },
+  { CAP_KILL, "CAP_KILL", "firec-run signals Firecracker, which runs as the VM's uid, to stop it", NEED_JAILER },
+  { CAP_SYS_RESOURCE, "CAP_SYS_RESOURCE", "the jailer raises a resource limit above the current hard limit",
+    NEED_RAISE_RLIMITS },
+  { CAP_SYS_ADMIN, "CAP_SYS_ADMIN", "the jailer joins the network namespace (setns)", NEED_NETNS },
+  { CAP_DAC_OVERRIDE, "CAP_DAC_OVERRIDE", "the jailer writes cgroup control files", NEED_CGROUPS },
+  { CAP_NET_ADMIN, "CAP_NET_ADMIN", "firec-run creates the missing TAP devices, sets them up and removes them",
+    NEED_CREATE_TAPS },
+  { CAP_SYS_ADMIN, "CAP_SYS_ADMIN", "firec-run enters jailer.netns to create the TAP devices there (setns)",
+    NEED_TAPS_IN_NETNS },
 };
 
+static bool
+is_needed (const struct firec_caps_needs *needs, enum need when)
+{
+  switch (when)
+    {
+    case NEED_JAILER:
+      return needs->jailer;
+    case NEED_NETNS:
+      return needs->netns;
+    case NEED_CGROUPS:
+      return needs->cgroups;
+    case NEED_RAISE_RLIMITS:
+      return needs->raise_rlimits;
+    case NEED_CREATE_TAPS:
+      return needs->create_taps;
+    case NEED_TAPS_IN_NETNS:
+      return needs->taps_in_netns;
+    }
+  return false;
+}
+
 int
-firec_caps_check (bool netns, bool cgroups, bool raise_rlimits, char **missing, firec_error_t *err)
+firec_caps_check (const struct firec_caps_needs *needs, char **missing, firec_error_t *err)
 {
   cap_t caps = cap_get_proc ();
   if (caps == NULL)
@@ -40,7 +77,7 @@ firec_caps_check (bool netns, bool cgroups, bool raise_rlimits, char **missing, 
   int count = 0;
   for (size_t i = 0; i < FIREC_N_ELEMENTS (needed); i++)
     {
-      if ((needed[i].when == 1 && !netns) || (needed[i].when == 2 && !cgroups) || (needed[i].when == 3 && !raise_rlimits))
+      if (!is_needed (needs, needed[i].when))
         continue;
       cap_flag_value_t value = CAP_CLEAR;
       if (cap_get_flag (caps, needed[i].cap, CAP_EFFECTIVE, &value) < 0)

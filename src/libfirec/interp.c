@@ -8,6 +8,7 @@
 #include "cgroup.h"
 #include "fcapi.h"
 #include "lifecycle.h"
+#include "net.h"
 #include "pidref.h"
 #include "preflight.h"
 #include "process.h"
@@ -260,6 +261,68 @@ step_stage_file (struct firec_vm *vm, const struct firec_step *step, firec_error
   return save_record (vm, err);
 }
 
+/* ------------------------------------------------------------------ network */
+
+static void inject_signal_at (const char *id);
+
+/* A missing TAP that the bridge it must join is known for: its ifindex. */
+static int
+bridge_index (struct firec_net *net, const struct firec_tap *t, int *master, firec_error_t *err)
+{
+  struct firec_link bridge;
+  *master = 0;
+  if (t->bridge == NULL)
+    return 0;
+  if (firec_net_link (net, t->bridge, 0, &bridge, err) < 0)
+    return -1;
+  if (!bridge.exists || strcmp (bridge.kind, "bridge") != 0)
+    return firec_error_set (err, 0, "%s: the bridge %s is gone", t->options_where, t->bridge);
+  *master = bridge.ifindex;
+  return 0;
+}
+
+/* An interface's TAP. One that preflight found is listed in the record (not
+   ours) and left as it is; a missing one is named in the record as ours
+   before it is made and by its ifindex once it is, then set up. */
+static int
+step_net_tap (struct firec_vm *vm, const struct firec_step *step, firec_error_t *err)
+{
+  const struct firec_model *m = vm->model;
+  const struct firec_tap *t = step->tap;
+  const char *netns = m->jailer ? m->netns : NULL;
+  int existing = vm->pf.tap_ifindex ? vm->pf.tap_ifindex[t - m->taps] : 0;
+  if (existing)
+    {
+      size_t i = firec_record_add_tap (vm->record, t->iface_id, t->name, netns, 0, false);
+      vm->record->taps[i].ifindex = existing;
+      return save_record (vm, err);
+    }
+  cleanup_net struct firec_net *net = NULL;
+  int master;
+  if (firec_net_open (netns, &net, err) < 0 || bridge_index (net, t, &master, err) < 0)
+    return -1;
+  size_t i = firec_record_add_tap (vm->record, t->iface_id, t->name, netns, firec_net_ns_ino (net), true);
+  if (save_record (vm, err) < 0)
+    return -1;
+  int ifindex;
+  if (firec_net_tap_create (net, t->name, vm->record->uid, vm->record->gid, &ifindex, err) < 0)
+    {
+      /* Not made: a device of that name (one that appeared since preflight)
+         is not ours, and the teardown must not take it for ours. */
+      firec_record_drop_tap (vm->record, i);
+      cleanup_error firec_error_t ignored = NULL;
+      save_record (vm, &ignored);
+      firec_error_prefix (err, "%s", t->where);
+      return -1;
+    }
+  cleanup_free char *made = firec_xasprintf ("%s/created", step->id);
+  inject_signal_at (made); /* the crash tests: made, not yet recorded by ifindex */
+  vm->record->taps[i].ifindex = ifindex;
+  if (save_record (vm, err) < 0)
+    return -1;
+  return firec_net_link_setup (net, ifindex, t->mtu, master, err);
+}
+
 /* The last lines of Firecracker's stderr: from the pipe, or from the log file
    in daemon mode. */
 static void
@@ -498,10 +561,12 @@ is_preflight (enum firec_step_kind kind)
     case FIREC_STEP_PREFLIGHT_BINARIES:
     case FIREC_STEP_PREFLIGHT_SOURCES:
     case FIREC_STEP_PREFLIGHT_JAIL:
+    case FIREC_STEP_PREFLIGHT_NETWORK:
       return true;
     case FIREC_STEP_STATE_CREATE:
     case FIREC_STEP_STAGE_JAIL:
     case FIREC_STEP_STAGE_FILE:
+    case FIREC_STEP_NET_TAP:
     case FIREC_STEP_SPAWN:
     case FIREC_STEP_API_WAIT:
     case FIREC_STEP_API_REQUEST:
@@ -522,6 +587,7 @@ run_step (struct firec_vm *vm, const struct firec_step *step, firec_error_t *err
     case FIREC_STEP_PREFLIGHT_BINARIES:
     case FIREC_STEP_PREFLIGHT_SOURCES:
     case FIREC_STEP_PREFLIGHT_JAIL:
+    case FIREC_STEP_PREFLIGHT_NETWORK:
       firec_preflight_step (&vm->pf, step);
       return 0;
     case FIREC_STEP_STATE_CREATE:
@@ -530,6 +596,8 @@ run_step (struct firec_vm *vm, const struct firec_step *step, firec_error_t *err
       return step_stage_root (vm, err);
     case FIREC_STEP_STAGE_FILE:
       return step_stage_file (vm, step, err);
+    case FIREC_STEP_NET_TAP:
+      return step_net_tap (vm, step, err);
     case FIREC_STEP_SPAWN:
       return step_spawn (vm, step, err);
     case FIREC_STEP_API_WAIT:
@@ -603,7 +671,8 @@ vm_new (const struct firec_plan *plan, const struct firec_run_opts *opts)
 /* Fault injection for the rollback tests, through the test seam (seam.h):
    fail:STEP makes STEP fail before it runs; SIGINT:STEP, SIGTERM:STEP or
    SIGKILL:STEP sends that signal to this process as STEP starts (STEP
-   "started": once the last step is done). Returns the fault aimed at id (its
+   "started": once the last step is done; "STEP/POINT": at a point inside a
+   step, see inject_signal_at). Returns the fault aimed at id (its
    length in *kind_len), or NULL. */
 static const char *
 fault_for_id (const char *id, size_t *kind_len)
@@ -629,6 +698,16 @@ inject_signal (const char *fault, size_t n)
   for (size_t i = 0; i < FIREC_N_ELEMENTS (signals); i++)
     if (strlen (sigabbrev_np (signals[i])) + 3 == n && strncmp (fault + 3, sigabbrev_np (signals[i]), n - 3) == 0)
       kill (getpid (), signals[i]); /* SIGKILL: the crash-safety tests: firec-run dies right here */
+}
+
+/* A signal aimed at a point inside a step ("net.tap.eth0/created"). */
+static void
+inject_signal_at (const char *id)
+{
+  size_t n;
+  const char *fault = fault_for_id (id, &n);
+  if (fault)
+    inject_signal (fault, n);
 }
 
 static int

@@ -736,6 +736,48 @@ check_network_interfaces (struct checker *c, const cJSON *spec)
       cleanup_free char *pointer = firec_xasprintf ("/spec/snapshot/network_overrides/%zu/host_dev_name", i);
       check_interface_name (c, firec_json_member (o, "host_dev_name"), pointer);
     }
+  /* Two interfaces on one TAP: Firecracker's second open fails (EBUSY), and the
+     run would create and remove the device twice. */
+  check_unique_ids (c, ifaces, "/spec/network-interfaces", "host_dev_name", "host_dev_name");
+  check_unique_ids (c, overrides, "/spec/snapshot/network_overrides", "host_dev_name", "host_dev_name");
+}
+
+/* spec.tap, the options of the TAPs firec-run creates: a key that names no
+   interface would be ignored without a word (a typo, an interface renamed
+   since), and a bridge is the host namespace's, out of reach of a TAP created
+   in jailer.netns. */
+static void
+check_tap_options (struct checker *c, const cJSON *spec)
+{
+  const cJSON *options = firec_json_member (spec, "tap");
+  const cJSON *ifaces = firec_json_member (spec, "network-interfaces");
+  const cJSON *overrides = firec_json_member (firec_json_member (spec, "snapshot"), "network_overrides");
+  const cJSON *jailer = firec_json_member (spec, "jailer");
+  const cJSON *netns = firec_json_member (jailer, "netns");
+  bool in_netns = cJSON_IsString (netns) && !cJSON_IsFalse (firec_json_member (jailer, "enabled"));
+  for (const cJSON *k = cJSON_IsObject (options) ? options->child : NULL; k; k = k->next)
+    {
+      cleanup_free char *pointer = firec_json_pointer_append ("/spec/tap", k->string);
+      if (is_firecracker_id (k->string) && !has_item_with_id (ifaces, "iface_id", k->string, false)
+          && !has_item_with_id (overrides, "iface_id", k->string, false))
+        {
+          struct firec_mark key;
+          firec_doc_get_mark (c->doc, k, NULL, &key);
+          firec_diags_add (c->diags, FIREC_SEV_ERROR, c->doc->filename, key.line, key.column, pointer,
+                           "no network interface has iface_id \"%s\"", k->string);
+          c->errors++;
+        }
+      const cJSON *bridge = firec_json_member (k, "bridge");
+      if (cJSON_IsString (bridge) && in_netns)
+        {
+          cleanup_free char *bridge_pointer = firec_xasprintf ("%s/bridge", pointer);
+          check_error (c, bridge, bridge_pointer,
+                       "the bridge %s is in the host's network namespace, but with jailer.netns (%s) firec-run "
+                       "creates the TAP in that namespace: leave out bridge and attach the TAP there yourself, or "
+                       "leave out jailer.netns",
+                       bridge->valuestring, netns->valuestring);
+        }
+    }
 }
 
 /* ------------------------------------------------------------------ sockets in the VM's root */
@@ -1198,6 +1240,7 @@ firec_manifest_check_semantics (const struct firec_doc *doc, struct firec_diags 
   check_mmds_interfaces (&c, spec);
   check_machine_config (&c, spec);
   check_network_interfaces (&c, spec);
+  check_tap_options (&c, spec);
   check_vm_root_paths (&c, spec);
   check_file_identity (&c, spec);
   check_boot_args (&c, spec);

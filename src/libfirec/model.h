@@ -61,6 +61,21 @@ struct firec_data_file
   char *where;     /* "vm.yaml:14:21: /spec/mmds/data_file", for errors about it */
 };
 
+/* The host TAP device of a network interface (spec.network-interfaces, or a
+   snapshot's network_overrides): used as it is when it exists, created (and
+   later removed) by the run otherwise. */
+struct firec_tap
+{
+  char *iface_id;
+  char *name;    /* host_dev_name */
+  char *step_id; /* "net.tap.eth0" */
+  char *pointer; /* /spec/network-interfaces/0/host_dev_name */
+  char *where;   /* "vm.yaml:20:22: /spec/network-interfaces/0/host_dev_name" */
+  unsigned mtu;  /* spec.tap.<iface_id>.mtu; 0: the kernel's */
+  char *bridge;  /* spec.tap.<iface_id>.bridge, or NULL */
+  char *options_where; /* "vm.yaml:31:7: /spec/tap/eth0", or NULL without an entry */
+};
+
 /* An executable the run execs (firecracker, the jailer). */
 struct firec_binary
 {
@@ -140,6 +155,10 @@ struct firec_model
   size_t file_count;
   struct firec_data_file mmds_data_file;
   struct firec_data_file cpu_config_file;
+
+  /* host TAP devices, in plan order */
+  struct firec_tap *taps;
+  size_t tap_count;
 
   /* run */
   enum firec_run_mode mode;

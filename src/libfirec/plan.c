@@ -544,6 +544,8 @@ add_spawn (struct builder *b)
   set_touches (s, &touches);
 }
 
+static void add_network_preflight (struct builder *b);
+
 static void
 add_preflight (struct builder *b)
 {
@@ -598,6 +600,77 @@ add_preflight (struct builder *b)
       strv_add (&touches, m->vm_root);
     }
   set_touches (s, &touches);
+  add_network_preflight (b);
+}
+
+/* The namespace a TAP lives in, for descriptions. */
+static const char *
+tap_namespace (const struct firec_model *m)
+{
+  return m->jailer && m->netns ? m->netns : NULL;
+}
+
+/* Who opens the TAP: the VM's uid and gid, or firec-run's own without the
+   jailer (the plan does not depend on who prints it). */
+static char *
+tap_user (const struct firec_model *m)
+{
+  return m->jailer ? firec_xasprintf ("%lu:%lu", m->uid, m->gid) : firec_xstrdup ("firec-run's uid:gid");
+}
+
+static void
+add_network_preflight (struct builder *b)
+{
+  const struct firec_model *m = b->model;
+  if (m->tap_count == 0)
+    return;
+  struct strv touches = { 0 };
+  cleanup_free char *user = tap_user (m);
+  struct firec_step *s = add_step (
+      b, FIREC_STEP_PREFLIGHT_NETWORK, "preflight.network", m->snapshot ? "/spec/snapshot" : "/spec/network-interfaces",
+      "check each interface's TAP%s: one that exists must be a single-queue TAP that no process has open and "
+      "that %s may open (owner and group unset or theirs); creating the others needs CAP_NET_ADMIN",
+      tap_namespace (m) ? " in the network namespace" : "", user);
+  for (size_t i = 0; i < m->tap_count; i++)
+    if (tap_namespace (m))
+      strv_addf (&touches, "TAP %s in %s", m->taps[i].name, tap_namespace (m));
+    else
+      strv_addf (&touches, "TAP %s", m->taps[i].name);
+  set_touches (s, &touches);
+}
+
+/* One step per interface: the TAP is made (and recorded) by the run only when
+   it does not exist; preflight has checked the ones that do. */
+static void
+add_taps (struct builder *b)
+{
+  const struct firec_model *m = b->model;
+  for (size_t i = 0; i < m->tap_count; i++)
+    {
+      const struct firec_tap *t = &m->taps[i];
+      struct strv touches = { 0 };
+      struct firec_buf how = { 0 };
+      cleanup_free char *user = tap_user (m);
+      firec_buf_printf (&how, "owner %s", user);
+      if (tap_namespace (m))
+        firec_buf_printf (&how, ", in %s", tap_namespace (m));
+      if (t->mtu)
+        firec_buf_printf (&how, ", mtu %u", t->mtu);
+      if (t->bridge)
+        firec_buf_printf (&how, ", on bridge %s", t->bridge);
+      struct firec_step *s = add_step (b, FIREC_STEP_NET_TAP, t->step_id, t->pointer,
+                                       "create the TAP %s (%s, link up) unless it exists; an existing one is used "
+                                       "as it is",
+                                       t->name, how.data);
+      firec_buf_release (&how);
+      s->tap = t;
+      if (tap_namespace (m))
+        strv_addf (&touches, "TAP %s in %s", t->name, tap_namespace (m));
+      else
+        strv_addf (&touches, "TAP %s", t->name);
+      set_touches (s, &touches);
+      set_undo (s, "remove %s if this run created it and it is still that device (the same ifindex)", t->name);
+    }
 }
 
 static void
@@ -866,6 +939,7 @@ firec_plan_build (const struct firec_model *model, struct firec_plan **out, fire
 
   add_preflight (&b);
   add_staging (&b);
+  add_taps (&b);
   add_spawn (&b);
   describe_binaries_check (plan);
   struct firec_step *s = add_step (&b, FIREC_STEP_API_WAIT, "api.wait", "/spec/firecracker/api_socket",
@@ -930,6 +1004,7 @@ firec_step_kind_name (enum firec_step_kind kind)
     case FIREC_STEP_PREFLIGHT_BINARIES:
     case FIREC_STEP_PREFLIGHT_SOURCES:
     case FIREC_STEP_PREFLIGHT_JAIL:
+    case FIREC_STEP_PREFLIGHT_NETWORK:
       return "preflight";
     case FIREC_STEP_STATE_CREATE:
       return "state-create";
@@ -937,6 +1012,8 @@ firec_step_kind_name (enum firec_step_kind kind)
       return "stage-root";
     case FIREC_STEP_STAGE_FILE:
       return "stage-file";
+    case FIREC_STEP_NET_TAP:
+      return "net-tap";
     case FIREC_STEP_SPAWN:
       return "spawn";
     case FIREC_STEP_API_WAIT:

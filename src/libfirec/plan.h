@@ -19,9 +19,11 @@ enum firec_step_kind
   FIREC_STEP_PREFLIGHT_BINARIES, /* firecracker (and jailer) present, executable, new enough */
   FIREC_STEP_PREFLIGHT_SOURCES,  /* every input file readable, outputs creatable */
   FIREC_STEP_PREFLIGHT_JAIL,     /* chroot base exists, jail not in use, socket paths usable */
+  FIREC_STEP_PREFLIGHT_NETWORK,  /* each existing TAP usable by the VM's uid; CAP_NET_ADMIN to create the others */
   FIREC_STEP_STATE_CREATE,       /* state directory and record, first thing, so a crash is recoverable */
   FIREC_STEP_STAGE_JAIL,         /* create the VM's root directory */
   FIREC_STEP_STAGE_FILE,         /* put one host file into the VM's root */
+  FIREC_STEP_NET_TAP,            /* create an interface's TAP device unless it exists */
   FIREC_STEP_SPAWN,              /* exec the jailer or firecracker */
   FIREC_STEP_API_WAIT,           /* the API socket answers GET / */
   FIREC_STEP_API_REQUEST,        /* one configuration call */
@@ -45,6 +47,7 @@ struct firec_step
   char *path;                     /* API_REQUEST */
   cJSON *body;                    /* API_REQUEST: NULL for none */
   const struct firec_file *file;  /* STAGE_FILE: points into the model */
+  const struct firec_tap *tap;    /* NET_TAP: points into the model */
   char *expect_state;             /* API_CONFIRM: "Running" or "Paused" */
 };
 

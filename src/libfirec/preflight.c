@@ -5,6 +5,7 @@
 #include "cgroup.h"
 #include "hostcheck.h"
 #include "lifecycle.h"
+#include "net.h"
 #include "seam.h"
 #include "state.h"
 #include "util.h"
@@ -51,6 +52,7 @@ firec_preflight_release (struct firec_preflight *pf)
   free (pf->access);
   strv_free (pf->cgroup_dirs);
   strv_free (pf->cgroup_parents);
+  free (pf->tap_ifindex);
   memset (pf, 0, sizeof *pf);
 }
 
@@ -95,7 +97,9 @@ check_caps (struct firec_preflight *pf, const struct firec_step *step)
       if (getrlimit (resource, &lim) == 0 && lim.rlim_max != RLIM_INFINITY && want > lim.rlim_max)
         raise = true;
     }
-  if (firec_caps_check (m->netns != NULL, m->cgroups[0] != NULL, raise, &missing, &err) < 0)
+  struct firec_caps_needs needs = { .jailer = true, .netns = m->netns != NULL, .cgroups = m->cgroups[0] != NULL,
+                                    .raise_rlimits = raise };
+  if (firec_caps_check (&needs, &missing, &err) < 0)
     {
       fail (pf, step, "%s", err->message);
       return;
@@ -388,6 +392,174 @@ check_jail (struct firec_preflight *pf, const struct firec_step *step)
     firec_preflight_add (pf, step, err->kind == FIREC_ERR_LOCKED, "%s", err->message);
 }
 
+/* ------------------------------------------------------------------ network */
+
+/* Who opens the TAPs, as the kernel's tun_not_capable judges it: jailed,
+   Firecracker runs as the VM's uid and gid without capabilities; without the
+   jailer it runs as firec-run, and with CAP_NET_ADMIN it may open any TAP. */
+struct tap_user
+{
+  uid_t uid;
+  gid_t gid;
+  bool any; /* CAP_NET_ADMIN */
+};
+
+static struct tap_user
+tap_user (const struct firec_model *m)
+{
+  if (m->jailer)
+    return (struct tap_user){ (uid_t) m->uid, (gid_t) m->gid, false };
+  struct firec_caps_needs needs = { .create_taps = true };
+  cleanup_free char *missing = NULL;
+  cleanup_error firec_error_t err = NULL;
+  return (struct tap_user){ geteuid (), getegid (), firec_caps_check (&needs, &missing, &err) == 0 };
+}
+
+/* `ip ...` as the user types it in the TAP's namespace. */
+static char *
+ip_command (const struct firec_model *m, const char *args)
+{
+  if (m->jailer && m->netns)
+    return firec_xasprintf ("nsenter --net=%s ip %s", m->netns, args);
+  return firec_xasprintf ("ip %s", args);
+}
+
+static char *
+owner_text (const struct firec_link *link)
+{
+  struct firec_buf buf = { 0 };
+  if (link->has_owner)
+    firec_buf_printf (&buf, "owner %lu", (unsigned long) link->owner);
+  if (link->has_group)
+    firec_buf_printf (&buf, "%sgroup %lu", buf.len ? ", " : "", (unsigned long) link->group);
+  return firec_buf_steal (&buf);
+}
+
+/* An existing device that Firecracker's open (TUNSETIFF with IFF_TAP |
+   IFF_NO_PI | IFF_VNET_HDR, as the VM's uid) would refuse, said before any
+   change with the field and the fix, rather than as the kernel's bare
+   "Operation not permitted" or "Device or resource busy" at PUT
+   /network-interfaces. */
+static void
+check_existing_tap (struct firec_preflight *pf, const struct firec_step *step, const struct firec_tap *t,
+                    const struct firec_link *link, const struct tap_user *user)
+{
+  const struct firec_model *m = pf->plan->model;
+  if (strcmp (link->kind, "tun") != 0)
+    {
+      cleanup_free char *what = link->kind[0] ? firec_xasprintf ("a %s device", link->kind)
+                                              : firec_xstrdup ("a network device of no virtual kind (a NIC?)");
+      fail (pf, step, "%s: %s is %s, not a TAP: choose another host_dev_name (firec-run creates a missing TAP)",
+            t->where, t->name, what);
+      return;
+    }
+  if (!link->tun_known)
+    return; /* a kernel before 4.15 does not say more */
+  cleanup_free char *recreate_args = firec_xasprintf ("tuntap add %s mode tap user %lu group %lu", t->name,
+                                                      (unsigned long) user->uid, (unsigned long) user->gid);
+  cleanup_free char *recreate = ip_command (m, recreate_args);
+  cleanup_free char *delete_args = firec_xasprintf ("link delete %s", t->name);
+  cleanup_free char *delete = ip_command (m, delete_args);
+  if (!link->tap)
+    fail (pf, step, "%s: %s is a TUN (layer 3) device, not a TAP: remove it (`%s`) and firec-run creates a TAP",
+          t->where, t->name, delete);
+  else if (link->multi_queue)
+    fail (pf, step, "%s: %s is a multi-queue TAP, which Firecracker's single-queue open refuses (EINVAL): remove "
+          "it (`%s`) and firec-run creates one, or make it with `%s`",
+          t->where, t->name, delete, recreate);
+  else if (link->queues)
+    {
+      cleanup_free char *holders = firec_net_tap_holders (t->name);
+      fail (pf, step, "%s: %s is in use: a process has it open (%s), another VM perhaps; Firecracker could not "
+            "open it (EBUSY): stop that process, or choose another host_dev_name",
+            t->where, t->name, holders ? holders : "its link has carrier");
+    }
+  else if (!user->any && ((link->has_owner && link->owner != user->uid) || (link->has_group && link->group != user->gid)))
+    {
+      cleanup_free char *owner = owner_text (link);
+      fail (pf, step, "%s: %s (%s) cannot be opened by the VM's uid:gid %lu:%lu (Firecracker would fail with "
+            "\"Operation not permitted\"): remove it (`%s`) and firec-run creates one for the VM, or give it to the "
+            "VM: `%s && %s`",
+            t->where, t->name, owner, (unsigned long) user->uid, (unsigned long) user->gid, delete, delete, recreate);
+    }
+  if (t->mtu && link->mtu != t->mtu)
+    fail (pf, step, "%s: the existing TAP %s has MTU %u, not the %u asked: set it (`ip link set %s mtu %u`) or "
+          "leave out mtu; firec-run changes nothing on a TAP it did not create",
+          t->options_where, t->name, link->mtu, t->mtu, t->name, t->mtu);
+}
+
+/* A bridge to attach a created TAP to must be a bridge; an existing TAP must
+   already be on it. */
+static void
+check_bridge (struct firec_preflight *pf, const struct firec_step *step, struct firec_net *net,
+              const struct firec_tap *t, const struct firec_link *tap)
+{
+  struct firec_link bridge;
+  cleanup_error firec_error_t err = NULL;
+  if (firec_net_link (net, t->bridge, 0, &bridge, &err) < 0)
+    fail (pf, step, "%s: %s", t->options_where, err->message);
+  else if (!bridge.exists)
+    fail (pf, step, "%s: the bridge %s does not exist: create it, or leave out bridge", t->options_where, t->bridge);
+  else if (strcmp (bridge.kind, "bridge") != 0)
+    fail (pf, step, "%s: %s is not a bridge (a %s device)", t->options_where, t->bridge,
+          bridge.kind[0] ? bridge.kind : "plain");
+  else if (tap->exists && tap->master != bridge.ifindex)
+    fail (pf, step, "%s: the existing TAP %s is not on the bridge %s: attach it (`ip link set %s master %s`) or "
+          "leave out bridge; firec-run changes nothing on a TAP it did not create",
+          t->options_where, t->name, t->bridge, t->name, t->bridge);
+}
+
+static void
+check_network (struct firec_preflight *pf, const struct firec_step *step)
+{
+  const struct firec_model *m = pf->plan->model;
+  const char *netns = m->jailer ? m->netns : NULL;
+  free (pf->tap_ifindex);
+  pf->tap_ifindex = firec_xcalloc (m->tap_count + 1, sizeof *pf->tap_ifindex);
+  cleanup_net struct firec_net *net = NULL;
+  cleanup_error firec_error_t err = NULL;
+  if (firec_net_open (netns, &net, &err) < 0)
+    {
+      fail (pf, step, "%s", err->message);
+      return;
+    }
+  struct tap_user user = tap_user (m);
+  bool create = false;
+  for (size_t i = 0; i < m->tap_count; i++)
+    {
+      const struct firec_tap *t = &m->taps[i];
+      struct firec_link link;
+      if (firec_net_link (net, t->name, 0, &link, &err) < 0)
+        {
+          fail (pf, step, "%s: %s", t->where, err->message);
+          firec_error_release (&err);
+          continue;
+        }
+      if (link.exists)
+        {
+          pf->tap_ifindex[i] = link.ifindex;
+          check_existing_tap (pf, step, t, &link, &user);
+        }
+      else
+        create = true;
+      if (t->bridge)
+        check_bridge (pf, step, net, t, &link);
+    }
+  if (!create)
+    return;
+  struct firec_caps_needs needs = { .create_taps = true, .taps_in_netns = netns != NULL };
+  cleanup_free char *missing = NULL;
+  if (firec_caps_check (&needs, &missing, &err) < 0)
+    {
+      fail (pf, step, "%s", err->message);
+      return;
+    }
+  char *save = NULL;
+  for (char *line = strtok_r (missing, "\n", &save); line; line = strtok_r (NULL, "\n", &save))
+    fail (pf, step, "missing capability %s; run firec-run as root, or create the TAP devices beforehand for %lu:%lu",
+          line, (unsigned long) user.uid, (unsigned long) user.gid);
+}
+
 void
 firec_preflight_step (struct firec_preflight *pf, const struct firec_step *step)
 {
@@ -408,9 +580,13 @@ firec_preflight_step (struct firec_preflight *pf, const struct firec_step *step)
     case FIREC_STEP_PREFLIGHT_JAIL:
       check_jail (pf, step);
       return;
+    case FIREC_STEP_PREFLIGHT_NETWORK:
+      check_network (pf, step);
+      return;
     case FIREC_STEP_STATE_CREATE:
     case FIREC_STEP_STAGE_JAIL:
     case FIREC_STEP_STAGE_FILE:
+    case FIREC_STEP_NET_TAP:
     case FIREC_STEP_SPAWN:
     case FIREC_STEP_API_WAIT:
     case FIREC_STEP_API_REQUEST:

@@ -36,6 +36,7 @@ struct firec_preflight
   size_t access_count;
   char **cgroup_dirs;    /* the jailer's, for this VM */
   char **cgroup_parents; /* missing now: the jailer will make them */
+  int *tap_ifindex;      /* per model TAP: the device that exists, 0: the run creates it */
 
   /* The version probes run while the later preflight steps do. */
   struct firec_version_probe fc_probe, jailer_probe;

@@ -116,6 +116,9 @@ firec_record_free (struct firec_record *r)
   for (size_t i = 0; i < r->output_count; i++)
     free (r->outputs[i].path);
   free (r->outputs);
+  while (r->tap_count)
+    firec_record_drop_tap (r, r->tap_count - 1);
+  free (r->taps);
   free (r);
 }
 
@@ -125,6 +128,32 @@ firec_record_add_output (struct firec_record *r, const char *path)
   r->outputs = firec_xrealloc (r->outputs, (r->output_count + 1) * sizeof *r->outputs);
   r->outputs[r->output_count] = (struct firec_record_output){ .path = firec_xstrdup (path) };
   return r->output_count++;
+}
+
+size_t
+firec_record_add_tap (struct firec_record *r, const char *iface_id, const char *name, const char *netns,
+                      unsigned long long netns_ino, bool owned)
+{
+  r->taps = firec_xrealloc (r->taps, (r->tap_count + 1) * sizeof *r->taps);
+  r->taps[r->tap_count] = (struct firec_record_tap){
+    .iface_id = firec_xstrdup (iface_id),
+    .name = firec_xstrdup (name),
+    .netns = dup_or_null (netns),
+    .netns_ino = netns_ino,
+    .owned = owned,
+  };
+  return r->tap_count++;
+}
+
+void
+firec_record_drop_tap (struct firec_record *r, size_t index)
+{
+  struct firec_record_tap *t = &r->taps[index];
+  free (t->iface_id);
+  free (t->name);
+  free (t->netns);
+  memmove (t, t + 1, (r->tap_count - index - 1) * sizeof *t);
+  r->tap_count--;
 }
 
 /* ------------------------------------------------------------------ writing */
@@ -197,6 +226,19 @@ firec_record_to_json (const struct firec_record *r)
       cJSON_AddNumberToObject (out, "dev", (double) r->outputs[i].dev);
       cJSON_AddNumberToObject (out, "ino", (double) r->outputs[i].ino);
       cJSON_AddItemToArray (outputs, out);
+    }
+  cJSON *taps = cJSON_AddArrayToObject (o, "taps");
+  for (size_t i = 0; i < r->tap_count; i++)
+    {
+      const struct firec_record_tap *t = &r->taps[i];
+      cJSON *tap = cJSON_CreateObject ();
+      cJSON_AddStringToObject (tap, "iface_id", t->iface_id);
+      cJSON_AddStringToObject (tap, "name", t->name);
+      add_string_or_null (tap, "netns", t->netns);
+      cJSON_AddNumberToObject (tap, "netns_ino", (double) t->netns_ino);
+      cJSON_AddBoolToObject (tap, "owned", t->owned);
+      cJSON_AddNumberToObject (tap, "ifindex", t->ifindex);
+      cJSON_AddItemToArray (taps, tap);
     }
   cJSON_AddItemToObject (o, "jailer_process", process_to_json (&r->jailer_process));
   cJSON_AddItemToObject (o, "vmm", process_to_json (&r->vmm));
@@ -400,6 +442,39 @@ get_outputs (struct parse *p, const cJSON *o, struct firec_record *r)
     }
 }
 
+/* A TAP name as Linux takes it (the teardown looks it up, never as a path). */
+static bool
+interface_name (const char *s)
+{
+  size_t n = strlen (s);
+  return n > 0 && n < 16 && strcmp (s, ".") != 0 && strcmp (s, "..") != 0 && strpbrk (s, "/: \t\n") == NULL;
+}
+
+static void
+get_taps (struct parse *p, const cJSON *o, struct firec_record *r)
+{
+  /* Absent in the records of a firec-run before TAPs were made by the run:
+     such a run made none. */
+  const cJSON *a = cJSON_GetObjectItemCaseSensitive (o, "taps");
+  if (a && !cJSON_IsArray (a))
+    problem (p, "\"taps\" is not an array");
+  for (const cJSON *e = cJSON_IsArray (a) ? a->child : NULL; e; e = e->next)
+    {
+      cleanup_free char *iface_id = get_string (p, e, "iface_id", false);
+      cleanup_free char *name = get_string (p, e, "name", false);
+      cleanup_free char *netns = get_path (p, e, "netns", true);
+      unsigned long long ino = (unsigned long long) get_number (p, e, "netns_ino", 0, 9007199254740991.0);
+      bool owned = get_bool (p, e, "owned");
+      int ifindex = (int) get_number (p, e, "ifindex", 0, INT_MAX);
+      if (name && !interface_name (name))
+        problem (p, "\"taps\" holds a name that is no interface name");
+      if (iface_id == NULL || name == NULL)
+        continue;
+      size_t i = firec_record_add_tap (r, iface_id, name, netns, ino, owned);
+      r->taps[i].ifindex = ifindex;
+    }
+}
+
 static void
 parse_record (struct parse *p, struct firec_record *r)
 {
@@ -427,6 +502,7 @@ parse_record (struct parse *p, struct firec_record *r)
   r->cgroup_dirs = get_paths (p, o, "cgroup_dirs");
   r->cgroup_parents = get_paths (p, o, "cgroup_parents");
   get_outputs (p, o, r);
+  get_taps (p, o, r);
   r->jailer_process = get_process (p, o, "jailer_process");
   r->vmm = get_process (p, o, "vmm");
   r->started_at = (long long) get_number (p, o, "started_at", 0, 9007199254740991.0);

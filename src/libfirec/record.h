@@ -44,6 +44,20 @@ struct firec_record_output
   ino_t ino;
 };
 
+/* The TAP device of a network interface. One the run created (owned) is
+   named before it exists (ifindex 0), and by its ifindex once it does: the
+   teardown removes it, and only while it is still that device. One that
+   existed before is listed (for status) and never touched. */
+struct firec_record_tap
+{
+  char *iface_id;
+  char *name;
+  char *netns;   /* jailer.netns, or NULL: the host's namespace */
+  unsigned long long netns_ino; /* that namespace's identity (nsfs inode), 0 for the host's */
+  bool owned;    /* created by this run */
+  int ifindex;   /* 0 until made */
+};
+
 struct firec_record
 {
   char *name;
@@ -71,6 +85,8 @@ struct firec_record
   char **cgroup_parents; /* NULL-terminated: parents that did not exist; removed when empty */
   struct firec_record_output *outputs;
   size_t output_count;
+  struct firec_record_tap *taps;
+  size_t tap_count;
 
   struct firec_record_process jailer_process; /* what we spawned (the jailer, or firecracker) */
   struct firec_record_process vmm;            /* firecracker */
@@ -92,6 +108,10 @@ firec_record_freep (struct firec_record **r)
 
 /* Adds an output the run is about to create (dev/ino 0) and returns its index. */
 size_t firec_record_add_output (struct firec_record *r, const char *path);
+/* Adds an interface's TAP (ifindex 0 until known) and returns its index. */
+size_t firec_record_add_tap (struct firec_record *r, const char *iface_id, const char *name, const char *netns,
+                             unsigned long long netns_ino, bool owned);
+void firec_record_drop_tap (struct firec_record *r, size_t index);
 
 cJSON *firec_record_to_json (const struct firec_record *r);
 /* Parses and checks every field: anything missing or of the wrong type is

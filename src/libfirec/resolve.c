@@ -389,6 +389,17 @@ firec_model_free (struct firec_model *m)
       free (m->files[i].where);
     }
   free (m->files);
+  for (size_t i = 0; i < m->tap_count; i++)
+    {
+      free (m->taps[i].iface_id);
+      free (m->taps[i].name);
+      free (m->taps[i].step_id);
+      free (m->taps[i].pointer);
+      free (m->taps[i].where);
+      free (m->taps[i].bridge);
+      free (m->taps[i].options_where);
+    }
+  free (m->taps);
   struct firec_data_file *data_files[] = { &m->mmds_data_file, &m->cpu_config_file };
   for (size_t i = 0; i < FIREC_N_ELEMENTS (data_files); i++)
     {
@@ -674,6 +685,46 @@ set_data_file (struct firec_data_file *f, const struct firec_doc *doc, const cJS
   f->where = where_in (doc, pointer);
 }
 
+/* The TAP of each interface (a snapshot's overrides name TAPs too), with its
+   spec.tap options. */
+static void
+collect_taps (struct firec_model *m, const struct firec_doc *doc)
+{
+  const cJSON *spec = firec_json_member (m->manifest, "spec");
+  const cJSON *options = firec_json_member (spec, "tap");
+  const char *pointers[] = { "/spec/network-interfaces", "/spec/snapshot/network_overrides" };
+  const cJSON *lists[] = { firec_json_member (spec, "network-interfaces"),
+                           firec_json_member (firec_json_member (spec, "snapshot"), "network_overrides") };
+  for (size_t l = 0; l < FIREC_N_ELEMENTS (lists); l++)
+    {
+      const cJSON *list = lists[l];
+      size_t i = 0;
+      for (const cJSON *item = cJSON_IsArray (list) ? list->child : NULL; item; item = item->next, i++)
+        {
+          const char *id = firec_json_string (item, "iface_id");
+          const char *name = firec_json_string (item, "host_dev_name");
+          if (id == NULL || name == NULL)
+            continue;
+          m->taps = firec_xrealloc (m->taps, (m->tap_count + 1) * sizeof *m->taps);
+          struct firec_tap *t = &m->taps[m->tap_count++];
+          memset (t, 0, sizeof *t);
+          t->iface_id = firec_xstrdup (id);
+          t->name = firec_xstrdup (name);
+          t->step_id = firec_xasprintf ("net.tap.%s", id);
+          t->pointer = firec_xasprintf ("%s/%zu/host_dev_name", pointers[l], i);
+          t->where = where_in (doc, t->pointer);
+          const cJSON *o = firec_json_member (options, id);
+          if (o == NULL)
+            continue;
+          const cJSON *mtu = firec_json_member (o, "mtu");
+          t->mtu = cJSON_IsNumber (mtu) ? (unsigned) mtu->valuedouble : 0;
+          t->bridge = dup_or_null (firec_json_string (o, "bridge"));
+          cleanup_free char *options_pointer = firec_json_pointer_append ("/spec/tap", id);
+          t->options_where = where_in (doc, options_pointer);
+        }
+    }
+}
+
 static char **
 string_map_to_list (const cJSON *map)
 {
@@ -817,6 +868,7 @@ resolve_manifest (const struct firec_doc *doc, cJSON *manifest, struct firec_mod
     m->files[i].where = where_in (doc, m->files[i].pointer);
   set_data_file (&m->mmds_data_file, doc, firec_json_member (spec, "mmds"), "data_file", "/spec/mmds/data_file");
   set_data_file (&m->cpu_config_file, doc, spec, "cpu-config", "/spec/cpu-config");
+  collect_taps (m, doc);
 
   const cJSON *run = firec_json_member (spec, "run");
   const char *mode = firec_json_string (run, "mode");

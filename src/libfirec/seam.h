@@ -8,7 +8,9 @@
 #ifndef FIREC_SEAM_H
 #define FIREC_SEAM_H
 
-/* "fail:STEP", "SIGINT:STEP", "SIGTERM:STEP" or "SIGKILL:STEP"; NULL: none. */
+/* "fail:STEP", "SIGINT:STEP", "SIGTERM:STEP" or "SIGKILL:STEP"; NULL: none. A
+   signal may also aim at a point inside a step: "SIGKILL:net.tap.eth0/created"
+   (the TAP is made, its ifindex not yet recorded). */
 const char *firec_seam_fault (void);
 
 /* Where the cgroup hierarchies are mounted instead of what /proc/self/mounts

@@ -3,6 +3,7 @@
 #include "teardown.h"
 #include "cgroup.h"
 #include "discover.h"
+#include "net.h"
 #include "stage.h"
 #include "util.h"
 
@@ -75,6 +76,60 @@ remove_outputs (const struct firec_record *r, struct firec_buf *left, size_t *co
     }
 }
 
+/* A TAP this run created, and only while it is still that device: one that
+   someone removed and made again under the name is not ours (another ifindex,
+   or not the VM's). Named before it was made (firec-run died in between): ours
+   only if it is what we would have made, a persistent TAP of the VM's uid and
+   gid. */
+static bool
+tap_is_ours (const struct firec_record *r, const struct firec_record_tap *t, const struct firec_link *link)
+{
+  if (!link->tun_known || !link->tap || !link->has_owner || link->owner != r->uid || !link->has_group
+      || link->group != r->gid)
+    return false;
+  return t->ifindex ? link->ifindex == t->ifindex : link->persist;
+}
+
+static int
+remove_tap (const struct firec_record *r, const struct firec_record_tap *t, firec_error_t *err)
+{
+  cleanup_net struct firec_net *net = NULL;
+  if (firec_net_open (t->netns, &net, err) < 0)
+    {
+      /* A namespace that is gone took its devices with it. */
+      if (t->netns && (*err)->errno_value == ENOENT)
+        {
+          firec_error_release (err);
+          return 0;
+        }
+      firec_error_prefix (err, "cannot remove the TAP %s", t->name);
+      return -1;
+    }
+  /* A namespace made again under that name is not the one the TAP was made in. */
+  if (t->netns && firec_net_ns_ino (net) != t->netns_ino)
+    return 0;
+  struct firec_link link;
+  if (firec_net_link (net, t->name, 0, &link, err) < 0)
+    return -1;
+  if (!link.exists || !tap_is_ours (r, t, &link))
+    return 0;
+  return firec_net_link_delete (net, link.ifindex, err);
+}
+
+static void
+note (firec_error_t *e, struct firec_buf *left, size_t *count);
+
+static void
+remove_taps (const struct firec_record *r, struct firec_buf *left, size_t *count)
+{
+  for (size_t i = 0; i < r->tap_count; i++)
+    {
+      firec_error_t e = NULL;
+      if (r->taps[i].owned && remove_tap (r, &r->taps[i], &e) < 0)
+        note (&e, left, count);
+    }
+}
+
 static void
 note (firec_error_t *e, struct firec_buf *left, size_t *count)
 {
@@ -97,6 +152,8 @@ firec_teardown (const struct firec_state *st, const struct firec_record *r, enum
     note (&e, &left, &count);
   if (kind == FIREC_TEARDOWN_ROLLBACK)
     remove_outputs (r, &left, &count);
+  /* After the kill: no VMM sees its device vanish under it. */
+  remove_taps (r, &left, &count);
   if (firec_cgroup_remove (r->cgroup_dirs, false, &e) < 0)
     note (&e, &left, &count);
   else if (firec_cgroup_remove (r->cgroup_parents, true, &e) < 0)

@@ -6,6 +6,13 @@
  * rules and the side effects firec-run depends on (files opened at PUT time,
  * sockets bound, snapshot files written, exit on Ctrl+Alt+Del).
  *
+ * Network interfaces open their TAP device at PUT time as the real binary
+ * does (open /dev/net/tun, TUNSETIFF with IFF_TAP | IFF_NO_PI | IFF_VNET_HDR
+ * by name, TUNSETOFFLOAD, TUNSETVNETHDRSZ), as the uid the fake jailer gave
+ * it, so ownership, "busy" and missing-device errors are the kernel's. The
+ * deviation: /dev/net/tun is opened in the fake's root like every path, and
+ * there the fake jailer made it the real device node (it makes no other).
+ *
  * The API is one table: routes (method × path × versions × body schema ×
  * phase × handler) and, per version, the serde field lists. Behaviour knobs
  * come from FAKE_* environment variables; see test-doubles.sh and the
@@ -18,13 +25,16 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/if_tun.h>
 #include <linux/openat2.h>
+#include <net/if.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -968,11 +978,57 @@ static void lower_mac(char *out, const char *mac)
 	out[i] = '\0';
 }
 
+/* Tap::open_named and Net::new of Firecracker 1.5.1: -1 with the message of
+ * the step that failed in *what (for the caller's fault). */
+static int open_tap(const char *name, const char **what)
+{
+	struct ifreq ifr;
+	unsigned int offload = TUN_F_CSUM | TUN_F_UFO | TUN_F_TSO4 | TUN_F_TSO6;
+	int vnet_hdr_size = 12; /* struct virtio_net_hdr_v1 */
+	int fd = root_open("/dev/net/tun", O_RDWR | O_NONBLOCK, 0);
+
+	*what = "Open tap device failed: Couldn't open /dev/net/tun: ";
+	if (fd < 0)
+		return -1;
+	memset(&ifr, 0, sizeof ifr);
+	snprintf(ifr.ifr_name, sizeof ifr.ifr_name, "%s", name);
+	ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
+	*what = "Open tap device failed: Error while creating ifreq structure: ";
+	if (ioctl(fd, TUNSETIFF, &ifr) < 0)
+		goto fail;
+	*what = "Setting tap interface offload flags failed: Error while setting the offload flags: ";
+	if (ioctl(fd, TUNSETOFFLOAD, (unsigned long)offload) < 0)
+		goto fail;
+	*what = "Setting vnet header size failed: Error while setting size of the vnet header: ";
+	if (ioctl(fd, TUNSETVNETHDRSZ, &vnet_hdr_size) < 0)
+		goto fail;
+	return fd;
+fail:
+	{
+		int saved = errno;
+		close(fd);
+		errno = saved;
+		return -1;
+	}
+}
+
+static int net_open_failed(struct resp *rs, const char *tap, const char *what, int err)
+{
+	bool ifreq = strstr(what, "ifreq") != NULL;
+
+	return fault(rs, "Network config error: ", "Could not create the network device: %s%s%s%s%s", what,
+		     io_err(err), ifreq ? ". Invalid TUN/TAP Backend provided by " : "", ifreq ? tap : "",
+		     ifreq ? ". Check our documentation on setting up the network devices." : "");
+}
+
 static int h_put_net(const struct req *rq, struct resp *rs)
 {
 	const char *mac = jstr(rq->body, "guest_mac");
 	const char *tap = jstr(rq->body, "host_dev_name");
 	uint64_t mtu = ju64(rq->body, "mtu", 1500);
+	const char *what;
+	char key[128];
+	int fd;
 	cJSON *e;
 
 	if (mtu < 68)
@@ -989,11 +1045,14 @@ static int h_put_net(const struct req *rq, struct resp *rs)
 			if (strcmp(a, b) == 0)
 				return fault(rs, "Network config error: ", "The MAC address is already in use: %s", a);
 		}
-		if (strcmp(cstr(e, "host_dev_name"), tap) == 0)
-			return fault(rs, "Network config error: ",
-				     "Could not create the network device: Open tap device failed: Error while creating ifreq structure: %s. Invalid TUN/TAP Backend provided by %s. Check our documentation on setting up the network devices.",
-				     io_err(EBUSY), tap);
 	}
+	/* an update drops the old device (and its TAP) before the new one opens */
+	snprintf(key, sizeof key, "net:%s", rq->id);
+	hold_fd(key, -1);
+	fd = open_tap(tap, &what);
+	if (fd < 0)
+		return net_open_failed(rs, tap, what, errno);
+	hold_fd(key, fd);
 	upsert(S.nets, "iface_id", rq->id, normalize(rq->st, rq->body));
 	S.boot_res = true;
 	return 0;
@@ -1447,6 +1506,26 @@ static int h_snap_load(const struct req *rq, struct resp *rs)
 			S.exit_after_reply = true;
 			return -1;
 		}
+	}
+	/* and the interfaces their TAPs, renamed by network_overrides (1.12+) */
+	cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(cfg, "network-interfaces")) {
+		const struct jnode *ovr = jget(rq->body, "network_overrides");
+		const char *id = cstr(e, "iface_id") ? cstr(e, "iface_id") : "", *tap = cstr(e, "host_dev_name"), *what;
+		char key[128];
+
+		for (size_t k = 0; ovr && k < ovr->n; k++)
+			if (strcmp(jstr(ovr->kids[k], "iface_id"), id) == 0) {
+				tap = jstr(ovr->kids[k], "host_dev_name");
+				cJSON_ReplaceItemInObjectCaseSensitive(e, "host_dev_name", cJSON_CreateString(tap));
+			}
+		snprintf(key, sizeof key, "net:%s", id);
+		fd = tap ? open_tap(tap, &what) : -1;
+		if (fd < 0) {
+			int err = tap ? errno : EINVAL;
+			cJSON_Delete(cfg);
+			return load_failed(rs, "tap device", err);
+		}
+		hold_fd(key, fd);
 	}
 	set_item(&S.machine, cJSON_DetachItemFromObjectCaseSensitive(cfg, "machine-config"));
 	set_item(&S.drives, cJSON_DetachItemFromObjectCaseSensitive(cfg, "drives"));

@@ -1,11 +1,19 @@
 /* fake-jailer: a test double of Firecracker's jailer (v1.5.1 or v1.16).
  *
  * It checks its argv like the real jailer, builds the same jail layout on
- * the host (without mount namespaces, pivot_root or mknod: the devices are
- * placeholder regular files) and reproduces the observable process semantics
- * of each version: who writes the pid file, which pid becomes Firecracker,
- * what --daemonize and --new-pid-ns do, how errors end the process.
- * The exec'd binary learns its "chroot" from FAKE_FIRECRACKER_ROOT.
+ * the host (without mount namespaces or pivot_root) and reproduces the
+ * observable process semantics of each version: who writes the pid file,
+ * which pid becomes Firecracker, what --daemonize and --new-pid-ns do, how
+ * errors end the process. The exec'd binary learns its "chroot" from
+ * FAKE_FIRECRACKER_ROOT.
+ *
+ * Devices: /dev/net/tun is the real device node (10:200, 0600, the VM's
+ * uid:gid), as the real jailer makes it, so that the fake Firecracker opens
+ * TAP devices through it exactly as the real one does and the kernel's
+ * ownership rules apply (run unprivileged, the fake makes a placeholder file
+ * instead). /dev/kvm and /dev/urandom are placeholder regular files: no guest
+ * runs. --netns is joined for real (setns), as the real jailer does, so that
+ * Firecracker's TAPs are those of that namespace.
  *
  * Environment: FAKE_FC_VERSION (1.5.1 | 1.16.0), FAKE_JAILER_CGROUP_ROOT
  * (a directory that plays the cgroup mount).
@@ -17,6 +25,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <sched.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -25,6 +34,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <sys/types.h>
 #include <time.h>
 #include <unistd.h>
@@ -204,13 +214,20 @@ static void own(const char *path, uid_t uid, gid_t gid, mode_t mode)
 }
 
 /* mknod stand-in: a regular file created with O_EXCL, so a reused jail
- * fails the way the real mknod does. */
-static int make_dev(const char *root, const char *dev, uid_t uid, gid_t gid)
+ * fails the way the real mknod does; the real device node when rdev is not
+ * 0 and we may make one. */
+static int make_dev(const char *root, const char *dev, dev_t rdev, uid_t uid, gid_t gid)
 {
 	char path[PATH_MAX + 32];
 	int fd;
 
 	snprintf(path, sizeof path, "%s%s", root, dev);
+	if (rdev && is_root()) {
+		if (mknod(path, S_IFCHR | S_IRUSR | S_IWUSR, rdev) < 0)
+			return -1;
+		own(path, uid, gid, 0600);
+		return 0;
+	}
 	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0)
 		return -1;
@@ -358,8 +375,14 @@ int main(int argc, char **argv)
 	/* Env::run */
 	snprintf(dst, sizeof dst, "%s/%s", chroot_dir, exec_name);
 	copy_exec(exec_path, dst, uid, gid);
-	if ((v = fk_args_value(&a, "netns")) && stat(v, &st) < 0)
-		jfail("Failed to join network namespace: netns: %s", ioe(errno));
+	if ((v = fk_args_value(&a, "netns"))) {
+		int ns = open(v, O_RDONLY | O_CLOEXEC);
+		if (ns < 0)
+			jfail("Failed to open file %s: %s", v, ioe(errno));
+		if (setns(ns, CLONE_NEWNET) < 0)
+			jfail("Failed to join network namespace: netns: %s", ioe(errno));
+		close(ns);
+	}
 	{
 		struct rlimit cur, rl;
 		getrlimit(RLIMIT_NOFILE, &cur);
@@ -407,11 +430,11 @@ int main(int argc, char **argv)
 				jfail("Failed to create directory %s: %s", path, ioe(errno));
 			own(path, uid, gid, 0700);
 		}
-		if (make_dev(chroot_dir, "/dev/net/tun", uid, gid) < 0)
+		if (make_dev(chroot_dir, "/dev/net/tun", makedev(10, 200), uid, gid) < 0)
 			jfail("Failed to create /dev/net/tun via mknod inside the jail: %s", ioe(errno));
-		if (make_dev(chroot_dir, "/dev/kvm", uid, gid) < 0)
+		if (make_dev(chroot_dir, "/dev/kvm", 0, uid, gid) < 0)
 			jfail("Failed to create /dev/kvm via mknod inside the jail: %s", ioe(errno));
-		if (make_dev(chroot_dir, "/dev/urandom", uid, gid) < 0) {
+		if (make_dev(chroot_dir, "/dev/urandom", 0, uid, gid) < 0) {
 			printf("Warning! Could not create /dev/urandom device inside jailer: Failed to create /dev/urandom via mknod inside the jail: %s.\n", ioe(errno));
 			printf("MMDS version 2 will not be available to use.\n");
 		}

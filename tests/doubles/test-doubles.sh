@@ -13,6 +13,7 @@ failed=0
 cleanup() {
 	for p in $PIDS; do kill -9 "$p" 2>/dev/null; done
 	for p in $PIDS; do wait "$p" 2>/dev/null; done
+	[ -n "${TAP1:-}" ] && ip link delete "$TAP1" 2>/dev/null
 	rm -rf "$W"
 }
 trap cleanup EXIT
@@ -76,6 +77,9 @@ start_fc() {
 }
 
 # ------------------------------------------------------------- the API
+# TAP devices of this run only (other runs share the host); as root the fake
+# creates them as Firecracker does, for as long as it holds them.
+TAP0="fd${W##*.}0" TAP1="fd${W##*.}1" TAP2="fd${W##*.}2"
 printf 'kernel' >"$W/vmlinux"
 : >"$W/rootfs.ext4"
 : >"$W/fc.log"
@@ -112,11 +116,33 @@ api "$S" PUT /drives/rootfs "{\"drive_id\":\"rootfs\",\"path_on_host\":\"$W/root
 t "PUT /drives/rootfs" is "$code" 204
 api "$S" PUT /drives/second "{\"drive_id\":\"second\",\"path_on_host\":\"$W/rootfs.ext4\",\"is_root_device\":true,\"is_read_only\":true}"
 t "one root device only" is "$body" '{"fault_message":"A root block device already exists!"}'
-api "$S" PUT /network-interfaces/eth0 '{"iface_id":"eth0","host_dev_name":"tap0","guest_mac":"06:00:AC:10:00:02"}'
-t "PUT /network-interfaces/eth0" is "$code" 204
-api "$S" PUT /network-interfaces/eth1 '{"iface_id":"eth1","host_dev_name":"tap1","guest_mac":"06:00:ac:10:00:02"}'
-t "duplicate MAC" is "$body" '{"fault_message":"The MAC address is already in use: 06:00:ac:10:00:02"}'
-api "$S" PUT /network-interfaces/eth1 '{"iface_id":"eth1","host_dev_name":"tap1","mtu":1500}'
+api "$S" PUT /network-interfaces/eth0 "{\"iface_id\":\"eth0\",\"host_dev_name\":\"$TAP0\",\"guest_mac\":\"06:00:AC:10:00:02\"}"
+if [ "$(id -u)" = 0 ]; then
+	# As root Firecracker's open creates a missing TAP (for as long as it holds it).
+	t "PUT /network-interfaces/eth0" is "$code" 204
+	t "... opened the TAP as Firecracker does (its file is attached: fdinfo's iff)" \
+		sh -c 'grep -q "^iff:[[:space:]]*$2\$" /proc/"$1"/fdinfo/*' _ "$fcpid" "$TAP0"
+	api "$S" PUT /network-interfaces/eth2 "{\"iface_id\":\"eth2\",\"host_dev_name\":\"$TAP0\"}"
+	t "a TAP another interface holds: the kernel's EBUSY in 1.5.1's words" is "$body" "{\"fault_message\":\"Could not create the network device: Open tap device failed: Error while creating ifreq structure: Resource busy (os error 16). Invalid TUN/TAP Backend provided by $TAP0. Check our documentation on setting up the network devices.\"}"
+	# A TAP of root's, opened as another uid (as the jailed one runs): EPERM.
+	# (in a root of its own with the VM's /dev/net/tun, as the jailer makes it)
+	chmod 0711 "$W"; mkdir -p "$W/nobody/dev/net"; chown -R 65534:65534 "$W/nobody"
+	mknod -m 0600 "$W/nobody/dev/net/tun" c 10 200; chown 65534:65534 "$W/nobody/dev/net/tun"
+	ip tuntap add "$TAP1" mode tap user 0
+	(FAKE_FIRECRACKER_ROOT=$W/nobody exec setpriv --reuid=65534 --regid=65534 --clear-groups "$FC" --api-sock /n.sock) >/dev/null 2>&1 &
+	PIDS="$PIDS $!"
+	wait_for "$W/nobody/n.sock"
+	api "$W/nobody/n.sock" PUT /network-interfaces/eth0 "{\"iface_id\":\"eth0\",\"host_dev_name\":\"$TAP1\"}"
+	t "a root-owned TAP opened by another uid: 1.5.1's misleading EPERM, word for word" is "$body" "{\"fault_message\":\"Could not create the network device: Open tap device failed: Error while creating ifreq structure: Operation not permitted (os error 1). Invalid TUN/TAP Backend provided by $TAP1. Check our documentation on setting up the network devices.\"}"
+	ip link delete "$TAP1"
+else
+	t "PUT /network-interfaces/eth0: creating a TAP needs CAP_NET_ADMIN" has "$body" "Error while creating ifreq structure: Operation not permitted (os error 1). Invalid TUN/TAP Backend provided by $TAP0."
+fi
+api "$S" PUT /network-interfaces/eth1 "{\"iface_id\":\"eth1\",\"host_dev_name\":\"$TAP1\",\"guest_mac\":\"06:00:ac:10:00:02\"}"
+if [ "$(id -u)" = 0 ]; then
+	t "duplicate MAC" is "$body" '{"fault_message":"The MAC address is already in use: 06:00:ac:10:00:02"}'
+fi
+api "$S" PUT /network-interfaces/eth1 "{\"iface_id\":\"eth1\",\"host_dev_name\":\"$TAP1\",\"mtu\":1500}"
 t "mtu unknown in 1.5.1" has "$body" 'unknown field `mtu`'
 api "$S" PUT /mmds/config '{"network_interfaces":["eth9"]}'
 t "mmds-config ifaces must exist" has "$body" 'does not correspond to any existing network interface.'
@@ -236,8 +262,9 @@ kill -9 "$p"
 
 # ----------------------------------------------------------- 1.16 bits
 start_fc "$W/f.sock" FAKE_FC_VERSION=1.16.0
-api "$W/f.sock" PUT /network-interfaces/eth0 '{"iface_id":"eth0","host_dev_name":"tap0","mtu":1500}'
-t "1.16 knows mtu" is "$code" 204
+api "$W/f.sock" PUT /network-interfaces/eth0 "{\"iface_id\":\"eth0\",\"host_dev_name\":\"$TAP2\",\"mtu\":1500}"
+if [ "$(id -u)" = 0 ]; then t "1.16 knows mtu" is "$code" 204
+else t "1.16 knows mtu (and prefixes the TAP's error)" has "$body" "Network config error: Could not create the network device"; fi
 api "$W/f.sock" PUT /boot-source '{"kernel_image_path":"/nope"}'
 t "1.16 error prefix" is "$body" '{"fault_message":"Boot source error: The kernel file cannot be opened: No such file or directory (os error 2)"}'
 api "$W/f.sock" PUT /metrics "{\"metrics_path\":\"$W/m116.json\"}"
@@ -307,7 +334,13 @@ JR="$JB/fake-firecracker/vm1/root"
 p=$!
 PIDS="$PIDS $p"
 sleep 0.3
-t "jailer layout" sh -c 'for f in fake-firecracker dev/kvm dev/net/tun dev/urandom; do [ -f "$1/$f" ] || exit 1; done; [ -d "$1/run" ]' _ "$JR"
+t "jailer layout" sh -c 'for f in fake-firecracker dev/kvm dev/urandom; do [ -f "$1/$f" ] || exit 1; done; [ -d "$1/run" ]' _ "$JR"
+if [ "$(id -u)" = 0 ]; then
+	t "the jail's /dev/net/tun is the real device, the VM's (as the real jailer makes it)" \
+		is "$(stat -c '%F %t:%T %a %u:%g' "$JR/dev/net/tun")" "character special file a:c8 600 $ID:$GD"
+else
+	t "unprivileged, the jail's /dev/net/tun is a placeholder" test -f "$JR/dev/net/tun"
+fi
 t "1.5.1 without --new-pid-ns: no pid file" test ! -e "$JR/fake-firecracker.pid"
 kill -9 "$p" 2>/dev/null
 wait "$p" 2>/dev/null

@@ -51,8 +51,31 @@ export FIREC_STATE_DIR=$WORK/state
 export FAKE_JAILER_CGROUP_ROOT=$WORK/cgroup FIREC_CGROUP_ROOT=$WORK/cgroup
 [ "$REAL" = 1 ] && unset FAKE_JAILER_CGROUP_ROOT FIREC_CGROUP_ROOT
 mkdir -p "$WORK/cgroup"
-# The fake jailer only checks that the netns path exists; real runs need a real one.
-if [ "$REAL" = 0 ]; then : >"$WORK/netns"; export FIREC_TEST_NETNS=$WORK/netns; fi
+# A network namespace of this test run (jailer.netns of the examples that have
+# one): a handle bound on a file below $WORK, which cleanup_work unmounts.
+: >"$WORK/netns"
+if unshare --net="$WORK/netns" true 2>/dev/null; then export FIREC_TEST_NETNS=$WORK/netns; else rm -f "$WORK/netns"; fi
+# TAP devices: names unique to this test run and VM (other runs of the suite
+# share the host), "f" + $WORK's random suffix + 4 hex digits of the VM name
+# + the interface's index: at most 15 bytes.
+tap_prefix() { # tap_prefix NAME
+  printf 'f%s%04x' "${WORK##*.}" "$(($(printf '%s' "$1" | cksum | cut -d' ' -f1) % 65536))"
+}
+# taps_of NAME: the TAP devices of NAME left in the host's and in this run's namespace.
+taps_of() {
+  local prefix; prefix=$(tap_prefix "$1")
+  ip -o link show 2>/dev/null | awk -F': ' -v p="$prefix" 'index($2, p) == 1 {print "tap: " $2}'
+  [ -n "${FIREC_TEST_NETNS:-}" ] && nsenter --net="$FIREC_TEST_NETNS" ip -o link show 2>/dev/null |
+    awk -F': ' -v p="$prefix" 'index($2, p) == 1 {print "tap (in the netns): " $2}'
+  return 0
+}
+# Removes every TAP of this run (host namespace; the netns goes with $WORK).
+remove_taps() {
+  local prefix="f${WORK##*.}" t
+  for t in $(ip -o link show 2>/dev/null | awk -F': ' -v p="$prefix" 'index($2, p) == 1 {sub(/@.*/, "", $2); print $2}'); do
+    ip link delete "$t" 2>/dev/null
+  done
+}
 # The VMM processes of this test run: the ones named like ours that belong to
 # $WORK, so that parallel runs (other build trees) never touch each other's
 # VMs: by their working directory (the doubles' jail root), their command line
@@ -68,6 +91,7 @@ our_pids() { # our_pids PATTERN
 }
 cleanup_work() {
   our_pids "e2e-" | xargs -r kill -KILL 2>/dev/null
+  remove_taps
   for m in $(awk -v w="$WORK" 'index($5, w) == 1 {print $5}' /proc/self/mountinfo | sort -r); do umount -l "$m" 2>/dev/null; done
   rm -rf "$WORK"
 }
@@ -79,7 +103,7 @@ prepare() {
   local example=$1 name=$2 dir=$WORK/$2
   mkdir -p "$dir" "$WORK/jail"
   "$FIREC_RUN" render --output json "$top_srcdir/examples/$example.yaml" >"$dir/rendered.json" || return 1
-  FIREC_TEST_NAME=$name "$PYTHON3" "$top_srcdir/tests/e2e/prepare.py" "$dir/rendered.json" "$dir" "$FC" "${JAILER:--}" \
+  FIREC_TEST_NAME=$name FIREC_TEST_TAP_PREFIX=$(tap_prefix "$name") "$PYTHON3" "$top_srcdir/tests/e2e/prepare.py" "$dir/rendered.json" "$dir" "$FC" "${JAILER:--}" \
     >"$dir/vm.json" 3>"$dir/inputs" || return 1
   fingerprint "$dir" >"$dir/before"
 }
@@ -102,6 +126,7 @@ leftovers() {
   find "$WORK/cgroup" -name "$name" 2>/dev/null | sed 's/^/cgroup: /'
   [ "$REAL" = 1 ] && find /sys/fs/cgroup -maxdepth 4 -type d -name "$name" 2>/dev/null | sed 's/^/cgroup: /'
   awk -v n="/$name/" 'index($5, n) {print "mount: " $5}' /proc/self/mountinfo
+  taps_of "$name"
   return 0
 }
 

@@ -4,7 +4,8 @@
 Input: the JSON that `firec-run render --output json` printed for the example.
 It keeps every section and field of the example and changes only what ties it
 to a particular host: the binaries, the chroot base, uid/gid, the netns, the
-stop policy (short waits) and the host files, which are created under DIR
+stop policy (short waits), the TAP device names (FIREC_TEST_TAP_PREFIX) and the
+host files, which are created under DIR
 (dummy content with the test doubles, the test guest's kernel, initrd and
 rootfs with real binaries). Prints the manifest (JSON is YAML) on stdout and
 the list of host input files on fd 3, one per line."""
@@ -43,18 +44,12 @@ if guest and jailer_spec.get("cgroups") and not os.path.exists("/sys/fs/cgroup/c
     jailer_spec["cgroup_version"] = 1
     jailer_spec["cgroups"] = {"cpu.shares": "512", "memory.limit_in_bytes": "536870912"}
 spec["run"]["start_timeout"] = "20s"
-if not guest:
-    # The doubles have no TAP devices to open; keep the interfaces, they are only checked.
-    pass
-else:
-    # Real Firecracker opens TAP devices: only keep interfaces the host has.
-    for iface in list(spec.get("network-interfaces", [])):
-        if not os.path.exists(f"/sys/class/net/{iface['host_dev_name']}"):
-            spec["network-interfaces"].remove(iface)
-    if "network-interfaces" in spec and not spec["network-interfaces"]:
-        del spec["network-interfaces"]
-        spec.pop("mmds-config", None)
-        spec.pop("mmds", None)
+# TAP devices (firec-run creates the missing ones): names of this test run and
+# VM, so that runs of the suite on one host never share one (lib.sh tap_prefix).
+prefix = os.environ.get("FIREC_TEST_TAP_PREFIX")
+if prefix:
+    for i, iface in enumerate(spec.get("network-interfaces", [])):
+        iface["host_dev_name"] = f"{prefix}{i}"
 
 files_dir = os.path.join(workdir, "files")
 os.makedirs(files_dir, exist_ok=True)
