@@ -215,7 +215,72 @@ struct firec_schema
   size_t node_alloc;
   uint32_t *slots;
   size_t slot_cap;
+  /* The members of every properties (and $defs) map, keyed by map and name:
+     an instance member's schema is then one probe, where cJSON would compare
+     the name with each property in turn (the spec has 25). */
+  struct property_slot *properties;
+  size_t property_count;
+  size_t property_cap;
 };
+
+struct property_slot
+{
+  const cJSON *map;
+  const cJSON *member;
+};
+
+/* FNV-1a. The table is built from our own schema only; a manifest's names are
+   looked up, never inserted, so they cannot lengthen its probe sequences. */
+static size_t
+property_hash (const cJSON *map, const char *name, size_t cap)
+{
+  uint64_t h = 0xcbf29ce484222325ULL;
+  for (const char *p = name; *p; p++)
+    h = (h ^ (unsigned char) *p) * 0x100000001b3ULL;
+  return (firec_hash_pointer (map, SIZE_MAX) ^ (size_t) h) & (cap - 1);
+}
+
+static size_t
+property_index (const struct property_slot *slots, size_t cap, const cJSON *map, const char *name)
+{
+  size_t i = property_hash (map, name, cap);
+  while (slots[i].map && !(slots[i].map == map && strcmp (slots[i].member->string, name) == 0))
+    i = (i + 1) & (cap - 1);
+  return i;
+}
+
+static void
+index_property (struct firec_schema *s, const cJSON *map, const cJSON *member)
+{
+  if ((s->property_count + 1) * 2 > s->property_cap)
+    {
+      size_t cap = s->property_cap ? s->property_cap * 2 : 512;
+      struct property_slot *slots = firec_xcalloc (cap, sizeof *slots);
+      for (size_t i = 0; i < s->property_cap; i++)
+        if (s->properties[i].map)
+          slots[property_index (slots, cap, s->properties[i].map, s->properties[i].member->string)]
+              = s->properties[i];
+      free (s->properties);
+      s->properties = slots;
+      s->property_cap = cap;
+    }
+  size_t i = property_index (s->properties, s->property_cap, map, member->string);
+  if (s->properties[i].map == NULL) /* a repeated name: cJSON would find the first */
+    {
+      s->properties[i] = (struct property_slot){ map, member };
+      s->property_count++;
+    }
+}
+
+/* The member name of a properties map of the schema (every such map was
+   indexed when the schema was compiled). */
+static const cJSON *
+schema_member (const struct firec_schema *s, const cJSON *map, const char *name)
+{
+  if (map == NULL || s->property_cap == 0)
+    return NULL;
+  return s->properties[property_index (s->properties, s->property_cap, map, name)].member;
+}
 
 static struct compiled_node *
 find_compiled (const struct firec_schema *s, const cJSON *node)
@@ -363,6 +428,8 @@ compile_schema_map (struct firec_schema *s, const cJSON *map, const struct firec
       struct firec_path sub = { where, m->string, 0 };
       if (keys_are_regexes && add_regex (s, m->string, &sub, err) < 0)
         return -1;
+      if (!keys_are_regexes)
+        index_property (s, map, m);
       if (compile_node (s, m, &sub, err) < 0)
         return -1;
     }
@@ -472,6 +539,7 @@ firec_schema_free (struct firec_schema *schema)
   free (schema->regexes);
   free (schema->nodes);
   free (schema->slots);
+  free (schema->properties);
   if (!schema->root_forever)
     cJSON_Delete (schema->root);
   free (schema);
@@ -1300,7 +1368,7 @@ check_object (struct validation *v, const struct compiled_node *c, const cJSON *
       struct firec_path sub = { path, m->string, 0 };
       if (property_names)
         errors += check_property_name (v, property_names, m, &sub);
-      const cJSON *sub_schema = cJSON_GetObjectItemCaseSensitive (properties, m->string);
+      const cJSON *sub_schema = schema_member (v->schema, properties, m->string);
       bool known = sub_schema != NULL;
       if (sub_schema)
         errors += validate_node (v, sub_schema, m, &sub);
@@ -1726,7 +1794,7 @@ walk_annotations (struct annotation_walk *w, const cJSON *schema, const cJSON *i
       const cJSON *additional = kw (w->schema, schema, KW_ADDITIONAL_PROPERTIES);
       for (const cJSON *m = instance->child; m; m = m->next)
         {
-          const cJSON *p = cJSON_GetObjectItemCaseSensitive (properties, m->string);
+          const cJSON *p = schema_member (w->schema, properties, m->string);
           const cJSON *sub_schema = p ? p : cJSON_IsObject (additional) ? additional : NULL;
           if (sub_schema == NULL || !(annotations_below (w->schema, sub_schema) & w->bit))
             continue;
@@ -1770,8 +1838,7 @@ firec_schema_at (const struct firec_schema *schema, const char *instance_pointer
       size_t n = strcspn (p, "/");
       cleanup_free char *token = firec_xstrndup (p, n);
       p += n;
-      const cJSON *properties = cJSON_GetObjectItemCaseSensitive (node, "properties");
-      const cJSON *next = cJSON_GetObjectItemCaseSensitive (properties, token);
+      const cJSON *next = schema_member (schema, kw (schema, node, KW_PROPERTIES), token);
       if (next == NULL)
         next = cJSON_GetObjectItemCaseSensitive (node, "items");
       node = next ? resolve (schema, next) : NULL;
@@ -1823,7 +1890,7 @@ place_step (const struct firec_schema *s, const struct place *from, const char *
           place_add (s, to, kw (s, schema, KW_ITEMS), 0);
           continue;
         }
-      const cJSON *property = cJSON_GetObjectItemCaseSensitive (kw (s, schema, KW_PROPERTIES), key);
+      const cJSON *property = schema_member (s, kw (s, schema, KW_PROPERTIES), key);
       if (property)
         {
           place_add (s, to, property, 0);
