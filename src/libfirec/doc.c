@@ -139,7 +139,7 @@ firec_doc_at (const struct firec_doc *doc, const char *pointer)
           node = (*token && *end == '\0') ? cJSON_GetArrayItem (node, (int) idx) : NULL;
         }
       else if (cJSON_IsObject (node))
-        node = cJSON_GetObjectItemCaseSensitive (node, token);
+        node = firec_json_member (node, token);
       else
         node = NULL;
     }

@@ -177,7 +177,7 @@ require_version (struct firec_plan *plan, struct firec_step *s, const char *vers
 static const cJSON *
 spec_section (const struct firec_model *m, const char *name)
 {
-  return cJSON_GetObjectItemCaseSensitive (cJSON_GetObjectItemCaseSensitive (m->manifest, "spec"), name);
+  return firec_json_member (firec_json_member (m->manifest, "spec"), name);
 }
 
 /* Firecracker rejects unknown fields; x-* keys are ours, so they never reach it. */
@@ -210,7 +210,7 @@ pointer_target (cJSON *root, const char *relative)
       cleanup_free char *token = firec_xstrndup (p, n);
       p += n;
       node = cJSON_IsArray (node) ? cJSON_GetArrayItem (node, atoi (token))
-                                  : cJSON_GetObjectItemCaseSensitive (node, token);
+                                  : firec_json_member (node, token);
     }
   return node;
 }
@@ -334,14 +334,14 @@ add_list_requests (struct builder *b, const char *section, const char *id_field,
   size_t i = 0;
   for (const cJSON *item = cJSON_IsArray (list) ? list->child : NULL; item; item = item->next, i++)
     {
-      const char *id = cJSON_GetStringValue (cJSON_GetObjectItemCaseSensitive (item, id_field));
+      const char *id = firec_json_string (item, id_field);
       cleanup_free char *pointer = firec_xasprintf ("/spec/%s/%zu", section, i);
       cleanup_free char *step_id = firec_xasprintf ("api.put.%s.%s", section, id);
       cleanup_free char *path = firec_xasprintf ("%s/%s", api_prefix, id);
       cJSON *body = request_body (b->model, pointer);
       /* Firecracker 1.5.1 requires is_read_only on every file-backed drive. */
-      if (strcmp (section, "drives") == 0 && cJSON_GetObjectItemCaseSensitive (body, "path_on_host") != NULL
-          && cJSON_GetObjectItemCaseSensitive (body, "is_read_only") == NULL)
+      if (strcmp (section, "drives") == 0 && firec_json_member (body, "path_on_host") != NULL
+          && firec_json_member (body, "is_read_only") == NULL)
         cJSON_AddBoolToObject (body, "is_read_only", 0);
       if (strcmp (section, "drives") == 0)
         rewrite_vm_root_path (b->model, body, "socket");

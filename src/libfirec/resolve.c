@@ -502,7 +502,7 @@ absolutize_host_path (const cJSON *instance, const cJSON *annotation, const char
 static void
 absolutize_binary_path (const struct firec_model *m, cJSON *section)
 {
-  cJSON *binary = cJSON_GetObjectItemCaseSensitive (section, "binary");
+  cJSON *binary = firec_json_member (section, "binary");
   if (!cJSON_IsString (binary) || binary->valuestring[0] == '/' || strchr (binary->valuestring, '/') == NULL
       || m->base_dir == NULL)
     return;
@@ -744,11 +744,11 @@ resolve_manifest (const struct firec_doc *doc, cJSON *manifest, struct firec_mod
         }
     }
 
-  cJSON *spec = cJSON_GetObjectItemCaseSensitive (m->manifest, "spec");
+  cJSON *spec = firec_json_member (m->manifest, "spec");
   static const char *const own_sections[] = { "firecracker", "jailer", "staging", "run" };
   for (size_t i = 0; i < FIREC_N_ELEMENTS (own_sections); i++)
     {
-      cJSON *section = cJSON_GetObjectItemCaseSensitive (spec, own_sections[i]);
+      cJSON *section = firec_json_member (spec, own_sections[i]);
       if (section == NULL)
         section = cJSON_AddObjectToObject (spec, own_sections[i]);
       cleanup_free char *pointer = firec_xasprintf ("/spec/%s", own_sections[i]);
@@ -759,7 +759,7 @@ resolve_manifest (const struct firec_doc *doc, cJSON *manifest, struct firec_mod
   const cJSON *metadata = firec_json_member (m->manifest, "metadata");
   m->name = firec_xstrdup (firec_json_string (metadata, "name"));
   const cJSON *fc = firec_json_member (spec, "firecracker");
-  absolutize_binary_path (m, cJSON_GetObjectItemCaseSensitive (spec, "firecracker"));
+  absolutize_binary_path (m, firec_json_member (spec, "firecracker"));
   firec_binary_resolve (firec_json_string (fc, "binary"), m->base_dir, &m->firecracker_binary);
   m->exec_name = path_basename (m->firecracker_binary.path);
   const cJSON *seccomp = firec_json_member (fc, "seccomp");
@@ -776,7 +776,7 @@ resolve_manifest (const struct firec_doc *doc, cJSON *manifest, struct firec_mod
   m->jailer = !cJSON_IsFalse (firec_json_member (jailer, "enabled"));
   if (m->jailer)
     {
-      absolutize_binary_path (m, cJSON_GetObjectItemCaseSensitive (spec, "jailer"));
+      absolutize_binary_path (m, firec_json_member (spec, "jailer"));
       firec_binary_resolve (firec_json_string (jailer, "binary"), m->base_dir, &m->jailer_binary);
     }
   const cJSON *uid = firec_json_member (jailer, "uid"), *gid = firec_json_member (jailer, "gid");

@@ -1392,7 +1392,7 @@ check_object (struct validation *v, const struct compiled_node *c, const cJSON *
 
   const cJSON *required = c->kw[KW_REQUIRED];
   for (const cJSON *r = required ? required->child : NULL; r; r = r->next)
-    if (cJSON_GetObjectItemCaseSensitive (instance, r->valuestring) == NULL)
+    if (firec_json_member (instance, r->valuestring) == NULL)
       {
         report (v, instance, false, path, "missing required field \"%s\"", r->valuestring);
         errors++;
@@ -1401,11 +1401,11 @@ check_object (struct validation *v, const struct compiled_node *c, const cJSON *
   const cJSON *dependent = c->kw[KW_DEPENDENT_REQUIRED];
   for (const cJSON *d = dependent ? dependent->child : NULL; d; d = d->next)
     {
-      const cJSON *present = cJSON_GetObjectItemCaseSensitive (instance, d->string);
+      const cJSON *present = firec_json_member (instance, d->string);
       if (present == NULL)
         continue;
       for (const cJSON *r = d->child; r; r = r->next)
-        if (cJSON_GetObjectItemCaseSensitive (instance, r->valuestring) == NULL)
+        if (firec_json_member (instance, r->valuestring) == NULL)
           {
             struct firec_path sub = { path, d->string, 0 };
             report (v, present, true, &sub, "\"%s\" requires \"%s\"", d->string, r->valuestring);
@@ -1984,9 +1984,9 @@ apply_defaults_node (const struct firec_schema *s, const cJSON *schema, cJSON *i
       const cJSON *def = kw (s, p, KW_DEFAULT);
       if (def == NULL)
         def = kw (s, sub, KW_DEFAULT);
-      if (def && cJSON_GetObjectItemCaseSensitive (instance, p->string) == NULL)
+      if (def && firec_json_member (instance, p->string) == NULL)
         cJSON_AddItemToObject (instance, p->string, cJSON_Duplicate (def, 1));
-      cJSON *child = cJSON_GetObjectItemCaseSensitive (instance, p->string);
+      cJSON *child = firec_json_member (instance, p->string);
       if (cJSON_IsObject (child))
         apply_defaults_node (s, sub, child);
     }

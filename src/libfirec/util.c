@@ -94,6 +94,21 @@ firec_xasprintf (const char *fmt, ...)
   return s;
 }
 
+cJSON *
+firec_json_member (const cJSON *object, const char *name)
+{
+  if (object == NULL || (object->type & 0xFF) != cJSON_Object) /* cJSON_IsObject, without a call */
+    return NULL;
+  /* cJSON_GetObjectItemCaseSensitive calls strcmp for every member; comparing
+     the first byte first skips the call for nearly all of those that differ
+     (validation, resolve and plan look sections up this way ~150 times per
+     manifest, most of them absent). */
+  for (cJSON *m = object->child; m; m = m->next)
+    if (m->string && m->string[0] == name[0] && strcmp (m->string, name) == 0)
+      return m;
+  return NULL;
+}
+
 size_t
 firec_utf8_length (const char *s)
 {

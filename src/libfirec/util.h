@@ -60,12 +60,8 @@ firec_cjson_deletep (cJSON **p)
 #define FIREC_N_ELEMENTS(a) (sizeof (a) / sizeof ((a)[0]))
 
 /* A member of a JSON object, NULL when object is not one or lacks it; and the
-   same for string members. */
-static inline const cJSON *
-firec_json_member (const cJSON *object, const char *name)
-{
-  return cJSON_IsObject (object) ? cJSON_GetObjectItemCaseSensitive (object, name) : NULL;
-}
+   same for string members. Like cJSON's getters, the member is not const. */
+cJSON *firec_json_member (const cJSON *object, const char *name);
 
 static inline const char *
 firec_json_string (const cJSON *object, const char *name)

@@ -404,7 +404,7 @@ member_find (const struct loader *l, const struct frame *f, const char *key)
   if (f->item_count <= LINEAR_MEMBERS)
     {
       for (const cJSON *m = f->node->child; m; m = m->next)
-        if (strcmp (m->string, key) == 0)
+        if (m->string[0] == key[0] && strcmp (m->string, key) == 0) /* the first byte spares most calls */
           return m;
       return NULL;
     }
