@@ -113,12 +113,10 @@ reserve_steps (struct builder *b, size_t more)
   b->steps_cap = cap;
 }
 
+/* A step's prose (what it does, touches, undoes) is not stored: see
+   firec_step_prose. */
 static struct firec_step *
-add_step (struct builder *b, enum firec_step_kind kind, const char *id, const char *source, const char *fmt, ...)
-    __attribute__ ((format (printf, 5, 6)));
-
-static struct firec_step *
-add_step (struct builder *b, enum firec_step_kind kind, const char *id, const char *source, const char *fmt, ...)
+add_step (struct builder *b, enum firec_step_kind kind, const char *id, const char *source)
 {
   struct firec_plan *p = b->plan;
   reserve_steps (b, 1);
@@ -127,29 +125,7 @@ add_step (struct builder *b, enum firec_step_kind kind, const char *id, const ch
   s->kind = kind;
   s->id = firec_xstrdup (id);
   s->source = source ? firec_xstrdup (source) : NULL;
-  va_list ap;
-  va_start (ap, fmt);
-  s->description = firec_xvasprintf (fmt, ap);
-  va_end (ap);
-  s->touches = firec_xcalloc (1, sizeof (char *));
   return s;
-}
-
-static void
-set_touches (struct firec_step *s, struct strv *touches)
-{
-  strv_free (s->touches);
-  s->touches = strv_steal (touches);
-}
-
-static void __attribute__ ((format (printf, 2, 3)))
-set_undo (struct firec_step *s, const char *fmt, ...)
-{
-  va_list ap;
-  va_start (ap, fmt);
-  free (s->undo);
-  s->undo = firec_xvasprintf (fmt, ap);
-  va_end (ap);
 }
 
 /* The step needs version for reason; so does the plan. */
@@ -307,7 +283,7 @@ static struct firec_step *
 add_request (struct builder *b, const char *id, const char *method, const char *path, const char *source,
              cJSON *body)
 {
-  struct firec_step *s = add_step (b, FIREC_STEP_API_REQUEST, id, source, "%s %s", method, path);
+  struct firec_step *s = add_step (b, FIREC_STEP_API_REQUEST, id, source);
   s->method = firec_xstrdup (method);
   s->path = firec_xstrdup (path);
   s->body = body;
@@ -459,7 +435,7 @@ static void
 add_spawn (struct builder *b)
 {
   const struct firec_model *m = b->model;
-  struct strv argv = { 0 }, touches = { 0 };
+  struct strv argv = { 0 };
   struct firec_step *s;
   if (m->jailer)
     {
@@ -505,9 +481,7 @@ add_spawn (struct builder *b)
         }
       strv_add (&argv, "--");
       firecracker_argv_tail (m, &argv);
-      s = add_step (b, FIREC_STEP_SPAWN, "jailer.spawn", "/spec/jailer",
-                    "start the jailer, which chroots into %s and execs firecracker as %lu:%lu", m->vm_root, m->uid,
-                    m->gid);
+      s = add_step (b, FIREC_STEP_SPAWN, "jailer.spawn", "/spec/jailer");
       /* Before 1.13 the jailer refuses an exec file whose name lacks "firecracker"
          (the name of the file itself: it canonicalizes --exec-file). */
       if (strstr (m->exec_name, "firecracker") == NULL)
@@ -523,11 +497,6 @@ add_spawn (struct builder *b)
                                       m->firecracker_binary.written, m->firecracker_binary.path, m->exec_name);
           require_version (b->plan, s, "1.13", reason);
         }
-      strv_add (&touches, m->jail_dir);
-      if (m->cgroups[0] || m->parent_cgroup)
-        strv_addf (&touches, "cgroup %s/%s", m->parent_cgroup ? m->parent_cgroup : m->exec_name, m->name);
-      set_undo (s, "stop firecracker (SIGKILL through its pidfd), reap it%s",
-                m->cgroups[0] ? ", remove the cgroup directories the jailer created" : "");
     }
   else
     {
@@ -535,90 +504,24 @@ add_spawn (struct builder *b)
       strv_add (&argv, "--id");
       strv_add (&argv, m->name);
       firecracker_argv_tail (m, &argv);
-      s = add_step (b, FIREC_STEP_SPAWN, "firecracker.spawn", "/spec/firecracker",
-                    "start firecracker directly (no jailer), its API socket in %s", m->vm_root);
-      strv_add (&touches, m->api_socket_host);
-      set_undo (s, "stop firecracker (SIGKILL through its pidfd), reap it");
+      s = add_step (b, FIREC_STEP_SPAWN, "firecracker.spawn", "/spec/firecracker");
     }
   s->argv = strv_steal (&argv);
-  set_touches (s, &touches);
 }
 
 static void
 add_preflight (struct builder *b)
 {
   const struct firec_model *m = b->model;
-  struct strv touches = { 0 };
-  struct firec_step *s;
   if (m->jailer)
-    add_step (b, FIREC_STEP_PREFLIGHT_CAPS, "preflight.caps", "/spec/jailer",
-              "check the effective capabilities the jailer needs (CAP_SYS_ADMIN, CAP_MKNOD, CAP_SETUID, CAP_SETGID, "
-              "CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_FOWNER, CAP_SYS_RESOURCE)");
-  if (m->huge_page_kib)
-    {
-      unsigned long long pages = (m->mem_size_mib * 1024 + m->huge_page_kib - 1) / m->huge_page_kib;
-      s = add_step (b, FIREC_STEP_PREFLIGHT_KVM, "preflight.kvm", NULL,
-                    "check that /dev/kvm is readable and writable, and that %llu free %lu MiB huge pages hold the "
-                    "guest memory (machine-config.huge_pages)",
-                    pages, m->huge_page_kib / 1024);
-      strv_add (&touches, "/dev/kvm");
-      strv_addf (&touches, "/sys/kernel/mm/hugepages/hugepages-%lukB", m->huge_page_kib);
-    }
+    add_step (b, FIREC_STEP_PREFLIGHT_CAPS, "preflight.caps", "/spec/jailer");
+  add_step (b, FIREC_STEP_PREFLIGHT_KVM, "preflight.kvm", NULL);
+  add_step (b, FIREC_STEP_PREFLIGHT_BINARIES, "preflight.binaries", "/spec/firecracker");
+  add_step (b, FIREC_STEP_PREFLIGHT_SOURCES, "preflight.sources", NULL);
+  if (m->jailer)
+    add_step (b, FIREC_STEP_PREFLIGHT_JAIL, "preflight.jail", "/spec/jailer");
   else
-    {
-      s = add_step (b, FIREC_STEP_PREFLIGHT_KVM, "preflight.kvm", NULL,
-                    "check that /dev/kvm is readable and writable");
-      strv_add (&touches, "/dev/kvm");
-    }
-  set_touches (s, &touches);
-
-  /* Described once the plan's minimum version is known (describe_binaries_check). */
-  s = add_step (b, FIREC_STEP_PREFLIGHT_BINARIES, "preflight.binaries", "/spec/firecracker", "%s", "");
-  strv_add (&touches, m->firecracker_binary.path);
-  if (m->jailer)
-    strv_add (&touches, m->jailer_binary.path);
-  set_touches (s, &touches);
-
-  s = add_step (b, FIREC_STEP_PREFLIGHT_SOURCES, "preflight.sources", NULL,
-                "check that every input file is readable and every output file can be created");
-  for (size_t i = 0; i < m->file_count; i++)
-    strv_add (&touches, m->files[i].host_path);
-  set_touches (s, &touches);
-
-  if (m->jailer)
-    {
-      s = add_step (b, FIREC_STEP_PREFLIGHT_JAIL, "preflight.jail", "/spec/jailer",
-                    "check that %s exists and that %s is not in use", m->chroot_base_dir, m->jail_dir);
-      strv_add (&touches, m->jail_dir);
-    }
-  else
-    {
-      s = add_step (b, FIREC_STEP_PREFLIGHT_JAIL, "preflight.rundir", NULL, "check that %s is not in use",
-                    m->vm_root);
-      strv_add (&touches, m->vm_root);
-    }
-  set_touches (s, &touches);
-}
-
-static void
-describe_binaries_check (struct firec_plan *plan)
-{
-  const struct firec_model *m = plan->model;
-  for (size_t i = 0; i < plan->count; i++)
-    {
-      struct firec_step *s = &plan->steps[i];
-      if (s->kind != FIREC_STEP_PREFLIGHT_BINARIES)
-        continue;
-      free (s->description);
-      if (m->jailer)
-        s->description = firec_xasprintf ("check that %s and %s are still the files resolved, run, and are one "
-                                          "release, at least %s",
-                                          m->firecracker_binary.path, m->jailer_binary.path,
-                                          plan->min_firecracker_version);
-      else
-        s->description = firec_xasprintf ("check that %s is still the file resolved, runs, and is at least %s",
-                                          m->firecracker_binary.path, plan->min_firecracker_version);
-    }
+    add_step (b, FIREC_STEP_PREFLIGHT_JAIL, "preflight.rundir", NULL);
 }
 
 static const char *
@@ -647,29 +550,11 @@ static void
 add_staging (struct builder *b)
 {
   const struct firec_model *m = b->model;
-  struct strv touches = { 0 };
-  struct firec_step *s;
-  s = add_step (b, FIREC_STEP_STATE_CREATE, "state.create", NULL, "create the state directory %s and lock it",
-                m->state_dir);
-  strv_add (&touches, m->state_dir);
-  set_touches (s, &touches);
-  set_undo (s, "remove %s", m->state_dir);
-
+  add_step (b, FIREC_STEP_STATE_CREATE, "state.create", NULL);
   if (m->jailer)
-    {
-      s = add_step (b, FIREC_STEP_STAGE_JAIL, "stage.jail", "/spec/jailer", "create the jail root %s", m->vm_root);
-      strv_add (&touches, m->jail_dir);
-      set_undo (s, "remove %s and everything in it", m->jail_dir);
-    }
+    add_step (b, FIREC_STEP_STAGE_JAIL, "stage.jail", "/spec/jailer");
   else
-    {
-      s = add_step (b, FIREC_STEP_STAGE_JAIL, "stage.rundir", NULL, "create the private run directory %s",
-                    m->vm_root);
-      strv_add (&touches, m->vm_root);
-      set_undo (s, "remove %s and everything in it", m->vm_root);
-    }
-  set_touches (s, &touches);
-
+    add_step (b, FIREC_STEP_STAGE_JAIL, "stage.rundir", NULL);
   for (size_t i = 0; i < m->file_count; i++)
     {
       const struct firec_file *f = &m->files[i];
@@ -677,24 +562,7 @@ add_staging (struct builder *b)
          files need creating (v1.5.1 refuses a log file that does not exist). */
       if (!m->jailer && !f->output)
         continue;
-      if (m->jailer)
-        s = add_step (b, FIREC_STEP_STAGE_FILE, f->step_id, f->pointer, "%s %s into the jail as %s", staging_verb (f),
-                      f->host_path, f->vm_path);
-      else
-        s = add_step (b, FIREC_STEP_STAGE_FILE, f->step_id, f->pointer, "create %s if missing", f->host_path);
-      s->file = f;
-      if (m->jailer)
-        {
-          strv_addf (&touches, "%s%s", m->vm_root, f->vm_path);
-          set_undo (s, "remove %s%s%s", m->vm_root, f->vm_path,
-                    f->output ? " (the host file is kept)" : "");
-        }
-      else
-        {
-          strv_add (&touches, f->host_path);
-          set_undo (s, "remove %s if this run created it and it is still empty", f->host_path);
-        }
-      set_touches (s, &touches);
+      add_step (b, FIREC_STEP_STAGE_FILE, f->step_id, f->pointer)->file = f;
     }
 }
 
@@ -846,50 +714,23 @@ firec_plan_build (const struct firec_model *model, struct firec_plan **out, fire
   plan->model = model;
   plan->min_firecracker_version = firec_xstrdup (FIREC_OLDEST_FIRECRACKER);
   struct builder b = { model, plan, err, 0 };
-
-  /* Configuration first (into a scratch plan) so that the version the requests
-     need is known when the preflight step that checks it is described. */
-  struct firec_plan *config = firec_xcalloc (1, sizeof *config);
-  config->model = model;
-  config->min_firecracker_version = firec_xstrdup (FIREC_OLDEST_FIRECRACKER);
-  struct builder cb = { model, config, err, 0 };
-  if (add_configuration (&cb) < 0)
-    {
-      firec_plan_free (config);
-      firec_plan_free (plan);
-      return -1;
-    }
-  struct version_gate gate = { schema, config };
-  firec_schema_walk_annotation (schema, model->manifest, "x-firec-since", note_version, &gate);
-  free (plan->min_firecracker_version);
-  plan->min_firecracker_version = steal_pointer (&config->min_firecracker_version);
-
   add_preflight (&b);
   add_staging (&b);
   add_spawn (&b);
-  describe_binaries_check (plan);
-  struct firec_step *s = add_step (&b, FIREC_STEP_API_WAIT, "api.wait", "/spec/firecracker/api_socket",
-                                   "wait until %s answers GET / (at most %ld ms)", model->api_socket_host,
-                                   model->start_timeout_ms);
-  struct strv touches = { 0 };
-  strv_add (&touches, model->api_socket_host);
-  set_touches (s, &touches);
-
-  reserve_steps (&b, config->count);
-  memcpy (plan->steps + plan->count, config->steps, config->count * sizeof *config->steps);
-  plan->count += config->count;
-  config->count = 0;
-  firec_plan_free (config);
-
+  add_step (&b, FIREC_STEP_API_WAIT, "api.wait", "/spec/firecracker/api_socket");
+  if (add_configuration (&b) < 0)
+    {
+      firec_plan_free (plan);
+      return -1;
+    }
   bool paused = model->snapshot
                 && !cJSON_IsTrue (cJSON_GetObjectItemCaseSensitive (spec_section (model, "snapshot"), "resume_vm"));
-  s = add_step (&b, FIREC_STEP_API_CONFIRM, "api.confirm", NULL, "check that GET / reports the VM %s",
-                paused ? "Paused" : "Running");
+  struct firec_step *s = add_step (&b, FIREC_STEP_API_CONFIRM, "api.confirm", NULL);
   s->expect_state = firec_xstrdup (paused ? "Paused" : "Running");
-  s = add_step (&b, FIREC_STEP_STATE_RECORD, "state.record", NULL,
-                "record the running VM (pid, start time, API socket) in %s/state.json", model->state_dir);
-  strv_addf (&touches, "%s/state.json", model->state_dir);
-  set_touches (s, &touches);
+  add_step (&b, FIREC_STEP_STATE_RECORD, "state.record", NULL);
+  /* The requests are all there: gate them by the versions their fields need. */
+  struct version_gate gate = { schema, plan };
+  firec_schema_walk_annotation (schema, model->manifest, "x-firec-since", note_version, &gate);
   *out = plan;
   return 0;
 }
@@ -903,10 +744,7 @@ firec_plan_free (struct firec_plan *plan)
     {
       struct firec_step *s = &plan->steps[i];
       free (s->id);
-      free (s->description);
       free (s->source);
-      strv_free (s->touches);
-      free (s->undo);
       free (s->min_version);
       strv_free (s->min_version_reasons);
       strv_free (s->argv);
@@ -951,6 +789,187 @@ firec_step_kind_name (enum firec_step_kind kind)
   return "unknown";
 }
 
+/* ------------------------------------------------------------------ prose */
+
+/* Steps are data; their prose is built from the step and the plan's model
+   when shown, never when planning: the interpreter runs the data, and `apply`
+   plans every manifest although one already running shows nothing. */
+
+static void __attribute__ ((format (printf, 2, 3)))
+set_text (char **field, const char *fmt, ...)
+{
+  va_list ap;
+  va_start (ap, fmt);
+  *field = firec_xvasprintf (fmt, ap);
+  va_end (ap);
+}
+
+static void
+kvm_prose (const struct firec_model *m, struct firec_step_prose *out, struct strv *touches)
+{
+  strv_add (touches, "/dev/kvm");
+  if (m->huge_page_kib == 0)
+    {
+      out->description = firec_xstrdup ("check that /dev/kvm is readable and writable");
+      return;
+    }
+  set_text (&out->description,
+            "check that /dev/kvm is readable and writable, and that %llu free %lu MiB huge pages hold the "
+            "guest memory (machine-config.huge_pages)",
+            (m->mem_size_mib * 1024 + m->huge_page_kib - 1) / m->huge_page_kib, m->huge_page_kib / 1024);
+  strv_addf (touches, "/sys/kernel/mm/hugepages/hugepages-%lukB", m->huge_page_kib);
+}
+
+/* The version checked is the plan's minimum: what the spawn and every request need. */
+static void
+binaries_prose (const struct firec_plan *plan, struct firec_step_prose *out, struct strv *touches)
+{
+  const struct firec_model *m = plan->model;
+  strv_add (touches, m->firecracker_binary.path);
+  if (m->jailer)
+    {
+      strv_add (touches, m->jailer_binary.path);
+      set_text (&out->description,
+                "check that %s and %s are still the files resolved, run, and are one release, at least %s",
+                m->firecracker_binary.path, m->jailer_binary.path, plan->min_firecracker_version);
+    }
+  else
+    set_text (&out->description, "check that %s is still the file resolved, runs, and is at least %s",
+              m->firecracker_binary.path, plan->min_firecracker_version);
+}
+
+static void
+jail_check_prose (const struct firec_model *m, struct firec_step_prose *out, struct strv *touches)
+{
+  if (m->jailer)
+    {
+      set_text (&out->description, "check that %s exists and that %s is not in use", m->chroot_base_dir,
+                m->jail_dir);
+      strv_add (touches, m->jail_dir);
+    }
+  else
+    {
+      set_text (&out->description, "check that %s is not in use", m->vm_root);
+      strv_add (touches, m->vm_root);
+    }
+}
+
+static void
+stage_file_prose (const struct firec_model *m, const struct firec_file *f, struct firec_step_prose *out,
+                  struct strv *touches)
+{
+  if (m->jailer)
+    {
+      set_text (&out->description, "%s %s into the jail as %s", staging_verb (f), f->host_path, f->vm_path);
+      strv_addf (touches, "%s%s", m->vm_root, f->vm_path);
+      set_text (&out->undo, "remove %s%s%s", m->vm_root, f->vm_path,
+                f->output ? " (the host file is kept)" : "");
+    }
+  else
+    {
+      set_text (&out->description, "create %s if missing", f->host_path);
+      strv_add (touches, f->host_path);
+      set_text (&out->undo, "remove %s if this run created it and it is still empty", f->host_path);
+    }
+}
+
+static void
+spawn_prose (const struct firec_model *m, struct firec_step_prose *out, struct strv *touches)
+{
+  if (m->jailer)
+    {
+      set_text (&out->description, "start the jailer, which chroots into %s and execs firecracker as %lu:%lu",
+                m->vm_root, m->uid, m->gid);
+      strv_add (touches, m->jail_dir);
+      if (m->cgroups[0] || m->parent_cgroup)
+        strv_addf (touches, "cgroup %s/%s", m->parent_cgroup ? m->parent_cgroup : m->exec_name, m->name);
+      set_text (&out->undo, "stop firecracker (SIGKILL through its pidfd), reap it%s",
+                m->cgroups[0] ? ", remove the cgroup directories the jailer created" : "");
+    }
+  else
+    {
+      set_text (&out->description, "start firecracker directly (no jailer), its API socket in %s",
+                m->vm_root);
+      strv_add (touches, m->api_socket_host);
+      out->undo = firec_xstrdup ("stop firecracker (SIGKILL through its pidfd), reap it");
+    }
+}
+
+void
+firec_step_prose (const struct firec_plan *plan, const struct firec_step *s, struct firec_step_prose *out)
+{
+  const struct firec_model *m = plan->model;
+  const char *root = m->jailer ? m->jail_dir : m->vm_root;
+  struct strv touches = { 0 };
+  *out = (struct firec_step_prose){ 0 };
+  switch (s->kind)
+    {
+    case FIREC_STEP_PREFLIGHT_CAPS:
+      out->description
+          = firec_xstrdup ("check the effective capabilities the jailer needs (CAP_SYS_ADMIN, CAP_MKNOD, "
+                           "CAP_SETUID, CAP_SETGID, CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_FOWNER, CAP_SYS_RESOURCE)");
+      break;
+    case FIREC_STEP_PREFLIGHT_KVM:
+      kvm_prose (m, out, &touches);
+      break;
+    case FIREC_STEP_PREFLIGHT_BINARIES:
+      binaries_prose (plan, out, &touches);
+      break;
+    case FIREC_STEP_PREFLIGHT_SOURCES:
+      out->description
+          = firec_xstrdup ("check that every input file is readable and every output file can be created");
+      for (size_t i = 0; i < m->file_count; i++)
+        strv_add (&touches, m->files[i].host_path);
+      break;
+    case FIREC_STEP_PREFLIGHT_JAIL:
+      jail_check_prose (m, out, &touches);
+      break;
+    case FIREC_STEP_STATE_CREATE:
+      set_text (&out->description, "create the state directory %s and lock it", m->state_dir);
+      strv_add (&touches, m->state_dir);
+      set_text (&out->undo, "remove %s", m->state_dir);
+      break;
+    case FIREC_STEP_STAGE_JAIL:
+      set_text (&out->description,
+                m->jailer ? "create the jail root %s" : "create the private run directory %s", m->vm_root);
+      strv_add (&touches, root);
+      set_text (&out->undo, "remove %s and everything in it", root);
+      break;
+    case FIREC_STEP_STAGE_FILE:
+      stage_file_prose (m, s->file, out, &touches);
+      break;
+    case FIREC_STEP_SPAWN:
+      spawn_prose (m, out, &touches);
+      break;
+    case FIREC_STEP_API_WAIT:
+      set_text (&out->description, "wait until %s answers GET / (at most %ld ms)", m->api_socket_host,
+                m->start_timeout_ms);
+      strv_add (&touches, m->api_socket_host);
+      break;
+    case FIREC_STEP_API_REQUEST:
+      set_text (&out->description, "%s %s", s->method, s->path);
+      break;
+    case FIREC_STEP_API_CONFIRM:
+      set_text (&out->description, "check that GET / reports the VM %s", s->expect_state);
+      break;
+    case FIREC_STEP_STATE_RECORD:
+      set_text (&out->description, "record the running VM (pid, start time, API socket) in %s/state.json",
+                m->state_dir);
+      strv_addf (&touches, "%s/state.json", m->state_dir);
+      break;
+    }
+  out->touches = strv_steal (&touches);
+}
+
+void
+firec_step_prose_release (struct firec_step_prose *prose)
+{
+  free (prose->description);
+  strv_free (prose->touches);
+  free (prose->undo);
+  *prose = (struct firec_step_prose){ 0 };
+}
+
 static cJSON *
 strv_to_json (char **v)
 {
@@ -971,13 +990,15 @@ firec_plan_to_json (const struct firec_plan *plan)
   for (size_t i = 0; i < plan->count; i++)
     {
       const struct firec_step *s = &plan->steps[i];
+      struct firec_step_prose prose;
+      firec_step_prose (plan, s, &prose);
       cJSON *j = cJSON_CreateObject ();
       cJSON_AddStringToObject (j, "id", s->id);
       cJSON_AddStringToObject (j, "kind", firec_step_kind_name (s->kind));
-      cJSON_AddStringToObject (j, "description", s->description);
-      cJSON_AddItemToObject (j, "touches", strv_to_json (s->touches));
-      if (s->undo)
-        cJSON_AddStringToObject (j, "undo", s->undo);
+      cJSON_AddStringToObject (j, "description", prose.description);
+      cJSON_AddItemToObject (j, "touches", strv_to_json (prose.touches));
+      if (prose.undo)
+        cJSON_AddStringToObject (j, "undo", prose.undo);
       else
         cJSON_AddNullToObject (j, "undo");
       if (s->min_version)
@@ -997,6 +1018,7 @@ firec_plan_to_json (const struct firec_plan *plan)
       if (s->expect_state)
         cJSON_AddStringToObject (j, "expect_state", s->expect_state);
       cJSON_AddItemToArray (steps, j);
+      firec_step_prose_release (&prose);
     }
   return o;
 }
@@ -1010,17 +1032,20 @@ firec_plan_to_text (const struct firec_plan *plan)
   for (size_t i = 0; i < plan->count; i++)
     {
       const struct firec_step *s = &plan->steps[i];
-      firec_buf_printf (&buf, "%3zu. %-34s %s", i + 1, s->id, s->description);
-      if (s->touches[0])
+      struct firec_step_prose prose;
+      firec_step_prose (plan, s, &prose);
+      firec_buf_printf (&buf, "%3zu. %-34s %s", i + 1, s->id, prose.description);
+      if (prose.touches[0])
         {
           firec_buf_puts (&buf, "; touches ");
-          for (char **t = s->touches; *t; t++)
-            firec_buf_printf (&buf, "%s%s", t == s->touches ? "" : ", ", *t);
+          for (char **t = prose.touches; *t; t++)
+            firec_buf_printf (&buf, "%s%s", t == prose.touches ? "" : ", ", *t);
         }
-      firec_buf_printf (&buf, "; undo: %s", s->undo ? s->undo : "nothing");
+      firec_buf_printf (&buf, "; undo: %s", prose.undo ? prose.undo : "nothing");
       if (s->min_version)
         firec_buf_printf (&buf, "; needs Firecracker >= %s", s->min_version);
       firec_buf_puts (&buf, "\n");
+      firec_step_prose_release (&prose);
     }
   return firec_buf_steal (&buf);
 }

@@ -33,10 +33,7 @@ struct firec_step
 {
   enum firec_step_kind kind;
   char *id;          /* stable: "stage.drive.rootfs", "api.put.machine-config" */
-  char *description;
   char *source;      /* JSON pointer of the manifest part the step comes from, or NULL */
-  char **touches;    /* NULL-terminated: host paths or resources the step changes or reads */
-  char *undo;        /* what undoing it does; NULL when there is nothing to undo */
   char *min_version; /* oldest Firecracker that accepts this step ("1.14"), NULL for any */
   char **min_version_reasons; /* NULL-terminated: the fields that need min_version */
 
@@ -68,6 +65,19 @@ firec_plan_freep (struct firec_plan **p)
 #define cleanup_plan __attribute__ ((cleanup (firec_plan_freep)))
 
 const char *firec_step_kind_name (enum firec_step_kind kind);
+
+/* A step in words: built from the step and the plan's model when shown (plan's
+   output, run's progress lines), not stored in the plan, which the
+   interpreter runs without it. */
+struct firec_step_prose
+{
+  char *description;
+  char **touches; /* NULL-terminated: host paths or resources the step changes or reads */
+  char *undo;     /* what undoing it does; NULL when there is nothing to undo */
+};
+void firec_step_prose (const struct firec_plan *plan, const struct firec_step *step,
+                       struct firec_step_prose *out);
+void firec_step_prose_release (struct firec_step_prose *prose);
 
 /* {format_version, name, min_firecracker_version, steps: [...]} */
 cJSON *firec_plan_to_json (const struct firec_plan *plan);
