@@ -225,7 +225,7 @@ rewrite_vm_root_path (const struct firec_model *m, cJSON *object, const char *fi
   cJSON *v = cJSON_GetObjectItemCaseSensitive (object, field);
   if (m->jailer || !cJSON_IsString (v))
     return;
-  char *host = firec_xasprintf ("%s%s", m->vm_root, v->valuestring);
+  char *host = firec_xstrjoin (m->vm_root, v->valuestring, NULL);
   free (v->valuestring);
   v->valuestring = host;
 }
@@ -295,8 +295,8 @@ add_section_request (struct builder *b, const char *section, const char *api_pat
 {
   if (spec_section (b->model, section) == NULL)
     return;
-  cleanup_free char *pointer = firec_xasprintf ("/spec/%s", section);
-  cleanup_free char *id = firec_xasprintf ("api.put.%s", section);
+  cleanup_free char *pointer = firec_xstrjoin ("/spec/", section, NULL);
+  cleanup_free char *id = firec_xstrjoin ("api.put.", section, NULL);
   cJSON *body = request_body (b->model, pointer);
   if (strcmp (section, "vsock") == 0)
     rewrite_vm_root_path (b->model, body, "uds_path");
@@ -312,8 +312,8 @@ add_list_requests (struct builder *b, const char *section, const char *id_field,
     {
       const char *id = firec_json_string (item, id_field);
       cleanup_free char *pointer = firec_xasprintf ("/spec/%s/%zu", section, i);
-      cleanup_free char *step_id = firec_xasprintf ("api.put.%s.%s", section, id);
-      cleanup_free char *path = firec_xasprintf ("%s/%s", api_prefix, id);
+      cleanup_free char *step_id = firec_xstrjoin ("api.put.", section, ".", id, NULL);
+      cleanup_free char *path = firec_xstrjoin (api_prefix, "/", id, NULL);
       cJSON *body = request_body (b->model, pointer);
       /* Firecracker 1.5.1 requires is_read_only on every file-backed drive. */
       if (strcmp (section, "drives") == 0 && firec_json_member (body, "path_on_host") != NULL

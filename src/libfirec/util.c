@@ -109,6 +109,23 @@ firec_json_member (const cJSON *object, const char *name)
   return NULL;
 }
 
+char *
+firec_xstrjoin (const char *first, ...)
+{
+  va_list ap;
+  size_t len = 0;
+  va_start (ap, first);
+  for (const char *p = first; p; p = va_arg (ap, const char *))
+    len += strlen (p);
+  va_end (ap);
+  char *s = firec_xmalloc (len + 1), *end = s;
+  va_start (ap, first);
+  for (const char *p = first; p; p = va_arg (ap, const char *))
+    end = stpcpy (end, p);
+  va_end (ap);
+  return s;
+}
+
 size_t
 firec_utf8_length (const char *s)
 {

@@ -18,6 +18,10 @@ char *firec_xstrdup (const char *s);
 char *firec_xstrndup (const char *s, size_t n);
 char *firec_xasprintf (const char *fmt, ...) __attribute__ ((format (printf, 1, 2)));
 char *firec_xvasprintf (const char *fmt, va_list ap) __attribute__ ((format (printf, 1, 0)));
+/* The strings up to the NULL, concatenated: what "%s/%s" asks of asprintf for a
+   tenth of its cost (systemd's strjoin). Paths, pointers and step ids are built
+   this way dozens of times per manifest. */
+char *firec_xstrjoin (const char *first, ...) __attribute__ ((sentinel));
 
 static inline void
 firec_freep (void *p)
