@@ -72,21 +72,29 @@ path_basename (const char *path)
 
 /* ------------------------------------------------------------------ binaries */
 
-/* A bare name is looked up in PATH as a shell would. */
+/* A bare name is looked up in PATH as a shell would. The candidates are built
+   on the stack: a PATH of a dozen entries, searched for two binaries on every
+   load, would otherwise be two dozen allocations. */
 static char *
 search_path (const char *name)
 {
   const char *path = getenv ("PATH");
   cleanup_free char *copy
       = firec_xstrdup (path && *path ? path : "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+  size_t name_len = strlen (name);
   char *save = NULL;
   for (char *dir = strtok_r (copy, ":", &save); dir; dir = strtok_r (NULL, ":", &save))
     {
-      char *candidate = firec_xstrjoin (*dir ? dir : ".", "/", name, NULL);
+      char candidate[PATH_MAX];
+      size_t dir_len = strlen (dir);
+      if (dir_len + 1 + name_len >= sizeof candidate)
+        continue; /* stat would fail with ENAMETOOLONG */
+      memcpy (candidate, dir, dir_len);
+      candidate[dir_len] = '/';
+      memcpy (candidate + dir_len + 1, name, name_len + 1);
       struct stat st;
       if (stat (candidate, &st) == 0 && S_ISREG (st.st_mode) && access (candidate, X_OK) == 0)
-        return candidate;
-      free (candidate);
+        return firec_xstrdup (candidate);
     }
   return NULL;
 }
