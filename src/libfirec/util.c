@@ -143,16 +143,6 @@ firec_now_ms (void)
   return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-size_t
-firec_hash_pointer (const void *p, size_t cap)
-{
-  uint64_t x = (uint64_t) (uintptr_t) p;
-  x ^= x >> 33;
-  x *= 0xff51afd7ed558ccdULL;
-  x ^= x >> 33;
-  return (size_t) x & (cap - 1);
-}
-
 void
 firec_buf_append (struct firec_buf *buf, const char *s, size_t n)
 {
