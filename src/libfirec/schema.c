@@ -187,6 +187,17 @@ keyword_lookup (const char *name)
                   compare_keyword);
 }
 
+enum type_bit
+{
+  TYPE_NULL = 1u << 0,
+  TYPE_BOOLEAN = 1u << 1,
+  TYPE_INTEGER = 1u << 2,
+  TYPE_NUMBER = 1u << 3, /* not an integer; "number" admits both */
+  TYPE_STRING = 1u << 4,
+  TYPE_ARRAY = 1u << 5,
+  TYPE_OBJECT = 1u << 6,
+};
+
 struct compiled_node
 {
   const cJSON *node;
@@ -197,6 +208,10 @@ struct compiled_node
   unsigned annotations_below;
   int visiting;
   const cJSON *target; /* with a $ref: the schema the chain of references ends at */
+  const struct compiled_node *target_compiled; /* and its compiled node (NULL for a boolean schema) */
+  /* The JSON types "type" admits (enum type_bit), 0 without "type": a value's
+     type is then one test instead of a string comparison per type named. */
+  unsigned types;
 };
 
 struct firec_schema
@@ -291,6 +306,37 @@ find_compiled (const struct firec_schema *s, const cJSON *node)
     if (s->nodes[s->slots[i] - 1].node == node)
       return &s->nodes[s->slots[i] - 1];
   return NULL;
+}
+
+static unsigned
+type_bit_named (const char *name)
+{
+  static const struct
+  {
+    const char *name;
+    unsigned bits;
+  } types[] = {
+    { "null", TYPE_NULL },     { "boolean", TYPE_BOOLEAN }, { "integer", TYPE_INTEGER },
+    { "number", TYPE_NUMBER | TYPE_INTEGER }, { "string", TYPE_STRING }, { "array", TYPE_ARRAY },
+    { "object", TYPE_OBJECT },
+  };
+  for (size_t i = 0; i < FIREC_N_ELEMENTS (types); i++)
+    if (strcmp (name, types[i].name) == 0)
+      return types[i].bits;
+  return 0; /* a name no value has */
+}
+
+/* The types a "type" keyword admits (a name or a list of names). */
+static unsigned
+type_bits (const cJSON *type)
+{
+  if (cJSON_IsString (type))
+    return type_bit_named (type->valuestring);
+  unsigned bits = 0;
+  for (const cJSON *t = type ? type->child : NULL; t; t = t->next)
+    if (cJSON_IsString (t))
+      bits |= type_bit_named (t->valuestring);
+  return bits;
 }
 
 static void
@@ -600,8 +646,14 @@ compile_schema (const char *json_text, bool lazy_regexes, bool forever, struct f
     }
   qsort (s->regexes, s->regex_count, sizeof *s->regexes, compare_regex_source);
   for (size_t i = 0; i < s->node_count; i++)
-    if (s->nodes[i].kw[KW_REF])
-      s->nodes[i].target = follow_refs (s, s->nodes[i].node);
+    {
+      s->nodes[i].types = type_bits (s->nodes[i].kw[KW_TYPE]);
+      if (s->nodes[i].kw[KW_REF])
+        {
+          s->nodes[i].target = follow_refs (s, s->nodes[i].node);
+          s->nodes[i].target_compiled = find_compiled (s, s->nodes[i].target);
+        }
+    }
   *out = s;
   return 0;
 }
@@ -680,6 +732,22 @@ instance_type (const cJSON *v)
   if (cJSON_IsArray (v))
     return "array";
   return "object";
+}
+
+static unsigned
+instance_type_bit (const cJSON *v)
+{
+  if (cJSON_IsNull (v))
+    return TYPE_NULL;
+  if (cJSON_IsBool (v))
+    return TYPE_BOOLEAN;
+  if (cJSON_IsNumber (v))
+    return is_integer_value (v) ? TYPE_INTEGER : TYPE_NUMBER;
+  if (cJSON_IsString (v))
+    return TYPE_STRING;
+  if (cJSON_IsArray (v))
+    return TYPE_ARRAY;
+  return TYPE_OBJECT;
 }
 
 static bool
@@ -1018,17 +1086,8 @@ static size_t
 check_type (struct validation *v, const struct compiled_node *c, const cJSON *instance, const struct firec_path *path)
 {
   const cJSON *type = c->kw[KW_TYPE];
-  if (type == NULL)
+  if (type == NULL || (c->types & instance_type_bit (instance)))
     return 0;
-  if (cJSON_IsString (type))
-    {
-      if (type_matches (type->valuestring, instance))
-        return 0;
-    }
-  else
-    for (const cJSON *t = type->child; t; t = t->next)
-      if (type_matches (t->valuestring, instance))
-        return 0;
   if (is_quiet (v))
     {
       report (v, instance, false, path, "-");
@@ -1467,18 +1526,15 @@ branch_type (const struct firec_schema *s, const cJSON *branch)
   return kw (s, branch, KW_TYPE);
 }
 
+/* A branch whose "type" admits the instance's: its complaints are about the
+   instance, not about having chosen the wrong kind of value. */
 static bool
-branch_accepts_type (const struct firec_schema *s, const cJSON *branch, const cJSON *instance)
+branch_takes_type (const struct firec_schema *s, const cJSON *branch, const cJSON *instance)
 {
-  const cJSON *type = branch_type (s, branch);
-  if (type == NULL)
-    return true;
-  if (cJSON_IsString (type))
-    return type_matches (type->valuestring, instance);
-  for (const cJSON *t = type->child; t; t = t->next)
-    if (type_matches (t->valuestring, instance))
-      return true;
-  return false;
+  const struct compiled_node *c = find_compiled (s, branch);
+  if (c && c->kw[KW_REF])
+    c = c->target_compiled;
+  return c && c->kw[KW_TYPE] && (c->types & instance_type_bit (instance));
 }
 
 static size_t
@@ -1504,7 +1560,7 @@ check_alternatives (struct validation *v, const struct compiled_node *c, const c
       size_t e = try_quietly (v, b, instance, path, &scratch);
       if (e == 0)
         valid++;
-      bool is_typed = branch_accepts_type (v->schema, b, instance) && branch_type (v->schema, b) != NULL;
+      bool is_typed = branch_takes_type (v->schema, b, instance);
       if (is_typed)
         {
           typed_candidates++;
@@ -1654,7 +1710,13 @@ check_not (struct validation *v, const struct compiled_node *c, const cJSON *ins
 static size_t
 validate_node (struct validation *v, const cJSON *schema, const cJSON *instance, const struct firec_path *path)
 {
-  schema = resolve (v->schema, schema);
+  /* One probe: a $ref's target was compiled with it. */
+  const struct compiled_node *c = find_compiled (v->schema, schema);
+  if (c && c->kw[KW_REF])
+    {
+      schema = c->target;
+      c = c->target_compiled;
+    }
   if (schema == NULL || cJSON_IsTrue (schema))
     return 0;
   if (cJSON_IsFalse (schema))
@@ -1662,7 +1724,6 @@ validate_node (struct validation *v, const cJSON *schema, const cJSON *instance,
       report (v, instance, true, path, "is not allowed here");
       return 1;
     }
-  const struct compiled_node *c = find_compiled (v->schema, schema);
   if (c == NULL)
     return 0; /* not reached: compilation saw every schema object reachable from the root */
   /* A value of the wrong type makes every other complaint about it noise. */
