@@ -594,23 +594,12 @@ firec_schema_free (struct firec_schema *schema)
 /* The built-in schema's tree lives as long as the process: it is allocated from
    chunks that are never freed, where cJSON's one malloc per node and per string
    would be a third of the parsing. */
+static struct firec_arena schema_arena = { .chunk_size = 64 * 1024 };
+
 static void *
 arena_alloc (size_t size)
 {
-  enum { CHUNK = 64 * 1024 };
-  static char *chunk;
-  static size_t used = CHUNK;
-  size = (size + 15) & ~(size_t) 15;
-  if (size > CHUNK / 4)
-    return firec_xmalloc (size); /* never freed either */
-  if (used + size > CHUNK)
-    {
-      chunk = firec_xmalloc (CHUNK);
-      used = 0;
-    }
-  void *p = chunk + used;
-  used += size;
-  return p;
+  return firec_arena_alloc (&schema_arena, size);
 }
 
 static void

@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdint.h>
 #include <string.h>
@@ -124,6 +125,59 @@ firec_xstrjoin (const char *first, ...)
     end = stpcpy (end, p);
   va_end (ap);
   return s;
+}
+
+struct firec_arena_chunk
+{
+  struct firec_arena_chunk *prev;
+  size_t size;
+  max_align_t data[];
+};
+
+static struct firec_arena_chunk *
+new_chunk (size_t size, struct firec_arena_chunk *prev)
+{
+  struct firec_arena_chunk *c = firec_xmalloc (sizeof *c + size);
+  c->prev = prev;
+  c->size = size;
+  return c;
+}
+
+/* The newest chunk is full: a new one, or for a big request (a quarter chunk or
+   more) a chunk of its own behind the newest, whose room stays in use. */
+void *
+firec_arena_alloc_slow (struct firec_arena *arena, size_t size)
+{
+  size_t chunk_size = arena->chunk_size ? arena->chunk_size : 4096;
+  if (size > chunk_size / 4 && arena->chunk)
+    {
+      struct firec_arena_chunk *c = new_chunk (size, arena->chunk->prev);
+      arena->chunk->prev = c;
+      return c->data;
+    }
+  arena->chunk = new_chunk (size > chunk_size ? size : chunk_size, arena->chunk);
+  arena->next = (char *) arena->chunk->data + size;
+  arena->end = (char *) arena->chunk->data + arena->chunk->size;
+  return arena->chunk->data;
+}
+
+char *
+firec_arena_strdup (struct firec_arena *arena, const char *s)
+{
+  size_t n = strlen (s) + 1;
+  return memcpy (firec_arena_alloc (arena, n), s, n);
+}
+
+void
+firec_arena_release (struct firec_arena *arena)
+{
+  for (struct firec_arena_chunk *c = arena->chunk, *prev; c; c = prev)
+    {
+      prev = c->prev;
+      free (c);
+    }
+  arena->chunk = NULL;
+  arena->next = arena->end = NULL;
 }
 
 size_t

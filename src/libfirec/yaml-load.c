@@ -455,8 +455,7 @@ static struct
   const char *slots[2 * INTERN_MAX];
   size_t count;
   uint64_t seed;
-  char *chunk; /* where the next keys are copied */
-  size_t chunk_left;
+  struct firec_arena copies; /* never released, like the built-in schema */
 } interned;
 
 static const char *
@@ -474,17 +473,8 @@ intern_key (const char *key)
       return interned.slots[i];
   if (interned.count == INTERN_MAX)
     return NULL;
-  if (interned.chunk_left < len + 1)
-    {
-      enum { CHUNK = 4096 }; /* never freed, like the built-in schema */
-      interned.chunk = firec_xmalloc (CHUNK);
-      interned.chunk_left = CHUNK;
-    }
-  char *copy = memcpy (interned.chunk, key, len + 1);
-  interned.chunk += len + 1;
-  interned.chunk_left -= len + 1;
   interned.count++;
-  return interned.slots[i] = copy;
+  return interned.slots[i] = firec_arena_strdup (&interned.copies, key);
 }
 
 static void
