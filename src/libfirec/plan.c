@@ -22,7 +22,8 @@ struct strv
 {
   char **items;
   size_t count;
-  size_t cap; /* allocated slots, the terminating NULL included */
+  size_t cap;                /* allocated slots, the terminating NULL included */
+  struct firec_arena *arena; /* where the strings are copied (a plan's); NULL: malloc */
 };
 
 static void
@@ -33,7 +34,7 @@ strv_add (struct strv *v, const char *s)
       v->cap = v->cap ? v->cap * 2 : 4;
       v->items = firec_xrealloc (v->items, v->cap * sizeof *v->items);
     }
-  v->items[v->count++] = firec_xstrdup (s);
+  v->items[v->count++] = v->arena ? firec_arena_strdup (v->arena, s) : firec_xstrdup (s);
   v->items[v->count] = NULL;
 }
 
@@ -123,8 +124,8 @@ add_step (struct builder *b, enum firec_step_kind kind, const char *id, const ch
   struct firec_step *s = &p->steps[p->count++];
   memset (s, 0, sizeof *s);
   s->kind = kind;
-  s->id = firec_xstrdup (id);
-  s->source = source ? firec_xstrdup (source) : NULL;
+  s->id = firec_arena_strdup (&p->strings, id);
+  s->source = source ? firec_arena_strdup (&p->strings, source) : NULL;
   return s;
 }
 
@@ -133,21 +134,15 @@ static void
 require_version (struct firec_plan *plan, struct firec_step *s, const char *version, const char *reason)
 {
   if (s->min_version == NULL || firec_version_compare (version, s->min_version) > 0)
-    {
-      free (s->min_version);
-      s->min_version = firec_xstrdup (version);
-    }
+    s->min_version = firec_arena_strdup (&plan->strings, version);
   size_t count = 0;
   while (s->min_version_reasons && s->min_version_reasons[count])
     count++;
   s->min_version_reasons = firec_xrealloc (s->min_version_reasons, (count + 2) * sizeof (char *));
-  s->min_version_reasons[count] = firec_xstrdup (reason);
+  s->min_version_reasons[count] = firec_arena_strdup (&plan->strings, reason);
   s->min_version_reasons[count + 1] = NULL;
   if (firec_version_compare (version, plan->min_firecracker_version) > 0)
-    {
-      free (plan->min_firecracker_version);
-      plan->min_firecracker_version = firec_xstrdup (version);
-    }
+    plan->min_firecracker_version = firec_arena_strdup (&plan->strings, version);
 }
 
 static const cJSON *
@@ -284,8 +279,8 @@ add_request (struct builder *b, const char *id, const char *method, const char *
              cJSON *body)
 {
   struct firec_step *s = add_step (b, FIREC_STEP_API_REQUEST, id, source);
-  s->method = firec_xstrdup (method);
-  s->path = firec_xstrdup (path);
+  s->method = firec_arena_strdup (&b->plan->strings, method);
+  s->path = firec_arena_strdup (&b->plan->strings, path);
   s->body = body;
   return s;
 }
@@ -435,7 +430,7 @@ static void
 add_spawn (struct builder *b)
 {
   const struct firec_model *m = b->model;
-  struct strv argv = { 0 };
+  struct strv argv = { .arena = &b->plan->strings };
   struct firec_step *s;
   if (m->jailer)
     {
@@ -712,7 +707,7 @@ firec_plan_build (const struct firec_model *model, struct firec_plan **out, fire
     return -1;
   struct firec_plan *plan = firec_xcalloc (1, sizeof *plan);
   plan->model = model;
-  plan->min_firecracker_version = firec_xstrdup (FIREC_OLDEST_FIRECRACKER);
+  plan->min_firecracker_version = firec_arena_strdup (&plan->strings, FIREC_OLDEST_FIRECRACKER);
   struct builder b = { model, plan, err, 0 };
   add_preflight (&b);
   add_staging (&b);
@@ -726,7 +721,7 @@ firec_plan_build (const struct firec_model *model, struct firec_plan **out, fire
   bool paused = model->snapshot
                 && !cJSON_IsTrue (cJSON_GetObjectItemCaseSensitive (spec_section (model, "snapshot"), "resume_vm"));
   struct firec_step *s = add_step (&b, FIREC_STEP_API_CONFIRM, "api.confirm", NULL);
-  s->expect_state = firec_xstrdup (paused ? "Paused" : "Running");
+  s->expect_state = firec_arena_strdup (&plan->strings, paused ? "Paused" : "Running");
   add_step (&b, FIREC_STEP_STATE_RECORD, "state.record", NULL);
   /* The requests are all there: gate them by the versions their fields need. */
   struct version_gate gate = { schema, plan };
@@ -740,21 +735,15 @@ firec_plan_free (struct firec_plan *plan)
 {
   if (plan == NULL)
     return;
+  /* Every string of the plan is in plan->strings; the lists holding them are not. */
   for (size_t i = 0; i < plan->count; i++)
     {
-      struct firec_step *s = &plan->steps[i];
-      free (s->id);
-      free (s->source);
-      free (s->min_version);
-      strv_free (s->min_version_reasons);
-      strv_free (s->argv);
-      free (s->method);
-      free (s->path);
-      cJSON_Delete (s->body);
-      free (s->expect_state);
+      free (plan->steps[i].min_version_reasons);
+      free (plan->steps[i].argv);
+      cJSON_Delete (plan->steps[i].body);
     }
   free (plan->steps);
-  free (plan->min_firecracker_version);
+  firec_arena_release (&plan->strings);
   free (plan);
 }
 

@@ -9,6 +9,7 @@
 
 #include "error.h"
 #include "model.h"
+#include "util.h"
 
 #define FIREC_PLAN_FORMAT_VERSION 1
 
@@ -29,6 +30,8 @@ enum firec_step_kind
   FIREC_STEP_STATE_RECORD,       /* record the running VM (pid, start time) */
 };
 
+/* The strings a step points to live in its plan's arena (plan->strings): they
+   go with the plan, and are never freed one by one. */
 struct firec_step
 {
   enum firec_step_kind kind;
@@ -51,6 +54,7 @@ struct firec_plan
   struct firec_step *steps;
   size_t count;
   char *min_firecracker_version;   /* the maximum over the steps; "1.5" when nothing newer is needed */
+  struct firec_arena strings;      /* every string of the steps: ~100 per plan, one free */
 };
 
 /* Lowers a model. Reads the files the manifest names as data (mmds data_file,
