@@ -120,7 +120,10 @@ firec_doc_at (const struct firec_doc *doc, const char *pointer)
     {
       p++;
       size_t n = strcspn (p, "/");
-      cleanup_free char *token = firec_xmalloc (n + 1);
+      /* On the stack unless long: resolve looks a pointer up for every file. */
+      char small[64];
+      cleanup_free char *large = n < sizeof small ? NULL : firec_xmalloc (n + 1);
+      char *token = large ? large : small;
       size_t j = 0;
       for (size_t i = 0; i < n; i++)
         {

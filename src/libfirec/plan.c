@@ -178,7 +178,12 @@ pointer_target (cJSON *root, const char *relative)
     {
       p++;
       size_t n = strcspn (p, "/");
-      cleanup_free char *token = firec_xstrndup (p, n);
+      /* On the stack unless long: every request body is found this way. */
+      char small[64];
+      cleanup_free char *large = n < sizeof small ? NULL : firec_xmalloc (n + 1);
+      char *token = large ? large : small;
+      memcpy (token, p, n);
+      token[n] = '\0';
       p += n;
       node = cJSON_IsArray (node) ? cJSON_GetArrayItem (node, atoi (token))
                                   : firec_json_member (node, token);
