@@ -2023,22 +2023,29 @@ firec_schema_accepts (const struct firec_schema *schema, const struct firec_path
 static void
 apply_defaults_node (const struct firec_schema *s, const cJSON *schema, cJSON *instance)
 {
-  schema = resolve (s, schema);
-  if (!cJSON_IsObject (instance) || !cJSON_IsObject (schema))
+  /* Every schema object reachable from the root was compiled. */
+  const struct compiled_node *c = find_compiled (s, schema);
+  if (c && c->kw[KW_REF])
+    c = c->target_compiled;
+  if (!cJSON_IsObject (instance) || c == NULL)
     return;
-  const cJSON *properties = kw (s, schema, KW_PROPERTIES);
+  const cJSON *properties = c->kw[KW_PROPERTIES];
   for (const cJSON *p = properties ? properties->child : NULL; p; p = p->next)
     {
-      const cJSON *sub = resolve (s, p);
-      /* From the compiled keywords: no search through the schema's members. */
-      const cJSON *def = kw (s, p, KW_DEFAULT);
-      if (def == NULL)
-        def = kw (s, sub, KW_DEFAULT);
-      if (def && firec_json_member (instance, p->string) == NULL)
-        cJSON_AddItemToObject (instance, p->string, cJSON_Duplicate (def, 1));
+      /* A default may sit beside a $ref, or at its target. */
+      const struct compiled_node *pc = find_compiled (s, p);
+      const bool ref = pc && pc->kw[KW_REF];
+      const cJSON *def = pc ? pc->kw[KW_DEFAULT] : NULL;
+      if (def == NULL && ref && pc->target_compiled)
+        def = pc->target_compiled->kw[KW_DEFAULT];
       cJSON *child = firec_json_member (instance, p->string);
+      if (def && child == NULL)
+        {
+          child = cJSON_Duplicate (def, 1);
+          cJSON_AddItemToObject (instance, p->string, child);
+        }
       if (cJSON_IsObject (child))
-        apply_defaults_node (s, sub, child);
+        apply_defaults_node (s, ref ? pc->target : p, child);
     }
 }
 
