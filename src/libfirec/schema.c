@@ -1755,15 +1755,14 @@ annotation_bit (enum keyword k)
   return k == KW_X_PATH ? 1u : k == KW_X_SINCE ? 2u : 0u;
 }
 
+static unsigned annotations_below (const struct firec_schema *s, const cJSON *schema);
+
 /* Which annotations a schema or its subschemas carry (memoized per node, $ref
    followed; a node being computed counts as having none, which only recursive
    schemas could observe). */
 static unsigned
-annotations_below (const struct firec_schema *s, const cJSON *schema)
+annotations_below_node (const struct firec_schema *s, struct compiled_node *c)
 {
-  struct compiled_node *c = find_compiled (s, schema);
-  if (c == NULL)
-    return 0;
   if (c->visiting == 2)
     return c->annotations_below;
   if (c->visiting == 1)
@@ -1771,7 +1770,7 @@ annotations_below (const struct firec_schema *s, const cJSON *schema)
   c->visiting = 1;
   unsigned bits = (c->kw[KW_X_PATH] ? 1u : 0u) | (c->kw[KW_X_SINCE] ? 2u : 0u);
   if (c->kw[KW_REF])
-    bits |= annotations_below (s, resolve (s, schema));
+    bits |= annotations_below (s, c->target);
   static const enum keyword maps[] = { KW_PROPERTIES, KW_PATTERN_PROPERTIES };
   for (size_t i = 0; i < FIREC_N_ELEMENTS (maps); i++)
     for (const cJSON *m = c->kw[maps[i]] ? c->kw[maps[i]]->child : NULL; m; m = m->next)
@@ -1787,6 +1786,13 @@ annotations_below (const struct firec_schema *s, const cJSON *schema)
   c->annotations_below = bits;
   c->visiting = 2;
   return bits;
+}
+
+static unsigned
+annotations_below (const struct firec_schema *s, const cJSON *schema)
+{
+  struct compiled_node *c = find_compiled (s, schema);
+  return c ? annotations_below_node (s, c) : 0;
 }
 
 static void walk_annotations (struct annotation_walk *w, const cJSON *schema, const cJSON *instance,
@@ -1813,15 +1819,15 @@ walk_annotations (struct annotation_walk *w, const cJSON *schema, const cJSON *i
                   const struct firec_path *path)
 {
   /* Nothing to find below: skip the subtree (most of a manifest). */
-  if (!(annotations_below (w->schema, schema) & w->bit))
+  struct compiled_node *c = find_compiled (w->schema, schema);
+  if (c == NULL || !(annotations_below_node (w->schema, c) & w->bit))
     return;
-  /* Annotations may sit beside a $ref (2020-12 allows siblings): look first. */
-  const cJSON *value = kw (w->schema, schema, w->keyword);
-  if (value == NULL)
-    value = kw (w->schema, resolve (w->schema, schema), w->keyword);
-  schema = resolve (w->schema, schema);
-  if (!cJSON_IsObject (schema))
+  /* Annotations may sit beside a $ref (2020-12 allows siblings): look first.
+     Every keyword below is read from the compiled nodes, without a probe. */
+  const struct compiled_node *target = c->kw[KW_REF] ? c->target_compiled : c;
+  if (target == NULL)
     return;
+  const cJSON *value = c->kw[w->keyword] ? c->kw[w->keyword] : target->kw[w->keyword];
   if (value)
     {
       cleanup_free char *pointer = firec_path_string (path);
@@ -1830,23 +1836,23 @@ walk_annotations (struct annotation_walk *w, const cJSON *schema, const cJSON *i
   static const enum keyword alternatives[] = { KW_ONE_OF, KW_ANY_OF };
   for (size_t i = 0; i < FIREC_N_ELEMENTS (alternatives); i++)
     {
-      const cJSON *branches = kw (w->schema, schema, alternatives[i]);
+      const cJSON *branches = target->kw[alternatives[i]];
       const cJSON *b = branches ? chosen_branch (w->schema, branches, instance) : NULL;
       if (b)
         walk_annotations (w, b, instance, path);
     }
-  const cJSON *all = kw (w->schema, schema, KW_ALL_OF);
+  const cJSON *all = target->kw[KW_ALL_OF];
   for (const cJSON *b = all ? all->child : NULL; b; b = b->next)
     walk_annotations (w, b, instance, path);
   if (cJSON_IsObject (instance))
     {
-      const cJSON *properties = kw (w->schema, schema, KW_PROPERTIES);
-      const cJSON *additional = kw (w->schema, schema, KW_ADDITIONAL_PROPERTIES);
+      const cJSON *properties = target->kw[KW_PROPERTIES];
+      const cJSON *additional = target->kw[KW_ADDITIONAL_PROPERTIES];
       for (const cJSON *m = instance->child; m; m = m->next)
         {
           const cJSON *p = schema_member (w->schema, properties, m->string);
           const cJSON *sub_schema = p ? p : cJSON_IsObject (additional) ? additional : NULL;
-          if (sub_schema == NULL || !(annotations_below (w->schema, sub_schema) & w->bit))
+          if (sub_schema == NULL)
             continue;
           struct firec_path sub = { path, m->string, 0 };
           walk_annotations (w, sub_schema, m, &sub);
@@ -1854,7 +1860,7 @@ walk_annotations (struct annotation_walk *w, const cJSON *schema, const cJSON *i
     }
   else if (cJSON_IsArray (instance))
     {
-      const cJSON *items = kw (w->schema, schema, KW_ITEMS);
+      const cJSON *items = target->kw[KW_ITEMS];
       if (items == NULL || !(annotations_below (w->schema, items) & w->bit))
         return;
       size_t i = 0;
