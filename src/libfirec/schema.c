@@ -220,6 +220,11 @@ struct firec_schema
   struct compiled_regex *regexes;
   size_t regex_count;
   size_t regex_cap;
+  /* Indexed by source address once compiled (slot = position + 1, 0 =
+     empty): matching a member name against patternProperties looks each
+     pattern up, for nearly every member of a manifest ("^x-"). */
+  uint32_t *regex_slots;
+  size_t regex_slot_cap;
   bool lazy_regexes; /* patterns compile on first use */
   bool root_forever; /* root was parsed into the arena: never cJSON_Delete it */
   /* The compiled nodes, packed, and an open-addressing index over them keyed by
@@ -340,9 +345,9 @@ type_bits (const cJSON *type)
 }
 
 static void
-index_node (uint32_t *slots, size_t cap, const cJSON *node, uint32_t slot)
+index_address (uint32_t *slots, size_t cap, const void *key, uint32_t slot)
 {
-  size_t i = firec_hash_pointer (node, cap);
+  size_t i = firec_hash_pointer (key, cap);
   while (slots[i])
     i = (i + 1) & (cap - 1);
   slots[i] = slot;
@@ -358,7 +363,7 @@ add_compiled (struct firec_schema *s, const cJSON *node)
       size_t cap = s->slot_cap ? s->slot_cap * 2 : 512;
       uint32_t *slots = firec_xcalloc (cap, sizeof *slots);
       for (size_t i = 0; i < s->node_count; i++)
-        index_node (slots, cap, s->nodes[i].node, (uint32_t) i + 1);
+        index_address (slots, cap, s->nodes[i].node, (uint32_t) i + 1);
       free (s->slots);
       s->slots = slots;
       s->slot_cap = cap;
@@ -377,7 +382,7 @@ add_compiled (struct firec_schema *s, const cJSON *node)
         c->kw[info->kw] = m;
     }
   s->node_count++;
-  index_node (s->slots, s->slot_cap, node, (uint32_t) s->node_count);
+  index_address (s->slots, s->slot_cap, node, (uint32_t) s->node_count);
 }
 
 /* A keyword of a schema node: one hash probe and an index. */
@@ -563,11 +568,16 @@ follow_refs (const struct firec_schema *s, const cJSON *schema)
   return schema;
 }
 
-static int
-compare_regex_source (const void *a, const void *b)
+static void
+index_regexes (struct firec_schema *s)
 {
-  const struct compiled_regex *x = a, *y = b;
-  return x->source < y->source ? -1 : x->source > y->source;
+  size_t cap = 64;
+  while (cap < 2 * s->regex_count)
+    cap *= 2;
+  s->regex_slots = firec_xcalloc (cap, sizeof *s->regex_slots);
+  s->regex_slot_cap = cap;
+  for (size_t i = 0; i < s->regex_count; i++)
+    index_address (s->regex_slots, cap, s->regexes[i].source, (uint32_t) i + 1);
 }
 
 void
@@ -583,6 +593,7 @@ firec_schema_free (struct firec_schema *schema)
         free (schema->regexes[i].shared);
       }
   free (schema->regexes);
+  free (schema->regex_slots);
   free (schema->nodes);
   free (schema->slots);
   free (schema->properties);
@@ -633,7 +644,7 @@ compile_schema (const char *json_text, bool lazy_regexes, bool forever, struct f
       firec_schema_free (s);
       return -1;
     }
-  qsort (s->regexes, s->regex_count, sizeof *s->regexes, compare_regex_source);
+  index_regexes (s);
   for (size_t i = 0; i < s->node_count; i++)
     {
       s->nodes[i].types = type_bits (s->nodes[i].kw[KW_TYPE]);
@@ -679,8 +690,13 @@ firec_schema_root (const struct firec_schema *schema)
 static const struct compiled_regex *
 find_regex (const struct firec_schema *s, const char *source)
 {
-  struct compiled_regex key = { .source = source };
-  return bsearch (&key, s->regexes, s->regex_count, sizeof *s->regexes, compare_regex_source);
+  if (s->regex_slot_cap == 0)
+    return NULL;
+  for (size_t i = firec_hash_pointer (source, s->regex_slot_cap); s->regex_slots[i];
+       i = (i + 1) & (s->regex_slot_cap - 1))
+    if (s->regexes[s->regex_slots[i] - 1].source == source)
+      return &s->regexes[s->regex_slots[i] - 1];
+  return NULL;
 }
 
 static bool
@@ -723,20 +739,27 @@ instance_type (const cJSON *v)
   return "object";
 }
 
+/* instance_type's answer as a bit: from cJSON's type byte in one switch, since
+   every validated node asks. */
 static unsigned
 instance_type_bit (const cJSON *v)
 {
-  if (cJSON_IsNull (v))
-    return TYPE_NULL;
-  if (cJSON_IsBool (v))
-    return TYPE_BOOLEAN;
-  if (cJSON_IsNumber (v))
-    return is_integer_value (v) ? TYPE_INTEGER : TYPE_NUMBER;
-  if (cJSON_IsString (v))
-    return TYPE_STRING;
-  if (cJSON_IsArray (v))
-    return TYPE_ARRAY;
-  return TYPE_OBJECT;
+  switch (v ? v->type & 0xFF : cJSON_Invalid)
+    {
+    case cJSON_NULL:
+      return TYPE_NULL;
+    case cJSON_False:
+    case cJSON_True:
+      return TYPE_BOOLEAN;
+    case cJSON_Number:
+      return is_integer_value (v) ? TYPE_INTEGER : TYPE_NUMBER;
+    case cJSON_String:
+      return TYPE_STRING;
+    case cJSON_Array:
+      return TYPE_ARRAY;
+    default:
+      return TYPE_OBJECT;
+    }
 }
 
 static bool
