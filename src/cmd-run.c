@@ -56,6 +56,7 @@ print_help (void)
 struct step_log
 {
   bool quiet;
+  const struct firec_plan *plan; /* whose steps are logged */
 };
 
 static void
@@ -63,7 +64,12 @@ log_step (void *data, const struct firec_step *step)
 {
   const struct step_log *log = data;
   if (!log->quiet)
-    fprintf (stderr, "%s: %s: %s\n", cli_program_name, step->id, step->description);
+    {
+      struct firec_step_prose prose;
+      firec_step_prose (log->plan, step, &prose);
+      fprintf (stderr, "%s: %s: %s\n", cli_program_name, step->id, prose.description);
+      firec_step_prose_release (&prose);
+    }
   firec_notifyf ("STATUS=%s", step->id);
 }
 
@@ -82,7 +88,7 @@ int
 cli_start_detached (const struct firec_plan *plan, bool quiet, long lock_timeout_ms, int signal_fd, pid_t *pid,
                     firec_error_t *err)
 {
-  struct step_log log = { quiet };
+  struct step_log log = { quiet, plan };
   struct firec_run_opts opts = {
     .console_in = FIREC_SPAWN_FD_DEVNULL,
     .console_out = FIREC_SPAWN_FD_DEVNULL,
@@ -345,6 +351,7 @@ cmd_run (int argc, char **argv)
   int rc = cli_load_plan (argv[optind], base_dir, &model, &plan);
   if (rc != FIREC_EXIT_OK)
     return rc;
+  log.plan = plan;
   cleanup_error firec_error_t err = NULL;
 
   if (model->mode == FIREC_RUN_TMUX && !in_tmux)

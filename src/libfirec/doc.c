@@ -31,55 +31,57 @@ firec_doc_free (struct firec_doc *doc)
   free (doc->filename);
   free (doc->base_dir);
   free (doc->marks);
+  free (doc->mark_slots);
   free (doc);
 }
 
 static void
-marks_insert (struct firec_doc_mark_entry *table, size_t cap, const struct firec_doc_mark_entry *e)
+index_mark (uint32_t *slots, size_t cap, const cJSON *node, uint32_t slot)
 {
-  size_t i = firec_hash_pointer (e->node, cap);
-  while (table[i].node != NULL && table[i].node != e->node)
+  size_t i = firec_hash_pointer (node, cap);
+  while (slots[i])
     i = (i + 1) & (cap - 1);
-  table[i] = *e;
-}
-
-void
-firec_doc_set_mark (struct firec_doc *doc, const cJSON *node, struct firec_mark value, struct firec_mark key)
-{
-  if ((doc->marks_count + 1) * 2 > doc->marks_cap)
-    {
-      size_t cap = doc->marks_cap ? doc->marks_cap * 2 : 256;
-      struct firec_doc_mark_entry *table = firec_xcalloc (cap, sizeof *table);
-      for (size_t i = 0; i < doc->marks_cap; i++)
-        if (doc->marks[i].node)
-          marks_insert (table, cap, &doc->marks[i]);
-      free (doc->marks);
-      doc->marks = table;
-      doc->marks_cap = cap;
-    }
-  struct firec_doc_mark_entry e = { node, value, key, 0 };
-  size_t before = doc->marks_count;
-  size_t i = firec_hash_pointer (node, doc->marks_cap);
-  while (doc->marks[i].node != NULL && doc->marks[i].node != node)
-    i = (i + 1) & (doc->marks_cap - 1);
-  if (doc->marks[i].node == NULL)
-    doc->marks_count = before + 1;
-  doc->marks[i] = e;
+  slots[i] = slot;
 }
 
 static struct firec_doc_mark_entry *
 find_entry (const struct firec_doc *doc, const cJSON *node)
 {
-  if (doc == NULL || doc->marks_cap == 0 || node == NULL)
+  if (doc == NULL || doc->mark_slots_cap == 0 || node == NULL)
     return NULL;
-  size_t i = firec_hash_pointer (node, doc->marks_cap);
-  while (doc->marks[i].node != NULL)
-    {
-      if (doc->marks[i].node == node)
-        return &doc->marks[i];
-      i = (i + 1) & (doc->marks_cap - 1);
-    }
+  for (size_t i = firec_hash_pointer (node, doc->mark_slots_cap); doc->mark_slots[i];
+       i = (i + 1) & (doc->mark_slots_cap - 1))
+    if (doc->marks[doc->mark_slots[i] - 1].node == node)
+      return &doc->marks[doc->mark_slots[i] - 1];
   return NULL;
+}
+
+void
+firec_doc_set_mark (struct firec_doc *doc, const cJSON *node, struct firec_mark value, struct firec_mark key)
+{
+  struct firec_doc_mark_entry *e = find_entry (doc, node);
+  if (e)
+    {
+      *e = (struct firec_doc_mark_entry){ node, value, key, 0 };
+      return;
+    }
+  if ((doc->marks_count + 1) * 2 > doc->mark_slots_cap)
+    {
+      size_t cap = doc->mark_slots_cap ? doc->mark_slots_cap * 2 : 256;
+      uint32_t *slots = firec_xcalloc (cap, sizeof *slots);
+      for (size_t i = 0; i < doc->marks_count; i++)
+        index_mark (slots, cap, doc->marks[i].node, (uint32_t) i + 1);
+      free (doc->mark_slots);
+      doc->mark_slots = slots;
+      doc->mark_slots_cap = cap;
+    }
+  if (doc->marks_count == doc->marks_alloc)
+    {
+      doc->marks_alloc = doc->marks_alloc ? doc->marks_alloc * 2 : 64;
+      doc->marks = firec_xrealloc (doc->marks, doc->marks_alloc * sizeof *doc->marks);
+    }
+  doc->marks[doc->marks_count++] = (struct firec_doc_mark_entry){ node, value, key, 0 };
+  index_mark (doc->mark_slots, doc->mark_slots_cap, node, (uint32_t) doc->marks_count);
 }
 
 bool
@@ -118,7 +120,10 @@ firec_doc_at (const struct firec_doc *doc, const char *pointer)
     {
       p++;
       size_t n = strcspn (p, "/");
-      cleanup_free char *token = firec_xmalloc (n + 1);
+      /* On the stack unless long: resolve looks a pointer up for every file. */
+      char small[64];
+      cleanup_free char *large = n < sizeof small ? NULL : firec_xmalloc (n + 1);
+      char *token = large ? large : small;
       size_t j = 0;
       for (size_t i = 0; i < n; i++)
         {
@@ -139,7 +144,7 @@ firec_doc_at (const struct firec_doc *doc, const char *pointer)
           node = (*token && *end == '\0') ? cJSON_GetArrayItem (node, (int) idx) : NULL;
         }
       else if (cJSON_IsObject (node))
-        node = cJSON_GetObjectItemCaseSensitive (node, token);
+        node = firec_json_member (node, token);
       else
         node = NULL;
     }

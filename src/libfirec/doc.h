@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <cjson/cJSON.h>
 
 struct firec_mark
@@ -21,9 +22,14 @@ struct firec_doc
   char *filename; /* as shown in diagnostics */
   char *base_dir; /* where relative host paths resolve; NULL for stdin without --base-dir */
   cJSON *root;
+  /* Packed in load order, with an open-addressing index over them by node
+     address (slot = position + 1, 0 = empty): the index of a manifest's ~100
+     nodes is 1 KiB to clear, where a table of whole entries would be 8. */
   struct firec_doc_mark_entry *marks;
-  size_t marks_cap;
   size_t marks_count;
+  size_t marks_alloc;
+  uint32_t *mark_slots;
+  size_t mark_slots_cap;
 };
 
 struct firec_doc *firec_doc_new (const char *filename);

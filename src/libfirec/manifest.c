@@ -812,13 +812,13 @@ socket_paths_for (const cJSON *manifest, const char *vm_root_path, struct socket
   if (cJSON_IsFalse (enabled))
     {
       /* Without the jailer Firecracker runs in the VM's own run directory. */
-      out->host = firec_xasprintf ("/run/firec/%s/root%s", name, vm_root_path);
+      out->host = firec_xstrjoin ("/run/firec/", name, "/root", vm_root_path, NULL);
       out->bound = firec_xstrdup (out->host);
       return;
     }
   const char *base = firec_json_string (jailer, "chroot_base_dir");
-  out->host = firec_xasprintf ("%s/%s/%s/root%s", base ? base : "/srv/jailer", exec_name_of (spec), name,
-                               vm_root_path);
+  out->host = firec_xstrjoin (base ? base : "/srv/jailer", "/", exec_name_of (spec), "/", name, "/root",
+                              vm_root_path, NULL);
   out->bound = firec_xstrdup (vm_root_path);
 }
 
@@ -1104,7 +1104,7 @@ absolute_base_dir (const char *base_dir)
   char cwd[PATH_MAX];
   if (getcwd (cwd, sizeof cwd) == NULL)
     return NULL;
-  cleanup_free char *joined = firec_xasprintf ("%s/%s", cwd, base_dir);
+  cleanup_free char *joined = firec_xstrjoin (cwd, "/", base_dir, NULL);
   return firec_path_normalize (joined);
 }
 
@@ -1151,8 +1151,8 @@ jail_dir_of (const cJSON *manifest)
   if (cJSON_IsFalse (firec_json_member (jailer, "enabled")) || name == NULL)
     return NULL;
   const char *base = firec_json_string (jailer, "chroot_base_dir");
-  cleanup_free char *joined = firec_xasprintf ("%s/%s/%s", base && base[0] == '/' ? base : "/srv/jailer",
-                                               exec_name_of (spec), name);
+  cleanup_free char *joined = firec_xstrjoin (base && base[0] == '/' ? base : "/srv/jailer", "/",
+                                              exec_name_of (spec), "/", name, NULL);
   return firec_path_normalize (joined);
 }
 

@@ -22,7 +22,8 @@ struct strv
 {
   char **items;
   size_t count;
-  size_t cap; /* allocated slots, the terminating NULL included */
+  size_t cap;                /* allocated slots, the terminating NULL included */
+  struct firec_arena *arena; /* where the strings are copied (a plan's); NULL: malloc */
 };
 
 static void
@@ -33,7 +34,7 @@ strv_add (struct strv *v, const char *s)
       v->cap = v->cap ? v->cap * 2 : 4;
       v->items = firec_xrealloc (v->items, v->cap * sizeof *v->items);
     }
-  v->items[v->count++] = firec_xstrdup (s);
+  v->items[v->count++] = v->arena ? firec_arena_strdup (v->arena, s) : firec_xstrdup (s);
   v->items[v->count] = NULL;
 }
 
@@ -113,43 +114,19 @@ reserve_steps (struct builder *b, size_t more)
   b->steps_cap = cap;
 }
 
+/* A step's prose (what it does, touches, undoes) is not stored: see
+   firec_step_prose. */
 static struct firec_step *
-add_step (struct builder *b, enum firec_step_kind kind, const char *id, const char *source, const char *fmt, ...)
-    __attribute__ ((format (printf, 5, 6)));
-
-static struct firec_step *
-add_step (struct builder *b, enum firec_step_kind kind, const char *id, const char *source, const char *fmt, ...)
+add_step (struct builder *b, enum firec_step_kind kind, const char *id, const char *source)
 {
   struct firec_plan *p = b->plan;
   reserve_steps (b, 1);
   struct firec_step *s = &p->steps[p->count++];
   memset (s, 0, sizeof *s);
   s->kind = kind;
-  s->id = firec_xstrdup (id);
-  s->source = source ? firec_xstrdup (source) : NULL;
-  va_list ap;
-  va_start (ap, fmt);
-  s->description = firec_xvasprintf (fmt, ap);
-  va_end (ap);
-  s->touches = firec_xcalloc (1, sizeof (char *));
+  s->id = firec_arena_strdup (&p->strings, id);
+  s->source = source ? firec_arena_strdup (&p->strings, source) : NULL;
   return s;
-}
-
-static void
-set_touches (struct firec_step *s, struct strv *touches)
-{
-  strv_free (s->touches);
-  s->touches = strv_steal (touches);
-}
-
-static void __attribute__ ((format (printf, 2, 3)))
-set_undo (struct firec_step *s, const char *fmt, ...)
-{
-  va_list ap;
-  va_start (ap, fmt);
-  free (s->undo);
-  s->undo = firec_xvasprintf (fmt, ap);
-  va_end (ap);
 }
 
 /* The step needs version for reason; so does the plan. */
@@ -157,27 +134,21 @@ static void
 require_version (struct firec_plan *plan, struct firec_step *s, const char *version, const char *reason)
 {
   if (s->min_version == NULL || firec_version_compare (version, s->min_version) > 0)
-    {
-      free (s->min_version);
-      s->min_version = firec_xstrdup (version);
-    }
+    s->min_version = firec_arena_strdup (&plan->strings, version);
   size_t count = 0;
   while (s->min_version_reasons && s->min_version_reasons[count])
     count++;
   s->min_version_reasons = firec_xrealloc (s->min_version_reasons, (count + 2) * sizeof (char *));
-  s->min_version_reasons[count] = firec_xstrdup (reason);
+  s->min_version_reasons[count] = firec_arena_strdup (&plan->strings, reason);
   s->min_version_reasons[count + 1] = NULL;
   if (firec_version_compare (version, plan->min_firecracker_version) > 0)
-    {
-      free (plan->min_firecracker_version);
-      plan->min_firecracker_version = firec_xstrdup (version);
-    }
+    plan->min_firecracker_version = firec_arena_strdup (&plan->strings, version);
 }
 
 static const cJSON *
 spec_section (const struct firec_model *m, const char *name)
 {
-  return cJSON_GetObjectItemCaseSensitive (cJSON_GetObjectItemCaseSensitive (m->manifest, "spec"), name);
+  return firec_json_member (firec_json_member (m->manifest, "spec"), name);
 }
 
 /* Firecracker rejects unknown fields; x-* keys are ours, so they never reach it. */
@@ -207,10 +178,15 @@ pointer_target (cJSON *root, const char *relative)
     {
       p++;
       size_t n = strcspn (p, "/");
-      cleanup_free char *token = firec_xstrndup (p, n);
+      /* On the stack unless long: every request body is found this way. */
+      char small[64];
+      cleanup_free char *large = n < sizeof small ? NULL : firec_xmalloc (n + 1);
+      char *token = large ? large : small;
+      memcpy (token, p, n);
+      token[n] = '\0';
       p += n;
       node = cJSON_IsArray (node) ? cJSON_GetArrayItem (node, atoi (token))
-                                  : cJSON_GetObjectItemCaseSensitive (node, token);
+                                  : firec_json_member (node, token);
     }
   return node;
 }
@@ -249,7 +225,7 @@ rewrite_vm_root_path (const struct firec_model *m, cJSON *object, const char *fi
   cJSON *v = cJSON_GetObjectItemCaseSensitive (object, field);
   if (m->jailer || !cJSON_IsString (v))
     return;
-  char *host = firec_xasprintf ("%s%s", m->vm_root, v->valuestring);
+  char *host = firec_xstrjoin (m->vm_root, v->valuestring, NULL);
   free (v->valuestring);
   v->valuestring = host;
 }
@@ -307,9 +283,9 @@ static struct firec_step *
 add_request (struct builder *b, const char *id, const char *method, const char *path, const char *source,
              cJSON *body)
 {
-  struct firec_step *s = add_step (b, FIREC_STEP_API_REQUEST, id, source, "%s %s", method, path);
-  s->method = firec_xstrdup (method);
-  s->path = firec_xstrdup (path);
+  struct firec_step *s = add_step (b, FIREC_STEP_API_REQUEST, id, source);
+  s->method = firec_arena_strdup (&b->plan->strings, method);
+  s->path = firec_arena_strdup (&b->plan->strings, path);
   s->body = body;
   return s;
 }
@@ -319,8 +295,8 @@ add_section_request (struct builder *b, const char *section, const char *api_pat
 {
   if (spec_section (b->model, section) == NULL)
     return;
-  cleanup_free char *pointer = firec_xasprintf ("/spec/%s", section);
-  cleanup_free char *id = firec_xasprintf ("api.put.%s", section);
+  cleanup_free char *pointer = firec_xstrjoin ("/spec/", section, NULL);
+  cleanup_free char *id = firec_xstrjoin ("api.put.", section, NULL);
   cJSON *body = request_body (b->model, pointer);
   if (strcmp (section, "vsock") == 0)
     rewrite_vm_root_path (b->model, body, "uds_path");
@@ -334,14 +310,14 @@ add_list_requests (struct builder *b, const char *section, const char *id_field,
   size_t i = 0;
   for (const cJSON *item = cJSON_IsArray (list) ? list->child : NULL; item; item = item->next, i++)
     {
-      const char *id = cJSON_GetStringValue (cJSON_GetObjectItemCaseSensitive (item, id_field));
+      const char *id = firec_json_string (item, id_field);
       cleanup_free char *pointer = firec_xasprintf ("/spec/%s/%zu", section, i);
-      cleanup_free char *step_id = firec_xasprintf ("api.put.%s.%s", section, id);
-      cleanup_free char *path = firec_xasprintf ("%s/%s", api_prefix, id);
+      cleanup_free char *step_id = firec_xstrjoin ("api.put.", section, ".", id, NULL);
+      cleanup_free char *path = firec_xstrjoin (api_prefix, "/", id, NULL);
       cJSON *body = request_body (b->model, pointer);
       /* Firecracker 1.5.1 requires is_read_only on every file-backed drive. */
-      if (strcmp (section, "drives") == 0 && cJSON_GetObjectItemCaseSensitive (body, "path_on_host") != NULL
-          && cJSON_GetObjectItemCaseSensitive (body, "is_read_only") == NULL)
+      if (strcmp (section, "drives") == 0 && firec_json_member (body, "path_on_host") != NULL
+          && firec_json_member (body, "is_read_only") == NULL)
         cJSON_AddBoolToObject (body, "is_read_only", 0);
       if (strcmp (section, "drives") == 0)
         rewrite_vm_root_path (b->model, body, "socket");
@@ -459,7 +435,7 @@ static void
 add_spawn (struct builder *b)
 {
   const struct firec_model *m = b->model;
-  struct strv argv = { 0 }, touches = { 0 };
+  struct strv argv = { .arena = &b->plan->strings };
   struct firec_step *s;
   if (m->jailer)
     {
@@ -505,9 +481,7 @@ add_spawn (struct builder *b)
         }
       strv_add (&argv, "--");
       firecracker_argv_tail (m, &argv);
-      s = add_step (b, FIREC_STEP_SPAWN, "jailer.spawn", "/spec/jailer",
-                    "start the jailer, which chroots into %s and execs firecracker as %lu:%lu", m->vm_root, m->uid,
-                    m->gid);
+      s = add_step (b, FIREC_STEP_SPAWN, "jailer.spawn", "/spec/jailer");
       /* Before 1.13 the jailer refuses an exec file whose name lacks "firecracker"
          (the name of the file itself: it canonicalizes --exec-file). */
       if (strstr (m->exec_name, "firecracker") == NULL)
@@ -523,11 +497,6 @@ add_spawn (struct builder *b)
                                       m->firecracker_binary.written, m->firecracker_binary.path, m->exec_name);
           require_version (b->plan, s, "1.13", reason);
         }
-      strv_add (&touches, m->jail_dir);
-      if (m->cgroups[0] || m->parent_cgroup)
-        strv_addf (&touches, "cgroup %s/%s", m->parent_cgroup ? m->parent_cgroup : m->exec_name, m->name);
-      set_undo (s, "stop firecracker (SIGKILL through its pidfd), reap it%s",
-                m->cgroups[0] ? ", remove the cgroup directories the jailer created" : "");
     }
   else
     {
@@ -535,13 +504,9 @@ add_spawn (struct builder *b)
       strv_add (&argv, "--id");
       strv_add (&argv, m->name);
       firecracker_argv_tail (m, &argv);
-      s = add_step (b, FIREC_STEP_SPAWN, "firecracker.spawn", "/spec/firecracker",
-                    "start firecracker directly (no jailer), its API socket in %s", m->vm_root);
-      strv_add (&touches, m->api_socket_host);
-      set_undo (s, "stop firecracker (SIGKILL through its pidfd), reap it");
+      s = add_step (b, FIREC_STEP_SPAWN, "firecracker.spawn", "/spec/firecracker");
     }
   s->argv = strv_steal (&argv);
-  set_touches (s, &touches);
 }
 
 static void add_network_preflight (struct builder *b);
@@ -550,56 +515,15 @@ static void
 add_preflight (struct builder *b)
 {
   const struct firec_model *m = b->model;
-  struct strv touches = { 0 };
-  struct firec_step *s;
   if (m->jailer)
-    add_step (b, FIREC_STEP_PREFLIGHT_CAPS, "preflight.caps", "/spec/jailer",
-              "check the effective capabilities the jailer needs (CAP_SYS_ADMIN, CAP_MKNOD, CAP_SETUID, CAP_SETGID, "
-              "CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_FOWNER, CAP_KILL, CAP_SYS_RESOURCE)");
-  if (m->huge_page_kib)
-    {
-      unsigned long long pages = (m->mem_size_mib * 1024 + m->huge_page_kib - 1) / m->huge_page_kib;
-      s = add_step (b, FIREC_STEP_PREFLIGHT_KVM, "preflight.kvm", NULL,
-                    "check that /dev/kvm is readable and writable, and that %llu free %lu MiB huge pages hold the "
-                    "guest memory (machine-config.huge_pages)",
-                    pages, m->huge_page_kib / 1024);
-      strv_add (&touches, "/dev/kvm");
-      strv_addf (&touches, "/sys/kernel/mm/hugepages/hugepages-%lukB", m->huge_page_kib);
-    }
+    add_step (b, FIREC_STEP_PREFLIGHT_CAPS, "preflight.caps", "/spec/jailer");
+  add_step (b, FIREC_STEP_PREFLIGHT_KVM, "preflight.kvm", NULL);
+  add_step (b, FIREC_STEP_PREFLIGHT_BINARIES, "preflight.binaries", "/spec/firecracker");
+  add_step (b, FIREC_STEP_PREFLIGHT_SOURCES, "preflight.sources", NULL);
+  if (m->jailer)
+    add_step (b, FIREC_STEP_PREFLIGHT_JAIL, "preflight.jail", "/spec/jailer");
   else
-    {
-      s = add_step (b, FIREC_STEP_PREFLIGHT_KVM, "preflight.kvm", NULL,
-                    "check that /dev/kvm is readable and writable");
-      strv_add (&touches, "/dev/kvm");
-    }
-  set_touches (s, &touches);
-
-  /* Described once the plan's minimum version is known (describe_binaries_check). */
-  s = add_step (b, FIREC_STEP_PREFLIGHT_BINARIES, "preflight.binaries", "/spec/firecracker", "%s", "");
-  strv_add (&touches, m->firecracker_binary.path);
-  if (m->jailer)
-    strv_add (&touches, m->jailer_binary.path);
-  set_touches (s, &touches);
-
-  s = add_step (b, FIREC_STEP_PREFLIGHT_SOURCES, "preflight.sources", NULL,
-                "check that every input file is readable and every output file can be created");
-  for (size_t i = 0; i < m->file_count; i++)
-    strv_add (&touches, m->files[i].host_path);
-  set_touches (s, &touches);
-
-  if (m->jailer)
-    {
-      s = add_step (b, FIREC_STEP_PREFLIGHT_JAIL, "preflight.jail", "/spec/jailer",
-                    "check that %s exists and that %s is not in use", m->chroot_base_dir, m->jail_dir);
-      strv_add (&touches, m->jail_dir);
-    }
-  else
-    {
-      s = add_step (b, FIREC_STEP_PREFLIGHT_JAIL, "preflight.rundir", NULL, "check that %s is not in use",
-                    m->vm_root);
-      strv_add (&touches, m->vm_root);
-    }
-  set_touches (s, &touches);
+    add_step (b, FIREC_STEP_PREFLIGHT_JAIL, "preflight.rundir", NULL);
   add_network_preflight (b);
 }
 
@@ -622,21 +546,9 @@ static void
 add_network_preflight (struct builder *b)
 {
   const struct firec_model *m = b->model;
-  if (m->tap_count == 0)
-    return;
-  struct strv touches = { 0 };
-  cleanup_free char *user = tap_user (m);
-  struct firec_step *s = add_step (
-      b, FIREC_STEP_PREFLIGHT_NETWORK, "preflight.network", m->snapshot ? "/spec/snapshot" : "/spec/network-interfaces",
-      "check each interface's TAP%s: one that exists must be a single-queue TAP that no process has open and "
-      "that %s may open (owner and group unset or theirs); creating the others needs CAP_NET_ADMIN",
-      tap_namespace (m) ? " in the network namespace" : "", user);
-  for (size_t i = 0; i < m->tap_count; i++)
-    if (tap_namespace (m))
-      strv_addf (&touches, "TAP %s in %s", m->taps[i].name, tap_namespace (m));
-    else
-      strv_addf (&touches, "TAP %s", m->taps[i].name);
-  set_touches (s, &touches);
+  if (m->tap_count)
+    add_step (b, FIREC_STEP_PREFLIGHT_NETWORK, "preflight.network",
+              m->snapshot ? "/spec/snapshot" : "/spec/network-interfaces");
 }
 
 /* One step per interface: the TAP is made (and recorded) by the run only when
@@ -646,52 +558,7 @@ add_taps (struct builder *b)
 {
   const struct firec_model *m = b->model;
   for (size_t i = 0; i < m->tap_count; i++)
-    {
-      const struct firec_tap *t = &m->taps[i];
-      struct strv touches = { 0 };
-      struct firec_buf how = { 0 };
-      cleanup_free char *user = tap_user (m);
-      firec_buf_printf (&how, "owner %s", user);
-      if (tap_namespace (m))
-        firec_buf_printf (&how, ", in %s", tap_namespace (m));
-      if (t->mtu)
-        firec_buf_printf (&how, ", mtu %u", t->mtu);
-      if (t->bridge)
-        firec_buf_printf (&how, ", on bridge %s", t->bridge);
-      struct firec_step *s = add_step (b, FIREC_STEP_NET_TAP, t->step_id, t->pointer,
-                                       "create the TAP %s (%s, link up) unless it exists; an existing one is used "
-                                       "as it is",
-                                       t->name, how.data);
-      firec_buf_release (&how);
-      s->tap = t;
-      if (tap_namespace (m))
-        strv_addf (&touches, "TAP %s in %s", t->name, tap_namespace (m));
-      else
-        strv_addf (&touches, "TAP %s", t->name);
-      set_touches (s, &touches);
-      set_undo (s, "remove %s if this run created it and it is still that device (the same ifindex)", t->name);
-    }
-}
-
-static void
-describe_binaries_check (struct firec_plan *plan)
-{
-  const struct firec_model *m = plan->model;
-  for (size_t i = 0; i < plan->count; i++)
-    {
-      struct firec_step *s = &plan->steps[i];
-      if (s->kind != FIREC_STEP_PREFLIGHT_BINARIES)
-        continue;
-      free (s->description);
-      if (m->jailer)
-        s->description = firec_xasprintf ("check that %s and %s are still the files resolved, run, and are one "
-                                          "release, at least %s",
-                                          m->firecracker_binary.path, m->jailer_binary.path,
-                                          plan->min_firecracker_version);
-      else
-        s->description = firec_xasprintf ("check that %s is still the file resolved, runs, and is at least %s",
-                                          m->firecracker_binary.path, plan->min_firecracker_version);
-    }
+    add_step (b, FIREC_STEP_NET_TAP, m->taps[i].step_id, m->taps[i].pointer)->tap = &m->taps[i];
 }
 
 static const char *
@@ -720,29 +587,11 @@ static void
 add_staging (struct builder *b)
 {
   const struct firec_model *m = b->model;
-  struct strv touches = { 0 };
-  struct firec_step *s;
-  s = add_step (b, FIREC_STEP_STATE_CREATE, "state.create", NULL, "create the state directory %s and lock it",
-                m->state_dir);
-  strv_add (&touches, m->state_dir);
-  set_touches (s, &touches);
-  set_undo (s, "remove %s", m->state_dir);
-
+  add_step (b, FIREC_STEP_STATE_CREATE, "state.create", NULL);
   if (m->jailer)
-    {
-      s = add_step (b, FIREC_STEP_STAGE_JAIL, "stage.jail", "/spec/jailer", "create the jail root %s", m->vm_root);
-      strv_add (&touches, m->jail_dir);
-      set_undo (s, "remove %s and everything in it", m->jail_dir);
-    }
+    add_step (b, FIREC_STEP_STAGE_JAIL, "stage.jail", "/spec/jailer");
   else
-    {
-      s = add_step (b, FIREC_STEP_STAGE_JAIL, "stage.rundir", NULL, "create the private run directory %s",
-                    m->vm_root);
-      strv_add (&touches, m->vm_root);
-      set_undo (s, "remove %s and everything in it", m->vm_root);
-    }
-  set_touches (s, &touches);
-
+    add_step (b, FIREC_STEP_STAGE_JAIL, "stage.rundir", NULL);
   for (size_t i = 0; i < m->file_count; i++)
     {
       const struct firec_file *f = &m->files[i];
@@ -750,24 +599,7 @@ add_staging (struct builder *b)
          files need creating (v1.5.1 refuses a log file that does not exist). */
       if (!m->jailer && !f->output)
         continue;
-      if (m->jailer)
-        s = add_step (b, FIREC_STEP_STAGE_FILE, f->step_id, f->pointer, "%s %s into the jail as %s", staging_verb (f),
-                      f->host_path, f->vm_path);
-      else
-        s = add_step (b, FIREC_STEP_STAGE_FILE, f->step_id, f->pointer, "create %s if missing", f->host_path);
-      s->file = f;
-      if (m->jailer)
-        {
-          strv_addf (&touches, "%s%s", m->vm_root, f->vm_path);
-          set_undo (s, "remove %s%s%s", m->vm_root, f->vm_path,
-                    f->output ? " (the host file is kept)" : "");
-        }
-      else
-        {
-          strv_add (&touches, f->host_path);
-          set_undo (s, "remove %s if this run created it and it is still empty", f->host_path);
-        }
-      set_touches (s, &touches);
+      add_step (b, FIREC_STEP_STAGE_FILE, f->step_id, f->pointer)->file = f;
     }
 }
 
@@ -917,53 +749,26 @@ firec_plan_build (const struct firec_model *model, struct firec_plan **out, fire
     return -1;
   struct firec_plan *plan = firec_xcalloc (1, sizeof *plan);
   plan->model = model;
-  plan->min_firecracker_version = firec_xstrdup (FIREC_OLDEST_FIRECRACKER);
+  plan->min_firecracker_version = firec_arena_strdup (&plan->strings, FIREC_OLDEST_FIRECRACKER);
   struct builder b = { model, plan, err, 0 };
-
-  /* Configuration first (into a scratch plan) so that the version the requests
-     need is known when the preflight step that checks it is described. */
-  struct firec_plan *config = firec_xcalloc (1, sizeof *config);
-  config->model = model;
-  config->min_firecracker_version = firec_xstrdup (FIREC_OLDEST_FIRECRACKER);
-  struct builder cb = { model, config, err, 0 };
-  if (add_configuration (&cb) < 0)
-    {
-      firec_plan_free (config);
-      firec_plan_free (plan);
-      return -1;
-    }
-  struct version_gate gate = { schema, config };
-  firec_schema_walk_annotation (schema, model->manifest, "x-firec-since", note_version, &gate);
-  free (plan->min_firecracker_version);
-  plan->min_firecracker_version = steal_pointer (&config->min_firecracker_version);
-
   add_preflight (&b);
   add_staging (&b);
   add_taps (&b);
   add_spawn (&b);
-  describe_binaries_check (plan);
-  struct firec_step *s = add_step (&b, FIREC_STEP_API_WAIT, "api.wait", "/spec/firecracker/api_socket",
-                                   "wait until %s answers GET / (at most %ld ms)", model->api_socket_host,
-                                   model->start_timeout_ms);
-  struct strv touches = { 0 };
-  strv_add (&touches, model->api_socket_host);
-  set_touches (s, &touches);
-
-  reserve_steps (&b, config->count);
-  memcpy (plan->steps + plan->count, config->steps, config->count * sizeof *config->steps);
-  plan->count += config->count;
-  config->count = 0;
-  firec_plan_free (config);
-
+  add_step (&b, FIREC_STEP_API_WAIT, "api.wait", "/spec/firecracker/api_socket");
+  if (add_configuration (&b) < 0)
+    {
+      firec_plan_free (plan);
+      return -1;
+    }
   bool paused = model->snapshot
                 && !cJSON_IsTrue (cJSON_GetObjectItemCaseSensitive (spec_section (model, "snapshot"), "resume_vm"));
-  s = add_step (&b, FIREC_STEP_API_CONFIRM, "api.confirm", NULL, "check that GET / reports the VM %s",
-                paused ? "Paused" : "Running");
-  s->expect_state = firec_xstrdup (paused ? "Paused" : "Running");
-  s = add_step (&b, FIREC_STEP_STATE_RECORD, "state.record", NULL,
-                "record the running VM (pid, start time, API socket) in %s/state.json", model->state_dir);
-  strv_addf (&touches, "%s/state.json", model->state_dir);
-  set_touches (s, &touches);
+  struct firec_step *s = add_step (&b, FIREC_STEP_API_CONFIRM, "api.confirm", NULL);
+  s->expect_state = firec_arena_strdup (&plan->strings, paused ? "Paused" : "Running");
+  add_step (&b, FIREC_STEP_STATE_RECORD, "state.record", NULL);
+  /* The requests are all there: gate them by the versions their fields need. */
+  struct version_gate gate = { schema, plan };
+  firec_schema_walk_annotation (schema, model->manifest, "x-firec-since", note_version, &gate);
   *out = plan;
   return 0;
 }
@@ -973,24 +778,15 @@ firec_plan_free (struct firec_plan *plan)
 {
   if (plan == NULL)
     return;
+  /* Every string of the plan is in plan->strings; the lists holding them are not. */
   for (size_t i = 0; i < plan->count; i++)
     {
-      struct firec_step *s = &plan->steps[i];
-      free (s->id);
-      free (s->description);
-      free (s->source);
-      strv_free (s->touches);
-      free (s->undo);
-      free (s->min_version);
-      strv_free (s->min_version_reasons);
-      strv_free (s->argv);
-      free (s->method);
-      free (s->path);
-      cJSON_Delete (s->body);
-      free (s->expect_state);
+      free (plan->steps[i].min_version_reasons);
+      free (plan->steps[i].argv);
+      cJSON_Delete (plan->steps[i].body);
     }
   free (plan->steps);
-  free (plan->min_firecracker_version);
+  firec_arena_release (&plan->strings);
   free (plan);
 }
 
@@ -1028,6 +824,235 @@ firec_step_kind_name (enum firec_step_kind kind)
   return "unknown";
 }
 
+/* ------------------------------------------------------------------ prose */
+
+/* Steps are data; their prose is built from the step and the plan's model
+   when shown, never when planning: the interpreter runs the data, and `apply`
+   plans every manifest although one already running shows nothing. */
+
+static void __attribute__ ((format (printf, 2, 3)))
+set_text (char **field, const char *fmt, ...)
+{
+  va_list ap;
+  va_start (ap, fmt);
+  *field = firec_xvasprintf (fmt, ap);
+  va_end (ap);
+}
+
+static void
+kvm_prose (const struct firec_model *m, struct firec_step_prose *out, struct strv *touches)
+{
+  strv_add (touches, "/dev/kvm");
+  if (m->huge_page_kib == 0)
+    {
+      out->description = firec_xstrdup ("check that /dev/kvm is readable and writable");
+      return;
+    }
+  set_text (&out->description,
+            "check that /dev/kvm is readable and writable, and that %llu free %lu MiB huge pages hold the "
+            "guest memory (machine-config.huge_pages)",
+            (m->mem_size_mib * 1024 + m->huge_page_kib - 1) / m->huge_page_kib, m->huge_page_kib / 1024);
+  strv_addf (touches, "/sys/kernel/mm/hugepages/hugepages-%lukB", m->huge_page_kib);
+}
+
+/* The version checked is the plan's minimum: what the spawn and every request need. */
+static void
+binaries_prose (const struct firec_plan *plan, struct firec_step_prose *out, struct strv *touches)
+{
+  const struct firec_model *m = plan->model;
+  strv_add (touches, m->firecracker_binary.path);
+  if (m->jailer)
+    {
+      strv_add (touches, m->jailer_binary.path);
+      set_text (&out->description,
+                "check that %s and %s are still the files resolved, run, and are one release, at least %s",
+                m->firecracker_binary.path, m->jailer_binary.path, plan->min_firecracker_version);
+    }
+  else
+    set_text (&out->description, "check that %s is still the file resolved, runs, and is at least %s",
+              m->firecracker_binary.path, plan->min_firecracker_version);
+}
+
+static void
+jail_check_prose (const struct firec_model *m, struct firec_step_prose *out, struct strv *touches)
+{
+  if (m->jailer)
+    {
+      set_text (&out->description, "check that %s exists and that %s is not in use", m->chroot_base_dir,
+                m->jail_dir);
+      strv_add (touches, m->jail_dir);
+    }
+  else
+    {
+      set_text (&out->description, "check that %s is not in use", m->vm_root);
+      strv_add (touches, m->vm_root);
+    }
+}
+
+static void
+stage_file_prose (const struct firec_model *m, const struct firec_file *f, struct firec_step_prose *out,
+                  struct strv *touches)
+{
+  if (m->jailer)
+    {
+      set_text (&out->description, "%s %s into the jail as %s", staging_verb (f), f->host_path, f->vm_path);
+      strv_addf (touches, "%s%s", m->vm_root, f->vm_path);
+      set_text (&out->undo, "remove %s%s%s", m->vm_root, f->vm_path,
+                f->output ? " (the host file is kept)" : "");
+    }
+  else
+    {
+      set_text (&out->description, "create %s if missing", f->host_path);
+      strv_add (touches, f->host_path);
+      set_text (&out->undo, "remove %s if this run created it and it is still empty", f->host_path);
+    }
+}
+
+static void
+add_tap_touch (const struct firec_model *m, const struct firec_tap *t, struct strv *touches)
+{
+  if (tap_namespace (m))
+    strv_addf (touches, "TAP %s in %s", t->name, tap_namespace (m));
+  else
+    strv_addf (touches, "TAP %s", t->name);
+}
+
+static void
+network_check_prose (const struct firec_model *m, struct firec_step_prose *out, struct strv *touches)
+{
+  cleanup_free char *user = tap_user (m);
+  set_text (&out->description,
+            "check each interface's TAP%s: one that exists must be a single-queue TAP that no process has open and "
+            "that %s may open (owner and group unset or theirs); creating the others needs CAP_NET_ADMIN",
+            tap_namespace (m) ? " in the network namespace" : "", user);
+  for (size_t i = 0; i < m->tap_count; i++)
+    add_tap_touch (m, &m->taps[i], touches);
+}
+
+static void
+tap_prose (const struct firec_model *m, const struct firec_tap *t, struct firec_step_prose *out,
+           struct strv *touches)
+{
+  struct firec_buf how = { 0 };
+  cleanup_free char *user = tap_user (m);
+  firec_buf_printf (&how, "owner %s", user);
+  if (tap_namespace (m))
+    firec_buf_printf (&how, ", in %s", tap_namespace (m));
+  if (t->mtu)
+    firec_buf_printf (&how, ", mtu %u", t->mtu);
+  if (t->bridge)
+    firec_buf_printf (&how, ", on bridge %s", t->bridge);
+  set_text (&out->description, "create the TAP %s (%s, link up) unless it exists; an existing one is used as it is",
+            t->name, how.data);
+  firec_buf_release (&how);
+  add_tap_touch (m, t, touches);
+  set_text (&out->undo, "remove %s if this run created it and it is still that device (the same ifindex)", t->name);
+}
+
+static void
+spawn_prose (const struct firec_model *m, struct firec_step_prose *out, struct strv *touches)
+{
+  if (m->jailer)
+    {
+      set_text (&out->description, "start the jailer, which chroots into %s and execs firecracker as %lu:%lu",
+                m->vm_root, m->uid, m->gid);
+      strv_add (touches, m->jail_dir);
+      if (m->cgroups[0] || m->parent_cgroup)
+        strv_addf (touches, "cgroup %s/%s", m->parent_cgroup ? m->parent_cgroup : m->exec_name, m->name);
+      set_text (&out->undo, "stop firecracker (SIGKILL through its pidfd), reap it%s",
+                m->cgroups[0] ? ", remove the cgroup directories the jailer created" : "");
+    }
+  else
+    {
+      set_text (&out->description, "start firecracker directly (no jailer), its API socket in %s",
+                m->vm_root);
+      strv_add (touches, m->api_socket_host);
+      out->undo = firec_xstrdup ("stop firecracker (SIGKILL through its pidfd), reap it");
+    }
+}
+
+void
+firec_step_prose (const struct firec_plan *plan, const struct firec_step *s, struct firec_step_prose *out)
+{
+  const struct firec_model *m = plan->model;
+  const char *root = m->jailer ? m->jail_dir : m->vm_root;
+  struct strv touches = { 0 };
+  *out = (struct firec_step_prose){ 0 };
+  switch (s->kind)
+    {
+    case FIREC_STEP_PREFLIGHT_CAPS:
+      out->description
+          = firec_xstrdup ("check the effective capabilities the jailer needs (CAP_SYS_ADMIN, CAP_MKNOD, "
+                           "CAP_SETUID, CAP_SETGID, CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_FOWNER, CAP_KILL, "
+                           "CAP_SYS_RESOURCE)");
+      break;
+    case FIREC_STEP_PREFLIGHT_KVM:
+      kvm_prose (m, out, &touches);
+      break;
+    case FIREC_STEP_PREFLIGHT_BINARIES:
+      binaries_prose (plan, out, &touches);
+      break;
+    case FIREC_STEP_PREFLIGHT_SOURCES:
+      out->description
+          = firec_xstrdup ("check that every input file is readable and every output file can be created");
+      for (size_t i = 0; i < m->file_count; i++)
+        strv_add (&touches, m->files[i].host_path);
+      break;
+    case FIREC_STEP_PREFLIGHT_JAIL:
+      jail_check_prose (m, out, &touches);
+      break;
+    case FIREC_STEP_PREFLIGHT_NETWORK:
+      network_check_prose (m, out, &touches);
+      break;
+    case FIREC_STEP_NET_TAP:
+      tap_prose (m, s->tap, out, &touches);
+      break;
+    case FIREC_STEP_STATE_CREATE:
+      set_text (&out->description, "create the state directory %s and lock it", m->state_dir);
+      strv_add (&touches, m->state_dir);
+      set_text (&out->undo, "remove %s", m->state_dir);
+      break;
+    case FIREC_STEP_STAGE_JAIL:
+      set_text (&out->description,
+                m->jailer ? "create the jail root %s" : "create the private run directory %s", m->vm_root);
+      strv_add (&touches, root);
+      set_text (&out->undo, "remove %s and everything in it", root);
+      break;
+    case FIREC_STEP_STAGE_FILE:
+      stage_file_prose (m, s->file, out, &touches);
+      break;
+    case FIREC_STEP_SPAWN:
+      spawn_prose (m, out, &touches);
+      break;
+    case FIREC_STEP_API_WAIT:
+      set_text (&out->description, "wait until %s answers GET / (at most %ld ms)", m->api_socket_host,
+                m->start_timeout_ms);
+      strv_add (&touches, m->api_socket_host);
+      break;
+    case FIREC_STEP_API_REQUEST:
+      set_text (&out->description, "%s %s", s->method, s->path);
+      break;
+    case FIREC_STEP_API_CONFIRM:
+      set_text (&out->description, "check that GET / reports the VM %s", s->expect_state);
+      break;
+    case FIREC_STEP_STATE_RECORD:
+      set_text (&out->description, "record the running VM (pid, start time, API socket) in %s/state.json",
+                m->state_dir);
+      strv_addf (&touches, "%s/state.json", m->state_dir);
+      break;
+    }
+  out->touches = strv_steal (&touches);
+}
+
+void
+firec_step_prose_release (struct firec_step_prose *prose)
+{
+  free (prose->description);
+  strv_free (prose->touches);
+  free (prose->undo);
+  *prose = (struct firec_step_prose){ 0 };
+}
+
 static cJSON *
 strv_to_json (char **v)
 {
@@ -1048,13 +1073,15 @@ firec_plan_to_json (const struct firec_plan *plan)
   for (size_t i = 0; i < plan->count; i++)
     {
       const struct firec_step *s = &plan->steps[i];
+      struct firec_step_prose prose;
+      firec_step_prose (plan, s, &prose);
       cJSON *j = cJSON_CreateObject ();
       cJSON_AddStringToObject (j, "id", s->id);
       cJSON_AddStringToObject (j, "kind", firec_step_kind_name (s->kind));
-      cJSON_AddStringToObject (j, "description", s->description);
-      cJSON_AddItemToObject (j, "touches", strv_to_json (s->touches));
-      if (s->undo)
-        cJSON_AddStringToObject (j, "undo", s->undo);
+      cJSON_AddStringToObject (j, "description", prose.description);
+      cJSON_AddItemToObject (j, "touches", strv_to_json (prose.touches));
+      if (prose.undo)
+        cJSON_AddStringToObject (j, "undo", prose.undo);
       else
         cJSON_AddNullToObject (j, "undo");
       if (s->min_version)
@@ -1074,6 +1101,7 @@ firec_plan_to_json (const struct firec_plan *plan)
       if (s->expect_state)
         cJSON_AddStringToObject (j, "expect_state", s->expect_state);
       cJSON_AddItemToArray (steps, j);
+      firec_step_prose_release (&prose);
     }
   return o;
 }
@@ -1087,17 +1115,20 @@ firec_plan_to_text (const struct firec_plan *plan)
   for (size_t i = 0; i < plan->count; i++)
     {
       const struct firec_step *s = &plan->steps[i];
-      firec_buf_printf (&buf, "%3zu. %-34s %s", i + 1, s->id, s->description);
-      if (s->touches[0])
+      struct firec_step_prose prose;
+      firec_step_prose (plan, s, &prose);
+      firec_buf_printf (&buf, "%3zu. %-34s %s", i + 1, s->id, prose.description);
+      if (prose.touches[0])
         {
           firec_buf_puts (&buf, "; touches ");
-          for (char **t = s->touches; *t; t++)
-            firec_buf_printf (&buf, "%s%s", t == s->touches ? "" : ", ", *t);
+          for (char **t = prose.touches; *t; t++)
+            firec_buf_printf (&buf, "%s%s", t == prose.touches ? "" : ", ", *t);
         }
-      firec_buf_printf (&buf, "; undo: %s", s->undo ? s->undo : "nothing");
+      firec_buf_printf (&buf, "; undo: %s", prose.undo ? prose.undo : "nothing");
       if (s->min_version)
         firec_buf_printf (&buf, "; needs Firecracker >= %s", s->min_version);
       firec_buf_puts (&buf, "\n");
+      firec_step_prose_release (&prose);
     }
   return firec_buf_steal (&buf);
 }

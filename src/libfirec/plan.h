@@ -9,6 +9,7 @@
 
 #include "error.h"
 #include "model.h"
+#include "util.h"
 
 #define FIREC_PLAN_FORMAT_VERSION 1
 
@@ -31,14 +32,13 @@ enum firec_step_kind
   FIREC_STEP_STATE_RECORD,       /* record the running VM (pid, start time) */
 };
 
+/* The strings a step points to live in its plan's arena (plan->strings): they
+   go with the plan, and are never freed one by one. */
 struct firec_step
 {
   enum firec_step_kind kind;
   char *id;          /* stable: "stage.drive.rootfs", "api.put.machine-config" */
-  char *description;
   char *source;      /* JSON pointer of the manifest part the step comes from, or NULL */
-  char **touches;    /* NULL-terminated: host paths or resources the step changes or reads */
-  char *undo;        /* what undoing it does; NULL when there is nothing to undo */
   char *min_version; /* oldest Firecracker that accepts this step ("1.14"), NULL for any */
   char **min_version_reasons; /* NULL-terminated: the fields that need min_version */
 
@@ -57,6 +57,7 @@ struct firec_plan
   struct firec_step *steps;
   size_t count;
   char *min_firecracker_version;   /* the maximum over the steps; "1.5" when nothing newer is needed */
+  struct firec_arena strings;      /* every string of the steps: ~100 per plan, one free */
 };
 
 /* Lowers a model. Reads the files the manifest names as data (mmds data_file,
@@ -71,6 +72,19 @@ firec_plan_freep (struct firec_plan **p)
 #define cleanup_plan __attribute__ ((cleanup (firec_plan_freep)))
 
 const char *firec_step_kind_name (enum firec_step_kind kind);
+
+/* A step in words: built from the step and the plan's model when shown (plan's
+   output, run's progress lines), not stored in the plan, which the
+   interpreter runs without it. */
+struct firec_step_prose
+{
+  char *description;
+  char **touches; /* NULL-terminated: host paths or resources the step changes or reads */
+  char *undo;     /* what undoing it does; NULL when there is nothing to undo */
+};
+void firec_step_prose (const struct firec_plan *plan, const struct firec_step *step,
+                       struct firec_step_prose *out);
+void firec_step_prose_release (struct firec_step_prose *prose);
 
 /* {format_version, name, min_firecracker_version, steps: [...]} */
 cJSON *firec_plan_to_json (const struct firec_plan *plan);

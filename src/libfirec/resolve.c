@@ -72,21 +72,29 @@ path_basename (const char *path)
 
 /* ------------------------------------------------------------------ binaries */
 
-/* A bare name is looked up in PATH as a shell would. */
+/* A bare name is looked up in PATH as a shell would. The candidates are built
+   on the stack: a PATH of a dozen entries, searched for two binaries on every
+   load, would otherwise be two dozen allocations. */
 static char *
 search_path (const char *name)
 {
   const char *path = getenv ("PATH");
   cleanup_free char *copy
       = firec_xstrdup (path && *path ? path : "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+  size_t name_len = strlen (name);
   char *save = NULL;
   for (char *dir = strtok_r (copy, ":", &save); dir; dir = strtok_r (NULL, ":", &save))
     {
-      char *candidate = firec_xasprintf ("%s/%s", *dir ? dir : ".", name);
+      char candidate[PATH_MAX];
+      size_t dir_len = strlen (dir);
+      if (dir_len + 1 + name_len >= sizeof candidate)
+        continue; /* stat would fail with ENAMETOOLONG */
+      memcpy (candidate, dir, dir_len);
+      candidate[dir_len] = '/';
+      memcpy (candidate + dir_len + 1, name, name_len + 1);
       struct stat st;
       if (stat (candidate, &st) == 0 && S_ISREG (st.st_mode) && access (candidate, X_OK) == 0)
-        return candidate;
-      free (candidate);
+        return firec_xstrdup (candidate);
     }
   return NULL;
 }
@@ -104,7 +112,7 @@ firec_binary_resolve (const char *written, const char *base_dir, struct firec_bi
     candidate = search_path (written);
   else if (written[0] != '/' && base_dir)
     {
-      cleanup_free char *joined = firec_xasprintf ("%s/%s", base_dir, written);
+      cleanup_free char *joined = firec_xstrjoin (base_dir, "/", written, NULL);
       candidate = firec_path_normalize (joined);
     }
   else
@@ -502,7 +510,7 @@ absolutize_host_path (const cJSON *instance, const cJSON *annotation, const char
       r->errors++;
       return;
     }
-  cleanup_free char *joined = firec_xasprintf ("%s/%s", r->model->base_dir, instance->valuestring);
+  cleanup_free char *joined = firec_xstrjoin (r->model->base_dir, "/", instance->valuestring, NULL);
   free (instance->valuestring);
   ((cJSON *) instance)->valuestring = firec_path_normalize (joined);
 }
@@ -513,11 +521,11 @@ absolutize_host_path (const cJSON *instance, const cJSON *annotation, const char
 static void
 absolutize_binary_path (const struct firec_model *m, cJSON *section)
 {
-  cJSON *binary = cJSON_GetObjectItemCaseSensitive (section, "binary");
+  cJSON *binary = firec_json_member (section, "binary");
   if (!cJSON_IsString (binary) || binary->valuestring[0] == '/' || strchr (binary->valuestring, '/') == NULL
       || m->base_dir == NULL)
     return;
-  cleanup_free char *joined = firec_xasprintf ("%s/%s", m->base_dir, binary->valuestring);
+  cleanup_free char *joined = firec_xstrjoin (m->base_dir, "/", binary->valuestring, NULL);
   free (binary->valuestring);
   binary->valuestring = firec_path_normalize (joined);
 }
@@ -536,8 +544,8 @@ add_file (struct firec_model *m, enum firec_file_role role, const char *id, cons
   f->host_path = firec_xstrdup (host_path);
   /* Each role has its own directory in the jail (and each device its own below
      it), so two host files with the same name can never collide. */
-  f->vm_path = m->jailer ? (id ? firec_xasprintf ("%s/%s/%s", jail_dir, id, base)
-                               : firec_xasprintf ("%s/%s", jail_dir, base))
+  f->vm_path = m->jailer ? (id ? firec_xstrjoin (jail_dir, "/", id, "/", base, NULL)
+                               : firec_xstrjoin (jail_dir, "/", base, NULL))
                          : firec_xstrdup (host_path);
   f->pointer = firec_xstrdup (pointer);
   f->mode = mode;
@@ -590,7 +598,7 @@ collect_files (struct firec_model *m)
           const char *id = firec_json_string (item, devices[d].id_field);
           if (path == NULL || id == NULL)
             continue; /* vhost-user drives have a backend socket instead of a file */
-          cleanup_free char *step = firec_xasprintf ("%s.%s", devices[d].step_prefix, id);
+          cleanup_free char *step = firec_xstrjoin (devices[d].step_prefix, ".", id, NULL);
           cleanup_free char *pointer = firec_xasprintf ("/spec/%s/%zu/path_on_host", devices[d].list, i);
           enum firec_staging_mode mode
               = parse_staging_mode (firec_json_string (firec_json_member (staging, devices[d].staging_map), id), def);
@@ -616,7 +624,7 @@ collect_files (struct firec_model *m)
       const char *path = firec_json_string (firec_json_member (spec, outputs[o].section), outputs[o].field);
       if (path == NULL)
         continue;
-      cleanup_free char *pointer = firec_xasprintf ("/spec/%s/%s", outputs[o].section, outputs[o].field);
+      cleanup_free char *pointer = firec_xstrjoin ("/spec/", outputs[o].section, "/", outputs[o].field, NULL);
       add_file (m, outputs[o].role, NULL, outputs[o].step, path, outputs[o].jail_dir, pointer, FIREC_STAGING_LINK,
                 true, true);
     }
@@ -632,7 +640,7 @@ collect_files (struct firec_model *m)
       const char *path = firec_json_string (item, "path_on_host");
       if (id == NULL || path == NULL)
         continue;
-      cleanup_free char *step = firec_xasprintf ("stage.drive.%s", id);
+      cleanup_free char *step = firec_xstrjoin ("stage.drive.", id, NULL);
       cleanup_free char *pointer = firec_xasprintf ("/spec/snapshot/drives/%zu/path_on_host", d);
       enum firec_staging_mode mode
           = parse_staging_mode (firec_json_string (firec_json_member (staging, "drives"), id), def);
@@ -736,7 +744,7 @@ string_map_to_list (const cJSON *map)
   for (const cJSON *m = cJSON_IsObject (map) ? map->child : NULL; m; m = m->next)
     {
       if (cJSON_IsString (m))
-        list[i++] = firec_xasprintf ("%s=%s", m->string, m->valuestring);
+        list[i++] = firec_xstrjoin (m->string, "=", m->valuestring, NULL);
       else if (cJSON_IsNumber (m))
         list[i++] = firec_xasprintf ("%s=%.0f", m->string, m->valuedouble);
     }
@@ -790,19 +798,19 @@ resolve_manifest (const struct firec_doc *doc, cJSON *manifest, struct firec_mod
               firec_model_free (m);
               return firec_error_set (err, errno, "cannot determine the working directory");
             }
-          cleanup_free char *joined = firec_xasprintf ("%s/%s", cwd, doc->base_dir);
+          cleanup_free char *joined = firec_xstrjoin (cwd, "/", doc->base_dir, NULL);
           m->base_dir = firec_path_normalize (joined);
         }
     }
 
-  cJSON *spec = cJSON_GetObjectItemCaseSensitive (m->manifest, "spec");
+  cJSON *spec = firec_json_member (m->manifest, "spec");
   static const char *const own_sections[] = { "firecracker", "jailer", "staging", "run" };
   for (size_t i = 0; i < FIREC_N_ELEMENTS (own_sections); i++)
     {
-      cJSON *section = cJSON_GetObjectItemCaseSensitive (spec, own_sections[i]);
+      cJSON *section = firec_json_member (spec, own_sections[i]);
       if (section == NULL)
         section = cJSON_AddObjectToObject (spec, own_sections[i]);
-      cleanup_free char *pointer = firec_xasprintf ("/spec/%s", own_sections[i]);
+      cleanup_free char *pointer = firec_xstrjoin ("/spec/", own_sections[i], NULL);
       firec_schema_apply_defaults (schema, pointer, section);
     }
   firec_schema_walk_annotation (schema, m->manifest, "x-firec-path", absolutize_host_path, &r);
@@ -810,7 +818,7 @@ resolve_manifest (const struct firec_doc *doc, cJSON *manifest, struct firec_mod
   const cJSON *metadata = firec_json_member (m->manifest, "metadata");
   m->name = firec_xstrdup (firec_json_string (metadata, "name"));
   const cJSON *fc = firec_json_member (spec, "firecracker");
-  absolutize_binary_path (m, cJSON_GetObjectItemCaseSensitive (spec, "firecracker"));
+  absolutize_binary_path (m, firec_json_member (spec, "firecracker"));
   firec_binary_resolve (firec_json_string (fc, "binary"), m->base_dir, &m->firecracker_binary);
   m->exec_name = path_basename (m->firecracker_binary.path);
   const cJSON *seccomp = firec_json_member (fc, "seccomp");
@@ -827,7 +835,7 @@ resolve_manifest (const struct firec_doc *doc, cJSON *manifest, struct firec_mod
   m->jailer = !cJSON_IsFalse (firec_json_member (jailer, "enabled"));
   if (m->jailer)
     {
-      absolutize_binary_path (m, cJSON_GetObjectItemCaseSensitive (spec, "jailer"));
+      absolutize_binary_path (m, firec_json_member (spec, "jailer"));
       firec_binary_resolve (firec_json_string (jailer, "binary"), m->base_dir, &m->jailer_binary);
     }
   const cJSON *uid = firec_json_member (jailer, "uid"), *gid = firec_json_member (jailer, "gid");
@@ -847,20 +855,20 @@ resolve_manifest (const struct firec_doc *doc, cJSON *manifest, struct firec_mod
   m->state_dir = firec_state_dir_for (m->name);
   if (m->jailer)
     {
-      m->jail_dir = firec_xasprintf ("%s/%s/%s", strcmp (m->chroot_base_dir, "/") == 0 ? "" : m->chroot_base_dir,
-                                     m->exec_name, m->name);
-      m->vm_root = firec_xasprintf ("%s/root", m->jail_dir);
+      m->jail_dir = firec_xstrjoin (strcmp (m->chroot_base_dir, "/") == 0 ? "" : m->chroot_base_dir, "/",
+                                    m->exec_name, "/", m->name, NULL);
+      m->vm_root = firec_xstrjoin (m->jail_dir, "/root", NULL);
     }
   else
-    m->vm_root = firec_xasprintf ("%s/root", m->state_dir);
+    m->vm_root = firec_xstrjoin (m->state_dir, "/root", NULL);
 
   const char *api = firec_json_string (fc, "api_socket");
-  m->api_socket_host = firec_xasprintf ("%s%s", m->vm_root, api);
+  m->api_socket_host = firec_xstrjoin (m->vm_root, api, NULL);
   /* Without the jailer Firecracker is not chrooted: it binds the host path. */
   m->api_socket_vm = m->jailer ? firec_xstrdup (api) : firec_xstrdup (m->api_socket_host);
   const char *uds = firec_json_string (firec_json_member (spec, "vsock"), "uds_path");
   if (uds)
-    m->vsock_socket_host = firec_xasprintf ("%s%s", m->vm_root, uds);
+    m->vsock_socket_host = firec_xstrjoin (m->vm_root, uds, NULL);
 
   collect_files (m);
   /* Where each file is named in the manifest, for preflight errors about it. */

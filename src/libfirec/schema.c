@@ -187,6 +187,17 @@ keyword_lookup (const char *name)
                   compare_keyword);
 }
 
+enum type_bit
+{
+  TYPE_NULL = 1u << 0,
+  TYPE_BOOLEAN = 1u << 1,
+  TYPE_INTEGER = 1u << 2,
+  TYPE_NUMBER = 1u << 3, /* not an integer; "number" admits both */
+  TYPE_STRING = 1u << 4,
+  TYPE_ARRAY = 1u << 5,
+  TYPE_OBJECT = 1u << 6,
+};
+
 struct compiled_node
 {
   const cJSON *node;
@@ -197,6 +208,10 @@ struct compiled_node
   unsigned annotations_below;
   int visiting;
   const cJSON *target; /* with a $ref: the schema the chain of references ends at */
+  const struct compiled_node *target_compiled; /* and its compiled node (NULL for a boolean schema) */
+  /* The JSON types "type" admits (enum type_bit), 0 without "type": a value's
+     type is then one test instead of a string comparison per type named. */
+  unsigned types;
 };
 
 struct firec_schema
@@ -205,6 +220,11 @@ struct firec_schema
   struct compiled_regex *regexes;
   size_t regex_count;
   size_t regex_cap;
+  /* Indexed by source address once compiled (slot = position + 1, 0 =
+     empty): matching a member name against patternProperties looks each
+     pattern up, for nearly every member of a manifest ("^x-"). */
+  uint32_t *regex_slots;
+  size_t regex_slot_cap;
   bool lazy_regexes; /* patterns compile on first use */
   bool root_forever; /* root was parsed into the arena: never cJSON_Delete it */
   /* The compiled nodes, packed, and an open-addressing index over them keyed by
@@ -215,7 +235,72 @@ struct firec_schema
   size_t node_alloc;
   uint32_t *slots;
   size_t slot_cap;
+  /* The members of every properties (and $defs) map, keyed by map and name:
+     an instance member's schema is then one probe, where cJSON would compare
+     the name with each property in turn (the spec has 25). */
+  struct property_slot *properties;
+  size_t property_count;
+  size_t property_cap;
 };
+
+struct property_slot
+{
+  const cJSON *map;
+  const cJSON *member;
+};
+
+/* FNV-1a. The table is built from our own schema only; a manifest's names are
+   looked up, never inserted, so they cannot lengthen its probe sequences. */
+static size_t
+property_hash (const cJSON *map, const char *name, size_t cap)
+{
+  uint64_t h = 0xcbf29ce484222325ULL;
+  for (const char *p = name; *p; p++)
+    h = (h ^ (unsigned char) *p) * 0x100000001b3ULL;
+  return (firec_hash_pointer (map, SIZE_MAX) ^ (size_t) h) & (cap - 1);
+}
+
+static size_t
+property_index (const struct property_slot *slots, size_t cap, const cJSON *map, const char *name)
+{
+  size_t i = property_hash (map, name, cap);
+  while (slots[i].map && !(slots[i].map == map && strcmp (slots[i].member->string, name) == 0))
+    i = (i + 1) & (cap - 1);
+  return i;
+}
+
+static void
+index_property (struct firec_schema *s, const cJSON *map, const cJSON *member)
+{
+  if ((s->property_count + 1) * 2 > s->property_cap)
+    {
+      size_t cap = s->property_cap ? s->property_cap * 2 : 512;
+      struct property_slot *slots = firec_xcalloc (cap, sizeof *slots);
+      for (size_t i = 0; i < s->property_cap; i++)
+        if (s->properties[i].map)
+          slots[property_index (slots, cap, s->properties[i].map, s->properties[i].member->string)]
+              = s->properties[i];
+      free (s->properties);
+      s->properties = slots;
+      s->property_cap = cap;
+    }
+  size_t i = property_index (s->properties, s->property_cap, map, member->string);
+  if (s->properties[i].map == NULL) /* a repeated name: cJSON would find the first */
+    {
+      s->properties[i] = (struct property_slot){ map, member };
+      s->property_count++;
+    }
+}
+
+/* The member name of a properties map of the schema (every such map was
+   indexed when the schema was compiled). */
+static const cJSON *
+schema_member (const struct firec_schema *s, const cJSON *map, const char *name)
+{
+  if (map == NULL || s->property_cap == 0)
+    return NULL;
+  return s->properties[property_index (s->properties, s->property_cap, map, name)].member;
+}
 
 static struct compiled_node *
 find_compiled (const struct firec_schema *s, const cJSON *node)
@@ -228,10 +313,41 @@ find_compiled (const struct firec_schema *s, const cJSON *node)
   return NULL;
 }
 
-static void
-index_node (uint32_t *slots, size_t cap, const cJSON *node, uint32_t slot)
+static unsigned
+type_bit_named (const char *name)
 {
-  size_t i = firec_hash_pointer (node, cap);
+  static const struct
+  {
+    const char *name;
+    unsigned bits;
+  } types[] = {
+    { "null", TYPE_NULL },     { "boolean", TYPE_BOOLEAN }, { "integer", TYPE_INTEGER },
+    { "number", TYPE_NUMBER | TYPE_INTEGER }, { "string", TYPE_STRING }, { "array", TYPE_ARRAY },
+    { "object", TYPE_OBJECT },
+  };
+  for (size_t i = 0; i < FIREC_N_ELEMENTS (types); i++)
+    if (strcmp (name, types[i].name) == 0)
+      return types[i].bits;
+  return 0; /* a name no value has */
+}
+
+/* The types a "type" keyword admits (a name or a list of names). */
+static unsigned
+type_bits (const cJSON *type)
+{
+  if (cJSON_IsString (type))
+    return type_bit_named (type->valuestring);
+  unsigned bits = 0;
+  for (const cJSON *t = type ? type->child : NULL; t; t = t->next)
+    if (cJSON_IsString (t))
+      bits |= type_bit_named (t->valuestring);
+  return bits;
+}
+
+static void
+index_address (uint32_t *slots, size_t cap, const void *key, uint32_t slot)
+{
+  size_t i = firec_hash_pointer (key, cap);
   while (slots[i])
     i = (i + 1) & (cap - 1);
   slots[i] = slot;
@@ -247,7 +363,7 @@ add_compiled (struct firec_schema *s, const cJSON *node)
       size_t cap = s->slot_cap ? s->slot_cap * 2 : 512;
       uint32_t *slots = firec_xcalloc (cap, sizeof *slots);
       for (size_t i = 0; i < s->node_count; i++)
-        index_node (slots, cap, s->nodes[i].node, (uint32_t) i + 1);
+        index_address (slots, cap, s->nodes[i].node, (uint32_t) i + 1);
       free (s->slots);
       s->slots = slots;
       s->slot_cap = cap;
@@ -266,7 +382,7 @@ add_compiled (struct firec_schema *s, const cJSON *node)
         c->kw[info->kw] = m;
     }
   s->node_count++;
-  index_node (s->slots, s->slot_cap, node, (uint32_t) s->node_count);
+  index_address (s->slots, s->slot_cap, node, (uint32_t) s->node_count);
 }
 
 /* A keyword of a schema node: one hash probe and an index. */
@@ -363,6 +479,8 @@ compile_schema_map (struct firec_schema *s, const cJSON *map, const struct firec
       struct firec_path sub = { where, m->string, 0 };
       if (keys_are_regexes && add_regex (s, m->string, &sub, err) < 0)
         return -1;
+      if (!keys_are_regexes)
+        index_property (s, map, m);
       if (compile_node (s, m, &sub, err) < 0)
         return -1;
     }
@@ -450,11 +568,16 @@ follow_refs (const struct firec_schema *s, const cJSON *schema)
   return schema;
 }
 
-static int
-compare_regex_source (const void *a, const void *b)
+static void
+index_regexes (struct firec_schema *s)
 {
-  const struct compiled_regex *x = a, *y = b;
-  return x->source < y->source ? -1 : x->source > y->source;
+  size_t cap = 64;
+  while (cap < 2 * s->regex_count)
+    cap *= 2;
+  s->regex_slots = firec_xcalloc (cap, sizeof *s->regex_slots);
+  s->regex_slot_cap = cap;
+  for (size_t i = 0; i < s->regex_count; i++)
+    index_address (s->regex_slots, cap, s->regexes[i].source, (uint32_t) i + 1);
 }
 
 void
@@ -470,8 +593,10 @@ firec_schema_free (struct firec_schema *schema)
         free (schema->regexes[i].shared);
       }
   free (schema->regexes);
+  free (schema->regex_slots);
   free (schema->nodes);
   free (schema->slots);
+  free (schema->properties);
   if (!schema->root_forever)
     cJSON_Delete (schema->root);
   free (schema);
@@ -480,23 +605,12 @@ firec_schema_free (struct firec_schema *schema)
 /* The built-in schema's tree lives as long as the process: it is allocated from
    chunks that are never freed, where cJSON's one malloc per node and per string
    would be a third of the parsing. */
+static struct firec_arena schema_arena = { .chunk_size = 64 * 1024 };
+
 static void *
 arena_alloc (size_t size)
 {
-  enum { CHUNK = 64 * 1024 };
-  static char *chunk;
-  static size_t used = CHUNK;
-  size = (size + 15) & ~(size_t) 15;
-  if (size > CHUNK / 4)
-    return firec_xmalloc (size); /* never freed either */
-  if (used + size > CHUNK)
-    {
-      chunk = firec_xmalloc (CHUNK);
-      used = 0;
-    }
-  void *p = chunk + used;
-  used += size;
-  return p;
+  return firec_arena_alloc (&schema_arena, size);
 }
 
 static void
@@ -530,10 +644,16 @@ compile_schema (const char *json_text, bool lazy_regexes, bool forever, struct f
       firec_schema_free (s);
       return -1;
     }
-  qsort (s->regexes, s->regex_count, sizeof *s->regexes, compare_regex_source);
+  index_regexes (s);
   for (size_t i = 0; i < s->node_count; i++)
-    if (s->nodes[i].kw[KW_REF])
-      s->nodes[i].target = follow_refs (s, s->nodes[i].node);
+    {
+      s->nodes[i].types = type_bits (s->nodes[i].kw[KW_TYPE]);
+      if (s->nodes[i].kw[KW_REF])
+        {
+          s->nodes[i].target = follow_refs (s, s->nodes[i].node);
+          s->nodes[i].target_compiled = find_compiled (s, s->nodes[i].target);
+        }
+    }
   *out = s;
   return 0;
 }
@@ -570,8 +690,13 @@ firec_schema_root (const struct firec_schema *schema)
 static const struct compiled_regex *
 find_regex (const struct firec_schema *s, const char *source)
 {
-  struct compiled_regex key = { .source = source };
-  return bsearch (&key, s->regexes, s->regex_count, sizeof *s->regexes, compare_regex_source);
+  if (s->regex_slot_cap == 0)
+    return NULL;
+  for (size_t i = firec_hash_pointer (source, s->regex_slot_cap); s->regex_slots[i];
+       i = (i + 1) & (s->regex_slot_cap - 1))
+    if (s->regexes[s->regex_slots[i] - 1].source == source)
+      return &s->regexes[s->regex_slots[i] - 1];
+  return NULL;
 }
 
 static bool
@@ -612,6 +737,29 @@ instance_type (const cJSON *v)
   if (cJSON_IsArray (v))
     return "array";
   return "object";
+}
+
+/* instance_type's answer as a bit: from cJSON's type byte in one switch, since
+   every validated node asks. */
+static unsigned
+instance_type_bit (const cJSON *v)
+{
+  switch (v ? v->type & 0xFF : cJSON_Invalid)
+    {
+    case cJSON_NULL:
+      return TYPE_NULL;
+    case cJSON_False:
+    case cJSON_True:
+      return TYPE_BOOLEAN;
+    case cJSON_Number:
+      return is_integer_value (v) ? TYPE_INTEGER : TYPE_NUMBER;
+    case cJSON_String:
+      return TYPE_STRING;
+    case cJSON_Array:
+      return TYPE_ARRAY;
+    default:
+      return TYPE_OBJECT;
+    }
 }
 
 static bool
@@ -950,17 +1098,8 @@ static size_t
 check_type (struct validation *v, const struct compiled_node *c, const cJSON *instance, const struct firec_path *path)
 {
   const cJSON *type = c->kw[KW_TYPE];
-  if (type == NULL)
+  if (type == NULL || (c->types & instance_type_bit (instance)))
     return 0;
-  if (cJSON_IsString (type))
-    {
-      if (type_matches (type->valuestring, instance))
-        return 0;
-    }
-  else
-    for (const cJSON *t = type->child; t; t = t->next)
-      if (type_matches (t->valuestring, instance))
-        return 0;
   if (is_quiet (v))
     {
       report (v, instance, false, path, "-");
@@ -1300,7 +1439,7 @@ check_object (struct validation *v, const struct compiled_node *c, const cJSON *
       struct firec_path sub = { path, m->string, 0 };
       if (property_names)
         errors += check_property_name (v, property_names, m, &sub);
-      const cJSON *sub_schema = cJSON_GetObjectItemCaseSensitive (properties, m->string);
+      const cJSON *sub_schema = schema_member (v->schema, properties, m->string);
       bool known = sub_schema != NULL;
       if (sub_schema)
         errors += validate_node (v, sub_schema, m, &sub);
@@ -1324,7 +1463,7 @@ check_object (struct validation *v, const struct compiled_node *c, const cJSON *
 
   const cJSON *required = c->kw[KW_REQUIRED];
   for (const cJSON *r = required ? required->child : NULL; r; r = r->next)
-    if (cJSON_GetObjectItemCaseSensitive (instance, r->valuestring) == NULL)
+    if (firec_json_member (instance, r->valuestring) == NULL)
       {
         report (v, instance, false, path, "missing required field \"%s\"", r->valuestring);
         errors++;
@@ -1333,11 +1472,11 @@ check_object (struct validation *v, const struct compiled_node *c, const cJSON *
   const cJSON *dependent = c->kw[KW_DEPENDENT_REQUIRED];
   for (const cJSON *d = dependent ? dependent->child : NULL; d; d = d->next)
     {
-      const cJSON *present = cJSON_GetObjectItemCaseSensitive (instance, d->string);
+      const cJSON *present = firec_json_member (instance, d->string);
       if (present == NULL)
         continue;
       for (const cJSON *r = d->child; r; r = r->next)
-        if (cJSON_GetObjectItemCaseSensitive (instance, r->valuestring) == NULL)
+        if (firec_json_member (instance, r->valuestring) == NULL)
           {
             struct firec_path sub = { path, d->string, 0 };
             report (v, present, true, &sub, "\"%s\" requires \"%s\"", d->string, r->valuestring);
@@ -1399,18 +1538,15 @@ branch_type (const struct firec_schema *s, const cJSON *branch)
   return kw (s, branch, KW_TYPE);
 }
 
+/* A branch whose "type" admits the instance's: its complaints are about the
+   instance, not about having chosen the wrong kind of value. */
 static bool
-branch_accepts_type (const struct firec_schema *s, const cJSON *branch, const cJSON *instance)
+branch_takes_type (const struct firec_schema *s, const cJSON *branch, const cJSON *instance)
 {
-  const cJSON *type = branch_type (s, branch);
-  if (type == NULL)
-    return true;
-  if (cJSON_IsString (type))
-    return type_matches (type->valuestring, instance);
-  for (const cJSON *t = type->child; t; t = t->next)
-    if (type_matches (t->valuestring, instance))
-      return true;
-  return false;
+  const struct compiled_node *c = find_compiled (s, branch);
+  if (c && c->kw[KW_REF])
+    c = c->target_compiled;
+  return c && c->kw[KW_TYPE] && (c->types & instance_type_bit (instance));
 }
 
 static size_t
@@ -1436,7 +1572,7 @@ check_alternatives (struct validation *v, const struct compiled_node *c, const c
       size_t e = try_quietly (v, b, instance, path, &scratch);
       if (e == 0)
         valid++;
-      bool is_typed = branch_accepts_type (v->schema, b, instance) && branch_type (v->schema, b) != NULL;
+      bool is_typed = branch_takes_type (v->schema, b, instance);
       if (is_typed)
         {
           typed_candidates++;
@@ -1586,7 +1722,13 @@ check_not (struct validation *v, const struct compiled_node *c, const cJSON *ins
 static size_t
 validate_node (struct validation *v, const cJSON *schema, const cJSON *instance, const struct firec_path *path)
 {
-  schema = resolve (v->schema, schema);
+  /* One probe: a $ref's target was compiled with it. */
+  const struct compiled_node *c = find_compiled (v->schema, schema);
+  if (c && c->kw[KW_REF])
+    {
+      schema = c->target;
+      c = c->target_compiled;
+    }
   if (schema == NULL || cJSON_IsTrue (schema))
     return 0;
   if (cJSON_IsFalse (schema))
@@ -1594,7 +1736,6 @@ validate_node (struct validation *v, const cJSON *schema, const cJSON *instance,
       report (v, instance, true, path, "is not allowed here");
       return 1;
     }
-  const struct compiled_node *c = find_compiled (v->schema, schema);
   if (c == NULL)
     return 0; /* not reached: compilation saw every schema object reachable from the root */
   /* A value of the wrong type makes every other complaint about it noise. */
@@ -1637,15 +1778,14 @@ annotation_bit (enum keyword k)
   return k == KW_X_PATH ? 1u : k == KW_X_SINCE ? 2u : 0u;
 }
 
+static unsigned annotations_below (const struct firec_schema *s, const cJSON *schema);
+
 /* Which annotations a schema or its subschemas carry (memoized per node, $ref
    followed; a node being computed counts as having none, which only recursive
    schemas could observe). */
 static unsigned
-annotations_below (const struct firec_schema *s, const cJSON *schema)
+annotations_below_node (const struct firec_schema *s, struct compiled_node *c)
 {
-  struct compiled_node *c = find_compiled (s, schema);
-  if (c == NULL)
-    return 0;
   if (c->visiting == 2)
     return c->annotations_below;
   if (c->visiting == 1)
@@ -1653,7 +1793,7 @@ annotations_below (const struct firec_schema *s, const cJSON *schema)
   c->visiting = 1;
   unsigned bits = (c->kw[KW_X_PATH] ? 1u : 0u) | (c->kw[KW_X_SINCE] ? 2u : 0u);
   if (c->kw[KW_REF])
-    bits |= annotations_below (s, resolve (s, schema));
+    bits |= annotations_below (s, c->target);
   static const enum keyword maps[] = { KW_PROPERTIES, KW_PATTERN_PROPERTIES };
   for (size_t i = 0; i < FIREC_N_ELEMENTS (maps); i++)
     for (const cJSON *m = c->kw[maps[i]] ? c->kw[maps[i]]->child : NULL; m; m = m->next)
@@ -1669,6 +1809,13 @@ annotations_below (const struct firec_schema *s, const cJSON *schema)
   c->annotations_below = bits;
   c->visiting = 2;
   return bits;
+}
+
+static unsigned
+annotations_below (const struct firec_schema *s, const cJSON *schema)
+{
+  struct compiled_node *c = find_compiled (s, schema);
+  return c ? annotations_below_node (s, c) : 0;
 }
 
 static void walk_annotations (struct annotation_walk *w, const cJSON *schema, const cJSON *instance,
@@ -1695,15 +1842,15 @@ walk_annotations (struct annotation_walk *w, const cJSON *schema, const cJSON *i
                   const struct firec_path *path)
 {
   /* Nothing to find below: skip the subtree (most of a manifest). */
-  if (!(annotations_below (w->schema, schema) & w->bit))
+  struct compiled_node *c = find_compiled (w->schema, schema);
+  if (c == NULL || !(annotations_below_node (w->schema, c) & w->bit))
     return;
-  /* Annotations may sit beside a $ref (2020-12 allows siblings): look first. */
-  const cJSON *value = kw (w->schema, schema, w->keyword);
-  if (value == NULL)
-    value = kw (w->schema, resolve (w->schema, schema), w->keyword);
-  schema = resolve (w->schema, schema);
-  if (!cJSON_IsObject (schema))
+  /* Annotations may sit beside a $ref (2020-12 allows siblings): look first.
+     Every keyword below is read from the compiled nodes, without a probe. */
+  const struct compiled_node *target = c->kw[KW_REF] ? c->target_compiled : c;
+  if (target == NULL)
     return;
+  const cJSON *value = c->kw[w->keyword] ? c->kw[w->keyword] : target->kw[w->keyword];
   if (value)
     {
       cleanup_free char *pointer = firec_path_string (path);
@@ -1712,23 +1859,23 @@ walk_annotations (struct annotation_walk *w, const cJSON *schema, const cJSON *i
   static const enum keyword alternatives[] = { KW_ONE_OF, KW_ANY_OF };
   for (size_t i = 0; i < FIREC_N_ELEMENTS (alternatives); i++)
     {
-      const cJSON *branches = kw (w->schema, schema, alternatives[i]);
+      const cJSON *branches = target->kw[alternatives[i]];
       const cJSON *b = branches ? chosen_branch (w->schema, branches, instance) : NULL;
       if (b)
         walk_annotations (w, b, instance, path);
     }
-  const cJSON *all = kw (w->schema, schema, KW_ALL_OF);
+  const cJSON *all = target->kw[KW_ALL_OF];
   for (const cJSON *b = all ? all->child : NULL; b; b = b->next)
     walk_annotations (w, b, instance, path);
   if (cJSON_IsObject (instance))
     {
-      const cJSON *properties = kw (w->schema, schema, KW_PROPERTIES);
-      const cJSON *additional = kw (w->schema, schema, KW_ADDITIONAL_PROPERTIES);
+      const cJSON *properties = target->kw[KW_PROPERTIES];
+      const cJSON *additional = target->kw[KW_ADDITIONAL_PROPERTIES];
       for (const cJSON *m = instance->child; m; m = m->next)
         {
-          const cJSON *p = cJSON_GetObjectItemCaseSensitive (properties, m->string);
+          const cJSON *p = schema_member (w->schema, properties, m->string);
           const cJSON *sub_schema = p ? p : cJSON_IsObject (additional) ? additional : NULL;
-          if (sub_schema == NULL || !(annotations_below (w->schema, sub_schema) & w->bit))
+          if (sub_schema == NULL)
             continue;
           struct firec_path sub = { path, m->string, 0 };
           walk_annotations (w, sub_schema, m, &sub);
@@ -1736,7 +1883,7 @@ walk_annotations (struct annotation_walk *w, const cJSON *schema, const cJSON *i
     }
   else if (cJSON_IsArray (instance))
     {
-      const cJSON *items = kw (w->schema, schema, KW_ITEMS);
+      const cJSON *items = target->kw[KW_ITEMS];
       if (items == NULL || !(annotations_below (w->schema, items) & w->bit))
         return;
       size_t i = 0;
@@ -1770,8 +1917,7 @@ firec_schema_at (const struct firec_schema *schema, const char *instance_pointer
       size_t n = strcspn (p, "/");
       cleanup_free char *token = firec_xstrndup (p, n);
       p += n;
-      const cJSON *properties = cJSON_GetObjectItemCaseSensitive (node, "properties");
-      const cJSON *next = cJSON_GetObjectItemCaseSensitive (properties, token);
+      const cJSON *next = schema_member (schema, kw (schema, node, KW_PROPERTIES), token);
       if (next == NULL)
         next = cJSON_GetObjectItemCaseSensitive (node, "items");
       node = next ? resolve (schema, next) : NULL;
@@ -1823,7 +1969,7 @@ place_step (const struct firec_schema *s, const struct place *from, const char *
           place_add (s, to, kw (s, schema, KW_ITEMS), 0);
           continue;
         }
-      const cJSON *property = cJSON_GetObjectItemCaseSensitive (kw (s, schema, KW_PROPERTIES), key);
+      const cJSON *property = schema_member (s, kw (s, schema, KW_PROPERTIES), key);
       if (property)
         {
           place_add (s, to, property, 0);
@@ -1906,22 +2052,29 @@ firec_schema_accepts (const struct firec_schema *schema, const struct firec_path
 static void
 apply_defaults_node (const struct firec_schema *s, const cJSON *schema, cJSON *instance)
 {
-  schema = resolve (s, schema);
-  if (!cJSON_IsObject (instance) || !cJSON_IsObject (schema))
+  /* Every schema object reachable from the root was compiled. */
+  const struct compiled_node *c = find_compiled (s, schema);
+  if (c && c->kw[KW_REF])
+    c = c->target_compiled;
+  if (!cJSON_IsObject (instance) || c == NULL)
     return;
-  const cJSON *properties = kw (s, schema, KW_PROPERTIES);
+  const cJSON *properties = c->kw[KW_PROPERTIES];
   for (const cJSON *p = properties ? properties->child : NULL; p; p = p->next)
     {
-      const cJSON *sub = resolve (s, p);
-      /* From the compiled keywords: no search through the schema's members. */
-      const cJSON *def = kw (s, p, KW_DEFAULT);
-      if (def == NULL)
-        def = kw (s, sub, KW_DEFAULT);
-      if (def && cJSON_GetObjectItemCaseSensitive (instance, p->string) == NULL)
-        cJSON_AddItemToObject (instance, p->string, cJSON_Duplicate (def, 1));
-      cJSON *child = cJSON_GetObjectItemCaseSensitive (instance, p->string);
+      /* A default may sit beside a $ref, or at its target. */
+      const struct compiled_node *pc = find_compiled (s, p);
+      const bool ref = pc && pc->kw[KW_REF];
+      const cJSON *def = pc ? pc->kw[KW_DEFAULT] : NULL;
+      if (def == NULL && ref && pc->target_compiled)
+        def = pc->target_compiled->kw[KW_DEFAULT];
+      cJSON *child = firec_json_member (instance, p->string);
+      if (def && child == NULL)
+        {
+          child = cJSON_Duplicate (def, 1);
+          cJSON_AddItemToObject (instance, p->string, child);
+        }
       if (cJSON_IsObject (child))
-        apply_defaults_node (s, sub, child);
+        apply_defaults_node (s, ref ? pc->target : p, child);
     }
 }
 

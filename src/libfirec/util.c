@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdint.h>
 #include <string.h>
@@ -94,6 +95,91 @@ firec_xasprintf (const char *fmt, ...)
   return s;
 }
 
+cJSON *
+firec_json_member (const cJSON *object, const char *name)
+{
+  if (object == NULL || (object->type & 0xFF) != cJSON_Object) /* cJSON_IsObject, without a call */
+    return NULL;
+  /* cJSON_GetObjectItemCaseSensitive calls strcmp for every member; comparing
+     the first byte first skips the call for nearly all of those that differ
+     (validation, resolve and plan look sections up this way ~150 times per
+     manifest, most of them absent). */
+  for (cJSON *m = object->child; m; m = m->next)
+    if (m->string && m->string[0] == name[0] && strcmp (m->string, name) == 0)
+      return m;
+  return NULL;
+}
+
+char *
+firec_xstrjoin (const char *first, ...)
+{
+  va_list ap;
+  size_t len = 0;
+  va_start (ap, first);
+  for (const char *p = first; p; p = va_arg (ap, const char *))
+    len += strlen (p);
+  va_end (ap);
+  char *s = firec_xmalloc (len + 1), *end = s;
+  va_start (ap, first);
+  for (const char *p = first; p; p = va_arg (ap, const char *))
+    end = stpcpy (end, p);
+  va_end (ap);
+  return s;
+}
+
+struct firec_arena_chunk
+{
+  struct firec_arena_chunk *prev;
+  size_t size;
+  max_align_t data[];
+};
+
+static struct firec_arena_chunk *
+new_chunk (size_t size, struct firec_arena_chunk *prev)
+{
+  struct firec_arena_chunk *c = firec_xmalloc (sizeof *c + size);
+  c->prev = prev;
+  c->size = size;
+  return c;
+}
+
+/* The newest chunk is full: a new one, or for a big request (a quarter chunk or
+   more) a chunk of its own behind the newest, whose room stays in use. */
+void *
+firec_arena_alloc_slow (struct firec_arena *arena, size_t size)
+{
+  size_t chunk_size = arena->chunk_size ? arena->chunk_size : 4096;
+  if (size > chunk_size / 4 && arena->chunk)
+    {
+      struct firec_arena_chunk *c = new_chunk (size, arena->chunk->prev);
+      arena->chunk->prev = c;
+      return c->data;
+    }
+  arena->chunk = new_chunk (size > chunk_size ? size : chunk_size, arena->chunk);
+  arena->next = (char *) arena->chunk->data + size;
+  arena->end = (char *) arena->chunk->data + arena->chunk->size;
+  return arena->chunk->data;
+}
+
+char *
+firec_arena_strdup (struct firec_arena *arena, const char *s)
+{
+  size_t n = strlen (s) + 1;
+  return memcpy (firec_arena_alloc (arena, n), s, n);
+}
+
+void
+firec_arena_release (struct firec_arena *arena)
+{
+  for (struct firec_arena_chunk *c = arena->chunk, *prev; c; c = prev)
+    {
+      prev = c->prev;
+      free (c);
+    }
+  arena->chunk = NULL;
+  arena->next = arena->end = NULL;
+}
+
 size_t
 firec_utf8_length (const char *s)
 {
@@ -109,16 +195,6 @@ firec_now_ms (void)
   struct timespec ts;
   clock_gettime (CLOCK_MONOTONIC, &ts);
   return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-size_t
-firec_hash_pointer (const void *p, size_t cap)
-{
-  uint64_t x = (uint64_t) (uintptr_t) p;
-  x ^= x >> 33;
-  x *= 0xff51afd7ed558ccdULL;
-  x ^= x >> 33;
-  return (size_t) x & (cap - 1);
 }
 
 void

@@ -404,7 +404,7 @@ member_find (const struct loader *l, const struct frame *f, const char *key)
   if (f->item_count <= LINEAR_MEMBERS)
     {
       for (const cJSON *m = f->node->child; m; m = m->next)
-        if (strcmp (m->string, key) == 0)
+        if (m->string[0] == key[0] && strcmp (m->string, key) == 0) /* the first byte spares most calls */
           return m;
       return NULL;
     }
@@ -435,6 +435,54 @@ member_remember (struct loader *l, const cJSON *object, const cJSON *member)
       l->member_slots[i].member = member;
       l->member_slots_count++;
     }
+}
+
+/* ---------------------------------------------------------------- interned keys */
+
+/* Mapping keys are interned for the life of the process: a manifest's keys are
+   mostly the schema's few hundred field names, the same in every file, and an
+   interned key joins its object with cJSON_AddItemToObjectCS (cJSON neither
+   copies nor frees it; duplicates share it) where cJSON_AddItemToObject would
+   copy it, a malloc and a free per member. The table is bounded: past
+   INTERN_MAX keys, or for keys longer than INTERN_MAX_LEN, keys are copied as
+   before, so no file can make it grow further. The seed comes from a stack
+   address (ASLR) so that no file can be written to make keys collide. */
+#define INTERN_MAX 1024
+#define INTERN_MAX_LEN 64
+
+static struct
+{
+  const char *slots[2 * INTERN_MAX];
+  size_t count;
+  uint64_t seed;
+  struct firec_arena copies; /* never released, like the built-in schema */
+} interned;
+
+static const char *
+intern_key (const char *key)
+{
+  size_t len = strlen (key);
+  if (len > INTERN_MAX_LEN)
+    return NULL;
+  if (interned.seed == 0)
+    interned.seed = hash_address (&len) | 1;
+  size_t mask = FIREC_N_ELEMENTS (interned.slots) - 1;
+  size_t i = hash_bytes (interned.seed, key) & mask;
+  for (; interned.slots[i]; i = (i + 1) & mask)
+    if (strcmp (interned.slots[i], key) == 0)
+      return interned.slots[i];
+  if (interned.count == INTERN_MAX)
+    return NULL;
+  interned.count++;
+  return interned.slots[i] = firec_arena_strdup (&interned.copies, key);
+}
+
+static void
+add_member (cJSON *object, const char *key, cJSON *node)
+{
+  const char *constant = intern_key (key);
+  check_added (constant ? cJSON_AddItemToObjectCS (object, constant, node)
+                        : cJSON_AddItemToObject (object, key, node));
 }
 
 /* ---------------------------------------------------------------- scalars */
@@ -642,7 +690,7 @@ attach_value (struct loader *l, cJSON *node, struct firec_mark value_mark, unsig
       /* A duplicate is kept too (the load fails anyway) so that every node has one
          owner, including anchors inside it. */
       bool first = member_find (l, top, key) == NULL;
-      check_added (cJSON_AddItemToObject (top->node, key, node));
+      add_member (top->node, key, node);
       firec_doc_set_mark (l->doc, node, value_mark, top->current_key_mark);
       top->item_count++;
       if (top->item_count == LINEAR_MEMBERS + 1)
@@ -759,7 +807,7 @@ copy_subtree (struct loader *l, const cJSON *source)
           if (cJSON_IsArray (source))
             check_added (cJSON_AddItemToArray (copy, child_copy));
           else
-            check_added (cJSON_AddItemToObject (copy, child->string, child_copy));
+            add_member (copy, child->string, child_copy);
           firec_doc_set_mark (l->doc, child_copy, value_mark, key_mark);
           firec_doc_add_flags (l->doc, child_copy, firec_doc_get_flags (l->doc, child));
         }

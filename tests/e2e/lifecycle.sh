@@ -278,6 +278,21 @@ check "20 parallel runs of one name give exactly one VM (got $running)" test "$r
 "$FIREC_RUN" rm -f "$name" 2>/dev/null
 check "rm leaves nothing" clean_after "$name"
 
+# run shows each step as it comes, in the words `plan` uses (prose is built from
+# the plan when shown, not stored in it).
+prepare rootfs e2e-progress
+"$FIREC_RUN" run -d "$WORK/e2e-progress/vm.json" 2>"$WORK/e2e-progress/stderr"; rc=$?
+"$FIREC_RUN" plan --output json "$WORK/e2e-progress/vm.json" 2>/dev/null | "$PYTHON3" -c '
+import json, sys
+for s in json.load(sys.stdin)["steps"]:
+    print("firec-run: %s: %s" % (s["id"], s["description"]))' >"$WORK/e2e-progress/expected"
+grep -E '^firec-run: [a-z-]+\.[a-zA-Z0-9._-]+: ' "$WORK/e2e-progress/stderr" >"$WORK/e2e-progress/progress"
+check "run -d (exit $rc) prints every step of the plan, in order, as plan describes it" \
+  cmp -s "$WORK/e2e-progress/expected" "$WORK/e2e-progress/progress"
+[ "$(wc -l <"$WORK/e2e-progress/progress")" -gt 10 ] || sed 's/^/#   /' "$WORK/e2e-progress/stderr"
+"$FIREC_RUN" rm -f e2e-progress 2>/dev/null
+check "and rm -f leaves nothing" clean_after e2e-progress
+
 if [ "$REAL" = 1 ]; then
   skip "20 names in parallel give 20 running VMs" "real VMs run one at a time here"
   done_testing; exit 0

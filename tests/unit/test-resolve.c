@@ -322,9 +322,13 @@ test_binary_resolution (void)
       spawn = &plan->steps[i];
     else if (plan->steps[i].kind == FIREC_STEP_PREFLIGHT_BINARIES)
       binaries = &plan->steps[i];
-  tap_ok (binaries && strstr (binaries->description, "at least 1.13") && strstr (binaries->description, fc_bin),
+  struct firec_step_prose prose = { 0 };
+  if (binaries)
+    firec_step_prose (plan, binaries, &prose);
+  tap_ok (prose.description && strstr (prose.description, "at least 1.13") && strstr (prose.description, fc_bin),
           "preflight.binaries checks the resolved file against the plan's real minimum (%s)",
-          binaries ? binaries->description : "no step");
+          prose.description ? prose.description : "no step");
+  firec_step_prose_release (&prose);
   tap_ok (spawn && spawn->min_version_reasons && strstr (spawn->min_version_reasons[0], fc_symlink)
               && strstr (spawn->min_version_reasons[0], "\"fc-bin\" lacks"),
           "the reason names the symlink and the file it resolves to");

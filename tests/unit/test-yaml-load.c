@@ -1025,6 +1025,53 @@ test_load_file (void)
   unlink (path);
 }
 
+/* Keys are interned for the life of the process (yaml-load.c): they must
+   outlive every document that used them, be shared by copies, and past the
+   table's bound still load as copies. */
+static void
+test_interned_keys (void)
+{
+  struct load_result first = load ("shared_key: 1\nnested: {shared_key: 2}\n");
+  const cJSON *first_root = first.doc ? first.doc->root : NULL;
+  const cJSON *first_key = cJSON_GetObjectItemCaseSensitive (first_root, "shared_key");
+  const char *first_string = first_key ? first_key->string : NULL;
+  cJSON *copy = cJSON_Duplicate (first_root, 1);
+  load_result_release (&first);
+  struct load_result second = load ("other: x\nshared_key: y\n");
+  const cJSON *key = cJSON_GetObjectItemCaseSensitive (second.doc ? second.doc->root : NULL, "shared_key");
+  tap_ok (key && cJSON_IsString (key) && strcmp (key->valuestring, "y") == 0,
+          "a key of a freed document loads again in the next");
+  tap_ok (key && key->string == first_string, "and is the same interned copy");
+  const cJSON *copied = cJSON_GetObjectItemCaseSensitive (cJSON_GetObjectItemCaseSensitive (copy, "nested"),
+                                                          "shared_key");
+  tap_ok (copied && cJSON_IsNumber (copied) && copied->valuedouble == 2,
+          "a copy of a freed document keeps its keys");
+  cJSON_Delete (copy);
+  load_result_release (&second);
+
+  /* More distinct keys than the table holds, and keys too long for it. */
+  static const char long_suffix[] = "_a_key_longer_than_the_interned_ones_are_allowed_to_be_at_all";
+  struct firec_buf text = { 0 };
+  for (int i = 0; i < 3000; i++)
+    firec_buf_printf (&text, "k%d%s: %d\n", i, i % 2 ? long_suffix : "", i);
+  struct load_result many = load (text.data);
+  bool all = many.rc == 0;
+  for (int i = 0; i < 3000 && all; i++)
+    {
+      char name[128];
+      snprintf (name, sizeof name, "k%d%s", i, i % 2 ? long_suffix : "");
+      const cJSON *v = cJSON_GetObjectItemCaseSensitive (many.doc->root, name);
+      all = v && cJSON_IsNumber (v) && v->valuedouble == i;
+    }
+  tap_ok (all, "3000 distinct keys, half of them long, all load (past the interned ones: copies)");
+  load_result_release (&many);
+  firec_buf_release (&text);
+  struct load_result after = load ("a_key_never_seen_before: 1\n");
+  tap_ok (after.rc == 0 && cJSON_GetObjectItemCaseSensitive (after.doc->root, "a_key_never_seen_before"),
+          "with the table full, a new key still loads");
+  load_result_release (&after);
+}
+
 static void
 test_null_diags_and_existing_error (void)
 {
@@ -1057,5 +1104,6 @@ main (void)
   test_size_limit ();
   test_load_file ();
   test_null_diags_and_existing_error ();
+  test_interned_keys ();
   return tap_done ();
 }
