@@ -419,7 +419,8 @@ firec_net_tap_create (struct firec_net *net, const char *name, uid_t uid, gid_t 
   snprintf (ifr.ifr_name, sizeof ifr.ifr_name, "%s", name);
   /* Firecracker's own flags; IFF_TUN_EXCL: fail rather than attach to a
      device of that name (tun_set_iff answers EBUSY). */
-  ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR | IFF_TUN_EXCL;
+  /* ifr_flags is a short; IFF_TUN_EXCL (0x8000) is its sign bit. */
+  ifr.ifr_flags = (short) (unsigned short) (IFF_TAP | IFF_NO_PI | IFF_VNET_HDR | IFF_TUN_EXCL);
   if (ioctl (tun, TUNSETIFF, &ifr) < 0)
     {
       if (errno == EBUSY)
