@@ -143,6 +143,37 @@ run_tmux (const char *const *argv, char **output)
   return rc == FIREC_WAIT_EXITED && WIFEXITED (status) ? WEXITSTATUS (status) : -1;
 }
 
+/* tmux new-session for the attached run. A tmux server that runs already
+   gives its sessions its own environment, not ours: ours goes with -e (the
+   state root, PATH, FIREC_TMUX_REPORT ...). */
+static const char **
+tmux_new_session (const char *tmux, const char *name, const char *self, const char *manifest, const char *base_dir)
+{
+  size_t n_env = 0;
+  while (environ[n_env])
+    n_env++;
+  const char **argv = firec_xcalloc (2 * n_env + 16, sizeof *argv);
+  size_t n = 0;
+  const char *head[] = { tmux, "new-session", "-d", "-s", name, "-x", "200", "-y", "50" };
+  for (size_t i = 0; i < FIREC_N_ELEMENTS (head); i++)
+    argv[n++] = head[i];
+  for (size_t i = 0; i < n_env; i++)
+    {
+      argv[n++] = "-e";
+      argv[n++] = environ[i];
+    }
+  argv[n++] = self;
+  argv[n++] = "run";
+  argv[n++] = "--in-tmux";
+  if (base_dir)
+    {
+      argv[n++] = "--base-dir";
+      argv[n++] = base_dir;
+    }
+  argv[n++] = manifest;
+  return argv;
+}
+
 static int
 start_in_tmux (const struct firec_model *model, const char *manifest, const char *base_dir, bool quiet)
 {
@@ -178,9 +209,7 @@ start_in_tmux (const struct firec_model *model, const char *manifest, const char
     return FIREC_EXIT_RUNTIME;
   firec_curl_settle (); /* setenv must not race the libcurl loader thread's getenv */
   setenv ("FIREC_TMUX_REPORT", report, 1);
-  const char *new_session[] = { tmux, "new-session", "-d", "-s", model->name, "-x", "200", "-y", "50", self, "run",
-                                "--in-tmux", base_dir ? "--base-dir" : manifest, base_dir ? base_dir : NULL,
-                                base_dir ? manifest : NULL, NULL };
+  cleanup_free const char **new_session = tmux_new_session (tmux, model->name, self, manifest, base_dir);
   if (run_tmux (new_session, NULL) != 0)
     {
       fprintf (stderr, "%s: cannot start the tmux session %s (is one of that name running?)\n", cli_program_name,
