@@ -47,6 +47,8 @@ int cmd_mmds (int argc, char **argv);
 int cmd_metrics (int argc, char **argv);
 int cmd_update (int argc, char **argv);
 int cmd_apply (int argc, char **argv);
+int cmd_logs (int argc, char **argv);
+int cmd_attach (int argc, char **argv);
 
 /* Helpers shared by the sub-commands. */
 int cli_parse_output (const char *value, bool allow_yaml, enum firec_output *out);
