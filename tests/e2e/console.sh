@@ -69,6 +69,25 @@ check "the VM still answers" test "$(status_of "$name")" = running
 "$FIREC_RUN" rm -f "$name" 2>/dev/null
 check "rm leaves nothing" clean_after "$name"
 
+# logs -f across the log's rotations: what it printed ends with exactly what is
+# kept (no byte lost or doubled where console.log became console.log.1).
+name=e2e-follow
+prepare hello "$name"
+FAKE_FC_GUEST_STREAM=1 "$FIREC_RUN" run -d -q "$WORK/$name/vm.json" 2>/dev/null
+"$FIREC_RUN" logs -f "$name" >"$WORK/$name/follow" 2>&1 &
+follow=$!
+sleep 0.3
+"$FIREC_RUN" stop "$name" 2>/dev/null
+wait "$follow"; rc=$?
+"$FIREC_RUN" logs "$name" >"$WORK/$name/all"
+size=$(wc -c <"$WORK/$name/all")
+check "a streaming guest: the log was rotated ($size bytes kept, logs -f exit $rc)" \
+  test "$rc" -eq 0 -a -s "$FIREC_STATE_DIR/$name/console.log.1" -a "$size" -ge 524288
+check "logs -f printed everything across the rotations: it ends with what is kept" \
+  cmp -s <(tail -c "$size" "$WORK/$name/follow") "$WORK/$name/all"
+"$FIREC_RUN" rm "$name" 2>/dev/null
+check "rm leaves nothing" clean_after "$name"
+
 name=e2e-frozen
 prepare hello "$name"
 FAKE_FC_GUEST_STREAM=1 "$FIREC_RUN" run -d -q "$WORK/$name/vm.json" 2>/dev/null
