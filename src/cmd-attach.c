@@ -13,6 +13,7 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/signalfd.h>
@@ -159,6 +160,9 @@ attach (struct firec_vm_info *info)
     .out_fd = STDOUT_FILENO,
   };
   int signal_fd = firec_supervise_signal_fd ();
+  /* A standard output that went away is no reason to die with the terminal
+     in raw mode: the console then goes nowhere until Ctrl+] q. */
+  signal (SIGPIPE, SIG_IGN);
   /* Raw mode first: once this is said, what is typed goes to the guest. */
   if (tty)
     firec_console_raw (STDIN_FILENO, &saved);

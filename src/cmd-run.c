@@ -297,6 +297,7 @@ supervise_attached (struct firec_vm *vm, const char *name, const char *helper, i
      terminal in raw mode needs its way out said. */
   if (firec_attached_console_start (a) && a->has_tty)
     fprintf (stderr, "%s: %s's console: %s\r\n", cli_program_name, name, FIREC_CONSOLE_ESCAPE_HELP);
+  signal (SIGPIPE, SIG_IGN); /* as firec-supervise: a standard output gone does not end the supervision */
   cleanup_error firec_error_t err = NULL;
   cleanup_free char *how = NULL;
   int rc = firec_attached_run (a, signal_fd, &how, &err);

@@ -64,8 +64,11 @@ main (int argc, char **argv)
       return 2;
     }
   /* SIGINT, SIGTERM and SIGHUP were blocked by firec-run and stay so across
-     exec; one that arrived meanwhile is still pending and shows up here. */
+     exec; one that arrived meanwhile is still pending and shows up here. A
+     standard output that went away (a pipe's reader) must not end the
+     supervision: the console just goes nowhere then. */
   int sfd = firec_supervise_signal_fd ();
+  signal (SIGPIPE, SIG_IGN);
   cleanup_error firec_error_t err = NULL;
   struct firec_attached *a = NULL;
   if (firec_attached_from_argv (argc, argv, &a, &err) < 0)

@@ -170,6 +170,18 @@ check "still with its console" sh -c "'$FIREC_RUN' logs '$name' | grep -q 'guest
 "$FIREC_RUN" rm "$name" 2>/dev/null
 check "rm leaves nothing" clean_after "$name"
 
+# An attached run whose standard output goes away (its pipe's reader ended):
+# the supervision goes on, the VM too.
+name=e2e-attached-pipe
+prepare hello "$name"
+(FAKE_FC_GUEST_STREAM=1 "$FIREC_RUN" run -q "$WORK/$name/vm.json" </dev/null 2>"$WORK/$name/stderr" | head -c 100 >/dev/null) &
+runner=$!
+wait_running "$name"; sleep 0.5
+check "an attached run whose output pipe broke supervises on" test "$(status_of "$name")" = running
+"$FIREC_RUN" stop "$name" 2>/dev/null; rc=$?
+wait "$runner"
+check "stop still goes through it (exit $rc), which removes everything" clean_after "$name"
+
 name=e2e-attached-stop
 prepare hello "$name"
 drive "expect:$hint" "send:\x1ds" exit:0 termios:cooked -- "$FIREC_RUN" run -q "$WORK/$name/vm.json" \
