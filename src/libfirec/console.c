@@ -322,29 +322,42 @@ write_all (int fd, const char *data, size_t len)
   return 0;
 }
 
-/* Copies what was added to the log since *current's offset, across rotations. */
+/* Writes out what fd has from its offset on. */
+static int
+copy_rest (int fd, const char *shown_dir, int out_fd, firec_error_t *err)
+{
+  struct firec_buf buf = { 0 };
+  if (append_fd (fd, &buf) < 0)
+    {
+      firec_buf_release (&buf);
+      return firec_error_set (err, errno, "cannot read the console log in %s", shown_dir);
+    }
+  int rc = buf.len ? write_all (out_fd, buf.data, buf.len) : 0;
+  firec_buf_release (&buf);
+  return rc < 0 ? firec_error_set (err, errno, "cannot write the console log out") : 0;
+}
+
+/* Copies what was added to the log since *current's offset, across
+   rotations: the keeper writes to a rotated file no more, so once it is read
+   to its end the next one follows, console.log.1 first when the keeper has
+   rotated twice meanwhile (it is not the file we read then). */
 static int
 copy_new (int dir_fd, const char *shown_dir, int *current, int out_fd, firec_error_t *err)
 {
   for (;;)
     {
-      struct firec_buf buf = { 0 };
-      if (*current >= 0 && append_fd (*current, &buf) < 0)
-        {
-          firec_buf_release (&buf);
-          return firec_error_set (err, errno, "cannot read the console log in %s", shown_dir);
-        }
-      int rc = buf.len ? write_all (out_fd, buf.data, buf.len) : 0;
-      firec_buf_release (&buf);
-      if (rc < 0)
-        return firec_error_set (err, errno, "cannot write the console log out");
-      /* Still the current file? The keeper writes to a rotated one no more,
-         so once it is read to its end, the new one is next. */
-      cleanup_close int now = -1;
+      if (*current >= 0 && copy_rest (*current, shown_dir, out_fd, err) < 0)
+        return -1;
+      cleanup_close int now = -1, old = -1;
       if (open_log (dir_fd, shown_dir, FIREC_CONSOLE_LOG, &now, err) < 0)
         return -1;
       if (now < 0 || same_file (now, *current))
         return 0;
+      if (*current >= 0 && open_log (dir_fd, shown_dir, FIREC_CONSOLE_LOG_OLD, &old, err) < 0)
+        return -1;
+      if (old >= 0 && !same_file (old, *current) && !same_file (old, now)
+          && copy_rest (old, shown_dir, out_fd, err) < 0)
+        return -1;
       if (*current >= 0)
         close (*current);
       *current = steal_fd (&now);
