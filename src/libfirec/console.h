@@ -7,11 +7,12 @@
    socket there: an attached run, or `firec-run attach`.
 
    Why a pty and not pipes: a pipe whose reader is gone makes Firecracker's
-   next write raise SIGPIPE, and Firecracker 1.5's handler logs an error about
-   it to that same stdout: a new SIGPIPE, forever, on the vCPU thread. A pty
-   whose master is gone only fails the writes (EIO), which Firecracker counts
-   and drops, and ends its input (it detaches it). So a SIGKILLed keeper costs
-   the console, never the VM. The slave is non-blocking for the same reason: a
+   next write raise SIGPIPE, and the handler of older releases logs an error
+   about it, to a log that may well be that same stdout: another SIGPIPE, on
+   the thread that wrote (later releases stopped logging there for that
+   reason). A pty whose master is gone only fails the writes (EIO), which
+   Firecracker counts and drops, and ends its input (it detaches it). So a
+   SIGKILLed keeper costs the console, never the VM. The slave is non-blocking for the same reason: a
    keeper that is stopped (SIGSTOP) or slow makes Firecracker's writes fail
    with EAGAIN instead of stalling the vCPU that makes them.
 
