@@ -153,15 +153,13 @@ cli_vm_command_parse (const struct cli_vm_command *cmd, int argc, char **argv, e
 }
 
 char *
-cli_supervisor_path (void)
+cli_supervisor_path (const char *without)
 {
   char self[PATH_MAX];
   ssize_t n = readlink ("/proc/self/exe", self, sizeof self - 1);
   if (n < 0)
     {
-      fprintf (stderr, "%s: warning: cannot read /proc/self/exe (%m): supervising in-process, with more memory "
-                       "and no guard (nothing stops the VM should firec-run be killed)\n",
-               cli_program_name);
+      fprintf (stderr, "%s: warning: cannot read /proc/self/exe (%m): %s\n", cli_program_name, without);
       return NULL;
     }
   self[n] = '\0';
@@ -173,9 +171,7 @@ cli_supervisor_path (void)
   char *installed = firec_xasprintf ("%s/%s/firec-supervise", self, FIREC_SUPERVISE_RELDIR);
   if (access (installed, X_OK) == 0)
     return installed;
-  fprintf (stderr, "%s: warning: no firec-supervise in %s: supervising in-process, with more memory and no guard "
-                   "(nothing stops the VM should firec-run be killed)\n",
-           cli_program_name, installed);
+  fprintf (stderr, "%s: warning: no firec-supervise in %s: %s\n", cli_program_name, installed, without);
   free (installed);
   return NULL;
 }

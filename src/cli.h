@@ -47,6 +47,8 @@ int cmd_mmds (int argc, char **argv);
 int cmd_metrics (int argc, char **argv);
 int cmd_update (int argc, char **argv);
 int cmd_apply (int argc, char **argv);
+int cmd_logs (int argc, char **argv);
+int cmd_attach (int argc, char **argv);
 
 /* Helpers shared by the sub-commands. */
 int cli_parse_output (const char *value, bool allow_yaml, enum firec_output *out);
@@ -100,9 +102,10 @@ int cli_start_detached (const struct firec_plan *plan, bool quiet, long lock_tim
 /* firec-supervise beside this binary (a build tree), else where the installed
    layout puts it relative to this binary (bindir to pkglibexecdir), so that an
    installation moved with `make install prefix=` or DESTDIR finds its own
-   helper and never another installation's. NULL, after a warning on stderr,
-   when there is none: the caller then supervises in-process. */
-char *cli_supervisor_path (void);
+   helper and never another installation's. NULL, after a warning on stderr
+   that ends with without (what the caller does without it), when there is
+   none. */
+char *cli_supervisor_path (const char *without);
 
 extern const char *cli_program_name;
 /* When >= 0, errors are also written here (the run inside a tmux session

@@ -4,6 +4,7 @@
 
 #include "cli.h"
 #include "attached.h"
+#include "console.h"
 #include "curl-dl.h"
 #include "interp.h"
 #include "lifecycle.h"
@@ -35,9 +36,11 @@ print_help (void)
   printf ("Usage: %s [run] [OPTIONS] FILE\n\n"
           "Starts the microVM that FILE describes: preflight, stage its files into the jail,\n"
           "start the jailer, configure Firecracker over its API, InstanceStart. Attached (the\n"
-          "default), the serial console is this terminal (keys, ^C included, go to the guest)\n"
-          "and firec-run waits for the VM to exit; `firec-run stop NAME`, SIGINT or SIGTERM\n"
-          "runs the stop policy (spec.run.stop), a second signal kills.\n"
+          "default), the serial console is this terminal (keys, ^C included, go to the guest;\n"
+          "Ctrl+] q detaches: the VM runs on as with -d; Ctrl+] s stops it) and firec-run\n"
+          "waits for the VM to exit; `firec-run stop NAME`, SIGINT or SIGTERM runs the stop\n"
+          "policy (spec.run.stop), a second signal kills. Detached, the console is kept in\n"
+          "a log (`firec-run logs NAME`, `firec-run attach NAME`).\n"
           "Any failure rolls back: nothing is left on the host.\n\n"
           "Options:\n"
           "      --base-dir DIR  where relative host paths of a stdin manifest resolve\n"
@@ -81,19 +84,21 @@ show_progress (void *data, const char *what, unsigned long long done, unsigned l
            total ? done * 100 / total : 100, done >= total ? "\n" : "");
 }
 
-/* Starts the VM detached (daemon mode): the console is /dev/null, Firecracker's
-   stderr goes to its state directory, and firec-run returns once the VM runs
-   and its state is recorded. Shared with `apply`. */
+/* Starts the VM detached (daemon mode): its console keeper keeps the console
+   in the state directory, and firec-run returns once the VM runs and its
+   state is recorded. Shared with `apply`. */
 int
 cli_start_detached (const struct firec_plan *plan, bool quiet, long lock_timeout_ms, int signal_fd, pid_t *pid,
                     firec_error_t *err)
 {
   struct step_log log = { quiet, plan };
+  cleanup_free char *helper = cli_supervisor_path ("the VM's console is not kept (it goes to /dev/null)");
   struct firec_run_opts opts = {
     .console_in = FIREC_SPAWN_FD_DEVNULL,
     .console_out = FIREC_SPAWN_FD_DEVNULL,
     .stderr_copy_fd = -1,
-    .stderr_to_log = true,
+    .detached = true,
+    .helper = helper,
     .lock_timeout_ms = lock_timeout_ms,
     .signal_fd = signal_fd,
     .on_step = log_step,
@@ -149,6 +154,37 @@ run_tmux (const char *const *argv, char **output)
   return rc == FIREC_WAIT_EXITED && WIFEXITED (status) ? WEXITSTATUS (status) : -1;
 }
 
+/* tmux new-session for the attached run. A tmux server that runs already
+   gives its sessions its own environment, not ours: ours goes with -e (the
+   state root, PATH, FIREC_TMUX_REPORT ...). */
+static const char **
+tmux_new_session (const char *tmux, const char *name, const char *self, const char *manifest, const char *base_dir)
+{
+  size_t n_env = 0;
+  while (environ[n_env])
+    n_env++;
+  const char **argv = firec_xcalloc (2 * n_env + 16, sizeof *argv);
+  size_t n = 0;
+  const char *head[] = { tmux, "new-session", "-d", "-s", name, "-x", "200", "-y", "50" };
+  for (size_t i = 0; i < FIREC_N_ELEMENTS (head); i++)
+    argv[n++] = head[i];
+  for (size_t i = 0; i < n_env; i++)
+    {
+      argv[n++] = "-e";
+      argv[n++] = environ[i];
+    }
+  argv[n++] = self;
+  argv[n++] = "run";
+  argv[n++] = "--in-tmux";
+  if (base_dir)
+    {
+      argv[n++] = "--base-dir";
+      argv[n++] = base_dir;
+    }
+  argv[n++] = manifest;
+  return argv;
+}
+
 static int
 start_in_tmux (const struct firec_model *model, const char *manifest, const char *base_dir, bool quiet)
 {
@@ -184,9 +220,7 @@ start_in_tmux (const struct firec_model *model, const char *manifest, const char
     return FIREC_EXIT_RUNTIME;
   firec_curl_settle (); /* setenv must not race the libcurl loader thread's getenv */
   setenv ("FIREC_TMUX_REPORT", report, 1);
-  const char *new_session[] = { tmux, "new-session", "-d", "-s", model->name, "-x", "200", "-y", "50", self, "run",
-                                "--in-tmux", base_dir ? "--base-dir" : manifest, base_dir ? base_dir : NULL,
-                                base_dir ? manifest : NULL, NULL };
+  cleanup_free const char **new_session = tmux_new_session (tmux, model->name, self, manifest, base_dir);
   if (run_tmux (new_session, NULL) != 0)
     {
       fprintf (stderr, "%s: cannot start the tmux session %s (is one of that name running?)\n", cli_program_name,
@@ -265,7 +299,11 @@ supervise_attached (struct firec_vm *vm, const char *name, const char *helper, i
     }
   if (helper)
     exec_supervisor (a, helper);
-  /* No helper, or it could not be run: supervise here. */
+  /* No helper, or it could not be run: supervise here. Even with -q, a
+     terminal in raw mode needs its way out said. */
+  if (firec_attached_console_start (a) && a->has_tty)
+    fprintf (stderr, "%s: %s's console: %s\r\n", cli_program_name, name, FIREC_CONSOLE_ESCAPE_HELP);
+  signal (SIGPIPE, SIG_IGN); /* as firec-supervise: a standard output gone does not end the supervision */
   cleanup_error firec_error_t err = NULL;
   cleanup_free char *how = NULL;
   int rc = firec_attached_run (a, signal_fd, &how, &err);
@@ -376,8 +414,11 @@ cmd_run (int argc, char **argv)
           cli_print_json (o);
         }
       else
-        fprintf (stderr, "%s: %s is running detached (firecracker pid %ld); `%s stop %s` stops it\n",
-                 cli_program_name, model->name, (long) pid, cli_program_name, model->name);
+        fprintf (stderr,
+                 "%s: %s is running detached (firecracker pid %ld); `%s logs %s` shows its console, `%s attach %s` "
+                 "attaches to it, `%s stop %s` stops it\n",
+                 cli_program_name, model->name, (long) pid, cli_program_name, model->name, cli_program_name,
+                 model->name, cli_program_name, model->name);
       return FIREC_EXIT_OK;
     }
 
@@ -385,7 +426,9 @@ cmd_run (int argc, char **argv)
   bool tty = isatty (STDIN_FILENO) && tcgetattr (STDIN_FILENO, &saved_tty) == 0 && tcgetpgrp (STDIN_FILENO) == getpgrp ();
   /* (cli_supervisor_path warns when there is none: then nothing stops the VM
      should firec-run be killed) */
-  cleanup_free char *helper = cli_supervisor_path ();
+  cleanup_free char *helper = cli_supervisor_path (
+      "supervising in-process, with more memory and no guard (nothing stops the VM should firec-run be killed), "
+      "and the console straight on this terminal");
   struct firec_stage_progress progress = { show_progress, NULL };
   struct firec_run_opts opts = {
     .console_in = STDIN_FILENO,
@@ -411,5 +454,6 @@ cmd_run (int argc, char **argv)
   if (!log.quiet)
     fprintf (stderr, "%s: %s is running (firecracker pid %ld, Firecracker %s)\n", cli_program_name, model->name,
              (long) firec_vm_pid (vm), firec_vm_firecracker_version (vm) ? firec_vm_firecracker_version (vm) : "?");
+
   return supervise_attached (vm, model->name, helper, signal_fd, tty ? &saved_tty : NULL);
 }

@@ -28,6 +28,8 @@ static const struct
   { "apply", cmd_apply, "start, keep or replace a VM so that it matches a manifest" },
   { "status", cmd_status, "the state of one VM" },
   { "ps", cmd_ps, "every VM on this host" },
+  { "logs", cmd_logs, "a VM's serial console as it was kept (-f: follow it)" },
+  { "attach", cmd_attach, "a VM's serial console on this terminal" },
   { "stop", cmd_stop, "run a VM's stop policy" },
   { "kill", cmd_kill, "SIGKILL a VM" },
   { "rm", cmd_rm, "stop if needed, remove the jail, cgroups and state" },

@@ -1,5 +1,6 @@
-/* firec-supervise: what an attached firec-run becomes once its VM runs, and
-   the guard that removes an attached VM whose firec-run died. It is a separate,
+/* firec-supervise: what an attached firec-run becomes once its VM runs, the
+   guard that removes an attached VM whose firec-run died, and every VM's
+   console keeper (console.h). It is a separate,
    small program (libc and cJSON) so that a supervisor that waits for hours maps
    little: not libyaml, nettle, libcap nor the validator's schema, and libcurl
    only once a stop policy sends Ctrl+Alt+Del (fcapi loads it then). firec-run
@@ -8,10 +9,12 @@
 #include "config.h"
 
 #include "attached.h"
+#include "console.h"
 #include "error.h"
 #include "supervise.h"
 #include "util.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,19 +36,39 @@ guard_main (int argc, char **argv)
   return 0;
 }
 
+static int
+console_main (int argc, char **argv)
+{
+  int master, listen_fd, dir_fd;
+  if (firec_console_keeper_args (argc, argv, &master, &listen_fd, &dir_fd) < 0)
+    return 2;
+  /* Its own process group already: the terminal's signals are not for it. A
+     client that hangs up is an error of a send, never a signal. */
+  signal (SIGHUP, SIG_IGN);
+  signal (SIGINT, SIG_IGN);
+  signal (SIGPIPE, SIG_IGN);
+  cleanup_error firec_error_t err = NULL;
+  return firec_console_keep (master, listen_fd, dir_fd, &err) < 0 ? 1 : 0;
+}
+
 int
 main (int argc, char **argv)
 {
   if (argc >= 2 && strcmp (argv[1], "--guard") == 0)
     return guard_main (argc, argv);
+  if (argc >= 2 && strcmp (argv[1], "--console") == 0)
+    return console_main (argc, argv);
   if (argc < 3)
     {
       fprintf (stderr, "firec-supervise: started by firec-run, not by hand\n");
       return 2;
     }
   /* SIGINT, SIGTERM and SIGHUP were blocked by firec-run and stay so across
-     exec; one that arrived meanwhile is still pending and shows up here. */
+     exec; one that arrived meanwhile is still pending and shows up here. A
+     standard output that went away (a pipe's reader) must not end the
+     supervision: the console just goes nowhere then. */
   int sfd = firec_supervise_signal_fd ();
+  signal (SIGPIPE, SIG_IGN);
   cleanup_error firec_error_t err = NULL;
   struct firec_attached *a = NULL;
   if (firec_attached_from_argv (argc, argv, &a, &err) < 0)
@@ -54,6 +77,8 @@ main (int argc, char **argv)
       return 1;
     }
   cleanup_free char *name = firec_xstrdup (a->record->name);
+  if (firec_attached_console_start (a) && a->has_tty)
+    fprintf (stderr, "firec-run: %s's console: %s\r\n", name, FIREC_CONSOLE_ESCAPE_HELP);
   cleanup_free char *how = NULL;
   int rc = firec_attached_run (a, sfd, &how, &err);
   fprintf (stderr, "firec-run: %s: %s\n", name, how);

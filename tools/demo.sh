@@ -2,7 +2,7 @@
 # `make demo`: runs examples/hello.yaml through the whole main job on a machine
 # without Firecracker (it is not packaged in Debian), using the project's test
 # doubles of Firecracker and its jailer: validate, plan, run detached, status,
-# stop, rm. Needs root (the jailer path). With FIREC_DEMO_FIRECRACKER and
+# logs (its console), stop, rm. Needs root (the jailer path). With FIREC_DEMO_FIRECRACKER and
 # FIREC_DEMO_JAILER set (and FIREC_TEST_GUEST holding a kernel and initrd),
 # the same steps run against the real binaries.
 set -eu
@@ -25,6 +25,7 @@ FIREC_TEST_NAME=demo-hello python3 "$top_srcdir/tests/e2e/prepare.py" "$work/ren
   >"$work/hello.json" 3>/dev/null
 say "$run" run -d "$work/hello.json"
 say "$run" status demo-hello
+say "$run" logs --tail 5 demo-hello
 say "$run" stop demo-hello
 say "$run" rm demo-hello
 echo; echo "demo: examples/hello.yaml ran and was removed; nothing is left in $work"

@@ -28,38 +28,157 @@ firec_attached_free (struct firec_attached *a)
   firec_record_free (a->record);
   firec_pidref_done (&a->vmm);
   firec_pidref_done (&a->spawned);
-  if (a->lock_fd >= 0)
-    close (a->lock_fd);
-  if (a->guard_fd >= 0)
-    close (a->guard_fd);
-  if (a->tail)
-    firec_stderr_tail_free (a->tail);
-  else if (a->stderr_fd >= 0)
-    close (a->stderr_fd);
+  int fds[] = { a->lock_fd, a->guard_fd, a->console_fd, a->relay.sock };
+  for (size_t i = 0; i < FIREC_N_ELEMENTS (fds); i++)
+    if (fds[i] >= 0)
+      close (fds[i]);
+  firec_stderr_tail_free (a->tail);
   firec_state_close (&a->state);
   free (a);
 }
 
-/* Firecracker's stderr keeps reaching ours: through the tail in-process, or
-   copied as it comes in firec-supervise. */
+/* ------------------------------------------------------------------ the console */
+
 static void
-drain_stderr (void *data)
+relay_fds (void *data, struct pollfd fds[FIREC_SUPERVISE_IO])
 {
   struct firec_attached *a = data;
-  if (a->tail)
+  firec_console_relay_fds (&a->relay, fds);
+}
+
+static enum firec_supervise_io
+relay_ready (void *data, const struct pollfd fds[FIREC_SUPERVISE_IO])
+{
+  struct firec_attached *a = data;
+  switch (firec_console_relay_ready (&a->relay, fds))
     {
-      cleanup_error firec_error_t ignored = NULL;
-      firec_stderr_tail_drain (a->tail, &ignored);
-      return;
+    case FIREC_CONSOLE_DETACH:
+      return FIREC_SUPERVISE_DETACH;
+    case FIREC_CONSOLE_STOP:
+      return FIREC_SUPERVISE_STOP;
+    case FIREC_CONSOLE_GO_ON:
+    case FIREC_CONSOLE_ENDED: /* a keeper killed: the VM goes on without a console */
+      return FIREC_SUPERVISE_GO_ON;
     }
-  char buf[4096];
-  ssize_t n;
-  while (a->stderr_fd >= 0 && (n = read (a->stderr_fd, buf, sizeof buf)) != 0)
+  return FIREC_SUPERVISE_GO_ON;
+}
+
+/* The VM has ended: its last words, as the keeper logs them. */
+static void
+relay_finish (void *data)
+{
+  struct firec_attached *a = data;
+  firec_console_relay_finish (&a->relay, 2000);
+}
+
+static void
+tail_fds (void *data, struct pollfd fds[FIREC_SUPERVISE_IO])
+{
+  struct firec_attached *a = data;
+  fds[0] = (struct pollfd){ .fd = firec_stderr_tail_fd (a->tail), .events = POLLIN };
+}
+
+static void
+tail_drain (void *data)
+{
+  struct firec_attached *a = data;
+  cleanup_error firec_error_t ignored = NULL;
+  firec_stderr_tail_drain (a->tail, &ignored);
+}
+
+static enum firec_supervise_io
+tail_ready (void *data, const struct pollfd fds[FIREC_SUPERVISE_IO])
+{
+  if (fds[0].revents)
+    tail_drain (data);
+  return FIREC_SUPERVISE_GO_ON;
+}
+
+/* The terminal's keys go to the guest: stdin when it is our foreground
+   terminal (then in raw mode), or not a terminal at all; never a terminal
+   we are in the background of. */
+bool
+firec_attached_console_start (struct firec_attached *a)
+{
+  if (a->console_fd < 0)
+    return a->relay.sock >= 0;
+  bool reads = a->has_tty || !isatty (STDIN_FILENO);
+  a->relay = (struct firec_console_relay){ .sock = steal_fd (&a->console_fd),
+                                           .in_fd = reads ? STDIN_FILENO : -1,
+                                           .out_fd = STDOUT_FILENO };
+  if (a->has_tty)
+    firec_console_raw (STDIN_FILENO, &a->tty);
+  return true;
+}
+
+static void
+console_watch (struct firec_attached *a, struct firec_supervision *s)
+{
+  s->data = a;
+  if (a->relay.sock >= 0)
     {
-      if (n < 0 && errno == EINTR)
-        continue;
-      if (n < 0 || write (STDERR_FILENO, buf, (size_t) n) < 0)
-        break;
+      s->io_fds = relay_fds;
+      s->on_io = relay_ready;
+      s->io_finish = relay_finish;
+    }
+  else if (a->tail)
+    {
+      s->io_fds = tail_fds;
+      s->on_io = tail_ready;
+      s->io_finish = tail_drain;
+    }
+}
+
+/* Ctrl+] q: from now on the VM is as if started with -d. Its record says so
+   first; then the guard and the lock let go of it (the VMM, our child, is
+   init's once we exit). */
+static int
+hand_over (struct firec_attached *a, char **how, firec_error_t *err)
+{
+  cleanup_close int dir_fd = -1;
+  cleanup_free char *shown = firec_xasprintf ("%s/%s", a->state.root, a->record->name);
+  a->record->mode = FIREC_RUN_DAEMON;
+  if (firec_state_open_vm_dir (&a->state, a->record->name, &dir_fd, err) < 0 || dir_fd < 0
+      || firec_record_write (dir_fd, shown, a->record, err) < 0)
+    {
+      a->record->mode = FIREC_RUN_ATTACHED;
+      return -1;
+    }
+  firec_guard_release (&a->guard_fd);
+  close (a->lock_fd);
+  a->lock_fd = -1;
+  *how = firec_xasprintf ("runs on, detached: `firec-run attach %s` is its console again, `firec-run stop %s` "
+                          "stops it",
+                          a->record->name, a->record->name);
+  return 0;
+}
+
+/* Supervises until the VM ends, or until it is handed over as detached. */
+static int
+supervise (struct firec_attached *a, int signal_fd, struct firec_vm_end *end, char **how, firec_error_t *err)
+{
+  const struct firec_record *r = a->record;
+  struct firec_supervision s = {
+    .vmm = &a->vmm,
+    .signal_fd = signal_fd,
+    .notify = true,
+    .stop = r->stop,
+    .stop_count = r->stop_count,
+    .stop_timeout_ms = r->stop_timeout_ms,
+    .vm_root = r->vm_root,
+    .api_socket = r->api_socket,
+  };
+  console_watch (a, &s);
+  for (;;)
+    {
+      int rc = firec_supervise (&s, end, err);
+      if (rc < 0 || !end->detached)
+        return rc;
+      cleanup_error firec_error_t detach_err = NULL;
+      if (hand_over (a, how, &detach_err) == 0)
+        return 0;
+      /* Not detached after all: say so on the console, and go on. */
+      dprintf (STDOUT_FILENO, "\r\n[firec-run: cannot detach: %s]\r\n", detach_err->message);
     }
 }
 
@@ -67,23 +186,13 @@ int
 firec_attached_run (struct firec_attached *a, int signal_fd, char **how, firec_error_t *err)
 {
   const struct firec_record *r = a->record;
-  struct firec_supervision s = {
-    .vmm = &a->vmm,
-    .signal_fd = signal_fd,
-    .notify = true,
-    .stderr_fd = a->stderr_fd,
-    .stop = r->stop,
-    .stop_count = r->stop_count,
-    .stop_timeout_ms = r->stop_timeout_ms,
-    .vm_root = r->vm_root,
-    .api_socket = r->api_socket,
-    .drain_stderr = drain_stderr,
-    .data = a,
-  };
+  firec_attached_console_start (a);
   struct firec_vm_end end;
-  int rc = firec_supervise (&s, &end, err);
+  int rc = supervise (a, signal_fd, &end, how, err);
   if (a->has_tty)
     firec_reclaim_terminal (&a->tty);
+  if (rc == 0 && end.detached)
+    return 0;
   /* The jailer, when it forked Firecracker off, is ours to reap. */
   int status;
   cleanup_error firec_error_t ignored = NULL;
@@ -173,8 +282,8 @@ firec_attached_to_argv (const struct firec_attached *a, const char *helper)
       push (&argv, &n, firec_xstrdup ("--spawned"));
       push (&argv, &n, firec_xasprintf ("%ld:%d", (long) a->spawned.pid, inherit (a->spawned.fd)));
     }
-  static const char *const fd_options[] = { "--lock-fd", "--guard-fd", "--stderr-fd" };
-  const int fds[] = { a->lock_fd, a->guard_fd, a->stderr_fd };
+  static const char *const fd_options[] = { "--lock-fd", "--guard-fd", "--console-fd" };
+  const int fds[] = { a->lock_fd, a->guard_fd, a->console_fd };
   for (size_t i = 0; i < FIREC_N_ELEMENTS (fds); i++)
     if (fds[i] >= 0)
       {
@@ -233,11 +342,8 @@ parse_option (struct firec_attached *a, int c, const char *arg, const char **roo
       return parse_fd (arg, &a->lock_fd) < 0 ? firec_error_set (err, EINVAL, "bad --lock-fd") : 0;
     case 'g':
       return parse_fd (arg, &a->guard_fd) < 0 ? firec_error_set (err, EINVAL, "bad --guard-fd") : 0;
-    case 'e':
-      if (parse_fd (arg, &a->stderr_fd) < 0)
-        return firec_error_set (err, EINVAL, "bad --stderr-fd");
-      fcntl (a->stderr_fd, F_SETFL, fcntl (a->stderr_fd, F_GETFL) | O_NONBLOCK);
-      return 0;
+    case 'c':
+      return parse_fd (arg, &a->console_fd) < 0 ? firec_error_set (err, EINVAL, "bad --console-fd") : 0;
     case 't':
       a->has_tty = tty_parse (arg, &a->tty) == 0;
       return 0;
@@ -253,13 +359,14 @@ firec_attached_from_argv (int argc, char **argv, struct firec_attached **out, fi
     { "state-root", required_argument, NULL, 'r' }, { "name", required_argument, NULL, 'n' },
     { "vmm", required_argument, NULL, 'v' },        { "spawned", required_argument, NULL, 's' },
     { "lock-fd", required_argument, NULL, 'l' },    { "guard-fd", required_argument, NULL, 'g' },
-    { "stderr-fd", required_argument, NULL, 'e' },  { "tty", required_argument, NULL, 't' },
+    { "console-fd", required_argument, NULL, 'c' }, { "tty", required_argument, NULL, 't' },
     { NULL, 0, NULL, 0 },
   };
   struct firec_attached *a = firec_xcalloc (1, sizeof *a);
   a->state = (struct firec_state) FIREC_STATE_INIT;
   a->vmm = a->spawned = (struct firec_pidref) FIREC_PIDREF_NULL;
-  a->lock_fd = a->guard_fd = a->stderr_fd = -1;
+  a->lock_fd = a->guard_fd = a->console_fd = -1;
+  a->relay.sock = -1;
   const char *root = NULL, *name = NULL;
   int c, rc = 0;
   optind = 1;

@@ -4,6 +4,11 @@
    held); what crosses the exec is serialized here and only here: the record's
    place, the process handles, the fds and the terminal's settings.
 
+   Its console is the terminal, relayed to and from the VM's console keeper
+   (console.h) in raw mode, with the escape: Ctrl+] s runs the stop policy,
+   Ctrl+] q detaches: the VM runs on as if started with -d (its record says
+   daemon, the guard and the lock let go), and ^C is the guest's.
+
    The guard: PR_SET_PDEATHSIG does not survive the jailer's change of uid, so
    nothing would stop the VMM of an attached run whose firec-run is SIGKILLed.
    A small process (firec-supervise --guard) started with the run waits on a
@@ -16,6 +21,7 @@
 #include <stdbool.h>
 #include <termios.h>
 
+#include "console.h"
 #include "error.h"
 #include "pidref.h"
 #include "process.h"
@@ -31,18 +37,29 @@ struct firec_attached
   struct firec_pidref spawned; /* the jailer when it forked firecracker off */
   int lock_fd;
   int guard_fd;
-  int stderr_fd;                  /* Firecracker's stderr pipe, -1: none */
-  struct firec_stderr_tail *tail; /* in-process: what reads (and copies) it */
-  bool has_tty;
-  struct termios tty; /* the terminal's settings to restore at the end */
+  int console_fd; /* attached to the console keeper; -1: none */
+  /* Without a keeper (no firec-supervise): the console is the terminal
+     itself, and this reads (and copies) Firecracker's stderr pipe. */
+  struct firec_stderr_tail *tail;
+  bool has_tty;       /* stdin is our foreground terminal */
+  struct termios tty; /* its settings, to restore at the end */
+  struct firec_console_relay relay;
 };
 
 void firec_attached_free (struct firec_attached *a);
 
+/* From now on the console is relayed, the terminal in raw mode (when stdin
+   is our foreground terminal). True when the escape is in effect: there is
+   a console keeper to relay (say so then, with FIREC_CONSOLE_ESCAPE_HELP and
+   "\r\n", raw mode being on). firec_attached_run does it when not done. */
+bool firec_attached_console_start (struct firec_attached *a);
+
 /* Supervises the VM until it ends, restores the terminal, then removes
-   everything and releases the guard. *how says how the VM ended; returns 0
-   when it ended normally or was stopped as asked, 1 when it ended with an
-   error, < 0 (with *err: supervision failed, or FIREC_ERR_LEFTOVERS) otherwise. */
+   everything and releases the guard; or until Ctrl+] q hands it over as a
+   detached VM. *how says how the VM ended (or that it runs on); returns 0
+   when it ended normally, was stopped as asked or runs on, 1 when it ended
+   with an error, < 0 (with *err: supervision failed, or FIREC_ERR_LEFTOVERS)
+   otherwise. */
 int firec_attached_run (struct firec_attached *a, int signal_fd, char **how, firec_error_t *err);
 
 /* The argv that execs helper (firec-supervise) with a, the fds it names made

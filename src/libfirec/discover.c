@@ -2,6 +2,7 @@
 
 #include "discover.h"
 #include "cgroup.h"
+#include "console.h"
 #include "process.h"
 #include "util.h"
 
@@ -71,14 +72,8 @@ next_arg (const char *args, size_t len, size_t *pos)
 /* The jailer before it has entered the jail (and the child it forks for
    --new-pid-ns, until that execs): known by the arguments we gave it. */
 static bool
-jailer_args_match (pid_t pid, const struct firec_record *r)
+jailer_args_match (const char *args, size_t len, const struct firec_record *r)
 {
-  char path[64];
-  snprintf (path, sizeof path, "/proc/%ld/cmdline", (long) pid);
-  cleanup_free char *args = NULL;
-  size_t len;
-  if (firec_read_file (path, 1 << 16, &args, &len) < 0)
-    return false;
   bool id = false, base = false;
   size_t pos = 0;
   for (const char *a; (a = next_arg (args, len, &pos));)
@@ -92,12 +87,30 @@ jailer_args_match (pid_t pid, const struct firec_record *r)
   return id && base;
 }
 
+/* Processes known by their arguments: the jailer, and the VM's console
+   keeper (console.h) whose pid the record may not have yet. */
+static bool
+args_match (pid_t pid, const struct firec_record *r)
+{
+  bool jailer = r->jailer && r->chroot_base;
+  if (!jailer && r->console.dir == NULL)
+    return false;
+  char path[64];
+  snprintf (path, sizeof path, "/proc/%ld/cmdline", (long) pid);
+  cleanup_free char *args = NULL;
+  size_t len;
+  if (firec_read_file (path, 1 << 16, &args, &len) < 0)
+    return false;
+  return (jailer && jailer_args_match (args, len, r))
+         || (r->console.dir && firec_console_is_keeper (args, len, r->console.dir));
+}
+
 static int
 scan_proc (const struct firec_record *r, struct firec_vm_procs *out, firec_error_t *err)
 {
   struct stat root;
   bool have_root = lstat (r->vm_root, &root) == 0 && S_ISDIR (root.st_mode);
-  if (!have_root && !r->jailer)
+  if (!have_root && !r->jailer && r->console.dir == NULL)
     return 0;
   DIR *d = opendir ("/proc");
   if (d == NULL)
@@ -111,7 +124,7 @@ scan_proc (const struct firec_record *r, struct firec_vm_procs *out, firec_error
       if (*end || pid <= 0 || known (out, (pid_t) pid))
         continue;
       bool in_jail = have_root && (same_dir ((pid_t) pid, "root", &root) || same_dir ((pid_t) pid, "cwd", &root));
-      if (in_jail || (r->jailer && r->chroot_base && jailer_args_match ((pid_t) pid, r)))
+      if (in_jail || args_match ((pid_t) pid, r))
         rc = add_pid (out, (pid_t) pid, 0, err);
     }
   closedir (d);
@@ -124,7 +137,8 @@ firec_vm_find_processes (const struct firec_record *r, struct firec_vm_procs *ou
   out->items = NULL;
   out->count = 0;
   if (add_pid (out, r->vmm.pid, r->vmm.start_time, err) < 0
-      || add_pid (out, r->jailer_process.pid, r->jailer_process.start_time, err) < 0)
+      || add_pid (out, r->jailer_process.pid, r->jailer_process.start_time, err) < 0
+      || add_pid (out, r->console.keeper.pid, r->console.keeper.start_time, err) < 0)
     return -1;
   for (size_t i = 0; r->cgroup_dirs && r->cgroup_dirs[i]; i++)
     {

@@ -2,7 +2,8 @@
    record: the recorded pids (while they still started when recorded), every
    task in the cgroups the jailer made for it, and every process whose root or
    working directory is the VM's root — and, for the moment before the jailer
-   has entered the jail, the jailer by its arguments. So `rm` kills a VMM whose
+   has entered the jail, the jailer by its arguments; the VM's console keeper
+   by its pid, or by its arguments before its pid was recorded. So `rm` kills a VMM whose
    pid was never recorded, and `run` never starts a second VMM for a name
    whose jail still has a live process. */
 #ifndef FIREC_DISCOVER_H

@@ -6,6 +6,7 @@
 #include "interp.h"
 #include "attached.h"
 #include "cgroup.h"
+#include "console.h"
 #include "fcapi.h"
 #include "lifecycle.h"
 #include "net.h"
@@ -47,6 +48,8 @@ struct firec_vm
   int guard_fd;                /* attached: the write end of the guard's pipe */
 
   int root_fd;
+  int console_slave; /* Firecracker's stdin, stdout and stderr, until it is started */
+  int console_fd;    /* attached: the connection to the console keeper */
   struct firec_pidref spawned; /* the jailer, or firecracker without it */
   struct firec_pidref vmm;
   struct firec_stderr_tail *stderr_tail;
@@ -113,7 +116,7 @@ static struct firec_record *
 new_record (struct firec_vm *vm)
 {
   struct firec_record *r
-      = firec_record_new (vm->model, vm->opts.stderr_to_log ? FIREC_RUN_DAEMON : vm->model->mode);
+      = firec_record_new (vm->model, vm->opts.detached ? FIREC_RUN_DAEMON : vm->model->mode);
   free (r->cgroup_dirs);
   free (r->cgroup_parents);
   r->cgroup_dirs = steal_pointer (&vm->pf.cgroup_dirs);
@@ -323,8 +326,8 @@ step_net_tap (struct firec_vm *vm, const struct firec_step *step, firec_error_t 
   return firec_net_link_setup (net, ifindex, t->mtu, master, err);
 }
 
-/* The last lines of Firecracker's stderr: from the pipe, or from the log file
-   in daemon mode. */
+/* The last lines of what Firecracker (or the jailer) said: from the stderr
+   pipe, or from the console log once the keeper has logged everything. */
 static void
 annotate_stderr (struct firec_vm *vm, const char *what, firec_error_t *err)
 {
@@ -333,22 +336,28 @@ annotate_stderr (struct firec_vm *vm, const char *what, firec_error_t *err)
       firec_stderr_tail_annotate (vm->stderr_tail, what, err);
       return;
     }
-  if (err == NULL || *err == NULL || vm->dir_fd < 0)
+  if (err == NULL || *err == NULL || vm->record == NULL || vm->record->console.dir == NULL)
     return;
-  cleanup_close int fd = openat (vm->dir_fd, "firecracker.log", O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+  firec_console_sync (vm->dir_fd, 1000);
   cleanup_free char *text = NULL;
   size_t len;
-  if (fd < 0 || firec_read_fd (fd, 1 << 20, &text, &len) < 0 || len == 0)
+  cleanup_error firec_error_t ignored = NULL;
+  if (firec_console_read_log (vm->dir_fd, vm->model->state_dir, &text, &len, &ignored) < 0 || len == 0)
     return;
-  size_t lines = 0;
-  const char *start = text + len;
-  while (start > text && lines <= FIREC_STDERR_TAIL_LINES)
-    if (*--start == '\n')
-      lines++;
-  char *msg = firec_xasprintf ("%s\n%s's last stderr lines (%s/firecracker.log):\n%s", (*err)->message, what,
-                               vm->model->state_dir, start + (*start == '\n'));
+  struct firec_buf buf = { 0 };
+  firec_buf_printf (&buf, "%s\nlast lines of %s's console (%s/%s):", (*err)->message, what, vm->model->state_dir,
+                    FIREC_CONSOLE_LOG);
+  const char *line = text + firec_console_tail_start (text, len, FIREC_STDERR_TAIL_LINES);
+  while (*line)
+    {
+      size_t n = strcspn (line, "\r\n");
+      if (n)
+        firec_buf_printf (&buf, "\n  %.*s", (int) n, line);
+      line += n;
+      line += strspn (line, "\r\n");
+    }
   free ((*err)->message);
-  (*err)->message = msg;
+  (*err)->message = firec_buf_steal (&buf);
 }
 
 /* ------------------------------------------------------------------ spawn */
@@ -367,16 +376,54 @@ pid_file_names_vmm (const struct firec_vm *vm)
   return m->daemonize && (version == NULL || firec_version_compare (version, "1.7") >= 0);
 }
 
-/* Where Firecracker's stderr goes: a pipe we keep reading, or the log file of
-   a detached VM. */
+/* The console keeper, before Firecracker: named in the record, started,
+   recorded with its pid. An attached run attaches at once, so that its
+   terminal shows Firecracker's first words. */
 static int
-open_child_stderr (struct firec_vm *vm, int *child_fd, firec_error_t *err)
+start_console (struct firec_vm *vm, firec_error_t *err)
 {
-  if (!vm->opts.stderr_to_log)
-    return firec_stderr_tail_open (vm->opts.stderr_copy_fd, &vm->stderr_tail, child_fd, err);
-  *child_fd = openat (vm->dir_fd, "firecracker.log", O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
-  if (*child_fd < 0)
-    return firec_error_set (err, errno, "cannot open %s/firecracker.log", vm->model->state_dir);
+  const struct firec_model *m = vm->model;
+  if (vm->opts.helper == NULL)
+    return 0;
+  vm->record->console.dir = firec_xstrdup (m->state_dir);
+  if (save_record (vm, err) < 0)
+    return -1;
+  cleanup_close int master = -1, listen_fd = -1;
+  if (firec_console_open (vm->dir_fd, m->state_dir, &master, &vm->console_slave, &listen_fd, err) < 0)
+    return -1;
+  struct firec_pidref keeper;
+  if (firec_console_start_keeper (vm->opts.helper, m->state_dir, vm->dir_fd, master, listen_fd, &keeper, err) < 0)
+    return -1;
+  vm->record->console.keeper = (struct firec_record_process){ keeper.pid, keeper.start_time };
+  firec_pidref_done (&keeper);
+  if (save_record (vm, err) < 0)
+    return -1;
+  pid_t busy;
+  return vm->opts.attached ? firec_console_request (vm->dir_fd, m->state_dir, "attach", &vm->console_fd, &busy, err)
+                           : 0;
+}
+
+/* Firecracker's stdin, stdout and stderr: the console's pty; without a
+   keeper, the terminal and a pipe for stderr, or /dev/null when detached. */
+static int
+console_stdio (struct firec_vm *vm, struct firec_spawn_opts *opts, int *child_stderr, firec_error_t *err)
+{
+  if (vm->console_slave >= 0)
+    {
+      opts->stdin_fd = opts->stdout_fd = opts->stderr_fd = vm->console_slave;
+      return 0;
+    }
+  if (vm->opts.detached)
+    {
+      opts->stdin_fd = opts->stdout_fd = opts->stderr_fd = FIREC_SPAWN_FD_DEVNULL;
+      return 0;
+    }
+  if (firec_stderr_tail_open (vm->opts.stderr_copy_fd, &vm->stderr_tail, child_stderr, err) < 0)
+    return -1;
+  opts->stdin_fd = vm->opts.console_in;
+  opts->stdout_fd = vm->opts.console_out;
+  opts->stderr_fd = *child_stderr;
+  opts->foreground_tty = vm->opts.console_is_tty ? vm->opts.console_in : -1;
   return 0;
 }
 
@@ -385,18 +432,16 @@ spawn_vmm (struct firec_vm *vm, const struct firec_step *step, firec_error_t *er
 {
   const struct firec_model *m = vm->model;
   cleanup_close int child_stderr = -1;
-  if (open_child_stderr (vm, &child_stderr, err) < 0)
-    return -1;
   struct firec_spawn_opts opts = FIREC_SPAWN_OPTS_INIT;
+  if (console_stdio (vm, &opts, &child_stderr, err) < 0)
+    return -1;
   /* The plan's argv is final: it names the resolved binaries and the cgroup
      version, and preflight checked that they are still what it names. */
   opts.argv = (const char *const *) step->argv;
   opts.envp = (const char *const *) environ;
-  opts.stdin_fd = vm->opts.console_in;
-  opts.stdout_fd = vm->opts.console_out;
-  opts.stderr_fd = child_stderr;
-  opts.die_with_parent = vm->opts.attached;
-  opts.foreground_tty = vm->opts.console_is_tty ? vm->opts.console_in : -1;
+  /* With a guard, that is what ends the VM with firec-run: not the death of
+     its parent, which would also end a VM handed over as detached. */
+  opts.die_with_parent = vm->opts.attached && vm->opts.helper == NULL;
   /* Without the jailer, the VM's root is the working directory: that is how
      the host tells the VM's processes (discover.h). */
   opts.cwd = m->jailer ? NULL : m->vm_root;
@@ -405,7 +450,12 @@ spawn_vmm (struct firec_vm *vm, const struct firec_step *step, firec_error_t *er
   opts.keep_process_group = m->daemonize;
   pid_t pid;
   int pidfd = -1;
-  if (firec_spawn (&opts, &pid, &pidfd, err) < 0)
+  int rc = firec_spawn (&opts, &pid, &pidfd, err);
+  /* Firecracker holds the console's slave now; the keeper must see the VM's
+     end as the end of its last holder. */
+  if (vm->console_slave >= 0)
+    close (steal_fd (&vm->console_slave));
+  if (rc < 0)
     return -1;
   return firec_pidref_adopt (pid, pidfd, &vm->spawned, err);
 }
@@ -414,6 +464,8 @@ static int
 step_spawn (struct firec_vm *vm, const struct firec_step *step, firec_error_t *err)
 {
   const struct firec_model *m = vm->model;
+  if (start_console (vm, err) < 0)
+    return -1;
   vm->record->phase = FIREC_PHASE_STARTING;
   if (spawn_vmm (vm, step, err) < 0)
     return -1;
@@ -662,7 +714,7 @@ vm_new (const struct firec_plan *plan, const struct firec_run_opts *opts)
   vm->model = plan->model;
   vm->opts = *opts;
   vm->state = (struct firec_state) FIREC_STATE_INIT;
-  vm->lock_fd = vm->dir_fd = vm->root_fd = vm->guard_fd = -1;
+  vm->lock_fd = vm->dir_fd = vm->root_fd = vm->guard_fd = vm->console_slave = vm->console_fd = -1;
   vm->spawned = vm->vmm = (struct firec_pidref) FIREC_PIDREF_NULL;
   firec_preflight_init (&vm->pf, plan);
   return vm;
@@ -816,7 +868,8 @@ firec_vm_attach (struct firec_vm *vm)
   a->lock_fd = steal_fd (&vm->lock_fd);
   a->guard_fd = steal_fd (&vm->guard_fd);
   a->tail = steal_pointer (&vm->stderr_tail);
-  a->stderr_fd = a->tail ? firec_stderr_tail_fd (a->tail) : -1;
+  a->console_fd = steal_fd (&vm->console_fd);
+  a->relay.sock = -1;
   firec_vm_free (vm);
   return a;
 }
@@ -838,6 +891,10 @@ firec_vm_free (struct firec_vm *vm)
     close (vm->dir_fd);
   if (vm->root_fd >= 0)
     close (vm->root_fd);
+  if (vm->console_slave >= 0)
+    close (vm->console_slave);
+  if (vm->console_fd >= 0)
+    close (vm->console_fd);
   if (vm->guard_fd >= 0)
     close (vm->guard_fd); /* a detached VM has none; an attached one hands it over */
   firec_state_close (&vm->state);

@@ -19,21 +19,25 @@ struct firec_attached;
 
 struct firec_run_opts
 {
-  /* The serial console: Firecracker's stdin and stdout (attached: the terminal;
-     daemon: /dev/null). Firecracker's stderr is always captured (and copied to
-     stderr_copy_fd when >= 0) so that a failure can quote its last lines. */
+  /* The console (console.h). With a helper, a console keeper holds it in
+     every mode, and an attached run is its first attacher (firec_vm_attach
+     hands the connection on). Without one: attached, Firecracker's stdin and
+     stdout are console_in and console_out and its stderr a pipe, read (and
+     copied to stderr_copy_fd when >= 0) so that a failure can quote its last
+     lines; detached, all three are /dev/null: nothing would read them. */
   int console_in;
   int console_out;
   bool console_is_tty; /* console_in is a terminal: give it to the VMM's process group */
   int stderr_copy_fd;
-  /* Detached (daemon mode): Firecracker's stderr goes to <state_dir>/firecracker.log
-     instead of a pipe, since firec-run will not be there to read it. */
-  bool stderr_to_log;
+  /* Detached (daemon mode: run -d, apply): firec-run returns once the VM
+     runs; its record says daemon. */
+  bool detached;
   /* Attached: the VMM must not outlive firec-run. A guard process (attached.h)
      removes the VM when firec-run dies, however it dies. */
   bool attached;
-  /* The firec-supervise program (the guard, then the supervisor); NULL: none,
-     and then an attached run is supervised in-process, without a guard. */
+  /* The firec-supervise program (the console keeper; attached, the guard,
+     then the supervisor); NULL: none, and then an attached run is supervised
+     in-process, without a guard, and no run has a console keeper. */
   const char *helper;
   long lock_timeout_ms; /* how long to wait for another run of the same VM (0: not) */
   /* The signalfd of SIGINT, SIGTERM and SIGHUP (blocked by the caller; -1:

@@ -262,7 +262,6 @@ run_policy (const struct firec_pidref *vmm, const struct firec_record *r, bool f
     .vmm = vmm,
     .signal_fd = signal_fd,
     .stop_now = true,
-    .stderr_fd = -1,
     .stop = r->stop,
     .stop_count = force ? 0 : r->stop_count,
     .stop_timeout_ms = timeout_ms,

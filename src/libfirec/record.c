@@ -110,6 +110,7 @@ firec_record_free (struct firec_record *r)
   free (r->vm_root);
   free (r->api_socket);
   free (r->firecracker_version);
+  free (r->console.dir);
   free (r->stop);
   strv_free (r->cgroup_dirs);
   strv_free (r->cgroup_parents);
@@ -242,6 +243,14 @@ firec_record_to_json (const struct firec_record *r)
     }
   cJSON_AddItemToObject (o, "jailer_process", process_to_json (&r->jailer_process));
   cJSON_AddItemToObject (o, "vmm", process_to_json (&r->vmm));
+  if (r->console.dir)
+    {
+      cJSON *console = cJSON_AddObjectToObject (o, "console");
+      cJSON_AddStringToObject (console, "dir", r->console.dir);
+      cJSON_AddItemToObject (console, "keeper", process_to_json (&r->console.keeper));
+    }
+  else
+    cJSON_AddNullToObject (o, "console");
   cJSON_AddNumberToObject (o, "started_at", (double) r->started_at);
   return o;
 }
@@ -475,6 +484,22 @@ get_taps (struct parse *p, const cJSON *o, struct firec_record *r)
     }
 }
 
+/* Optional: absent or null is no keeper. */
+static void
+get_console (struct parse *p, const cJSON *o, struct firec_record *r)
+{
+  const cJSON *c = cJSON_GetObjectItemCaseSensitive (o, "console");
+  if (c == NULL || cJSON_IsNull (c))
+    return;
+  if (!cJSON_IsObject (c))
+    {
+      problem (p, "\"console\" is not an object");
+      return;
+    }
+  r->console.dir = get_path (p, c, "dir", false);
+  r->console.keeper = get_process (p, c, "keeper");
+}
+
 static void
 parse_record (struct parse *p, struct firec_record *r)
 {
@@ -505,6 +530,7 @@ parse_record (struct parse *p, struct firec_record *r)
   get_taps (p, o, r);
   r->jailer_process = get_process (p, o, "jailer_process");
   r->vmm = get_process (p, o, "vmm");
+  get_console (p, o, r);
   r->started_at = (long long) get_number (p, o, "started_at", 0, 9007199254740991.0);
   if (r->exec_name && strchr (r->exec_name, '/'))
     problem (p, "\"exec_name\" holds a '/'");

@@ -58,6 +58,15 @@ struct firec_record_tap
   int ifindex;   /* 0 until made */
 };
 
+/* The console keeper of a run that started one (console.h): named before it
+   is started (dir set, keeper pid 0: the host shows it by its arguments), then
+   its process. */
+struct firec_record_console
+{
+  char *dir; /* the VM's state directory, where the keeper keeps the log and its socket; NULL: no keeper */
+  struct firec_record_process keeper;
+};
+
 struct firec_record
 {
   char *name;
@@ -90,6 +99,9 @@ struct firec_record
 
   struct firec_record_process jailer_process; /* what we spawned (the jailer, or firecracker) */
   struct firec_record_process vmm;            /* firecracker */
+  /* Optional in state.json (records of firec-run before console keepers
+     have none): read as no keeper. */
+  struct firec_record_console console;
   long long started_at; /* Unix time of InstanceStart, 0 before */
 };
 

@@ -152,6 +152,25 @@ check_exit (const struct firec_supervision *s, short revents, struct firec_vm_en
   return rc == FIREC_WAIT_TIMEOUT ? 0 : 1;
 }
 
+/* What the other fds ask for. A detach while the stop policy runs is not
+   taken: the VM would be left half stopped. */
+static bool
+handle_io (const struct firec_supervision *s, struct stopping *st, const struct pollfd *io)
+{
+  switch (s->on_io (s->data, io))
+    {
+    case FIREC_SUPERVISE_GO_ON:
+      return false;
+    case FIREC_SUPERVISE_DETACH:
+      return !st->active;
+    case FIREC_SUPERVISE_STOP:
+      if (!st->active)
+        begin_stop (s, st, 0);
+      return false;
+    }
+  return false;
+}
+
 int
 firec_supervise (const struct firec_supervision *s, struct firec_vm_end *end, firec_error_t *err)
 {
@@ -162,15 +181,21 @@ firec_supervise (const struct firec_supervision *s, struct firec_vm_end *end, fi
   for (;;)
     {
       advance (s, &st, end);
-      struct pollfd fds[3] = {
+      struct pollfd fds[2 + FIREC_SUPERVISE_IO] = {
         { .fd = s->vmm->fd, .events = POLLIN },
         { .fd = s->signal_fd, .events = POLLIN },
-        { .fd = s->stderr_fd, .events = POLLIN },
       };
-      if (poll (fds, 3, poll_timeout (&st)) < 0 && errno != EINTR)
+      for (size_t i = 0; i < FIREC_SUPERVISE_IO; i++)
+        fds[2 + i].fd = -1;
+      if (s->io_fds)
+        s->io_fds (s->data, fds + 2);
+      if (poll (fds, FIREC_N_ELEMENTS (fds), poll_timeout (&st)) < 0 && errno != EINTR)
         return firec_error_set (err, errno, "poll");
-      if (fds[2].revents && s->drain_stderr)
-        s->drain_stderr (s->data);
+      if (s->on_io && handle_io (s, &st, fds + 2))
+        {
+          end->detached = true;
+          return 0;
+        }
       if (fds[0].revents)
         {
           int rc = check_exit (s, fds[0].revents, end, err);
@@ -178,8 +203,8 @@ firec_supervise (const struct firec_supervision *s, struct firec_vm_end *end, fi
             return -1;
           if (rc > 0)
             {
-              if (s->drain_stderr)
-                s->drain_stderr (s->data);
+              if (s->io_finish)
+                s->io_finish (s->data);
               end->stopped = st.active;
               return 0;
             }

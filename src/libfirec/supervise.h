@@ -7,6 +7,7 @@
 #ifndef FIREC_SUPERVISE_H
 #define FIREC_SUPERVISE_H
 
+#include <poll.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
@@ -15,20 +16,34 @@
 #include "model.h"
 #include "pidref.h"
 
+/* What the fds a supervision also watches (the console) ask for. */
+enum firec_supervise_io
+{
+  FIREC_SUPERVISE_GO_ON,
+  FIREC_SUPERVISE_DETACH, /* supervising ends here: the VM runs on */
+  FIREC_SUPERVISE_STOP,   /* the stop policy, as a signal would start it */
+};
+
+#define FIREC_SUPERVISE_IO 2
+
 struct firec_supervision
 {
   const struct firec_pidref *vmm;
   int signal_fd;   /* -1: none */
   bool stop_now;   /* run the stop policy at once (the stop command), not on a signal */
   bool notify;     /* the service's own supervisor: STOPPING=1 when the stop begins */
-  int stderr_fd;   /* readable when the VMM wrote to its stderr pipe; -1: none */
   const struct firec_stop_step *stop;
   size_t stop_count;
   long stop_timeout_ms;
   const char *vm_root;    /* the VM's root, which holds... */
   const char *api_socket; /* ...the socket SendCtrlAltDel goes to */
-  /* Called when stderr_fd is readable. */
-  void (*drain_stderr) (void *data);
+  /* Other fds to watch (an attached VM's console, or Firecracker's stderr
+     pipe), NULL: none. io_fds fills them before each wait (fd -1: not now),
+     on_io gets them back with what is ready, and io_finish is called once
+     the VMM has exited, to take what is left. */
+  void (*io_fds) (void *data, struct pollfd fds[FIREC_SUPERVISE_IO]);
+  enum firec_supervise_io (*on_io) (void *data, const struct pollfd fds[FIREC_SUPERVISE_IO]);
+  void (*io_finish) (void *data);
   void *data;
 };
 
@@ -38,13 +53,15 @@ struct firec_vm_end
   int wait_status;  /* a waitpid status, or -1 when it was not our child */
   bool stopped;     /* the stop policy ran */
   int signal_sent;  /* the last signal the policy sent (0: none) */
+  bool detached;    /* it has not ended: on_io said FIREC_SUPERVISE_DETACH */
 };
 
 /* Blocks SIGINT, SIGTERM and SIGHUP and returns a signalfd for them (CLOEXEC,
    non-blocking), or -1. The mask survives exec: firec-supervise inherits it. */
 int firec_supervise_signal_fd (void);
 
-/* Returns 0 once the VMM has exited, saying how in *end. A signal on
+/* Returns 0 once the VMM has exited (or the supervision was detached from
+   it), saying how in *end. A signal on
    signal_fd starts the stop policy; one sent with sigqueue (2) carrying a
    positive int bounds the whole policy to that many milliseconds instead of
    stop_timeout_ms (how `firec-run stop --timeout` reaches an attached VM's

@@ -18,9 +18,10 @@ enum firec_teardown_kind
 };
 
 /* With the VM's lock held (lock_fd): kills every process of the VM the host
-   shows (discover.h), detaches the mounts below its root and removes its jail
-   (or run directory), the outputs it created when rolling back, the TAP
-   devices it created (while they are still those devices), its cgroups and
+   shows (discover.h: the VMM, the jailer, the console keeper), detaches the
+   mounts below its root and removes its jail (or run directory), the outputs
+   it created when rolling back, the TAP devices it created (while they are
+   still those devices), its cgroups and
    the parents made for them once empty; then, only when nothing is left, its
    state directory and its lock (lock_fd is closed then, and set to -1).
    Otherwise the record stays, so that `rm` can try again, and the error

@@ -66,6 +66,11 @@ expect "fc.json sub" mmds put web-1 ""
 expect "drive iface" update web-1 ""
 expect "--rate-limiter --rx-rate-limiter" update web-1 drive rootfs --r
 expect "" update web-1 drive rootfs --rate-limiter ""
+expect "db-2 web-1 $manifests" logs ""
+expect "--follow --help --tail" logs --
+expect "" logs --tail ""
+expect "db-2 web-1 $manifests" attach ""
+expect "db-2 web-1 $manifests" logs -f --tail 5 ""
 
 # --- the lists, against firec-run --------------------------------------------
 want=$("$FIREC_RUN" --help | sed -n '/^Commands:/,/^$/s/^  \([a-z][a-z]*\) .*/\1/p' | tr '\n' ' ' | sed 's/ $//')

@@ -1809,6 +1809,102 @@ struct conn {
 };
 
 static struct conn conns[MAX_CONNS];
+/* ======================================================= the guest console */
+
+/* What a guest does on the serial console (Firecracker's stdin and stdout),
+ * from InstanceStart on. FAKE_FC_GUEST_OUTPUT=BYTES: the guest writes BYTES
+ * of numbered 80-byte lines ("guest line 00000042 xxx...\r\n") and then
+ * "guest output done\r\n"; FAKE_FC_GUEST_STREAM=1: it never stops writing
+ * lines. Bytes that come on stdin are echoed, as a guest's shell does.
+ * Output goes out when poll says stdout takes it: a stdout that is full and
+ * non-blocking delays it (the API still answers), one that is full and
+ * blocking stalls the whole VMM, as it stalls a real vCPU. */
+static struct {
+	struct sbuf out;       /* queued, not written yet */
+	size_t off;
+	size_t left;           /* lines still to generate, in bytes */
+	bool stream, done_said, stdin_closed;
+	unsigned long line;
+} G;
+
+static void guest_start(void)
+{
+	const char *v = getenv("FAKE_FC_GUEST_OUTPUT");
+
+	sb_init(&G.out);
+	G.left = v && *v ? strtoul(v, NULL, 10) : 0;
+	G.stream = env_true("FAKE_FC_GUEST_STREAM");
+	G.done_said = !G.left && !G.stream;
+}
+
+/* Keeps about 64 KiB queued while there are lines to write. */
+static void guest_generate(void)
+{
+	while (G.out.len - G.off < 65536 && (G.left || G.stream)) {
+		char line[96];
+		int n = snprintf(line, sizeof line, "guest line %08lu %s\r\n", G.line++,
+				 "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx");
+		size_t len = (size_t)n > 80 ? 80 : (size_t)n;
+		if (!G.stream && len > G.left)
+			len = G.left;
+		line[len - 2] = '\r';
+		line[len - 1] = '\n';
+		sb_putn(&G.out, line, len);
+		if (!G.stream)
+			G.left -= len;
+	}
+	if (!G.left && !G.stream && !G.done_said) {
+		sb_puts(&G.out, "guest output done\r\n");
+		G.done_said = true;
+	}
+}
+
+static bool guest_has_output(void)
+{
+	if (!S.booted)
+		return false;
+	guest_generate();
+	return G.off < G.out.len;
+}
+
+static void guest_write(void)
+{
+	ssize_t n = write(STDOUT_FILENO, G.out.s + G.off, G.out.len - G.off);
+
+	if (n < 0) {
+		/* EAGAIN: wait for the next POLLOUT; anything else (EIO: nobody
+		 * holds the console's other end) loses the output, as on a real
+		 * serial port nobody listens to */
+		if (errno != EAGAIN && errno != EINTR)
+			G.off = G.out.len;
+	} else {
+		G.off += (size_t)n;
+	}
+	if (G.off == G.out.len) {
+		sb_reset(&G.out);
+		G.off = 0;
+	}
+}
+
+static bool guest_reads(void)
+{
+	return S.booted && !G.stdin_closed;
+}
+
+static void guest_read(void)
+{
+	char buf[4096];
+	ssize_t n = read(STDIN_FILENO, buf, sizeof buf);
+
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) {
+		G.stdin_closed = true;
+		return;
+	}
+	sb_putn(&G.out, buf, (size_t)n);
+}
+
 static void conn_close(struct conn *c);
 
 static void http_send(int fd, int status, const char *body, bool deprecated)
@@ -2097,11 +2193,12 @@ static void conn_read(struct conn *c)
 
 static void serve(int lfd)
 {
+	guest_start();
 	for (int i = 0; i < MAX_CONNS; i++)
 		conns[i].fd = -1;
 	for (;;) {
-		struct pollfd pfd[MAX_CONNS + 1];
-		int map[MAX_CONNS + 1], n = 0, timeout = -1;
+		struct pollfd pfd[MAX_CONNS + 3];
+		int map[MAX_CONNS + 3], n = 0, timeout = -1;
 
 		if (S.exit_at_ms) {
 			uint64_t now = now_ms();
@@ -2116,6 +2213,16 @@ static void serve(int lfd)
 			pfd[n].events = POLLIN;
 			map[n++] = -1;
 		}
+		if (guest_has_output()) {
+			pfd[n].fd = STDOUT_FILENO;
+			pfd[n].events = POLLOUT;
+			map[n++] = -2;
+		}
+		if (guest_reads()) {
+			pfd[n].fd = STDIN_FILENO;
+			pfd[n].events = POLLIN;
+			map[n++] = -3;
+		}
 		for (int i = 0; i < MAX_CONNS; i++)
 			if (conns[i].fd >= 0) {
 				pfd[n].fd = conns[i].fd;
@@ -2128,9 +2235,13 @@ static void serve(int lfd)
 			die_error(1, "poll: %s", io_err(errno));
 		}
 		for (int k = 0; k < n; k++) {
-			if (!(pfd[k].revents & (POLLIN | POLLHUP | POLLERR)))
+			if (!(pfd[k].revents & (POLLIN | POLLOUT | POLLHUP | POLLERR)))
 				continue;
-			if (map[k] < 0) {
+			if (map[k] == -2) {
+				guest_write();
+			} else if (map[k] == -3) {
+				guest_read();
+			} else if (map[k] < 0) {
 				int cfd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
 				int slot = -1;
 				if (cfd < 0)

@@ -324,6 +324,47 @@ sleep 0.2
 t "FAKE_FC_IGNORE_CTRL_ALT_DEL" alive "$fcpid"
 kill -9 "$fcpid"
 
+# The guest console: lines on stdout from InstanceStart on, then the marker;
+# stdin echoed; a full non-blocking stdout does not stop the API.
+mkfifo "$W/console.in"
+exec 7<>"$W/console.in"
+FAKE_FC_GUEST_OUTPUT=800 "$FC" --api-sock "$W/m.sock" <"$W/console.in" >"$W/fc.out" 2>"$W/fc.err" &
+fcpid=$!
+PIDS="$PIDS $fcpid"
+wait_for "$W/m.sock"
+t "no guest output before InstanceStart" sh -c '! grep -q "guest line" "$1"' _ "$W/fc.out"
+api "$W/m.sock" PUT /boot-source "{\"kernel_image_path\":\"$W/vmlinux\"}"
+api "$W/m.sock" PUT /actions '{"action_type":"InstanceStart"}'
+printf 'typed by the user\r' >&7
+i=0; while ! grep -q "typed by the user" "$W/fc.out" && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+t "FAKE_FC_GUEST_OUTPUT: 10 lines of 80 bytes, then the marker" \
+	sh -c 'grep -c "^guest line 0000000[0-9] x*.$" "$1" | grep -qx 10 && grep -q "^guest output done" "$1"' _ "$W/fc.out"
+t "the guest echoes its stdin" grep -q "typed by the user" "$W/fc.out"
+exec 7>&-
+kill -9 "$fcpid"
+VMLINUX=$W/vmlinux "$PYTHON3" - "$FC" "$W/n.sock" <<'PY' >"$W/stall.out" 2>&1
+import fcntl, os, subprocess, sys, time, socket
+fc, sock = sys.argv[1:3]
+r, w = os.pipe()
+fcntl.fcntl(w, fcntl.F_SETFL, os.O_NONBLOCK)
+env = dict(os.environ, FAKE_FC_GUEST_STREAM="1")
+p = subprocess.Popen([fc, "--api-sock", sock], stdout=w, stderr=subprocess.DEVNULL, env=env)
+def api(method, path, body=""):
+    for _ in range(100):
+        try:
+            s = socket.socket(socket.AF_UNIX); s.settimeout(2); s.connect(sock); break
+        except OSError:
+            time.sleep(0.05)
+    s.sendall(f"{method} {path} HTTP/1.1\r\nHost: x\r\nContent-Length: {len(body)}\r\n\r\n{body}".encode())
+    return s.recv(4096).decode().split(" ")[1]
+api("PUT", "/boot-source", '{"kernel_image_path":"%s"}' % os.environ["VMLINUX"])
+api("PUT", "/actions", '{"action_type":"InstanceStart"}')
+time.sleep(0.5)  # the pipe is full long before: nobody reads it
+print("GET / with a full non-blocking stdout:", api("GET", "/"))
+p.kill()
+PY
+t "FAKE_FC_GUEST_STREAM: a full non-blocking stdout does not stall the API" grep -q "full non-blocking stdout: 200" "$W/stall.out"
+
 # ------------------------------------------------------------ the jailer
 JB="$W/jail"
 mkdir -p "$JB"

@@ -121,6 +121,8 @@ leftovers() {
   local name=$1
   local pids; pids=$(our_pids "$name( |$)")
   [ -n "$pids" ] && echo "process: $pids $(cat /proc/${pids%% *}/cmdline 2>/dev/null | tr '\0' ' ')"
+  pids=$(pgrep -f -- "--console --state-dir $FIREC_STATE_DIR/$name( |$)")
+  [ -n "$pids" ] && echo "console keeper: $pids"
   find "$WORK/jail" -mindepth 2 -maxdepth 2 -name "$name" 2>/dev/null | sed 's/^/jail: /'
   [ -e "$FIREC_STATE_DIR/$name" ] && echo "state: $FIREC_STATE_DIR/$name"
   find "$WORK/cgroup" -name "$name" 2>/dev/null | sed 's/^/cgroup: /'

@@ -1,0 +1,135 @@
+/* Unit tests for record.c's console keeper field: it goes through a write
+   and a read unchanged, records of earlier firec-runs (without it) still
+   read, and a damaged one is EBADMSG naming what is wrong; and for the
+   keeper's identity from its arguments (console.h), by which the host finds
+   a keeper whose pid never reached the record. */
+#include "config.h"
+
+#include "console.h"
+#include "record.h"
+#include "util.h"
+#include "tap.h"
+
+#include <errno.h>
+#include <string.h>
+
+static struct firec_record *
+sample (void)
+{
+  struct firec_record *r = firec_xcalloc (1, sizeof *r);
+  r->name = firec_xstrdup ("vm-1");
+  r->manifest = firec_xstrdup ("/etc/firec/vm-1.yaml");
+  r->exec_name = firec_xstrdup ("firecracker");
+  r->vm_root = firec_xstrdup ("/run/firec/vm-1/root");
+  r->api_socket = firec_xstrdup ("/run/firec/vm-1/root/api.sock");
+  r->stop = firec_xcalloc (1, sizeof *r->stop);
+  r->cgroup_dirs = firec_xcalloc (1, sizeof *r->cgroup_dirs);
+  r->cgroup_parents = firec_xcalloc (1, sizeof *r->cgroup_parents);
+  r->mode = FIREC_RUN_DAEMON;
+  return r;
+}
+
+/* The record's JSON with the "console" member replaced by value (NULL: removed). */
+static char *
+with_console (const struct firec_record *r, const char *value)
+{
+  cleanup_cjson cJSON *json = firec_record_to_json (r);
+  cJSON_DeleteItemFromObjectCaseSensitive (json, "console");
+  if (value)
+    cJSON_AddItemToObject (json, "console", cJSON_Parse (value));
+  return cJSON_PrintUnformatted (json);
+}
+
+static struct firec_record *
+parse (const char *text, char **error)
+{
+  struct firec_record *out = NULL;
+  firec_error_t err = NULL;
+  *error = NULL;
+  if (firec_record_from_json (text, strlen (text), "state.json", &out, &err) < 0)
+    {
+      *error = firec_xasprintf ("%d %s", err->errno_value, err->message);
+      firec_error_release (&err);
+    }
+  return out;
+}
+
+static void
+test_round_trip (void)
+{
+  cleanup_record struct firec_record *r = sample ();
+  r->console.dir = firec_xstrdup ("/run/firec/vm-1");
+  r->console.keeper = (struct firec_record_process){ 4242, 987654321 };
+  cleanup_cjson cJSON *json = firec_record_to_json (r);
+  cleanup_free char *text = cJSON_PrintUnformatted (json);
+  cleanup_free char *error = NULL;
+  cleanup_record struct firec_record *back = parse (text, &error);
+  TAP_STR_EQ (error, NULL, "a record with a console keeper reads back");
+  TAP_STR_EQ (back ? back->console.dir : NULL, "/run/firec/vm-1", "... its directory");
+  tap_ok (back && back->console.keeper.pid == 4242 && back->console.keeper.start_time == 987654321,
+          "... its keeper's pid and start time");
+
+  /* Named before it is started: a directory, no process yet. */
+  r->console.keeper = (struct firec_record_process){ 0, 0 };
+  cleanup_free char *intent = with_console (r, "{\"dir\": \"/run/firec/vm-1\", \"keeper\": null}");
+  cleanup_record struct firec_record *pending = parse (intent, &error);
+  tap_ok (pending && pending->console.dir && pending->console.keeper.pid == 0,
+          "a keeper named before it is started reads as its directory without a process");
+}
+
+static void
+test_older_and_damaged (void)
+{
+  cleanup_record struct firec_record *r = sample ();
+  static const struct
+  {
+    const char *console; /* NULL: no member */
+    const char *error;   /* NULL: reads, without a keeper */
+    const char *what;
+  } cases[] = {
+    { NULL, NULL, "a record of an earlier firec-run (no \"console\") reads, without a keeper" },
+    { "null", NULL, "\"console\": null reads, without a keeper" },
+    { "[]", "74 the record state.json is damaged: \"console\" is not an object", "an array is damage" },
+    { "{\"dir\": \"run/firec/vm-1\", \"keeper\": null}",
+      "74 the record state.json is damaged: \"dir\" is not an absolute path without \"..\"", "a relative dir" },
+    { "{\"dir\": \"/run/firec/../etc\", \"keeper\": null}",
+      "74 the record state.json is damaged: \"dir\" is not an absolute path without \"..\"", "a dir that climbs" },
+    { "{\"dir\": \"/run/firec/vm-1\"}", "74 the record state.json is damaged: \"keeper\" is missing",
+      "a keeper missing" },
+    { "{\"dir\": \"/run/firec/vm-1\", \"keeper\": {\"pid\": 0, \"start_time\": 1}}",
+      "74 the record state.json is damaged: \"pid\" is not a whole number from 1 to 2147483647", "pid 0" },
+  };
+  for (size_t i = 0; i < FIREC_N_ELEMENTS (cases); i++)
+    {
+      cleanup_free char *text = with_console (r, cases[i].console);
+      cleanup_free char *error = NULL;
+      cleanup_record struct firec_record *back = parse (text, &error);
+      TAP_STR_EQ (error, cases[i].error, "%s", cases[i].what);
+      if (cases[i].error == NULL)
+        tap_ok (back && back->console.dir == NULL && back->console.keeper.pid == 0, "... no keeper");
+    }
+}
+
+static void
+test_keeper_args (void)
+{
+  static const char keeper[] = "/usr/libexec/firec/firec-supervise\0--console\0--state-dir\0/run/firec/vm-1\0"
+                               "--master-fd\0003\0--socket-fd\0004\0--dir-fd\0005";
+  tap_ok (firec_console_is_keeper (keeper, sizeof keeper, "/run/firec/vm-1"), "a keeper is known by its arguments");
+  tap_ok (!firec_console_is_keeper (keeper, sizeof keeper, "/run/firec/vm-10"), "... of its state directory only");
+  tap_ok (!firec_console_is_keeper (keeper, sizeof keeper, "/run/firec/vm"), "... not of a prefix of it");
+  static const char shell[] = "/bin/sh\0-c\0--console --state-dir /run/firec/vm-1";
+  tap_ok (!firec_console_is_keeper (shell, sizeof shell, "/run/firec/vm-1"), "a command line that mentions it is not one");
+  static const char guard[] = "firec-supervise\0--guard\0003\0--state-root\0/run/firec\0--name\0vm-1";
+  tap_ok (!firec_console_is_keeper (guard, sizeof guard, "/run/firec/vm-1"), "the guard is not one");
+  tap_ok (!firec_console_is_keeper (keeper, 20, "/run/firec/vm-1"), "cut short, it is not one");
+}
+
+int
+main (void)
+{
+  test_round_trip ();
+  test_older_and_damaged ();
+  test_keeper_args ();
+  return tap_done ();
+}
