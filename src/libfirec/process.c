@@ -312,7 +312,7 @@ struct spawn_plan
   int base;         /* above every fd named here, where sources are parked */
   int report_fd;
   pid_t parent;
-  unsigned max_fd;  /* for the close (2) loop when close_range is missing */
+  unsigned max_fd;  /* for the fcntl (2) loop when close_range is missing */
 };
 
 static void __attribute__ ((noreturn))
@@ -326,21 +326,29 @@ child_fail (int report_fd, enum spawn_step step, int errno_value)
   _exit (127);
 }
 
+/* Marks lo..hi close-on-exec rather than closing them: they go at the execve,
+   not before. Until then the child holds what the parent held, the VM's lock
+   among them, so that a firec-run killed while its child is between clone and
+   exec leaves the lock held until the child has become the jailer, which `rm`
+   (blocked on the lock meanwhile) can then recognise by its arguments. */
 static int
-close_fd_range (unsigned lo, unsigned hi, unsigned max_fd)
+seal_fd_range (unsigned lo, unsigned hi, unsigned max_fd)
 {
   if (lo > hi)
     return 0;
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
+#endif
 #ifdef SYS_close_range
-  if (syscall (SYS_close_range, lo, hi, 0) == 0)
+  if (syscall (SYS_close_range, lo, hi, CLOSE_RANGE_CLOEXEC) == 0)
     return 0;
-  if (errno != ENOSYS)
+  if (errno != ENOSYS && errno != EINVAL)
     return -1;
 #endif
   if (hi > max_fd)
     hi = max_fd;
   for (unsigned fd = lo; fd <= hi && fd >= lo; fd++)
-    close ((int) fd);
+    fcntl ((int) fd, F_SETFD, FD_CLOEXEC);
   return 0;
 }
 
@@ -413,18 +421,18 @@ child_run (const struct spawn_plan *plan)
       if (flags < 0 || fcntl (plan->keep[i], F_SETFD, flags & ~FD_CLOEXEC) < 0)
         child_fail (report_fd, SPAWN_STEP_FDS, errno);
     }
-  /* Close every gap between the kept fds; report_fd is above all of them. */
+  /* Every gap between the kept fds goes at the exec; report_fd is above all of them. */
   unsigned lo = 3;
   for (size_t i = 0; i < plan->n_keep; i++)
     {
       unsigned k = (unsigned) plan->keep[i];
-      if (k > lo && close_fd_range (lo, k - 1, plan->max_fd) < 0)
+      if (k > lo && seal_fd_range (lo, k - 1, plan->max_fd) < 0)
         child_fail (report_fd, SPAWN_STEP_FDS, errno);
       lo = k + 1;
     }
-  if ((unsigned) report_fd > lo && close_fd_range (lo, (unsigned) report_fd - 1, plan->max_fd) < 0)
+  if ((unsigned) report_fd > lo && seal_fd_range (lo, (unsigned) report_fd - 1, plan->max_fd) < 0)
     child_fail (report_fd, SPAWN_STEP_FDS, errno);
-  if (close_fd_range ((unsigned) report_fd + 1, ~0U, plan->max_fd) < 0)
+  if (seal_fd_range ((unsigned) report_fd + 1, ~0U, plan->max_fd) < 0)
     child_fail (report_fd, SPAWN_STEP_FDS, errno);
 
   if (opts->cwd && chdir (opts->cwd) < 0)

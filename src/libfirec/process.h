@@ -27,7 +27,8 @@ struct firec_spawn_opts
   int stdout_fd;
   int stderr_fd;
   /* The allow-list: fds (>= 3) the child keeps at the same numbers, CLOEXEC cleared in
-     the child only. Every other fd >= 3 is closed before execve. */
+     the child only. Every other fd >= 3 is closed by the execve (marked CLOEXEC, not
+     closed before it: see seal_fd_range in process.c). */
   const int *keep_fds;
   size_t n_keep_fds;
   /* chdir in the child before execve; NULL: stay. */
