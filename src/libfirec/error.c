@@ -69,6 +69,27 @@ firec_error_prefix (firec_error_t *err, const char *fmt, ...)
 }
 
 void
+firec_error_append (firec_error_t *err, const char *fmt, ...)
+{
+  if (err == NULL || *err == NULL)
+    return;
+  va_list ap;
+  va_start (ap, fmt);
+  cleanup_free char *more = firec_xvasprintf (fmt, ap);
+  va_end (ap);
+  char *msg = firec_xasprintf ("%s%s", (*err)->message, more);
+  free ((*err)->message);
+  (*err)->message = msg;
+}
+
+void
+firec_error_reclassify (firec_error_t *err, enum firec_error_kind kind)
+{
+  if (err && *err)
+    (*err)->kind = kind;
+}
+
+void
 firec_error_release (firec_error_t *err)
 {
   if (err == NULL || *err == NULL)

@@ -39,6 +39,12 @@ int firec_error_set_errno (firec_error_t *err, int errno_value, const char *fmt,
     __attribute__ ((format (printf, 3, 4)));
 /* Prepends context ("while X: ") to an error that is set. */
 void firec_error_prefix (firec_error_t *err, const char *fmt, ...) __attribute__ ((format (printf, 2, 3)));
+/* Appends text to an error that is set (more lines: a tail of stderr, what a
+   rollback left). */
+void firec_error_append (firec_error_t *err, const char *fmt, ...) __attribute__ ((format (printf, 2, 3)));
+/* Changes the kind of an error that is set (a rollback that left something
+   makes any failure FIREC_ERR_LEFTOVERS). */
+void firec_error_reclassify (firec_error_t *err, enum firec_error_kind kind);
 void firec_error_release (firec_error_t *err);
 
 static inline void

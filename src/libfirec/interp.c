@@ -345,8 +345,7 @@ annotate_stderr (struct firec_vm *vm, const char *what, firec_error_t *err)
   if (firec_console_read_log (vm->dir_fd, vm->model->state_dir, &text, &len, &ignored) < 0 || len == 0)
     return;
   struct firec_buf buf = { 0 };
-  firec_buf_printf (&buf, "%s\nlast lines of %s's console (%s/%s):", (*err)->message, what, vm->model->state_dir,
-                    FIREC_CONSOLE_LOG);
+  firec_buf_printf (&buf, "\nlast lines of %s's console (%s/%s):", what, vm->model->state_dir, FIREC_CONSOLE_LOG);
   const char *line = text + firec_console_tail_start (text, len, FIREC_STDERR_TAIL_LINES);
   while (*line)
     {
@@ -356,8 +355,8 @@ annotate_stderr (struct firec_vm *vm, const char *what, firec_error_t *err)
       line += n;
       line += strspn (line, "\r\n");
     }
-  free ((*err)->message);
-  (*err)->message = firec_buf_steal (&buf);
+  firec_error_append (err, "%s", buf.data);
+  firec_buf_release (&buf);
 }
 
 /* ------------------------------------------------------------------ spawn */
@@ -664,23 +663,6 @@ run_step (struct firec_vm *vm, const struct firec_step *step, firec_error_t *err
   return firec_error_set (err, 0, "unknown step kind %d", (int) step->kind);
 }
 
-static void
-append_message (firec_error_t *err, const char *fmt, ...) __attribute__ ((format (printf, 2, 3)));
-
-static void
-append_message (firec_error_t *err, const char *fmt, ...)
-{
-  if (err == NULL || *err == NULL)
-    return;
-  va_list ap;
-  va_start (ap, fmt);
-  cleanup_free char *more = firec_xvasprintf (fmt, ap);
-  va_end (ap);
-  char *msg = firec_xasprintf ("%s%s", (*err)->message, more);
-  free ((*err)->message);
-  (*err)->message = msg;
-}
-
 /* Stops the VMM and removes everything the record names; the first error stays
    the run's, with what could not be removed listed after it. */
 static void
@@ -698,12 +680,11 @@ rollback (struct firec_vm *vm, firec_error_t *err)
   firec_guard_release (&vm->guard_fd);
   if (left)
     {
-      if (err && *err)
-        (*err)->kind = FIREC_ERR_LEFTOVERS;
-      append_message (err, "\nrollback incomplete: %s", left->message);
+      firec_error_reclassify (err, FIREC_ERR_LEFTOVERS);
+      firec_error_append (err, "\nrollback incomplete: %s", left->message);
     }
   else
-    append_message (err, "\nrolled back: nothing is left on the host");
+    firec_error_append (err, "\nrolled back: nothing is left on the host");
 }
 
 static struct firec_vm *

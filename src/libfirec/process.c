@@ -939,7 +939,7 @@ firec_stderr_tail_annotate (struct firec_stderr_tail *tail, const char *what, fi
   if (text[0] == '\0')
     return;
   struct firec_buf buf = { 0 };
-  firec_buf_printf (&buf, "%s\nlast lines of %s's stderr:", (*err)->message, what);
+  firec_buf_printf (&buf, "\nlast lines of %s's stderr:", what);
   for (char *line = text; line;)
     {
       char *nl = strchr (line, '\n');
@@ -948,8 +948,8 @@ firec_stderr_tail_annotate (struct firec_stderr_tail *tail, const char *what, fi
       firec_buf_printf (&buf, "\n  %s", line);
       line = nl ? nl + 1 : NULL;
     }
-  free ((*err)->message);
-  (*err)->message = firec_buf_steal (&buf);
+  firec_error_append (err, "%s", buf.data);
+  firec_buf_release (&buf);
 }
 
 void

@@ -991,13 +991,13 @@ firec_stage_make_root (const char *jail_dir, const char *vm_root, int *root_fd, 
     {
       if (errno == EEXIST)
         {
-          const char *name = strrchr (jail, '/') + 1;
-          firec_error_set_kind (err, FIREC_ERR_PRECONDITION, 0,
-                                "the jail directory %s already exists: a VM of that name is running, or an earlier "
-                                "run crashed; run `firec-run rm %s`",
-                                jail, name);
-          if (err && *err)
-            (*err)->errno_value = EEXIST;
+          /* Preflight found none: another run made it meanwhile, or it is
+             left from one that crashed since. */
+          firec_error_set_errno (err, EEXIST,
+                                 "the jail directory %s appeared since preflight: another run of a VM of that name "
+                                 "made it, or left it",
+                                 jail);
+          firec_error_reclassify (err, FIREC_ERR_PRECONDITION);
           return -1;
         }
       return firec_error_set_kind (err, FIREC_ERR_PRECONDITION, errno, "cannot create the jail directory %s", jail);

@@ -42,8 +42,7 @@ struct firec_stage_progress
 const char *firec_stage_method_name (enum firec_stage_method method);
 
 /* Creates jail_dir's parents as needed (0755), then jail_dir itself (0755) with
-   mkdir: EEXIST is an error (kind FIREC_ERR_PRECONDITION, errno_value EEXIST) that
-   names `firec-run rm <basename of jail_dir>`. Then vm_root (jail_dir itself or a
+   mkdir: EEXIST is an error (kind FIREC_ERR_PRECONDITION, errno_value EEXIST). Then vm_root (jail_dir itself or a
    path below it) is created inside it, fd-relative, mode 0700. Returns an
    O_PATH|O_DIRECTORY fd of vm_root in *root_fd. */
 int firec_stage_make_root (const char *jail_dir, const char *vm_root, int *root_fd, firec_error_t *err);
