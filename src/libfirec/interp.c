@@ -8,6 +8,7 @@
 #include "cgroup.h"
 #include "fcapi.h"
 #include "lifecycle.h"
+#include "output.h"
 #include "pidref.h"
 #include "preflight.h"
 #include "process.h"
@@ -163,7 +164,13 @@ step_state_record (struct firec_vm *vm, firec_error_t *err)
 {
   vm->record->phase = FIREC_PHASE_RUNNING;
   vm->record->started_at = (long long) time (NULL);
-  return save_record (vm, err);
+  if (save_record (vm, err) < 0)
+    return -1;
+  /* Started: no rollback moves the earlier outputs back any more, so the ones
+     beyond those kept go. */
+  for (size_t i = 0; i < vm->record->output_count; i++)
+    firec_output_trim (vm->record->outputs[i].path, vm->record->outputs[i].moved);
+  return 0;
 }
 
 /* ------------------------------------------------------------------ staging */
@@ -215,23 +222,58 @@ step_stage_root (struct firec_vm *vm, firec_error_t *err)
   return make_socket_dirs (vm, err);
 }
 
-/* Stages one file (without the jailer: makes a missing output file). An output
-   that does not exist yet is named in the record before it is made, and by its
-   identity once it is: rollback removes it, and nothing else. */
+/* Makes room for a new output file (output.h): an existing file is moved aside,
+   named in the record first (how many names move, and which file was at the
+   path), so that a rollback, whenever firec-run dies, moves it back. A FIFO is
+   used as it is. *may_create: the record names the output (its index). */
+static int
+clear_output_path (struct firec_vm *vm, const struct firec_file *f, bool *may_create, size_t *index,
+                   firec_error_t *err)
+{
+  struct stat st;
+  int kind = firec_output_inspect (f->host_path, &st);
+  *may_create = kind == FIREC_OUTPUT_ABSENT || kind == FIREC_OUTPUT_ASIDE;
+  if (kind < 0)
+    return firec_error_set (err, errno, "cannot inspect %s", f->host_path);
+  if (kind == FIREC_OUTPUT_OTHER)
+    return firec_error_set_kind (err, FIREC_ERR_PRECONDITION, 0, "%s: %s is %s: not an output file", f->where,
+                                 f->host_path, firec_file_type_name (st.st_mode));
+  if (!*may_create)
+    return 0;
+  int count = kind == FIREC_OUTPUT_ASIDE ? firec_output_chain (f->host_path) : 0;
+  if (count < 0)
+    return firec_error_set_kind (err, FIREC_ERR_PRECONDITION, errno, "%s: cannot move the earlier files of %s aside",
+                                 f->where, f->host_path);
+  /* What moves is the name: a symbolic link there, not what it points to. */
+  struct stat name;
+  if (count && lstat (f->host_path, &name) < 0)
+    return firec_error_set (err, errno, "cannot inspect %s", f->host_path);
+  *index = firec_record_add_output (vm->record, f->host_path);
+  struct firec_record_output *o = &vm->record->outputs[*index];
+  o->moved = (unsigned) count;
+  if (count)
+    {
+      o->was_dev = name.st_dev;
+      o->was_ino = name.st_ino;
+    }
+  if (save_record (vm, err) < 0)
+    return -1;
+  return count ? firec_output_rotate (f->host_path, (unsigned) count, err) : 0;
+}
+
+/* Stages one file (without the jailer: makes the output file). An output is
+   named in the record before it is made, and by its identity once it is:
+   rollback removes it, and nothing else. */
 static int
 step_stage_file (struct firec_vm *vm, const struct firec_step *step, firec_error_t *err)
 {
   const struct firec_model *m = vm->model;
   const struct firec_file *f = step->file;
   struct stat st;
-  bool may_create = f->output && lstat (f->host_path, &st) < 0 && errno == ENOENT;
+  bool may_create = false;
   size_t index = 0;
-  if (may_create)
-    {
-      index = firec_record_add_output (vm->record, f->host_path);
-      if (save_record (vm, err) < 0)
-        return -1;
-    }
+  if (f->output && clear_output_path (vm, f, &may_create, &index, err) < 0)
+    return -1;
   bool created = false;
   if (m->jailer)
     {
@@ -250,11 +292,7 @@ step_stage_file (struct firec_vm *vm, const struct firec_step *step, firec_error
   if (!may_create)
     return 0;
   if (!created || lstat (f->host_path, &st) < 0)
-    {
-      free (vm->record->outputs[index].path);
-      vm->record->output_count--; /* it existed after all: the user's, not ours */
-      return save_record (vm, err);
-    }
+    return firec_error_set (err, EEXIST, "%s appeared while firec-run made it", f->host_path);
   vm->record->outputs[index].dev = st.st_dev;
   vm->record->outputs[index].ino = st.st_ino;
   return save_record (vm, err);

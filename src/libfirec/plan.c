@@ -625,7 +625,7 @@ static const char *
 staging_verb (const struct firec_file *f)
 {
   if (f->output)
-    return "create on the host if missing, then link";
+    return "create anew on the host (an existing file moved aside to <path>.1), then link";
   if (f->writable)
     return f->mode == FIREC_STAGING_COPY ? "copy (ephemeral: the guest's writes are discarded)"
                                          : "hard link (or bind mount across filesystems)";
@@ -681,18 +681,24 @@ add_staging (struct builder *b)
         s = add_step (b, FIREC_STEP_STAGE_FILE, f->step_id, f->pointer, "%s %s into the jail as %s", staging_verb (f),
                       f->host_path, f->vm_path);
       else
-        s = add_step (b, FIREC_STEP_STAGE_FILE, f->step_id, f->pointer, "create %s if missing", f->host_path);
+        s = add_step (b, FIREC_STEP_STAGE_FILE, f->step_id, f->pointer,
+                      "create %s anew (an existing file moved aside to %s.1)", f->host_path, f->host_path);
       s->file = f;
       if (m->jailer)
         {
           strv_addf (&touches, "%s%s", m->vm_root, f->vm_path);
-          set_undo (s, "remove %s%s%s", m->vm_root, f->vm_path,
-                    f->output ? " (the host file is kept)" : "");
+          if (f->output)
+            strv_add (&touches, f->host_path);
+          if (f->output)
+            set_undo (s, "remove %s%s; a start that fails also removes %s and moves the earlier files back", m->vm_root,
+                      f->vm_path, f->host_path);
+          else
+            set_undo (s, "remove %s%s", m->vm_root, f->vm_path);
         }
       else
         {
           strv_add (&touches, f->host_path);
-          set_undo (s, "remove %s if this run created it and it is still empty", f->host_path);
+          set_undo (s, "remove %s and move the earlier files back (a start that fails)", f->host_path);
         }
       set_touches (s, &touches);
     }

@@ -4,7 +4,9 @@
 #include "caps.h"
 #include "cgroup.h"
 #include "hostcheck.h"
+#include "jailfs.h"
 #include "lifecycle.h"
+#include "output.h"
 #include "seam.h"
 #include "state.h"
 #include "util.h"
@@ -233,47 +235,105 @@ same_filesystem (const char *a, const char *b)
   return stat (a, &sa) == 0 && stat (b, &sb) == 0 && sa.st_dev == sb.st_dev;
 }
 
-/* The basic checks of one source file (it exists, is a file, we can read it):
-   NULL when it passes, with *fd open on it (read-only, for the access check).
-   Output files may not exist yet (*fd -1): their directory must. */
-static char *
-source_problem (const struct firec_file *f, int *fd)
+/* One file of the manifest as preflight found it. */
+struct source
 {
-  /* A Uffd handler's socket cannot be opened, only found: Firecracker connects to it. */
-  bool socket = f->role == FIREC_FILE_UFFD_SOCKET;
-  *fd = open (f->host_path, (socket ? O_PATH : O_RDONLY | O_NONBLOCK | O_NOCTTY) | O_CLOEXEC);
-  int open_errno = errno;
+  const struct firec_file *file;
+  char *problem; /* NULL when it passes */
+  int fd;        /* O_PATH, for the jail uid's access check; -1 when none is needed */
+  int kind;      /* outputs: enum firec_output_kind */
+  bool found;
+  struct stat st; /* what the path names (a symbolic link's target) */
+};
+
+/* What an input of this role may be: Firecracker reads a kernel, an initrd, a
+   filter or a snapshot as a file; a device is backed by a file or a block
+   device; a Uffd handler is a listening socket. Nothing is opened before its
+   type is known: a FIFO would block, a device could act on the open. */
+static char *
+input_type_problem (const struct firec_file *f, const struct stat *st)
+{
+  bool device = f->role == FIREC_FILE_DRIVE || f->role == FIREC_FILE_PMEM;
+  if (f->role == FIREC_FILE_UFFD_SOCKET)
+    return S_ISSOCK (st->st_mode) ? NULL
+                                  : firec_xasprintf ("%s: %s is not a Unix socket (a Uffd backend_path is the socket "
+                                                     "of the page-fault handler, which must be listening before the "
+                                                     "run)",
+                                                     f->where, f->host_path);
+  if (S_ISREG (st->st_mode) || (device && S_ISBLK (st->st_mode)))
+    return NULL;
+  return firec_xasprintf ("%s: %s is %s, not a regular file%s: nothing reads it", f->where, f->host_path,
+                          firec_file_type_name (st->st_mode), device ? " or a block device" : "");
+}
+
+/* An output's directory: firec-run makes the new file there (and moves an
+   earlier one aside), as the caller. */
+static char *
+output_dir_problem (const struct firec_file *f)
+{
+  cleanup_free char *dir = firec_xstrdup (f->host_path);
+  char *slash = strrchr (dir, '/');
+  if (slash)
+    *(slash == dir ? slash + 1 : slash) = '\0';
   struct stat st;
-  bool exists = *fd >= 0 || stat (f->host_path, &st) == 0;
-  if (!exists && f->output)
+  if (stat (dir, &st) < 0 || !S_ISDIR (st.st_mode))
+    return firec_xasprintf ("%s: %s: its directory does not exist", f->where, f->host_path);
+  if (faccessat (AT_FDCWD, dir, W_OK | X_OK, AT_EACCESS) < 0)
+    return firec_xasprintf ("%s: %s: firec-run cannot create files in %s: %s", f->where, f->host_path, dir,
+                            strerror (errno));
+  return NULL;
+}
+
+static char *
+output_problem (struct source *s)
+{
+  const struct firec_file *f = s->file;
+  s->kind = firec_output_inspect (f->host_path, &s->st);
+  if (s->kind < 0)
+    return firec_xasprintf ("%s: %s: %s", f->where, f->host_path, strerror (errno));
+  s->found = s->kind == FIREC_OUTPUT_FIFO || s->kind == FIREC_OUTPUT_ASIDE;
+  switch ((enum firec_output_kind) s->kind)
     {
-      cleanup_free char *copy = firec_xstrdup (f->host_path);
-      char *slash = strrchr (copy, '/');
-      if (slash)
-        *slash = '\0';
-      if (stat (*copy ? copy : "/", &st) < 0 || !S_ISDIR (st.st_mode))
-        return firec_xasprintf ("%s: %s: its directory does not exist", f->where, f->host_path);
-      return NULL;
+    case FIREC_OUTPUT_OTHER:
+      return firec_xasprintf ("%s: %s is %s: an output is a file (firec-run makes it, moving an earlier one aside) "
+                              "or a FIFO",
+                              f->where, f->host_path, firec_file_type_name (s->st.st_mode));
+    case FIREC_OUTPUT_ASIDE:
+      if (firec_output_chain (f->host_path) < 0)
+        return firec_xasprintf ("%s: %s: cannot move the earlier files aside: %s", f->where, f->host_path,
+                                errno == ELOOP ? "more than a thousand <path>.N files follow it" : strerror (errno));
+      return output_dir_problem (f);
+    case FIREC_OUTPUT_ABSENT:
+      return output_dir_problem (f);
+    case FIREC_OUTPUT_FIFO:
+      /* Used as it is: the jail's uid opens it (the access check below). */
+      s->fd = open (f->host_path, O_PATH | O_CLOEXEC);
+      return s->fd < 0 ? firec_xasprintf ("%s: %s: %s", f->where, f->host_path, strerror (errno)) : NULL;
     }
-  if (!exists)
-    return firec_xasprintf ("%s: %s: %s", f->where, f->host_path, strerror (open_errno));
-  if (*fd < 0)
-    return firec_xasprintf ("%s: %s cannot be read: %s", f->where, f->host_path, strerror (open_errno));
-  if (socket && fstat (*fd, &st) == 0 && !S_ISSOCK (st.st_mode))
-    {
-      close (*fd);
-      *fd = -1;
-      return firec_xasprintf ("%s: %s is not a Unix socket (a Uffd backend_path is the socket of the page-fault "
-                              "handler, which must be listening before the run)",
-                              f->where, f->host_path);
-    }
-  /* An output may be a FIFO or a device; an input must be a file or a block device. */
-  if (!socket && !f->output && fstat (*fd, &st) == 0 && !S_ISREG (st.st_mode) && !S_ISBLK (st.st_mode))
-    {
-      close (*fd);
-      *fd = -1;
-      return firec_xasprintf ("%s: %s is not a regular file", f->where, f->host_path);
-    }
+  return NULL;
+}
+
+/* The basic checks of one input (it exists, is what its role reads, we can
+   read it): NULL when it passes, with s->fd on it (O_PATH). */
+static char *
+input_problem (struct source *s)
+{
+  const struct firec_file *f = s->file;
+  s->fd = open (f->host_path, O_PATH | O_CLOEXEC);
+  if (s->fd < 0)
+    return firec_xasprintf ("%s: %s: %s", f->where, f->host_path, strerror (errno));
+  if (fstat (s->fd, &s->st) < 0)
+    return firec_xasprintf ("%s: %s: %s", f->where, f->host_path, strerror (errno));
+  s->found = true;
+  char *problem = input_type_problem (f, &s->st);
+  if (problem || f->role == FIREC_FILE_UFFD_SOCKET)
+    return problem;
+  /* A file or a block device now (the very inode checked): opening it for
+     reading cannot block. */
+  cleanup_free char *proc = firec_jailfs_proc_path (s->fd);
+  cleanup_close int fd = open (proc, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+  if (fd < 0)
+    return firec_xasprintf ("%s: %s cannot be read: %s", f->where, f->host_path, strerror (errno));
   return NULL;
 }
 
@@ -306,56 +366,66 @@ check_jail_access (struct firec_preflight *pf, const struct firec_step *step, co
           f->host_path, m->chroot_base_dir);
 }
 
+/* The jail uid's rights on every file it opens, in one check (a child that
+   becomes the jail's uid); staging reuses these verdicts. */
 static void
-check_sources (struct firec_preflight *pf, const struct firec_step *step)
+check_access (struct firec_preflight *pf, const struct firec_step *step, struct source *sources, size_t n)
 {
   const struct firec_model *m = pf->plan->model;
-  size_t n = m->file_count;
-  char **problems = firec_xcalloc (n + 1, sizeof *problems);
   int *fds = firec_xcalloc (n + 1, sizeof *fds);
   ssize_t *slot = firec_xcalloc (n + 1, sizeof *slot);
   size_t open_count = 0;
   for (size_t i = 0; i < n; i++)
     {
-      int fd;
-      problems[i] = source_problem (&m->files[i], &fd);
       slot[i] = -1;
       /* In the jail Firecracker reaches a file through our link or bind mount,
          never through the host's directories: the inode's mode and ACL decide. */
-      if (fd >= 0 && m->jailer)
+      if (sources[i].fd >= 0 && sources[i].problem == NULL)
         {
-          fds[open_count] = fd;
+          fds[open_count] = sources[i].fd;
           slot[i] = (ssize_t) open_count++;
         }
-      else if (fd >= 0)
-        close (fd);
     }
-  /* All the files in one check (a child that becomes the jail's uid); staging
-     reuses these verdicts. */
   free (pf->access);
   pf->access = firec_xcalloc (open_count + 1, sizeof *pf->access);
   pf->access_count = 0;
   cleanup_error firec_error_t err = NULL;
-  bool checked = open_count == 0
-                 || firec_stage_check_access (fds, open_count, (uid_t) m->uid, (gid_t) m->gid, pf->access, &err) == 0;
-  if (checked)
-    pf->access_count = open_count;
-  else
+  if (open_count && firec_stage_check_access (fds, open_count, (uid_t) m->uid, (gid_t) m->gid, pf->access, &err) < 0)
     fail (pf, step, "%s", err->message);
-  for (size_t i = 0; i < open_count; i++)
-    close (fds[i]);
-  for (size_t i = 0; i < n; i++)
+  else
     {
-      const struct firec_file *f = &m->files[i];
-      if (problems[i])
-        fail (pf, step, "%s", problems[i]);
-      else if (m->jailer && checked && (!f->output || slot[i] >= 0))
-        check_jail_access (pf, step, f, slot[i] >= 0 ? &pf->access[slot[i]] : NULL);
-      free (problems[i]);
+      pf->access_count = open_count;
+      /* A new output is the jail uid's own; an existing one is moved aside. */
+      for (size_t i = 0; i < n; i++)
+        if (sources[i].problem == NULL && (!sources[i].file->output || slot[i] >= 0))
+          check_jail_access (pf, step, sources[i].file, slot[i] >= 0 ? &pf->access[slot[i]] : NULL);
     }
-  free (problems);
   free (fds);
   free (slot);
+}
+
+static void
+check_sources (struct firec_preflight *pf, const struct firec_step *step)
+{
+  const struct firec_model *m = pf->plan->model;
+  size_t n = m->file_count;
+  struct source *sources = firec_xcalloc (n + 1, sizeof *sources);
+  for (size_t i = 0; i < n; i++)
+    {
+      sources[i] = (struct source){ .file = &m->files[i], .fd = -1, .kind = -1 };
+      sources[i].problem = m->files[i].output ? output_problem (&sources[i]) : input_problem (&sources[i]);
+      if (sources[i].problem)
+        fail (pf, step, "%s", sources[i].problem);
+    }
+  if (m->jailer)
+    check_access (pf, step, sources, n);
+  for (size_t i = 0; i < n; i++)
+    {
+      free (sources[i].problem);
+      if (sources[i].fd >= 0)
+        close (sources[i].fd);
+    }
+  free (sources);
 }
 
 /* ------------------------------------------------------------------ the jail */

@@ -196,6 +196,9 @@ firec_record_to_json (const struct firec_record *r)
       cJSON_AddStringToObject (out, "path", r->outputs[i].path);
       cJSON_AddNumberToObject (out, "dev", (double) r->outputs[i].dev);
       cJSON_AddNumberToObject (out, "ino", (double) r->outputs[i].ino);
+      cJSON_AddNumberToObject (out, "moved", r->outputs[i].moved);
+      cJSON_AddNumberToObject (out, "was_dev", (double) r->outputs[i].was_dev);
+      cJSON_AddNumberToObject (out, "was_ino", (double) r->outputs[i].was_ino);
       cJSON_AddItemToArray (outputs, out);
     }
   cJSON_AddItemToObject (o, "jailer_process", process_to_json (&r->jailer_process));
@@ -380,6 +383,14 @@ get_stop (struct parse *p, const cJSON *o, struct firec_record *r)
   r->stop_timeout_ms = (long) get_number (p, o, "stop_timeout_ms", 0, LONG_MAX / 2);
 }
 
+/* A field added after format_version 2 was first written: absent reads as
+   fallback (a record of an earlier firec-run); present, it is checked. */
+static double
+get_later_number (struct parse *p, const cJSON *o, const char *key, double max, double fallback)
+{
+  return cJSON_GetObjectItemCaseSensitive (o, key) ? get_number (p, o, key, 0, max) : fallback;
+}
+
 static void
 get_outputs (struct parse *p, const cJSON *o, struct firec_record *r)
 {
@@ -394,6 +405,9 @@ get_outputs (struct parse *p, const cJSON *o, struct firec_record *r)
       size_t i = firec_record_add_output (r, path);
       r->outputs[i].dev = (dev_t) get_number (p, e, "dev", 0, 9007199254740991.0);
       r->outputs[i].ino = (ino_t) get_number (p, e, "ino", 0, 9007199254740991.0);
+      r->outputs[i].moved = (unsigned) get_later_number (p, e, "moved", 100000, 0);
+      r->outputs[i].was_dev = (dev_t) get_later_number (p, e, "was_dev", 9007199254740991.0, 0);
+      r->outputs[i].was_ino = (ino_t) get_later_number (p, e, "was_ino", 9007199254740991.0, 0);
     }
 }
 

@@ -35,13 +35,17 @@ struct firec_record_process
   unsigned long long start_time;
 };
 
-/* An output file a run created on the host (it did not exist): rollback removes
-   exactly these, and only while they are still that file. */
+/* An output file a run created on the host (output.h): rollback removes
+   exactly these, only while they are still that file, and moves back what was
+   moved aside for them. */
 struct firec_record_output
 {
   char *path;
   dev_t dev; /* 0 until made (the record names it before it exists) */
   ino_t ino;
+  unsigned moved;  /* names moved aside for it (<path>, <path>.1 ...), 0: the path was free */
+  dev_t was_dev;   /* with moved: the file that was at <path> (now <path>.1) */
+  ino_t was_ino;
 };
 
 struct firec_record

@@ -6,8 +6,10 @@ It keeps every section and field of the example and changes only what ties it
 to a particular host: the binaries, the chroot base, uid/gid, the netns, the
 stop policy (short waits) and the host files, which are created under DIR
 (dummy content with the test doubles, the test guest's kernel, initrd and
-rootfs with real binaries). Prints the manifest (JSON is YAML) on stdout and
-the list of host input files on fd 3, one per line."""
+rootfs with real binaries). Prints the manifest (JSON is YAML) on stdout, the
+list of host input files on fd 3 and of output files on fd 4, one per line.
+Each output file already holds an earlier run's lines: a run must move it
+aside, never write over it."""
 import json
 import os
 import shutil
@@ -59,6 +61,7 @@ else:
 files_dir = os.path.join(workdir, "files")
 os.makedirs(files_dir, exist_ok=True)
 inputs = []
+outputs = []
 
 def set_at(pointer, value):
     node = m
@@ -98,6 +101,12 @@ for i, f in enumerate(derived.get("files", [])):
                 out.write(os.urandom(256 * 1024))
         os.chmod(path, 0o644)
         inputs.append(path)
+    else:
+        with open(path, "w") as out:
+            out.writelines("an earlier run's line %d of %s\n" % (n, base) for n in range(200))
+        os.chmod(path, 0o644)
+        os.utime(path, (1600000000, 1600000000))
+        outputs.append(path)
     if spec["jailer"].get("enabled", True) and not output and "path_on_host" in field:
         # Writable drives are linked into the jail: the VM's uid must be able to write them.
         uid = spec["jailer"]["uid"]
@@ -108,3 +117,5 @@ for i, f in enumerate(derived.get("files", [])):
 json.dump(m, sys.stdout, indent=2)
 with os.fdopen(3, "w") as listing:
     listing.write("".join(p + "\n" for p in inputs))
+with os.fdopen(4, "w") as listing:
+    listing.write("".join(p + "\n" for p in outputs))
