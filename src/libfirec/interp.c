@@ -121,6 +121,14 @@ new_record (struct firec_vm *vm)
   if (vm->pf.firecracker_version)
     r->firecracker_version = firec_xstrdup (vm->pf.firecracker_version);
   r->digest = firec_model_digest (vm->model);
+  /* What other runs must not write (or, what it writes, use): the files it
+     uses in place. A new output is named once it is made (outputs). */
+  for (size_t i = 0; i < vm->pf.file_count; i++)
+    {
+      const struct firec_preflight_file *f = &vm->pf.files[i];
+      if (f->use == FIREC_USE_READ || f->use == FIREC_USE_WRITE)
+        firec_record_add_file (r, f->dev, f->ino, f->use == FIREC_USE_WRITE);
+    }
   return r;
 }
 
@@ -153,6 +161,10 @@ step_state_create (struct firec_vm *vm, firec_error_t *err)
       || firec_state_open_vm_dir (&vm->state, m->name, &vm->dir_fd, err) < 0)
     return -1;
   if (save_record (vm, err) < 0 || save_identity (vm, err) < 0 || save_manifest (vm, err) < 0)
+    return -1;
+  /* Named now: a run that started at the same instant sees our files, or we
+     see its (preflight.h). */
+  if (firec_preflight_recheck_others (&vm->pf, err) < 0)
     return -1;
   if (vm->opts.attached && vm->opts.helper)
     return firec_guard_start (vm->opts.helper, vm->state.root, m->name, &vm->guard_fd, err);

@@ -7,6 +7,7 @@
 #include "jailfs.h"
 #include "lifecycle.h"
 #include "output.h"
+#include "record.h"
 #include "seam.h"
 #include "state.h"
 #include "util.h"
@@ -51,6 +52,7 @@ firec_preflight_release (struct firec_preflight *pf)
   free (pf->jailer_path);
   free (pf->firecracker_version);
   free (pf->access);
+  free (pf->files);
   strv_free (pf->cgroup_dirs);
   strv_free (pf->cgroup_parents);
   memset (pf, 0, sizeof *pf);
@@ -404,6 +406,260 @@ check_access (struct firec_preflight *pf, const struct firec_step *step, struct 
   free (slot);
 }
 
+/* ------------------------------------------------------------------ file identity */
+
+/* A file, as the kernel knows it: a block device by its device number (two
+   nodes of one disk are one disk), anything else by its inode. */
+static void
+identity_of (const struct stat *st, dev_t *dev, ino_t *ino)
+{
+  *dev = S_ISBLK (st->st_mode) ? st->st_rdev : st->st_dev;
+  *ino = S_ISBLK (st->st_mode) ? 0 : st->st_ino;
+}
+
+static void
+add_identity (struct firec_preflight *pf, const char *where, const char *path, const struct stat *st,
+              enum firec_preflight_use use, bool output)
+{
+  pf->files = firec_xrealloc (pf->files, (pf->file_count + 1) * sizeof *pf->files);
+  struct firec_preflight_file *f = &pf->files[pf->file_count++];
+  *f = (struct firec_preflight_file){ .where = where, .path = path, .use = use, .output = output };
+  identity_of (st, &f->dev, &f->ino);
+}
+
+static enum firec_preflight_use
+use_of (const struct source *s)
+{
+  const struct firec_file *f = s->file;
+  if (f->output)
+    return s->kind == FIREC_OUTPUT_FIFO ? FIREC_USE_WRITE : FIREC_USE_OUTPUT_ASIDE;
+  return f->writable && f->role != FIREC_FILE_UFFD_SOCKET ? FIREC_USE_WRITE : FIREC_USE_READ;
+}
+
+/* Every file the manifest names that exists: the staged ones, the data files
+   firec-run reads, the binaries. */
+static void
+collect_identities (struct firec_preflight *pf, const struct source *sources, size_t n)
+{
+  const struct firec_model *m = pf->plan->model;
+  for (size_t i = 0; i < n; i++)
+    if (sources[i].found)
+      add_identity (pf, sources[i].file->where, sources[i].file->host_path, &sources[i].st, use_of (&sources[i]),
+                    sources[i].file->output);
+  const struct firec_data_file *data[] = { &m->mmds_data_file, &m->cpu_config_file };
+  for (size_t i = 0; i < FIREC_N_ELEMENTS (data); i++)
+    {
+      struct stat st;
+      if (data[i]->host_path && stat (data[i]->host_path, &st) == 0)
+        add_identity (pf, data[i]->where, data[i]->host_path, &st, FIREC_USE_DATA, false);
+    }
+  const struct firec_binary *binaries[] = { &m->firecracker_binary, m->jailer ? &m->jailer_binary : NULL };
+  for (size_t i = 0; i < FIREC_N_ELEMENTS (binaries); i++)
+    if (binaries[i] && binaries[i]->found)
+      {
+        struct stat st = { .st_mode = S_IFREG, .st_dev = binaries[i]->dev, .st_ino = binaries[i]->ino };
+        add_identity (pf, binaries[i]->where, binaries[i]->path, &st, FIREC_USE_DATA, false);
+      }
+}
+
+static bool
+writes (enum firec_preflight_use use)
+{
+  return use == FIREC_USE_WRITE || use == FIREC_USE_OUTPUT_ASIDE;
+}
+
+/* One file behind two fields, one of which writes it (validate compared the
+   spellings; this is the same file through a hard or symbolic link). */
+static void
+check_same_files (struct firec_preflight *pf, const struct firec_step *step)
+{
+  for (size_t k = 0; k < pf->file_count; k++)
+    for (size_t j = 0; j < k; j++)
+      {
+        const struct firec_preflight_file *a = &pf->files[j], *b = &pf->files[k];
+        if (a->dev != b->dev || a->ino != b->ino || !(writes (a->use) || writes (b->use)))
+          continue;
+        const char *why = a->output && b->output ? "two outputs cannot share a file"
+                          : a->output || b->output
+                              ? "an output must not be an input of the same VM: Firecracker writes it from its "
+                                "first byte"
+                              : "a file the guest writes backs one device only, and is no other input (read-only "
+                                "files may be shared)";
+        fail (pf, step, "%s: %s is the same file as %s (%s): %s", b->where, b->path, a->where, a->path, why);
+      }
+}
+
+/* Two outputs that will be one new file (a symbolic link in a directory's
+   path): compared by directory and name. */
+static void
+check_output_places (struct firec_preflight *pf, const struct firec_step *step, const struct source *sources,
+                     size_t n)
+{
+  for (size_t k = 0; k < n; k++)
+    for (size_t j = 0; j < k; j++)
+      {
+        const struct firec_file *a = sources[j].file, *b = sources[k].file;
+        if (!a->output || !b->output || sources[j].found || sources[k].found)
+          continue;
+        const char *na = strrchr (a->host_path, '/') + 1, *nb = strrchr (b->host_path, '/') + 1;
+        cleanup_free char *da = firec_xstrndup (a->host_path, (size_t) (na - a->host_path));
+        cleanup_free char *db = firec_xstrndup (b->host_path, (size_t) (nb - b->host_path));
+        struct stat sa, sb;
+        if (strcmp (na, nb) == 0 && stat (da, &sa) == 0 && stat (db, &sb) == 0 && sa.st_dev == sb.st_dev
+            && sa.st_ino == sb.st_ino)
+          fail (pf, step, "%s: %s is the same file as %s (%s): two outputs cannot share a file", b->where,
+                b->host_path, a->where, a->host_path);
+      }
+}
+
+/* Moving an output's earlier files aside must not move a file the VM uses. */
+static void
+check_aside_chains (struct firec_preflight *pf, const struct firec_step *step, const struct source *sources,
+                    size_t n)
+{
+  for (size_t i = 0; i < n; i++)
+    {
+      if (sources[i].problem || sources[i].kind != FIREC_OUTPUT_ASIDE || !sources[i].file->output)
+        continue;
+      const struct firec_file *f = sources[i].file;
+      int count = firec_output_chain (f->host_path);
+      for (int k = 1; k < count; k++)
+        {
+          cleanup_free char *name = firec_output_aside_name (f->host_path, (unsigned) k);
+          struct stat st;
+          dev_t dev;
+          ino_t ino;
+          if (stat (name, &st) < 0)
+            continue;
+          identity_of (&st, &dev, &ino);
+          for (size_t j = 0; j < pf->file_count; j++)
+            if (pf->files[j].dev == dev && pf->files[j].ino == ino && !pf->files[j].output)
+              fail (pf, step,
+                    "%s: moving the earlier %s aside would move %s to %s.%d, but %s is the file of %s: move %s "
+                    "away first",
+                    f->where, f->host_path, name, f->host_path, k + 1, name, pf->files[j].where, f->host_path);
+        }
+    }
+}
+
+/* ------------------------------------------------------------------ other VMs */
+
+/* The files of the other VMs of this host, from their records (each names its
+   files before its jail is staged, record.h), against ours: a file one VM
+   writes is used by no other. Records rather than an OFD lock on each file:
+   firec-run holds no process for a detached VM's life, and Firecracker takes
+   no lock itself. What this cannot see: VMs of another state root (another
+   FIREC_STATE_DIR, or another user's firec-run, whose root is under its own
+   home or runtime directory), and VMs that firec-run did not start. */
+static bool
+vm_is_live (const struct firec_state *st, const char *name, const struct firec_record *r, pid_t *pid)
+{
+  cleanup_error firec_error_t ignored = NULL;
+  pid_t holder = 0;
+  /* Its lock is held by a firec-run starting it, supervising it (attached) or
+     operating on it; else its processes tell. */
+  bool live = firec_state_lock_held (st, name, &holder, &ignored) == 1;
+  *pid = holder;
+  const struct firec_record_process *procs[] = { &r->vmm, &r->jailer_process };
+  for (size_t i = 0; i < FIREC_N_ELEMENTS (procs) && !live; i++)
+    {
+      struct firec_pidref ref = FIREC_PIDREF_NULL;
+      if (procs[i]->pid > 0 && firec_pidref_open (procs[i]->pid, procs[i]->start_time, &ref, &ignored) == 1)
+        {
+          live = true;
+          *pid = procs[i]->pid;
+        }
+      firec_pidref_done (&ref);
+    }
+  return live;
+}
+
+/* How the other VM's record r uses the file f, when that excludes our use:
+   "writes", "reads"; NULL when it does not (both only read it). */
+static const char *
+record_conflict (const struct firec_record *r, const struct firec_preflight_file *f)
+{
+  if (f->use == FIREC_USE_DATA)
+    return NULL;
+  for (size_t i = 0; i < r->output_count; i++)
+    if ((r->outputs[i].dev || r->outputs[i].ino) && r->outputs[i].dev == f->dev && r->outputs[i].ino == f->ino)
+      return "writes";
+  for (size_t i = 0; i < r->file_count; i++)
+    if (r->files[i].dev == f->dev && r->files[i].ino == f->ino && (r->files[i].writable || writes (f->use)))
+      return r->files[i].writable ? "writes" : "reads";
+  return NULL;
+}
+
+static char **
+other_vm_conflicts (const struct firec_preflight *pf)
+{
+  const struct firec_model *m = pf->plan->model;
+  char **found = firec_xcalloc (1, sizeof *found);
+  size_t count = 0;
+  cleanup_state struct firec_state st = FIREC_STATE_INIT;
+  cleanup_error firec_error_t err = NULL;
+  char **names = NULL;
+  size_t n = 0;
+  if (firec_state_open (false, &st, &err) < 0 || st.root_fd < 0 || firec_state_list (&st, &names, &n, &err) < 0)
+    return found;
+  for (size_t v = 0; v < n; v++)
+    {
+      cleanup_close int dir_fd = -1;
+      cleanup_record struct firec_record *r = NULL;
+      cleanup_error firec_error_t read_err = NULL;
+      cleanup_free char *shown = firec_xasprintf ("%s/%s", st.root, names[v]);
+      pid_t pid;
+      /* A record that cannot be read says nothing here (status shows it). */
+      if (strcmp (names[v], m->name) == 0 || firec_state_open_vm_dir (&st, names[v], &dir_fd, &read_err) < 0
+          || dir_fd < 0 || firec_record_read (dir_fd, shown, &r, &read_err) < 0 || r == NULL
+          || !vm_is_live (&st, names[v], r, &pid))
+        continue;
+      for (size_t i = 0; i < pf->file_count; i++)
+        {
+          const struct firec_preflight_file *f = &pf->files[i];
+          const char *how = record_conflict (r, f);
+          if (how == NULL)
+            continue;
+          cleanup_free char *who = pid ? firec_xasprintf (" (pid %ld)", (long) pid) : firec_xstrdup ("");
+          found = firec_xrealloc (found, (count + 2) * sizeof *found);
+          found[count++] = firec_xasprintf ("%s: %s is a file the VM %s%s %s, and this one would %s: a file one VM "
+                                            "writes is used by no other (read-only sharing is fine)",
+                                            f->where, f->path, names[v], who, how,
+                                            f->use == FIREC_USE_OUTPUT_ASIDE ? "move it aside"
+                                            : writes (f->use)                 ? "write it"
+                                                                              : "read it");
+          found[count] = NULL;
+        }
+    }
+  strv_free (names);
+  return found;
+}
+
+static void
+check_other_vms (struct firec_preflight *pf, const struct firec_step *step)
+{
+  char **found = other_vm_conflicts (pf);
+  for (size_t i = 0; found[i]; i++)
+    fail (pf, step, "%s", found[i]);
+  strv_free (found);
+}
+
+int
+firec_preflight_recheck_others (const struct firec_preflight *pf, firec_error_t *err)
+{
+  char **found = other_vm_conflicts (pf);
+  struct firec_buf text = { 0 };
+  for (size_t i = 0; found[i]; i++)
+    firec_buf_printf (&text, "\n  - %s", found[i]);
+  strv_free (found);
+  if (text.len == 0)
+    return 0;
+  firec_error_set_kind (err, FIREC_ERR_PRECONDITION, 0, "another run started meanwhile with a file of %s:%s",
+                        pf->plan->model->name, text.data);
+  firec_buf_release (&text);
+  return -1;
+}
+
 static void
 check_sources (struct firec_preflight *pf, const struct firec_step *step)
 {
@@ -419,6 +675,11 @@ check_sources (struct firec_preflight *pf, const struct firec_step *step)
     }
   if (m->jailer)
     check_access (pf, step, sources, n);
+  collect_identities (pf, sources, n);
+  check_same_files (pf, step);
+  check_output_places (pf, step, sources, n);
+  check_aside_chains (pf, step, sources, n);
+  check_other_vms (pf, step);
   for (size_t i = 0; i < n; i++)
     {
       free (sources[i].problem);

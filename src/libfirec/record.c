@@ -116,6 +116,7 @@ firec_record_free (struct firec_record *r)
   for (size_t i = 0; i < r->output_count; i++)
     free (r->outputs[i].path);
   free (r->outputs);
+  free (r->files);
   free (r);
 }
 
@@ -125,6 +126,13 @@ firec_record_add_output (struct firec_record *r, const char *path)
   r->outputs = firec_xrealloc (r->outputs, (r->output_count + 1) * sizeof *r->outputs);
   r->outputs[r->output_count] = (struct firec_record_output){ .path = firec_xstrdup (path) };
   return r->output_count++;
+}
+
+void
+firec_record_add_file (struct firec_record *r, dev_t dev, ino_t ino, bool writable)
+{
+  r->files = firec_xrealloc (r->files, (r->file_count + 1) * sizeof *r->files);
+  r->files[r->file_count++] = (struct firec_record_file){ dev, ino, writable };
 }
 
 /* ------------------------------------------------------------------ writing */
@@ -200,6 +208,15 @@ firec_record_to_json (const struct firec_record *r)
       cJSON_AddNumberToObject (out, "was_dev", (double) r->outputs[i].was_dev);
       cJSON_AddNumberToObject (out, "was_ino", (double) r->outputs[i].was_ino);
       cJSON_AddItemToArray (outputs, out);
+    }
+  cJSON *files = cJSON_AddArrayToObject (o, "files");
+  for (size_t i = 0; i < r->file_count; i++)
+    {
+      cJSON *f = cJSON_CreateObject ();
+      cJSON_AddNumberToObject (f, "dev", (double) r->files[i].dev);
+      cJSON_AddNumberToObject (f, "ino", (double) r->files[i].ino);
+      cJSON_AddBoolToObject (f, "writable", r->files[i].writable);
+      cJSON_AddItemToArray (files, f);
     }
   cJSON_AddItemToObject (o, "jailer_process", process_to_json (&r->jailer_process));
   cJSON_AddItemToObject (o, "vmm", process_to_json (&r->vmm));
@@ -412,6 +429,20 @@ get_outputs (struct parse *p, const cJSON *o, struct firec_record *r)
 }
 
 static void
+get_files (struct parse *p, const cJSON *o, struct firec_record *r)
+{
+  const cJSON *a = cJSON_GetObjectItemCaseSensitive (o, "files");
+  if (a && !cJSON_IsArray (a))
+    problem (p, "\"files\" is not an array");
+  for (const cJSON *e = cJSON_IsArray (a) ? a->child : NULL; e; e = e->next)
+    {
+      dev_t dev = (dev_t) get_number (p, e, "dev", 0, 9007199254740991.0);
+      ino_t ino = (ino_t) get_number (p, e, "ino", 0, 9007199254740991.0);
+      firec_record_add_file (r, dev, ino, get_bool (p, e, "writable"));
+    }
+}
+
+static void
 parse_record (struct parse *p, struct firec_record *r)
 {
   static const char *const phases[] = { "creating", "starting", "running", "stopped" };
@@ -438,6 +469,7 @@ parse_record (struct parse *p, struct firec_record *r)
   r->cgroup_dirs = get_paths (p, o, "cgroup_dirs");
   r->cgroup_parents = get_paths (p, o, "cgroup_parents");
   get_outputs (p, o, r);
+  get_files (p, o, r);
   r->jailer_process = get_process (p, o, "jailer_process");
   r->vmm = get_process (p, o, "vmm");
   r->started_at = (long long) get_number (p, o, "started_at", 0, 9007199254740991.0);

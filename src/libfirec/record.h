@@ -48,6 +48,17 @@ struct firec_record_output
   ino_t was_ino;
 };
 
+/* A host file the VM uses in place (an input, or a FIFO output), by identity:
+   another run's preflight compares its files with these, so that no file one
+   VM writes is used by another. A block device is (st_rdev, 0). Written before
+   the jail is staged. */
+struct firec_record_file
+{
+  dev_t dev;
+  ino_t ino;
+  bool writable; /* the VM writes it */
+};
+
 struct firec_record
 {
   char *name;
@@ -75,6 +86,8 @@ struct firec_record
   char **cgroup_parents; /* NULL-terminated: parents that did not exist; removed when empty */
   struct firec_record_output *outputs;
   size_t output_count;
+  struct firec_record_file *files; /* absent in records of an earlier firec-run: none */
+  size_t file_count;
 
   struct firec_record_process jailer_process; /* what we spawned (the jailer, or firecracker) */
   struct firec_record_process vmm;            /* firecracker */
@@ -96,6 +109,7 @@ firec_record_freep (struct firec_record **r)
 
 /* Adds an output the run is about to create (dev/ino 0) and returns its index. */
 size_t firec_record_add_output (struct firec_record *r, const char *path);
+void firec_record_add_file (struct firec_record *r, dev_t dev, ino_t ino, bool writable);
 
 cJSON *firec_record_to_json (const struct firec_record *r);
 /* Parses and checks every field: anything missing or of the wrong type is

@@ -179,4 +179,111 @@ timeout 10 "$FIREC_RUN" mmds put "$name" "$WORK/$name/a-fifo" 2>"$WORK/$name/mmd
 check "mmds put NAME FIFO is refused at once (exit $rc)" sh -c "[ $rc -eq 2 ] && grep -q 'FIFO' '$WORK/$name/mmds.err'"
 stop_bg
 
+# --- a file the manifest names twice -----------------------------------------------
+name=e2e-same
+prepare hello "$name"
+disk=$WORK/$name/disk.ext4
+new_disk "$disk"; echo "$disk" >>"$WORK/$name/inputs"
+fc_drive "$name" data "$disk" False
+cp "$WORK/$name/vm.json" "$WORK/$name/base.json"
+fingerprint "$WORK/$name" >"$WORK/$name/before"
+# (without the link count: the tests add names to it)
+content() { ident "$1" | cut -d' ' -f1-4; }
+disk_before=$(content "$disk")
+refused() { # refused WHAT: exit 3 at preflight.sources, naming both fields' positions
+  local what=$1 first=$2 second=$3
+  try_run "$name"
+  if [ $rc -eq 3 ] && has_pos "$name" "$first" && has_pos "$name" "$second" &&
+     test "$(content "$disk")" = "$disk_before" && clean_after "$name"; then
+    ok "$what: exit 3 naming both positions, nothing touched"
+  else
+    not_ok "$what: exit $rc (want 3 naming $first and $second)"; sed 's/^/#   /' "$WORK/$name/stderr"
+    force_clean "$name"
+  fi
+  cp "$WORK/$name/base.json" "$WORK/$name/vm.json"
+}
+ln "$disk" "$WORK/$name/disk-link.ext4"; ln -s "$disk" "$WORK/$name/disk-symlink.ext4"
+set_field "$WORK/$name/vm.json" "m['spec']['logger'] = {'log_path': '$WORK/$name/disk-link.ext4', 'level': 'Info'}"
+refused "log_path is a hard link of the VM's writable drive" /spec/drives/0/path_on_host /spec/logger/log_path
+set_field "$WORK/$name/vm.json" "m['spec']['metrics'] = {'metrics_path': '$WORK/$name/disk-symlink.ext4'}"
+refused "metrics_path is a symbolic link to the VM's writable drive" /spec/drives/0/path_on_host /spec/metrics/metrics_path
+fc_drive "$name" data2 "$WORK/$name/disk-link.ext4" False
+refused "two writable drives on one file (a hard link)" /spec/drives/0/path_on_host /spec/drives/1/path_on_host
+fc_drive "$name" data2 "$WORK/$name/disk-symlink.ext4" True
+refused "a read-only drive on the file of a writable one (a symbolic link)" /spec/drives/0/path_on_host /spec/drives/1/path_on_host
+kernel=$("$PYTHON3" -c 'import json,sys; print(json.load(open(sys.argv[1]))["spec"]["boot-source"]["kernel_image_path"])' "$WORK/$name/vm.json")
+ln -s "$kernel" "$WORK/$name/kernel-symlink"
+set_field "$WORK/$name/vm.json" "m['spec']['logger'] = {'log_path': '$WORK/$name/kernel-symlink', 'level': 'Info'}"
+refused "log_path is a symbolic link to the kernel" /spec/boot-source/kernel_image_path /spec/logger/log_path
+# Moving an existing log aside must not move an input that has the name it would take.
+: >"$WORK/$name/x.log"; ln "$disk" "$WORK/$name/x.log.1"
+set_field "$WORK/$name/vm.json" "m['spec']['logger'] = {'log_path': '$WORK/$name/x.log', 'level': 'Info'}"
+refused "log_path's earlier file would be moved onto an input's name (x.log.1 is the drive)" /spec/drives/0/path_on_host /spec/logger/log_path
+rm -f "$WORK/$name/x.log" "$WORK/$name/x.log.1"
+mkdir -p "$WORK/$name/logs"; ln -s logs "$WORK/$name/logs-too"
+set_field "$WORK/$name/vm.json" "m['spec']['logger'] = {'log_path': '$WORK/$name/logs/fc.out', 'level': 'Info'}
+m['spec']['metrics'] = {'metrics_path': '$WORK/$name/logs-too/fc.out'}"
+refused "two outputs that are one new file (a symlinked directory)" /spec/logger/log_path /spec/metrics/metrics_path
+# Read-only files may be shared: the same kernel as an initrd, a drive twice read-only.
+ro=$WORK/$name/ro.ext4; new_disk "$ro"; ln "$ro" "$WORK/$name/ro-link.ext4"; echo "$ro" >>"$WORK/$name/inputs"
+fc_drive "$name" ro1 "$ro" True; fc_drive "$name" ro2 "$WORK/$name/ro-link.ext4" True
+fingerprint "$WORK/$name" >"$WORK/$name/before"
+if run_bg "$name"; then ok "one read-only file behind two read-only drives starts"; else not_ok "one read-only file behind two read-only drives starts"; fi
+stop_bg
+check "and leaves nothing" clean_after "$name"
+cp "$WORK/$name/base.json" "$WORK/$name/vm.json"
+
+# --- two VMs on one writable file ---------------------------------------------------
+first=e2e-owner
+prepare hello "$first"
+fc_drive "$first" shared "$disk" False
+set_field "$WORK/$first/vm.json" "m['spec']['logger'] = {'log_path': '$WORK/$first/owner.log', 'level': 'Info'}"
+run_bg "$first" || not_ok "the first VM starts"
+owner_pid=$bg_pid
+second_refused() { # second_refused WHAT POINTER
+  try_run "$name"
+  if [ $rc -eq 3 ] && has_pos "$name" "$2" && grep -q "$first" "$WORK/$name/stderr" && clean_after "$name"; then
+    ok "$1: exit 3 at the field, naming $first"
+  else
+    not_ok "$1: exit $rc (want 3 at $2, naming $first)"; sed 's/^/#   /' "$WORK/$name/stderr"; force_clean "$name"
+  fi
+  cp "$WORK/$name/base.json" "$WORK/$name/vm.json"
+}
+# (e2e-same's own drive is that file: the base manifest names it writable.)
+second_refused "a writable drive another VM writes" /spec/drives/0/path_on_host
+set_field "$WORK/$name/vm.json" "m['spec']['drives'][0]['is_read_only'] = True"
+second_refused "a read-only drive on a file another VM writes" /spec/drives/0/path_on_host
+set_field "$WORK/$name/vm.json" "m['spec']['drives'] = []; m['spec']['logger'] = {'log_path': '$WORK/$first/owner.log', 'level': 'Info'}"
+second_refused "log_path is another running VM's log" /spec/logger/log_path
+kill -TERM "$owner_pid"; wait "$owner_pid"
+check "once the other VM is gone, the drive is this VM's to use" sh -c "'$FIREC_RUN' run -d -q '$WORK/$name/vm.json' </dev/null >/dev/null 2>&1 && '$FIREC_RUN' rm -f $name >/dev/null 2>&1"
+check "and leaves nothing" clean_after "$name"
+set_field "$WORK/$first/vm.json" "m['spec']['drives'][0]['is_read_only'] = True"
+run_bg "$first"; owner_pid=$bg_pid
+second_refused "a writable drive on a file another VM reads" /spec/drives/0/path_on_host
+if [ "$REAL" = 0 ]; then
+  set_field "$WORK/$name/vm.json" "m['spec']['drives'][0]['is_read_only'] = True"
+  if run_bg "$name"; then ok "two VMs reading one file both start"; else not_ok "two VMs reading one file both start"; fi
+  stop_bg
+  cp "$WORK/$name/base.json" "$WORK/$name/vm.json"
+fi
+kill -TERM "$owner_pid"; wait "$owner_pid"
+check "the first VM leaves nothing" clean_after "$first"
+
+# Runs that start at the same instant: each names its files in its record,
+# then looks again: never two of them on the drive.
+if [ "$REAL" = 0 ]; then
+  for i in 1 2 3; do prepare hello "e2e-race$i"; fc_drive "e2e-race$i" shared "$disk" False; done
+  most=0
+  for round in 1 2 3 4 5; do
+    for i in 1 2 3; do "$FIREC_RUN" run -d -q "$WORK/e2e-race$i/vm.json" </dev/null >/dev/null 2>&1 & done; wait
+    running=0
+    for i in 1 2 3; do [ "$(status_of "e2e-race$i")" = running ] && running=$((running + 1)); done
+    [ $running -gt $most ] && most=$running
+    for i in 1 2 3; do "$FIREC_RUN" rm -f "e2e-race$i" >/dev/null 2>&1; done
+  done
+  check "three runs started at once on one writable drive, five times: at most one runs (at most $most)" test "$most" -le 1
+  check "and they leave nothing" sh -c "for i in 1 2 3; do [ -z \"\$(ls '$FIREC_STATE_DIR' | grep e2e-race)\" ] || exit 1; done"
+fi
+
 done_testing
