@@ -28,6 +28,7 @@
 #include <string.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -338,6 +339,70 @@ annotate_stderr (struct firec_vm *vm, const char *what, firec_error_t *err)
   (*err)->message = msg;
 }
 
+/* ------------------------------------------------------------------ deaths */
+
+/* What a dead process of the VM was. Until the jailer execs Firecracker, the
+   process that becomes the VMM is the jailer (under the same pid), so the name
+   comes from the host: a zombie's /proc/PID/comm is the file its last exec
+   ran, and it stays readable until the zombie is reaped (we only peek). */
+static const char *
+process_name (const struct firec_vm *vm, pid_t pid)
+{
+  const struct firec_model *m = vm->model;
+  if (!m->jailer)
+    return "firecracker";
+  cleanup_free char *path = firec_xasprintf ("/proc/%ld/comm", (long) pid);
+  cleanup_free char *comm = NULL;
+  size_t len;
+  if (firec_read_file (path, 64, &comm, &len) < 0)
+    return pid == vm->spawned.pid && pid != vm->vmm.pid ? "the jailer" : "firecracker";
+  comm[strcspn (comm, "\n")] = '\0';
+  const char *jailer = strrchr (m->jailer_binary.path, '/');
+  jailer = jailer ? jailer + 1 : m->jailer_binary.path;
+  /* The kernel keeps the first 15 bytes of the name (TASK_COMM_LEN). */
+  return strncmp (comm, jailer, 15) == 0 && strncmp (comm, m->exec_name, 15) != 0 ? "the jailer" : "firecracker";
+}
+
+/* "the jailer (pid 123) was killed by signal 6 (SIGABRT)" when a process of the
+   start has ended (the VMM, or the jailer that spawned it failing); else NULL,
+   and *name "firecracker". */
+static char *
+describe_death (struct firec_vm *vm, const char **name)
+{
+  *name = "firecracker";
+  struct firec_pidref *refs[] = { &vm->vmm, &vm->spawned };
+  for (size_t i = 0; i < FIREC_N_ELEMENTS (refs); i++)
+    {
+      cleanup_error firec_error_t ignored = NULL;
+      int status = -1;
+      if (refs[i]->fd < 0 || firec_process_peek_exit (refs[i]->pid, refs[i]->fd, &status, &ignored) != 1)
+        continue;
+      /* A jailer that forked Firecracker off exits 0: that is not a death. */
+      if (refs[i] == &vm->spawned && vm->spawned.pid != vm->vmm.pid && status != -1 && WIFEXITED (status)
+          && WEXITSTATUS (status) == 0)
+        continue;
+      *name = process_name (vm, refs[i]->pid);
+      cleanup_free char *how = firec_describe_wait_status (status);
+      return firec_xasprintf ("%s (pid %ld) %s", *name, (long) refs[i]->pid, how);
+    }
+  return NULL;
+}
+
+/* The error of a step that ended because a process died: said again as who
+   died, how, and when (what), with that process's last stderr lines. */
+static void
+report_death (struct firec_vm *vm, const char *when, firec_error_t *err)
+{
+  const char *name;
+  cleanup_free char *death = describe_death (vm, &name);
+  if (death && err && *err)
+    {
+      firec_error_release (err);
+      firec_error_set (err, 0, "%s %s", death, when);
+    }
+  annotate_stderr (vm, name, err);
+}
+
 /* ------------------------------------------------------------------ spawn */
 
 static bool
@@ -424,7 +489,8 @@ step_spawn (struct firec_vm *vm, const struct firec_step *step, firec_error_t *e
                                  err)
       < 0)
     {
-      annotate_stderr (vm, "the jailer", err);
+      cleanup_free char *when = firec_xasprintf ("before writing its pid file %s", pid_file);
+      report_death (vm, when, err);
       return -1;
     }
   /* A firecracker that already exited is still ours to report on (api.wait
@@ -459,14 +525,11 @@ stop_vmm_now (struct firec_vm *vm)
 static void
 annotate_vmm_death (struct firec_vm *vm, firec_error_t *err)
 {
-  cleanup_error firec_error_t ignored = NULL;
-  int status = -1;
-  if (vm->vmm.fd >= 0 && firec_process_peek_exit (vm->vmm.pid, vm->vmm.fd, &status, &ignored) == 1)
-    {
-      cleanup_free char *how = firec_describe_wait_status (status);
-      firec_error_prefix (err, "firecracker (pid %ld) %s", (long) vm->vmm.pid, how);
-    }
-  annotate_stderr (vm, "firecracker", err);
+  const char *name;
+  cleanup_free char *death = describe_death (vm, &name);
+  if (death)
+    firec_error_prefix (err, "%s", death);
+  annotate_stderr (vm, name, err);
 }
 
 static long
@@ -505,7 +568,7 @@ step_api_wait (struct firec_vm *vm, const struct firec_step *step, firec_error_t
                               &vm->api, err)
       < 0)
     {
-      annotate_stderr (vm, "firecracker", err);
+      report_death (vm, "before Firecracker's API socket answered", err);
       return -1;
     }
   cleanup_fcapi_response struct firec_fcapi_response resp = { 0 };

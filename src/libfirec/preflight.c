@@ -20,6 +20,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+extern char **environ;
+
 /* A binary changed less than this long before its version probe is probed again
    next time (version.h: timestamps are coarse). */
 #define VERSION_CACHE_SETTLE_S 2
@@ -144,6 +146,60 @@ check_kvm (struct firec_preflight *pf, const struct firec_step *step)
 
 /* ------------------------------------------------------------------ binaries */
 
+/* Whether s is UTF-8 as Rust's str::from_utf8 has it (no overlong forms, no
+   surrogates, nothing above U+10FFFF): what the jailer's std::env::vars()
+   unwraps. */
+static bool
+valid_utf8 (const unsigned char *s)
+{
+  while (*s)
+    {
+      unsigned c = *s++;
+      if (c < 0x80)
+        continue;
+      int more = c >= 0xc2 && c <= 0xdf ? 1 : c >= 0xe0 && c <= 0xef ? 2 : c >= 0xf0 && c <= 0xf4 ? 3 : -1;
+      if (more < 0)
+        return false;
+      unsigned lo = 0x80, hi = 0xbf;
+      if (c == 0xe0)
+        lo = 0xa0;
+      else if (c == 0xed)
+        hi = 0x9f;
+      else if (c == 0xf0)
+        lo = 0x90;
+      else if (c == 0xf4)
+        hi = 0x8f;
+      if (*s < lo || *s > hi)
+        return false;
+      for (s++; --more > 0; s++)
+        if ((*s & 0xc0) != 0x80)
+          return false;
+    }
+  return true;
+}
+
+/* Every jailer release panics (SIGABRT) on an environment variable that is not
+   UTF-8, before anything else: it gets ours. */
+static void
+check_environment (struct firec_preflight *pf, const struct firec_step *step)
+{
+  for (char **e = environ; *e; e++)
+    if (!valid_utf8 ((const unsigned char *) *e))
+      {
+        struct firec_buf name = { 0 };
+        for (const unsigned char *c = (const unsigned char *) *e; *c && *c != '='; c++)
+          if (*c >= 0x20 && *c < 0x7f)
+            firec_buf_append (&name, (const char *) c, 1);
+          else
+            firec_buf_printf (&name, "\\x%02x", *c);
+        fail (pf, step,
+              "the environment variable %s is not valid UTF-8: the jailer panics on it (every release does); unset "
+              "it, or fix its value",
+              name.data ? name.data : "");
+        firec_buf_release (&name);
+      }
+}
+
 static void
 start_binaries (struct firec_preflight *pf, const struct firec_step *step)
 {
@@ -156,6 +212,8 @@ start_binaries (struct firec_preflight *pf, const struct firec_step *step)
     pf->firecracker_path = firec_xstrdup (m->firecracker_binary.path);
   if (m->jailer && m->jailer_binary.found && jailer_changed == NULL)
     pf->jailer_path = firec_xstrdup (m->jailer_binary.path);
+  if (m->jailer)
+    check_environment (pf, step);
   if (fc_changed)
     fail (pf, step, "spec.firecracker.binary changed while firec-run read the manifest: %s; run again", fc_changed);
   if (jailer_changed)

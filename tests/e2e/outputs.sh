@@ -286,4 +286,35 @@ if [ "$REAL" = 0 ]; then
   check "and they leave nothing" sh -c "for i in 1 2 3; do [ -z \"\$(ls '$FIREC_STATE_DIR' | grep e2e-race)\" ] || exit 1; done"
 fi
 
+# --- who died --------------------------------------------------------------------------
+if has_jailer; then
+  name=e2e-died
+  prepare hello "$name"
+  cp "$WORK/$name/vm.json" "$WORK/$name/base.json"
+  died() { # died WHAT HOW: the error names the jailer, how it ended, and its last stderr lines
+    FAKE_JAILER_NETNS_EINVAL=1 timeout 30 "$FIREC_RUN" run -q "$WORK/$name/vm.json" </dev/null >/dev/null 2>"$WORK/$name/stderr"; local rc=$?
+    if [ $rc -eq 1 ] && grep -q "the jailer (pid [0-9]*) $2" "$WORK/$name/stderr" &&
+       grep -q "last lines of the jailer's stderr" "$WORK/$name/stderr" &&
+       ! grep -q "firecracker (pid [0-9]*) was killed\|firecracker was killed" "$WORK/$name/stderr" && clean_after "$name"; then
+      ok "$1: the jailer is named, with how it ended and its last stderr lines"
+    else
+      not_ok "$1: the jailer is named, with how it ended and its last stderr lines (exit $rc)"; sed 's/^/#   /' "$WORK/$name/stderr"; force_clean "$name"
+    fi
+  }
+  # A network namespace path that is not one: the jailer fails joining it
+  # (1.5.1 panics: SIGABRT; later releases exit 1). The doubles are told it is not.
+  how="was killed by signal 6 (SIGABRT)"
+  version_at_least 1.7 && how="exited with status 1"
+  : >"$WORK/$name/not-a-netns"
+  for pidns in False True; do
+    set_field "$WORK/$name/vm.json" "m['spec']['jailer']['netns'] = '$WORK/$name/not-a-netns'; m['spec']['jailer']['new_pid_ns'] = $pidns"
+    died "the jailer failing (new_pid_ns: $pidns)" "$how"
+    cp "$WORK/$name/base.json" "$WORK/$name/vm.json"
+  done
+  # Every jailer release panics on an environment that is not UTF-8: preflight says so.
+  env "$(printf 'FIREC_E2E_BAD=\377')" timeout 30 "$FIREC_RUN" run -q "$WORK/$name/vm.json" </dev/null >/dev/null 2>"$WORK/$name/stderr"; rc=$?
+  check "an environment variable that is not UTF-8 is a preflight finding naming it (exit $rc)" \
+    sh -c "[ $rc -eq 3 ] && grep -q 'FIREC_E2E_BAD.*not valid UTF-8' '$WORK/$name/stderr'"
+  check "and nothing is left" clean_after "$name"
+fi
 done_testing
