@@ -57,7 +57,10 @@ m['spec']['metrics'] = {'metrics_path': '$out/vm.metrics'}$serial"
 earlier_outputs() {
   local out=$WORK/$1/out
   cp /etc/passwd "$out/vm.log"; head -c 6000 /dev/urandom | base64 >>"$out/vm.log"
-  chmod 0600 "$out/vm.log"; touch -d '2020-01-02 03:04:05' "$out/vm.log"
+  # (the VM's uid may write it, as an earlier run's log: nothing else keeps
+  # firec-run from handing it to Firecracker)
+  chmod 0600 "$out/vm.log"; if has_jailer; then chown 10001:10001 "$out/vm.log"; fi
+  touch -d '2020-01-02 03:04:05' "$out/vm.log"
   for i in $(seq 300); do echo "{\"earlier_run\": $i}"; done >"$out/vm.metrics"
   chmod 0644 "$out/vm.metrics"; touch -d '2021-01-01' "$out/vm.metrics"
   if version_at_least 1.14; then yes EARLIER-CONSOLE | head -300 >"$out/vm.serial"; fi
