@@ -486,12 +486,15 @@ add_identity (struct firec_preflight *pf, const char *where, const char *path, c
 }
 
 static enum firec_preflight_use
-use_of (const struct source *s)
+use_of (const struct firec_model *m, const struct source *s)
 {
   const struct firec_file *f = s->file;
   if (f->output)
     return s->kind == FIREC_OUTPUT_FIFO ? FIREC_USE_WRITE : FIREC_USE_OUTPUT_ASIDE;
-  return f->writable && f->role != FIREC_FILE_UFFD_SOCKET ? FIREC_USE_WRITE : FIREC_USE_READ;
+  /* A writable drive staged as a copy or a reflink is the VM's own: the file
+     is only read (many VMs may start from one image that way). */
+  bool own_copy = m->jailer && (f->mode == FIREC_STAGING_COPY || f->mode == FIREC_STAGING_REFLINK);
+  return f->writable && !own_copy && f->role != FIREC_FILE_UFFD_SOCKET ? FIREC_USE_WRITE : FIREC_USE_READ;
 }
 
 /* Every file the manifest names that exists: the staged ones, the data files
@@ -502,8 +505,8 @@ collect_identities (struct firec_preflight *pf, const struct source *sources, si
   const struct firec_model *m = pf->plan->model;
   for (size_t i = 0; i < n; i++)
     if (sources[i].found)
-      add_identity (pf, sources[i].file->where, sources[i].file->host_path, &sources[i].st, use_of (&sources[i]),
-                    sources[i].file->output);
+      add_identity (pf, sources[i].file->where, sources[i].file->host_path, &sources[i].st,
+                    use_of (m, &sources[i]), sources[i].file->output);
   const struct firec_data_file *data[] = { &m->mmds_data_file, &m->cpu_config_file };
   for (size_t i = 0; i < FIREC_N_ELEMENTS (data); i++)
     {

@@ -272,6 +272,17 @@ if [ "$REAL" = 0 ]; then
 fi
 kill -TERM "$owner_pid"; wait "$owner_pid"
 check "the first VM leaves nothing" clean_after "$first"
+# A writable drive staged as a copy is the VM's own: many VMs may start from one image.
+if [ "$REAL" = 0 ] && has_jailer; then
+  for vm in "$first" "$name"; do
+    set_field "$WORK/$vm/vm.json" "m['spec']['drives'][-1]['is_read_only'] = False; m['spec'].setdefault('staging', {}).setdefault('drives', {})[m['spec']['drives'][-1]['drive_id']] = 'copy'"
+  done
+  run_bg "$first"; owner_pid=$bg_pid
+  if run_bg "$name"; then ok "two VMs with private copies of one writable image both start"; else not_ok "two VMs with private copies of one writable image both start"; fi
+  stop_bg; kill -TERM "$owner_pid"; wait "$owner_pid"
+  cp "$WORK/$name/base.json" "$WORK/$name/vm.json"
+  check "and leave nothing" sh -c "[ -z \"\$(ls '$FIREC_STATE_DIR' | grep -x '$first\|$name')\" ]"
+fi
 
 # Runs that start at the same instant: each names its files in its record,
 # then looks again: never two of them on the drive.
