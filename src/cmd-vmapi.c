@@ -128,9 +128,17 @@ static const char *
 file_body (char **rest, char **owned, int *rc)
 {
   size_t len;
-  if (firec_read_file (rest[0], 16u << 20, owned, &len) < 0)
+  mode_t type;
+  /* A regular file only, read to its end at once: a FIFO or a device could
+     block forever or never end. */
+  if (firec_read_regular_file (rest[0], 16u << 20, owned, &len, &type) < 0)
     {
-      fprintf (stderr, "%s mmds: cannot read %s: %s\n", cli_program_name, rest[0], strerror (errno));
+      if (type)
+        fprintf (stderr, "%s mmds: %s is %s, not a regular file: nothing was read from it\n", cli_program_name,
+                 rest[0], firec_file_type_name (type));
+      else
+        fprintf (stderr, "%s mmds: cannot read %s: %s\n", cli_program_name, rest[0],
+                 errno == EFBIG ? "larger than 16 MiB" : strerror (errno));
       *rc = FIREC_EXIT_INVALID;
       return NULL;
     }

@@ -10,6 +10,7 @@
 #include "fcapi.h"
 #include "lifecycle.h"
 #include "net.h"
+#include "output.h"
 #include "pidref.h"
 #include "preflight.h"
 #include "process.h"
@@ -29,6 +30,7 @@
 #include <string.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -124,6 +126,14 @@ new_record (struct firec_vm *vm)
   if (vm->pf.firecracker_version)
     r->firecracker_version = firec_xstrdup (vm->pf.firecracker_version);
   r->digest = firec_model_digest (vm->model);
+  /* What other runs must not write (or, what it writes, use): the files it
+     uses in place. A new output is named once it is made (outputs). */
+  for (size_t i = 0; i < vm->pf.file_count; i++)
+    {
+      const struct firec_preflight_file *f = &vm->pf.files[i];
+      if (f->use == FIREC_USE_READ || f->use == FIREC_USE_WRITE)
+        firec_record_add_file (r, f->dev, f->ino, f->use == FIREC_USE_WRITE);
+    }
   return r;
 }
 
@@ -157,6 +167,10 @@ step_state_create (struct firec_vm *vm, firec_error_t *err)
     return -1;
   if (save_record (vm, err) < 0 || save_identity (vm, err) < 0 || save_manifest (vm, err) < 0)
     return -1;
+  /* Named now: a run that started at the same instant sees our files, or we
+     see its (preflight.h). */
+  if (firec_preflight_recheck_others (&vm->pf, err) < 0)
+    return -1;
   if (vm->opts.attached && vm->opts.helper)
     return firec_guard_start (vm->opts.helper, vm->state.root, m->name, &vm->guard_fd, err);
   return 0;
@@ -167,7 +181,13 @@ step_state_record (struct firec_vm *vm, firec_error_t *err)
 {
   vm->record->phase = FIREC_PHASE_RUNNING;
   vm->record->started_at = (long long) time (NULL);
-  return save_record (vm, err);
+  if (save_record (vm, err) < 0)
+    return -1;
+  /* Started: no rollback moves the earlier outputs back any more, so the ones
+     beyond those kept go. */
+  for (size_t i = 0; i < vm->record->output_count; i++)
+    firec_output_trim (vm->record->outputs[i].path, vm->record->outputs[i].moved);
+  return 0;
 }
 
 /* ------------------------------------------------------------------ staging */
@@ -219,23 +239,58 @@ step_stage_root (struct firec_vm *vm, firec_error_t *err)
   return make_socket_dirs (vm, err);
 }
 
-/* Stages one file (without the jailer: makes a missing output file). An output
-   that does not exist yet is named in the record before it is made, and by its
-   identity once it is: rollback removes it, and nothing else. */
+/* Makes room for a new output file (output.h): an existing file is moved aside,
+   named in the record first (how many names move, and which file was at the
+   path), so that a rollback, whenever firec-run dies, moves it back. A FIFO is
+   used as it is. *may_create: the record names the output (its index). */
+static int
+clear_output_path (struct firec_vm *vm, const struct firec_file *f, bool *may_create, size_t *index,
+                   firec_error_t *err)
+{
+  struct stat st;
+  int kind = firec_output_inspect (f->host_path, &st);
+  *may_create = kind == FIREC_OUTPUT_ABSENT || kind == FIREC_OUTPUT_ASIDE;
+  if (kind < 0)
+    return firec_error_set (err, errno, "cannot inspect %s", f->host_path);
+  if (kind == FIREC_OUTPUT_OTHER)
+    return firec_error_set_kind (err, FIREC_ERR_PRECONDITION, 0, "%s: %s is %s: not an output file", f->where,
+                                 f->host_path, firec_file_type_name (st.st_mode));
+  if (!*may_create)
+    return 0;
+  int count = kind == FIREC_OUTPUT_ASIDE ? firec_output_chain (f->host_path) : 0;
+  if (count < 0)
+    return firec_error_set_kind (err, FIREC_ERR_PRECONDITION, errno, "%s: cannot move the earlier files of %s aside",
+                                 f->where, f->host_path);
+  /* What moves is the name: a symbolic link there, not what it points to. */
+  struct stat name;
+  if (count && lstat (f->host_path, &name) < 0)
+    return firec_error_set (err, errno, "cannot inspect %s", f->host_path);
+  *index = firec_record_add_output (vm->record, f->host_path);
+  struct firec_record_output *o = &vm->record->outputs[*index];
+  o->moved = (unsigned) count;
+  if (count)
+    {
+      o->was_dev = name.st_dev;
+      o->was_ino = name.st_ino;
+    }
+  if (save_record (vm, err) < 0)
+    return -1;
+  return count ? firec_output_rotate (f->host_path, (unsigned) count, err) : 0;
+}
+
+/* Stages one file (without the jailer: makes the output file). An output is
+   named in the record before it is made, and by its identity once it is:
+   rollback removes it, and nothing else. */
 static int
 step_stage_file (struct firec_vm *vm, const struct firec_step *step, firec_error_t *err)
 {
   const struct firec_model *m = vm->model;
   const struct firec_file *f = step->file;
   struct stat st;
-  bool may_create = f->output && lstat (f->host_path, &st) < 0 && errno == ENOENT;
+  bool may_create = false;
   size_t index = 0;
-  if (may_create)
-    {
-      index = firec_record_add_output (vm->record, f->host_path);
-      if (save_record (vm, err) < 0)
-        return -1;
-    }
+  if (f->output && clear_output_path (vm, f, &may_create, &index, err) < 0)
+    return -1;
   bool created = false;
   if (m->jailer)
     {
@@ -254,11 +309,7 @@ step_stage_file (struct firec_vm *vm, const struct firec_step *step, firec_error
   if (!may_create)
     return 0;
   if (!created || lstat (f->host_path, &st) < 0)
-    {
-      free (vm->record->outputs[index].path);
-      vm->record->output_count--; /* it existed after all: the user's, not ours */
-      return save_record (vm, err);
-    }
+    return firec_error_set (err, EEXIST, "%s appeared while firec-run made it", f->host_path);
   vm->record->outputs[index].dev = st.st_dev;
   vm->record->outputs[index].ino = st.st_ino;
   return save_record (vm, err);
@@ -357,6 +408,70 @@ annotate_stderr (struct firec_vm *vm, const char *what, firec_error_t *err)
     }
   firec_error_append (err, "%s", buf.data);
   firec_buf_release (&buf);
+}
+
+/* ------------------------------------------------------------------ deaths */
+
+/* What a dead process of the VM was. Until the jailer execs Firecracker, the
+   process that becomes the VMM is the jailer (under the same pid), so the name
+   comes from the host: a zombie's /proc/PID/comm is the file its last exec
+   ran, and it stays readable until the zombie is reaped (we only peek). */
+static const char *
+process_name (const struct firec_vm *vm, pid_t pid)
+{
+  const struct firec_model *m = vm->model;
+  if (!m->jailer)
+    return "firecracker";
+  cleanup_free char *path = firec_xasprintf ("/proc/%ld/comm", (long) pid);
+  cleanup_free char *comm = NULL;
+  size_t len;
+  if (firec_read_file (path, 64, &comm, &len) < 0)
+    return pid == vm->spawned.pid && pid != vm->vmm.pid ? "the jailer" : "firecracker";
+  comm[strcspn (comm, "\n")] = '\0';
+  const char *jailer = strrchr (m->jailer_binary.path, '/');
+  jailer = jailer ? jailer + 1 : m->jailer_binary.path;
+  /* The kernel keeps the first 15 bytes of the name (TASK_COMM_LEN). */
+  return strncmp (comm, jailer, 15) == 0 && strncmp (comm, m->exec_name, 15) != 0 ? "the jailer" : "firecracker";
+}
+
+/* "the jailer (pid 123) was killed by signal 6 (SIGABRT)" when a process of the
+   start has ended (the VMM, or the jailer that spawned it failing); else NULL,
+   and *name "firecracker". */
+static char *
+describe_death (struct firec_vm *vm, const char **name)
+{
+  *name = "firecracker";
+  struct firec_pidref *refs[] = { &vm->vmm, &vm->spawned };
+  for (size_t i = 0; i < FIREC_N_ELEMENTS (refs); i++)
+    {
+      cleanup_error firec_error_t ignored = NULL;
+      int status = -1;
+      if (refs[i]->fd < 0 || firec_process_peek_exit (refs[i]->pid, refs[i]->fd, &status, &ignored) != 1)
+        continue;
+      /* A jailer that forked Firecracker off exits 0: that is not a death. */
+      if (refs[i] == &vm->spawned && vm->spawned.pid != vm->vmm.pid && status != -1 && WIFEXITED (status)
+          && WEXITSTATUS (status) == 0)
+        continue;
+      *name = process_name (vm, refs[i]->pid);
+      cleanup_free char *how = firec_describe_wait_status (status);
+      return firec_xasprintf ("%s (pid %ld) %s", *name, (long) refs[i]->pid, how);
+    }
+  return NULL;
+}
+
+/* The error of a step that ended because a process died: said again as who
+   died, how, and when (what), with that process's last stderr lines. */
+static void
+report_death (struct firec_vm *vm, const char *when, firec_error_t *err)
+{
+  const char *name;
+  cleanup_free char *death = describe_death (vm, &name);
+  if (death && err && *err)
+    {
+      firec_error_release (err);
+      firec_error_set (err, 0, "%s %s", death, when);
+    }
+  annotate_stderr (vm, name, err);
 }
 
 /* ------------------------------------------------------------------ spawn */
@@ -488,7 +603,8 @@ step_spawn (struct firec_vm *vm, const struct firec_step *step, firec_error_t *e
                                  err)
       < 0)
     {
-      annotate_stderr (vm, "the jailer", err);
+      cleanup_free char *when = firec_xasprintf ("before writing its pid file %s", pid_file);
+      report_death (vm, when, err);
       return -1;
     }
   /* A firecracker that already exited is still ours to report on (api.wait
@@ -523,14 +639,11 @@ stop_vmm_now (struct firec_vm *vm)
 static void
 annotate_vmm_death (struct firec_vm *vm, firec_error_t *err)
 {
-  cleanup_error firec_error_t ignored = NULL;
-  int status = -1;
-  if (vm->vmm.fd >= 0 && firec_process_peek_exit (vm->vmm.pid, vm->vmm.fd, &status, &ignored) == 1)
-    {
-      cleanup_free char *how = firec_describe_wait_status (status);
-      firec_error_prefix (err, "firecracker (pid %ld) %s", (long) vm->vmm.pid, how);
-    }
-  annotate_stderr (vm, "firecracker", err);
+  const char *name;
+  cleanup_free char *death = describe_death (vm, &name);
+  if (death)
+    firec_error_prefix (err, "%s", death);
+  annotate_stderr (vm, name, err);
 }
 
 static long
@@ -569,7 +682,7 @@ step_api_wait (struct firec_vm *vm, const struct firec_step *step, firec_error_t
                               m->start_timeout_ms, &vm->api, err)
       < 0)
     {
-      annotate_stderr (vm, "firecracker", err);
+      report_death (vm, "before Firecracker's API socket answered", err);
       return -1;
     }
   cleanup_fcapi_response struct firec_fcapi_response resp = { 0 };

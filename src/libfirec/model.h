@@ -88,6 +88,7 @@ struct firec_binary
   ino_t ino;
   off_t size;
   struct timespec mtime, ctime; /* a new file may reuse a freed inode number */
+  char *where;   /* "vm.yaml:31:13: /spec/firecracker/binary", for errors about it */
 };
 
 enum firec_run_mode

@@ -565,7 +565,7 @@ static const char *
 staging_verb (const struct firec_file *f)
 {
   if (f->output)
-    return "create on the host if missing, then link";
+    return "create anew on the host (an existing file moved aside to <path>.1), then link";
   if (f->writable)
     return f->mode == FIREC_STAGING_COPY ? "copy (ephemeral: the guest's writes are discarded)"
                                          : "hard link (or bind mount across filesystems)";
@@ -893,19 +893,24 @@ static void
 stage_file_prose (const struct firec_model *m, const struct firec_file *f, struct firec_step_prose *out,
                   struct strv *touches)
 {
-  if (m->jailer)
+  if (!m->jailer)
     {
-      set_text (&out->description, "%s %s into the jail as %s", staging_verb (f), f->host_path, f->vm_path);
-      strv_addf (touches, "%s%s", m->vm_root, f->vm_path);
-      set_text (&out->undo, "remove %s%s%s", m->vm_root, f->vm_path,
-                f->output ? " (the host file is kept)" : "");
-    }
-  else
-    {
-      set_text (&out->description, "create %s if missing", f->host_path);
+      set_text (&out->description, "create %s anew (an existing file moved aside to %s.1)", f->host_path,
+                f->host_path);
       strv_add (touches, f->host_path);
-      set_text (&out->undo, "remove %s if this run created it and it is still empty", f->host_path);
+      set_text (&out->undo, "remove %s and move the earlier files back (a start that fails)", f->host_path);
+      return;
     }
+  set_text (&out->description, "%s %s into the jail as %s", staging_verb (f), f->host_path, f->vm_path);
+  strv_addf (touches, "%s%s", m->vm_root, f->vm_path);
+  if (!f->output)
+    {
+      set_text (&out->undo, "remove %s%s", m->vm_root, f->vm_path);
+      return;
+    }
+  strv_add (touches, f->host_path);
+  set_text (&out->undo, "remove %s%s; a start that fails also removes %s and moves the earlier files back",
+            m->vm_root, f->vm_path, f->host_path);
 }
 
 static void

@@ -4,8 +4,11 @@
 #include "caps.h"
 #include "cgroup.h"
 #include "hostcheck.h"
+#include "jailfs.h"
 #include "lifecycle.h"
 #include "net.h"
+#include "output.h"
+#include "record.h"
 #include "seam.h"
 #include "state.h"
 #include "util.h"
@@ -14,9 +17,13 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
+
+extern char **environ;
 
 /* A binary changed less than this long before its version probe is probed again
    next time (version.h: timestamps are coarse). */
@@ -50,6 +57,7 @@ firec_preflight_release (struct firec_preflight *pf)
   free (pf->jailer_path);
   free (pf->firecracker_version);
   free (pf->access);
+  free (pf->files);
   strv_free (pf->cgroup_dirs);
   strv_free (pf->cgroup_parents);
   free (pf->tap_ifindex);
@@ -144,6 +152,60 @@ check_kvm (struct firec_preflight *pf, const struct firec_step *step)
 
 /* ------------------------------------------------------------------ binaries */
 
+/* Whether s is UTF-8 as Rust's str::from_utf8 has it (no overlong forms, no
+   surrogates, nothing above U+10FFFF): what the jailer's std::env::vars()
+   unwraps. */
+static bool
+valid_utf8 (const unsigned char *s)
+{
+  while (*s)
+    {
+      unsigned c = *s++;
+      if (c < 0x80)
+        continue;
+      int more = c >= 0xc2 && c <= 0xdf ? 1 : c >= 0xe0 && c <= 0xef ? 2 : c >= 0xf0 && c <= 0xf4 ? 3 : -1;
+      if (more < 0)
+        return false;
+      unsigned lo = 0x80, hi = 0xbf;
+      if (c == 0xe0)
+        lo = 0xa0;
+      else if (c == 0xed)
+        hi = 0x9f;
+      else if (c == 0xf0)
+        lo = 0x90;
+      else if (c == 0xf4)
+        hi = 0x8f;
+      if (*s < lo || *s > hi)
+        return false;
+      for (s++; --more > 0; s++)
+        if ((*s & 0xc0) != 0x80)
+          return false;
+    }
+  return true;
+}
+
+/* Every jailer release panics (SIGABRT) on an environment variable that is not
+   UTF-8, before anything else: it gets ours. */
+static void
+check_environment (struct firec_preflight *pf, const struct firec_step *step)
+{
+  for (char **e = environ; *e; e++)
+    if (!valid_utf8 ((const unsigned char *) *e))
+      {
+        struct firec_buf name = { 0 };
+        for (const unsigned char *c = (const unsigned char *) *e; *c && *c != '='; c++)
+          if (*c >= 0x20 && *c < 0x7f)
+            firec_buf_append (&name, (const char *) c, 1);
+          else
+            firec_buf_printf (&name, "\\x%02x", *c);
+        fail (pf, step,
+              "the environment variable %s is not valid UTF-8: the jailer panics on it (every release does); unset "
+              "it, or fix its value",
+              name.data ? name.data : "");
+        firec_buf_release (&name);
+      }
+}
+
 static void
 start_binaries (struct firec_preflight *pf, const struct firec_step *step)
 {
@@ -156,6 +218,8 @@ start_binaries (struct firec_preflight *pf, const struct firec_step *step)
     pf->firecracker_path = firec_xstrdup (m->firecracker_binary.path);
   if (m->jailer && m->jailer_binary.found && jailer_changed == NULL)
     pf->jailer_path = firec_xstrdup (m->jailer_binary.path);
+  if (m->jailer)
+    check_environment (pf, step);
   if (fc_changed)
     fail (pf, step, "spec.firecracker.binary changed while firec-run read the manifest: %s; run again", fc_changed);
   if (jailer_changed)
@@ -237,47 +301,105 @@ same_filesystem (const char *a, const char *b)
   return stat (a, &sa) == 0 && stat (b, &sb) == 0 && sa.st_dev == sb.st_dev;
 }
 
-/* The basic checks of one source file (it exists, is a file, we can read it):
-   NULL when it passes, with *fd open on it (read-only, for the access check).
-   Output files may not exist yet (*fd -1): their directory must. */
-static char *
-source_problem (const struct firec_file *f, int *fd)
+/* One file of the manifest as preflight found it. */
+struct source
 {
-  /* A Uffd handler's socket cannot be opened, only found: Firecracker connects to it. */
-  bool socket = f->role == FIREC_FILE_UFFD_SOCKET;
-  *fd = open (f->host_path, (socket ? O_PATH : O_RDONLY | O_NONBLOCK | O_NOCTTY) | O_CLOEXEC);
-  int open_errno = errno;
+  const struct firec_file *file;
+  char *problem; /* NULL when it passes */
+  int fd;        /* O_PATH, for the jail uid's access check; -1 when none is needed */
+  int kind;      /* outputs: enum firec_output_kind */
+  bool found;
+  struct stat st; /* what the path names (a symbolic link's target) */
+};
+
+/* What an input of this role may be: Firecracker reads a kernel, an initrd, a
+   filter or a snapshot as a file; a device is backed by a file or a block
+   device; a Uffd handler is a listening socket. Nothing is opened before its
+   type is known: a FIFO would block, a device could act on the open. */
+static char *
+input_type_problem (const struct firec_file *f, const struct stat *st)
+{
+  bool device = f->role == FIREC_FILE_DRIVE || f->role == FIREC_FILE_PMEM;
+  if (f->role == FIREC_FILE_UFFD_SOCKET)
+    return S_ISSOCK (st->st_mode) ? NULL
+                                  : firec_xasprintf ("%s: %s is not a Unix socket (a Uffd backend_path is the socket "
+                                                     "of the page-fault handler, which must be listening before the "
+                                                     "run)",
+                                                     f->where, f->host_path);
+  if (S_ISREG (st->st_mode) || (device && S_ISBLK (st->st_mode)))
+    return NULL;
+  return firec_xasprintf ("%s: %s is %s, not a regular file%s: nothing reads it", f->where, f->host_path,
+                          firec_file_type_name (st->st_mode), device ? " or a block device" : "");
+}
+
+/* An output's directory: firec-run makes the new file there (and moves an
+   earlier one aside), as the caller. */
+static char *
+output_dir_problem (const struct firec_file *f)
+{
+  cleanup_free char *dir = firec_xstrdup (f->host_path);
+  char *slash = strrchr (dir, '/');
+  if (slash)
+    *(slash == dir ? slash + 1 : slash) = '\0';
   struct stat st;
-  bool exists = *fd >= 0 || stat (f->host_path, &st) == 0;
-  if (!exists && f->output)
+  if (stat (dir, &st) < 0 || !S_ISDIR (st.st_mode))
+    return firec_xasprintf ("%s: %s: its directory does not exist", f->where, f->host_path);
+  if (faccessat (AT_FDCWD, dir, W_OK | X_OK, AT_EACCESS) < 0)
+    return firec_xasprintf ("%s: %s: firec-run cannot create files in %s: %s", f->where, f->host_path, dir,
+                            strerror (errno));
+  return NULL;
+}
+
+static char *
+output_problem (struct source *s)
+{
+  const struct firec_file *f = s->file;
+  s->kind = firec_output_inspect (f->host_path, &s->st);
+  if (s->kind < 0)
+    return firec_xasprintf ("%s: %s: %s", f->where, f->host_path, strerror (errno));
+  s->found = s->kind == FIREC_OUTPUT_FIFO || s->kind == FIREC_OUTPUT_ASIDE;
+  switch ((enum firec_output_kind) s->kind)
     {
-      cleanup_free char *copy = firec_xstrdup (f->host_path);
-      char *slash = strrchr (copy, '/');
-      if (slash)
-        *slash = '\0';
-      if (stat (*copy ? copy : "/", &st) < 0 || !S_ISDIR (st.st_mode))
-        return firec_xasprintf ("%s: %s: its directory does not exist", f->where, f->host_path);
-      return NULL;
+    case FIREC_OUTPUT_OTHER:
+      return firec_xasprintf ("%s: %s is %s: an output is a file (firec-run makes it, moving an earlier one aside) "
+                              "or a FIFO",
+                              f->where, f->host_path, firec_file_type_name (s->st.st_mode));
+    case FIREC_OUTPUT_ASIDE:
+      if (firec_output_chain (f->host_path) < 0)
+        return firec_xasprintf ("%s: %s: cannot move the earlier files aside: %s", f->where, f->host_path,
+                                errno == ELOOP ? "more than a thousand <path>.N files follow it" : strerror (errno));
+      return output_dir_problem (f);
+    case FIREC_OUTPUT_ABSENT:
+      return output_dir_problem (f);
+    case FIREC_OUTPUT_FIFO:
+      /* Used as it is: the jail's uid opens it (the access check below). */
+      s->fd = open (f->host_path, O_PATH | O_CLOEXEC);
+      return s->fd < 0 ? firec_xasprintf ("%s: %s: %s", f->where, f->host_path, strerror (errno)) : NULL;
     }
-  if (!exists)
-    return firec_xasprintf ("%s: %s: %s", f->where, f->host_path, strerror (open_errno));
-  if (*fd < 0)
-    return firec_xasprintf ("%s: %s cannot be read: %s", f->where, f->host_path, strerror (open_errno));
-  if (socket && fstat (*fd, &st) == 0 && !S_ISSOCK (st.st_mode))
-    {
-      close (*fd);
-      *fd = -1;
-      return firec_xasprintf ("%s: %s is not a Unix socket (a Uffd backend_path is the socket of the page-fault "
-                              "handler, which must be listening before the run)",
-                              f->where, f->host_path);
-    }
-  /* An output may be a FIFO or a device; an input must be a file or a block device. */
-  if (!socket && !f->output && fstat (*fd, &st) == 0 && !S_ISREG (st.st_mode) && !S_ISBLK (st.st_mode))
-    {
-      close (*fd);
-      *fd = -1;
-      return firec_xasprintf ("%s: %s is not a regular file", f->where, f->host_path);
-    }
+  return NULL;
+}
+
+/* The basic checks of one input (it exists, is what its role reads, we can
+   read it): NULL when it passes, with s->fd on it (O_PATH). */
+static char *
+input_problem (struct source *s)
+{
+  const struct firec_file *f = s->file;
+  s->fd = open (f->host_path, O_PATH | O_CLOEXEC);
+  if (s->fd < 0)
+    return firec_xasprintf ("%s: %s: %s", f->where, f->host_path, strerror (errno));
+  if (fstat (s->fd, &s->st) < 0)
+    return firec_xasprintf ("%s: %s: %s", f->where, f->host_path, strerror (errno));
+  s->found = true;
+  char *problem = input_type_problem (f, &s->st);
+  if (problem || f->role == FIREC_FILE_UFFD_SOCKET)
+    return problem;
+  /* A file or a block device now (the very inode checked): opening it for
+     reading cannot block. */
+  cleanup_free char *proc = firec_jailfs_proc_path (s->fd);
+  cleanup_close int fd = open (proc, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+  if (fd < 0)
+    return firec_xasprintf ("%s: %s cannot be read: %s", f->where, f->host_path, strerror (errno));
   return NULL;
 }
 
@@ -310,56 +432,365 @@ check_jail_access (struct firec_preflight *pf, const struct firec_step *step, co
           f->host_path, m->chroot_base_dir);
 }
 
+/* The jail uid's rights on every file it opens, in one check (a child that
+   becomes the jail's uid); staging reuses these verdicts. */
 static void
-check_sources (struct firec_preflight *pf, const struct firec_step *step)
+check_access (struct firec_preflight *pf, const struct firec_step *step, struct source *sources, size_t n)
 {
   const struct firec_model *m = pf->plan->model;
-  size_t n = m->file_count;
-  char **problems = firec_xcalloc (n + 1, sizeof *problems);
   int *fds = firec_xcalloc (n + 1, sizeof *fds);
   ssize_t *slot = firec_xcalloc (n + 1, sizeof *slot);
   size_t open_count = 0;
   for (size_t i = 0; i < n; i++)
     {
-      int fd;
-      problems[i] = source_problem (&m->files[i], &fd);
       slot[i] = -1;
       /* In the jail Firecracker reaches a file through our link or bind mount,
          never through the host's directories: the inode's mode and ACL decide. */
-      if (fd >= 0 && m->jailer)
+      if (sources[i].fd >= 0 && sources[i].problem == NULL)
         {
-          fds[open_count] = fd;
+          fds[open_count] = sources[i].fd;
           slot[i] = (ssize_t) open_count++;
         }
-      else if (fd >= 0)
-        close (fd);
     }
-  /* All the files in one check (a child that becomes the jail's uid); staging
-     reuses these verdicts. */
   free (pf->access);
   pf->access = firec_xcalloc (open_count + 1, sizeof *pf->access);
   pf->access_count = 0;
   cleanup_error firec_error_t err = NULL;
-  bool checked = open_count == 0
-                 || firec_stage_check_access (fds, open_count, (uid_t) m->uid, (gid_t) m->gid, pf->access, &err) == 0;
-  if (checked)
-    pf->access_count = open_count;
-  else
+  if (open_count && firec_stage_check_access (fds, open_count, (uid_t) m->uid, (gid_t) m->gid, pf->access, &err) < 0)
     fail (pf, step, "%s", err->message);
-  for (size_t i = 0; i < open_count; i++)
-    close (fds[i]);
-  for (size_t i = 0; i < n; i++)
+  else
     {
-      const struct firec_file *f = &m->files[i];
-      if (problems[i])
-        fail (pf, step, "%s", problems[i]);
-      else if (m->jailer && checked && (!f->output || slot[i] >= 0))
-        check_jail_access (pf, step, f, slot[i] >= 0 ? &pf->access[slot[i]] : NULL);
-      free (problems[i]);
+      pf->access_count = open_count;
+      /* A new output is the jail uid's own; an existing one is moved aside. */
+      for (size_t i = 0; i < n; i++)
+        if (sources[i].problem == NULL && (!sources[i].file->output || slot[i] >= 0))
+          check_jail_access (pf, step, sources[i].file, slot[i] >= 0 ? &pf->access[slot[i]] : NULL);
     }
-  free (problems);
   free (fds);
   free (slot);
+}
+
+/* ------------------------------------------------------------------ file identity */
+
+/* A file, as the kernel knows it: a block device by its device number (two
+   nodes of one disk are one disk), anything else by its inode. */
+static void
+identity_of (const struct stat *st, dev_t *dev, ino_t *ino)
+{
+  *dev = S_ISBLK (st->st_mode) ? st->st_rdev : st->st_dev;
+  *ino = S_ISBLK (st->st_mode) ? 0 : st->st_ino;
+}
+
+static void
+add_identity (struct firec_preflight *pf, const char *where, const char *path, const struct stat *st,
+              enum firec_preflight_use use, bool output)
+{
+  pf->files = firec_xrealloc (pf->files, (pf->file_count + 1) * sizeof *pf->files);
+  struct firec_preflight_file *f = &pf->files[pf->file_count++];
+  *f = (struct firec_preflight_file){ .where = where, .path = path, .use = use, .output = output };
+  identity_of (st, &f->dev, &f->ino);
+}
+
+static enum firec_preflight_use
+use_of (const struct firec_model *m, const struct source *s)
+{
+  const struct firec_file *f = s->file;
+  if (f->output)
+    return s->kind == FIREC_OUTPUT_FIFO ? FIREC_USE_WRITE : FIREC_USE_OUTPUT_ASIDE;
+  /* A writable drive staged as a copy or a reflink is the VM's own: the file
+     is only read (many VMs may start from one image that way). */
+  bool own_copy = m->jailer && (f->mode == FIREC_STAGING_COPY || f->mode == FIREC_STAGING_REFLINK);
+  return f->writable && !own_copy && f->role != FIREC_FILE_UFFD_SOCKET ? FIREC_USE_WRITE : FIREC_USE_READ;
+}
+
+/* Every file the manifest names that exists: the staged ones, the data files
+   firec-run reads, the binaries. */
+static void
+collect_identities (struct firec_preflight *pf, const struct source *sources, size_t n)
+{
+  const struct firec_model *m = pf->plan->model;
+  for (size_t i = 0; i < n; i++)
+    if (sources[i].found)
+      add_identity (pf, sources[i].file->where, sources[i].file->host_path, &sources[i].st,
+                    use_of (m, &sources[i]), sources[i].file->output);
+  const struct firec_data_file *data[] = { &m->mmds_data_file, &m->cpu_config_file };
+  for (size_t i = 0; i < FIREC_N_ELEMENTS (data); i++)
+    {
+      struct stat st;
+      if (data[i]->host_path && stat (data[i]->host_path, &st) == 0)
+        add_identity (pf, data[i]->where, data[i]->host_path, &st, FIREC_USE_DATA, false);
+    }
+  const struct firec_binary *binaries[] = { &m->firecracker_binary, m->jailer ? &m->jailer_binary : NULL };
+  for (size_t i = 0; i < FIREC_N_ELEMENTS (binaries); i++)
+    if (binaries[i] && binaries[i]->found)
+      {
+        struct stat st = { .st_mode = S_IFREG, .st_dev = binaries[i]->dev, .st_ino = binaries[i]->ino };
+        add_identity (pf, binaries[i]->where, binaries[i]->path, &st, FIREC_USE_DATA, false);
+      }
+}
+
+static bool
+writes (enum firec_preflight_use use)
+{
+  return use == FIREC_USE_WRITE || use == FIREC_USE_OUTPUT_ASIDE;
+}
+
+/* One file behind two fields, one of which writes it (validate compared the
+   spellings; this is the same file through a hard or symbolic link). */
+static void
+check_same_files (struct firec_preflight *pf, const struct firec_step *step)
+{
+  for (size_t k = 0; k < pf->file_count; k++)
+    for (size_t j = 0; j < k; j++)
+      {
+        const struct firec_preflight_file *a = &pf->files[j], *b = &pf->files[k];
+        if (a->dev != b->dev || a->ino != b->ino || !(writes (a->use) || writes (b->use)))
+          continue;
+        const char *why = a->output && b->output ? "two outputs cannot share a file"
+                          : a->output || b->output
+                              ? "an output must not be an input of the same VM: Firecracker writes it from its "
+                                "first byte"
+                              : "a file the guest writes backs one device only, and is no other input (read-only "
+                                "files may be shared)";
+        fail (pf, step, "%s: %s is the same file as %s (%s): %s", b->where, b->path, a->where, a->path, why);
+      }
+}
+
+/* Two outputs that will be one new file (a symbolic link in a directory's
+   path): compared by directory and name. */
+static void
+check_output_places (struct firec_preflight *pf, const struct firec_step *step, const struct source *sources,
+                     size_t n)
+{
+  for (size_t k = 0; k < n; k++)
+    for (size_t j = 0; j < k; j++)
+      {
+        const struct firec_file *a = sources[j].file, *b = sources[k].file;
+        if (!a->output || !b->output || sources[j].found || sources[k].found)
+          continue;
+        const char *na = strrchr (a->host_path, '/') + 1, *nb = strrchr (b->host_path, '/') + 1;
+        cleanup_free char *da = firec_xstrndup (a->host_path, (size_t) (na - a->host_path));
+        cleanup_free char *db = firec_xstrndup (b->host_path, (size_t) (nb - b->host_path));
+        struct stat sa, sb;
+        if (strcmp (na, nb) == 0 && stat (da, &sa) == 0 && stat (db, &sb) == 0 && sa.st_dev == sb.st_dev
+            && sa.st_ino == sb.st_ino)
+          fail (pf, step, "%s: %s is the same file as %s (%s): two outputs cannot share a file", b->where,
+                b->host_path, a->where, a->host_path);
+      }
+}
+
+/* Moving an output's earlier files aside must not move a file the VM uses. */
+static void
+check_aside_chains (struct firec_preflight *pf, const struct firec_step *step, const struct source *sources,
+                    size_t n)
+{
+  for (size_t i = 0; i < n; i++)
+    {
+      if (sources[i].problem || sources[i].kind != FIREC_OUTPUT_ASIDE || !sources[i].file->output)
+        continue;
+      const struct firec_file *f = sources[i].file;
+      int count = firec_output_chain (f->host_path);
+      for (int k = 1; k < count; k++)
+        {
+          cleanup_free char *name = firec_output_aside_name (f->host_path, (unsigned) k);
+          struct stat st;
+          dev_t dev;
+          ino_t ino;
+          if (stat (name, &st) < 0)
+            continue;
+          identity_of (&st, &dev, &ino);
+          for (size_t j = 0; j < pf->file_count; j++)
+            if (pf->files[j].dev == dev && pf->files[j].ino == ino && !pf->files[j].output)
+              fail (pf, step,
+                    "%s: moving the earlier %s aside would move %s to %s.%d, but %s is the file of %s: move %s "
+                    "away first",
+                    f->where, f->host_path, name, f->host_path, k + 1, name, pf->files[j].where, f->host_path);
+        }
+    }
+}
+
+/* ------------------------------------------------------------------ other VMs */
+
+/* The files of the other VMs of this host, from their records (each names its
+   files before its jail is staged, record.h), against ours: a file one VM
+   writes is used by no other. Records rather than an OFD lock on each file:
+   firec-run holds no process for a detached VM's life, and Firecracker takes
+   no lock itself. What this cannot see: VMs of another state root (another
+   FIREC_STATE_DIR, or another user's firec-run, whose root is under its own
+   home or runtime directory), and VMs that firec-run did not start. */
+/* Who holds the flock of the file st (1, *pid), from the host's lock table
+   (/proc/locks: "1: FLOCK ADVISORY WRITE PID MAJ:MIN:INODE ..."). Read rather
+   than tested by taking the lock (LOCK_SH, as status does): a run taking that
+   VM's lock at the same instant would fail as "locked by another run". */
+static bool
+flock_holder (const char *locks, const struct stat *st, pid_t *pid)
+{
+  for (const char *line = locks; line && *line; line = strchr (line, '\n') ? strchr (line, '\n') + 1 : NULL)
+    {
+      int holder;
+      unsigned maj, min;
+      unsigned long long ino;
+      if (sscanf (line, "%*d: FLOCK %*s %*s %d %x:%x:%llu", &holder, &maj, &min, &ino) == 4
+          && maj == major (st->st_dev) && min == minor (st->st_dev) && ino == (unsigned long long) st->st_ino)
+        {
+          *pid = (pid_t) holder;
+          return true;
+        }
+    }
+  return false;
+}
+
+static bool
+vm_is_live (const struct firec_state *st, const char *locks, const char *name, const struct firec_record *r,
+            pid_t *pid)
+{
+  *pid = 0;
+  /* Its lock is held by a firec-run starting it, supervising it (attached) or
+     operating on it; else its processes tell. Without a lock table, a record
+     of a start still under way counts while the run that wrote it lives. */
+  cleanup_free char *lock = firec_xasprintf ("%s.lock", name);
+  struct stat lk;
+  if (locks && fstatat (st->root_fd, lock, &lk, AT_SYMLINK_NOFOLLOW) == 0 && flock_holder (locks, &lk, pid))
+    return true;
+  if (!locks && (r->phase == FIREC_PHASE_CREATING || r->phase == FIREC_PHASE_STARTING) && r->firec_pid > 0
+      && kill (r->firec_pid, 0) == 0)
+    {
+      *pid = r->firec_pid;
+      return true;
+    }
+  cleanup_error firec_error_t ignored = NULL;
+  const struct firec_record_process *procs[] = { &r->vmm, &r->jailer_process };
+  bool live = false;
+  for (size_t i = 0; i < FIREC_N_ELEMENTS (procs) && !live; i++)
+    {
+      struct firec_pidref ref = FIREC_PIDREF_NULL;
+      if (procs[i]->pid > 0 && firec_pidref_open (procs[i]->pid, procs[i]->start_time, &ref, &ignored) == 1)
+        {
+          live = true;
+          *pid = procs[i]->pid;
+        }
+      firec_pidref_done (&ref);
+    }
+  return live;
+}
+
+/* How the other VM's record r uses the file f, when that excludes our use:
+   "writes", "reads"; NULL when it does not (both only read it). */
+static const char *
+record_conflict (const struct firec_record *r, const struct firec_preflight_file *f)
+{
+  if (f->use == FIREC_USE_DATA)
+    return NULL;
+  for (size_t i = 0; i < r->output_count; i++)
+    if ((r->outputs[i].dev || r->outputs[i].ino) && r->outputs[i].dev == f->dev && r->outputs[i].ino == f->ino)
+      return "writes";
+  for (size_t i = 0; i < r->file_count; i++)
+    if (r->files[i].dev == f->dev && r->files[i].ino == f->ino && (r->files[i].writable || writes (f->use)))
+      return r->files[i].writable ? "writes" : "reads";
+  return NULL;
+}
+
+static char **
+other_vm_conflicts (const struct firec_preflight *pf)
+{
+  const struct firec_model *m = pf->plan->model;
+  char **found = firec_xcalloc (1, sizeof *found);
+  size_t count = 0;
+  cleanup_state struct firec_state st = FIREC_STATE_INIT;
+  cleanup_error firec_error_t err = NULL;
+  char **names = NULL;
+  size_t n = 0;
+  if (firec_state_open (false, &st, &err) < 0 || st.root_fd < 0 || firec_state_list (&st, &names, &n, &err) < 0)
+    return found;
+  cleanup_free char *locks = NULL;
+  size_t locks_len;
+  if (n > 0 && firec_read_file ("/proc/locks", 16 << 20, &locks, &locks_len) < 0)
+    locks = NULL;
+  for (size_t v = 0; v < n; v++)
+    {
+      cleanup_close int dir_fd = -1;
+      cleanup_record struct firec_record *r = NULL;
+      cleanup_error firec_error_t read_err = NULL;
+      cleanup_free char *shown = firec_xasprintf ("%s/%s", st.root, names[v]);
+      pid_t pid;
+      /* A record that cannot be read says nothing here (status shows it). */
+      if (strcmp (names[v], m->name) == 0 || firec_state_open_vm_dir (&st, names[v], &dir_fd, &read_err) < 0
+          || dir_fd < 0 || firec_record_read (dir_fd, shown, &r, &read_err) < 0 || r == NULL
+          || !vm_is_live (&st, locks, names[v], r, &pid))
+        continue;
+      for (size_t i = 0; i < pf->file_count; i++)
+        {
+          const struct firec_preflight_file *f = &pf->files[i];
+          const char *how = record_conflict (r, f);
+          if (how == NULL)
+            continue;
+          cleanup_free char *who = pid ? firec_xasprintf (" (pid %ld)", (long) pid) : firec_xstrdup ("");
+          found = firec_xrealloc (found, (count + 2) * sizeof *found);
+          found[count++] = firec_xasprintf ("%s: %s is a file the VM %s%s %s, and this one would %s: a file one VM "
+                                            "writes is used by no other (read-only sharing is fine)",
+                                            f->where, f->path, names[v], who, how,
+                                            f->use == FIREC_USE_OUTPUT_ASIDE ? "move it aside"
+                                            : writes (f->use)                 ? "write it"
+                                                                              : "read it");
+          found[count] = NULL;
+        }
+    }
+  strv_free (names);
+  return found;
+}
+
+static void
+check_other_vms (struct firec_preflight *pf, const struct firec_step *step)
+{
+  char **found = other_vm_conflicts (pf);
+  for (size_t i = 0; found[i]; i++)
+    fail (pf, step, "%s", found[i]);
+  strv_free (found);
+}
+
+int
+firec_preflight_recheck_others (const struct firec_preflight *pf, firec_error_t *err)
+{
+  char **found = other_vm_conflicts (pf);
+  struct firec_buf text = { 0 };
+  for (size_t i = 0; found[i]; i++)
+    firec_buf_printf (&text, "\n  - %s", found[i]);
+  strv_free (found);
+  if (text.len == 0)
+    return 0;
+  firec_error_set_kind (err, FIREC_ERR_PRECONDITION, 0, "another run started meanwhile with a file of %s:%s",
+                        pf->plan->model->name, text.data);
+  firec_buf_release (&text);
+  return -1;
+}
+
+static void
+check_sources (struct firec_preflight *pf, const struct firec_step *step)
+{
+  const struct firec_model *m = pf->plan->model;
+  size_t n = m->file_count;
+  struct source *sources = firec_xcalloc (n + 1, sizeof *sources);
+  for (size_t i = 0; i < n; i++)
+    {
+      sources[i] = (struct source){ .file = &m->files[i], .fd = -1, .kind = -1 };
+      sources[i].problem = m->files[i].output ? output_problem (&sources[i]) : input_problem (&sources[i]);
+      if (sources[i].problem)
+        fail (pf, step, "%s", sources[i].problem);
+    }
+  if (m->jailer)
+    check_access (pf, step, sources, n);
+  collect_identities (pf, sources, n);
+  check_same_files (pf, step);
+  check_output_places (pf, step, sources, n);
+  check_aside_chains (pf, step, sources, n);
+  check_other_vms (pf, step);
+  for (size_t i = 0; i < n; i++)
+    {
+      free (sources[i].problem);
+      if (sources[i].fd >= 0)
+        close (sources[i].fd);
+    }
+  free (sources);
 }
 
 /* ------------------------------------------------------------------ the jail */

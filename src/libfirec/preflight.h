@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "error.h"
 #include "plan.h"
@@ -20,6 +21,27 @@ struct firec_preflight_finding
   const struct firec_step *step;
   char *message;
   bool locked; /* held by another run: exit 4 rather than 3 */
+};
+
+/* How the VM uses a file the manifest names. */
+enum firec_preflight_use
+{
+  FIREC_USE_READ,         /* an input the VM reads */
+  FIREC_USE_WRITE,        /* the VM writes it in place: a writable drive or pmem, a FIFO output */
+  FIREC_USE_OUTPUT_ASIDE, /* an output's earlier file, moved aside for a new one */
+  FIREC_USE_DATA,         /* firec-run reads it (an MMDS or cpu-config file, a binary): not the VM */
+};
+
+/* A file the manifest names that exists, by identity (a block device by its
+   device number, ino 0). */
+struct firec_preflight_file
+{
+  const char *where; /* the field's position, borrowed from the model */
+  const char *path;
+  dev_t dev;
+  ino_t ino;
+  enum firec_preflight_use use;
+  bool output; /* the field is an output */
 };
 
 struct firec_preflight
@@ -34,6 +56,8 @@ struct firec_preflight
   char *firecracker_version;
   struct firec_access *access; /* the jail uid's rights on the sources */
   size_t access_count;
+  struct firec_preflight_file *files; /* every file that exists, for the record and the other VMs' check */
+  size_t file_count;
   char **cgroup_dirs;    /* the jailer's, for this VM */
   char **cgroup_parents; /* missing now: the jailer will make them */
   int *tap_ifindex;      /* per model TAP: the device that exists, 0: the run creates it */
@@ -52,6 +76,12 @@ void firec_preflight_step (struct firec_preflight *pf, const struct firec_step *
 /* A finding a test seam injects. */
 void firec_preflight_add (struct firec_preflight *pf, const struct firec_step *step, bool locked, const char *fmt, ...)
     __attribute__ ((format (printf, 4, 5)));
+
+/* The check against the other VMs of the state root again, once this run's
+   record names its files: of two runs that passed preflight together, the
+   later to write its record sees the other (both may refuse; never both run).
+   FIREC_ERR_PRECONDITION naming each file and VM. */
+int firec_preflight_recheck_others (const struct firec_preflight *pf, firec_error_t *err);
 
 /* After the last preflight step: waits for the version probes, and fails with
    every finding (FIREC_ERR_LOCKED when one says another run holds the VM,

@@ -120,6 +120,7 @@ firec_record_free (struct firec_record *r)
   while (r->tap_count)
     firec_record_drop_tap (r, r->tap_count - 1);
   free (r->taps);
+  free (r->files);
   free (r);
 }
 
@@ -155,6 +156,13 @@ firec_record_drop_tap (struct firec_record *r, size_t index)
   free (t->netns);
   memmove (t, t + 1, (r->tap_count - index - 1) * sizeof *t);
   r->tap_count--;
+}
+
+void
+firec_record_add_file (struct firec_record *r, dev_t dev, ino_t ino, bool writable)
+{
+  r->files = firec_xrealloc (r->files, (r->file_count + 1) * sizeof *r->files);
+  r->files[r->file_count++] = (struct firec_record_file){ dev, ino, writable };
 }
 
 /* ------------------------------------------------------------------ writing */
@@ -226,6 +234,9 @@ firec_record_to_json (const struct firec_record *r)
       cJSON_AddStringToObject (out, "path", r->outputs[i].path);
       cJSON_AddNumberToObject (out, "dev", (double) r->outputs[i].dev);
       cJSON_AddNumberToObject (out, "ino", (double) r->outputs[i].ino);
+      cJSON_AddNumberToObject (out, "moved", r->outputs[i].moved);
+      cJSON_AddNumberToObject (out, "was_dev", (double) r->outputs[i].was_dev);
+      cJSON_AddNumberToObject (out, "was_ino", (double) r->outputs[i].was_ino);
       cJSON_AddItemToArray (outputs, out);
     }
   cJSON *taps = cJSON_AddArrayToObject (o, "taps");
@@ -240,6 +251,15 @@ firec_record_to_json (const struct firec_record *r)
       cJSON_AddBoolToObject (tap, "owned", t->owned);
       cJSON_AddNumberToObject (tap, "ifindex", t->ifindex);
       cJSON_AddItemToArray (taps, tap);
+    }
+  cJSON *files = cJSON_AddArrayToObject (o, "files");
+  for (size_t i = 0; i < r->file_count; i++)
+    {
+      cJSON *f = cJSON_CreateObject ();
+      cJSON_AddNumberToObject (f, "dev", (double) r->files[i].dev);
+      cJSON_AddNumberToObject (f, "ino", (double) r->files[i].ino);
+      cJSON_AddBoolToObject (f, "writable", r->files[i].writable);
+      cJSON_AddItemToArray (files, f);
     }
   cJSON_AddItemToObject (o, "jailer_process", process_to_json (&r->jailer_process));
   cJSON_AddItemToObject (o, "vmm", process_to_json (&r->vmm));
@@ -434,6 +454,14 @@ get_stop (struct parse *p, const cJSON *o, struct firec_record *r)
   r->stop_timeout_ms = (long) get_number (p, o, "stop_timeout_ms", 0, MAX_MS);
 }
 
+/* A field added after format_version 2 was first written: absent reads as
+   fallback (a record of an earlier firec-run); present, it is checked. */
+static double
+get_later_number (struct parse *p, const cJSON *o, const char *key, double max, double fallback)
+{
+  return cJSON_GetObjectItemCaseSensitive (o, key) ? get_number (p, o, key, 0, max) : fallback;
+}
+
 static void
 get_outputs (struct parse *p, const cJSON *o, struct firec_record *r)
 {
@@ -448,6 +476,23 @@ get_outputs (struct parse *p, const cJSON *o, struct firec_record *r)
       size_t i = firec_record_add_output (r, path);
       r->outputs[i].dev = (dev_t) get_number (p, e, "dev", 0, 9007199254740991.0);
       r->outputs[i].ino = (ino_t) get_number (p, e, "ino", 0, 9007199254740991.0);
+      r->outputs[i].moved = (unsigned) get_later_number (p, e, "moved", 100000, 0);
+      r->outputs[i].was_dev = (dev_t) get_later_number (p, e, "was_dev", 9007199254740991.0, 0);
+      r->outputs[i].was_ino = (ino_t) get_later_number (p, e, "was_ino", 9007199254740991.0, 0);
+    }
+}
+
+static void
+get_files (struct parse *p, const cJSON *o, struct firec_record *r)
+{
+  const cJSON *a = cJSON_GetObjectItemCaseSensitive (o, "files");
+  if (a && !cJSON_IsArray (a))
+    problem (p, "\"files\" is not an array");
+  for (const cJSON *e = cJSON_IsArray (a) ? a->child : NULL; e; e = e->next)
+    {
+      dev_t dev = (dev_t) get_number (p, e, "dev", 0, 9007199254740991.0);
+      ino_t ino = (ino_t) get_number (p, e, "ino", 0, 9007199254740991.0);
+      firec_record_add_file (r, dev, ino, get_bool (p, e, "writable"));
     }
 }
 
@@ -528,6 +573,7 @@ parse_record (struct parse *p, struct firec_record *r)
   r->cgroup_parents = get_paths (p, o, "cgroup_parents");
   get_outputs (p, o, r);
   get_taps (p, o, r);
+  get_files (p, o, r);
   r->jailer_process = get_process (p, o, "jailer_process");
   r->vmm = get_process (p, o, "vmm");
   get_console (p, o, r);

@@ -35,13 +35,28 @@ struct firec_record_process
   unsigned long long start_time;
 };
 
-/* An output file a run created on the host (it did not exist): rollback removes
-   exactly these, and only while they are still that file. */
+/* An output file a run created on the host (output.h): rollback removes
+   exactly these, only while they are still that file, and moves back what was
+   moved aside for them. */
 struct firec_record_output
 {
   char *path;
   dev_t dev; /* 0 until made (the record names it before it exists) */
   ino_t ino;
+  unsigned moved;  /* names moved aside for it (<path>, <path>.1 ...), 0: the path was free */
+  dev_t was_dev;   /* with moved: the file that was at <path> (now <path>.1) */
+  ino_t was_ino;
+};
+
+/* A host file the VM uses in place (an input, or a FIFO output), by identity:
+   another run's preflight compares its files with these, so that no file one
+   VM writes is used by another. A block device is (st_rdev, 0). Written before
+   the jail is staged. */
+struct firec_record_file
+{
+  dev_t dev;
+  ino_t ino;
+  bool writable; /* the VM writes it */
 };
 
 /* The TAP device of a network interface. One the run created (owned) is
@@ -96,6 +111,8 @@ struct firec_record
   size_t output_count;
   struct firec_record_tap *taps;
   size_t tap_count;
+  struct firec_record_file *files; /* absent in records of an earlier firec-run: none */
+  size_t file_count;
 
   struct firec_record_process jailer_process; /* what we spawned (the jailer, or firecracker) */
   struct firec_record_process vmm;            /* firecracker */
@@ -124,6 +141,7 @@ size_t firec_record_add_output (struct firec_record *r, const char *path);
 size_t firec_record_add_tap (struct firec_record *r, const char *iface_id, const char *name, const char *netns,
                              unsigned long long netns_ino, bool owned);
 void firec_record_drop_tap (struct firec_record *r, size_t index);
+void firec_record_add_file (struct firec_record *r, dev_t dev, ino_t ino, bool writable);
 
 cJSON *firec_record_to_json (const struct firec_record *r);
 /* Parses and checks every field: anything missing or of the wrong type is

@@ -139,6 +139,7 @@ firec_binary_release (struct firec_binary *b)
 {
   free (b->written);
   free (b->path);
+  free (b->where);
   *b = (struct firec_binary){ 0 };
 }
 
@@ -877,6 +878,9 @@ resolve_manifest (const struct firec_doc *doc, cJSON *manifest, struct firec_mod
   set_data_file (&m->mmds_data_file, doc, firec_json_member (spec, "mmds"), "data_file", "/spec/mmds/data_file");
   set_data_file (&m->cpu_config_file, doc, spec, "cpu-config", "/spec/cpu-config");
   collect_taps (m, doc);
+  m->firecracker_binary.where = where_in (doc, "/spec/firecracker/binary");
+  if (m->jailer)
+    m->jailer_binary.where = where_in (doc, "/spec/jailer/binary");
 
   const cJSON *run = firec_json_member (spec, "run");
   const char *mode = firec_json_string (run, "mode");

@@ -585,34 +585,84 @@ stage_bind (int root_fd, int parent, const char *name, const char *vm_path, int 
 
 /* ------------------------------------------------------------------ output files */
 
+/* A new, empty output file at host_path that is uid:gid's, 0640, from the
+   instant its name appears (O_TMPFILE, then linkat): whenever firec-run dies, a
+   new output of ours is an empty file of the VM's uid, which is how the
+   teardown tells it from a user's file (teardown.c). A filesystem without
+   O_TMPFILE gets O_EXCL, then chown: there the teardown also takes an empty
+   file of firec-run's own uid. -1 with errno (EEXIST: the name is taken). */
+static int
+create_owned (const char *host_path, uid_t uid, gid_t gid)
+{
+  const char *slash = strrchr (host_path, '/');
+  cleanup_free char *dir = slash && slash != host_path ? firec_xstrndup (host_path, (size_t) (slash - host_path))
+                                                       : firec_xstrdup (slash ? "/" : ".");
+  cleanup_close int fd = open (dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0640);
+  bool tmpfile = fd >= 0;
+  if (!tmpfile && errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL)
+    return -1;
+  if (!tmpfile)
+    fd = open (host_path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0640);
+  if (fd < 0)
+    return -1;
+  /* Ours, not the user's: it may be given to the jail's ids. */
+  if (firec_jailfs_chown (fd, uid, gid) < 0 || fchmod (fd, 0640) < 0)
+    {
+      int e = errno;
+      if (!tmpfile)
+        unlink (host_path);
+      errno = e;
+      return -1;
+    }
+  if (!tmpfile)
+    return steal_fd (&fd);
+  cleanup_free char *proc = firec_jailfs_proc_path (fd);
+  if (linkat (AT_FDCWD, proc, AT_FDCWD, host_path, AT_SYMLINK_FOLLOW) < 0
+      && (errno != ENOENT || linkat (fd, "", AT_FDCWD, host_path, AT_EMPTY_PATH) < 0))
+    return -1;
+  /* An fd of the name (a bind mount of the unnamed one is refused), checked to
+     be the file just linked. */
+  int named = open (host_path, O_WRONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+  struct stat a, b;
+  if (named >= 0 && (fstat (fd, &a) < 0 || fstat (named, &b) < 0 || a.st_dev != b.st_dev || a.st_ino != b.st_ino))
+    {
+      close (named);
+      errno = ESTALE;
+      return -1;
+    }
+  return named;
+}
+
 static int
 open_output (const char *host_path, uid_t uid, gid_t gid, int *fd_out, struct stat *st, bool *created,
              firec_error_t *err)
 {
   *created = false;
   *fd_out = -1;
-  cleanup_close int fd = open (host_path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0640);
+  cleanup_close int fd = create_owned (host_path, uid, gid);
   if (fd >= 0)
     {
-      /* Ours, not the user's: it may be given to the jail's ids. */
-      if (firec_jailfs_chown (fd, uid, gid) < 0 || fchmod (fd, 0640) < 0 || fstat (fd, st) < 0)
-        {
-          int e = errno;
-          unlink (host_path);
-          return firec_error_set (err, e, "cannot give the new output file %s to %u:%u", host_path, (unsigned) uid,
-                                  (unsigned) gid);
-        }
+      if (fstat (fd, st) < 0)
+        return firec_error_set (err, errno, "cannot stat the new output file %s", host_path);
       *created = true;
       *fd_out = steal_fd (&fd);
       return 0;
     }
+  if (errno == EPERM || errno == EINVAL)
+    return firec_error_set (err, errno, "cannot give the new output file %s to %u:%u", host_path, (unsigned) uid,
+                            (unsigned) gid);
   if (errno != EEXIST)
     return firec_error_set_kind (err, FIREC_ERR_PRECONDITION, errno, "cannot create the output file %s", host_path);
+  /* Only a FIFO is used as it is: Firecracker writes an output from its first
+     byte, so an existing file is moved aside before (output.h), and one here
+     now is not ours to give it. */
   if (open_source (host_path, &fd, st, err) < 0)
     return -1;
-  if (!S_ISREG (st->st_mode) && !S_ISFIFO (st->st_mode))
-    return firec_error_set_kind (err, FIREC_ERR_PRECONDITION, 0,
-                                 "the output file %s exists and is neither a regular file nor a FIFO", host_path);
+  if (!S_ISFIFO (st->st_mode))
+    return firec_error_set_kind (err, FIREC_ERR_PRECONDITION, EEXIST,
+                                 "the output file %s exists: Firecracker would write over it from its first byte, so "
+                                 "only a new file (or a FIFO) is given to it",
+                                 host_path);
   int r = firec_stage_can_access_fd (fd, host_path, uid, gid, true, err);
   if (r < 0)
     return -1;

@@ -75,8 +75,9 @@ struct firec_stage_known
    - writable drives and pmem: link or auto: hard link, else bind mount (uid:gid
      must be able to read and write the file); copy/reflink: a private, ephemeral
      copy (0600) owned by uid:gid;
-   - output files (log, metrics, serial): created on the host when missing (0640,
-     owned by uid:gid), then linked or bind-mounted whatever file->mode says.
+   - output files (log, metrics, serial): created on the host (0640, owned by
+     uid:gid; an existing file must have been moved aside, output.h), or a FIFO
+     used as it is; then linked or bind-mounted whatever file->mode says.
    On success *out describes what was done (release it with firec_staged_release).
    On failure nothing is left at vm_path (directories created for it stay: they go
    with the jail), and a host output file created by this call is removed again. */
@@ -117,10 +118,10 @@ int firec_stage_check_access (const int *fds, size_t count, uid_t uid, gid_t gid
 int firec_stage_access_verdict (const struct firec_access *a, const char *what, uid_t uid, gid_t gid, bool write,
                                 firec_error_t *err);
 
-/* Creates an output file on the host when it does not exist (O_CREAT|O_EXCL,
-   0640, owned by uid:gid) and sets *created; an existing one must be a regular
-   file or a FIFO that uid:gid can read and write. For running without the jailer,
-   where output files are used in place. */
+/* Creates an output file on the host (O_CREAT|O_EXCL, 0640, owned by uid:gid)
+   and sets *created; an existing one must be a FIFO that uid:gid can read and
+   write (a file there is an error: it must have been moved aside, output.h).
+   For running without the jailer, where output files are used in place. */
 int firec_stage_prepare_output (const char *host_path, uid_t uid, gid_t gid, bool *created, firec_error_t *err);
 
 /* A sparse copy of the first size bytes of src into dst (an empty regular

@@ -4,6 +4,7 @@
 #include "cgroup.h"
 #include "discover.h"
 #include "net.h"
+#include "output.h"
 #include "stage.h"
 #include "util.h"
 
@@ -45,6 +46,14 @@ kill_everything (const struct firec_record *r, struct firec_buf *left, size_t *c
     }
 }
 
+static void
+note (firec_error_t *e, struct firec_buf *left, size_t *count)
+{
+  firec_buf_printf (left, "\n  - %s", (*e)->message);
+  (*count)++;
+  firec_error_release (e);
+}
+
 /* An output this run created, and only while it is still that file: a user's
    file that took the name since is not ours. */
 static bool
@@ -55,24 +64,32 @@ output_is_ours (const struct firec_record *r, const struct firec_record_output *
   if (o->dev || o->ino)
     return st->st_dev == o->dev && st->st_ino == o->ino;
   /* Named before it was made (firec-run died in between): ours only if it is
-     what we would have made, an empty file of the VM's uid. */
-  return st->st_size == 0 && st->st_uid == r->uid;
+     what we would have made, an empty file of the VM's uid (or of firec-run's
+     own, on a filesystem where it is chowned once made: stage.c), and not the
+     file that was there (it may not have been moved aside yet). */
+  if (o->moved && st->st_dev == o->was_dev && st->st_ino == o->was_ino)
+    return false;
+  return st->st_size == 0 && (st->st_uid == r->uid || st->st_uid == geteuid ());
 }
 
+/* The outputs the start created go, and what was moved aside for them comes
+   back (output.h); the last one first, as they were made. */
 static void
 remove_outputs (const struct firec_record *r, struct firec_buf *left, size_t *count)
 {
-  for (size_t i = 0; i < r->output_count; i++)
+  for (size_t i = r->output_count; i-- > 0;)
     {
       const struct firec_record_output *o = &r->outputs[i];
       struct stat st;
-      if (lstat (o->path, &st) < 0 || !output_is_ours (r, o, &st))
-        continue;
-      if (unlink (o->path) < 0 && errno != ENOENT)
+      if (lstat (o->path, &st) == 0 && output_is_ours (r, o, &st) && unlink (o->path) < 0 && errno != ENOENT)
         {
           firec_buf_printf (left, "\n  - cannot remove %s: %s", o->path, strerror (errno));
           (*count)++;
+          continue;
         }
+      cleanup_error firec_error_t e = NULL;
+      if (o->moved && firec_output_restore (o->path, o->moved, o->was_dev, o->was_ino, &e) < 0)
+        note (&e, left, count);
     }
 }
 
@@ -117,9 +134,6 @@ remove_tap (const struct firec_record *r, const struct firec_record_tap *t, fire
 }
 
 static void
-note (firec_error_t *e, struct firec_buf *left, size_t *count);
-
-static void
 remove_taps (const struct firec_record *r, struct firec_buf *left, size_t *count)
 {
   for (size_t i = 0; i < r->tap_count; i++)
@@ -128,14 +142,6 @@ remove_taps (const struct firec_record *r, struct firec_buf *left, size_t *count
       if (r->taps[i].owned && remove_tap (r, &r->taps[i], &e) < 0)
         note (&e, left, count);
     }
-}
-
-static void
-note (firec_error_t *e, struct firec_buf *left, size_t *count)
-{
-  firec_buf_printf (left, "\n  - %s", (*e)->message);
-  (*count)++;
-  firec_error_release (e);
 }
 
 int

@@ -1194,7 +1194,8 @@ static int h_serial(const struct req *rq, struct resp *rs)
 	const char *path = jstr(rq->body, "serial_out_path");
 
 	if (path) {
-		int fd = root_open(path, O_WRONLY | O_NONBLOCK, 0);
+		/* As 1.14 does: O_RDWR | O_CREAT, neither O_APPEND nor O_TRUNC. */
+		int fd = root_open(path, O_RDWR | O_NONBLOCK | O_CREAT, 0666);
 		if (fd < 0)
 			return fault(rs, "Internal VMM error: ", "Unable to open the serial output file: %s", io_err(errno));
 		hold_fd("serial", fd);
@@ -1203,7 +1204,10 @@ static int h_serial(const struct req *rq, struct resp *rs)
 	return 0;
 }
 
-/* Log and metrics files: 1.5.1 needs them to exist, 1.14+ creates them. */
+/* Log and metrics files, opened as every release does (1.5.1 to 1.14):
+ * O_RDWR | O_NONBLOCK, neither O_APPEND nor O_TRUNC, so that the first write
+ * lands at offset 0 of whatever the file held. 1.5.1 needs the file to exist,
+ * 1.14+ creates it. */
 static int open_output(const char *path)
 {
 	return root_open(path, O_RDWR | O_NONBLOCK | (v116() ? O_CREAT : 0), 0644);
@@ -1361,6 +1365,10 @@ static int h_actions(const struct req *rq, struct resp *rs)
 			return fault(rs, "Start microvm error: ", "Cannot start microvm without kernel configuration.");
 		S.booted = true;
 		S.state = ST_RUNNING;
+		if (held("serial") >= 0) {
+			static const char console[] = "[    0.000000] Linux version (the fake guest's console)\n";
+			(void)fk_write_all(held("serial"), console, sizeof console - 1);
+		}
 		fc_log(3, "Artificially kick devices.");
 		fc_log(3, "Successfully started microvm");
 		return 0;

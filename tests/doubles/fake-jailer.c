@@ -16,7 +16,9 @@
  * Firecracker's TAPs are those of that namespace.
  *
  * Environment: FAKE_FC_VERSION (1.5.1 | 1.16.0), FAKE_JAILER_CGROUP_ROOT
- * (a directory that plays the cgroup mount).
+ * (a directory that plays the cgroup mount), FAKE_JAILER_NETNS_EINVAL (the
+ * --netns file is not a network namespace: joining it fails with EINVAL, as
+ * for a regular file with the real jailer).
  */
 #include "config.h"
 
@@ -64,6 +66,36 @@ static void jfail(const char *fmt, ...)
 	}
 	fprintf(stderr, "%s\nError: %s\n", m.s, m.s);
 	exit(1);
+}
+
+/* Whether s is UTF-8 (what Rust's std::env::vars() insists on). */
+static bool utf8(const unsigned char *s)
+{
+	while (*s) {
+		int n = *s < 0x80 ? 0 : (*s & 0xe0) == 0xc0 ? 1 : (*s & 0xf0) == 0xe0 ? 2 : (*s & 0xf8) == 0xf0 ? 3 : -1;
+
+		if (n < 0 || (n == 1 && *s < 0xc2))
+			return false;
+		for (s++; n > 0; n--, s++)
+			if ((*s & 0xc0) != 0x80)
+				return false;
+	}
+	return true;
+}
+
+/* Every release's jailer reads its environment with std::env::vars(), which
+ * panics on a variable that is not UTF-8, before anything else. */
+static void check_environment(void)
+{
+	for (char **e = environ; *e; e++)
+		if (!utf8((const unsigned char *)*e)) {
+			fprintf(stderr, "thread 'main' panicked at 'called `Result::unwrap()` on an `Err` value: "
+				"\"%s\"', library/std/src/env.rs:171:83\n"
+				"note: run with `RUST_BACKTRACE=1` environment variable to display a backtrace\n",
+				strchr(*e, '=') ? strchr(*e, '=') + 1 : *e);
+			signal(SIGABRT, SIG_DFL);
+			abort();
+		}
 }
 
 static const char *ioe(int err)
@@ -277,6 +309,7 @@ int main(int argc, char **argv)
 	struct stat st;
 
 	fk_close_fds_from(3);
+	check_environment();
 	ver = fk_version_from_env(&vstr);
 
 	sb_init(&disp);
@@ -376,7 +409,10 @@ int main(int argc, char **argv)
 	snprintf(dst, sizeof dst, "%s/%s", chroot_dir, exec_name);
 	copy_exec(exec_path, dst, uid, gid);
 	if ((v = fk_args_value(&a, "netns"))) {
-		int ns = open(v, O_RDONLY | O_CLOEXEC);
+		int ns;
+		if (getenv("FAKE_JAILER_NETNS_EINVAL"))
+			jfail("Failed to join network namespace: netns: %s", ioe(EINVAL));
+		ns = open(v, O_RDONLY | O_CLOEXEC);
 		if (ns < 0)
 			jfail("Failed to open file %s: %s", v, ioe(errno));
 		if (setns(ns, CLONE_NEWNET) < 0)

@@ -74,9 +74,18 @@ def newer_or_same(a, b):
 
 def request(sock, method, path, body):
     data = json.dumps(body).encode()
-    s = socket.socket(socket.AF_UNIX)
-    s.settimeout(5)
-    s.connect(sock)
+    # The socket file appears at bind(), a moment before listen(): refused until then.
+    for attempt in range(200):
+        s = socket.socket(socket.AF_UNIX)
+        s.settimeout(5)
+        try:
+            s.connect(sock)
+            break
+        except ConnectionRefusedError:
+            s.close()
+            if attempt == 199:
+                raise
+            time.sleep(0.01)
     s.sendall(f"{method} {path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
               f"Content-Length: {len(data)}\r\n\r\n".encode() + data)
     out = b""

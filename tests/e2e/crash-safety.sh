@@ -16,9 +16,20 @@ wait_clean() { # wait_clean NAME [SECONDS]
   done
   return 1
 }
-# Nothing left, and the lock went with the VM.
-all_gone() { # all_gone NAME
-  clean_after "$1" || return 1
+# Nothing left, and the lock went with the VM. After a start that failed the
+# files the manifest names are as they were; after one that reached running
+# (all_gone started), the earlier output files were moved aside unchanged.
+all_gone() { # all_gone NAME [started | either]
+  case ${2:-} in
+    started) clean_after_run "$1" || return 1 ;;
+    either) clean_after "$1" >/dev/null || clean_after_run "$1" >/dev/null || { clean_after "$1"; return 1; } ;;
+    *) clean_after "$1" || return 1 ;;
+  esac
+  [ ! -e "$FIREC_STATE_DIR/$1.lock" ] || { echo "#   lock: $FIREC_STATE_DIR/$1.lock"; return 1; }
+}
+# The same after a run that started: its earlier output files moved aside.
+all_gone_run() { # all_gone_run NAME
+  clean_after_run "$1" || return 1
   [ ! -e "$FIREC_STATE_DIR/$1.lock" ] || { echo "#   lock: $FIREC_STATE_DIR/$1.lock"; return 1; }
 }
 force_clean() { our_pids "$1( |$)" | xargs -r kill -KILL; sleep 0.2; rm -rf "$WORK/jail/"*/"$1" "$FIREC_STATE_DIR/$1" "$FIREC_STATE_DIR/$1.lock"; }
@@ -39,7 +50,8 @@ for step in "${steps[@]}" attached-running; do
   else
     FIREC_TEST_FAULT="SIGKILL:$step" "$FIREC_RUN" run -q "$WORK/$name/vm.json" </dev/null >/dev/null 2>&1
   fi
-  if wait_clean "$name" 10 && all_gone "$name"; then ok "attached, SIGKILL at $step: the guard leaves nothing"
+  if [ "$step" = attached-running ]; then started=started; else started=; fi
+  if wait_clean "$name" 10 && all_gone "$name" $started; then ok "attached, SIGKILL at $step: the guard leaves nothing"
   else not_ok "attached, SIGKILL at $step: the guard leaves nothing"; leftovers "$name" | sed 's/^/#   /'; force_clean "$name"; fi
 done
 
@@ -75,7 +87,7 @@ for i in $(seq 25); do
   sleep "0.0$((RANDOM % 40 + 1))"
   kill -KILL "$p" 2>/dev/null; wait "$p" 2>/dev/null
   "$FIREC_RUN" rm -f "$name" >/dev/null 2>"$WORK/$name/rm.err"; rc=$?
-  if [ $rc -ne 0 ] || ! all_gone "$name" >/dev/null; then
+  if [ $rc -ne 0 ] || ! all_gone "$name" either; then
     survived=$((survived + 1))
     echo "# round $i: rm -f exit $rc: $(head -2 "$WORK/$name/rm.err" | tr '\n' ' ')"; leftovers "$name" | sed 's/^/#   /'; force_clean "$name"
   fi
@@ -195,6 +207,7 @@ parents=$("$PYTHON3" -c 'import json,sys; print(" ".join(json.load(open(sys.argv
 "$FIREC_RUN" rm -f e2e-crash 2>/dev/null
 left=""; for d in $parents; do [ -e "$d" ] && left="$left $d"; done
 check "the parent cgroups the run made (${parents:-none: they existed}) are removed once empty" test -z "$left"
+check "... and nothing else is left" all_gone_run e2e-crash
 
 # --- what rm cannot remove stays listed, and so does the record --------------------
 if command -v chattr >/dev/null && [ "$REAL" = 0 ]; then
@@ -209,7 +222,7 @@ if command -v chattr >/dev/null && [ "$REAL" = 0 ]; then
     chattr -i "$root/stuck"
     "$FIREC_RUN" rm e2e-crash 2>/dev/null; rc=$?
     check "once it can, rm removes the rest (exit $rc)" test "$rc" -eq 0
-    check "... and nothing is left" all_gone e2e-crash
+    check "... and nothing is left" all_gone_run e2e-crash
   else
     "$FIREC_RUN" rm -f e2e-crash 2>/dev/null
   fi

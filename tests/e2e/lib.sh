@@ -104,16 +104,31 @@ prepare() {
   mkdir -p "$dir" "$WORK/jail"
   "$FIREC_RUN" render --output json "$top_srcdir/examples/$example.yaml" >"$dir/rendered.json" || return 1
   FIREC_TEST_NAME=$name FIREC_TEST_TAP_PREFIX=$(tap_prefix "$name") "$PYTHON3" "$top_srcdir/tests/e2e/prepare.py" "$dir/rendered.json" "$dir" "$FC" "${JAILER:--}" \
-    >"$dir/vm.json" 3>"$dir/inputs" || return 1
+    >"$dir/vm.json" 3>"$dir/inputs" 4>"$dir/outputs" || return 1
   fingerprint "$dir" >"$dir/before"
 }
 
-# The user's files as a user cares about them: content, owner, mode, mtime.
+# How many earlier files firec-run keeps beside an output path (<path>.1 ...).
+OUTPUTS_KEPT=5
+fingerprint_file() {
+  if [ -f "$1" ]; then
+    printf '%s %s\n' "$(sha256sum <"$1" | cut -d' ' -f1)" "$(stat -c '%u:%g %a %Y %n' "$1")"
+  else
+    printf '%s %s\n' "$(stat -c %F "$1" | tr ' ' -)" "$(stat -c '%u:%g %a %Y %n' "$1")"
+  fi
+}
+# The user's files as a user cares about them: content, owner, mode, mtime. The
+# inputs, and at each output path (NAME/outputs) what is there and what was
+# moved aside from it (<path>.1 ...).
 fingerprint() {
-  local f
+  local f k
+  while read -r f; do fingerprint_file "$f"; done <"$1/inputs"
+  [ -f "$1/outputs" ] || return 0
   while read -r f; do
-    printf '%s %s\n' "$(sha256sum <"$f" | cut -d' ' -f1)" "$(stat -c '%u:%g %a %Y %n' "$f")"
-  done <"$1/inputs"
+    for k in "" $(seq $((OUTPUTS_KEPT + 2)) | sed 's/^/./'); do
+      if [ -e "$f$k" ] || [ -L "$f$k" ]; then fingerprint_file "$f$k"; fi
+    done
+  done <"$1/outputs"
 }
 
 # leftovers NAME: prints what a VM left on the host (nothing when clean).
@@ -132,11 +147,47 @@ leftovers() {
   return 0
 }
 
-clean_after() { # clean_after NAME: nothing left, sources unchanged
+clean_after() { # clean_after NAME: nothing left, every file the manifest names as it was
   local name=$1 left
   left=$(leftovers "$name")
   if [ -n "$left" ]; then echo "$left" | sed 's/^/#   /'; return 1; fi
-  fingerprint "$WORK/$name" | cmp -s - "$WORK/$name/before" || { echo "#   the source files changed"; return 1; }
+  fingerprint "$WORK/$name" | cmp -s - "$WORK/$name/before" ||
+    { echo "#   the files the manifest names changed:"; fingerprint "$WORK/$name" | diff "$WORK/$name/before" - | sed 's/^/#   /'; return 1; }
+}
+
+# clean_after_run NAME: after a run that started. Nothing left, the inputs as
+# they were, and each earlier output file moved one step aside byte for byte
+# (<path> -> <path>.1, <path>.1 -> <path>.2 ...; the one at <path>.OUTPUTS_KEPT
+# is no longer kept). What is there now becomes the baseline.
+clean_after_run() {
+  local name=$1 left
+  left=$(leftovers "$name")
+  if [ -n "$left" ]; then echo "$left" | sed 's/^/#   /'; return 1; fi
+  fingerprint "$WORK/$name" >"$WORK/$name/after"
+  "$PYTHON3" - "$WORK/$name/before" "$WORK/$name/after" "$WORK/$name/outputs" "$OUTPUTS_KEPT" <<'PY' || return 1
+import re, sys
+before, after, outputs, kept = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+def read(p):
+    return {l.rsplit(" ", 1)[1]: l.rsplit(" ", 1)[0] for l in open(p).read().splitlines()}
+b, a = read(before), read(after)
+outs = set(open(outputs).read().split()) if outputs else set()
+bad = []
+for name, what in b.items():
+    m = re.fullmatch(r"(.*?)(?:\.(\d+))?", name)
+    base, k = m.group(1), int(m.group(2) or 0)
+    if name in outs or (base in outs and k):
+        if k + 1 > kept:
+            continue
+        moved = "%s.%d" % (base, k + 1)
+        if a.get(moved) != what:
+            bad.append("%s was not moved to %s unchanged" % (name, moved))
+    elif a.get(name) != what:
+        bad.append("%s changed" % name)
+for line in bad:
+    print("#   " + line)
+sys.exit(1 if bad else 0)
+PY
+  mv "$WORK/$name/after" "$WORK/$name/before"
 }
 
 # wait_running NAME [SECONDS]: until the state record says running.

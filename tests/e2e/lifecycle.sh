@@ -145,7 +145,8 @@ s = socket.socket(socket.AF_UNIX)
 s.bind(path); os.chmod(path, mode); s.listen(1)
 open(out + ".ready", "w").close()
 c, _ = s.accept()
-open(out, "wb").write(c.recv(65536))
+open(out + ".tmp", "wb").write(c.recv(65536))
+os.rename(out + ".tmp", out)
 PY
 start_handler() { # start_handler MODE
   rm -f "$WORK/$name/uffd/handler.sock" "$WORK/$name/got" "$WORK/$name/got.ready"
@@ -165,6 +166,8 @@ if [ "$REAL" = 0 ]; then
   "$FIREC_RUN" run -d "$WORK/$name/vm.json" </dev/null >/dev/null 2>"$WORK/$name/stderr"; rc=$?
   check "a snapshot whose memory a Uffd handler serves loads (exit $rc)" test "$rc" -eq 0
   [ $rc -eq 0 ] || tail -3 "$WORK/$name/stderr" | sed 's/^/#   /'
+  # (the handler may still be writing what it got: a moment)
+  for i in $(seq 100); do [ -e "$WORK/$name/got" ] && break; sleep 0.05; done
   check "Firecracker reached the handler through the jail and sent it the memory regions" grep -q base_host_virt_addr "$WORK/$name/got"
   "$FIREC_RUN" rm -f "$name" 2>/dev/null
   check "rm -f leaves nothing, and the handler's socket is still there" sh -c "test -S '$WORK/$name/uffd/handler.sock'" 

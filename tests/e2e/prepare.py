@@ -7,8 +7,10 @@ to a particular host: the binaries, the chroot base, uid/gid, the netns, the
 stop policy (short waits), the TAP device names (FIREC_TEST_TAP_PREFIX) and the
 host files, which are created under DIR
 (dummy content with the test doubles, the test guest's kernel, initrd and
-rootfs with real binaries). Prints the manifest (JSON is YAML) on stdout and
-the list of host input files on fd 3, one per line."""
+rootfs with real binaries). Prints the manifest (JSON is YAML) on stdout, the
+list of host input files on fd 3 and of output files on fd 4, one per line.
+Each output file already holds an earlier run's lines: a run must move it
+aside, never write over it."""
 import json
 import os
 import shutil
@@ -54,6 +56,7 @@ if prefix:
 files_dir = os.path.join(workdir, "files")
 os.makedirs(files_dir, exist_ok=True)
 inputs = []
+outputs = []
 
 def set_at(pointer, value):
     node = m
@@ -93,6 +96,12 @@ for i, f in enumerate(derived.get("files", [])):
                 out.write(os.urandom(256 * 1024))
         os.chmod(path, 0o644)
         inputs.append(path)
+    else:
+        with open(path, "w") as out:
+            out.writelines("an earlier run's line %d of %s\n" % (n, base) for n in range(200))
+        os.chmod(path, 0o644)
+        os.utime(path, (1600000000, 1600000000))
+        outputs.append(path)
     if spec["jailer"].get("enabled", True) and not output and "path_on_host" in field:
         # Writable drives are linked into the jail: the VM's uid must be able to write them.
         uid = spec["jailer"]["uid"]
@@ -103,3 +112,5 @@ for i, f in enumerate(derived.get("files", [])):
 json.dump(m, sys.stdout, indent=2)
 with os.fdopen(3, "w") as listing:
     listing.write("".join(p + "\n" for p in inputs))
+with os.fdopen(4, "w") as listing:
+    listing.write("".join(p + "\n" for p in outputs))

@@ -30,7 +30,7 @@ PY
   kill -TERM "$pid" 2>/dev/null
   wait "$pid"; rc=$?
   check "$example: SIGTERM stops it and firec-run exits 0 (got $rc)" test "$rc" -eq 0
-  check "$example: nothing is left and the source files are unchanged" clean_after "$name"
+  check "$example: nothing is left, the inputs are unchanged, earlier outputs moved aside unchanged" clean_after_run "$name"
 done
 
 # Attached firec-run becomes the small firec-supervise once the VM runs; a copy of
