@@ -618,47 +618,15 @@ check_aside_chains (struct firec_preflight *pf, const struct firec_step *step, c
    no lock itself. What this cannot see: VMs of another state root (another
    FIREC_STATE_DIR, or another user's firec-run, whose root is under its own
    home or runtime directory), and VMs that firec-run did not start. */
-/* Who holds the flock of the file st (1, *pid), from the host's lock table
-   (/proc/locks: "1: FLOCK ADVISORY WRITE PID MAJ:MIN:INODE ..."). Read rather
-   than tested by taking the lock (LOCK_SH, as status does): a run taking that
-   VM's lock at the same instant would fail as "locked by another run". */
 static bool
-flock_holder (const char *locks, const struct stat *st, pid_t *pid)
-{
-  for (const char *line = locks; line && *line; line = strchr (line, '\n') ? strchr (line, '\n') + 1 : NULL)
-    {
-      int holder;
-      unsigned maj, min;
-      unsigned long long ino;
-      if (sscanf (line, "%*d: FLOCK %*s %*s %d %x:%x:%llu", &holder, &maj, &min, &ino) == 4
-          && maj == major (st->st_dev) && min == minor (st->st_dev) && ino == (unsigned long long) st->st_ino)
-        {
-          *pid = (pid_t) holder;
-          return true;
-        }
-    }
-  return false;
-}
-
-static bool
-vm_is_live (const struct firec_state *st, const char *locks, const char *name, const struct firec_record *r,
-            pid_t *pid)
+vm_is_live (const struct firec_state *st, const char *name, const struct firec_record *r, pid_t *pid)
 {
   *pid = 0;
   /* Its lock is held by a firec-run starting it, supervising it (attached) or
-     operating on it; else its processes tell. Without a lock table, a record
-     of a start still under way counts while the run that wrote it lives. */
-  cleanup_free char *lock = firec_xasprintf ("%s.lock", name);
-  struct stat lk;
-  if (locks && fstatat (st->root_fd, lock, &lk, AT_SYMLINK_NOFOLLOW) == 0 && flock_holder (locks, &lk, pid))
-    return true;
-  if (!locks && (r->phase == FIREC_PHASE_CREATING || r->phase == FIREC_PHASE_STARTING) && r->firec_pid > 0
-      && kill (r->firec_pid, 0) == 0)
-    {
-      *pid = r->firec_pid;
-      return true;
-    }
+     operating on it; else its processes tell. */
   cleanup_error firec_error_t ignored = NULL;
+  if (firec_state_lock_held (st, name, pid, &ignored) > 0)
+    return true;
   const struct firec_record_process *procs[] = { &r->vmm, &r->jailer_process };
   bool live = false;
   for (size_t i = 0; i < FIREC_N_ELEMENTS (procs) && !live; i++)
@@ -702,10 +670,6 @@ other_vm_conflicts (const struct firec_preflight *pf)
   size_t n = 0;
   if (firec_state_open (false, &st, &err) < 0 || st.root_fd < 0 || firec_state_list (&st, &names, &n, &err) < 0)
     return found;
-  cleanup_free char *locks = NULL;
-  size_t locks_len;
-  if (n > 0 && firec_read_file ("/proc/locks", 16 << 20, &locks, &locks_len) < 0)
-    locks = NULL;
   for (size_t v = 0; v < n; v++)
     {
       cleanup_close int dir_fd = -1;
@@ -716,7 +680,7 @@ other_vm_conflicts (const struct firec_preflight *pf)
       /* A record that cannot be read says nothing here (status shows it). */
       if (strcmp (names[v], m->name) == 0 || firec_state_open_vm_dir (&st, names[v], &dir_fd, &read_err) < 0
           || dir_fd < 0 || firec_record_read (dir_fd, shown, &r, &read_err) < 0 || r == NULL
-          || !vm_is_live (&st, locks, names[v], r, &pid))
+          || !vm_is_live (&st, names[v], r, &pid))
         continue;
       for (size_t i = 0; i < pf->file_count; i++)
         {

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 char *
@@ -221,6 +222,31 @@ firec_state_lock (const struct firec_state *st, const char *name, long timeout_m
     }
 }
 
+/* Who holds the flock of the file st describes, from the kernel's lock table
+   (/proc/locks: "1: FLOCK ADVISORY WRITE PID MAJ:MIN:INODE ..."): 1 held
+   (*holder), 0 not, -1 when there is no table to read. */
+static int
+lock_table_holder (const struct stat *st, pid_t *holder)
+{
+  cleanup_free char *locks = NULL;
+  size_t len;
+  if (firec_read_file ("/proc/locks", 16 << 20, &locks, &len) < 0)
+    return -1;
+  for (const char *line = locks; line && *line; line = strchr (line, '\n') ? strchr (line, '\n') + 1 : NULL)
+    {
+      int pid;
+      unsigned maj, min;
+      unsigned long long ino;
+      if (sscanf (line, "%*d: FLOCK %*s %*s %d %x:%x:%llu", &pid, &maj, &min, &ino) == 4
+          && maj == major (st->st_dev) && min == minor (st->st_dev) && ino == (unsigned long long) st->st_ino)
+        {
+          *holder = (pid_t) pid;
+          return 1;
+        }
+    }
+  return 0;
+}
+
 int
 firec_state_lock_held (const struct firec_state *st, const char *name, pid_t *holder, firec_error_t *err)
 {
@@ -228,6 +254,19 @@ firec_state_lock_held (const struct firec_state *st, const char *name, pid_t *ho
   if (st->root_fd < 0)
     return 0;
   cleanup_free char *file = firec_xasprintf ("%s.lock", name);
+  struct stat lk;
+  if (fstatat (st->root_fd, file, &lk, AT_SYMLINK_NOFOLLOW) < 0)
+    {
+      if (errno == ENOENT)
+        return 0;
+      cleanup_free char *path = shown (st, file);
+      return firec_error_set (err, errno, "cannot look at the lock %s", path);
+    }
+  /* Read, not tested by taking it: a LOCK_SH held for a moment would make a
+     run taking the lock at that instant fail as "locked by another run". */
+  int rc = lock_table_holder (&lk, holder);
+  if (rc >= 0)
+    return rc;
   cleanup_close int fd = openat (st->root_fd, file, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
   if (fd < 0)
     {
