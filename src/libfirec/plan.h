@@ -69,6 +69,9 @@ firec_plan_freep (struct firec_plan **p)
 
 const char *firec_step_kind_name (enum firec_step_kind kind);
 
+/* The step with this id ("api.put.mmds"), or NULL. */
+const struct firec_step *firec_plan_find_step (const struct firec_plan *plan, const char *id);
+
 /* {format_version, name, min_firecracker_version, steps: [...]} */
 cJSON *firec_plan_to_json (const struct firec_plan *plan);
 /* Numbered, one line per step, with what it touches and its undo. */
