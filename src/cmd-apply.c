@@ -274,12 +274,16 @@ refuse (struct apply *a, const struct firec_drift *drift)
 {
   const struct firec_vm_info *info = &a->info;
   report_vm (firec_vm_state_name (info->state), info->vmm.pid, info->record->api_socket);
+  struct firec_buf paths = { 0 };
+  for (size_t i = 0; i < drift->count; i++)
+    if (drift->items[i].how == FIREC_RECONCILE_RESTART)
+      firec_buf_printf (&paths, "%s%s", paths.len ? ", " : "", drift->items[i].path[0] ? drift->items[i].path : "digest");
+  cleanup_free char *list = firec_buf_steal (&paths);
   int rc = cli_fail (FIREC_EXIT_NEEDS_REPLACE,
-                     "%s runs with a manifest that differs in what only a restart changes; pass --replace to stop "
-                     "it and start this one:",
-                     a->model->name);
+                     "%s differs in what only a new VM can have (%s): pass --replace to stop it and start this one",
+                     a->model->name, list);
   cleanup_free char *text = firec_drift_to_text (drift);
-  fputs (text, stderr); /* for people, also beside --output json */
+  fputs (text, stderr); /* every difference, for people, also beside --output json */
   return rc;
 }
 
