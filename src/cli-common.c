@@ -6,6 +6,7 @@
 #include "model.h"
 #include "util.h"
 
+#include <errno.h>
 #include <limits.h>
 #include <regex.h>
 #include <stdio.h>
@@ -43,12 +44,22 @@ cli_target (const char *arg, char **name, struct firec_model **model)
   int bad = regexec (&re, arg, 0, NULL, 0);
   regfree (&re);
   if (bad)
-    {
-      fprintf (stderr, "%s: \"%s\" is neither a VM name (1 to 64 letters, digits or '-') nor a manifest file\n",
-               cli_program_name, arg);
-      return FIREC_EXIT_INVALID;
-    }
+    return cli_fail (FIREC_EXIT_INVALID, "\"%s\" is neither a VM name (1 to 64 letters, digits or '-') nor a manifest file",
+                     arg);
   *name = firec_xstrdup (arg);
+  cli_result_name (*name);
+  return FIREC_EXIT_OK;
+}
+
+int
+cli_parse_lock_timeout (const char *command, const char *arg, long *timeout_ms)
+{
+  char *end;
+  errno = 0;
+  long seconds = strtol (arg, &end, 10);
+  if (errno || end == arg || *end || seconds < 0 || seconds > FIREC_DURATION_MAX_MS / 1000)
+    return cli_usage_error (command, "--lock-timeout takes whole seconds, not \"%s\"", arg);
+  *timeout_ms = seconds * 1000;
   return FIREC_EXIT_OK;
 }
 
@@ -99,6 +110,15 @@ cli_info_json (const struct firec_vm_info *info)
   return o;
 }
 
+void
+cli_result_info (const struct firec_vm_info *info)
+{
+  cleanup_cjson cJSON *o = cli_info_json (info);
+  for (cJSON *m = o->child; m; m = m->next)
+    if (strcmp (m->string, "format_version") != 0 && strcmp (m->string, "name") != 0)
+      cli_result_field (m->string, cJSON_Duplicate (m, 1));
+}
+
 bool
 cli_asks_help (int argc, char **argv)
 {
@@ -109,10 +129,16 @@ int
 cli_vm_command_parse (const struct cli_vm_command *cmd, int argc, char **argv, enum firec_output *output,
                       struct firec_vm_info *info, struct firec_model **model, char ***rest)
 {
+  enum
+  {
+    OPT_LOCK_TIMEOUT = 0x4c54, /* no short option has this value */
+  };
   struct option options[32];
   size_t n = 0;
-  for (const struct option *o = cmd->options; o && o->name && n < 29; o++)
+  for (const struct option *o = cmd->options; o && o->name && n < 28; o++)
     options[n++] = *o;
+  if (cmd->takes_lock)
+    options[n++] = (struct option){ "lock-timeout", required_argument, NULL, OPT_LOCK_TIMEOUT };
   options[n++] = (struct option){ "output", required_argument, NULL, 'o' };
   options[n++] = (struct option){ "help", no_argument, NULL, 'h' };
   options[n] = (struct option){ NULL, 0, NULL, 0 };
@@ -127,15 +153,28 @@ cli_vm_command_parse (const struct cli_vm_command *cmd, int argc, char **argv, e
           return cli_usage_error (cmd->name, "--output takes text or json, not \"%s\"", optarg);
         break;
       case 'h':
-        printf ("Usage: %s %s %s\n\n%s\n\nOptions:\n%s"
-                "  -o, --output FORMAT    text or json\n"
-                "  -h, --help             show this help\n",
-                cli_program_name, cmd->name, cmd->usage, cmd->help, cmd->option_help ? cmd->option_help : "");
+        printf ("Usage: %s %s %s\n\n%s\n\nOptions:\n%s", cli_program_name, cmd->name, cmd->usage, cmd->help,
+                cmd->option_help ? cmd->option_help : "");
+        if (cmd->takes_lock)
+          printf ("      --lock-timeout SECONDS\n"
+                  "                         wait up to SECONDS for another firec-run holding this VM,\n"
+                  "                         then exit 4 (default %ld)\n",
+                  *cmd->lock_timeout_ms / 1000);
+        printf ("  -o, --output FORMAT    text or json (one result object, see firec-run(1))\n"
+                "  -h, --help             show this help\n");
+        cli_result_silence ();
         return -1;
+      case OPT_LOCK_TIMEOUT:
+        {
+          int rc = cli_parse_lock_timeout (cmd->name, optarg, cmd->lock_timeout_ms);
+          if (rc != FIREC_EXIT_OK)
+            return rc;
+          break;
+        }
       default:
         if (cmd->handle_option && cmd->handle_option (c, optarg, cmd->data) == 0)
           break;
-        return cli_usage_error (cmd->name, "unknown option");
+        return cli_usage_error (cmd->name, "unknown option \"%s\"", argv[optind - 1]);
       }
   int positional = argc - optind - 1;
   if (optind >= argc || positional < cmd->min_args || positional > cmd->max_args)

@@ -19,6 +19,9 @@ enum firec_exit
   FIREC_EXIT_PRECONDITION = 3,
   FIREC_EXIT_LOCKED = 4,
   FIREC_EXIT_LEFTOVERS = 5,
+  /* apply: the manifest differs in what only a restart can change, and
+     --replace was not given (nothing was changed). */
+  FIREC_EXIT_NEEDS_REPLACE = 6,
 };
 
 enum firec_output
@@ -49,14 +52,52 @@ int cmd_update (int argc, char **argv);
 int cmd_apply (int argc, char **argv);
 int cmd_logs (int argc, char **argv);
 int cmd_attach (int argc, char **argv);
+int cmd_diff (int argc, char **argv);
 
-/* Helpers shared by the sub-commands. */
+/* Helpers shared by the sub-commands. cli_parse_output also tells the result
+   (below) the format. */
 int cli_parse_output (const char *value, bool allow_yaml, enum firec_output *out);
+/* Prints the usage error to stderr, records it in the result, returns 2. */
 int cli_usage_error (const char *command, const char *fmt, ...) __attribute__ ((format (printf, 2, 3)));
-/* Prints "firec-run: <message>" to stderr and returns the exit code for the error's kind. */
+/* Prints "firec-run: <message>" to stderr, records it in the result and
+   returns the exit code for the error's kind. */
 int cli_report_error (firec_error_t *err);
+/* Prints "firec-run COMMAND: <message>" to stderr, records it in the result
+   and returns exit_code. */
+int cli_fail (int exit_code, const char *fmt, ...) __attribute__ ((format (printf, 2, 3)));
 /* Prints one JSON object on stdout, followed by a newline. */
 void cli_print_json (const cJSON *object);
+
+/* The result of the command (cli-result.c): one object on stdout with
+   --output json, printed by main once the command returned, whatever the exit
+   path. {format_version, command, changed, action, name, error: null |
+   {exit_code, message, diagnostics}, ...the command's own members}. Its JSON
+   Schema is schemas/firec-result.v1.schema.json. */
+#define CLI_RESULT_FORMAT_VERSION 1
+void cli_result_begin (const char *command);
+/* --output json anywhere in argv: a usage error found before getopt reaches it
+   still prints a result. */
+void cli_result_scan_output (int argc, char **argv);
+void cli_result_set_output (enum firec_output output);
+bool cli_result_json (void);
+/* --help printed: no result. */
+void cli_result_silence (void);
+void cli_result_name (const char *name);
+void cli_result_changed (bool changed);
+/* start, replace, update, resume, pause, stop, kill, remove, snapshot, flush;
+   "none" unless set. */
+void cli_result_action (const char *action);
+/* The exit status is an answer (status: not running; diff: differs), not an
+   error: error stays null. */
+void cli_result_answer (void);
+/* A member of the command's own; value is taken (NULL: null). */
+void cli_result_field (const char *key, cJSON *value);
+void cli_result_string (const char *key, const char *value);
+/* The first error reported is the message; diagnostics are appended (taken). */
+void cli_result_error_message (const char *message);
+void cli_result_diagnostics (cJSON *diagnostics);
+/* Prints the result (with --output json) and returns exit_code. */
+int cli_result_finish (int exit_code);
 
 /* Loads, validates and resolves a manifest; prints its diagnostics to stderr.
    Returns 0, or the exit code to end with. */
@@ -67,16 +108,20 @@ struct firec_plan;
 int cli_load_plan (const char *path, const char *base_dir, struct firec_model **model, struct firec_plan **plan);
 
 /* A VM named on the command line: a NAME, or a manifest FILE (validated; then
-   *model is set and the caller frees it). Returns 0 or an exit code. */
+   *model is set and the caller frees it). Returns 0 or an exit code. The
+   result names the VM. */
 int cli_target (const char *arg, char **name, struct firec_model **model);
 
 struct firec_vm_info;
 /* {format_version, name, state, pid, uptime_s, firecracker_version, digest, mode,
    api_socket, detail} */
 cJSON *cli_info_json (const struct firec_vm_info *info);
+/* The same members (but format_version and name) into the result. */
+void cli_result_info (const struct firec_vm_info *info);
 /* The common shape of the lifecycle commands: [--output text|json] NAME|FILE.
    Parses options (extra ones through handle_option, which returns 0 when it
-   took the option), resolves the target and inspects it. */
+   took the option; with takes_lock, --lock-timeout too), resolves the target
+   and inspects it. Returns 0, an exit code, or -1 after --help. */
 struct cli_vm_command
 {
   const char *name;
@@ -88,6 +133,8 @@ struct cli_vm_command
   int (*handle_option) (int c, const char *arg, void *data);
   void *data;
   int min_args, max_args; /* positional arguments after NAME|FILE */
+  bool takes_lock;        /* accepts --lock-timeout SECONDS (into *lock_timeout_ms, which holds the default) */
+  long *lock_timeout_ms;
 };
 int cli_vm_command_parse (const struct cli_vm_command *cmd, int argc, char **argv, enum firec_output *output,
                           struct firec_vm_info *info, struct firec_model **model, char ***rest);
@@ -96,8 +143,15 @@ int cli_vm_command_parse (const struct cli_vm_command *cmd, int argc, char **arg
    balloon set, ...) then prints the list of its actions. */
 bool cli_asks_help (int argc, char **argv);
 
-int cli_start_detached (const struct firec_plan *plan, bool quiet, long lock_timeout_ms, int signal_fd, pid_t *pid,
-                        firec_error_t *err);
+/* --lock-timeout SECONDS: whole seconds, 0 or more, into milliseconds. */
+int cli_parse_lock_timeout (const char *command, const char *arg, long *timeout_ms);
+#define CLI_LOCK_TIMEOUT_HELP "      --lock-timeout SECONDS\n" \
+  "                         wait up to SECONDS for another firec-run holding this VM\n" \
+  "                         (default 0: exit 4 at once)\n"
+
+/* held_lock: the VM's lock when the caller holds it already (apply), or NULL. */
+int cli_start_detached (const struct firec_plan *plan, bool quiet, long lock_timeout_ms, const int *held_lock,
+                        int signal_fd, pid_t *pid, firec_error_t *err);
 
 /* firec-supervise beside this binary (a build tree), else where the installed
    layout puts it relative to this binary (bindir to pkglibexecdir), so that an

@@ -63,6 +63,7 @@ cmd_import (int argc, char **argv)
         name = optarg;
         break;
       case 'h':
+        cli_result_silence ();
         printf ("Usage: %s import [--name NAME] FC.json\n\n"
                 "Wraps a Firecracker --config-file document into a manifest (YAML on stdout).\n"
                 "Paths are kept as written and the jailer is off (jailer: {enabled: false}), so the\n"

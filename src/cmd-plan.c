@@ -36,12 +36,14 @@ cmd_plan (int argc, char **argv)
         base_dir = optarg;
         break;
       case 'h':
+        cli_result_silence ();
         printf ("Usage: %s plan [--output text|json] [--base-dir DIR] FILE\n\n"
                 "Prints the ordered steps that `%s run FILE` would take: what each touches,\n"
                 "its undo, the jailer argv and every API request with its body. Reads the\n"
                 "manifest and the data files it names (mmds data_file, cpu-config file) only.\n\n"
                 "Options:\n"
-                "  -o, --output FORMAT  text (default) or json: the steps as one object\n"
+                "  -o, --output FORMAT  text (default) or json: the steps as one object (when\n"
+                "                       it fails: a result object with the error)\n"
                 "      --base-dir DIR   where relative host paths of a stdin manifest resolve\n"
                 "  -h, --help           show this help\n",
                 cli_program_name, cli_program_name);
@@ -58,8 +60,11 @@ cmd_plan (int argc, char **argv)
     return rc;
   if (output == FIREC_OUTPUT_JSON)
     {
+      /* The plan is a document of its own (its format_version is the plan's):
+         printed instead of a result. */
       cleanup_cjson cJSON *json = firec_plan_to_json (plan);
       cli_print_json (json);
+      cli_result_silence ();
     }
   else
     {

@@ -28,9 +28,11 @@ cmd_ps (int argc, char **argv)
           return cli_usage_error ("ps", "--output takes text or json, not \"%s\"", optarg);
         break;
       case 'h':
+        cli_result_silence ();
         printf ("Usage: %s ps [--output text|json]\n\n"
                 "Lists every VM with state on this host, stale ones included: one line each\n"
-                "starting with its name, or one JSON object {format_version, vms}.\n\n"
+                "starting with its name, or one JSON result with vms: one object per VM, as\n"
+                "status --output json prints it.\n\n"
                 "Options:\n"
                 "  -o, --output FORMAT  text (default) or json\n"
                 "  -h, --help           show this help\n",
@@ -60,12 +62,6 @@ cmd_ps (int argc, char **argv)
       free (names[i]);
     }
   free (names);
-  if (output == FIREC_OUTPUT_JSON)
-    {
-      cleanup_cjson cJSON *o = cJSON_CreateObject ();
-      cJSON_AddNumberToObject (o, "format_version", 1);
-      cJSON_AddItemToObject (o, "vms", steal_pointer (&list));
-      cli_print_json (o);
-    }
+  cli_result_field ("vms", steal_pointer (&list));
   return FIREC_EXIT_OK;
 }

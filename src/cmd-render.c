@@ -45,13 +45,15 @@ cmd_render (int argc, char **argv)
         firecracker_config = true;
         break;
       case 'h':
+        cli_result_silence ();
         printf ("Usage: %s render [--output yaml|json] [--base-dir DIR] [--firecracker-config] FILE\n\n"
                 "Prints the resolved manifest: defaults applied, ${VAR} expanded, host paths\n"
                 "absolute, derived names under x-firec-derived. It validates and plans exactly\n"
                 "like FILE. With --firecracker-config, prints the equivalent Firecracker\n"
                 "--config-file JSON instead (paths as Firecracker sees them).\n\n"
                 "Options:\n"
-                "  -o, --output FORMAT   yaml (default) or json\n"
+                "  -o, --output FORMAT   yaml (default) or json (when it fails: a result object\n"
+                "                        with the error)\n"
                 "      --base-dir DIR    where relative host paths of a stdin manifest resolve\n"
                 "      --firecracker-config\n"
                 "                        print the equivalent Firecracker --config-file instead\n"
@@ -71,11 +73,8 @@ cmd_render (int argc, char **argv)
   if (firecracker_config)
     {
       if (model->snapshot)
-        {
-          fprintf (stderr, "%s render: %s loads a snapshot, which a Firecracker --config-file cannot express\n",
-                   cli_program_name, argv[optind]);
-          return FIREC_EXIT_INVALID;
-        }
+        return cli_fail (FIREC_EXIT_INVALID, "%s loads a snapshot, which a Firecracker --config-file cannot express",
+                         argv[optind]);
       cleanup_plan struct firec_plan *plan = NULL;
       if (firec_plan_build (model, &plan, &err) < 0)
         return cli_report_error (&err);
@@ -88,9 +87,13 @@ cmd_render (int argc, char **argv)
                    cli_program_name, no_config_key[i],
                    strcmp (no_config_key[i], "mmds") == 0 ? " (pass the data with firecracker --metadata)" : "");
       cli_print_json (config);
+      cli_result_silence ();
       return FIREC_EXIT_OK;
     }
   cleanup_cjson cJSON *manifest = firec_model_to_manifest (model);
+  /* The manifest is the output, never wrapped in a result: render's output
+     validates as a manifest. */
+  cli_result_silence ();
   if (output == FIREC_OUTPUT_JSON)
     {
       cli_print_json (manifest);

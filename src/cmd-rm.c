@@ -24,10 +24,13 @@ int
 cmd_rm (int argc, char **argv)
 {
   bool force = false;
+  /* rm waits 5 s by default, as it always did: it often runs right after a
+     firec-run was killed, which may not have let go of it yet. */
+  struct firec_vm_lock lock = { .held_fd = -1, .timeout_ms = 5000 };
   static const struct option options[] = { { "force", no_argument, NULL, 'f' }, { NULL, 0, NULL, 0 } };
   struct cli_vm_command cmd = {
     .name = "rm",
-    .usage = "[-f] [--output text|json] NAME|FILE",
+    .usage = "[-f] [--lock-timeout SECONDS] [--output text|json] NAME|FILE",
     .help = "Stops the VM if it runs (its stop policy; -f: SIGKILL), then removes its jail\n"
             "directory, cgroups, output files a failed start created, and state, also when\n"
             "firec-run died at any point of a start or the record is damaged: every process\n"
@@ -35,12 +38,15 @@ cmd_rm (int argc, char **argv)
             "manifest implies is removed even without a record; given a NAME without a record,\n"
             "a jail of that name under /srv/jailer is.\n"
             "Exit status: 0 when nothing is left (also when there was nothing), 5 with the\n"
-            "list of what could not be removed (the record then stays for another try).",
+            "list of what could not be removed (the record then stays for another try).\n"
+            "JSON result: changed (false when there was nothing to remove), action remove or none.",
     .option_help = "  -f, --force            SIGKILL the VM instead of running its stop policy\n",
     .short_options = "f",
     .options = options,
     .handle_option = parse_force,
     .data = &force,
+    .takes_lock = true,
+    .lock_timeout_ms = &lock.timeout_ms,
   };
   enum firec_output output;
   struct firec_vm_info info = FIREC_VM_INFO_INIT;
@@ -50,22 +56,15 @@ cmd_rm (int argc, char **argv)
     return rc < 0 ? FIREC_EXIT_OK : rc;
   bool something = false;
   cleanup_error firec_error_t err = NULL;
-  if (firec_vm_remove (&info, force, model, &something, &err) < 0)
+  if (firec_vm_remove (&info, force, model, &lock, &something, &err) < 0)
     rc = cli_report_error (&err);
+  cli_result_changed (something);
+  cli_result_action (something ? "remove" : "none");
   if (rc == FIREC_EXIT_OK)
     {
-      if (output == FIREC_OUTPUT_JSON)
-        {
-          cleanup_cjson cJSON *o = cJSON_CreateObject ();
-          cJSON_AddNumberToObject (o, "format_version", 1);
-          cJSON_AddStringToObject (o, "name", info.name);
-          cJSON_AddBoolToObject (o, "changed", something);
-          cJSON_AddStringToObject (o, "comment", something ? "removed" : "nothing to remove");
-          cli_print_json (o);
-        }
-      else
-        fprintf (stderr, "%s: %s: %s\n", cli_program_name, info.name,
-                 something ? "removed" : "nothing to remove");
+      cli_result_string ("comment", something ? "removed" : "nothing to remove");
+      if (output != FIREC_OUTPUT_JSON)
+        fprintf (stderr, "%s: %s: %s\n", cli_program_name, info.name, something ? "removed" : "nothing to remove");
     }
   firec_vm_info_release (&info);
   return rc;

@@ -46,12 +46,15 @@ print_help (void)
           "      --base-dir DIR  where relative host paths of a stdin manifest resolve\n"
           "  -d, --detach        start the VM and return once it runs (run.mode: daemon)\n"
           "      --lock-timeout S  wait up to S seconds for another run of this VM to finish\n"
-          "  -o, --output FORMAT text or json ({format_version, name, state, pid, api_socket})\n"
+          "                      (default 0: exit 4 at once)\n"
+          "  -o, --output FORMAT text or json: one result object (state, pid, api_socket);\n"
+          "                      json needs a detached run (-d, run.mode daemon or tmux):\n"
+          "                      attached, standard output is the VM's serial console\n"
           "  -q, --quiet         do not print each step\n"
           "  -h, --help          show this help\n\n"
           "Exit status: 0 the VM ran and ended normally; 1 a step failed (rolled back) or the\n"
-          "VM ended with an error; 2 invalid manifest; 3 host precondition failed; 4 locked\n"
-          "by another run; 5 rollback incomplete.\n",
+          "VM ended with an error; 2 invalid manifest or usage; 3 host precondition failed;\n"
+          "4 locked by another run; 5 rollback incomplete.\n",
           cli_program_name);
 }
 
@@ -88,8 +91,8 @@ show_progress (void *data, const char *what, unsigned long long done, unsigned l
    in the state directory, and firec-run returns once the VM runs and its
    state is recorded. Shared with `apply`. */
 int
-cli_start_detached (const struct firec_plan *plan, bool quiet, long lock_timeout_ms, int signal_fd, pid_t *pid,
-                    firec_error_t *err)
+cli_start_detached (const struct firec_plan *plan, bool quiet, long lock_timeout_ms, const int *held_lock,
+                    int signal_fd, pid_t *pid, firec_error_t *err)
 {
   struct step_log log = { quiet, plan };
   cleanup_free char *helper = cli_supervisor_path ("the VM's console is not kept (it goes to /dev/null)");
@@ -100,6 +103,7 @@ cli_start_detached (const struct firec_plan *plan, bool quiet, long lock_timeout
     .detached = true,
     .helper = helper,
     .lock_timeout_ms = lock_timeout_ms,
+    .held_lock = held_lock,
     .signal_fd = signal_fd,
     .on_step = log_step,
     .data = &log,
@@ -201,10 +205,7 @@ start_in_tmux (const struct firec_model *model, const char *manifest, const char
         free (candidate);
     }
   if (tmux == NULL)
-    {
-      fprintf (stderr, "%s: run.mode tmux needs tmux (apt-get install tmux)\n", cli_program_name);
-      return FIREC_EXIT_PRECONDITION;
-    }
+    return cli_fail (FIREC_EXIT_PRECONDITION, "run.mode tmux needs tmux (apt-get install tmux)");
   char self[4096];
   ssize_t n = readlink ("/proc/self/exe", self, sizeof self - 1);
   if (n < 0)
@@ -222,11 +223,8 @@ start_in_tmux (const struct firec_model *model, const char *manifest, const char
   setenv ("FIREC_TMUX_REPORT", report, 1);
   cleanup_free const char **new_session = tmux_new_session (tmux, model->name, self, manifest, base_dir);
   if (run_tmux (new_session, NULL) != 0)
-    {
-      fprintf (stderr, "%s: cannot start the tmux session %s (is one of that name running?)\n", cli_program_name,
-               model->name);
-      return FIREC_EXIT_PRECONDITION;
-    }
+    return cli_fail (FIREC_EXIT_PRECONDITION, "cannot start the tmux session %s (is one of that name running?)",
+                     model->name);
   /* Keep the pane after firec-run exits, to show what it said if it failed. */
   const char *keep[] = { tmux, "set-option", "-t", target, "remain-on-exit", "on", NULL };
   run_tmux (keep, NULL);
@@ -260,14 +258,12 @@ start_in_tmux (const struct firec_model *model, const char *manifest, const char
           if (lseek (report_fd, 0, SEEK_SET) < 0 || firec_read_fd (report_fd, 1 << 20, &said, &len) < 0)
             said = NULL;
           unlink (report);
-          fprintf (stderr, "%s: %s did not start in its tmux session:\n%s", cli_program_name, model->name,
-                   said && *said ? said : pane ? pane : "");
-          return FIREC_EXIT_RUNTIME;
+          return cli_fail (FIREC_EXIT_RUNTIME, "%s did not start in its tmux session:\n%s", model->name,
+                           said && *said ? said : pane ? pane : "");
         }
       poll (NULL, 0, 20);
     }
-  fprintf (stderr, "%s: %s did not reach Running in its tmux session\n", cli_program_name, model->name);
-  return FIREC_EXIT_RUNTIME;
+  return cli_fail (FIREC_EXIT_RUNTIME, "%s did not reach Running in its tmux session", model->name);
 }
 
 /* Once the VM runs, an attached firec-run becomes firec-supervise (same pid: the
@@ -312,6 +308,26 @@ supervise_attached (struct firec_vm *vm, const char *name, const char *helper, i
   return rc < 0 ? cli_report_error (&err) : rc;
 }
 
+/* The result of a start: {changed: true, action: start, state, pid, api_socket}. */
+static void
+result_running (const struct firec_model *model, pid_t pid)
+{
+  cli_result_changed (true);
+  cli_result_string ("state", "running");
+  cli_result_field ("pid", pid > 0 ? cJSON_CreateNumber (pid) : NULL);
+  cli_result_string ("api_socket", model->api_socket_host);
+}
+
+static pid_t
+tmux_vmm_pid (const char *name)
+{
+  struct firec_vm_info info;
+  cleanup_error firec_error_t err = NULL;
+  pid_t pid = firec_vm_inspect (name, &info, &err) == 0 && firec_vm_alive (&info) ? info.vmm.pid : 0;
+  firec_vm_info_release (&info);
+  return pid;
+}
+
 int
 cmd_run (int argc, char **argv)
 {
@@ -351,13 +367,9 @@ cmd_run (int argc, char **argv)
         in_tmux = true;
         break;
       case OPT_LOCK_TIMEOUT:
-        {
-          char *end;
-          lock_timeout_ms = strtol (optarg, &end, 10) * 1000;
-          if (*end || lock_timeout_ms < 0)
-            return cli_usage_error ("run", "--lock-timeout takes whole seconds, not \"%s\"", optarg);
-          break;
-        }
+        if (cli_parse_lock_timeout ("run", optarg, &lock_timeout_ms) != FIREC_EXIT_OK)
+          return FIREC_EXIT_INVALID;
+        break;
       case 'o':
         if (cli_parse_output (optarg, false, &output) < 0)
           return cli_usage_error ("run", "--output takes text or json, not \"%s\"", optarg);
@@ -366,6 +378,7 @@ cmd_run (int argc, char **argv)
         log.quiet = true;
         break;
       case 'h':
+        cli_result_silence ();
         print_help ();
         return FIREC_EXIT_OK;
       default:
@@ -392,28 +405,30 @@ cmd_run (int argc, char **argv)
   log.plan = plan;
   cleanup_error firec_error_t err = NULL;
 
+  cli_result_action ("start");
   if (model->mode == FIREC_RUN_TMUX && !in_tmux)
-    return start_in_tmux (model, argv[optind], base_dir, log.quiet);
+    {
+      rc = start_in_tmux (model, argv[optind], base_dir, log.quiet);
+      if (rc == FIREC_EXIT_OK)
+        result_running (model, tmux_vmm_pid (model->name));
+      return rc;
+    }
+  bool detached = detach || model->mode == FIREC_RUN_DAEMON;
+  if (!detached && output == FIREC_OUTPUT_JSON)
+    return cli_usage_error ("run", "--output json needs a detached run (-d, run.mode daemon or tmux): attached, "
+                                   "standard output is the VM's serial console");
   /* One owner of the stop signals: blocked now, read from a signalfd by every
      wait of the start, then by the supervisor. */
   int signal_fd = firec_supervise_signal_fd ();
-  if (detach || model->mode == FIREC_RUN_DAEMON)
+  if (detached)
     {
       pid_t pid = 0;
-      if (cli_start_detached (plan, log.quiet || output == FIREC_OUTPUT_JSON, lock_timeout_ms, signal_fd, &pid, &err)
+      if (cli_start_detached (plan, log.quiet || output == FIREC_OUTPUT_JSON, lock_timeout_ms, NULL, signal_fd, &pid,
+                              &err)
           < 0)
         return cli_report_error (&err);
-      if (output == FIREC_OUTPUT_JSON)
-        {
-          cleanup_cjson cJSON *o = cJSON_CreateObject ();
-          cJSON_AddNumberToObject (o, "format_version", 1);
-          cJSON_AddStringToObject (o, "name", model->name);
-          cJSON_AddStringToObject (o, "state", "running");
-          cJSON_AddNumberToObject (o, "pid", pid);
-          cJSON_AddStringToObject (o, "api_socket", model->api_socket_host);
-          cli_print_json (o);
-        }
-      else
+      result_running (model, pid);
+      if (output != FIREC_OUTPUT_JSON)
         fprintf (stderr,
                  "%s: %s is running detached (firecracker pid %ld); `%s logs %s` shows its console, `%s attach %s` "
                  "attaches to it, `%s stop %s` stops it\n",

@@ -16,6 +16,7 @@ cmd_schema (int argc, char **argv)
     switch (c)
       {
       case 'h':
+        cli_result_silence ();
         printf ("Usage: %s schema\n\nPrints the JSON Schema (2020-12) of firec-run manifests.\n\n"
                 "Options:\n"
                 "  -h, --help  show this help\n",

@@ -84,6 +84,7 @@ cmd_snapshot (int argc, char **argv)
 {
   if (cli_asks_help (argc, argv))
     {
+      cli_result_silence ();
       print_help ();
       return FIREC_EXIT_OK;
     }
@@ -130,11 +131,7 @@ cmd_snapshot (int argc, char **argv)
   if (o.snapshot == NULL || o.mem == NULL)
     rc = cli_usage_error ("snapshot create", "--snapshot and --mem are required");
   else if (!firec_vm_alive (&info))
-    {
-      fprintf (stderr, "%s snapshot: %s is not running (%s)\n", cli_program_name, info.name,
-               firec_vm_state_name (info.state));
-      rc = FIREC_EXIT_RUNTIME;
-    }
+    rc = cli_fail (FIREC_EXIT_RUNTIME, "%s is not running (%s)", info.name, firec_vm_state_name (info.state));
   if (rc != FIREC_EXIT_OK)
     {
       firec_vm_info_release (&info);
@@ -159,6 +156,7 @@ cmd_snapshot (int argc, char **argv)
     .input_count = input_count,
   };
   bool paused = false;
+  cli_result_action ("snapshot");
   if (rq.api_socket == NULL || rq.vm_root == NULL)
     {
       firec_error_set (&err, 0, "the record of %s names no API socket or VM root", info.name);
@@ -167,6 +165,13 @@ cmd_snapshot (int argc, char **argv)
   else if (firec_snapshot_create (&rq, &paused, &err) < 0)
     rc = cli_report_error (&err);
   else
+    {
+      cli_result_changed (true);
+      cli_result_string ("snapshot_path", o.snapshot);
+      cli_result_string ("mem_path", o.mem);
+      cli_result_field ("paused", cJSON_CreateBool (paused));
+    }
+  if (rc == FIREC_EXIT_OK && output != FIREC_OUTPUT_JSON)
     fprintf (stderr, "%s: %s: snapshot written to %s and %s%s\n", cli_program_name, info.name, o.snapshot, o.mem,
              paused ? " (left paused)" : "");
   for (size_t i = 0; i < input_count; i++)

@@ -35,7 +35,8 @@ cmd_status (int argc, char **argv)
     .help = "Reports a VM's state from its record and the live process: running, paused,\n"
             "starting, exited, stale or absent; its pid, uptime, Firecracker version, the\n"
             "digest of its resolved manifest, and each network interface's TAP device and\n"
-            "whether firec-run created it.\n\nExit status: 0 when it is running or paused, 1 otherwise.",
+            "whether firec-run created it.\n\nExit status: 0 when it is running or paused, 1 otherwise (an\n"
+            "answer, not an error: the JSON result's error stays null).",
   };
   enum firec_output output;
   struct firec_vm_info info = FIREC_VM_INFO_INIT;
@@ -43,12 +44,9 @@ cmd_status (int argc, char **argv)
   int rc = cli_vm_command_parse (&cmd, argc, argv, &output, &info, &model, NULL);
   if (rc != FIREC_EXIT_OK)
     return rc < 0 ? FIREC_EXIT_OK : rc;
-  if (output == FIREC_OUTPUT_JSON)
-    {
-      cleanup_cjson cJSON *json = cli_info_json (&info);
-      cli_print_json (json);
-    }
-  else
+  cli_result_info (&info);
+  cli_result_answer ();
+  if (output != FIREC_OUTPUT_JSON)
     {
       cli_print_info_line (&info);
       if (info.record && info.record->digest)

@@ -28,20 +28,28 @@ static int
 stop_or_kill (int argc, char **argv, bool force)
 {
   long timeout_ms = 0;
+  /* stop and kill wait 2 s by default, as they always did: a firec-run
+     killed an instant ago may not have let go of it yet. */
+  struct firec_vm_lock lock = { .held_fd = -1, .timeout_ms = 2000 };
   static const struct option options[] = { { "timeout", required_argument, NULL, 't' }, { NULL, 0, NULL, 0 } };
   struct cli_vm_command cmd = {
     .name = force ? "kill" : "stop",
-    .usage = force ? "[--output text|json] NAME|FILE" : "[--timeout SECONDS] [--output text|json] NAME|FILE",
+    .usage = force ? "[--lock-timeout SECONDS] [--output text|json] NAME|FILE"
+                   : "[--timeout SECONDS] [--lock-timeout SECONDS] [--output text|json] NAME|FILE",
     .help = force ? "Kills the VM's firecracker with SIGKILL now. Its state stays for `rm`\n"
-                    "(an attached VM's firec-run removes everything itself)."
+                    "(an attached VM's firec-run removes everything itself).\n"
+                    "JSON result: changed (false when it was not running), action kill or none."
                   : "Runs the VM's stop policy (spec.run.stop, by default SendCtrlAltDel, wait 10 s,\n"
                     "SIGKILL), within --timeout seconds at most. Its state stays for `rm` (an\n"
-                    "attached VM's firec-run removes everything itself).",
+                    "attached VM's firec-run removes everything itself).\n"
+                    "JSON result: changed (false when it was not running), action stop or none.",
     .option_help = force ? NULL : "  -t, --timeout SECONDS  the whole stop policy within SECONDS at most, then SIGKILL\n",
     .short_options = force ? NULL : "t:",
     .options = force ? NULL : options,
     .handle_option = parse_timeout,
     .data = &timeout_ms,
+    .takes_lock = true,
+    .lock_timeout_ms = &lock.timeout_ms,
   };
   enum firec_output output;
   struct firec_vm_info info = FIREC_VM_INFO_INIT;
@@ -54,22 +62,20 @@ stop_or_kill (int argc, char **argv, bool force)
   /* ^C while the policy runs: kill at once. */
   int signal_fd = firec_supervise_signal_fd ();
   if (changed || info.state == FIREC_VM_DAMAGED)
-    rc = firec_vm_stop (&info, force, timeout_ms, signal_fd, &err) < 0 ? cli_report_error (&err) : FIREC_EXIT_OK;
-  if (rc == FIREC_EXIT_OK)
     {
-      if (output == FIREC_OUTPUT_JSON)
-        {
-          cleanup_cjson cJSON *o = cJSON_CreateObject ();
-          cJSON_AddNumberToObject (o, "format_version", 1);
-          cJSON_AddStringToObject (o, "name", info.name);
-          cJSON_AddBoolToObject (o, "changed", changed);
-          cJSON_AddStringToObject (o, "comment", changed ? (force ? "killed" : "stopped") : "was not running");
-          cli_print_json (o);
-        }
-      else
-        fprintf (stderr, "%s: %s %s\n", cli_program_name, info.name,
-                 changed ? (force ? "killed" : "stopped") : "was not running: nothing to do");
+      cli_result_action (force ? "kill" : "stop");
+      rc = firec_vm_stop (&info, force, timeout_ms, signal_fd, &lock, &err) < 0 ? cli_report_error (&err)
+                                                                               : FIREC_EXIT_OK;
     }
+  /* A stop that failed half way may have changed something: only a clean
+     "was not running" is no change. */
+  cli_result_changed (changed);
+  const char *comment = changed ? (force ? "killed" : "stopped") : "was not running";
+  if (rc == FIREC_EXIT_OK)
+    cli_result_string ("comment", comment);
+  if (rc == FIREC_EXIT_OK && output != FIREC_OUTPUT_JSON)
+    fprintf (stderr, "%s: %s %s\n", cli_program_name, info.name,
+             changed ? comment : "was not running: nothing to do");
   firec_vm_info_release (&info);
   return rc;
 }

@@ -56,28 +56,26 @@ parse_json_option (const char *option, const char *text, cJSON **out)
   if (!cJSON_IsObject (value))
     {
       cJSON_Delete (value);
-      fprintf (stderr, "%s update: %s must be a JSON object such as {\"bandwidth\": {\"size\": 1000000, "
-                       "\"refill_time\": 100}}\n",
-               cli_program_name, option);
-      return -1;
+      return cli_fail (-1, "%s must be a JSON object such as {\"bandwidth\": {\"size\": 1000000, \"refill_time\": 100}}",
+                       option);
     }
   *out = value;
   return 0;
 }
 
-/* The drive's manifest entry, from the resolved manifest the run recorded. */
+/* The drive's manifest entry, from the resolved manifest the VM runs as. */
 static cJSON *
-recorded_drive (const char *state_dir, const char *id)
+recorded_drive (const struct firec_vm_info *info, const char *id)
 {
-  cleanup_free char *path = firec_xasprintf ("%s/manifest.json", state_dir);
-  cleanup_free char *text = NULL;
-  size_t len;
-  if (firec_read_file (path, 16u << 20, &text, &len) < 0)
+  cleanup_close int dir_fd = -1;
+  cleanup_cjson cJSON *manifest = NULL;
+  cleanup_error firec_error_t err = NULL;
+  if (firec_state_open_vm_dir (&info->state_root, info->name, &dir_fd, &err) < 0 || dir_fd < 0
+      || firec_record_read_manifest (dir_fd, info->state_dir, &manifest, &err) < 0)
     return NULL;
-  cleanup_cjson cJSON *manifest = cJSON_ParseWithLength (text, len);
-  const cJSON *drives = cJSON_GetObjectItemCaseSensitive (cJSON_GetObjectItemCaseSensitive (manifest, "spec"), "drives");
-  for (const cJSON *d = drives ? drives->child : NULL; d; d = d->next)
-    if (strcmp (cJSON_GetStringValue (cJSON_GetObjectItemCaseSensitive (d, "drive_id")) ?: "", id) == 0)
+  const cJSON *drives = firec_json_member (firec_json_member (manifest, "spec"), "drives");
+  for (const cJSON *d = cJSON_IsArray (drives) ? drives->child : NULL; d; d = d->next)
+    if (strcmp (firec_json_string (d, "drive_id") ?: "", id) == 0)
       return cJSON_Duplicate (d, 1);
   return NULL;
 }
@@ -88,12 +86,9 @@ update_drive (const struct firec_vm_info *info, const char *id, const struct upd
   cleanup_cjson cJSON *limiter = NULL;
   if (parse_json_option ("--rate-limiter", o->rate_limiter, &limiter) < 0)
     return FIREC_EXIT_INVALID;
-  cleanup_cjson cJSON *entry = recorded_drive (info->state_dir, id);
+  cleanup_cjson cJSON *entry = recorded_drive (info, id);
   if (o->path && entry == NULL)
-    {
-      fprintf (stderr, "%s update: %s has no drive \"%s\"\n", cli_program_name, info->name, id);
-      return FIREC_EXIT_INVALID;
-    }
+    return cli_fail (FIREC_EXIT_INVALID, "%s has no drive \"%s\"", info->name, id);
   cleanup_free char *absolute = NULL;
   if (o->path)
     {
@@ -182,14 +177,14 @@ cmd_update (int argc, char **argv)
   if (!drive && strcmp (what, "iface") != 0)
     rc = cli_usage_error ("update", "update drive ID or update iface ID, not \"%s\"", what);
   else if (!firec_vm_alive (&info))
-    {
-      fprintf (stderr, "%s update: %s is not running (%s)\n", cli_program_name, info.name,
-               firec_vm_state_name (info.state));
-      rc = FIREC_EXIT_RUNTIME;
-    }
+    rc = cli_fail (FIREC_EXIT_RUNTIME, "%s is not running (%s)", info.name, firec_vm_state_name (info.state));
   else
-    rc = drive ? update_drive (&info, id, &o) : update_iface (&info, id, &o);
-  if (rc == FIREC_EXIT_OK)
+    {
+      cli_result_action ("update");
+      rc = drive ? update_drive (&info, id, &o) : update_iface (&info, id, &o);
+    }
+  cli_result_changed (rc == FIREC_EXIT_OK);
+  if (rc == FIREC_EXIT_OK && output != FIREC_OUTPUT_JSON)
     fprintf (stderr, "%s: %s: %s %s updated\n", cli_program_name, info.name, what, id);
   firec_vm_info_release (&info);
   return rc;

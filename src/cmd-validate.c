@@ -21,8 +21,8 @@ print_help (void)
           "problem as FILE:LINE:COLUMN: error: /json/pointer: message.\n"
           "FILE may be - for standard input; its relative paths then resolve against --base-dir.\n\n"
           "Options:\n"
-          "  -o, --output FORMAT  text (default) or json: one object\n"
-          "                       {valid, error_count, warning_count, diagnostics}\n"
+          "  -o, --output FORMAT  text (default) or json: one result object with valid,\n"
+          "                       error_count, warning_count and diagnostics\n"
           "      --base-dir DIR   directory that relative host paths of a stdin manifest resolve against\n"
           "  -h, --help           show this help\n\n"
           "Exit status: 0 when every manifest is valid, 2 otherwise.\n",
@@ -56,6 +56,7 @@ cmd_validate (int argc, char **argv)
         base_dir = optarg;
         break;
       case 'h':
+        cli_result_silence ();
         print_help ();
         return FIREC_EXIT_OK;
       default:
@@ -99,16 +100,19 @@ cmd_validate (int argc, char **argv)
 
   size_t error_count = firec_diags_count (&all, FIREC_SEV_ERROR);
   size_t warning_count = firec_diags_count (&all, FIREC_SEV_WARNING);
-  if (output == FIREC_OUTPUT_JSON)
+  cli_result_field ("valid", cJSON_CreateBool (!invalid));
+  cli_result_field ("error_count", cJSON_CreateNumber ((double) error_count));
+  cli_result_field ("warning_count", cJSON_CreateNumber ((double) warning_count));
+  cli_result_field ("diagnostics", firec_diags_to_json (&all));
+  if (invalid)
     {
-      cleanup_cjson cJSON *result = cJSON_CreateObject ();
-      cJSON_AddBoolToObject (result, "valid", !invalid);
-      cJSON_AddNumberToObject (result, "error_count", (double) error_count);
-      cJSON_AddNumberToObject (result, "warning_count", (double) warning_count);
-      cJSON_AddItemToObject (result, "diagnostics", firec_diags_to_json (&all));
-      cli_print_json (result);
+      cleanup_free char *message = firec_xasprintf ("%zu error%s in %d manifest%s", error_count,
+                                                    error_count == 1 ? "" : "s", argc - optind,
+                                                    argc - optind == 1 ? "" : "s");
+      cli_result_error_message (message);
+      cli_result_diagnostics (firec_diags_to_json (&all));
     }
-  else
+  if (output != FIREC_OUTPUT_JSON)
     {
       cleanup_free char *text = firec_diags_format_text (&all, MAX_ERRORS_SHOWN);
       fputs (text, stderr);

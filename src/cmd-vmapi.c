@@ -12,11 +12,20 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Parses the common options, checks the VM runs, makes one call and prints the
-   answer's body (when there is one) or a short confirmation. */
+/* What one call does to the VM, for the result: its action (NULL: it only
+   reads) and the member its answer's body goes into. */
+struct call_kind
+{
+  const char *action;
+  const char *answer_field;
+  const char *done;
+};
+
+/* Parses the common options, checks the VM runs, makes one call and reports
+   the answer's body (when there is one) or a short confirmation. */
 static int
 call_on_vm (const struct cli_vm_command *cmd, int argc, char **argv, const char *method, const char *path,
-            const char *(*make_body) (char **rest, char **owned, int *rc), const char *done)
+            const char *(*make_body) (char **rest, char **owned, int *rc), const struct call_kind *kind)
 {
   enum firec_output output;
   struct firec_vm_info info = FIREC_VM_INFO_INIT;
@@ -28,23 +37,25 @@ call_on_vm (const struct cli_vm_command *cmd, int argc, char **argv, const char 
   cleanup_free char *owned = NULL;
   const char *body = make_body ? make_body (rest, &owned, &rc) : NULL;
   if (rc == FIREC_EXIT_OK && !firec_vm_alive (&info))
-    {
-      fprintf (stderr, "%s %s: %s is not running (%s)\n", cli_program_name, cmd->name, info.name,
-               firec_vm_state_name (info.state));
-      rc = FIREC_EXIT_RUNTIME;
-    }
+    rc = cli_fail (FIREC_EXIT_RUNTIME, "%s is not running (%s)", info.name, firec_vm_state_name (info.state));
   if (rc == FIREC_EXIT_OK)
     {
       cleanup_error firec_error_t err = NULL;
       cleanup_fcapi_response struct firec_fcapi_response resp = { 0 };
+      if (kind->action)
+        cli_result_action (kind->action);
       if (firec_vm_api (&info, method, path, body, &resp, &err) < 0)
         rc = cli_report_error (&err);
-      else if (resp.body[0])
-        printf ("%s\n", resp.body);
-      else if (output == FIREC_OUTPUT_JSON)
-        printf ("{\"format_version\": 1, \"name\": \"%s\", \"changed\": true, \"comment\": \"%s\"}\n", info.name, done);
       else
-        fprintf (stderr, "%s: %s: %s\n", cli_program_name, info.name, done);
+        {
+          cli_result_changed (kind->action != NULL);
+          if (resp.body[0] && kind->answer_field)
+            cli_result_field (kind->answer_field, cJSON_Parse (resp.body));
+          if (resp.body[0] && output != FIREC_OUTPUT_JSON)
+            printf ("%s\n", resp.body);
+          else if (output != FIREC_OUTPUT_JSON)
+            fprintf (stderr, "%s: %s: %s\n", cli_program_name, info.name, kind->done);
+        }
     }
   firec_vm_info_release (&info);
   return rc;
@@ -62,7 +73,8 @@ cmd_pause (int argc, char **argv)
 {
   static const struct cli_vm_command cmd = { .name = "pause", .usage = "NAME|FILE",
                                              .help = "Pauses the VM's vCPUs (PATCH /vm {\"state\":\"Paused\"})." };
-  return call_on_vm (&cmd, argc, argv, "PATCH", "/vm", paused_body, "paused");
+  static const struct call_kind kind = { "pause", NULL, "paused" };
+  return call_on_vm (&cmd, argc, argv, "PATCH", "/vm", paused_body, &kind);
 }
 
 static const char *
@@ -77,7 +89,8 @@ cmd_resume (int argc, char **argv)
 {
   static const struct cli_vm_command cmd = { .name = "resume", .usage = "NAME|FILE",
                                              .help = "Resumes a paused VM (PATCH /vm {\"state\":\"Resumed\"})." };
-  return call_on_vm (&cmd, argc, argv, "PATCH", "/vm", resumed_body, "resumed");
+  static const struct call_kind kind = { "resume", NULL, "resumed" };
+  return call_on_vm (&cmd, argc, argv, "PATCH", "/vm", resumed_body, &kind);
 }
 
 static const char *
@@ -88,8 +101,7 @@ balloon_set_body (char **rest, char **owned, int *rc)
   unsigned long mib = strtoul (rest[0], &end, 10);
   if (errno || *end || rest[0][0] == '-' || mib > 4294967295UL)
     {
-      fprintf (stderr, "%s balloon set: MIB must be a whole number of MiB, not \"%s\"\n", cli_program_name, rest[0]);
-      *rc = FIREC_EXIT_INVALID;
+      *rc = cli_fail (FIREC_EXIT_INVALID, "MIB must be a whole number of MiB, not \"%s\"", rest[0]);
       return NULL;
     }
   *owned = firec_xasprintf ("{\"amount_mib\":%lu}", mib);
@@ -101,6 +113,7 @@ cmd_balloon (int argc, char **argv)
 {
   if (cli_asks_help (argc, argv))
     {
+      cli_result_silence ();
       printf ("Usage: %s balloon set [OPTIONS] NAME|FILE MIB\n"
               "       %s balloon stats [OPTIONS] NAME|FILE\n\n"
               "Sets the balloon device's target size, or prints its statistics.\n"
@@ -113,13 +126,15 @@ cmd_balloon (int argc, char **argv)
       static const struct cli_vm_command cmd = { .name = "balloon set", .usage = "NAME|FILE MIB",
                                                  .help = "Sets the balloon's target size (PATCH /balloon).",
                                                  .min_args = 1, .max_args = 1 };
-      return call_on_vm (&cmd, argc - 1, argv + 1, "PATCH", "/balloon", balloon_set_body, "balloon target set");
+      static const struct call_kind kind = { "update", NULL, "balloon target set" };
+      return call_on_vm (&cmd, argc - 1, argv + 1, "PATCH", "/balloon", balloon_set_body, &kind);
     }
   if (argc >= 2 && strcmp (argv[1], "stats") == 0)
     {
       static const struct cli_vm_command cmd = { .name = "balloon stats", .usage = "NAME|FILE",
                                                  .help = "Prints the balloon statistics (GET /balloon/statistics)." };
-      return call_on_vm (&cmd, argc - 1, argv + 1, "GET", "/balloon/statistics", NULL, "");
+      static const struct call_kind kind = { NULL, "statistics", "" };
+      return call_on_vm (&cmd, argc - 1, argv + 1, "GET", "/balloon/statistics", NULL, &kind);
     }
   return cli_usage_error ("balloon", "usage: %s balloon set NAME|FILE MIB | balloon stats NAME|FILE", cli_program_name);
 }
@@ -134,19 +149,17 @@ file_body (char **rest, char **owned, int *rc)
   if (firec_read_regular_file (rest[0], 16u << 20, owned, &len, &type) < 0)
     {
       if (type)
-        fprintf (stderr, "%s mmds: %s is %s, not a regular file: nothing was read from it\n", cli_program_name,
-                 rest[0], firec_file_type_name (type));
+        *rc = cli_fail (FIREC_EXIT_INVALID, "%s is %s, not a regular file: nothing was read from it", rest[0],
+                        firec_file_type_name (type));
       else
-        fprintf (stderr, "%s mmds: cannot read %s: %s\n", cli_program_name, rest[0],
-                 errno == EFBIG ? "larger than 16 MiB" : strerror (errno));
-      *rc = FIREC_EXIT_INVALID;
+        *rc = cli_fail (FIREC_EXIT_INVALID, "cannot read %s: %s", rest[0],
+                        errno == EFBIG ? "larger than 16 MiB" : strerror (errno));
       return NULL;
     }
   cleanup_cjson cJSON *json = cJSON_ParseWithLength (*owned, len);
   if (!cJSON_IsObject (json))
     {
-      fprintf (stderr, "%s mmds: %s must hold a JSON object\n", cli_program_name, rest[0]);
-      *rc = FIREC_EXIT_INVALID;
+      *rc = cli_fail (FIREC_EXIT_INVALID, "%s must hold a JSON object", rest[0]);
       return NULL;
     }
   return *owned;
@@ -157,6 +170,7 @@ cmd_mmds (int argc, char **argv)
 {
   if (cli_asks_help (argc, argv))
     {
+      cli_result_silence ();
       printf ("Usage: %s mmds put [OPTIONS] NAME|FILE DATA.json\n"
               "       %s mmds patch [OPTIONS] NAME|FILE PATCH.json\n\n"
               "Replaces the MMDS contents, or merges a JSON merge patch into them.\n"
@@ -174,8 +188,10 @@ cmd_mmds (int argc, char **argv)
   static const struct cli_vm_command patch_cmd = { .name = "mmds patch", .usage = "NAME|FILE PATCH.json",
                                                    .help = "Merges a JSON merge patch into MMDS (PATCH /mmds).",
                                                    .min_args = 1, .max_args = 1 };
+  static const struct call_kind put_kind = { "update", NULL, "MMDS replaced" };
+  static const struct call_kind patch_kind = { "update", NULL, "MMDS patched" };
   return call_on_vm (put ? &put_cmd : &patch_cmd, argc - 1, argv + 1, put ? "PUT" : "PATCH", "/mmds", file_body,
-                     put ? "MMDS replaced" : "MMDS patched");
+                     put ? &put_kind : &patch_kind);
 }
 
 static const char *
@@ -190,6 +206,7 @@ cmd_metrics (int argc, char **argv)
 {
   if (cli_asks_help (argc, argv))
     {
+      cli_result_silence ();
       printf ("Usage: %s metrics flush [OPTIONS] NAME|FILE\n\n"
               "Makes Firecracker write its metrics to spec.metrics.metrics_path now.\n"
               "`%s metrics flush --help` lists its options.\n",
@@ -200,5 +217,6 @@ cmd_metrics (int argc, char **argv)
     return cli_usage_error ("metrics", "usage: %s metrics flush NAME|FILE", cli_program_name);
   static const struct cli_vm_command cmd = { .name = "metrics flush", .usage = "NAME|FILE",
                                              .help = "Makes Firecracker write its metrics now (FlushMetrics)." };
-  return call_on_vm (&cmd, argc - 1, argv + 1, "PUT", "/actions", flush_body, "metrics flushed");
+  static const struct call_kind kind = { "flush", NULL, "metrics flushed" };
+  return call_on_vm (&cmd, argc - 1, argv + 1, "PUT", "/actions", flush_body, &kind);
 }

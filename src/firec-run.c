@@ -25,7 +25,8 @@ static const struct
   { "plan", cmd_plan, "print the ordered steps a run would take" },
   { "render", cmd_render, "print the resolved manifest or its Firecracker --config-file" },
   { "import", cmd_import, "wrap a Firecracker --config-file document into a manifest" },
-  { "apply", cmd_apply, "start, keep or replace a VM so that it matches a manifest" },
+  { "apply", cmd_apply, "make a VM match a manifest: start, update in place, resume or replace" },
+  { "diff", cmd_diff, "how a running VM differs from a manifest (exit 0 same, 1 differs)" },
   { "status", cmd_status, "the state of one VM" },
   { "ps", cmd_ps, "every VM on this host" },
   { "logs", cmd_logs, "a VM's serial console as it was kept (-f: follow it)" },
@@ -55,7 +56,9 @@ print_help (FILE *out)
                 "  -h, --help     show this help (COMMAND --help for a command's options)\n"
                 "  -V, --version  print the version\n"
                 "\nExit codes: 0 ok, 1 runtime failure rolled back, 2 invalid manifest or usage,\n"
-                "3 host precondition failed, 4 locked by another run, 5 rollback incomplete.\n"
+                "3 host precondition failed, 4 locked by another run, 5 rollback incomplete,\n"
+                "6 apply: the change needs --replace. diff: 0 as wanted, 1 differs, 2 or more\n"
+                "trouble. With --output json every command prints one result object on stdout.\n"
                 "See firec-run(1).\n");
 }
 
@@ -70,6 +73,7 @@ cli_parse_output (const char *value, bool allow_yaml, enum firec_output *out)
     *out = FIREC_OUTPUT_YAML;
   else
     return -1;
+  cli_result_set_output (*out);
   return 0;
 }
 
@@ -78,10 +82,11 @@ cli_usage_error (const char *command, const char *fmt, ...)
 {
   va_list ap;
   va_start (ap, fmt);
-  fprintf (stderr, "%s %s: ", cli_program_name, command);
-  vfprintf (stderr, fmt, ap);
-  fprintf (stderr, "\nTry '%s %s --help'.\n", cli_program_name, command);
+  cleanup_free char *message = firec_xvasprintf (fmt, ap);
   va_end (ap);
+  fprintf (stderr, "%s %s: %s\nTry '%s %s --help'.\n", cli_program_name, command, message, cli_program_name,
+           command);
+  cli_result_error_message (message);
   return FIREC_EXIT_INVALID;
 }
 
@@ -95,6 +100,7 @@ cli_report_error (firec_error_t *err)
   fprintf (stderr, "%s: %s\n", cli_program_name, (*err)->message);
   if (cli_error_copy_fd >= 0)
     dprintf (cli_error_copy_fd, "%s: %s\n", cli_program_name, (*err)->message);
+  cli_result_error_message ((*err)->message);
   int code = (int) (*err)->kind;
   firec_error_release (err);
   return code;
@@ -108,6 +114,23 @@ cli_print_json (const cJSON *object)
   fputc ('\n', stdout);
 }
 
+/* "vm.yaml:3:5: error: /spec/...: ... (and 2 more errors)": the result's
+   message for an invalid manifest; every diagnostic is in the result too. */
+static char *
+invalid_message (const struct firec_diags *diags)
+{
+  size_t errors = firec_diags_count (diags, FIREC_SEV_ERROR);
+  for (size_t i = 0; i < diags->count; i++)
+    if (diags->items[i].severity == FIREC_SEV_ERROR)
+      {
+        cleanup_free char *first = firec_diag_format (&diags->items[i]);
+        if (errors == 1)
+          return steal_pointer (&first);
+        return firec_xasprintf ("%s (and %zu more error%s)", first, errors - 1, errors == 2 ? "" : "s");
+      }
+  return firec_xstrdup ("invalid manifest");
+}
+
 int
 cli_load_model (const char *path, const char *base_dir, struct firec_model **out)
 {
@@ -119,9 +142,19 @@ cli_load_model (const char *path, const char *base_dir, struct firec_model **out
   if (cli_error_copy_fd >= 0)
     dprintf (cli_error_copy_fd, "%s", text);
   bool had_errors = firec_diags_count (&diags, FIREC_SEV_ERROR) > 0;
+  if (had_errors)
+    {
+      cleanup_free char *message = invalid_message (&diags);
+      cli_result_error_message (message);
+    }
+  if (diags.count > 0)
+    cli_result_diagnostics (firec_diags_to_json (&diags));
   firec_diags_release (&diags);
   if (rc == 0)
-    return FIREC_EXIT_OK;
+    {
+      cli_result_name ((*out)->name);
+      return FIREC_EXIT_OK;
+    }
   if (had_errors)
     return FIREC_EXIT_INVALID;
   return cli_report_error (&err);
@@ -157,6 +190,7 @@ main (int argc, char **argv)
       return FIREC_EXIT_INVALID;
     }
   const char *command = argv[1];
+  cli_result_scan_output (argc, argv);
   if (strcmp (command, "-h") == 0 || strcmp (command, "--help") == 0 || strcmp (command, "help") == 0)
     {
       print_help (stdout);
@@ -169,10 +203,17 @@ main (int argc, char **argv)
     }
   for (size_t i = 0; i < FIREC_N_ELEMENTS (commands); i++)
     if (strcmp (command, commands[i].name) == 0)
-      return settled (commands[i].run (argc - 1, argv + 1));
+      {
+        cli_result_begin (commands[i].name);
+        return cli_result_finish (settled (commands[i].run (argc - 1, argv + 1)));
+      }
   /* `firec-run vm.yaml` is `firec-run run vm.yaml`. */
+  cli_result_begin ("run");
   if (command[0] != '-' && (strchr (command, '.') || strchr (command, '/')))
-    return settled (cmd_run (argc, argv));
+    return cli_result_finish (settled (cmd_run (argc, argv)));
   fprintf (stderr, "%s: unknown command \"%s\"\nTry '%s --help'.\n", cli_program_name, command, cli_program_name);
-  return FIREC_EXIT_INVALID;
+  cleanup_free char *message = firec_xasprintf ("unknown command \"%s\"", command);
+  cli_result_begin (command);
+  cli_result_error_message (message);
+  return cli_result_finish (FIREC_EXIT_INVALID);
 }

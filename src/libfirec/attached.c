@@ -456,7 +456,7 @@ firec_guard_run (int read_fd, const char *state_root, const char *name, firec_er
   if (firec_vm_inspect (name, &info, err) < 0)
     return -1;
   bool removed;
-  int rc = firec_vm_remove (&info, true, NULL, &removed, err);
+  int rc = firec_vm_remove (&info, true, NULL, NULL, &removed, err);
   firec_vm_info_release (&info);
   return rc;
 }

@@ -94,14 +94,12 @@ save_record (struct firec_vm *vm, firec_error_t *err)
   return firec_record_write (vm->dir_fd, vm->model->state_dir, vm->record, err);
 }
 
-/* The resolved manifest, for `apply` and `update`; as `render` writes it, so it
-   reads back as a manifest. */
+/* The resolved manifest, for `apply`, `diff` and `update` (record.h). */
 static int
 save_manifest (struct firec_vm *vm, firec_error_t *err)
 {
   cleanup_cjson cJSON *manifest = firec_model_to_manifest (vm->model);
-  cleanup_free char *text = cJSON_Print (manifest);
-  return firec_state_write_file (vm->dir_fd, vm->model->state_dir, "manifest.json", text, err);
+  return firec_record_write_manifest (vm->dir_fd, vm->model->state_dir, manifest, err);
 }
 
 /* The first record again, never rewritten: what `rm` goes by should state.json
@@ -148,12 +146,22 @@ state_appeared (struct firec_vm *vm, firec_error_t *err)
   return -1;
 }
 
+/* The VM's lock: a duplicate of the caller's (it stays held when the run
+   closes or removes this one), or taken now. */
+static int
+take_lock (struct firec_vm *vm, firec_error_t *err)
+{
+  if (vm->opts.held_lock == NULL)
+    return firec_state_lock (&vm->state, vm->model->name, vm->opts.lock_timeout_ms, &vm->lock_fd, err);
+  vm->lock_fd = fcntl (*vm->opts.held_lock, F_DUPFD_CLOEXEC, 3);
+  return vm->lock_fd < 0 ? firec_error_set (err, errno, "cannot duplicate the lock of %s", vm->model->name) : 0;
+}
+
 static int
 step_state_create (struct firec_vm *vm, firec_error_t *err)
 {
   const struct firec_model *m = vm->model;
-  if (firec_state_open (true, &vm->state, err) < 0
-      || firec_state_lock (&vm->state, m->name, vm->opts.lock_timeout_ms, &vm->lock_fd, err) < 0)
+  if (firec_state_open (true, &vm->state, err) < 0 || take_lock (vm, err) < 0)
     return -1;
   cleanup_close int existing = -1;
   if (firec_state_open_vm_dir (&vm->state, m->name, &existing, err) < 0)

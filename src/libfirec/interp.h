@@ -40,6 +40,9 @@ struct firec_run_opts
      in-process, without a guard, and no run has a console keeper. */
   const char *helper;
   long lock_timeout_ms; /* how long to wait for another run of the same VM (0: not) */
+  /* The VM's lock when the caller holds it already (apply holds it across
+     inspecting, removing and starting); NULL: the run takes it. */
+  const int *held_lock;
   /* The signalfd of SIGINT, SIGTERM and SIGHUP (blocked by the caller; -1:
      none). Every wait of the run polls it: a signal there rolls the run back.
      A signal that arrives after the last step is left unread for the

@@ -10,6 +10,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
@@ -165,6 +166,10 @@ inspect (const char *name, struct firec_vm_info *info, firec_error_t *err)
     return -1;
   if (firec_state_lock_held (&info->state_root, name, &info->holder, err) < 0)
     return -1;
+  /* The lock this process holds (apply, for its whole operation) is no other
+     run's. */
+  if (info->holder == getpid ())
+    info->holder = 0;
   cleanup_close int dir_fd = -1;
   if (firec_state_open_vm_dir (&info->state_root, name, &dir_fd, err) < 0)
     return -1;
@@ -204,6 +209,49 @@ firec_vm_list (char ***names, size_t *count, firec_error_t *err)
   return firec_state_list (&st, names, count, err);
 }
 
+/* ------------------------------------------------------------------ locking */
+
+int
+firec_vm_lock (const char *name, long timeout_ms, int *lock_fd, firec_error_t *err)
+{
+  cleanup_state struct firec_state st = FIREC_STATE_INIT;
+  if (firec_state_open (true, &st, err) < 0)
+    return -1;
+  return firec_state_lock (&st, name, timeout_ms, lock_fd, err);
+}
+
+void
+firec_vm_unlock (const char *name, int lock_fd)
+{
+  if (lock_fd < 0)
+    return;
+  cleanup_state struct firec_state st = FIREC_STATE_INIT;
+  cleanup_error firec_error_t ignored = NULL;
+  cleanup_close int dir_fd = -1;
+  if (firec_state_open (false, &st, &ignored) == 0 && st.root_fd >= 0
+      && firec_state_open_vm_dir (&st, name, &dir_fd, &ignored) == 0 && dir_fd < 0)
+    {
+      /* Only while the name is still this lock's (state.h). */
+      firec_state_unlock_remove (&st, name, lock_fd);
+      return;
+    }
+  close (lock_fd);
+}
+
+/* The lock for one operation: a duplicate of the caller's (the teardown closes
+   what it is given, and the caller's stays held), or taken now. */
+static int
+operation_lock (const struct firec_vm_info *info, const struct firec_vm_lock *how, long default_ms, int *fd,
+                firec_error_t *err)
+{
+  if (how && how->held_fd >= 0)
+    {
+      *fd = fcntl (how->held_fd, F_DUPFD_CLOEXEC, 3);
+      return *fd < 0 ? firec_error_set (err, errno, "cannot duplicate the lock of %s", info->name) : 0;
+    }
+  return firec_state_lock (&info->state_root, info->name, how ? how->timeout_ms : default_ms, fd, err);
+}
+
 /* ------------------------------------------------------------------ stopping */
 
 /* Waits until the holder of the VM's lock has let go (its pidfd, so no polling). */
@@ -222,6 +270,19 @@ wait_holder_gone (const struct firec_vm_info *info, long timeout_ms, firec_error
     return firec_error_set_kind (err, FIREC_ERR_LOCKED, 0, "firec-run (pid %ld) still holds %s after %ld s",
                                  (long) info->holder, info->name, timeout_ms / 1000);
   return 0;
+}
+
+/* Whether the lock's holder is the firec-run the VM belongs to — its
+   supervisor (attached), or the run starting it — which is asked to stop it.
+   The holder of a detached VM's lock once it ran is an operation on it
+   (apply, stop, rm), which is waited for (the lock), never signalled. */
+static bool
+held_by_its_run (const struct firec_vm_info *info)
+{
+  const struct firec_record *r = info->record;
+  if (info->holder == 0)
+    return false;
+  return !(r && r->mode == FIREC_RUN_DAEMON && (r->phase == FIREC_PHASE_RUNNING || r->phase == FIREC_PHASE_STOPPED));
 }
 
 /* An attached VM belongs to its supervising firec-run: ask it (SIGTERM, with
@@ -273,18 +334,19 @@ run_policy (const struct firec_pidref *vmm, const struct firec_record *r, bool f
 }
 
 int
-firec_vm_stop (struct firec_vm_info *info, bool force, long timeout_ms, int signal_fd, firec_error_t *err)
+firec_vm_stop (struct firec_vm_info *info, bool force, long timeout_ms, int signal_fd,
+               const struct firec_vm_lock *how, firec_error_t *err)
 {
   if (info->state == FIREC_VM_DAMAGED)
     return firec_error_set (err, 0, "cannot stop %s: %s. `firec-run rm -f %s` kills what runs in its jail and removes "
                                     "what it left", info->name, info->damage, info->name);
   timeout_ms = policy_timeout (info->record, timeout_ms);
-  if (info->holder)
+  if (held_by_its_run (info))
     return stop_through_holder (info, force, timeout_ms, err);
   if (!firec_vm_alive (info))
     return 0;
   cleanup_close int lock = -1;
-  if (firec_state_lock (&info->state_root, info->name, 2000, &lock, err) < 0)
+  if (operation_lock (info, how, 2000, &lock, err) < 0)
     return -1;
   if (run_policy (&info->vmm, info->record, force, timeout_ms, signal_fd, err) < 0)
     return -1;
@@ -431,11 +493,11 @@ remove_locked (struct firec_vm_info *info, struct firec_record *r, bool force, i
 }
 
 int
-firec_vm_remove (struct firec_vm_info *info, bool force, const struct firec_model *model, bool *removed,
-                 firec_error_t *err)
+firec_vm_remove (struct firec_vm_info *info, bool force, const struct firec_model *model,
+                 const struct firec_vm_lock *how, bool *removed, firec_error_t *err)
 {
   *removed = false;
-  if (info->holder)
+  if (held_by_its_run (info))
     {
       long timeout = policy_timeout (info->record, 0);
       if (stop_through_holder (info, force, timeout, err) < 0)
@@ -453,7 +515,6 @@ firec_vm_remove (struct firec_vm_info *info, bool force, const struct firec_mode
       remove_lone_lock (info);
       return 0;
     }
-  *removed = true;
   if (r == NULL)
     {
       /* A state directory and nothing that says what it was for. */
@@ -466,8 +527,9 @@ firec_vm_remove (struct firec_vm_info *info, bool force, const struct firec_mode
   if (info->state_root.root_fd < 0 && firec_state_open (true, &info->state_root, err) < 0)
     return -1;
   int lock = -1;
-  if (firec_state_lock (&info->state_root, info->name, 5000, &lock, err) < 0)
+  if (operation_lock (info, how, 5000, &lock, err) < 0)
     return -1;
+  *removed = true;
   int rc = remove_locked (info, r, force, &lock, err);
   if (lock >= 0)
     close (lock);

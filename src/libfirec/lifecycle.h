@@ -62,20 +62,49 @@ int firec_vm_list (char ***names, size_t *count, firec_error_t *err);
 int firec_vm_api (const struct firec_vm_info *info, const char *method, const char *path, const char *body,
                   struct firec_fcapi_response *resp, firec_error_t *err);
 
+/* How an operation that needs the VM's lock gets it. */
+struct firec_vm_lock
+{
+  int held_fd;     /* >= 0: the caller holds it for longer (apply): the operation runs under it */
+  long timeout_ms; /* else: wait up to this long for it (0: fail at once, FIREC_ERR_LOCKED naming the holder) */
+};
+
+/* Takes the VM's lock for a whole operation, creating the state root if need
+   be: waits up to timeout_ms (0: fails at once with FIREC_ERR_LOCKED naming the
+   holder; < 0: forever). While this process holds it, firec_vm_inspect sees no
+   holder, and the operations given it as held_fd run under it. */
+int firec_vm_lock (const char *name, long timeout_ms, int *lock_fd, firec_error_t *err);
+/* Releases it; the lock file goes too when there is no VM to lock (a start
+   that failed before it made any state), so that nothing is left. */
+void firec_vm_unlock (const char *name, int lock_fd);
+
+/* An attached VM whose supervising firec-run holds its lock for the VM's
+   whole life: operations on it go through that firec-run, or without the lock. */
+static inline bool
+firec_vm_supervised (const struct firec_vm_info *info)
+{
+  const struct firec_record *r = info->record;
+  return info->holder && r && r->phase == FIREC_PHASE_RUNNING && r->mode != FIREC_RUN_DAEMON
+         && r->firec_pid == info->holder;
+}
+
 /* Runs the recorded stop policy (force: SIGKILL at once), through the one stop
    executor (supervise.h). An attached VM is stopped by its supervising
    firec-run, which then removes it. timeout_ms > 0 bounds the whole policy;
    0 uses the recorded one. signal_fd (-1: none): a signal there while the
-   policy runs kills at once. */
-int firec_vm_stop (struct firec_vm_info *info, bool force, long timeout_ms, int signal_fd, firec_error_t *err);
+   policy runs kills at once. lock: how to get the VM's lock (NULL: wait 2 s). */
+int firec_vm_stop (struct firec_vm_info *info, bool force, long timeout_ms, int signal_fd,
+                   const struct firec_vm_lock *lock, firec_error_t *err);
 
 /* Stops the VM if needed (force: SIGKILL), then removes everything it left
    (teardown.h), also when firec-run died at any point of a start or the record
    is damaged. model (rm FILE, may be NULL) tells where the jail is when no
-   record does. Returns 0 only when nothing is left; FIREC_ERR_LEFTOVERS lists
-   what is. *removed says whether there was anything to remove. */
-int firec_vm_remove (struct firec_vm_info *info, bool force, const struct firec_model *model, bool *removed,
-                     firec_error_t *err);
+   record does. lock: how to get the VM's lock (NULL: wait 5 s); a held lock
+   stays held (on a lock file that is gone once the VM is). Returns 0 only when
+   nothing is left; FIREC_ERR_LEFTOVERS lists what is. *removed says whether
+   there was anything to remove. */
+int firec_vm_remove (struct firec_vm_info *info, bool force, const struct firec_model *model,
+                     const struct firec_vm_lock *lock, bool *removed, firec_error_t *err);
 
 /* A record of what a run of model would have made (the jail, its cgroups),
    for finding its leftovers when there is no readable record. */

@@ -790,6 +790,15 @@ firec_plan_free (struct firec_plan *plan)
   free (plan);
 }
 
+const struct firec_step *
+firec_plan_find_step (const struct firec_plan *plan, const char *id)
+{
+  for (size_t i = 0; i < plan->count; i++)
+    if (strcmp (plan->steps[i].id, id) == 0)
+      return &plan->steps[i];
+  return NULL;
+}
+
 const char *
 firec_step_kind_name (enum firec_step_kind kind)
 {

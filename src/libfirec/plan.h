@@ -86,6 +86,9 @@ void firec_step_prose (const struct firec_plan *plan, const struct firec_step *s
                        struct firec_step_prose *out);
 void firec_step_prose_release (struct firec_step_prose *prose);
 
+/* The step with this id ("api.put.mmds"), or NULL. */
+const struct firec_step *firec_plan_find_step (const struct firec_plan *plan, const char *id);
+
 /* {format_version, name, min_firecracker_version, steps: [...]} */
 cJSON *firec_plan_to_json (const struct firec_plan *plan);
 /* Numbered, one line per step, with what it touches and its undo. */

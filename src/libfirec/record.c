@@ -623,3 +623,36 @@ firec_record_read (int dir_fd, const char *shown_dir, struct firec_record **out,
     return firec_error_set (err, errno, "cannot read %s", path);
   return firec_record_from_json (text, len, path, out, err);
 }
+
+/* ------------------------------------------------------------------ the stored manifest */
+
+int
+firec_record_write_manifest (int dir_fd, const char *shown_dir, const cJSON *manifest, firec_error_t *err)
+{
+  cleanup_free char *text = cJSON_Print (manifest);
+  return firec_state_write_file (dir_fd, shown_dir, "manifest.json", text, err);
+}
+
+int
+firec_record_read_manifest (int dir_fd, const char *shown_dir, cJSON **out, firec_error_t *err)
+{
+  *out = NULL;
+  cleanup_close int fd = -1;
+  if (firec_state_open_file (dir_fd, shown_dir, "manifest.json", &fd, err) < 0)
+    return -1;
+  if (fd < 0)
+    return 0;
+  cleanup_free char *path = firec_xasprintf ("%s/manifest.json", shown_dir);
+  cleanup_free char *text = NULL;
+  size_t len;
+  if (firec_read_fd (fd, 16u << 20, &text, &len) < 0)
+    return firec_error_set (err, errno, "cannot read %s", path);
+  cJSON *manifest = cJSON_ParseWithLength (text, len);
+  if (!cJSON_IsObject (manifest))
+    {
+      cJSON_Delete (manifest);
+      return firec_error_set_errno (err, EBADMSG, "%s is damaged: it is not a JSON object", path);
+    }
+  *out = manifest;
+  return 0;
+}

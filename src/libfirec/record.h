@@ -154,4 +154,14 @@ int firec_record_from_json (const char *text, size_t len, const char *file, stru
 int firec_record_read (int dir_fd, const char *shown_dir, struct firec_record **out, firec_error_t *err);
 int firec_record_write (int dir_fd, const char *shown_dir, const struct firec_record *r, firec_error_t *err);
 
+/* manifest.json beside the record: the resolved manifest the VM runs as, in
+   the form `render` writes (firec_model_to_manifest, which the caller makes:
+   firec-supervise links this without the model), so that it reads back as a
+   manifest. Written when a run begins, and again when apply changes the VM
+   in place (with the record's digest): it is always the manifest that is true
+   of the VM. Reading an absent one gives *out NULL and 0; one that is not a
+   JSON object is EBADMSG. */
+int firec_record_write_manifest (int dir_fd, const char *shown_dir, const cJSON *manifest, firec_error_t *err);
+int firec_record_read_manifest (int dir_fd, const char *shown_dir, cJSON **out, firec_error_t *err);
+
 #endif

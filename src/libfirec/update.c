@@ -15,39 +15,76 @@
 
 #define API_TIMEOUT_MS 10000L
 
-/* Stages the new file where a start would have put it, so that a snapshot
-   taken now restores with snapshot.drives naming it. */
-static int
-stage_drive (const struct firec_drive_update *u, int root, struct firec_staged *staged, firec_error_t *err)
+char *
+firec_update_drive_vm_path (const char *drive_id, const char *host_path, bool jailed)
 {
-  const char *slash = strrchr (u->host_path, '/');
-  cleanup_free char *vm_path = firec_xasprintf ("/drives/%s/%s", u->drive_id, slash ? slash + 1 : u->host_path);
+  if (!jailed)
+    return firec_xstrdup (host_path);
+  const char *slash = strrchr (host_path, '/');
+  return firec_xasprintf ("/drives/%s/%s", drive_id, slash ? slash + 1 : host_path);
+}
+
+/* What is at the place the new file goes: 0 nothing (*same false), the new
+   file itself (*same true), or an error naming the other file there. */
+static int
+staged_place (const struct firec_drive_update *u, int root, const char *vm_path, bool *same, firec_error_t *err)
+{
+  *same = false;
   cleanup_close int parent = -1;
   cleanup_free char *name = NULL;
   if (firec_jailfs_open_parent (root, vm_path, FIREC_JAILFS_MISSING_OK | FIREC_JAILFS_NO_XDEV, NULL, &parent, &name,
                                 err)
       < 0)
     return -1;
-  struct stat st;
-  if (parent >= 0 && fstatat (parent, name, &st, AT_SYMLINK_NOFOLLOW) == 0)
-    return firec_error_set_kind (err, FIREC_ERR_INVALID, 0,
-                                 "drive %s already has a file named %s in the jail; give the new file another name",
-                                 u->drive_id, name);
+  struct stat there, wanted;
+  if (parent < 0 || fstatat (parent, name, &there, AT_SYMLINK_NOFOLLOW) < 0)
+    return 0;
+  /* A bind mount shows the mounted file; a hard link is the file. */
+  *same = S_ISREG (there.st_mode) && stat (u->host_path, &wanted) == 0 && there.st_dev == wanted.st_dev
+          && there.st_ino == wanted.st_ino;
+  if (*same)
+    return 0;
+  return firec_error_set_kind (err, FIREC_ERR_INVALID, 0,
+                               "drive %s already has a file named %s in the jail; give the new file another name",
+                               u->drive_id, name);
+}
+
+/* Stages the new file where a start would have put it, so that a snapshot
+   taken now restores with snapshot.drives naming it. */
+static int
+stage_drive (const struct firec_drive_update *u, int root, const char *vm_path, struct firec_staged *staged,
+             firec_error_t *err)
+{
   cleanup_free char *host_path = firec_xstrdup (u->host_path);
+  cleanup_free char *path = firec_xstrdup (vm_path);
   struct firec_file file = {
     .role = FIREC_FILE_DRIVE,
     .host_path = host_path,
-    .vm_path = vm_path,
+    .vm_path = path,
     .mode = FIREC_STAGING_AUTO,
     .writable = u->writable,
   };
   return firec_stage_file (root, &file, u->uid, u->gid, NULL, NULL, staged, err);
 }
 
-/* root: the VM root, to reach the socket through the walker; -1 without the
-   jailer (the socket is then in firec-run's own run directory). */
+int
+firec_update_open_api (const char *vm_root, const char *api_socket, int *sock_fd, struct firec_fcapi **api,
+                       firec_error_t *err)
+{
+  *sock_fd = -1;
+  if (vm_root == NULL)
+    return firec_fcapi_open (api_socket, api, err);
+  cleanup_close int root = open (vm_root, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (root < 0)
+    return firec_error_set (err, errno, "cannot open the VM root %s", vm_root);
+  if (firec_jailfs_open_socket (root, vm_root, api_socket, sock_fd, err) < 0)
+    return -1;
+  cleanup_free char *path = firec_jailfs_proc_path (*sock_fd);
+  return firec_fcapi_open (path, api, err);
+}
+
 static int
-patch_drive (const struct firec_drive_update *u, int root, const char *path_on_host, firec_error_t *err)
+patch_drive (const struct firec_drive_update *u, const char *path_on_host, firec_error_t *err)
 {
   cleanup_cjson cJSON *body = cJSON_CreateObject ();
   cJSON_AddStringToObject (body, "drive_id", u->drive_id);
@@ -58,36 +95,59 @@ patch_drive (const struct firec_drive_update *u, int root, const char *path_on_h
   cleanup_free char *text = cJSON_PrintUnformatted (body);
   cleanup_free char *path = firec_xasprintf ("/drives/%s", u->drive_id);
   cleanup_close int sock = -1;
-  cleanup_free char *socket = NULL;
-  if (root >= 0 && firec_jailfs_open_socket (root, u->vm_root, u->api_socket, &sock, err) < 0)
-    return -1;
-  socket = sock >= 0 ? firec_jailfs_proc_path (sock) : firec_xstrdup (u->api_socket);
   cleanup_fcapi struct firec_fcapi *api = NULL;
-  if (firec_fcapi_open (socket, &api, err) < 0)
+  if (firec_update_open_api (u->vm_root, u->api_socket, &sock, &api, err) < 0)
     return -1;
   return firec_fcapi_call (api, "PATCH", path, text, API_TIMEOUT_MS, NULL, err);
+}
+
+static int
+check_request (const struct firec_drive_update *u, firec_error_t *err)
+{
+  const char *id = u->drive_id;
+  if (id == NULL || id[0] == '\0' || strchr (id, '/') || strcmp (id, ".") == 0 || strcmp (id, "..") == 0)
+    return firec_error_set_kind (err, FIREC_ERR_INVALID, 0, "\"%s\" is not a drive id", id ? id : "");
+  if (u->vm_root && u->host_path && u->host_path[0] != '/')
+    return firec_error_set_kind (err, FIREC_ERR_INVALID, 0, "the new drive file %s must be an absolute path",
+                                 u->host_path);
+  return 0;
+}
+
+int
+firec_update_drive_check (const struct firec_drive_update *u, firec_error_t *err)
+{
+  if (check_request (u, err) < 0)
+    return -1;
+  if (u->vm_root == NULL || u->host_path == NULL)
+    return 0;
+  cleanup_close int root = open (u->vm_root, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (root < 0)
+    return firec_error_set (err, errno, "cannot open the VM root %s", u->vm_root);
+  cleanup_free char *vm_path = firec_update_drive_vm_path (u->drive_id, u->host_path, true);
+  bool same;
+  return staged_place (u, root, vm_path, &same, err);
 }
 
 int
 firec_update_drive (const struct firec_drive_update *u, firec_error_t *err)
 {
-  const char *id = u->drive_id;
-  if (id == NULL || id[0] == '\0' || strchr (id, '/') || strcmp (id, ".") == 0 || strcmp (id, "..") == 0)
-    return firec_error_set_kind (err, FIREC_ERR_INVALID, 0, "\"%s\" is not a drive id", id ? id : "");
-  if (u->vm_root == NULL)
-    return patch_drive (u, -1, u->host_path, err);
+  if (check_request (u, err) < 0)
+    return -1;
+  if (u->vm_root == NULL || u->host_path == NULL)
+    return patch_drive (u, u->host_path, err);
   cleanup_close int root = open (u->vm_root, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if (root < 0)
     return firec_error_set (err, errno, "cannot open the VM root %s", u->vm_root);
-  if (u->host_path == NULL)
-    return patch_drive (u, root, NULL, err);
-  if (u->host_path[0] != '/')
-    return firec_error_set_kind (err, FIREC_ERR_INVALID, 0, "the new drive file %s must be an absolute path",
-                                 u->host_path);
-  struct firec_staged staged = { 0 };
-  if (stage_drive (u, root, &staged, err) < 0)
+  cleanup_free char *vm_path = firec_update_drive_vm_path (u->drive_id, u->host_path, true);
+  bool same;
+  if (staged_place (u, root, vm_path, &same, err) < 0)
     return -1;
-  int rc = patch_drive (u, root, staged.vm_path, err);
+  if (same)
+    return patch_drive (u, vm_path, err);
+  struct firec_staged staged = { 0 };
+  if (stage_drive (u, root, vm_path, &staged, err) < 0)
+    return -1;
+  int rc = patch_drive (u, staged.vm_path, err);
   if (rc < 0)
     {
       cleanup_error firec_error_t undo_err = NULL;

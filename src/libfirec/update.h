@@ -1,8 +1,9 @@
-/* update: the host side of `update drive` on a running VM. A new backing file
-   is staged into the jail like at start (stage.c, through the walker: nothing
-   in the jail is followed, every check is fd-relative), at the place a start
-   would have put it, before Firecracker is told; when Firecracker refuses the
-   change, it is taken out of the jail again. */
+/* update: the host side of changing a running VM: `update drive` and apply's
+   live updates. A new backing file is staged into the jail like at start
+   (stage.c, through the walker: nothing in the jail is followed, every check
+   is fd-relative), at the place a start would have put it, before Firecracker
+   is told; when Firecracker refuses the change, it is taken out of the jail
+   again. The API socket of a jailed VM is reached through the walker too. */
 #ifndef FIREC_UPDATE_H
 #define FIREC_UPDATE_H
 
@@ -11,6 +12,7 @@
 #include <cjson/cJSON.h>
 
 #include "error.h"
+#include "fcapi.h"
 
 struct firec_drive_update
 {
@@ -25,8 +27,27 @@ struct firec_drive_update
 };
 
 /* Stages host_path (if any) as /drives/<drive_id>/<its base name> in the jail,
-   then PATCH /drives/<drive_id>. A name already taken there is
-   FIREC_ERR_INVALID; a failed PATCH unstages the new file. */
+   then PATCH /drives/<drive_id>. A name already taken there by that very file
+   (the same device and inode: what a start linked or bind-mounted) is used as
+   it is; by any other file, FIREC_ERR_INVALID. A failed PATCH unstages what
+   was staged. */
 int firec_update_drive (const struct firec_drive_update *u, firec_error_t *err);
+
+/* Whether firec_update_drive can give the drive host_path: 0, or the error it
+   would fail with (the name in the jail taken by another file). Changes
+   nothing. */
+int firec_update_drive_check (const struct firec_drive_update *u, firec_error_t *err);
+
+/* The path of host_path as Firecracker sees it once staged for drive_id:
+   /drives/<drive_id>/<base name> in the jail, host_path itself without. */
+char *firec_update_drive_vm_path (const char *drive_id, const char *host_path, bool jailed);
+
+/* A client of the VM's API: the socket reached through the walker below
+   vm_root (NULL without the jailer: api_socket as it is), so that a socket the
+   jail's uid swapped for a symlink never sends root's requests elsewhere.
+   *sock_fd (-1 without the jailer) holds the socket the client connects
+   through: close it after the client. */
+int firec_update_open_api (const char *vm_root, const char *api_socket, int *sock_fd, struct firec_fcapi **api,
+                           firec_error_t *err);
 
 #endif

@@ -28,7 +28,7 @@ m = json.load(open(sys.argv[1])); m["spec"]["machine-config"]["mem_size_mib"] +=
 json.dump(m, open(sys.argv[2], "w"))
 PY
 out=$("$FIREC_RUN" apply --output json "$WORK/$name/vm2.json" 2>"$WORK/$name/diff"); rc=$?
-check "apply of a changed manifest refuses (exit 1, changed false)" test "$rc" -eq 1 -a "$(echo "$out" | json_field changed)" = false
+check "apply of a changed manifest refuses (exit 6, changed false)" test "$rc" -eq 6 -a "$(echo "$out" | json_field changed)" = false
 check "and prints the field that differs" grep -q "/spec/machine-config/mem_size_mib: " "$WORK/$name/diff"
 check "the VM was left alone" kill -0 "$pid"
 out=$("$FIREC_RUN" apply --replace --output json "$WORK/$name/vm2.json" 2>/dev/null); rc=$?
