@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include "cli.h"
+#include "remedy.h"
 #include "lifecycle.h"
 #include "model.h"
 #include "util.h"
@@ -107,6 +108,8 @@ cli_info_json (const struct firec_vm_info *info)
   if (info->holder)
     cJSON_AddNumberToObject (o, "firec_pid", info->holder);
   cJSON_AddStringToObject (o, "detail", info->detail ? info->detail : "");
+  cJSON *remedy = cli_remedy_json (info->remedy, info->name);
+  cJSON_AddItemToObject (o, "remedy", remedy ? remedy : cJSON_CreateNull ());
   return o;
 }
 

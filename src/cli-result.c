@@ -7,6 +7,7 @@
 #include "config.h"
 
 #include "cli.h"
+#include "remedy.h"
 #include "util.h"
 
 #include <stdio.h>
@@ -22,6 +23,7 @@ static struct
   char *name;
   char *action;
   char *message;   /* the first error reported */
+  cJSON *remedy;   /* its remedy, or NULL */
   cJSON *diagnostics;
   cJSON *fields;   /* the command's own members, in order */
 } result = { .command = "", .output = FIREC_OUTPUT_TEXT };
@@ -99,6 +101,13 @@ cli_result_error_message (const char *message)
 }
 
 void
+cli_result_remedy (enum firec_remedy remedy, const char *arg)
+{
+  if (result.remedy == NULL)
+    result.remedy = cli_remedy_json (remedy, arg);
+}
+
+void
 cli_result_diagnostics (cJSON *diagnostics)
 {
   if (result.diagnostics == NULL)
@@ -126,6 +135,7 @@ error_json (int exit_code)
     }
   cJSON_AddItemToObject (e, "diagnostics", result.diagnostics ? steal_pointer (&result.diagnostics)
                                                               : cJSON_CreateArray ());
+  cJSON_AddItemToObject (e, "remedy", result.remedy ? steal_pointer (&result.remedy) : cJSON_CreateNull ());
   return e;
 }
 
@@ -158,9 +168,10 @@ cli_result_finish (int exit_code)
   free (result.action);
   free (result.message);
   cJSON_Delete (result.diagnostics);
+  cJSON_Delete (result.remedy);
   cJSON_Delete (result.fields);
   result.name = result.action = result.message = NULL;
-  result.diagnostics = result.fields = NULL;
+  result.diagnostics = result.remedy = result.fields = NULL;
   return exit_code;
 }
 

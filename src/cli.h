@@ -95,6 +95,8 @@ void cli_result_field (const char *key, cJSON *value);
 void cli_result_string (const char *key, const char *value);
 /* The first error reported is the message; diagnostics are appended (taken). */
 void cli_result_error_message (const char *message);
+/* The first error's remedy (error.remedy). */
+void cli_result_remedy (enum firec_remedy remedy, const char *arg);
 void cli_result_diagnostics (cJSON *diagnostics);
 /* Prints the result (with --output json) and returns exit_code. */
 int cli_result_finish (int exit_code);

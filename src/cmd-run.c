@@ -12,6 +12,7 @@
 #include "notify.h"
 #include "process.h"
 #include "plan.h"
+#include "remedy.h"
 #include "stage.h"
 #include "supervise.h"
 #include "util.h"
@@ -303,8 +304,9 @@ supervise_attached (struct firec_vm *vm, const char *name, const char *helper, i
   cleanup_error firec_error_t err = NULL;
   cleanup_free char *how = NULL;
   int rc = firec_attached_run (a, signal_fd, &how, &err);
+  cleanup_free char *remedy = a->detached ? cli_remedy_text (FIREC_REMEDY_ATTACH, name) : NULL;
   firec_attached_free (a);
-  fprintf (stderr, "%s: %s: %s\n", cli_program_name, name, how);
+  fprintf (stderr, "%s: %s: %s%s%s\n", cli_program_name, name, how, remedy ? ": " : "", remedy ? remedy : "");
   return rc < 0 ? cli_report_error (&err) : rc;
 }
 

@@ -4,6 +4,7 @@
 #include "cli.h"
 #include "lifecycle.h"
 #include "model.h"
+#include "remedy.h"
 #include "util.h"
 
 #include <stdio.h>
@@ -23,7 +24,8 @@ cli_print_info_line (const struct firec_vm_info *info)
     }
   if (r && r->firecracker_version)
     printf (" firecracker %s", r->firecracker_version);
-  printf (" (%s)\n", info->detail ? info->detail : "");
+  cleanup_free char *remedy = cli_remedy_text (info->remedy, info->name);
+  printf (" (%s%s%s)\n", info->detail ? info->detail : "", remedy ? "; " : "", remedy ? remedy : "");
 }
 
 int

@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include "cli.h"
+#include "remedy.h"
 #include "curl-dl.h"
 #include "model.h"
 #include "plan.h"
@@ -101,6 +102,14 @@ cli_report_error (firec_error_t *err)
   if (cli_error_copy_fd >= 0)
     dprintf (cli_error_copy_fd, "%s: %s\n", cli_program_name, (*err)->message);
   cli_result_error_message ((*err)->message);
+  cleanup_free char *remedy = cli_remedy_text ((*err)->remedy, (*err)->remedy_arg);
+  if (remedy)
+    {
+      fprintf (stderr, "%s: %s\n", cli_program_name, remedy);
+      if (cli_error_copy_fd >= 0)
+        dprintf (cli_error_copy_fd, "%s: %s\n", cli_program_name, remedy);
+      cli_result_remedy ((*err)->remedy, (*err)->remedy_arg);
+    }
   int code = (int) (*err)->kind;
   firec_error_release (err);
   return code;

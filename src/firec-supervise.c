@@ -11,6 +11,7 @@
 #include "attached.h"
 #include "console.h"
 #include "error.h"
+#include "remedy.h"
 #include "supervise.h"
 #include "util.h"
 
@@ -81,7 +82,8 @@ main (int argc, char **argv)
     fprintf (stderr, "firec-run: %s's console: %s\r\n", name, FIREC_CONSOLE_ESCAPE_HELP);
   cleanup_free char *how = NULL;
   int rc = firec_attached_run (a, sfd, &how, &err);
-  fprintf (stderr, "firec-run: %s: %s\n", name, how);
+  cleanup_free char *remedy = a->detached ? cli_remedy_text (FIREC_REMEDY_ATTACH, name) : NULL;
+  fprintf (stderr, "firec-run: %s: %s%s%s\n", name, how, remedy ? ": " : "", remedy ? remedy : "");
   firec_attached_free (a);
   if (rc < 0)
     {

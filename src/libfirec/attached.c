@@ -147,9 +147,8 @@ hand_over (struct firec_attached *a, char **how, firec_error_t *err)
   firec_guard_release (&a->guard_fd);
   close (a->lock_fd);
   a->lock_fd = -1;
-  *how = firec_xasprintf ("runs on, detached: `firec-run attach %s` is its console again, `firec-run stop %s` "
-                          "stops it",
-                          a->record->name, a->record->name);
+  *how = firec_xstrdup ("runs on, detached");
+  a->detached = true;
   return 0;
 }
 

@@ -44,6 +44,7 @@ struct firec_attached
   bool has_tty;       /* stdin is our foreground terminal */
   struct termios tty; /* its settings, to restore at the end */
   struct firec_console_relay relay;
+  bool detached; /* Ctrl+] q handed it over: it runs on (FIREC_REMEDY_ATTACH) */
 };
 
 void firec_attached_free (struct firec_attached *a);

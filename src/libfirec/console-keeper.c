@@ -109,7 +109,7 @@ attacher_send (struct keeper *k, const char *data, size_t len)
       char note[160];
       int n = snprintf (note, sizeof note,
                         "\r\n[firec-run: %llu bytes of console output did not reach this terminal; "
-                        "`firec-run logs` has them]\r\n",
+                        "the console log has them]\r\n",
                         k->dropped);
       if (send (k->attacher, note, (size_t) n, MSG_DONTWAIT | MSG_NOSIGNAL) != n)
         {

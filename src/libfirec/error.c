@@ -90,10 +90,21 @@ firec_error_reclassify (firec_error_t *err, enum firec_error_kind kind)
 }
 
 void
+firec_error_set_remedy (firec_error_t *err, enum firec_remedy remedy, const char *arg)
+{
+  if (err == NULL || *err == NULL)
+    return;
+  free ((*err)->remedy_arg);
+  (*err)->remedy = remedy;
+  (*err)->remedy_arg = arg ? firec_xstrdup (arg) : NULL;
+}
+
+void
 firec_error_release (firec_error_t *err)
 {
   if (err == NULL || *err == NULL)
     return;
+  free ((*err)->remedy_arg);
   free ((*err)->message);
   free (*err);
   *err = NULL;

@@ -16,11 +16,26 @@ enum firec_error_kind
   FIREC_ERR_LEFTOVERS = 5,    /* rollback incomplete */
 };
 
+/* What the user can do about an error (or a VM's state) when that is a
+   firec-run command: the library names the kind and its argument, the CLI
+   phrases it and reports it in JSON, so that no library message spells a
+   command line. */
+enum firec_remedy
+{
+  FIREC_REMEDY_NONE,
+  FIREC_REMEDY_REMOVE,       /* what is left goes with `rm ARG` (a name or a manifest) */
+  FIREC_REMEDY_FORCE_REMOVE, /* what still runs is stopped and removed by `rm -f ARG` */
+  FIREC_REMEDY_STOP,         /* it runs: `stop ARG` stops it, `apply` keeps or replaces it */
+  FIREC_REMEDY_ATTACH,       /* it runs on, detached: `attach ARG` is its console, `stop ARG` stops it */
+};
+
 struct firec_error
 {
   enum firec_error_kind kind;
   int errno_value; /* 0 when the cause is not a system call */
   char *message;
+  enum firec_remedy remedy;
+  char *remedy_arg;
 };
 
 typedef struct firec_error *firec_error_t;
@@ -45,6 +60,8 @@ void firec_error_append (firec_error_t *err, const char *fmt, ...) __attribute__
 /* Changes the kind of an error that is set (a rollback that left something
    makes any failure FIREC_ERR_LEFTOVERS). */
 void firec_error_reclassify (firec_error_t *err, enum firec_error_kind kind);
+/* Says what fixes an error that is set (arg: the VM's name or its manifest). */
+void firec_error_set_remedy (firec_error_t *err, enum firec_remedy remedy, const char *arg);
 void firec_error_release (firec_error_t *err);
 
 static inline void

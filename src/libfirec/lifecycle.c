@@ -61,8 +61,8 @@ firec_vm_info_release (struct firec_vm_info *info)
   info->state_root = (struct firec_state) FIREC_STATE_INIT;
 }
 
-static void __attribute__ ((format (printf, 3, 4)))
-set_state (struct firec_vm_info *info, enum firec_vm_state state, const char *fmt, ...)
+static void __attribute__ ((format (printf, 4, 5)))
+set_state (struct firec_vm_info *info, enum firec_vm_state state, enum firec_remedy remedy, const char *fmt, ...)
 {
   va_list ap;
   va_start (ap, fmt);
@@ -70,6 +70,7 @@ set_state (struct firec_vm_info *info, enum firec_vm_state state, const char *fm
   info->detail = firec_xvasprintf (fmt, ap);
   va_end (ap);
   info->state = state;
+  info->remedy = remedy;
 }
 
 int
@@ -98,19 +99,17 @@ read_record (struct firec_vm_info *info, int dir_fd, firec_error_t *err)
           return -1;
         }
       info->damage = firec_xstrdup (read_err->message);
-      set_state (info, FIREC_VM_DAMAGED,
-                 "%s; `firec-run rm %s` kills what still runs in its jail and removes what it left", read_err->message,
-                 info->name);
+      set_state (info, FIREC_VM_DAMAGED, FIREC_REMEDY_REMOVE, "%s", read_err->message);
       return 0;
     }
   if (info->record == NULL)
     {
       if (info->holder)
-        set_state (info, FIREC_VM_STARTING, "a firec-run (pid %ld) is creating it", (long) info->holder);
+        set_state (info, FIREC_VM_STARTING, FIREC_REMEDY_NONE, "a firec-run (pid %ld) is creating it",
+                   (long) info->holder);
       else
-        set_state (info, FIREC_VM_STALE,
-                   "%s has no record: a firec-run died while creating it; `firec-run rm %s` removes it",
-                   info->state_dir, info->name);
+        set_state (info, FIREC_VM_STALE, FIREC_REMEDY_REMOVE, "%s has no record: a firec-run died while creating it",
+                   info->state_dir);
       return 0;
     }
   return 1;
@@ -127,33 +126,33 @@ judge (struct firec_vm_info *info)
   if (r->phase == FIREC_PHASE_CREATING || r->phase == FIREC_PHASE_STARTING)
     {
       if (info->holder)
-        set_state (info, FIREC_VM_STARTING, "a firec-run (pid %ld) is starting it", (long) info->holder);
+        set_state (info, FIREC_VM_STARTING, FIREC_REMEDY_NONE, "a firec-run (pid %ld) is starting it",
+                   (long) info->holder);
       else
-        set_state (info, FIREC_VM_STALE, "the firec-run that started it died mid-start; `firec-run rm %s` removes "
-                                         "what it left", info->name);
+        set_state (info, FIREC_VM_STALE, FIREC_REMEDY_REMOVE, "the firec-run that started it died mid-start");
       return;
     }
   if (attached && !info->holder)
     {
-      set_state (info, FIREC_VM_STALE, "%s its supervising firec-run died; `firec-run rm %s` removes it",
-                 firec_vm_alive (info) ? "running, but" : "ended, and", info->name);
+      set_state (info, FIREC_VM_STALE, FIREC_REMEDY_REMOVE, "%s its supervising firec-run died",
+                 firec_vm_alive (info) ? "running, but" : "ended, and");
       return;
     }
   if (!firec_vm_alive (info))
     {
-      set_state (info, FIREC_VM_EXITED, "%s", r->phase == FIREC_PHASE_STOPPED ? "stopped" : "the VM has ended");
+      set_state (info, FIREC_VM_EXITED, FIREC_REMEDY_REMOVE, "%s", r->phase == FIREC_PHASE_STOPPED ? "stopped" : "the VM has ended");
       return;
     }
   cleanup_fcapi_response struct firec_fcapi_response resp = { 0 };
   cleanup_error firec_error_t api_err = NULL;
   if (firec_vm_api (info, "GET", "/", NULL, &resp, &api_err) < 0)
     {
-      set_state (info, FIREC_VM_RUNNING, "the API does not answer: %s", api_err->message);
+      set_state (info, FIREC_VM_RUNNING, FIREC_REMEDY_NONE, "the API does not answer: %s", api_err->message);
       return;
     }
   cleanup_cjson cJSON *vm = cJSON_Parse (resp.body);
   const char *state = cJSON_GetStringValue (cJSON_GetObjectItemCaseSensitive (vm, "state"));
-  set_state (info, state && strcmp (state, "Paused") == 0 ? FIREC_VM_PAUSED : FIREC_VM_RUNNING,
+  set_state (info, state && strcmp (state, "Paused") == 0 ? FIREC_VM_PAUSED : FIREC_VM_RUNNING, FIREC_REMEDY_NONE,
              "Firecracker says \"%s\"", state ? state : "?");
 }
 
@@ -176,9 +175,10 @@ inspect (const char *name, struct firec_vm_info *info, firec_error_t *err)
   if (dir_fd < 0)
     {
       if (info->holder)
-        set_state (info, FIREC_VM_STARTING, "a firec-run (pid %ld) is creating it", (long) info->holder);
+        set_state (info, FIREC_VM_STARTING, FIREC_REMEDY_NONE, "a firec-run (pid %ld) is creating it",
+                   (long) info->holder);
       else
-        set_state (info, FIREC_VM_ABSENT, "no such VM");
+        set_state (info, FIREC_VM_ABSENT, FIREC_REMEDY_NONE, "no such VM");
       return 0;
     }
   int rc = read_record (info, dir_fd, err);
@@ -338,8 +338,11 @@ firec_vm_stop (struct firec_vm_info *info, bool force, long timeout_ms, int sign
                const struct firec_vm_lock *how, firec_error_t *err)
 {
   if (info->state == FIREC_VM_DAMAGED)
-    return firec_error_set (err, 0, "cannot stop %s: %s. `firec-run rm -f %s` kills what runs in its jail and removes "
-                                    "what it left", info->name, info->damage, info->name);
+    {
+      firec_error_set (err, 0, "cannot stop %s: %s", info->name, info->damage);
+      firec_error_set_remedy (err, FIREC_REMEDY_FORCE_REMOVE, info->name);
+      return -1;
+    }
   timeout_ms = policy_timeout (info->record, timeout_ms);
   if (held_by_its_run (info))
     return stop_through_holder (info, force, timeout_ms, err);
@@ -555,10 +558,10 @@ already_running (const struct firec_vm_info *info, pid_t pid, firec_error_t *err
   char holder[64] = "";
   if (info->holder)
     snprintf (holder, sizeof holder, ", supervised by firec-run pid %ld", (long) info->holder);
-  return firec_error_set_kind (err, FIREC_ERR_LOCKED, 0,
-                               "%s is already running (pid %ld%s%s): `firec-run stop %s` stops it, `firec-run apply "
-                               "FILE` keeps or replaces it",
-                               info->name, (long) pid, when, holder, info->name);
+  firec_error_set_kind (err, FIREC_ERR_LOCKED, 0, "%s is already running (pid %ld%s%s)", info->name, (long) pid, when,
+                        holder);
+  firec_error_set_remedy (err, FIREC_REMEDY_STOP, info->name);
+  return -1;
 }
 
 /* The first live process the host shows for r, or 0. */
@@ -586,16 +589,21 @@ check_orphan_jail (const struct firec_model *model, firec_error_t *err)
     return 0;
   pid_t pid = live_process (r);
   if (pid)
-    return firec_error_set_kind (err, FIREC_ERR_LOCKED, 0,
-                                 "%s runs in %s (pid %ld) without a record of firec-run's; `firec-run rm -f %s` stops "
-                                 "it and removes it",
-                                 model->name, tree, (long) pid, model->source);
+    {
+      firec_error_set_kind (err, FIREC_ERR_LOCKED, 0, "%s runs in %s (pid %ld) without a record of firec-run's",
+                            model->name, tree, (long) pid);
+      firec_error_set_remedy (err, FIREC_REMEDY_FORCE_REMOVE, model->source);
+      return -1;
+    }
+  /* `rm NAME` finds a jail under the default base by itself; elsewhere only
+     the manifest says where it is. */
   bool by_name = r->jail_dir && strcmp (r->chroot_base, DEFAULT_CHROOT_BASE) == 0;
   cleanup_free char *root = firec_state_root ();
-  return firec_error_set_kind (err, FIREC_ERR_PRECONDITION, 0,
-                               "%s already exists from an earlier run of %s that left no record in %s (cleared by a "
-                               "reboot?); remove it with `firec-run rm %s`",
-                               tree, model->name, root, by_name ? model->name : model->source);
+  firec_error_set_kind (err, FIREC_ERR_PRECONDITION, 0,
+                        "%s already exists from an earlier run of %s that left no record in %s (cleared by a reboot?)",
+                        tree, model->name, root);
+  firec_error_set_remedy (err, FIREC_REMEDY_REMOVE, by_name ? model->name : model->source);
+  return -1;
 }
 
 /* A VM that ended or whose firec-run died: in the way until `rm`, and running
@@ -611,9 +619,10 @@ check_leftover (struct firec_vm_info *info, const struct firec_model *model, fir
     }
   if (pid)
     return already_running (info, pid, err);
-  return firec_error_set_kind (err, FIREC_ERR_PRECONDITION, 0,
-                               "%s is left from an earlier run (%s: %s); remove it with `firec-run rm %s`", model->name,
-                               firec_vm_state_name (info->state), info->detail, model->name);
+  firec_error_set_kind (err, FIREC_ERR_PRECONDITION, 0, "%s is left from an earlier run (%s: %s)", model->name,
+                        firec_vm_state_name (info->state), info->detail);
+  firec_error_set_remedy (err, FIREC_REMEDY_REMOVE, model->name);
+  return -1;
 }
 
 int

@@ -39,6 +39,7 @@ struct firec_vm_info
   struct firec_pidref vmm;     /* set while the recorded VMM is alive */
   pid_t holder;                /* the firec-run holding the VM's lock (attached, or mid-operation), 0 if none */
   char *detail;                /* a human explanation of the state */
+  enum firec_remedy remedy;    /* what the user can do about that state (its argument: name) */
 };
 
 #define FIREC_VM_INFO_INIT { .vmm = FIREC_PIDREF_NULL, .state_root = FIREC_STATE_INIT }

@@ -53,6 +53,7 @@ firec_preflight_release (struct firec_preflight *pf)
   for (size_t i = 0; i < pf->finding_count; i++)
     free (pf->findings[i].message);
   free (pf->findings);
+  free (pf->remedy_arg);
   free (pf->firecracker_path);
   free (pf->jailer_path);
   free (pf->firecracker_version);
@@ -114,7 +115,7 @@ check_caps (struct firec_preflight *pf, const struct firec_step *step)
     }
   char *save = NULL;
   for (char *line = strtok_r (missing, "\n", &save); line; line = strtok_r (NULL, "\n", &save))
-    fail (pf, step, "missing capability %s; run firec-run as root", line);
+    fail (pf, step, "missing capability %s; run as root", line);
 }
 
 /* huge_pages: 2M fails at InstanceStart, in the guest kernel's loader, when
@@ -784,7 +785,14 @@ check_jail (struct firec_preflight *pf, const struct firec_step *step)
   /* Running, held by another run, or left by one: the VM is in the way. */
   cleanup_error firec_error_t err = NULL;
   if (firec_vm_check_absent (m, &err) < 0)
-    firec_preflight_add (pf, step, err->kind == FIREC_ERR_LOCKED, "%s", err->message);
+    {
+      firec_preflight_add (pf, step, err->kind == FIREC_ERR_LOCKED, "%s", err->message);
+      if (pf->remedy == FIREC_REMEDY_NONE && err->remedy != FIREC_REMEDY_NONE)
+        {
+          pf->remedy = err->remedy;
+          pf->remedy_arg = firec_xstrdup (err->remedy_arg);
+        }
+    }
 }
 
 /* ------------------------------------------------------------------ network */
@@ -1016,6 +1024,7 @@ firec_preflight_finish (struct firec_preflight *pf, firec_error_t *err)
   firec_error_set_kind (err, locked ? FIREC_ERR_LOCKED : FIREC_ERR_PRECONDITION, 0,
                         "preflight failed for %s (%zu problem%s):%s", pf->plan->model->name, pf->finding_count,
                         pf->finding_count == 1 ? "" : "s", text.data);
+  firec_error_set_remedy (err, pf->remedy, pf->remedy_arg);
   firec_buf_release (&text);
   return -1;
 }

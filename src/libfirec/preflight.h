@@ -49,6 +49,8 @@ struct firec_preflight
   const struct firec_plan *plan;
   struct firec_preflight_finding *findings;
   size_t finding_count;
+  enum firec_remedy remedy; /* the first finding's that has one: the failure's */
+  char *remedy_arg;
 
   /* What preflight learned, for the steps after it. */
   char *firecracker_path; /* absolute */

@@ -412,7 +412,8 @@ child_run (const struct spawn_plan *plan)
     {
       if (parked[i] < 0)
         close (i);
-      else if (dup2 (parked[i], i) < 0) /* dup2 clears FD_CLOEXEC on the copy */
+      /* dup2 clears FD_CLOEXEC on the copy, as stdio for the exec'ed program must be */
+      else if (dup2 (parked[i], i) < 0) /* conventions: allow */
         child_fail (report_fd, SPAWN_STEP_FDS, errno);
     }
   for (size_t i = 0; i < plan->n_keep; i++)

@@ -104,6 +104,9 @@ result 0 apply apply --output json "$vm"
 result 0 apply apply --check --diff --output json "$vm"
 result 0 diff diff --output json "$vm"
 result 4 run run -d --output json "$vm"   # already running
+check "already running: the remedy is \`firec-run stop NAME\`, as argv" \
+  test "$(field error.remedy.kind)/$(field error.remedy.argv)" = "stop/[\"firec-run\", \"stop\", \"$name\"]"
+check "and standard error says it on a line of its own" grep -qx "firec-run: \`firec-run stop $name\` stops it, .*" "$WORK/err"
 result 2 pause pause --output json
 result 0 pause pause --output json "$name"
 result 1 diff diff --output json "$vm"
@@ -144,6 +147,7 @@ kill "$holder"; wait "$holder" 2>/dev/null
 result 0 stop stop --output json "$name"
 check "stop: changed true, action stop" test "$(field changed)/$(field action)" = true/stop
 result 1 status status --output json "$name"
+check "a stopped VM's status: the remedy is rm" test "$(field remedy.argv)" = "[\"firec-run\", \"rm\", \"$name\"]"
 result 0 rm rm --output json "$name"
 check "rm: changed true, action remove" test "$(field changed)/$(field action)" = true/remove
 check "nothing is left" clean_after "$name"
@@ -152,6 +156,11 @@ check "nothing is left" clean_after "$name"
 mkdir -p "$FIREC_STATE_DIR/$name" && echo '{' >"$FIREC_STATE_DIR/$name/state.json"
 result 3 diff diff --output json "$vm"
 result 3 apply apply --output json "$vm"
+result 1 status status --output json "$name"
+check "a damaged VM's status: state damaged, the remedy rm" test "$(field state)/$(field remedy.kind)" = damaged/remove
+result 1 stop stop --output json "$name"
+check "stopping a damaged VM: the remedy is rm -f" \
+  test "$(field error.remedy.argv)" = "[\"firec-run\", \"rm\", \"-f\", \"$name\"]"
 "$FIREC_RUN" rm "$name" 2>/dev/null
 
 # --help prints help, never a result.
