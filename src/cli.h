@@ -56,7 +56,7 @@ int cmd_diff (int argc, char **argv);
 
 /* Helpers shared by the sub-commands. cli_parse_output also tells the result
    (below) the format. */
-int cli_parse_output (const char *value, bool allow_yaml, enum firec_output *out);
+int cli_parse_output (const char *value, bool allow_yaml, enum firec_output *ret);
 /* Prints the usage error to stderr, records it in the result, returns 2. */
 int cli_usage_error (const char *command, const char *fmt, ...) __attribute__ ((format (printf, 2, 3)));
 /* Prints "firec-run: <message>" to stderr, records it in the result and
@@ -104,7 +104,7 @@ int cli_result_finish (int exit_code);
 /* Loads, validates and resolves a manifest; prints its diagnostics to stderr.
    Returns 0, or the exit code to end with. */
 struct firec_model;
-int cli_load_model (const char *path, const char *base_dir, struct firec_model **out);
+int cli_load_model (const char *path, const char *base_dir, struct firec_model **ret);
 /* The same, and lowers it into its plan. */
 struct firec_plan;
 int cli_load_plan (const char *path, const char *base_dir, struct firec_model **model, struct firec_plan **plan);

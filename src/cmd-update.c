@@ -45,11 +45,11 @@ parse_update_option (int c, const char *arg, void *data)
     }
 }
 
-/* --*-rate-limiter JSON: *out is NULL when not given. */
+/* --*-rate-limiter JSON: *ret is NULL when not given. */
 static int
-parse_json_option (const char *option, const char *text, cJSON **out)
+parse_json_option (const char *option, const char *text, cJSON **ret)
 {
-  *out = NULL;
+  *ret = NULL;
   if (text == NULL)
     return 0;
   cJSON *value = cJSON_Parse (text);
@@ -59,7 +59,7 @@ parse_json_option (const char *option, const char *text, cJSON **out)
       return cli_fail (-1, "%s must be a JSON object such as {\"bandwidth\": {\"size\": 1000000, \"refill_time\": 100}}",
                        option);
     }
-  *out = value;
+  *ret = value;
   return 0;
 }
 

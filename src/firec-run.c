@@ -46,14 +46,14 @@ static const struct
 };
 
 static void
-print_help (FILE *out)
+print_help (FILE *ret)
 {
-  fprintf (out, "Usage: %s [run] FILE\n       %s COMMAND [OPTIONS] [ARGS]\n\n"
+  fprintf (ret, "Usage: %s [run] FILE\n       %s COMMAND [OPTIONS] [ARGS]\n\n"
                 "Runs one Firecracker microVM from a YAML manifest.\n\nCommands:\n",
            cli_program_name, cli_program_name);
   for (size_t i = 0; i < FIREC_N_ELEMENTS (commands); i++)
-    fprintf (out, "  %-10s %s\n", commands[i].name, commands[i].summary);
-  fprintf (out, "\nGlobal options:\n"
+    fprintf (ret, "  %-10s %s\n", commands[i].name, commands[i].summary);
+  fprintf (ret, "\nGlobal options:\n"
                 "  -h, --help     show this help (COMMAND --help for a command's options)\n"
                 "  -V, --version  print the version\n"
                 "\nExit codes: 0 ok, 1 runtime failure rolled back, 2 invalid manifest or usage,\n"
@@ -64,17 +64,17 @@ print_help (FILE *out)
 }
 
 int
-cli_parse_output (const char *value, bool allow_yaml, enum firec_output *out)
+cli_parse_output (const char *value, bool allow_yaml, enum firec_output *ret)
 {
   if (strcmp (value, "text") == 0)
-    *out = FIREC_OUTPUT_TEXT;
+    *ret = FIREC_OUTPUT_TEXT;
   else if (strcmp (value, "json") == 0)
-    *out = FIREC_OUTPUT_JSON;
+    *ret = FIREC_OUTPUT_JSON;
   else if (allow_yaml && strcmp (value, "yaml") == 0)
-    *out = FIREC_OUTPUT_YAML;
+    *ret = FIREC_OUTPUT_YAML;
   else
     return -1;
-  cli_result_set_output (*out);
+  cli_result_set_output (*ret);
   return 0;
 }
 
@@ -141,11 +141,11 @@ invalid_message (const struct firec_diags *diags)
 }
 
 int
-cli_load_model (const char *path, const char *base_dir, struct firec_model **out)
+cli_load_model (const char *path, const char *base_dir, struct firec_model **ret)
 {
   struct firec_diags diags = { 0 };
   cleanup_error firec_error_t err = NULL;
-  int rc = firec_model_load (path, base_dir, out, &diags, &err);
+  int rc = firec_model_load (path, base_dir, ret, &diags, &err);
   cleanup_free char *text = firec_diags_format_text (&diags, 50);
   fputs (text, stderr);
   if (cli_error_copy_fd >= 0)
@@ -161,7 +161,7 @@ cli_load_model (const char *path, const char *base_dir, struct firec_model **out
   firec_diags_release (&diags);
   if (rc == 0)
     {
-      cli_result_name ((*out)->name);
+      cli_result_name ((*ret)->name);
       return FIREC_EXIT_OK;
     }
   if (had_errors)

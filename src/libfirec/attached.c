@@ -352,7 +352,7 @@ parse_option (struct firec_attached *a, int c, const char *arg, const char **roo
 }
 
 int
-firec_attached_from_argv (int argc, char **argv, struct firec_attached **out, firec_error_t *err)
+firec_attached_from_argv (int argc, char **argv, struct firec_attached **ret, firec_error_t *err)
 {
   static const struct option options[] = {
     { "state-root", required_argument, NULL, 'r' }, { "name", required_argument, NULL, 'n' },
@@ -390,7 +390,7 @@ firec_attached_from_argv (int argc, char **argv, struct firec_attached **out, fi
       firec_attached_free (a);
       return -1;
     }
-  *out = a;
+  *ret = a;
   return 0;
 }
 

@@ -68,7 +68,7 @@ int firec_attached_run (struct firec_attached *a, int signal_fd, char **how, fir
 char **firec_attached_to_argv (const struct firec_attached *a, const char *helper);
 /* firec-supervise's side: a back from that argv (its record read again from
    the state directory). */
-int firec_attached_from_argv (int argc, char **argv, struct firec_attached **out, firec_error_t *err);
+int firec_attached_from_argv (int argc, char **argv, struct firec_attached **ret, firec_error_t *err);
 
 /* Starts the guard (helper --guard ...) of the VM name in state_root:
    *write_fd is the pipe's only write end (CLOEXEC: it crosses to

@@ -106,7 +106,7 @@ args_match (pid_t pid, const struct firec_record *r)
 }
 
 static int
-scan_proc (const struct firec_record *r, struct firec_vm_procs *out, firec_error_t *err)
+scan_proc (const struct firec_record *r, struct firec_vm_procs *ret, firec_error_t *err)
 {
   struct stat root;
   bool have_root = lstat (r->vm_root, &root) == 0 && S_ISDIR (root.st_mode);
@@ -121,24 +121,24 @@ scan_proc (const struct firec_record *r, struct firec_vm_procs *out, firec_error
     {
       char *end;
       long pid = strtol (e->d_name, &end, 10);
-      if (*end || pid <= 0 || known (out, (pid_t) pid))
+      if (*end || pid <= 0 || known (ret, (pid_t) pid))
         continue;
       bool in_jail = have_root && (same_dir ((pid_t) pid, "root", &root) || same_dir ((pid_t) pid, "cwd", &root));
       if (in_jail || args_match ((pid_t) pid, r))
-        rc = add_pid (out, (pid_t) pid, 0, err);
+        rc = add_pid (ret, (pid_t) pid, 0, err);
     }
   closedir (d);
   return rc;
 }
 
 int
-firec_vm_find_processes (const struct firec_record *r, struct firec_vm_procs *out, firec_error_t *err)
+firec_vm_find_processes (const struct firec_record *r, struct firec_vm_procs *ret, firec_error_t *err)
 {
-  out->items = NULL;
-  out->count = 0;
-  if (add_pid (out, r->vmm.pid, r->vmm.start_time, err) < 0
-      || add_pid (out, r->jailer_process.pid, r->jailer_process.start_time, err) < 0
-      || add_pid (out, r->console.keeper.pid, r->console.keeper.start_time, err) < 0)
+  ret->items = NULL;
+  ret->count = 0;
+  if (add_pid (ret, r->vmm.pid, r->vmm.start_time, err) < 0
+      || add_pid (ret, r->jailer_process.pid, r->jailer_process.start_time, err) < 0
+      || add_pid (ret, r->console.keeper.pid, r->console.keeper.start_time, err) < 0)
     return -1;
   for (size_t i = 0; r->cgroup_dirs && r->cgroup_dirs[i]; i++)
     {
@@ -147,12 +147,12 @@ firec_vm_find_processes (const struct firec_record *r, struct firec_vm_procs *ou
       firec_cgroup_pids (r->cgroup_dirs[i], &pids, &n);
       int rc = 0;
       for (size_t k = 0; k < n && rc == 0; k++)
-        rc = add_pid (out, pids[k], 0, err);
+        rc = add_pid (ret, pids[k], 0, err);
       free (pids);
       if (rc < 0)
         return -1;
     }
-  return scan_proc (r, out, err);
+  return scan_proc (r, ret, err);
 }
 
 size_t

@@ -23,7 +23,7 @@ struct firec_vm_procs
 };
 
 /* Every live process of the VM r describes, each opened once. */
-int firec_vm_find_processes (const struct firec_record *r, struct firec_vm_procs *out, firec_error_t *err);
+int firec_vm_find_processes (const struct firec_record *r, struct firec_vm_procs *ret, firec_error_t *err);
 void firec_vm_procs_release (struct firec_vm_procs *p);
 
 /* SIGKILLs them all, then waits (up to timeout_ms in all) until each has gone,

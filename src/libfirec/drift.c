@@ -344,13 +344,13 @@ struct live
 };
 
 static int
-get_json (struct firec_fcapi *api, const char *path, cJSON **out, firec_error_t *err)
+get_json (struct firec_fcapi *api, const char *path, cJSON **ret, firec_error_t *err)
 {
   cleanup_fcapi_response struct firec_fcapi_response resp = { 0 };
   if (firec_fcapi_call (api, "GET", path, NULL, API_TIMEOUT_MS, &resp, err) < 0)
     return -1;
-  *out = cJSON_Parse (resp.body);
-  if (*out == NULL)
+  *ret = cJSON_Parse (resp.body);
+  if (*ret == NULL)
     return firec_error_set (err, 0, "GET %s: Firecracker's answer is not JSON: %.200s", path, resp.body);
   return 0;
 }
@@ -673,10 +673,10 @@ decide (const struct firec_drift *d)
 }
 
 int
-firec_drift_compute (const struct firec_plan *plan, const struct firec_vm_info *info, struct firec_drift *out,
+firec_drift_compute (const struct firec_plan *plan, const struct firec_vm_info *info, struct firec_drift *ret,
                      firec_error_t *err)
 {
-  memset (out, 0, sizeof *out);
+  memset (ret, 0, sizeof *ret);
   switch (info->state)
     {
     case FIREC_VM_STARTING:
@@ -687,29 +687,29 @@ firec_drift_compute (const struct firec_plan *plan, const struct firec_vm_info *
       return firec_error_set_kind (err, FIREC_ERR_PRECONDITION, 0, "cannot tell what %s is: %s", info->name,
                                    info->detail);
     case FIREC_VM_ABSENT:
-      state_item (out, "absent", "record", NULL);
-      out->action = FIREC_DRIFT_START;
+      state_item (ret, "absent", "record", NULL);
+      ret->action = FIREC_DRIFT_START;
       return 0;
     case FIREC_VM_EXITED:
     case FIREC_VM_STALE:
-      state_item (out, firec_vm_state_name (info->state), "record", "what is left of it is removed first");
-      out->action = FIREC_DRIFT_START;
+      state_item (ret, firec_vm_state_name (info->state), "record", "what is left of it is removed first");
+      ret->action = FIREC_DRIFT_START;
       return 0;
     case FIREC_VM_PAUSED:
     case FIREC_VM_RUNNING:
       break;
     }
-  if (compare_running (out, plan, info, err) < 0)
+  if (compare_running (ret, plan, info, err) < 0)
     {
-      firec_drift_release (out);
+      firec_drift_release (ret);
       return -1;
     }
-  out->paused = info->state == FIREC_VM_PAUSED;
-  if (out->paused)
-    state_item (out, "paused", "vm", NULL);
-  if (out->count > 1)
-    qsort (out->items, out->count, sizeof *out->items, by_path);
-  out->action = decide (out);
+  ret->paused = info->state == FIREC_VM_PAUSED;
+  if (ret->paused)
+    state_item (ret, "paused", "vm", NULL);
+  if (ret->count > 1)
+    qsort (ret->items, ret->count, sizeof *ret->items, by_path);
+  ret->action = decide (ret);
   return 0;
 }
 

@@ -74,7 +74,7 @@ const char *firec_reconcile_name (enum firec_reconcile how);
    nor being started: those are errors, FIREC_ERR_PRECONDITION and
    FIREC_ERR_LOCKED, since nothing can be decided). A VM that runs is asked
    for its live facts: an API that does not answer is an error. */
-int firec_drift_compute (const struct firec_plan *plan, const struct firec_vm_info *info, struct firec_drift *out,
+int firec_drift_compute (const struct firec_plan *plan, const struct firec_vm_info *info, struct firec_drift *ret,
                          firec_error_t *err);
 void firec_drift_release (struct firec_drift *drift);
 

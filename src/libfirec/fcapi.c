@@ -256,9 +256,9 @@ resolve_connect_path (struct firec_fcapi *c, firec_error_t *err)
 }
 
 int
-firec_fcapi_open (const char *socket_path, struct firec_fcapi **out, firec_error_t *err)
+firec_fcapi_open (const char *socket_path, struct firec_fcapi **ret, firec_error_t *err)
 {
-  *out = NULL;
+  *ret = NULL;
   if (socket_path == NULL || *socket_path == '\0')
     return firec_error_set_errno (err, EINVAL, "no API socket path");
   struct firec_fcapi *c = firec_xcalloc (1, sizeof *c);
@@ -271,14 +271,14 @@ firec_fcapi_open (const char *socket_path, struct firec_fcapi **out, firec_error
       firec_fcapi_close (c);
       return -1;
     }
-  *out = c;
+  *ret = c;
   return 0;
 }
 
 int
-firec_fcapi_open_beneath (const char *root, const char *socket_path, struct firec_fcapi **out, firec_error_t *err)
+firec_fcapi_open_beneath (const char *root, const char *socket_path, struct firec_fcapi **ret, firec_error_t *err)
 {
-  *out = NULL;
+  *ret = NULL;
   cleanup_close int root_fd = open (root, O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (root_fd < 0)
     return firec_error_set (err, errno, "cannot open the VM root %s", root);
@@ -286,12 +286,12 @@ firec_fcapi_open_beneath (const char *root, const char *socket_path, struct fire
   if (firec_jailfs_open_socket (root_fd, root, socket_path, &sock, err) < 0)
     return -1;
   cleanup_free char *alias = firec_jailfs_proc_path (sock);
-  if (firec_fcapi_open (alias, out, err) < 0)
+  if (firec_fcapi_open (alias, ret, err) < 0)
     return -1;
   /* Messages name the socket; connections go through the fd the walker opened. */
-  free ((*out)->socket_path);
-  (*out)->socket_path = firec_xstrdup (socket_path);
-  (*out)->path_fd = steal_fd (&sock);
+  free ((*ret)->socket_path);
+  (*ret)->socket_path = firec_xstrdup (socket_path);
+  (*ret)->path_fd = steal_fd (&sock);
   return 0;
 }
 

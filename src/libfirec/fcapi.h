@@ -31,7 +31,7 @@ firec_fcapi_response_releasep (struct firec_fcapi_response *resp)
    request. A socket path of 108 bytes or more (too long for sun_path) is reached
    through /proc/self/fd/<dirfd>/<name> (or /proc/self/fd/<O_PATH fd of the socket>
    when even that is too long, and then the socket must already exist). */
-int firec_fcapi_open (const char *socket_path, struct firec_fcapi **out, firec_error_t *err);
+int firec_fcapi_open (const char *socket_path, struct firec_fcapi **ret, firec_error_t *err);
 void firec_fcapi_close (struct firec_fcapi *c);
 
 static inline void
@@ -48,7 +48,7 @@ firec_fcapi_closep (struct firec_fcapi **c)
    owns): the socket is opened through the jail walker (jailfs.h), never by a
    name the jail uid could swap for a symlink, and connected to through that
    open file. */
-int firec_fcapi_open_beneath (const char *root, const char *socket_path, struct firec_fcapi **out,
+int firec_fcapi_open_beneath (const char *root, const char *socket_path, struct firec_fcapi **ret,
                               firec_error_t *err);
 
 void firec_fcapi_set_cancel_fd (struct firec_fcapi *c, int fd);

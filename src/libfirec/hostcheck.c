@@ -10,7 +10,7 @@
 
 /* One number from a sysfs file of the pool. */
 static int
-read_count (const char *dir, const char *name, unsigned long long *out, firec_error_t *err)
+read_count (const char *dir, const char *name, unsigned long long *ret, firec_error_t *err)
 {
   cleanup_free char *path = firec_xasprintf ("%s/%s", dir, name);
   cleanup_free char *text = NULL;
@@ -19,7 +19,7 @@ read_count (const char *dir, const char *name, unsigned long long *out, firec_er
     return firec_error_set (err, errno, "cannot read %s", path);
   char *end;
   errno = 0;
-  *out = strtoull (text, &end, 10);
+  *ret = strtoull (text, &end, 10);
   if (errno || end == text || (*end != '\n' && *end != '\0'))
     return firec_error_set (err, 0, "%s does not hold a number", path);
   return 0;
@@ -34,24 +34,24 @@ available (const struct firec_hugepages *h)
 
 int
 firec_hugepages_check (const char *sysfs_root, unsigned long page_kib, unsigned long long mem_mib,
-                       struct firec_hugepages *out, firec_error_t *err)
+                       struct firec_hugepages *ret, firec_error_t *err)
 {
-  *out = (struct firec_hugepages){ .page_kib = page_kib };
-  out->dir = firec_xasprintf ("%s/kernel/mm/hugepages/hugepages-%lukB", sysfs_root, page_kib);
+  *ret = (struct firec_hugepages){ .page_kib = page_kib };
+  ret->dir = firec_xasprintf ("%s/kernel/mm/hugepages/hugepages-%lukB", sysfs_root, page_kib);
   unsigned long long page_mib = page_kib / 1024 ? page_kib / 1024 : 1;
-  out->needed = (mem_mib + page_mib - 1) / page_mib;
+  ret->needed = (mem_mib + page_mib - 1) / page_mib;
   unsigned long long overcommit = 0, surplus_used = 0;
-  if (read_count (out->dir, "nr_hugepages", &out->total, err) < 0
-      || read_count (out->dir, "free_hugepages", &out->free, err) < 0
-      || read_count (out->dir, "resv_hugepages", &out->reserved, err) < 0
-      || read_count (out->dir, "nr_overcommit_hugepages", &overcommit, err) < 0
-      || read_count (out->dir, "surplus_hugepages", &surplus_used, err) < 0)
+  if (read_count (ret->dir, "nr_hugepages", &ret->total, err) < 0
+      || read_count (ret->dir, "free_hugepages", &ret->free, err) < 0
+      || read_count (ret->dir, "resv_hugepages", &ret->reserved, err) < 0
+      || read_count (ret->dir, "nr_overcommit_hugepages", &overcommit, err) < 0
+      || read_count (ret->dir, "surplus_hugepages", &surplus_used, err) < 0)
     {
       firec_error_prefix (err, "the host's pool of %lu KiB huge pages", page_kib);
       return -1;
     }
-  out->surplus = overcommit > surplus_used ? overcommit - surplus_used : 0;
-  return available (out) >= out->needed ? 1 : 0;
+  ret->surplus = overcommit > surplus_used ? overcommit - surplus_used : 0;
+  return available (ret) >= ret->needed ? 1 : 0;
 }
 
 char *

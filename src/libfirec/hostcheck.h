@@ -22,12 +22,12 @@ struct firec_hugepages
 };
 
 /* Reads <sysfs_root>/kernel/mm/hugepages/hugepages-<page_kib>kB (sysfs_root is
-   "/sys" on a host; a test passes a fake tree) and fills *out. Returns 1 when
+   "/sys" on a host; a test passes a fake tree) and fills *ret. Returns 1 when
    free - reserved + surplus pages cover mem_mib, 0 when they do not, < 0 when
    the pool cannot be read (no hugetlbfs support for that size: the error says
    so). */
 int firec_hugepages_check (const char *sysfs_root, unsigned long page_kib, unsigned long long mem_mib,
-                           struct firec_hugepages *out, firec_error_t *err);
+                           struct firec_hugepages *ret, firec_error_t *err);
 
 /* "needs 64 free 2 MiB huge pages ..., the host has 3 ...; reserve them with ..." */
 char *firec_hugepages_shortfall (const struct firec_hugepages *h);

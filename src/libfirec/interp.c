@@ -914,7 +914,7 @@ run_one (struct firec_vm *vm, const struct firec_step *step, firec_error_t *err)
 }
 
 int
-firec_interp_run (const struct firec_plan *plan, const struct firec_run_opts *opts, struct firec_vm **out,
+firec_interp_run (const struct firec_plan *plan, const struct firec_run_opts *opts, struct firec_vm **ret,
                   firec_error_t *err)
 {
   struct firec_vm *vm = vm_new (plan, opts);
@@ -939,7 +939,7 @@ firec_interp_run (const struct firec_plan *plan, const struct firec_run_opts *op
   const char *fault = fault_for_id ("started", &n);
   if (fault)
     inject_signal (fault, n);
-  *out = vm;
+  *ret = vm;
   return 0;
 }
 

@@ -54,13 +54,13 @@ struct firec_run_opts
   void *data;
 };
 
-/* Runs every step of plan. On success *out is the running VM. On failure
+/* Runs every step of plan. On success *ret is the running VM. On failure
    everything is rolled back and the error says which step failed and why; its
    kind is FIREC_ERR_PRECONDITION for preflight, FIREC_ERR_LOCKED when another
    run holds the VM or it runs already, FIREC_ERR_LEFTOVERS when the teardown
    could not remove everything (the leftovers are listed), FIREC_ERR_RUNTIME
    otherwise. */
-int firec_interp_run (const struct firec_plan *plan, const struct firec_run_opts *opts, struct firec_vm **out,
+int firec_interp_run (const struct firec_plan *plan, const struct firec_run_opts *opts, struct firec_vm **ret,
                       firec_error_t *err);
 
 /* The running VMM. */

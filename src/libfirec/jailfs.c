@@ -876,7 +876,7 @@ compare_longest_first (const void *a, const void *b)
 
 /* The mount points strictly below dir, relative to it, deepest first. */
 static int
-mounts_below (const char *dir, struct strv *out, firec_error_t *err)
+mounts_below (const char *dir, struct strv *ret, firec_error_t *err)
 {
   FILE *f = fopen ("/proc/self/mountinfo", "re");
   if (f == NULL)
@@ -894,12 +894,12 @@ mounts_below (const char *dir, struct strv *out, firec_error_t *err)
         continue;
       cleanup_free char *mp = unescape_mount_path (field);
       if (strncmp (mp, dir, dir_len) == 0 && mp[dir_len] == '/' && mp[dir_len + 1] != '\0')
-        strv_push (out, firec_xstrdup (mp + dir_len + 1));
+        strv_push (ret, firec_xstrdup (mp + dir_len + 1));
     }
   free (line);
   fclose (f);
-  if (out->count > 1)
-    qsort (out->items, out->count, sizeof *out->items, compare_longest_first);
+  if (ret->count > 1)
+    qsort (ret->items, ret->count, sizeof *ret->items, compare_longest_first);
   return 0;
 }
 

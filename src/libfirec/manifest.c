@@ -603,15 +603,15 @@ boot_args_size (const char *s)
 
 /* " root=... ro|rw" for the root device, or "" when there is none. */
 static void
-root_arguments (const cJSON *spec, char *out, size_t size)
+root_arguments (const cJSON *spec, char *ret, size_t size)
 {
-  out[0] = '\0';
+  ret[0] = '\0';
   const cJSON *drives = firec_json_member (spec, "drives");
   for (const cJSON *d = cJSON_IsArray (drives) ? drives->child : NULL; d; d = d->next)
     if (true_member (d, "is_root_device"))
       {
         const char *partuuid = firec_json_string (d, "partuuid");
-        snprintf (out, size, " root=%s%s %s", partuuid ? "PARTUUID=" : "/dev/vda", partuuid ? partuuid : "",
+        snprintf (ret, size, " root=%s%s %s", partuuid ? "PARTUUID=" : "/dev/vda", partuuid ? partuuid : "",
                   true_member (d, "is_read_only") ? "ro" : "rw");
         return;
       }
@@ -620,7 +620,7 @@ root_arguments (const cJSON *spec, char *out, size_t size)
   for (const cJSON *p = cJSON_IsArray (pmem) ? pmem->child : NULL; p; p = p->next, i++)
     if (true_member (p, "root_device"))
       {
-        snprintf (out, size, " root=/dev/pmem%zu %s", i, true_member (p, "read_only") ? "ro" : "rw");
+        snprintf (ret, size, " root=/dev/pmem%zu %s", i, true_member (p, "read_only") ? "ro" : "rw");
         return;
       }
 }
@@ -801,7 +801,7 @@ exec_name_of (const cJSON *spec)
 }
 
 static void
-socket_paths_for (const cJSON *manifest, const char *vm_root_path, struct socket_paths *out)
+socket_paths_for (const cJSON *manifest, const char *vm_root_path, struct socket_paths *ret)
 {
   const cJSON *spec = firec_json_member (manifest, "spec");
   const cJSON *jailer = firec_json_member (spec, "jailer");
@@ -812,14 +812,14 @@ socket_paths_for (const cJSON *manifest, const char *vm_root_path, struct socket
   if (cJSON_IsFalse (enabled))
     {
       /* Without the jailer Firecracker runs in the VM's own run directory. */
-      out->host = firec_xstrjoin ("/run/firec/", name, "/root", vm_root_path, NULL);
-      out->bound = firec_xstrdup (out->host);
+      ret->host = firec_xstrjoin ("/run/firec/", name, "/root", vm_root_path, NULL);
+      ret->bound = firec_xstrdup (ret->host);
       return;
     }
   const char *base = firec_json_string (jailer, "chroot_base_dir");
-  out->host = firec_xstrjoin (base ? base : "/srv/jailer", "/", exec_name_of (spec), "/", name, "/root",
+  ret->host = firec_xstrjoin (base ? base : "/srv/jailer", "/", exec_name_of (spec), "/", name, "/root",
                               vm_root_path, NULL);
-  out->bound = firec_xstrdup (vm_root_path);
+  ret->bound = firec_xstrdup (vm_root_path);
 }
 
 static void
@@ -1274,7 +1274,7 @@ getenv_lookup (const char *name)
 }
 
 long
-firec_manifest_load (const char *path, const char *base_dir, struct firec_doc **out, struct firec_diags *diags,
+firec_manifest_load (const char *path, const char *base_dir, struct firec_doc **ret, struct firec_diags *diags,
                      firec_error_t *err)
 {
   struct firec_doc *doc = NULL;
@@ -1300,6 +1300,6 @@ firec_manifest_load (const char *path, const char *base_dir, struct firec_doc **
       firec_doc_free (doc);
       return -1;
     }
-  *out = doc;
+  *ret = doc;
   return errors;
 }

@@ -26,10 +26,10 @@ size_t firec_manifest_check_semantics (const struct firec_doc *doc, struct firec
 long long firec_api_body_limit (long long http_api_max_payload_size, long long mmds_size_limit, const char **which);
 
 /* Loads and validates path ("-": stdin). base_dir: where relative host paths of a
-   stdin manifest resolve (NULL: the manifest's directory). On success *out is the
+   stdin manifest resolve (NULL: the manifest's directory). On success *ret is the
    document; returns the number of errors (0 = valid) or -1 with *err when the file
    could not even be loaded as YAML (the diagnostics say why). */
-long firec_manifest_load (const char *path, const char *base_dir, struct firec_doc **out, struct firec_diags *diags,
+long firec_manifest_load (const char *path, const char *base_dir, struct firec_doc **ret, struct firec_diags *diags,
                           firec_error_t *err);
 
 #endif

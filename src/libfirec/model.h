@@ -206,12 +206,12 @@ void firec_escape_dollars (cJSON *node);
 /* Builds the model from a validated document. Problems that depend on the
    environment (a relative path with no base directory) are diagnostics; returns
    -1 with *err (kind FIREC_ERR_INVALID) when there were any. */
-int firec_resolve (const struct firec_doc *doc, struct firec_model **out, struct firec_diags *diags,
+int firec_resolve (const struct firec_doc *doc, struct firec_model **ret, struct firec_diags *diags,
                    firec_error_t *err);
 
 /* Validates and resolves a manifest file: load, ${VAR}, schema, semantics, model.
    Returns 0, or -1 with *err; manifest problems are in diags. */
-int firec_model_load (const char *path, const char *base_dir, struct firec_model **out, struct firec_diags *diags,
+int firec_model_load (const char *path, const char *base_dir, struct firec_model **ret, struct firec_diags *diags,
                       firec_error_t *err);
 
 /* The resolved manifest as a manifest again (for `render`): $ escaped as $$, and
@@ -226,10 +226,10 @@ char *firec_model_digest (const struct firec_model *model);
 #define FIREC_DURATION_MAX_MS (86400000LL * 365)
 /* A duration as the schema writes it ("10s", "250ms", "5m", "1h") in
    milliseconds; false when it does not parse or is longer than the maximum. */
-bool firec_duration_ms (const char *text, long *out);
+bool firec_duration_ms (const char *text, long *ret);
 
 /* Resolves spec.*.binary as firec-run will exec it (see struct firec_binary). */
-void firec_binary_resolve (const char *written, const char *base_dir, struct firec_binary *out);
+void firec_binary_resolve (const char *written, const char *base_dir, struct firec_binary *ret);
 void firec_binary_release (struct firec_binary *binary);
 /* NULL when the name still resolves to the same file as when the model was
    made; otherwise what changed, for a preflight failure. */

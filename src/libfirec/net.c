@@ -111,11 +111,11 @@ open_tun (void)
 }
 
 int
-firec_net_open (const char *netns, struct firec_net **out, firec_error_t *err)
+firec_net_open (const char *netns, struct firec_net **ret, firec_error_t *err)
 {
   struct firec_net *net = firec_xcalloc (1, sizeof *net);
   net->ns_fd = -1;
-  *out = NULL;
+  *ret = NULL;
   if (netns)
     {
       net->shown = firec_xasprintf ("the network namespace %s", netns);
@@ -156,7 +156,7 @@ firec_net_open (const char *netns, struct firec_net **out, firec_error_t *err)
   int on = 1;
   /* The kernel's own words on a refusal ("MTU greater than device maximum"). */
   mnl_socket_setsockopt (net->nl, NETLINK_EXT_ACK, &on, sizeof on);
-  *out = net;
+  *ret = net;
   return 0;
 }
 
@@ -385,20 +385,20 @@ on_link (const struct nlmsghdr *nlh, void *data)
 }
 
 int
-firec_net_link (struct firec_net *net, const char *name, int ifindex, struct firec_link *out, firec_error_t *err)
+firec_net_link (struct firec_net *net, const char *name, int ifindex, struct firec_link *ret, firec_error_t *err)
 {
-  memset (out, 0, sizeof *out);
+  memset (ret, 0, sizeof *ret);
   char buf[512] = { 0 };
   struct nlmsghdr *nlh = link_request (buf, RTM_GETLINK, 0, ifindex);
   if (name)
     mnl_attr_put_strz (nlh, IFLA_IFNAME, name);
   mnl_attr_put_u32 (nlh, IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS);
-  struct exchange x = { .on_data = on_link, .data = out };
+  struct exchange x = { .on_data = on_link, .data = ret };
   if (exchange (net, nlh, &x) == 0)
     return 0;
   if (x.error == ENODEV)
     {
-      memset (out, 0, sizeof *out);
+      memset (ret, 0, sizeof *ret);
       return 0;
     }
   if (name)

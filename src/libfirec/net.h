@@ -38,7 +38,7 @@ struct firec_net;
 
 /* netns: a namespace handle (/var/run/netns/NAME), or NULL for the caller's.
    A file that is not a network namespace is EINVAL. */
-int firec_net_open (const char *netns, struct firec_net **out, firec_error_t *err);
+int firec_net_open (const char *netns, struct firec_net **ret, firec_error_t *err);
 void firec_net_close (struct firec_net *net);
 static inline void
 firec_net_closep (struct firec_net **net)
@@ -53,8 +53,8 @@ unsigned long long firec_net_ns_ino (const struct firec_net *net);
 const char *firec_net_shown (const struct firec_net *net);
 
 /* The device called name (ifindex 0), or the device ifindex (name NULL). A
-   device that does not exist is not an error: out->exists is false. */
-int firec_net_link (struct firec_net *net, const char *name, int ifindex, struct firec_link *out, firec_error_t *err);
+   device that does not exist is not an error: ret->exists is false. */
+int firec_net_link (struct firec_net *net, const char *name, int ifindex, struct firec_link *ret, firec_error_t *err);
 
 /* Creates a persistent TAP device called name, owned by uid:gid, and returns
    its ifindex. Exclusive: a device of that name that exists (even one created

@@ -28,9 +28,9 @@ firec_pid_is_dead (pid_t pid)
 }
 
 int
-firec_pidref_open (pid_t pid, unsigned long long start_time, struct firec_pidref *out, firec_error_t *err)
+firec_pidref_open (pid_t pid, unsigned long long start_time, struct firec_pidref *ret, firec_error_t *err)
 {
-  *out = (struct firec_pidref) FIREC_PIDREF_NULL;
+  *ret = (struct firec_pidref) FIREC_PIDREF_NULL;
   if (pid <= 0)
     return 0;
   cleanup_error firec_error_t open_err = NULL;
@@ -49,19 +49,19 @@ firec_pidref_open (pid_t pid, unsigned long long start_time, struct firec_pidref
   if (firec_process_start_time (pid, &started, &start_err) < 0 || (start_time && started != start_time)
       || firec_pid_is_dead (pid))
     return 0;
-  out->pid = pid;
-  out->fd = steal_fd (&fd);
-  out->start_time = started;
+  ret->pid = pid;
+  ret->fd = steal_fd (&fd);
+  ret->start_time = started;
   return 1;
 }
 
 int
-firec_pidref_adopt (pid_t pid, int pidfd, struct firec_pidref *out, firec_error_t *err)
+firec_pidref_adopt (pid_t pid, int pidfd, struct firec_pidref *ret, firec_error_t *err)
 {
-  *out = (struct firec_pidref) FIREC_PIDREF_NULL;
-  out->pid = pid;
-  out->fd = pidfd;
-  if (firec_process_start_time (pid, &out->start_time, err) < 0)
+  *ret = (struct firec_pidref) FIREC_PIDREF_NULL;
+  ret->pid = pid;
+  ret->fd = pidfd;
+  if (firec_process_start_time (pid, &ret->start_time, err) < 0)
     return -1;
   return 0;
 }

@@ -20,11 +20,11 @@ struct firec_pidref
 #define FIREC_PIDREF_NULL { .pid = 0, .fd = -1, .start_time = 0 }
 
 /* Opens pid when it is alive (not a zombie) and, when start_time is not 0,
-   started then. Returns 1 with *out set, 0 when there is no such process (or it
+   started then. Returns 1 with *ret set, 0 when there is no such process (or it
    is another one now), < 0 on errors. */
-int firec_pidref_open (pid_t pid, unsigned long long start_time, struct firec_pidref *out, firec_error_t *err);
+int firec_pidref_open (pid_t pid, unsigned long long start_time, struct firec_pidref *ret, firec_error_t *err);
 /* Takes over a pidfd we already hold (e.g. from spawning). */
-int firec_pidref_adopt (pid_t pid, int pidfd, struct firec_pidref *out, firec_error_t *err);
+int firec_pidref_adopt (pid_t pid, int pidfd, struct firec_pidref *ret, firec_error_t *err);
 void firec_pidref_done (struct firec_pidref *p);
 
 static inline bool

@@ -239,7 +239,7 @@ rewrite_vm_root_path (const struct firec_model *m, cJSON *object, const char *fi
    device or a directory is refused before any read (a FIFO would block plan
    and run forever), and the size is bounded. */
 static int
-read_json_file (const struct firec_data_file *f, const char *what, cJSON **out, firec_error_t *err)
+read_json_file (const struct firec_data_file *f, const char *what, cJSON **ret, firec_error_t *err)
 {
   cleanup_free char *text = NULL;
   size_t len;
@@ -256,8 +256,8 @@ read_json_file (const struct firec_data_file *f, const char *what, cJSON **out, 
                                    f->host_path);
     }
   const char *end = NULL;
-  *out = cJSON_ParseWithLengthOpts (text, len, &end, 0);
-  if (*out == NULL)
+  *ret = cJSON_ParseWithLengthOpts (text, len, &end, 0);
+  if (*ret == NULL)
     return firec_error_set_kind (err, FIREC_ERR_INVALID, 0, "%s: the %s %s is not valid JSON (near byte %td)",
                                  f->where, what, f->host_path, end ? end - text : 0);
   return 0;
@@ -742,7 +742,7 @@ note_version (const cJSON *instance, const cJSON *annotation, const char *pointe
 }
 
 int
-firec_plan_build (const struct firec_model *model, struct firec_plan **out, firec_error_t *err)
+firec_plan_build (const struct firec_model *model, struct firec_plan **ret, firec_error_t *err)
 {
   const struct firec_schema *schema = firec_schema_builtin (err);
   if (schema == NULL)
@@ -769,7 +769,7 @@ firec_plan_build (const struct firec_model *model, struct firec_plan **out, fire
   /* The requests are all there: gate them by the versions their fields need. */
   struct version_gate gate = { schema, plan };
   firec_schema_walk_annotation (schema, model->manifest, "x-firec-since", note_version, &gate);
-  *out = plan;
+  *ret = plan;
   return 0;
 }
 
@@ -849,15 +849,15 @@ set_text (char **field, const char *fmt, ...)
 }
 
 static void
-kvm_prose (const struct firec_model *m, struct firec_step_prose *out, struct strv *touches)
+kvm_prose (const struct firec_model *m, struct firec_step_prose *ret, struct strv *touches)
 {
   strv_add (touches, "/dev/kvm");
   if (m->huge_page_kib == 0)
     {
-      out->description = firec_xstrdup ("check that /dev/kvm is readable and writable");
+      ret->description = firec_xstrdup ("check that /dev/kvm is readable and writable");
       return;
     }
-  set_text (&out->description,
+  set_text (&ret->description,
             "check that /dev/kvm is readable and writable, and that %llu free %lu MiB huge pages hold the "
             "guest memory (machine-config.huge_pages)",
             (m->mem_size_mib * 1024 + m->huge_page_kib - 1) / m->huge_page_kib, m->huge_page_kib / 1024);
@@ -866,59 +866,59 @@ kvm_prose (const struct firec_model *m, struct firec_step_prose *out, struct str
 
 /* The version checked is the plan's minimum: what the spawn and every request need. */
 static void
-binaries_prose (const struct firec_plan *plan, struct firec_step_prose *out, struct strv *touches)
+binaries_prose (const struct firec_plan *plan, struct firec_step_prose *ret, struct strv *touches)
 {
   const struct firec_model *m = plan->model;
   strv_add (touches, m->firecracker_binary.path);
   if (m->jailer)
     {
       strv_add (touches, m->jailer_binary.path);
-      set_text (&out->description,
+      set_text (&ret->description,
                 "check that %s and %s are still the files resolved, run, and are one release, at least %s",
                 m->firecracker_binary.path, m->jailer_binary.path, plan->min_firecracker_version);
     }
   else
-    set_text (&out->description, "check that %s is still the file resolved, runs, and is at least %s",
+    set_text (&ret->description, "check that %s is still the file resolved, runs, and is at least %s",
               m->firecracker_binary.path, plan->min_firecracker_version);
 }
 
 static void
-jail_check_prose (const struct firec_model *m, struct firec_step_prose *out, struct strv *touches)
+jail_check_prose (const struct firec_model *m, struct firec_step_prose *ret, struct strv *touches)
 {
   if (m->jailer)
     {
-      set_text (&out->description, "check that %s exists and that %s is not in use", m->chroot_base_dir,
+      set_text (&ret->description, "check that %s exists and that %s is not in use", m->chroot_base_dir,
                 m->jail_dir);
       strv_add (touches, m->jail_dir);
     }
   else
     {
-      set_text (&out->description, "check that %s is not in use", m->vm_root);
+      set_text (&ret->description, "check that %s is not in use", m->vm_root);
       strv_add (touches, m->vm_root);
     }
 }
 
 static void
-stage_file_prose (const struct firec_model *m, const struct firec_file *f, struct firec_step_prose *out,
+stage_file_prose (const struct firec_model *m, const struct firec_file *f, struct firec_step_prose *ret,
                   struct strv *touches)
 {
   if (!m->jailer)
     {
-      set_text (&out->description, "create %s anew (an existing file moved aside to %s.1)", f->host_path,
+      set_text (&ret->description, "create %s anew (an existing file moved aside to %s.1)", f->host_path,
                 f->host_path);
       strv_add (touches, f->host_path);
-      set_text (&out->undo, "remove %s and move the earlier files back (a start that fails)", f->host_path);
+      set_text (&ret->undo, "remove %s and move the earlier files back (a start that fails)", f->host_path);
       return;
     }
-  set_text (&out->description, "%s %s into the jail as %s", staging_verb (f), f->host_path, f->vm_path);
+  set_text (&ret->description, "%s %s into the jail as %s", staging_verb (f), f->host_path, f->vm_path);
   strv_addf (touches, "%s%s", m->vm_root, f->vm_path);
   if (!f->output)
     {
-      set_text (&out->undo, "remove %s%s", m->vm_root, f->vm_path);
+      set_text (&ret->undo, "remove %s%s", m->vm_root, f->vm_path);
       return;
     }
   strv_add (touches, f->host_path);
-  set_text (&out->undo, "remove %s%s; a start that fails also removes %s and moves the earlier files back",
+  set_text (&ret->undo, "remove %s%s; a start that fails also removes %s and moves the earlier files back",
             m->vm_root, f->vm_path, f->host_path);
 }
 
@@ -932,10 +932,10 @@ add_tap_touch (const struct firec_model *m, const struct firec_tap *t, struct st
 }
 
 static void
-network_check_prose (const struct firec_model *m, struct firec_step_prose *out, struct strv *touches)
+network_check_prose (const struct firec_model *m, struct firec_step_prose *ret, struct strv *touches)
 {
   cleanup_free char *user = tap_user (m);
-  set_text (&out->description,
+  set_text (&ret->description,
             "check each interface's TAP%s: one that exists must be a single-queue TAP that no process has open and "
             "that %s may open (owner and group unset or theirs); creating the others needs CAP_NET_ADMIN",
             tap_namespace (m) ? " in the network namespace" : "", user);
@@ -944,7 +944,7 @@ network_check_prose (const struct firec_model *m, struct firec_step_prose *out, 
 }
 
 static void
-tap_prose (const struct firec_model *m, const struct firec_tap *t, struct firec_step_prose *out,
+tap_prose (const struct firec_model *m, const struct firec_tap *t, struct firec_step_prose *ret,
            struct strv *touches)
 {
   struct firec_buf how = { 0 };
@@ -956,106 +956,106 @@ tap_prose (const struct firec_model *m, const struct firec_tap *t, struct firec_
     firec_buf_printf (&how, ", mtu %u", t->mtu);
   if (t->bridge)
     firec_buf_printf (&how, ", on bridge %s", t->bridge);
-  set_text (&out->description, "create the TAP %s (%s, link up) unless it exists; an existing one is used as it is",
+  set_text (&ret->description, "create the TAP %s (%s, link up) unless it exists; an existing one is used as it is",
             t->name, how.data);
   firec_buf_release (&how);
   add_tap_touch (m, t, touches);
-  set_text (&out->undo, "remove %s if this run created it and it is still that device (the same ifindex)", t->name);
+  set_text (&ret->undo, "remove %s if this run created it and it is still that device (the same ifindex)", t->name);
 }
 
 static void
-spawn_prose (const struct firec_model *m, struct firec_step_prose *out, struct strv *touches)
+spawn_prose (const struct firec_model *m, struct firec_step_prose *ret, struct strv *touches)
 {
   if (m->jailer)
     {
-      set_text (&out->description, "start the jailer, which chroots into %s and execs firecracker as %lu:%lu",
+      set_text (&ret->description, "start the jailer, which chroots into %s and execs firecracker as %lu:%lu",
                 m->vm_root, m->uid, m->gid);
       strv_add (touches, m->jail_dir);
       if (m->cgroups[0] || m->parent_cgroup)
         strv_addf (touches, "cgroup %s/%s", m->parent_cgroup ? m->parent_cgroup : m->exec_name, m->name);
-      set_text (&out->undo, "stop firecracker (SIGKILL through its pidfd), reap it%s",
+      set_text (&ret->undo, "stop firecracker (SIGKILL through its pidfd), reap it%s",
                 m->cgroups[0] ? ", remove the cgroup directories the jailer created" : "");
     }
   else
     {
-      set_text (&out->description, "start firecracker directly (no jailer), its API socket in %s",
+      set_text (&ret->description, "start firecracker directly (no jailer), its API socket in %s",
                 m->vm_root);
       strv_add (touches, m->api_socket_host);
-      out->undo = firec_xstrdup ("stop firecracker (SIGKILL through its pidfd), reap it");
+      ret->undo = firec_xstrdup ("stop firecracker (SIGKILL through its pidfd), reap it");
     }
 }
 
 void
-firec_step_prose (const struct firec_plan *plan, const struct firec_step *s, struct firec_step_prose *out)
+firec_step_prose (const struct firec_plan *plan, const struct firec_step *s, struct firec_step_prose *ret)
 {
   const struct firec_model *m = plan->model;
   const char *root = m->jailer ? m->jail_dir : m->vm_root;
   struct strv touches = { 0 };
-  *out = (struct firec_step_prose){ 0 };
+  *ret = (struct firec_step_prose){ 0 };
   switch (s->kind)
     {
     case FIREC_STEP_PREFLIGHT_CAPS:
-      out->description
+      ret->description
           = firec_xstrdup ("check the effective capabilities the jailer needs (CAP_SYS_ADMIN, CAP_MKNOD, "
                            "CAP_SETUID, CAP_SETGID, CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_FOWNER, CAP_KILL, "
                            "CAP_SYS_RESOURCE)");
       break;
     case FIREC_STEP_PREFLIGHT_KVM:
-      kvm_prose (m, out, &touches);
+      kvm_prose (m, ret, &touches);
       break;
     case FIREC_STEP_PREFLIGHT_BINARIES:
-      binaries_prose (plan, out, &touches);
+      binaries_prose (plan, ret, &touches);
       break;
     case FIREC_STEP_PREFLIGHT_SOURCES:
-      out->description
+      ret->description
           = firec_xstrdup ("check that every input file is readable and every output file can be created");
       for (size_t i = 0; i < m->file_count; i++)
         strv_add (&touches, m->files[i].host_path);
       break;
     case FIREC_STEP_PREFLIGHT_JAIL:
-      jail_check_prose (m, out, &touches);
+      jail_check_prose (m, ret, &touches);
       break;
     case FIREC_STEP_PREFLIGHT_NETWORK:
-      network_check_prose (m, out, &touches);
+      network_check_prose (m, ret, &touches);
       break;
     case FIREC_STEP_NET_TAP:
-      tap_prose (m, s->tap, out, &touches);
+      tap_prose (m, s->tap, ret, &touches);
       break;
     case FIREC_STEP_STATE_CREATE:
-      set_text (&out->description, "create the state directory %s and lock it", m->state_dir);
+      set_text (&ret->description, "create the state directory %s and lock it", m->state_dir);
       strv_add (&touches, m->state_dir);
-      set_text (&out->undo, "remove %s", m->state_dir);
+      set_text (&ret->undo, "remove %s", m->state_dir);
       break;
     case FIREC_STEP_STAGE_JAIL:
-      set_text (&out->description,
+      set_text (&ret->description,
                 m->jailer ? "create the jail root %s" : "create the private run directory %s", m->vm_root);
       strv_add (&touches, root);
-      set_text (&out->undo, "remove %s and everything in it", root);
+      set_text (&ret->undo, "remove %s and everything in it", root);
       break;
     case FIREC_STEP_STAGE_FILE:
-      stage_file_prose (m, s->file, out, &touches);
+      stage_file_prose (m, s->file, ret, &touches);
       break;
     case FIREC_STEP_SPAWN:
-      spawn_prose (m, out, &touches);
+      spawn_prose (m, ret, &touches);
       break;
     case FIREC_STEP_API_WAIT:
-      set_text (&out->description, "wait until %s answers GET / (at most %ld ms)", m->api_socket_host,
+      set_text (&ret->description, "wait until %s answers GET / (at most %ld ms)", m->api_socket_host,
                 m->start_timeout_ms);
       strv_add (&touches, m->api_socket_host);
       break;
     case FIREC_STEP_API_REQUEST:
-      set_text (&out->description, "%s %s", s->method, s->path);
+      set_text (&ret->description, "%s %s", s->method, s->path);
       break;
     case FIREC_STEP_API_CONFIRM:
-      set_text (&out->description, "check that GET / reports the VM %s", s->expect_state);
+      set_text (&ret->description, "check that GET / reports the VM %s", s->expect_state);
       break;
     case FIREC_STEP_STATE_RECORD:
-      set_text (&out->description, "record the running VM (pid, start time, API socket) in %s/state.json",
+      set_text (&ret->description, "record the running VM (pid, start time, API socket) in %s/state.json",
                 m->state_dir);
       strv_addf (&touches, "%s/state.json", m->state_dir);
       break;
     }
-  out->touches = strv_steal (&touches);
+  ret->touches = strv_steal (&touches);
 }
 
 void

@@ -62,7 +62,7 @@ struct firec_plan
 
 /* Lowers a model. Reads the files the manifest names as data (mmds data_file,
    cpu-config file) and nothing else on the host. */
-int firec_plan_build (const struct firec_model *model, struct firec_plan **out, firec_error_t *err);
+int firec_plan_build (const struct firec_model *model, struct firec_plan **ret, firec_error_t *err);
 void firec_plan_free (struct firec_plan *plan);
 static inline void
 firec_plan_freep (struct firec_plan **p)
@@ -83,7 +83,7 @@ struct firec_step_prose
   char *undo;     /* what undoing it does; NULL when there is nothing to undo */
 };
 void firec_step_prose (const struct firec_plan *plan, const struct firec_step *step,
-                       struct firec_step_prose *out);
+                       struct firec_step_prose *ret);
 void firec_step_prose_release (struct firec_step_prose *prose);
 
 /* The step with this id ("api.put.mmds"), or NULL. */

@@ -803,9 +803,9 @@ struct firec_stderr_tail
 };
 
 int
-firec_stderr_tail_open (int tee_fd, struct firec_stderr_tail **out, int *child_fd, firec_error_t *err)
+firec_stderr_tail_open (int tee_fd, struct firec_stderr_tail **ret, int *child_fd, firec_error_t *err)
 {
-  *out = NULL;
+  *ret = NULL;
   *child_fd = -1;
   int p[2];
   if (pipe2 (p, O_CLOEXEC) < 0)
@@ -821,7 +821,7 @@ firec_stderr_tail_open (int tee_fd, struct firec_stderr_tail **out, int *child_f
   struct firec_stderr_tail *t = firec_xcalloc (1, sizeof *t);
   t->fd = p[0];
   t->tee_fd = tee_fd;
-  *out = t;
+  *ret = t;
   *child_fd = p[1];
   return 0;
 }

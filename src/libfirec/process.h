@@ -134,7 +134,7 @@ struct firec_stderr_tail;
 /* tee_fd >= 0: everything read is also copied there (e.g. our own stderr in attached
    mode); -1: kept only. *child_fd is the write end (CLOEXEC; firec_spawn makes it the
    child's stderr). */
-int firec_stderr_tail_open (int tee_fd, struct firec_stderr_tail **out, int *child_fd, firec_error_t *err);
+int firec_stderr_tail_open (int tee_fd, struct firec_stderr_tail **ret, int *child_fd, firec_error_t *err);
 /* The read end (O_NONBLOCK), for poll (2); -1 once end of file was reached. */
 int firec_stderr_tail_fd (const struct firec_stderr_tail *tail);
 /* Reads whatever is available without blocking. Returns 1 at end of file (every writer

@@ -585,10 +585,10 @@ parse_record (struct parse *p, struct firec_record *r)
 }
 
 int
-firec_record_from_json (const char *text, size_t len, const char *file, struct firec_record **out,
+firec_record_from_json (const char *text, size_t len, const char *file, struct firec_record **ret,
                         firec_error_t *err)
 {
-  *out = NULL;
+  *ret = NULL;
   cleanup_cjson cJSON *root = cJSON_ParseWithLength (text, len);
   struct parse p = { .root = root };
   if (!cJSON_IsObject (root))
@@ -603,14 +603,14 @@ firec_record_from_json (const char *text, size_t len, const char *file, struct f
       free (p.problem);
       return -1;
     }
-  *out = r;
+  *ret = r;
   return 0;
 }
 
 int
-firec_record_read (int dir_fd, const char *shown_dir, struct firec_record **out, firec_error_t *err)
+firec_record_read (int dir_fd, const char *shown_dir, struct firec_record **ret, firec_error_t *err)
 {
-  *out = NULL;
+  *ret = NULL;
   cleanup_close int fd = -1;
   if (firec_state_open_file (dir_fd, shown_dir, "state.json", &fd, err) < 0)
     return -1;
@@ -621,7 +621,7 @@ firec_record_read (int dir_fd, const char *shown_dir, struct firec_record **out,
   size_t len;
   if (firec_read_fd (fd, 1 << 20, &text, &len) < 0)
     return firec_error_set (err, errno, "cannot read %s", path);
-  return firec_record_from_json (text, len, path, out, err);
+  return firec_record_from_json (text, len, path, ret, err);
 }
 
 /* ------------------------------------------------------------------ the stored manifest */
@@ -634,9 +634,9 @@ firec_record_write_manifest (int dir_fd, const char *shown_dir, const cJSON *man
 }
 
 int
-firec_record_read_manifest (int dir_fd, const char *shown_dir, cJSON **out, firec_error_t *err)
+firec_record_read_manifest (int dir_fd, const char *shown_dir, cJSON **ret, firec_error_t *err)
 {
-  *out = NULL;
+  *ret = NULL;
   cleanup_close int fd = -1;
   if (firec_state_open_file (dir_fd, shown_dir, "manifest.json", &fd, err) < 0)
     return -1;
@@ -653,6 +653,6 @@ firec_record_read_manifest (int dir_fd, const char *shown_dir, cJSON **out, fire
       cJSON_Delete (manifest);
       return firec_error_set_errno (err, EBADMSG, "%s is damaged: it is not a JSON object", path);
     }
-  *out = manifest;
+  *ret = manifest;
   return 0;
 }

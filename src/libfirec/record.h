@@ -146,12 +146,12 @@ void firec_record_add_file (struct firec_record *r, dev_t dev, ino_t ino, bool w
 cJSON *firec_record_to_json (const struct firec_record *r);
 /* Parses and checks every field: anything missing or of the wrong type is
    EBADMSG, with what is wrong in the message (file names it). */
-int firec_record_from_json (const char *text, size_t len, const char *file, struct firec_record **out,
+int firec_record_from_json (const char *text, size_t len, const char *file, struct firec_record **ret,
                             firec_error_t *err);
 
 /* state.json in the VM's state directory (dir_fd; shown_dir for messages).
-   Reading an absent record gives *out NULL and 0. */
-int firec_record_read (int dir_fd, const char *shown_dir, struct firec_record **out, firec_error_t *err);
+   Reading an absent record gives *ret NULL and 0. */
+int firec_record_read (int dir_fd, const char *shown_dir, struct firec_record **ret, firec_error_t *err);
 int firec_record_write (int dir_fd, const char *shown_dir, const struct firec_record *r, firec_error_t *err);
 
 /* manifest.json beside the record: the resolved manifest the VM runs as, in
@@ -159,9 +159,9 @@ int firec_record_write (int dir_fd, const char *shown_dir, const struct firec_re
    firec-supervise links this without the model), so that it reads back as a
    manifest. Written when a run begins, and again when apply changes the VM
    in place (with the record's digest): it is always the manifest that is true
-   of the VM. Reading an absent one gives *out NULL and 0; one that is not a
+   of the VM. Reading an absent one gives *ret NULL and 0; one that is not a
    JSON object is EBADMSG. */
 int firec_record_write_manifest (int dir_fd, const char *shown_dir, const cJSON *manifest, firec_error_t *err);
-int firec_record_read_manifest (int dir_fd, const char *shown_dir, cJSON **out, firec_error_t *err);
+int firec_record_read_manifest (int dir_fd, const char *shown_dir, cJSON **ret, firec_error_t *err);
 
 #endif

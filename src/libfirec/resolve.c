@@ -104,9 +104,9 @@ search_path (const char *name)
    at that name too: so the model names the file itself, never a symlink to it.
    Reading the file system here is what lets plan and render show that name. */
 void
-firec_binary_resolve (const char *written, const char *base_dir, struct firec_binary *out)
+firec_binary_resolve (const char *written, const char *base_dir, struct firec_binary *ret)
 {
-  *out = (struct firec_binary){ .written = firec_xstrdup (written) };
+  *ret = (struct firec_binary){ .written = firec_xstrdup (written) };
   cleanup_free char *candidate = NULL;
   if (strchr (written, '/') == NULL)
     candidate = search_path (written);
@@ -122,16 +122,16 @@ firec_binary_resolve (const char *written, const char *base_dir, struct firec_bi
   if (candidate && realpath (candidate, real) && stat (real, &st) == 0 && S_ISREG (st.st_mode)
       && access (real, X_OK) == 0)
     {
-      out->path = firec_xstrdup (real);
-      out->found = true;
-      out->dev = st.st_dev;
-      out->ino = st.st_ino;
-      out->size = st.st_size;
-      out->mtime = st.st_mtim;
-      out->ctime = st.st_ctim;
+      ret->path = firec_xstrdup (real);
+      ret->found = true;
+      ret->dev = st.st_dev;
+      ret->ino = st.st_ino;
+      ret->size = st.st_size;
+      ret->mtime = st.st_mtim;
+      ret->ctime = st.st_ctim;
     }
   else
-    out->path = firec_xstrdup (candidate ? candidate : written);
+    ret->path = firec_xstrdup (candidate ? candidate : written);
 }
 
 void
@@ -164,7 +164,7 @@ firec_binary_changed (const struct firec_binary *b, const char *base_dir)
 }
 
 bool
-firec_duration_ms (const char *text, long *out)
+firec_duration_ms (const char *text, long *ret)
 {
   char *end;
   errno = 0;
@@ -176,7 +176,7 @@ firec_duration_ms (const char *text, long *out)
                                                                                                            : -1;
   if (scale < 0 || v > FIREC_DURATION_MAX_MS / scale)
     return false;
-  *out = (long) (v * scale);
+  *ret = (long) (v * scale);
   return true;
 }
 
@@ -774,7 +774,7 @@ resolve_stop_policy (struct firec_model *m, const cJSON *run)
 /* Takes manifest, a copy of doc->root or doc->root itself: the model's, or freed
    on failure. */
 static int
-resolve_manifest (const struct firec_doc *doc, cJSON *manifest, struct firec_model **out, struct firec_diags *diags,
+resolve_manifest (const struct firec_doc *doc, cJSON *manifest, struct firec_model **ret, struct firec_diags *diags,
                   firec_error_t *err)
 {
   const struct firec_schema *schema = firec_schema_builtin (err);
@@ -907,18 +907,18 @@ resolve_manifest (const struct firec_doc *doc, cJSON *manifest, struct firec_mod
       firec_model_free (m);
       return firec_error_set_kind (err, FIREC_ERR_INVALID, 0, "%s: not a valid manifest", doc->filename);
     }
-  *out = m;
+  *ret = m;
   return 0;
 }
 
 int
-firec_resolve (const struct firec_doc *doc, struct firec_model **out, struct firec_diags *diags, firec_error_t *err)
+firec_resolve (const struct firec_doc *doc, struct firec_model **ret, struct firec_diags *diags, firec_error_t *err)
 {
-  return resolve_manifest (doc, cJSON_Duplicate (doc->root, 1), out, diags, err);
+  return resolve_manifest (doc, cJSON_Duplicate (doc->root, 1), ret, diags, err);
 }
 
 int
-firec_model_load (const char *path, const char *base_dir, struct firec_model **out, struct firec_diags *diags,
+firec_model_load (const char *path, const char *base_dir, struct firec_model **ret, struct firec_diags *diags,
                   firec_error_t *err)
 {
   cleanup_doc struct firec_doc *doc = NULL;
@@ -931,7 +931,7 @@ firec_model_load (const char *path, const char *base_dir, struct firec_model **o
      a copy. Resolving frees no node, so positions looked up by address while it
      runs are those of the loaded nodes, and the nodes it adds have none, as in
      a copy. */
-  int rc = resolve_manifest (doc, doc->root, out, diags, err);
+  int rc = resolve_manifest (doc, doc->root, ret, diags, err);
   doc->root = NULL;
   return rc;
 }

@@ -620,7 +620,7 @@ arena_free (void *p)
 }
 
 static int
-compile_schema (const char *json_text, bool lazy_regexes, bool forever, struct firec_schema **out,
+compile_schema (const char *json_text, bool lazy_regexes, bool forever, struct firec_schema **ret,
                 firec_error_t *err)
 {
   struct firec_schema *s = firec_xcalloc (1, sizeof *s);
@@ -654,14 +654,14 @@ compile_schema (const char *json_text, bool lazy_regexes, bool forever, struct f
           s->nodes[i].target_compiled = find_compiled (s, s->nodes[i].target);
         }
     }
-  *out = s;
+  *ret = s;
   return 0;
 }
 
 int
-firec_schema_compile (const char *json_text, struct firec_schema **out, firec_error_t *err)
+firec_schema_compile (const char *json_text, struct firec_schema **ret, firec_error_t *err)
 {
-  return compile_schema (json_text, false, false, out, err);
+  return compile_schema (json_text, false, false, ret, err);
 }
 
 const struct firec_schema *
@@ -978,13 +978,13 @@ resolve (const struct firec_schema *s, const cJSON *schema)
 static size_t validate_node (struct validation *v, const cJSON *schema, const cJSON *instance,
                              const struct firec_path *path);
 
-/* Runs a quiet sub-validation; returns its error count, and in *out the nodes
+/* Runs a quiet sub-validation; returns its error count, and in *ret the nodes
    its complaints are about. */
 static size_t
 try_quietly (const struct validation *v, const cJSON *schema, const cJSON *instance, const struct firec_path *path,
-             struct quiet_list *out)
+             struct quiet_list *ret)
 {
-  struct validation sub = { v->schema, v->doc, NULL, out };
+  struct validation sub = { v->schema, v->doc, NULL, ret };
   return validate_node (&sub, schema, instance, path);
 }
 
@@ -1992,19 +1992,19 @@ place_step (const struct firec_schema *s, const struct place *from, const char *
 }
 
 static bool
-place_walk (const struct firec_schema *s, const struct firec_path *path, struct place *out)
+place_walk (const struct firec_schema *s, const struct firec_path *path, struct place *ret)
 {
   if (path == NULL)
     {
-      out->count = 0;
-      place_add (s, out, s->root, 0);
+      ret->count = 0;
+      place_add (s, ret, s->root, 0);
       return true;
     }
   struct place parent;
   if (!place_walk (s, path->parent, &parent))
     return false;
-  place_step (s, &parent, path->key, out);
-  return out->count > 0;
+  place_step (s, &parent, path->key, ret);
+  return ret->count > 0;
 }
 
 /* Whether schema says anything about a scalar's type or value, and admits value. */

@@ -21,7 +21,7 @@ const char *firec_schema_text (size_t *len);
    (tools/validation-schema.py): what firec_schema_builtin compiles. */
 const char *firec_schema_validation_text (void);
 
-int firec_schema_compile (const char *json_text, struct firec_schema **out, firec_error_t *err);
+int firec_schema_compile (const char *json_text, struct firec_schema **ret, firec_error_t *err);
 /* The embedded schema, compiled once. */
 const struct firec_schema *firec_schema_builtin (firec_error_t *err);
 void firec_schema_free (struct firec_schema *schema);

@@ -248,7 +248,7 @@ firec_stage_can_access_fd (int fd, const char *what, uid_t uid, gid_t gid, bool 
 }
 
 int
-firec_stage_check_access (const int *fds, size_t count, uid_t uid, gid_t gid, struct firec_access *out,
+firec_stage_check_access (const int *fds, size_t count, uid_t uid, gid_t gid, struct firec_access *ret,
                           firec_error_t *err)
 {
   char **paths = firec_xcalloc (count ? count : 1, sizeof *paths);
@@ -263,7 +263,7 @@ firec_stage_check_access (const int *fds, size_t count, uid_t uid, gid_t gid, st
           rc = firec_error_set (err, errno, "cannot stat fd %d", fds[i]);
           break;
         }
-      out[i] = (struct firec_access){ .dev = st.st_dev, .ino = st.st_ino };
+      ret[i] = (struct firec_access){ .dev = st.st_dev, .ino = st.st_ino };
       paths[i] = firec_jailfs_proc_path (fds[i]);
     }
   int e = 0;
@@ -275,8 +275,8 @@ firec_stage_check_access (const int *fds, size_t count, uid_t uid, gid_t gid, st
     }
   for (size_t i = 0; rc == 0 && i < count; i++)
     {
-      out[i].read_errno = read_e[i];
-      out[i].write_errno = write_e[i];
+      ret[i].read_errno = read_e[i];
+      ret[i].write_errno = write_e[i];
     }
   for (size_t i = 0; i < count; i++)
     free (paths[i]);
@@ -891,9 +891,9 @@ stage_writable (int root_fd, int parent, const char *name, const struct firec_fi
 int
 firec_stage_file (int root_fd, const struct firec_file *file, uid_t uid, gid_t gid,
                   const struct firec_stage_known *known, const struct firec_stage_progress *progress,
-                  struct firec_staged *out, firec_error_t *err)
+                  struct firec_staged *ret, firec_error_t *err)
 {
-  memset (out, 0, sizeof *out);
+  memset (ret, 0, sizeof *ret);
   const struct firec_jailfs_mkdir mk = { 0700, uid, gid };
   cleanup_close int parent = -1;
   cleanup_free char *name = NULL;
@@ -939,10 +939,10 @@ firec_stage_file (int root_fd, const struct firec_file *file, uid_t uid, gid_t g
         remove_created_output (file->host_path, &st);
       return -1;
     }
-  out->method = method;
-  out->vm_path = firec_xstrdup (file->vm_path);
-  out->host_path = firec_xstrdup (file->host_path);
-  out->created_host_output = created;
+  ret->method = method;
+  ret->vm_path = firec_xstrdup (file->vm_path);
+  ret->host_path = firec_xstrdup (file->host_path);
+  ret->created_host_output = created;
   return 0;
 }
 

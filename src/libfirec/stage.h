@@ -78,12 +78,12 @@ struct firec_stage_known
    - output files (log, metrics, serial): created on the host (0640, owned by
      uid:gid; an existing file must have been moved aside, output.h), or a FIFO
      used as it is; then linked or bind-mounted whatever file->mode says.
-   On success *out describes what was done (release it with firec_staged_release).
+   On success *ret describes what was done (release it with firec_staged_release).
    On failure nothing is left at vm_path (directories created for it stay: they go
    with the jail), and a host output file created by this call is removed again. */
 int firec_stage_file (int root_fd, const struct firec_file *file, uid_t uid, gid_t gid,
                       const struct firec_stage_known *known, const struct firec_stage_progress *progress,
-                      struct firec_staged *out, firec_error_t *err);
+                      struct firec_staged *ret, firec_error_t *err);
 
 /* Undoes one firec_stage_file: detaches a bind mount (MNT_DETACH) and unlinks the
    staged name. A host output file we created is kept (it holds the VM's log). A
@@ -111,8 +111,8 @@ int firec_stage_can_access (const char *host_path, uid_t uid, gid_t gid, bool wr
 int firec_stage_can_access_fd (int fd, const char *what, uid_t uid, gid_t gid, bool write, firec_error_t *err);
 
 
-/* firec_stage_can_access_fd for count open files at once: out[i] for fds[i]. */
-int firec_stage_check_access (const int *fds, size_t count, uid_t uid, gid_t gid, struct firec_access *out,
+/* firec_stage_can_access_fd for count open files at once: ret[i] for fds[i]. */
+int firec_stage_check_access (const int *fds, size_t count, uid_t uid, gid_t gid, struct firec_access *ret,
                               firec_error_t *err);
 /* What firec_stage_can_access_fd would have returned, from a verdict. */
 int firec_stage_access_verdict (const struct firec_access *a, const char *what, uid_t uid, gid_t gid, bool write,

@@ -247,7 +247,7 @@ firec_buf_release (struct firec_buf *buf)
 }
 
 int
-firec_read_fd (int fd, size_t max_size, char **out, size_t *out_len)
+firec_read_fd (int fd, size_t max_size, char **ret, size_t *ret_len)
 {
   struct firec_buf buf = { 0 };
   char chunk[65536];
@@ -273,13 +273,13 @@ firec_read_fd (int fd, size_t max_size, char **out, size_t *out_len)
         }
       firec_buf_append (&buf, chunk, (size_t) n);
     }
-  *out_len = buf.len;
-  *out = firec_buf_steal (&buf);
+  *ret_len = buf.len;
+  *ret = firec_buf_steal (&buf);
   return 0;
 }
 
 int
-firec_read_file (const char *path, size_t max_size, char **out, size_t *out_len)
+firec_read_file (const char *path, size_t max_size, char **ret, size_t *ret_len)
 {
   cleanup_close int fd = open (path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
   if (fd < 0)
@@ -297,11 +297,11 @@ firec_read_file (const char *path, size_t max_size, char **out, size_t *out_len)
       errno = EFBIG;
       return -1;
     }
-  return firec_read_fd (fd, max_size, out, out_len);
+  return firec_read_fd (fd, max_size, ret, ret_len);
 }
 
 int
-firec_read_regular_file (const char *path, size_t max_size, char **out, size_t *out_len, mode_t *type)
+firec_read_regular_file (const char *path, size_t max_size, char **ret, size_t *ret_len, mode_t *type)
 {
   *type = 0;
   cleanup_close int fd = open (path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
@@ -321,7 +321,7 @@ firec_read_regular_file (const char *path, size_t max_size, char **out, size_t *
       errno = EFBIG;
       return -1;
     }
-  return firec_read_fd (fd, max_size, out, out_len);
+  return firec_read_fd (fd, max_size, ret, ret_len);
 }
 
 const char *

@@ -135,14 +135,14 @@ void firec_buf_release (struct firec_buf *buf);
 
 /* Reads a whole file (at most max_size bytes, else EFBIG), NUL-terminated.
    Returns 0, or -1 with errno set. */
-int firec_read_file (const char *path, size_t max_size, char **out, size_t *out_len);
-int firec_read_fd (int fd, size_t max_size, char **out, size_t *out_len);
+int firec_read_file (const char *path, size_t max_size, char **ret, size_t *ret_len);
+int firec_read_fd (int fd, size_t max_size, char **ret, size_t *ret_len);
 
 /* Reads a file that must be a regular file, for data firec-run reads itself:
    opened O_NONBLOCK, so that a FIFO or a device never blocks the caller, and
    fstat'ed before any read. Returns 0; or -1 with errno set, and *type (S_IFMT
    bits) when the file is no regular file (errno EINVAL). */
-int firec_read_regular_file (const char *path, size_t max_size, char **out, size_t *out_len, mode_t *type);
+int firec_read_regular_file (const char *path, size_t max_size, char **ret, size_t *ret_len, mode_t *type);
 /* "a directory", "a FIFO", "a character device"... for a file type (S_IFMT bits). */
 const char *firec_file_type_name (mode_t type);
 

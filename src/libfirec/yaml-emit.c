@@ -89,7 +89,7 @@ emit_node (yaml_emitter_t *e, const cJSON *node)
 }
 
 int
-firec_yaml_emit (const cJSON *root, const char *header, char **out, firec_error_t *err)
+firec_yaml_emit (const cJSON *root, const char *header, char **ret, firec_error_t *err)
 {
   struct firec_buf buf = { 0 };
   if (header)
@@ -124,6 +124,6 @@ firec_yaml_emit (const cJSON *root, const char *header, char **out, firec_error_
       firec_buf_release (&buf);
       return -1;
     }
-  *out = firec_buf_steal (&buf);
+  *ret = firec_buf_steal (&buf);
   return 0;
 }

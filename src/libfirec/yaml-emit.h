@@ -8,6 +8,6 @@
 #include "error.h"
 
 /* header: comment lines printed first (without "# "), or NULL. */
-int firec_yaml_emit (const cJSON *root, const char *header, char **out, firec_error_t *err);
+int firec_yaml_emit (const cJSON *root, const char *header, char **ret, firec_error_t *err);
 
 #endif

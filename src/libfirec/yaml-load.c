@@ -262,7 +262,7 @@ mark_from_offset (const char *text, size_t len, size_t offset)
    indentation, which does not tell a user what to change. The indentation of a
    line includes "- " entry indicators, after which a tab is just as wrong. */
 static bool
-find_tab_in_indentation (const char *text, size_t len, size_t line_index, struct firec_mark *out)
+find_tab_in_indentation (const char *text, size_t len, size_t line_index, struct firec_mark *ret)
 {
   size_t i = line_start_offset (text, len, line_index);
   unsigned column = 1;
@@ -271,8 +271,8 @@ find_tab_in_indentation (const char *text, size_t len, size_t line_index, struct
       char c = text[i];
       if (c == '\t')
         {
-          out->line = (unsigned)line_index + 1;
-          out->column = column;
+          ret->line = (unsigned)line_index + 1;
+          ret->column = column;
           return true;
         }
       if (c == ' ')
@@ -567,12 +567,12 @@ firec_yaml_core_boolean (const char *s)
 }
 
 bool
-firec_yaml_core_integer (const char *s, double *out)
+firec_yaml_core_integer (const char *s, double *ret)
 {
   size_t len = strlen (s);
   if (!is_decimal_integer (s, len) || !integer_fits_double_exactly (s, len))
     return false;
-  *out = strtod (s, NULL); /* digits only: no locale matters */
+  *ret = strtod (s, NULL); /* digits only: no locale matters */
   return true;
 }
 
@@ -1009,10 +1009,10 @@ report_too_large (struct firec_diags *diags, const char *filename)
 }
 
 int
-firec_yaml_load_buffer (const char *buf, size_t len, const char *filename, struct firec_doc **out,
+firec_yaml_load_buffer (const char *buf, size_t len, const char *filename, struct firec_doc **ret,
                         struct firec_diags *diags, firec_error_t *err)
 {
-  *out = NULL;
+  *ret = NULL;
   if (filename == NULL)
     filename = "-";
   struct firec_diags unused_diags = { 0 };
@@ -1064,15 +1064,15 @@ firec_yaml_load_buffer (const char *buf, size_t len, const char *filename, struc
 
   if (l.errors > 0)
     return fail_invalid (filename, err);
-  *out = steal_pointer (&doc);
+  *ret = steal_pointer (&doc);
   return 0;
 }
 
 int
-firec_yaml_load_file (const char *path, const char *display_name, struct firec_doc **out,
+firec_yaml_load_file (const char *path, const char *display_name, struct firec_doc **ret,
                       struct firec_diags *diags, firec_error_t *err)
 {
-  *out = NULL;
+  *ret = NULL;
   const char *name = display_name ? display_name : path;
   cleanup_free char *text = NULL;
   size_t len = 0;
@@ -1093,5 +1093,5 @@ firec_yaml_load_file (const char *path, const char *display_name, struct firec_d
                        strerror (saved_errno));
       return firec_error_set_kind (err, FIREC_ERR_INVALID, saved_errno, "cannot read %s", name);
     }
-  return firec_yaml_load_buffer (text, len, name, out, diags, err);
+  return firec_yaml_load_buffer (text, len, name, ret, diags, err);
 }

@@ -29,7 +29,7 @@ report (int ok, const char *path, const char *why)
 }
 
 static int
-read_whole_file (const char *path, uint8_t **out, size_t *out_len)
+read_whole_file (const char *path, uint8_t **ret, size_t *ret_len)
 {
   int fd = open (path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
   if (fd < 0)
@@ -68,8 +68,8 @@ read_whole_file (const char *path, uint8_t **out, size_t *out_len)
         }
     }
   close (fd);
-  *out = data;
-  *out_len = len;
+  *ret = data;
+  *ret_len = len;
   return 0;
 }
 

@@ -95,7 +95,7 @@ answer (int fd, int status, const char *extra_headers, const char *body)
 }
 
 static const char *
-header_value (const char *head, const char *name, char *out, size_t out_size)
+header_value (const char *head, const char *name, char *ret, size_t out_size)
 {
   size_t nl = strlen (name);
   for (const char *p = strstr (head, "\r\n"); p; p = strstr (p + 2, "\r\n"))
@@ -107,9 +107,9 @@ header_value (const char *head, const char *name, char *out, size_t out_size)
         size_t len = strcspn (v, "\r");
         if (len >= out_size)
           len = out_size - 1;
-        memcpy (out, v, len);
-        out[len] = '\0';
-        return out;
+        memcpy (ret, v, len);
+        ret[len] = '\0';
+        return ret;
       }
   return NULL;
 }

@@ -315,9 +315,9 @@ run (char *const argv[])
 }
 
 static int
-stage (const struct jail *j, const struct firec_file *f, struct firec_staged *out, firec_error_t *err)
+stage (const struct jail *j, const struct firec_file *f, struct firec_staged *ret, firec_error_t *err)
 {
-  return firec_stage_file (j->fd, f, U, G, NULL, NULL, out, err);
+  return firec_stage_file (j->fd, f, U, G, NULL, NULL, ret, err);
 }
 
 /* ------------------------------------------------------------------ make_root */
