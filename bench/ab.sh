@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # A/B: this build's firec-run (B) against another build's (A, the baseline:
 # FIREC_BENCH_BASELINE_RUN=/path/to/firec-run, e.g. a build of the commit before
 # the change being judged), measured in the same run, round by round, in

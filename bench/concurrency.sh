@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # Figure 4: N VMs (50 by default) started at once in daemon mode all reach
 # Running; wall time against N floor starts (jailer + --no-api --config-file) in
 # parallel; then rm of all leaves nothing. FIREC_BENCH_ROUNDS rounds (4 by

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # Figure 3: an attached firec-run supervising a running VM, and the VM's
 # console keeper: their VmRSS, and the CPU each uses while idle (utime+stime
 # over 10 s).

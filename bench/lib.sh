@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Shared by the benchmark scripts (sourced). With FIREC_BENCH_FIRECRACKER and
 # FIREC_BENCH_JAILER set they measure the real binaries (root, /dev/kvm, a guest
 # from FIREC_BENCH_GUEST); otherwise the test doubles, as a smoke run.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Validate + plan throughput: loads, validates, resolves and lowers one manifest
    N times in this process (what a CI job or `apply` pays per manifest) and
    prints manifests per second. Usage: plan-bench FILE [N] */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Staging cost: stages one file into a fresh jail with the given mode, as the
    interpreter does, and prints the milliseconds it took. Usage:
    stage-bench link|reflink|copy SOURCE JAIL_DIR [writable] */
@@ -22,7 +23,10 @@ main (int argc, char **argv)
                                  : strcmp (argv[1], "reflink") == 0 ? FIREC_STAGING_REFLINK
                                                                     : FIREC_STAGING_COPY;
   struct firec_file file = {
-    .role = FIREC_FILE_DRIVE, .host_path = argv[2], .vm_path = (char *) "/drives/d/disk.img", .mode = mode,
+    .role = FIREC_FILE_DRIVE,
+    .host_path = argv[2],
+    .vm_path = (char *) "/drives/d/disk.img",
+    .mode = mode,
     .writable = argc > 4,
   };
   firec_error_t err = NULL;

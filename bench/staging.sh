@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # Figure 2: staging a 4 GiB sparse drive holding 256 MiB of data: link and
 # reflink (btrfs loop image) whatever the size; the copy path against
 # `cp --sparse=always` on the same file; holes are never read (the copy keeps

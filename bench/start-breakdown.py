@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Where figure 1's ratio comes from: three starts of the same VM, started and
 timed by this one process, round by round in rotating order:
   floor:      the jailer with --no-api --config-file, until Firecracker logs

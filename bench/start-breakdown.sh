@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # Context for figure 1 (bench/start-breakdown.py): the floor, the least any API
 # client can do, and firec-run, on the manifest of bench/start-latency.sh, all
 # timed by one process. No target: it splits firec-run's ratio to the floor into

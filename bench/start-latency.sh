@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # Figure 1: start latency of examples/rootfs.yaml, from exec until InstanceStart
 # is acknowledged and GET / says Running, against two baselines built from the
 # same manifest, measured pair by pair in the same run:

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # Figure 5, explained: where validate + plan of examples/jailer-full.yaml spends
 # its instructions, per manifest and per phase, next to what libyaml alone costs
 # for the same file (bench/yaml-floor: the event API, nothing built). Callgrind,

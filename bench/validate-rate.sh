@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # Figure 5: validate + plan of examples/jailer-full.yaml, manifests per second on one core.
 . "$(dirname "$0")/lib.sh"
 n=${FIREC_BENCH_RATE_RUNS:-11}

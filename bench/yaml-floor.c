@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The least any libyaml-based loader can pay per manifest: reads FILE once,
    then parses it N times with libyaml's event API exactly as yaml-load.c sets
    the parser up (whole buffer, UTF-8), doing nothing with the events but

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # A Nomad job that runs the VM of examples/hello.yaml with firec-run:
 #   nomad job run hello.nomad.hcl
 #

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Helpers shared by the sub-commands that act on one VM. */
 #include "config.h"
 
@@ -45,8 +46,8 @@ cli_target (const char *arg, char **name, struct firec_model **model)
   int bad = regexec (&re, arg, 0, NULL, 0);
   regfree (&re);
   if (bad)
-    return cli_fail (FIREC_EXIT_INVALID, "\"%s\" is neither a VM name (1 to 64 letters, digits or '-') nor a manifest file",
-                     arg);
+    return cli_fail (FIREC_EXIT_INVALID,
+                     "\"%s\" is neither a VM name (1 to 64 letters, digits or '-') nor a manifest file", arg);
   *name = firec_xstrdup (arg);
   cli_result_name (*name);
   return FIREC_EXIT_OK;

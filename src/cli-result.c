@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The one result of a command. Every command fills it (name, changed, action,
    its own fields) and the error paths (cli_report_error, cli_usage_error,
    cli_fail, cli_load_model's diagnostics) feed it the error; main prints it
@@ -17,15 +18,15 @@ static struct
 {
   const char *command;
   enum firec_output output;
-  bool silent;     /* --help: what was printed is not a result */
-  bool answer;     /* a non-zero exit status that is an answer (status, diff), not an error */
+  bool silent; /* --help: what was printed is not a result */
+  bool answer; /* a non-zero exit status that is an answer (status, diff), not an error */
   bool changed;
   char *name;
   char *action;
-  char *message;   /* the first error reported */
-  cJSON *remedy;   /* its remedy, or NULL */
+  char *message; /* the first error reported */
+  cJSON *remedy; /* its remedy, or NULL */
   cJSON *diagnostics;
-  cJSON *fields;   /* the command's own members, in order */
+  cJSON *fields; /* the command's own members, in order */
 } result = { .command = "", .output = FIREC_OUTPUT_TEXT };
 
 void
@@ -133,8 +134,8 @@ error_json (int exit_code)
       cleanup_free char *fallback = firec_xasprintf ("%s failed (exit status %d)", result.command, exit_code);
       cJSON_AddStringToObject (e, "message", fallback);
     }
-  cJSON_AddItemToObject (e, "diagnostics", result.diagnostics ? steal_pointer (&result.diagnostics)
-                                                              : cJSON_CreateArray ());
+  cJSON_AddItemToObject (e, "diagnostics",
+                         result.diagnostics ? steal_pointer (&result.diagnostics) : cJSON_CreateArray ());
   cJSON_AddItemToObject (e, "remedy", result.remedy ? steal_pointer (&result.remedy) : cJSON_CreateNull ());
   return e;
 }

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The command-line side: main dispatches to one function per sub-command. Only
    this side prints or exits; the library returns errors. */
 #ifndef FIREC_CLI_H
@@ -127,10 +128,10 @@ void cli_result_info (const struct firec_vm_info *info);
 struct cli_vm_command
 {
   const char *name;
-  const char *usage;     /* after "firec-run NAME " */
+  const char *usage; /* after "firec-run NAME " */
   const char *help;
-  const char *option_help;   /* its own options' lines for --help, before --output and --help */
-  const char *short_options; /* beyond "o:h" */
+  const char *option_help;      /* its own options' lines for --help, before --output and --help */
+  const char *short_options;    /* beyond "o:h" */
   const struct option *options; /* NULL-terminated, without output/help */
   int (*handle_option) (int c, const char *arg, void *data);
   void *data;
@@ -147,8 +148,9 @@ bool cli_asks_help (int argc, char **argv);
 
 /* --lock-timeout SECONDS: whole seconds, 0 or more, into milliseconds. */
 int cli_parse_lock_timeout (const char *command, const char *arg, long *timeout_ms);
-#define CLI_LOCK_TIMEOUT_HELP "      --lock-timeout SECONDS\n" \
-  "                         wait up to SECONDS for another firec-run holding this VM\n" \
+#define CLI_LOCK_TIMEOUT_HELP                                                                                          \
+  "      --lock-timeout SECONDS\n"                                                                                     \
+  "                         wait up to SECONDS for another firec-run holding this VM\n"                                \
   "                         (default 0: exit 4 at once)\n"
 
 /* held_lock: the VM's lock when the caller holds it already (apply), or NULL. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* firec-run apply FILE: make the host match the manifest, idempotently, for
    configuration management (Ansible's changed_when, Salt's stateful
    commands). What differs comes from the library (drift.h): absent, ended or
@@ -52,8 +53,7 @@ print_help (void)
           "Options:\n"
           "      --replace        replace a running VM that differs in what only a restart changes\n"
           "      --check          say what apply would do (action, differences), change nothing\n"
-          "      --diff           also show the differences as before and after texts\n"
-          CLI_LOCK_TIMEOUT_HELP
+          "      --diff           also show the differences as before and after texts\n" CLI_LOCK_TIMEOUT_HELP
           "  -o, --output FORMAT  text (default) or json: one result object {format_version,\n"
           "                       command, changed, action, name, error, check, state, pid,\n"
           "                       api_socket, diff, comment[, before_after]} (firec-run(1))\n"
@@ -248,8 +248,7 @@ start (struct apply *a, bool clear, firec_error_t *err)
     return -1;
   pid_t pid = 0;
   int signal_fd = firec_supervise_signal_fd ();
-  if (cli_start_detached (a->plan, true, a->o->lock_timeout_ms, a->lock >= 0 ? &a->lock : NULL, signal_fd, &pid,
-                          err)
+  if (cli_start_detached (a->plan, true, a->o->lock_timeout_ms, a->lock >= 0 ? &a->lock : NULL, signal_fd, &pid, err)
       < 0)
     return -1;
   cli_result_changed (true);
@@ -277,7 +276,8 @@ refuse (struct apply *a, const struct firec_drift *drift)
   struct firec_buf paths = { 0 };
   for (size_t i = 0; i < drift->count; i++)
     if (drift->items[i].how == FIREC_RECONCILE_RESTART)
-      firec_buf_printf (&paths, "%s%s", paths.len ? ", " : "", drift->items[i].path[0] ? drift->items[i].path : "digest");
+      firec_buf_printf (&paths, "%s%s", paths.len ? ", " : "",
+                        drift->items[i].path[0] ? drift->items[i].path : "digest");
   cleanup_free char *list = firec_buf_steal (&paths);
   int rc = cli_fail (FIREC_EXIT_NEEDS_REPLACE,
                      "%s differs in what only a new VM can have (%s): pass --replace to stop it and start this one",

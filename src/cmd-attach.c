@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* firec-run attach NAME|FILE: the VM's serial console on this terminal,
    through its console keeper (console.h), until Ctrl+] q, a signal, or the
    end of the VM. */
@@ -48,14 +49,15 @@ connect_keeper (struct firec_vm_info *info, int *sock)
     }
   if (!firec_vm_alive (info))
     {
-      fprintf (stderr, "%s: %s is not running (%s: %s); `%s logs %s` shows its console\n", cli_program_name,
-               info->name, firec_vm_state_name (info->state), info->detail, cli_program_name, info->name);
+      fprintf (stderr, "%s: %s is not running (%s: %s); `%s logs %s` shows its console\n", cli_program_name, info->name,
+               firec_vm_state_name (info->state), info->detail, cli_program_name, info->name);
       return FIREC_EXIT_RUNTIME;
     }
   if (r == NULL || r->console.dir == NULL)
     {
-      fprintf (stderr, "%s: %s was started without a console keeper (no firec-supervise): its console cannot be "
-                       "reached\n",
+      fprintf (stderr,
+               "%s: %s was started without a console keeper (no firec-supervise): its console cannot be "
+               "reached\n",
                cli_program_name, info->name);
       return FIREC_EXIT_RUNTIME;
     }
@@ -68,13 +70,15 @@ connect_keeper (struct firec_vm_info *info, int *sock)
     return FIREC_EXIT_OK;
   if (busy)
     {
-      fprintf (stderr, "%s: %s's console is attached by pid %ld already (one at a time); detach there with "
-                       "Ctrl+] q\n",
+      fprintf (stderr,
+               "%s: %s's console is attached by pid %ld already (one at a time); detach there with "
+               "Ctrl+] q\n",
                cli_program_name, info->name, (long) busy);
       return FIREC_EXIT_LOCKED;
     }
-  fprintf (stderr, "%s: %s's console cannot be reached: its console keeper (pid %ld) is not running (%s); the VM "
-                   "runs on without a console, `%s logs %s` shows what was kept\n",
+  fprintf (stderr,
+           "%s: %s's console cannot be reached: its console keeper (pid %ld) is not running (%s); the VM "
+           "runs on without a console, `%s logs %s` shows what was kept\n",
            cli_program_name, info->name, (long) r->console.keeper.pid, err ? err->message : "no state directory",
            cli_program_name, info->name);
   return FIREC_EXIT_RUNTIME;
@@ -140,8 +144,8 @@ ended (struct firec_vm_info *info, enum firec_console_event event, int signal_fd
                info->name);
       return FIREC_EXIT_RUNTIME;
     }
-  fprintf (stderr, "%s: %s has ended; `%s logs %s` shows its console\n", cli_program_name, info->name,
-           cli_program_name, info->name);
+  fprintf (stderr, "%s: %s has ended; `%s logs %s` shows its console\n", cli_program_name, info->name, cli_program_name,
+           info->name);
   return FIREC_EXIT_OK;
 }
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* firec-run diff FILE: how the VM FILE describes differs from FILE, field by
    field, and how `apply` would reconcile each difference (drift.h). Changes
    nothing. Exit status as diff(1) and `kubectl diff`: 0 as wanted, 1 differs,

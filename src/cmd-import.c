@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* firec-run import: wraps a Firecracker --config-file document into a manifest
    that validates and renders back to the same Firecracker configuration. */
 #include "config.h"
@@ -18,9 +19,8 @@
 /* The --config-file keys (Firecracker's VmmConfig); each becomes the spec section
    of the same name. */
 static const char *const config_keys[] = {
-  "boot-source", "drives",  "machine-config", "cpu-config", "network-interfaces", "vsock",
-  "balloon",     "entropy", "logger",         "metrics",    "mmds-config",        "pmem",
-  "memory-hotplug",
+  "boot-source", "drives",  "machine-config", "cpu-config", "network-interfaces", "vsock", "balloon", "entropy",
+  "logger",      "metrics", "mmds-config",    "pmem",       "memory-hotplug",
 };
 
 static char *
@@ -155,8 +155,10 @@ cmd_import (int argc, char **argv)
   /* Firecracker's strings hold no ${VAR}: a $ in them is a $ the manifest must
      keep (validation above judged the values themselves). */
   firec_escape_dollars (spec);
-  cleanup_free char *header = firec_xasprintf ("yaml-language-server: $schema=https://firec.invalid/schemas/firec-vm.v1alpha1.schema.json\n"
-                                               "Imported by firec-run import from %s.", path);
+  cleanup_free char *header
+      = firec_xasprintf ("yaml-language-server: $schema=https://firec.invalid/schemas/firec-vm.v1alpha1.schema.json\n"
+                         "Imported by firec-run import from %s.",
+                         path);
   cleanup_free char *yaml = NULL;
   if (firec_yaml_emit (manifest, header, &yaml, &err) < 0)
     return cli_report_error (&err);

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* firec-run logs [-f] [--tail N] NAME|FILE: the VM's serial console as its
    console keeper logged it (console.h), also after the VM ended. */
 #include "config.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* firec-run plan: the ordered steps that `run` would take, without touching the host. */
 #include "config.h"
 

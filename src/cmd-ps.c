@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* firec-run ps: every VM that has state on this host. */
 #include "config.h"
 

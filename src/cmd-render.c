@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* firec-run render: the resolved manifest (defaults, ${VAR}, absolute paths,
    derived names), or the equivalent Firecracker --config-file. */
 #include "config.h"
@@ -83,8 +84,8 @@ cmd_render (int argc, char **argv)
       static const char *const no_config_key[] = { "serial", "mmds" };
       for (size_t i = 0; i < FIREC_N_ELEMENTS (no_config_key); i++)
         if (cJSON_GetObjectItemCaseSensitive (spec, no_config_key[i]) != NULL)
-          fprintf (stderr, "%s render: note: spec.%s has no --config-file key and is left out%s\n",
-                   cli_program_name, no_config_key[i],
+          fprintf (stderr, "%s render: note: spec.%s has no --config-file key and is left out%s\n", cli_program_name,
+                   no_config_key[i],
                    strcmp (no_config_key[i], "mmds") == 0 ? " (pass the data with firecracker --metadata)" : "");
       cli_print_json (config);
       cli_result_silence ();
@@ -100,8 +101,7 @@ cmd_render (int argc, char **argv)
       return FIREC_EXIT_OK;
     }
   cleanup_free char *yaml = NULL;
-  if (firec_yaml_emit (manifest, "Rendered by firec-run render: every default, ${VAR} and path resolved.", &yaml,
-                       &err)
+  if (firec_yaml_emit (manifest, "Rendered by firec-run render: every default, ${VAR} and path resolved.", &yaml, &err)
       < 0)
     return cli_report_error (&err);
   fputs (yaml, stdout);

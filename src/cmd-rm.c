@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* firec-run rm [-f] NAME|FILE: stop if needed, then remove the jail, cgroups and
    state; also what a crashed or killed run left. Nothing there: exit 0. */
 #include "config.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* firec-run run: validate, resolve, lower, then interpret the plan; attached,
    supervise the VM until it exits and remove everything it used. */
 #include "config.h"
@@ -58,7 +59,6 @@ print_help (void)
           "4 locked by another run; 5 rollback incomplete.\n",
           cli_program_name);
 }
-
 
 struct step_log
 {
@@ -260,7 +260,9 @@ start_in_tmux (const struct firec_model *model, const char *manifest, const char
             said = NULL;
           unlink (report);
           return cli_fail (FIREC_EXIT_RUNTIME, "%s did not start in its tmux session:\n%s", model->name,
-                           said && *said ? said : pane ? pane : "");
+                           said && *said ? said
+                           : pane        ? pane
+                                         : "");
         }
       poll (NULL, 0, 20);
     }
@@ -440,7 +442,8 @@ cmd_run (int argc, char **argv)
     }
 
   struct termios saved_tty;
-  bool tty = isatty (STDIN_FILENO) && tcgetattr (STDIN_FILENO, &saved_tty) == 0 && tcgetpgrp (STDIN_FILENO) == getpgrp ();
+  bool tty
+      = isatty (STDIN_FILENO) && tcgetattr (STDIN_FILENO, &saved_tty) == 0 && tcgetpgrp (STDIN_FILENO) == getpgrp ();
   /* (cli_supervisor_path warns when there is none: then nothing stops the VM
      should firec-run be killed) */
   cleanup_free char *helper = cli_supervisor_path (

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* firec-run schema: prints the embedded manifest schema (for editors and CI). */
 #include "config.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* firec-run snapshot create NAME|FILE --snapshot PATH --mem PATH [--diff]
    [--keep-paused] [--force]: pause, create, resume; the files land at the host
    paths (the host work is snapshot.c's). */
@@ -89,8 +90,9 @@ cmd_snapshot (int argc, char **argv)
       return FIREC_EXIT_OK;
     }
   if (argc < 2 || strcmp (argv[1], "create") != 0)
-    return cli_usage_error ("snapshot", "usage: %s snapshot create NAME|FILE --snapshot PATH --mem PATH [--diff] "
-                                        "[--keep-paused] [--force]",
+    return cli_usage_error ("snapshot",
+                            "usage: %s snapshot create NAME|FILE --snapshot PATH --mem PATH [--diff] "
+                            "[--keep-paused] [--force]",
                             cli_program_name);
   struct snapshot_opts o = { 0 };
   static const struct option options[] = {

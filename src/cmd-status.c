@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* firec-run status NAME|FILE: what the state record and the live process say. */
 #include "config.h"
 

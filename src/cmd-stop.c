@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* firec-run stop / kill NAME|FILE: the stop policy, or SIGKILL at once. An
    attached VM is stopped through the firec-run that supervises it. */
 #include "config.h"
@@ -43,7 +44,8 @@ stop_or_kill (int argc, char **argv, bool force)
                     "SIGKILL), within --timeout seconds at most. Its state stays for `rm` (an\n"
                     "attached VM's firec-run removes everything itself).\n"
                     "JSON result: changed (false when it was not running), action stop or none.",
-    .option_help = force ? NULL : "  -t, --timeout SECONDS  the whole stop policy within SECONDS at most, then SIGKILL\n",
+    .option_help
+    = force ? NULL : "  -t, --timeout SECONDS  the whole stop policy within SECONDS at most, then SIGKILL\n",
     .short_options = force ? NULL : "t:",
     .options = force ? NULL : options,
     .handle_option = parse_timeout,
@@ -65,7 +67,7 @@ stop_or_kill (int argc, char **argv, bool force)
     {
       cli_result_action (force ? "kill" : "stop");
       rc = firec_vm_stop (&info, force, timeout_ms, signal_fd, &lock, &err) < 0 ? cli_report_error (&err)
-                                                                               : FIREC_EXIT_OK;
+                                                                                : FIREC_EXIT_OK;
     }
   /* A stop that failed half way may have changed something: only a clean
      "was not running" is no change. */
@@ -74,8 +76,7 @@ stop_or_kill (int argc, char **argv, bool force)
   if (rc == FIREC_EXIT_OK)
     cli_result_string ("comment", comment);
   if (rc == FIREC_EXIT_OK && output != FIREC_OUTPUT_JSON)
-    fprintf (stderr, "%s: %s %s\n", cli_program_name, info.name,
-             changed ? comment : "was not running: nothing to do");
+    fprintf (stderr, "%s: %s %s\n", cli_program_name, info.name, changed ? comment : "was not running: nothing to do");
   firec_vm_info_release (&info);
   return rc;
 }

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* firec-run update NAME|FILE drive ID [--path PATH] [--rate-limiter JSON]
    firec-run update NAME|FILE iface ID [--rx-rate-limiter JSON] [--tx-rate-limiter JSON]
    Post-boot PATCHes; a new drive file is staged into the jail first (the host
@@ -56,8 +57,8 @@ parse_json_option (const char *option, const char *text, cJSON **ret)
   if (!cJSON_IsObject (value))
     {
       cJSON_Delete (value);
-      return cli_fail (-1, "%s must be a JSON object such as {\"bandwidth\": {\"size\": 1000000, \"refill_time\": 100}}",
-                       option);
+      return cli_fail (
+          -1, "%s must be a JSON object such as {\"bandwidth\": {\"size\": 1000000, \"refill_time\": 100}}", option);
     }
   *ret = value;
   return 0;
@@ -119,7 +120,8 @@ static int
 update_iface (const struct firec_vm_info *info, const char *id, const struct update_opts *o)
 {
   cleanup_cjson cJSON *rx = NULL, *tx = NULL;
-  if (parse_json_option ("--rx-rate-limiter", o->rx, &rx) < 0 || parse_json_option ("--tx-rate-limiter", o->tx, &tx) < 0)
+  if (parse_json_option ("--rx-rate-limiter", o->rx, &rx) < 0
+      || parse_json_option ("--tx-rate-limiter", o->tx, &tx) < 0)
     return FIREC_EXIT_INVALID;
   cleanup_cjson cJSON *body = cJSON_CreateObject ();
   cJSON_AddStringToObject (body, "iface_id", id);

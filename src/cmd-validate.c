@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* firec-run validate: checks manifests without touching the host (no root, no
    /dev/kvm, no binaries), so it runs in pre-commit hooks and CI. */
 #include "config.h"
@@ -106,9 +107,9 @@ cmd_validate (int argc, char **argv)
   cli_result_field ("diagnostics", firec_diags_to_json (&all));
   if (invalid)
     {
-      cleanup_free char *message = firec_xasprintf ("%zu error%s in %d manifest%s", error_count,
-                                                    error_count == 1 ? "" : "s", argc - optind,
-                                                    argc - optind == 1 ? "" : "s");
+      cleanup_free char *message
+          = firec_xasprintf ("%zu error%s in %d manifest%s", error_count, error_count == 1 ? "" : "s", argc - optind,
+                             argc - optind == 1 ? "" : "s");
       cli_result_error_message (message);
       cli_result_diagnostics (firec_diags_to_json (&all));
     }

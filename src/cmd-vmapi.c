@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The post-boot operations, each one Firecracker API call (or a short sequence)
    on a running VM: pause, resume, balloon, mmds, metrics. */
 #include "config.h"
@@ -71,8 +72,8 @@ paused_body (char **rest, char **owned, int *rc)
 int
 cmd_pause (int argc, char **argv)
 {
-  static const struct cli_vm_command cmd = { .name = "pause", .usage = "NAME|FILE",
-                                             .help = "Pauses the VM's vCPUs (PATCH /vm {\"state\":\"Paused\"})." };
+  static const struct cli_vm_command cmd
+      = { .name = "pause", .usage = "NAME|FILE", .help = "Pauses the VM's vCPUs (PATCH /vm {\"state\":\"Paused\"})." };
   static const struct call_kind kind = { "pause", NULL, "paused" };
   return call_on_vm (&cmd, argc, argv, "PATCH", "/vm", paused_body, &kind);
 }
@@ -87,8 +88,8 @@ resumed_body (char **rest, char **owned, int *rc)
 int
 cmd_resume (int argc, char **argv)
 {
-  static const struct cli_vm_command cmd = { .name = "resume", .usage = "NAME|FILE",
-                                             .help = "Resumes a paused VM (PATCH /vm {\"state\":\"Resumed\"})." };
+  static const struct cli_vm_command cmd
+      = { .name = "resume", .usage = "NAME|FILE", .help = "Resumes a paused VM (PATCH /vm {\"state\":\"Resumed\"})." };
   static const struct call_kind kind = { "resume", NULL, "resumed" };
   return call_on_vm (&cmd, argc, argv, "PATCH", "/vm", resumed_body, &kind);
 }
@@ -123,15 +124,18 @@ cmd_balloon (int argc, char **argv)
     }
   if (argc >= 2 && strcmp (argv[1], "set") == 0)
     {
-      static const struct cli_vm_command cmd = { .name = "balloon set", .usage = "NAME|FILE MIB",
+      static const struct cli_vm_command cmd = { .name = "balloon set",
+                                                 .usage = "NAME|FILE MIB",
                                                  .help = "Sets the balloon's target size (PATCH /balloon).",
-                                                 .min_args = 1, .max_args = 1 };
+                                                 .min_args = 1,
+                                                 .max_args = 1 };
       static const struct call_kind kind = { "update", NULL, "balloon target set" };
       return call_on_vm (&cmd, argc - 1, argv + 1, "PATCH", "/balloon", balloon_set_body, &kind);
     }
   if (argc >= 2 && strcmp (argv[1], "stats") == 0)
     {
-      static const struct cli_vm_command cmd = { .name = "balloon stats", .usage = "NAME|FILE",
+      static const struct cli_vm_command cmd = { .name = "balloon stats",
+                                                 .usage = "NAME|FILE",
                                                  .help = "Prints the balloon statistics (GET /balloon/statistics)." };
       static const struct call_kind kind = { NULL, "statistics", "" };
       return call_on_vm (&cmd, argc - 1, argv + 1, "GET", "/balloon/statistics", NULL, &kind);
@@ -182,12 +186,16 @@ cmd_mmds (int argc, char **argv)
   bool patch = argc >= 2 && strcmp (argv[1], "patch") == 0;
   if (!put && !patch)
     return cli_usage_error ("mmds", "usage: %s mmds put|patch NAME|FILE DATA.json", cli_program_name);
-  static const struct cli_vm_command put_cmd = { .name = "mmds put", .usage = "NAME|FILE DATA.json",
-                                                 .help = "Replaces the MMDS contents (PUT /mmds).", .min_args = 1,
+  static const struct cli_vm_command put_cmd = { .name = "mmds put",
+                                                 .usage = "NAME|FILE DATA.json",
+                                                 .help = "Replaces the MMDS contents (PUT /mmds).",
+                                                 .min_args = 1,
                                                  .max_args = 1 };
-  static const struct cli_vm_command patch_cmd = { .name = "mmds patch", .usage = "NAME|FILE PATCH.json",
+  static const struct cli_vm_command patch_cmd = { .name = "mmds patch",
+                                                   .usage = "NAME|FILE PATCH.json",
                                                    .help = "Merges a JSON merge patch into MMDS (PATCH /mmds).",
-                                                   .min_args = 1, .max_args = 1 };
+                                                   .min_args = 1,
+                                                   .max_args = 1 };
   static const struct call_kind put_kind = { "update", NULL, "MMDS replaced" };
   static const struct call_kind patch_kind = { "update", NULL, "MMDS patched" };
   return call_on_vm (put ? &put_cmd : &patch_cmd, argc - 1, argv + 1, put ? "PUT" : "PATCH", "/mmds", file_body,
@@ -215,7 +223,8 @@ cmd_metrics (int argc, char **argv)
     }
   if (argc < 2 || strcmp (argv[1], "flush") != 0)
     return cli_usage_error ("metrics", "usage: %s metrics flush NAME|FILE", cli_program_name);
-  static const struct cli_vm_command cmd = { .name = "metrics flush", .usage = "NAME|FILE",
+  static const struct cli_vm_command cmd = { .name = "metrics flush",
+                                             .usage = "NAME|FILE",
                                              .help = "Makes Firecracker write its metrics now (FlushMetrics)." };
   static const struct call_kind kind = { "flush", NULL, "metrics flushed" };
   return call_on_vm (&cmd, argc - 1, argv + 1, "PUT", "/actions", flush_body, &kind);

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* firec-run: run one Firecracker microVM from a YAML manifest. */
 #include "config.h"
 
@@ -48,8 +49,9 @@ static const struct
 static void
 print_help (FILE *ret)
 {
-  fprintf (ret, "Usage: %s [run] FILE\n       %s COMMAND [OPTIONS] [ARGS]\n\n"
-                "Runs one Firecracker microVM from a YAML manifest.\n\nCommands:\n",
+  fprintf (ret,
+           "Usage: %s [run] FILE\n       %s COMMAND [OPTIONS] [ARGS]\n\n"
+           "Runs one Firecracker microVM from a YAML manifest.\n\nCommands:\n",
            cli_program_name, cli_program_name);
   for (size_t i = 0; i < FIREC_N_ELEMENTS (commands); i++)
     fprintf (ret, "  %-10s %s\n", commands[i].name, commands[i].summary);
@@ -85,8 +87,7 @@ cli_usage_error (const char *command, const char *fmt, ...)
   va_start (ap, fmt);
   cleanup_free char *message = firec_xvasprintf (fmt, ap);
   va_end (ap);
-  fprintf (stderr, "%s %s: %s\nTry '%s %s --help'.\n", cli_program_name, command, message, cli_program_name,
-           command);
+  fprintf (stderr, "%s %s: %s\nTry '%s %s --help'.\n", cli_program_name, command, message, cli_program_name, command);
   cli_result_error_message (message);
   return FIREC_EXIT_INVALID;
 }

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* firec-supervise: what an attached firec-run becomes once its VM runs, the
    guard that removes an attached VM whose firec-run died, and every VM's
    console keeper (console.h). It is a separate,

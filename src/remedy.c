@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The firec-run commands that fix a VM's state or an error. */
 #include "config.h"
 

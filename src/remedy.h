@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* How the command line phrases what the user can do (enum firec_remedy, set
    by the library): shared by firec-run and firec-supervise, so that the
    library never spells a command line. */

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # `make demo`: runs examples/hello.yaml through the whole main job on a machine
 # without Firecracker (it is not packaged in Debian), using the project's test
 # doubles of Firecracker and its jailer: validate, plan, run detached, status,

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # Builds a small test guest for Firecracker from Debian packages (amd64), into
 # DIR (default /tmp/firec-guest):
 #   vmlinux         the uncompressed ELF kernel Firecracker boots, taken out of

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Writes the copy of the manifest schema that firec-run compiles to validate:
 the same schema without its annotations for people (description, title,
 examples, $comment), minified. Parsing those ~30 KB of prose cost every

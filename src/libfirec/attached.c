@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #include "config.h"
 
 #include "attached.h"
@@ -355,10 +356,14 @@ int
 firec_attached_from_argv (int argc, char **argv, struct firec_attached **ret, firec_error_t *err)
 {
   static const struct option options[] = {
-    { "state-root", required_argument, NULL, 'r' }, { "name", required_argument, NULL, 'n' },
-    { "vmm", required_argument, NULL, 'v' },        { "spawned", required_argument, NULL, 's' },
-    { "lock-fd", required_argument, NULL, 'l' },    { "guard-fd", required_argument, NULL, 'g' },
-    { "console-fd", required_argument, NULL, 'c' }, { "tty", required_argument, NULL, 't' },
+    { "state-root", required_argument, NULL, 'r' },
+    { "name", required_argument, NULL, 'n' },
+    { "vmm", required_argument, NULL, 'v' },
+    { "spawned", required_argument, NULL, 's' },
+    { "lock-fd", required_argument, NULL, 'l' },
+    { "guard-fd", required_argument, NULL, 'g' },
+    { "console-fd", required_argument, NULL, 'c' },
+    { "tty", required_argument, NULL, 't' },
     { NULL, 0, NULL, 0 },
   };
   struct firec_attached *a = firec_xcalloc (1, sizeof *a);

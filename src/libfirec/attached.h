@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* An attached VM once it runs: supervised until it ends (the stop policy on a
    signal), then removed by the one teardown. firec-run hands it to the small
    firec-supervise program (same pid: the VMM stays its child, the lock stays
@@ -73,8 +74,7 @@ int firec_attached_from_argv (int argc, char **argv, struct firec_attached **ret
 /* Starts the guard (helper --guard ...) of the VM name in state_root:
    *write_fd is the pipe's only write end (CLOEXEC: it crosses to
    firec-supervise in the handoff). */
-int firec_guard_start (const char *helper, const char *state_root, const char *name, int *write_fd,
-                       firec_error_t *err);
+int firec_guard_start (const char *helper, const char *state_root, const char *name, int *write_fd, firec_error_t *err);
 /* All is done (removed, or rolled back): the guard leaves without touching
    anything. Closes *write_fd. */
 void firec_guard_release (int *write_fd);

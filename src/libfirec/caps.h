@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Capability preflight (libcap): which effective capabilities a run needs and
    which of them this process lacks, each with the reason. */
 #ifndef FIREC_CAPS_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The cgroups of a jailed VM, seen from the host: which hierarchy the jailer
    will use, the directories it makes for the VM (and the parents it makes on
    the way), the processes in them, and their removal. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The console keeper's loop (console.h): one poll over the pty's master, the
    listening socket, the attacher and the clients that have not said what they
    want yet. Nothing in it ever blocks: a VM's output is read as it comes,
@@ -18,7 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define MAX_WAITING 4    /* connections whose request line has not come yet */
+#define MAX_WAITING 4 /* connections whose request line has not come yet */
 #define REQUEST_MAX 32
 
 struct waiting

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* An attacher's side of the console (console.h): the terminal relayed to the
    keeper's connection, and the escape read from what is typed. */
 #include "config.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The console seen from a run and from clients: the pty and the socket a run
    makes, the keeper it starts, requests to the keeper, and the log read back
    (console.h). The keeper's loop is in console-keeper.c, the attacher's relay
@@ -106,7 +107,7 @@ firec_console_start_keeper (const char *helper, const char *state_dir, int dir_f
   snprintf (master_text, sizeof master_text, "%d", master);
   snprintf (socket_text, sizeof socket_text, "%d", listen_fd);
   snprintf (dir_text, sizeof dir_text, "%d", dir_fd);
-  const char *argv[] = { helper,        "--console",   "--state-dir", state_dir, "--master-fd", master_text,
+  const char *argv[] = { helper,        "--console", "--state-dir", state_dir, "--master-fd", master_text,
                          "--socket-fd", socket_text, "--dir-fd",    dir_text,  NULL };
   const int keep[] = { master, listen_fd, dir_fd };
   struct firec_spawn_opts opts = FIREC_SPAWN_OPTS_INIT;
@@ -184,8 +185,7 @@ firec_console_request (int dir_fd, const char *shown_dir, const char *request, i
   if (s < 0)
     return firec_error_set (err, errno, "cannot make a socket");
   if (connect (s, (struct sockaddr *) &sa, sizeof sa) < 0)
-    return firec_error_set (err, errno, "cannot reach the console keeper at %s/%s", shown_dir,
-                            FIREC_CONSOLE_SOCKET);
+    return firec_error_set (err, errno, "cannot reach the console keeper at %s/%s", shown_dir, FIREC_CONSOLE_SOCKET);
   cleanup_free char *line = firec_xasprintf ("%s\n", request);
   char answer[64];
   if (send (s, line, strlen (line), MSG_NOSIGNAL) < 0 || read_line (s, answer, sizeof answer, 5000) < 0)
@@ -210,8 +210,7 @@ firec_console_sync (int dir_fd, long timeout_ms)
   socket_address (dir_fd, &sa);
   cleanup_close int s = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   char answer[16];
-  if (s >= 0 && connect (s, (struct sockaddr *) &sa, sizeof sa) == 0
-      && send (s, "sync\n", 5, MSG_NOSIGNAL) == 5)
+  if (s >= 0 && connect (s, (struct sockaddr *) &sa, sizeof sa) == 0 && send (s, "sync\n", 5, MSG_NOSIGNAL) == 5)
     read_line (s, answer, sizeof answer, timeout_ms);
 }
 
@@ -365,8 +364,8 @@ copy_new (int dir_fd, const char *shown_dir, int *current, int out_fd, firec_err
 }
 
 static int
-follow (int dir_fd, const char *shown_dir, const struct firec_pidref *keeper, int inotify_fd, int *current,
-        int out_fd, firec_error_t *err)
+follow (int dir_fd, const char *shown_dir, const struct firec_pidref *keeper, int inotify_fd, int *current, int out_fd,
+        firec_error_t *err)
 {
   for (;;)
     {

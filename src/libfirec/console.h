@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The serial console of a VM, in every run mode: Firecracker's stdin, stdout
    and stderr (the guest's serial port, and Firecracker's own messages when no
    logger is set) are the slave side of a pseudo-terminal whose master a small
@@ -50,15 +51,15 @@
 
 /* The escape an attacher types: Ctrl+] then a key. */
 #define FIREC_CONSOLE_ESCAPE 0x1d
-#define FIREC_CONSOLE_ESCAPE_HELP "Ctrl+] q detaches (the VM runs on), Ctrl+] s stops the VM, Ctrl+] Ctrl+] sends Ctrl+]"
+#define FIREC_CONSOLE_ESCAPE_HELP                                                                                      \
+  "Ctrl+] q detaches (the VM runs on), Ctrl+] s stops the VM, Ctrl+] Ctrl+] sends Ctrl+]"
 
 /* ------------------------------------------------------------------ a run */
 
 /* Makes the pty (the slave raw, so that nothing is added to what the guest
    writes, and non-blocking) and the keeper's listening socket in the VM's
    state directory (dir_fd; shown_dir for messages). All CLOEXEC. */
-int firec_console_open (int dir_fd, const char *shown_dir, int *master, int *slave, int *listen_fd,
-                        firec_error_t *err);
+int firec_console_open (int dir_fd, const char *shown_dir, int *master, int *slave, int *listen_fd, firec_error_t *err);
 
 /* Starts the keeper (helper --console --state-dir STATE_DIR ...) with the
    master, the socket and the directory; *keeper is the process. It is not

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* converge: makes a running VM what its manifest says, in place, from a drift
    (drift.h) whose action is update or resume. One API call per live
    difference — PATCH /drives (a new file staged through update.c),
@@ -20,7 +21,7 @@
 /* *changed: whether anything was changed (also when a later call failed: a
    VM half updated is still changed; the record then stays, so the next apply
    sees what is left to do). */
-int firec_converge (const struct firec_plan *plan, const struct firec_vm_info *info,
-                    const struct firec_drift *drift, bool *changed, firec_error_t *err);
+int firec_converge (const struct firec_plan *plan, const struct firec_vm_info *info, const struct firec_drift *drift,
+                    bool *changed, firec_error_t *err);
 
 #endif

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #include "config.h"
 
 #include "curl-dl.h"
@@ -17,18 +18,18 @@
    package dependency on the library that FIREC_LIBCURL_SONAME names. */
 #define DLOPEN_NOTE_OWNER "FDO"
 #define DLOPEN_NOTE_TYPE 0x407c0c0a
-#define LIBCURL_NOTE                                                                                              \
-  "[{\"feature\":\"firecracker-api\",\"description\":\"Firecracker's HTTP API (run, stop and every command that "   \
+#define LIBCURL_NOTE                                                                                                   \
+  "[{\"feature\":\"firecracker-api\",\"description\":\"Firecracker's HTTP API (run, stop and every command that "      \
   "talks to a running VM)\",\"priority\":\"required\",\"soname\":[\"" FIREC_LIBCURL_SONAME "\"]}]"
 
-__attribute__ ((used, section (".note.dlopen"))) _Alignas (uint32_t) static const struct
+__attribute__ ((used, section (".note.dlopen"))) _Alignas(uint32_t) static const struct
 {
   struct
   {
     uint32_t n_namesz, n_descsz, n_type;
   } header;
   char owner[sizeof DLOPEN_NOTE_OWNER];
-  _Alignas (uint32_t) char descriptor[sizeof LIBCURL_NOTE];
+  _Alignas(uint32_t) char descriptor[sizeof LIBCURL_NOTE];
 } libcurl_dlopen_note = {
   .header = { sizeof DLOPEN_NOTE_OWNER, sizeof LIBCURL_NOTE, DLOPEN_NOTE_TYPE },
   .owner = DLOPEN_NOTE_OWNER,
@@ -40,7 +41,10 @@ static const struct firec_curl *loaded; /* &table once every symbol resolved */
 static char *load_error;                /* why not, otherwise */
 static pthread_once_t load_once = PTHREAD_ONCE_INIT;
 
-#define SYMBOL(field, name) { offsetof (struct firec_curl, field), #name }
+#define SYMBOL(field, name)                                                                                            \
+  {                                                                                                                    \
+    offsetof (struct firec_curl, field), #name                                                                         \
+  }
 
 static const struct
 {
@@ -67,8 +71,8 @@ static const struct
 };
 
 /* Every field of the table is a function pointer, filled through its offset. */
-_Static_assert (sizeof (struct firec_curl) == FIREC_N_ELEMENTS (symbols) * sizeof (void (*) (void)),
-                "every function of struct firec_curl is listed in symbols[]");
+_Static_assert(sizeof (struct firec_curl) == FIREC_N_ELEMENTS (symbols) * sizeof (void (*) (void)),
+               "every function of struct firec_curl is listed in symbols[]");
 
 static void
 load (void)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* libcurl, loaded on demand: only the commands that talk to Firecracker load it
    (see the comment at the top of fcapi.c for why, and what it costs). The
    functions fcapi.c uses are resolved once into a table; a program that starts

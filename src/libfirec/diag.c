@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #include "config.h"
 
 #include "diag.h"
@@ -116,7 +117,8 @@ format_severity (struct firec_buf *buf, const struct firec_diags *diags, enum fi
       shown++;
     }
   if (total > shown)
-    firec_buf_printf (buf, "... and %zu more %s%s\n", total - shown, severity_name (sev), total - shown == 1 ? "" : "s");
+    firec_buf_printf (buf, "... and %zu more %s%s\n", total - shown, severity_name (sev),
+                      total - shown == 1 ? "" : "s");
 }
 
 char *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Diagnostics about a manifest: every problem found in one run, each with its
    file:line:column and the JSON pointer of the field, printed sorted by position. */
 #ifndef FIREC_DIAG_H
@@ -21,7 +22,7 @@ struct firec_diag
   unsigned column; /* 1-based */
   char *path;      /* JSON pointer ("" for the document itself) */
   char *message;
-  size_t seq;      /* insertion order, so that sorting is stable */
+  size_t seq; /* insertion order, so that sorting is stable */
 };
 
 struct firec_diags
@@ -32,8 +33,7 @@ struct firec_diags
 };
 
 void firec_diags_add (struct firec_diags *diags, enum firec_severity severity, const char *file, unsigned line,
-                      unsigned column, const char *path, const char *fmt, ...)
-    __attribute__ ((format (printf, 7, 8)));
+                      unsigned column, const char *path, const char *fmt, ...) __attribute__ ((format (printf, 7, 8)));
 void firec_diags_sort (struct firec_diags *diags);
 size_t firec_diags_count (const struct firec_diags *diags, enum firec_severity severity);
 void firec_diags_release (struct firec_diags *diags);

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #include "config.h"
 
 #include "discover.h"
@@ -78,7 +79,8 @@ jailer_args_match (const char *args, size_t len, const struct firec_record *r)
   size_t pos = 0;
   for (const char *a; (a = next_arg (args, len, &pos));)
     {
-      const char *value = strcmp (a, "--id") == 0 || strcmp (a, "--chroot-base-dir") == 0 ? next_arg (args, len, &pos) : NULL;
+      const char *value
+          = strcmp (a, "--id") == 0 || strcmp (a, "--chroot-base-dir") == 0 ? next_arg (args, len, &pos) : NULL;
       if (value && a[2] == 'i')
         id = id || strcmp (value, r->name) == 0;
       else if (value)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* A VM's processes, found from the host rather than only believed from its
    record: the recorded pids (while they still started when recorded), every
    task in the cgroups the jailer made for it, and every process whose root or

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* A loaded manifest: a cJSON tree plus the source position of every node.
    cJSON has no room for user data, so positions live in a side table keyed by
    node address (open addressing; nodes are never moved once loaded). */

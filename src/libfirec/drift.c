@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #include "config.h"
 
 #include "drift.h"
@@ -75,7 +76,7 @@ item_release (struct firec_drift_item *it)
   free (it->note);
 }
 
-static void __attribute__ ((format (printf, 2, 3)))
+__attribute__ ((format (printf, 2, 3))) static void
 set_note (struct firec_drift_item *it, const char *fmt, ...)
 {
   va_list ap;
@@ -174,8 +175,8 @@ strip_annotations (cJSON *node, const char *path)
         cJSON_Delete (cJSON_DetachItemViaPointer (node, c));
       else
         {
-          cleanup_free char *sub = c->string ? firec_json_pointer_append (path, c->string)
-                                             : firec_json_pointer_append_index (path, i);
+          cleanup_free char *sub
+              = c->string ? firec_json_pointer_append (path, c->string) : firec_json_pointer_append_index (path, i);
           strip_annotations (c, sub);
         }
       c = next;
@@ -309,8 +310,8 @@ classify_balloon_statistics (struct firec_drift_item *it)
 static void
 classify (struct firec_drift_item *it, const cJSON *wanted_manifest)
 {
-  static const char *const record_only[] = { "/metadata/labels", "/metadata/annotations", "/spec/staging",
-                                             "/spec/run/start_timeout" };
+  static const char *const record_only[]
+      = { "/metadata/labels", "/metadata/annotations", "/spec/staging", "/spec/run/start_timeout" };
   for (size_t i = 0; i < FIREC_N_ELEMENTS (record_only); i++)
     if (strcmp (it->path, record_only[i]) == 0)
       {
@@ -421,8 +422,8 @@ find_by_id (const cJSON *list, const char *key, const char *id)
 /* What the VM has now differs from what is wanted: the live fact replaces
    whatever the manifests said about path. */
 static struct firec_drift_item *
-live_item (struct firec_drift *d, const char *path, const cJSON *wanted, const cJSON *actual,
-           enum firec_live_kind kind, const char *id, const char *source)
+live_item (struct firec_drift *d, const char *path, const cJSON *wanted, const cJSON *actual, enum firec_live_kind kind,
+           const char *id, const char *source)
 {
   drop_items_within (d, path);
   struct firec_drift_item *it = add_item (d, path, wanted, actual, FIREC_RECONCILE_LIVE, source);
@@ -458,9 +459,9 @@ compare_live_drives (struct firec_drift *d, const struct firec_plan *plan, const
       if (wanted_path && live_path && strcmp (wanted_path, live_path) != 0)
         {
           cleanup_free char *path = firec_xasprintf ("%s/path_on_host", s->source);
-          struct firec_drift_item *it = live_item (d, path, device_field (manifest, "drives", s, "path_on_host"),
-                                                   firec_json_member (now, "path_on_host"), FIREC_LIVE_DRIVE_PATH,
-                                                   id, "vm/config");
+          struct firec_drift_item *it
+              = live_item (d, path, device_field (manifest, "drives", s, "path_on_host"),
+                           firec_json_member (now, "path_on_host"), FIREC_LIVE_DRIVE_PATH, id, "vm/config");
           if (jailed)
             set_note (it, "actual: the file Firecracker has open, as it sees it in the jail");
         }
@@ -513,9 +514,8 @@ compare_live_balloon (struct firec_drift *d, const struct firec_plan *plan, cons
       if (wanted == actual)
         continue;
       cleanup_free char *path = firec_xasprintf ("/spec/balloon/%s", fields[k]);
-      struct firec_drift_item *it
-          = live_item (d, path, w, a, k == 0 ? FIREC_LIVE_BALLOON_TARGET : FIREC_LIVE_BALLOON_STATISTICS, NULL,
-                       "vm/config");
+      struct firec_drift_item *it = live_item (
+          d, path, w, a, k == 0 ? FIREC_LIVE_BALLOON_TARGET : FIREC_LIVE_BALLOON_STATISTICS, NULL, "vm/config");
       if (k == 1)
         {
           it->how = FIREC_RECONCILE_RESTART;
@@ -680,8 +680,8 @@ firec_drift_compute (const struct firec_plan *plan, const struct firec_vm_info *
   switch (info->state)
     {
     case FIREC_VM_STARTING:
-      return firec_error_set_kind (err, FIREC_ERR_LOCKED, 0, "%s is being started by firec-run (pid %ld)",
-                                   info->name, (long) info->holder);
+      return firec_error_set_kind (err, FIREC_ERR_LOCKED, 0, "%s is being started by firec-run (pid %ld)", info->name,
+                                   (long) info->holder);
     case FIREC_VM_DAMAGED:
       /* It may still run: nothing can be decided about it. */
       return firec_error_set_kind (err, FIREC_ERR_PRECONDITION, 0, "cannot tell what %s is: %s", info->name,

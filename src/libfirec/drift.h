@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* drift: how a VM differs from a manifest. The wanted model (and its plan) is
    compared with what the VM runs as — its record and stored manifest (record.h)
    — and with live facts from Firecracker: GET / (paused?), GET /vm/config (the
@@ -39,15 +40,15 @@ enum firec_live_kind
 
 struct firec_drift_item
 {
-  char *path;        /* JSON pointer into the manifest; "/status/state" for the VM's state */
-  cJSON *wanted;     /* NULL: absent */
-  cJSON *actual;     /* NULL: absent */
+  char *path;    /* JSON pointer into the manifest; "/status/state" for the VM's state */
+  cJSON *wanted; /* NULL: absent */
+  cJSON *actual; /* NULL: absent */
   enum firec_reconcile how;
   enum firec_live_kind live; /* LIVE only */
-  char *id;          /* the drive or interface a live change is for, else NULL */
-  const char *source; /* where actual was seen: "manifest" (the one the VM runs as), "vm/config", "mmds",
-                         "vm" (GET /), "record" */
-  char *note;        /* why it is classed so, when that needs saying; NULL */
+  char *id;                  /* the drive or interface a live change is for, else NULL */
+  const char *source;        /* where actual was seen: "manifest" (the one the VM runs as), "vm/config", "mmds",
+                                "vm" (GET /), "record" */
+  char *note;                /* why it is classed so, when that needs saying; NULL */
 };
 
 enum firec_drift_action

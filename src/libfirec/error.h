@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Errors, crun style: a function that can fail returns int (< 0 on failure) and
    takes firec_error_t *err last. The first error set wins, so rollback code can
    keep the original cause while it runs undos that fail too. */
@@ -42,8 +43,7 @@ typedef struct firec_error *firec_error_t;
 
 /* Sets *err (unless one is already set) and returns -1. When errno_value is not 0
    its strerror text is appended after ": ". */
-int firec_error_set (firec_error_t *err, int errno_value, const char *fmt, ...)
-    __attribute__ ((format (printf, 3, 4)));
+int firec_error_set (firec_error_t *err, int errno_value, const char *fmt, ...) __attribute__ ((format (printf, 3, 4)));
 int firec_error_set_kind (firec_error_t *err, enum firec_error_kind kind, int errno_value, const char *fmt, ...)
     __attribute__ ((format (printf, 4, 5)));
 int firec_error_setv (firec_error_t *err, enum firec_error_kind kind, int errno_value, const char *fmt, va_list ap)

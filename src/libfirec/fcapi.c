@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #include "config.h"
 
 #include "curl-dl.h"
@@ -334,13 +335,13 @@ build_headers (struct firec_fcapi *c)
   return 0;
 }
 
-#define SETOPT(opt, val)                                                                                          \
-  do                                                                                                              \
-    {                                                                                                             \
-      CURLcode setopt_rc_ = curl->easy_setopt (c->easy, opt, val);                                                \
-      if (setopt_rc_ != CURLE_OK)                                                                                 \
-        return firec_error_set (err, 0, "libcurl refused option %s: %s", #opt, curl->easy_strerror (setopt_rc_)); \
-    }                                                                                                             \
+#define SETOPT(opt, val)                                                                                               \
+  do                                                                                                                   \
+    {                                                                                                                  \
+      CURLcode setopt_rc_ = curl->easy_setopt (c->easy, opt, val);                                                     \
+      if (setopt_rc_ != CURLE_OK)                                                                                      \
+        return firec_error_set (err, 0, "libcurl refused option %s: %s", #opt, curl->easy_strerror (setopt_rc_));      \
+    }                                                                                                                  \
   while (0)
 
 static int configure_easy (struct firec_fcapi *c, firec_error_t *err);
@@ -496,21 +497,20 @@ transport_error (struct firec_fcapi *c, CURLcode rc, const char *method, const c
       return firec_error_set (err, 0, "%s %s on API socket %s: cannot connect (%s)", method, path, who, detail);
     }
   if (rc == CURLE_OPERATION_TIMEDOUT)
-    return firec_error_set_errno (err, ETIMEDOUT, "%s %s on API socket %s: no answer within %ld ms", method, path,
-                                  who, timeout_ms);
+    return firec_error_set_errno (err, ETIMEDOUT, "%s %s on API socket %s: no answer within %ld ms", method, path, who,
+                                  timeout_ms);
   if (rc == CURLE_GOT_NOTHING)
     return firec_error_set_errno (err, ECONNRESET, "%s %s on API socket %s: the connection closed without an answer",
                                   method, path, who);
   if (rc == CURLE_PARTIAL_FILE)
-    return firec_error_set_errno (err, EPIPE,
-                                  "%s %s on API socket %s: the connection closed in the middle of the answer", method,
-                                  path, who);
+    return firec_error_set_errno (
+        err, EPIPE, "%s %s on API socket %s: the connection closed in the middle of the answer", method, path, who);
   if (rc == CURLE_WRITE_ERROR && c->answer_too_big)
     return firec_error_set_errno (err, EFBIG, "%s %s on API socket %s: the answer is larger than %d bytes", method,
                                   path, who, FCAPI_MAX_ANSWER);
   if (rc == CURLE_WEIRD_SERVER_REPLY || rc == CURLE_UNSUPPORTED_PROTOCOL)
-    return firec_error_set_errno (err, EPROTO, "%s %s on API socket %s: malformed HTTP answer: %s", method, path,
-                                  who, detail);
+    return firec_error_set_errno (err, EPROTO, "%s %s on API socket %s: malformed HTTP answer: %s", method, path, who,
+                                  detail);
   if ((rc == CURLE_SEND_ERROR || rc == CURLE_RECV_ERROR) && os_errno)
     return firec_error_set (err, (int) os_errno, "%s %s on API socket %s: %s", method, path, who,
                             rc == CURLE_SEND_ERROR ? "cannot send" : "cannot receive");
@@ -518,8 +518,8 @@ transport_error (struct firec_fcapi *c, CURLcode rc, const char *method, const c
 }
 
 int
-firec_fcapi_request (struct firec_fcapi *c, const char *method, const char *path, const char *body,
-                     long timeout_ms, struct firec_fcapi_response *resp, firec_error_t *err)
+firec_fcapi_request (struct firec_fcapi *c, const char *method, const char *path, const char *body, long timeout_ms,
+                     struct firec_fcapi_response *resp, firec_error_t *err)
 {
   resp->status = 0;
   resp->body = NULL;
@@ -618,8 +618,8 @@ firec_fcapi_check (const char *method, const char *path, const char *body, const
 }
 
 int
-firec_fcapi_call (struct firec_fcapi *c, const char *method, const char *path, const char *body,
-                  long timeout_ms, struct firec_fcapi_response *resp, firec_error_t *err)
+firec_fcapi_call (struct firec_fcapi *c, const char *method, const char *path, const char *body, long timeout_ms,
+                  struct firec_fcapi_response *resp, firec_error_t *err)
 {
   cleanup_fcapi_response struct firec_fcapi_response own = { 0 };
   struct firec_fcapi_response *r = resp ? resp : &own;
@@ -628,12 +628,11 @@ firec_fcapi_call (struct firec_fcapi *c, const char *method, const char *path, c
   return firec_fcapi_check (method, path, body, r, err);
 }
 
-
 /* ------------------------------------------------------------------ readiness */
 
 struct dir_watch
 {
-  int ino;       /* inotify fd, or -1 when inotify is not available */
+  int ino; /* inotify fd, or -1 when inotify is not available */
   int wd;
   char *watched; /* the directory under watch */
 };
@@ -705,7 +704,7 @@ update_watch (struct dir_watch *w, const char *dir, firec_error_t *err)
 static void
 drain_inotify (int ino)
 {
-  char events[4096] __attribute__ ((aligned (__alignof__ (struct inotify_event))));
+  char events[4096] __attribute__ ((aligned (__alignof__(struct inotify_event))));
   while (ino >= 0 && read (ino, events, sizeof events) > 0)
     ;
 }
@@ -836,7 +835,8 @@ firec_fcapi_wait_ready (const char *root, const char *socket_path, pid_t pid_or_
       int stat_rc = probe_socket (root_fd, root, socket_path, &st);
       if (stat_rc < 0 && errno == ELOOP)
         {
-          firec_error_set (err, ELOOP, "Firecracker API socket %s is a symbolic link: refusing to follow it", socket_path);
+          firec_error_set (err, ELOOP, "Firecracker API socket %s is a symbolic link: refusing to follow it",
+                           socket_path);
           break;
         }
       if (stat_rc == 0 && S_ISSOCK (st.st_mode))
@@ -905,8 +905,8 @@ firec_fcapi_wait_ready (const char *root, const char *socket_path, pid_t pid_or_
           free (last_problem);
           int missing;
           free (deepest_existing (dir, &missing));
-          last_problem = missing ? firec_xasprintf ("it does not exist, nor does %s", dir)
-                                 : firec_xstrdup ("it does not exist");
+          last_problem
+              = missing ? firec_xasprintf ("it does not exist, nor does %s", dir) : firec_xstrdup ("it does not exist");
           /* Without inotify or a pidfd, look again on a short cadence. */
           wait_ms = (ino < 0 || (watch_process && pidfd < 0)) ? 50 : -1;
         }
@@ -917,7 +917,7 @@ firec_fcapi_wait_ready (const char *root, const char *socket_path, pid_t pid_or_
           if (left <= 0)
             {
               firec_error_set_errno (err, ETIMEDOUT, "Firecracker API socket %s not ready within %ld ms: %s",
-                                socket_path, timeout_ms, last_problem);
+                                     socket_path, timeout_ms, last_problem);
               break;
             }
           if (wait_ms < 0 || left < wait_ms)

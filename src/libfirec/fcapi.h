@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Firecracker's HTTP API over its Unix socket, through libcurl (loaded on the first
    request: see curl-dl.h). One request at a time; a non-idempotent one (anything but
    GET) is sent exactly once, on a connection of its own. */
@@ -48,8 +49,7 @@ firec_fcapi_closep (struct firec_fcapi **c)
    owns): the socket is opened through the jail walker (jailfs.h), never by a
    name the jail uid could swap for a symlink, and connected to through that
    open file. */
-int firec_fcapi_open_beneath (const char *root, const char *socket_path, struct firec_fcapi **ret,
-                              firec_error_t *err);
+int firec_fcapi_open_beneath (const char *root, const char *socket_path, struct firec_fcapi **ret, firec_error_t *err);
 
 void firec_fcapi_set_cancel_fd (struct firec_fcapi *c, int fd);
 
@@ -59,8 +59,8 @@ void firec_fcapi_set_cancel_fd (struct firec_fcapi *c, int fd);
    whatever its status; < 0 only when none did (refused, no socket, timeout, reset), with
    an error naming method, path and socket and errno_value set when one is known
    (ECONNREFUSED, ENOENT, ETIMEDOUT, ECONNRESET, ECANCELED ...). */
-int firec_fcapi_request (struct firec_fcapi *c, const char *method, const char *path, const char *body,
-                         long timeout_ms, struct firec_fcapi_response *resp, firec_error_t *err);
+int firec_fcapi_request (struct firec_fcapi *c, const char *method, const char *path, const char *body, long timeout_ms,
+                         struct firec_fcapi_response *resp, firec_error_t *err);
 
 /* 0 for a 2xx answer, else the error firec_fcapi_call reports (body: the
    request's, quoted in the message). */
@@ -70,8 +70,8 @@ int firec_fcapi_check (const char *method, const char *path, const char *body, c
 /* Like firec_fcapi_request, and a non-2xx answer is an error too: "PUT /boot-source {...}: Firecracker
    answered 400: <fault_message or error text, else the raw body>". resp may be NULL;
    when given it is filled in both cases. */
-int firec_fcapi_call (struct firec_fcapi *c, const char *method, const char *path, const char *body,
-                      long timeout_ms, struct firec_fcapi_response *resp, firec_error_t *err);
+int firec_fcapi_call (struct firec_fcapi *c, const char *method, const char *path, const char *body, long timeout_ms,
+                      struct firec_fcapi_response *resp, firec_error_t *err);
 
 /* The text to quote from an error answer: the string inside {"fault_message": ...} or
    {"error": ...}, else the body itself. Malloc'ed. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* hostcheck: host facts a manifest depends on, read before anything starts. */
 #include "config.h"
 

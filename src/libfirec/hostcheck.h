@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Host facts a manifest depends on that can be read before anything starts,
    each returned as a structured verdict for a preflight finding. */
 #ifndef FIREC_HOSTCHECK_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* interpret: one switch over step kinds runs exactly the records `plan` prints.
    The record is written before each side effect; a failure stops the VMM and
    hands the record to the one teardown (see interp.h). */
@@ -45,13 +46,13 @@ struct firec_vm
 
   struct firec_state state;
   int lock_fd;
-  int dir_fd; /* the VM's state directory */
+  int dir_fd;                  /* the VM's state directory */
   struct firec_record *record; /* from state.create on */
   int guard_fd;                /* attached: the write end of the guard's pipe */
 
   int root_fd;
-  int console_slave; /* Firecracker's stdin, stdout and stderr, until it is started */
-  int console_fd;    /* attached: the connection to the console keeper */
+  int console_slave;           /* Firecracker's stdin, stdout and stderr, until it is started */
+  int console_fd;              /* attached: the connection to the console keeper */
   struct firec_pidref spawned; /* the jailer, or firecracker without it */
   struct firec_pidref vmm;
   struct firec_stderr_tail *stderr_tail;
@@ -115,8 +116,7 @@ save_identity (struct firec_vm *vm, firec_error_t *err)
 static struct firec_record *
 new_record (struct firec_vm *vm)
 {
-  struct firec_record *r
-      = firec_record_new (vm->model, vm->opts.detached ? FIREC_RUN_DAEMON : vm->model->mode);
+  struct firec_record *r = firec_record_new (vm->model, vm->opts.detached ? FIREC_RUN_DAEMON : vm->model->mode);
   free (r->cgroup_dirs);
   free (r->cgroup_parents);
   r->cgroup_dirs = steal_pointer (&vm->pf.cgroup_dirs);
@@ -209,8 +209,8 @@ make_socket_dirs (struct firec_vm *vm, firec_error_t *err)
   const char *sockets[2] = { m->api_socket_host, m->vsock_socket_host };
   size_t root_len = strlen (m->vm_root);
   /* Through the walker: ".." and symlinks are refused, what it makes is chowned by fd. */
-  const struct firec_jailfs_mkdir mk = { 0700, m->jailer ? (uid_t) m->uid : (uid_t) -1,
-                                         m->jailer ? (gid_t) m->gid : (gid_t) -1 };
+  const struct firec_jailfs_mkdir mk
+      = { 0700, m->jailer ? (uid_t) m->uid : (uid_t) -1, m->jailer ? (gid_t) m->gid : (gid_t) -1 };
   for (size_t i = 0; i < FIREC_N_ELEMENTS (sockets); i++)
     {
       if (sockets[i] == NULL)
@@ -252,8 +252,7 @@ step_stage_root (struct firec_vm *vm, firec_error_t *err)
    path), so that a rollback, whenever firec-run dies, moves it back. A FIFO is
    used as it is. *may_create: the record names the output (its index). */
 static int
-clear_output_path (struct firec_vm *vm, const struct firec_file *f, bool *may_create, size_t *index,
-                   firec_error_t *err)
+clear_output_path (struct firec_vm *vm, const struct firec_file *f, bool *may_create, size_t *index, firec_error_t *err)
 {
   struct stat st;
   int kind = firec_output_inspect (f->host_path, &st);
@@ -304,8 +303,8 @@ step_stage_file (struct firec_vm *vm, const struct firec_step *step, firec_error
     {
       struct firec_staged staged = { 0 };
       struct firec_stage_known known = { vm->pf.access, vm->pf.access_count };
-      int rc = firec_stage_file (vm->root_fd, f, (uid_t) m->uid, (gid_t) m->gid, &known, vm->opts.progress, &staged,
-                                 err);
+      int rc
+          = firec_stage_file (vm->root_fd, f, (uid_t) m->uid, (gid_t) m->gid, &known, vm->opts.progress, &staged, err);
       created = staged.created_host_output;
       firec_staged_release (&staged);
       if (rc < 0)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* interpret: runs a plan's steps on the host. The VM's record (record.h) is
    written before each side effect it describes, so it always names everything
    the run has made; on any failure the VMM is stopped (SIGKILL through its

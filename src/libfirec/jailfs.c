@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #include "config.h"
 
 #include "jailfs.h"
@@ -285,8 +286,8 @@ open_or_make (int cur, const char *name, bool create, bool no_xdev, const struct
 /* Walks the first count components of parts below root_fd. *fd = -1 when one
    is missing and FIREC_JAILFS_MISSING_OK is set. */
 static int
-walk (int root_fd, const struct vm_path_parts *parts, size_t count, unsigned flags,
-      const struct firec_jailfs_mkdir *mk, int *fd, firec_error_t *err)
+walk (int root_fd, const struct vm_path_parts *parts, size_t count, unsigned flags, const struct firec_jailfs_mkdir *mk,
+      int *fd, firec_error_t *err)
 {
   static const struct firec_jailfs_mkdir default_mk = { 0700, (uid_t) -1, (gid_t) -1 };
   *fd = -1;
@@ -324,8 +325,8 @@ walk (int root_fd, const struct vm_path_parts *parts, size_t count, unsigned fla
 }
 
 int
-firec_jailfs_open_dir (int root_fd, const char *vm_path, unsigned flags, const struct firec_jailfs_mkdir *mk,
-                       int *fd, firec_error_t *err)
+firec_jailfs_open_dir (int root_fd, const char *vm_path, unsigned flags, const struct firec_jailfs_mkdir *mk, int *fd,
+                       firec_error_t *err)
 {
   *fd = -1;
   cleanup_parts struct vm_path_parts parts;
@@ -524,8 +525,8 @@ where (const struct removal *r, int dirfd, const char *name)
   size_t n = strlen (dir);
   const char *sep = *name ? "/" : "";
   if (n > 240)
-    return firec_xasprintf ("%.100s/... (%lu levels below %s) ...%s%s%s", dir, r->depth, r->what, dir + n - 100,
-                            sep, name);
+    return firec_xasprintf ("%.100s/... (%lu levels below %s) ...%s%s%s", dir, r->depth, r->what, dir + n - 100, sep,
+                            name);
   return firec_xasprintf ("%s%s%s", dir, sep, name);
 }
 
@@ -578,8 +579,8 @@ open_subdir (const struct removal *r, int dirfd, const char *name, firec_error_t
   if (other_mount)
     {
       cleanup_free char *shown = where (r, dirfd, name);
-      return firec_error_set (err, EXDEV, "%s is a mount point that could not be detached: not removing what is below it",
-                              shown);
+      return firec_error_set (err, EXDEV,
+                              "%s is a mount point that could not be detached: not removing what is below it", shown);
     }
   return steal_fd (&fd);
 }
@@ -697,8 +698,7 @@ ascend (struct removal *r, int *cur, firec_error_t *err)
     return 0;
   const char *name = r->levels[r->depth % REMEMBERED_LEVELS].name;
   struct stat st;
-  if (fstatat (parent, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && st.st_dev == cur_st.st_dev
-      && st.st_ino == cur_st.st_ino)
+  if (fstatat (parent, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && st.st_dev == cur_st.st_dev && st.st_ino == cur_st.st_ino)
     {
       if (unlinkat (parent, name, AT_REMOVEDIR) == 0)
         r->stalls = 0;
@@ -950,8 +950,7 @@ int
 firec_jailfs_remove_tree (const char *path, firec_error_t *err)
 {
   if (path == NULL || path[0] != '/')
-    return firec_error_set (err, EINVAL, "the directory to remove %s must be an absolute path",
-                            path ? path : "(null)");
+    return firec_error_set (err, EINVAL, "the directory to remove %s must be an absolute path", path ? path : "(null)");
   cleanup_free char *stripped = strip_trailing_slashes (path);
   char *slash = strrchr (stripped, '/');
   const char *base = slash + 1;

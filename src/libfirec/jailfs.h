@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* jailfs: paths inside a tree someone else controls. The jail root belongs to
    the jail uid, which is hostile: it may swap any name there for a symlink, a
    FIFO, a hard link or a tree 100000 directories deep, at any moment. So every
@@ -52,7 +53,7 @@ int firec_jailfs_open_dir (int root_fd, const char *vm_path, unsigned flags, con
                            int *fd, firec_error_t *err);
 
 /* The same for the directory holding vm_path's last component, which goes to
-   *name (malloc'ed; set with FIREC_JAILFS_MISSING_OK too). */
+ *name (malloc'ed; set with FIREC_JAILFS_MISSING_OK too). */
 int firec_jailfs_open_parent (int root_fd, const char *vm_path, unsigned flags, const struct firec_jailfs_mkdir *mk,
                               int *parent_fd, char **name, firec_error_t *err);
 
@@ -67,8 +68,7 @@ int firec_jailfs_open (int root_fd, const char *vm_path, int open_flags, unsigne
    root_fd), opened O_PATH through the walker. Connect to it as
    firec_jailfs_proc_path (fd), so that no name of the jail is followed on the
    way (a socket swapped for a symlink would send root's requests elsewhere). */
-int firec_jailfs_open_socket (int root_fd, const char *root_path, const char *host_path, int *fd,
-                              firec_error_t *err);
+int firec_jailfs_open_socket (int root_fd, const char *root_path, const char *host_path, int *fd, firec_error_t *err);
 
 /* Makes a new directory directly below dirfd, named prefix plus an
    unpredictable suffix, mode 0700, proves the one it opens is the one it made

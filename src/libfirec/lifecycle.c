@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #include "config.h"
 
 #include "lifecycle.h"
@@ -61,7 +62,7 @@ firec_vm_info_release (struct firec_vm_info *info)
   info->state_root = (struct firec_state) FIREC_STATE_INIT;
 }
 
-static void __attribute__ ((format (printf, 4, 5)))
+__attribute__ ((format (printf, 4, 5))) static void
 set_state (struct firec_vm_info *info, enum firec_vm_state state, enum firec_remedy remedy, const char *fmt, ...)
 {
   va_list ap;
@@ -140,7 +141,8 @@ judge (struct firec_vm_info *info)
     }
   if (!firec_vm_alive (info))
     {
-      set_state (info, FIREC_VM_EXITED, FIREC_REMEDY_REMOVE, "%s", r->phase == FIREC_PHASE_STOPPED ? "stopped" : "the VM has ended");
+      set_state (info, FIREC_VM_EXITED, FIREC_REMEDY_REMOVE, "%s",
+                 r->phase == FIREC_PHASE_STOPPED ? "stopped" : "the VM has ended");
       return;
     }
   cleanup_fcapi_response struct firec_fcapi_response resp = { 0 };
@@ -334,8 +336,8 @@ run_policy (const struct firec_pidref *vmm, const struct firec_record *r, bool f
 }
 
 int
-firec_vm_stop (struct firec_vm_info *info, bool force, long timeout_ms, int signal_fd,
-               const struct firec_vm_lock *how, firec_error_t *err)
+firec_vm_stop (struct firec_vm_info *info, bool force, long timeout_ms, int signal_fd, const struct firec_vm_lock *how,
+               firec_error_t *err)
 {
   if (info->state == FIREC_VM_DAMAGED)
     {
@@ -490,8 +492,9 @@ remove_locked (struct firec_vm_info *info, struct firec_record *r, bool force, i
       run_policy (&info->vmm, r, false, policy_timeout (r, 0), -1, &policy_err);
     }
   firec_pidref_done (&info->vmm);
-  enum firec_teardown_kind kind
-      = r->phase == FIREC_PHASE_RUNNING || r->phase == FIREC_PHASE_STOPPED ? FIREC_TEARDOWN_END : FIREC_TEARDOWN_ROLLBACK;
+  enum firec_teardown_kind kind = r->phase == FIREC_PHASE_RUNNING || r->phase == FIREC_PHASE_STOPPED
+                                      ? FIREC_TEARDOWN_END
+                                      : FIREC_TEARDOWN_ROLLBACK;
   return firec_teardown (&info->state_root, r, kind, lock, err);
 }
 
@@ -512,7 +515,8 @@ firec_vm_remove (struct firec_vm_info *info, bool force, const struct firec_mode
         return -1;
       *removed = true;
     }
-  cleanup_record struct firec_record *r = info->record ? steal_pointer (&info->record) : substitute_record (info, model);
+  cleanup_record struct firec_record *r
+      = info->record ? steal_pointer (&info->record) : substitute_record (info, model);
   if (!leaves_something (info, r))
     {
       remove_lone_lock (info);

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* A VM from the outside: what its record and the host say about it (status,
    ps), and the operations on it after InstanceStart (stop, kill, rm, and API
    calls on a running VM). A recorded pid is trusted only while it still
@@ -23,9 +24,9 @@ enum firec_vm_state
   FIREC_VM_STARTING, /* a firec-run is starting it now */
   FIREC_VM_RUNNING,
   FIREC_VM_PAUSED,
-  FIREC_VM_EXITED,   /* recorded, the VM has ended (or was stopped); `rm` removes what is left */
-  FIREC_VM_STALE,    /* left by a firec-run that died; `rm` removes it */
-  FIREC_VM_DAMAGED,  /* its record cannot be read; `rm` removes what the host shows */
+  FIREC_VM_EXITED,  /* recorded, the VM has ended (or was stopped); `rm` removes what is left */
+  FIREC_VM_STALE,   /* left by a firec-run that died; `rm` removes it */
+  FIREC_VM_DAMAGED, /* its record cannot be read; `rm` removes what the host shows */
 };
 
 struct firec_vm_info
@@ -42,7 +43,10 @@ struct firec_vm_info
   enum firec_remedy remedy;    /* what the user can do about that state (its argument: name) */
 };
 
-#define FIREC_VM_INFO_INIT { .vmm = FIREC_PIDREF_NULL, .state_root = FIREC_STATE_INIT }
+#define FIREC_VM_INFO_INIT                                                                                             \
+  {                                                                                                                    \
+    .vmm = FIREC_PIDREF_NULL, .state_root = FIREC_STATE_INIT                                                           \
+  }
 
 const char *firec_vm_state_name (enum firec_vm_state state);
 

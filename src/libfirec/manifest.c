@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Manifest validation: the schema first, then the rules Firecracker enforces at
    run time that a JSON Schema cannot express, so that `validate` catches them
    in CI instead of a failed start on the host. */
@@ -23,9 +24,9 @@ struct checker
   size_t errors;
 };
 
-static void __attribute__ ((format (printf, 5, 6)))
-check_diag (struct checker *c, enum firec_severity severity, const cJSON *node, const char *pointer,
-            const char *fmt, ...)
+__attribute__ ((format (printf, 5, 6))) static void
+check_diag (struct checker *c, enum firec_severity severity, const cJSON *node, const char *pointer, const char *fmt,
+            ...)
 {
   struct firec_mark m;
   firec_doc_get_mark (c->doc, node, &m, NULL);
@@ -144,7 +145,7 @@ static void
 check_snapshot_exclusions (struct checker *c, const cJSON *spec)
 {
   static const char *const boot_path[] = {
-    "boot-source", "machine-config", "drives", "network-interfaces", "pmem",
+    "boot-source", "machine-config", "drives",  "network-interfaces", "pmem",
     "vsock",       "balloon",        "entropy", "mmds-config",        "memory-hotplug",
   };
   if (firec_json_member (spec, "snapshot") == NULL)
@@ -197,8 +198,8 @@ check_machine_config (struct checker *c, const cJSON *spec)
   const cJSON *vcpus = firec_json_member (mc, "vcpu_count");
   if (true_member (mc, "smt") && cJSON_IsNumber (vcpus) && vcpus->valuedouble != 1
       && ((long long) vcpus->valuedouble) % 2 != 0)
-    check_error (c, vcpus, "/spec/machine-config/vcpu_count",
-                 "with smt: true, vcpu_count must be 1 or even (got %.0f)", vcpus->valuedouble);
+    check_error (c, vcpus, "/spec/machine-config/vcpu_count", "with smt: true, vcpu_count must be 1 or even (got %.0f)",
+                 vcpus->valuedouble);
   const char *huge = firec_json_string (mc, "huge_pages");
   const cJSON *mem = firec_json_member (mc, "mem_size_mib");
   if (huge && strcmp (huge, "None") != 0 && cJSON_IsNumber (mem) && ((long long) mem->valuedouble) % 2 != 0)
@@ -224,8 +225,8 @@ check_balloon (struct checker *c, const cJSON *spec)
   double memory = number_member (mc, "mem_size_mib", 128);
   if (cJSON_IsNumber (amount) && amount->valuedouble > memory)
     check_error (c, amount, "/spec/balloon/amount_mib",
-                 "a balloon of %.0f MiB is larger than the guest's memory, %.0f MiB%s", amount->valuedouble,
-                 memory, mc ? "" : " (Firecracker's default: machine-config is left out)");
+                 "a balloon of %.0f MiB is larger than the guest's memory, %.0f MiB%s", amount->valuedouble, memory,
+                 mc ? "" : " (Firecracker's default: machine-config is left out)");
 }
 
 /* MemoryHotplugConfig::validate (vmm_config/memory_hotplug.rs): the schema has
@@ -242,11 +243,9 @@ check_memory_hotplug (struct checker *c, const cJSON *spec)
   unsigned long long block_mib = (unsigned long long) number_member (hotplug, "block_size_mib", 2);
   unsigned long long slot_mib = (unsigned long long) number_member (hotplug, "slot_size_mib", 128);
   if (cJSON_IsNumber (block) && block_mib > 0 && (block_mib & (block_mib - 1)) != 0)
-    check_error (c, block, "/spec/memory-hotplug/block_size_mib", "block_size_mib %llu is not a power of 2",
-                 block_mib);
+    check_error (c, block, "/spec/memory-hotplug/block_size_mib", "block_size_mib %llu is not a power of 2", block_mib);
   if (block_mib > 0 && slot_mib % block_mib != 0)
-    check_error (c, slot ? slot : hotplug,
-                 slot ? "/spec/memory-hotplug/slot_size_mib" : "/spec/memory-hotplug",
+    check_error (c, slot ? slot : hotplug, slot ? "/spec/memory-hotplug/slot_size_mib" : "/spec/memory-hotplug",
                  "slot_size_mib %llu%s is not a multiple of block_size_mib %llu", slot_mib,
                  slot ? "" : " (the default)", block_mib);
   if (cJSON_IsNumber (total) && slot_mib > 0 && (unsigned long long) total->valuedouble % slot_mib != 0)
@@ -262,13 +261,11 @@ check_snapshot_memory (struct checker *c, const cJSON *spec)
   const cJSON *snapshot = firec_json_member (spec, "snapshot");
   const cJSON *huge = firec_json_member (snapshot, "huge_pages");
   const char *backend = firec_json_string (firec_json_member (snapshot, "mem_backend"), "backend_type");
-  bool from_file
-      = firec_json_member (snapshot, "mem_file_path") || (backend && strcmp (backend, "File") == 0);
+  bool from_file = firec_json_member (snapshot, "mem_file_path") || (backend && strcmp (backend, "File") == 0);
   if (cJSON_IsString (huge) && strcmp (huge->valuestring, "2M") == 0 && from_file)
-    check_error (
-        c, huge, "/spec/snapshot/huge_pages",
-        "huge_pages 2M needs mem_backend {backend_type: Uffd}: Firecracker does not map hugetlbfs memory "
-        "from a file");
+    check_error (c, huge, "/spec/snapshot/huge_pages",
+                 "huge_pages 2M needs mem_backend {backend_type: Uffd}: Firecracker does not map hugetlbfs memory "
+                 "from a file");
 }
 
 /* Longer durations would not fit firec-run's timers; a start timeout of 0 would
@@ -282,12 +279,10 @@ check_duration (struct checker *c, const cJSON *node, const char *pointer, bool 
   /* The schema's Duration pattern reports what is not digits and a unit. */
   const char *text = node->valuestring, *unit = text + strspn (text, "0123456789");
   if (unit == text
-      || !(strcmp (unit, "ms") == 0 || strcmp (unit, "s") == 0 || strcmp (unit, "m") == 0
-           || strcmp (unit, "h") == 0))
+      || !(strcmp (unit, "ms") == 0 || strcmp (unit, "s") == 0 || strcmp (unit, "m") == 0 || strcmp (unit, "h") == 0))
     return;
   if (!firec_duration_ms (text, &ms))
-    check_error (c, node, pointer, "%s is longer than a year, the longest duration firec-run takes",
-                 node->valuestring);
+    check_error (c, node, pointer, "%s is longer than a year, the longest duration firec-run takes", node->valuestring);
   else if (ms == 0 && !may_be_zero)
     check_error (c, node, pointer, "a start timeout of %s leaves the VM no time to start", node->valuestring);
 }
@@ -349,8 +344,7 @@ check_staging_keys (struct checker *c, const cJSON *spec)
         c->errors++;
       }
   for (const cJSON *k = cJSON_IsObject (pmem_modes) ? pmem_modes->child : NULL; k; k = k->next)
-    if (is_firecracker_id (k->string)
-        && !has_item_with_id (firec_json_member (spec, "pmem"), "id", k->string, false))
+    if (is_firecracker_id (k->string) && !has_item_with_id (firec_json_member (spec, "pmem"), "id", k->string, false))
       {
         cleanup_free char *pointer = firec_json_pointer_append ("/spec/staging/pmem", k->string);
         struct firec_mark key;
@@ -387,10 +381,9 @@ firec_api_body_limit (long long http_api_max_payload_size, long long mmds_size_l
       *which = "firecracker.mmds_size_limit";
       return mmds_size_limit;
     }
-  *which = http_api_max_payload_size > 0
-               ? "firecracker.http_api_max_payload_size, the largest API request body"
-               : "Firecracker's default largest API request body; raise "
-                 "firecracker.http_api_max_payload_size";
+  *which = http_api_max_payload_size > 0 ? "firecracker.http_api_max_payload_size, the largest API request body"
+                                         : "Firecracker's default largest API request body; raise "
+                                           "firecracker.http_api_max_payload_size";
   return payload;
 }
 
@@ -400,18 +393,17 @@ check_request_bodies (struct checker *c, const cJSON *spec)
   const cJSON *fc = firec_json_member (spec, "firecracker");
   long long payload = (long long) number_member (fc, "http_api_max_payload_size", 0);
   const char *which;
-  long long limit
-      = firec_api_body_limit (payload, (long long) number_member (fc, "mmds_size_limit", 0), &which);
+  long long limit = firec_api_body_limit (payload, (long long) number_member (fc, "mmds_size_limit", 0), &which);
   const cJSON *data = firec_json_member (firec_json_member (spec, "mmds"), "data");
   size_t size;
   if (cJSON_IsObject (data) && (size = json_size (data)) > (size_t) limit)
-    check_error (c, data, "/spec/mmds/data", "the MMDS data is %zu bytes as JSON, more than the %lld of %s",
-                 size, limit, which);
+    check_error (c, data, "/spec/mmds/data", "the MMDS data is %zu bytes as JSON, more than the %lld of %s", size,
+                 limit, which);
   const cJSON *cpu = firec_json_member (spec, "cpu-config");
   limit = firec_api_body_limit (payload, 0, &which);
   if (cJSON_IsObject (cpu) && (size = json_size (cpu)) > (size_t) limit)
-    check_error (c, cpu, "/spec/cpu-config",
-                 "the CPU template is %zu bytes as JSON, more than the %lld of %s", size, limit, which);
+    check_error (c, cpu, "/spec/cpu-config", "the CPU template is %zu bytes as JSON, more than the %lld of %s", size,
+                 limit, which);
 }
 
 /* ------------------------------------------------------------------ custom CPU templates */
@@ -446,17 +438,16 @@ check_cpu_number (struct checker *c, const cJSON *node, const char *pointer, uns
 }
 
 static void
-check_cpu_template_list (struct checker *c, const cJSON *template, const char *list,
-                         const char *const *fields, const unsigned *bits)
+check_cpu_template_list (struct checker *c, const cJSON *template, const char *list, const char *const *fields,
+                         const unsigned *bits)
 {
   const cJSON *items = firec_json_member (template, list);
   size_t i = 0;
   for (const cJSON *item = cJSON_IsArray (items) ? items->child : NULL; item; item = item->next, i++)
     for (size_t f = 0; fields[f]; f++)
       {
-        cleanup_free char *pointer = fields[f][0]
-                                         ? firec_xasprintf ("/spec/cpu-config/%s/%zu/%s", list, i, fields[f])
-                                         : firec_xasprintf ("/spec/cpu-config/%s/%zu", list, i);
+        cleanup_free char *pointer = fields[f][0] ? firec_xasprintf ("/spec/cpu-config/%s/%zu/%s", list, i, fields[f])
+                                                  : firec_xasprintf ("/spec/cpu-config/%s/%zu", list, i);
         check_cpu_number (c, fields[f][0] ? firec_json_member (item, fields[f]) : item, pointer, bits[f]);
       }
 }
@@ -491,8 +482,7 @@ struct arch_evidence
 };
 
 static void
-note_arch (struct checker *c, struct arch_evidence *first, const cJSON *node, const char *pointer,
-           bool aarch64)
+note_arch (struct checker *c, struct arch_evidence *first, const cJSON *node, const char *pointer, bool aarch64)
 {
   if (node == NULL)
     return;
@@ -505,9 +495,8 @@ note_arch (struct checker *c, struct arch_evidence *first, const cJSON *node, co
     return;
   struct firec_mark mark;
   firec_doc_get_mark (c->doc, first->node, &mark, NULL);
-  check_error (
-      c, node, pointer, "this is for %s only, but %s (line %u) is for %s only: no Firecracker takes both",
-      aarch64 ? "aarch64" : "x86_64", first->pointer, mark.line, first->aarch64 ? "aarch64" : "x86_64");
+  check_error (c, node, pointer, "this is for %s only, but %s (line %u) is for %s only: no Firecracker takes both",
+               aarch64 ? "aarch64" : "x86_64", first->pointer, mark.line, first->aarch64 ? "aarch64" : "x86_64");
 }
 
 static void
@@ -519,8 +508,7 @@ check_architecture (struct checker *c, const cJSON *spec)
   note_arch (c, &first, cJSON_IsTrue (smt) ? smt : NULL, "/spec/machine-config/smt", false);
   const cJSON *template = firec_json_member (mc, "cpu_template");
   if (cJSON_IsString (template) && strcmp (template->valuestring, "None") != 0)
-    note_arch (c, &first, template, "/spec/machine-config/cpu_template",
-               strcmp (template->valuestring, "V1N1") == 0);
+    note_arch (c, &first, template, "/spec/machine-config/cpu_template", strcmp (template->valuestring, "V1N1") == 0);
   static const struct
   {
     const char *key;
@@ -651,8 +639,7 @@ check_boot_args (struct checker *c, const cJSON *spec)
   size_t size = boot_args_size (args->valuestring);
   if (size > KERNEL_CMDLINE_MAX_BYTES)
     {
-      check_error (c, args, pointer,
-                   "boot_args is %zu bytes; Firecracker's kernel command line holds at most %d", size,
+      check_error (c, args, pointer, "boot_args is %zu bytes; Firecracker's kernel command line holds at most %d", size,
                    KERNEL_CMDLINE_MAX_BYTES);
       return;
     }
@@ -674,12 +661,11 @@ check_boot_args (struct checker *c, const cJSON *spec)
   for (size_t i = 0; i < devices; i++)
     on_x86_64 += strlen (" virtio_mmio.device=4K@0xd0000000:") + (5 + i < 10 ? 1 : 2);
   if (on_x86_64 > KERNEL_CMDLINE_MAX_BYTES)
-    check_warning (
-        c, args, pointer,
-        "boot_args is %zu bytes; on x86_64 Firecracker also appends%s a \"virtio_mmio.device=4K@0x...:IRQ\" "
-        "for each virtio device (%zu here) and, from 1.13, \"pci=off\": %zu bytes there, over the %d its "
-        "kernel command line holds",
-        size, root[0] ? " the root device's arguments," : "", devices, on_x86_64, KERNEL_CMDLINE_MAX_BYTES);
+    check_warning (c, args, pointer,
+                   "boot_args is %zu bytes; on x86_64 Firecracker also appends%s a \"virtio_mmio.device=4K@0x...:IRQ\" "
+                   "for each virtio device (%zu here) and, from 1.13, \"pci=off\": %zu bytes there, over the %d its "
+                   "kernel command line holds",
+                   size, root[0] ? " the root device's arguments," : "", devices, on_x86_64, KERNEL_CMDLINE_MAX_BYTES);
 }
 
 /* ------------------------------------------------------------------ network */
@@ -699,11 +685,10 @@ check_interface_name (struct checker *c, const cJSON *dev, const char *pointer)
     check_error (c, dev, pointer, "\"%s\" is %zu bytes long; Linux interface names hold at most 15", name,
                  strlen (name));
   else if (strchr (name, '\xA0'))
-    check_error (
-        c, dev, pointer,
-        "\"%s\" holds the byte 0xA0 (part of a UTF-8 character such as \"\xC3\xA0\"), which Linux takes "
-        "for a space in interface names",
-        name);
+    check_error (c, dev, pointer,
+                 "\"%s\" holds the byte 0xA0 (part of a UTF-8 character such as \"\xC3\xA0\"), which Linux takes "
+                 "for a space in interface names",
+                 name);
 }
 
 static void
@@ -817,14 +802,14 @@ socket_paths_for (const cJSON *manifest, const char *vm_root_path, struct socket
       return;
     }
   const char *base = firec_json_string (jailer, "chroot_base_dir");
-  ret->host = firec_xstrjoin (base ? base : "/srv/jailer", "/", exec_name_of (spec), "/", name, "/root",
-                              vm_root_path, NULL);
+  ret->host
+      = firec_xstrjoin (base ? base : "/srv/jailer", "/", exec_name_of (spec), "/", name, "/root", vm_root_path, NULL);
   ret->bound = firec_xstrdup (vm_root_path);
 }
 
 static void
-check_socket_path (struct checker *c, const char *vm_root_path, const cJSON *at, const char *pointer,
-                   const char *what, bool bound)
+check_socket_path (struct checker *c, const char *vm_root_path, const cJSON *at, const char *pointer, const char *what,
+                   bool bound)
 {
   struct socket_paths paths;
   socket_paths_for (c->doc->root, vm_root_path, &paths);
@@ -886,17 +871,15 @@ check_reserved (struct checker *c, const cJSON *spec, const cJSON *at, const str
       size_t n = strlen (reserved[r]);
       if (strncmp (path, reserved[r], n) == 0 && (path[n] == '/' || path[n] == '\0'))
         {
-          check_error (
-              c, at, s->pointer,
-              "%s is inside %s, where firec-run and the jailer put the VM's files; use a path under /run",
-              path, reserved[r]);
+          check_error (c, at, s->pointer,
+                       "%s is inside %s, where firec-run and the jailer put the VM's files; use a path under /run",
+                       path, reserved[r]);
           return;
         }
     }
   if (strcmp (path, "/run") == 0)
     {
-      check_error (c, at, s->pointer,
-                   "/run is the directory the jailer creates for sockets; use a path under it");
+      check_error (c, at, s->pointer, "/run is the directory the jailer creates for sockets; use a path under it");
       return;
     }
   if (cJSON_IsFalse (firec_json_member (firec_json_member (spec, "jailer"), "enabled")))
@@ -905,9 +888,8 @@ check_reserved (struct checker *c, const cJSON *spec, const cJSON *at, const str
   size_t n = strlen (exec_name);
   if (path[0] == '/' && strncmp (path + 1, exec_name, n) == 0
       && (path[1 + n] == '\0' || strcmp (path + 1 + n, ".pid") == 0))
-    check_error (c, at, s->pointer,
-                 "%s is where the jailer puts its copy of %s or its pid file; use a path under /run", path,
-                 exec_name);
+    check_error (c, at, s->pointer, "%s is where the jailer puts its copy of %s or its pid file; use a path under /run",
+                 path, exec_name);
 }
 
 /* Guest-initiated vsock connections to port P go to <uds_path>_P. */
@@ -937,11 +919,10 @@ check_vm_root_paths (struct checker *c, const cJSON *spec)
                               : fc                 ? "/spec/firecracker"
                                                    : "/spec");
   const cJSON *vsock = firec_json_member (firec_json_member (spec, "vsock"), "uds_path");
-  const cJSON *override = firec_json_member (
-      firec_json_member (firec_json_member (spec, "snapshot"), "vsock_override"), "uds_path");
+  const cJSON *override
+      = firec_json_member (firec_json_member (firec_json_member (spec, "snapshot"), "vsock_override"), "uds_path");
   const cJSON *vsock_paths[] = { vsock, override };
-  static const char *const vsock_pointers[]
-      = { "/spec/vsock/uds_path", "/spec/snapshot/vsock_override/uds_path" };
+  static const char *const vsock_pointers[] = { "/spec/vsock/uds_path", "/spec/snapshot/vsock_override/uds_path" };
   for (size_t i = 0; i < FIREC_N_ELEMENTS (vsock_paths); i++)
     if (cJSON_IsString (vsock_paths[i]))
       {
@@ -954,15 +935,14 @@ check_vm_root_paths (struct checker *c, const cJSON *spec)
       }
   const cJSON *drives = firec_json_member (spec, "drives");
   size_t i = 0;
-  for (const cJSON *d = cJSON_IsArray (drives) ? drives->child : NULL;
-       d && count < FIREC_N_ELEMENTS (sockets); d = d->next, i++)
+  for (const cJSON *d = cJSON_IsArray (drives) ? drives->child : NULL; d && count < FIREC_N_ELEMENTS (sockets);
+       d = d->next, i++)
     {
       const cJSON *socket = firec_json_member (d, "socket");
       if (!cJSON_IsString (socket))
         continue;
-      sockets[count] = (struct vm_root_socket){ .node = socket,
-                                                .path = socket->valuestring,
-                                                .what = "vhost-user socket" };
+      sockets[count]
+          = (struct vm_root_socket){ .node = socket, .path = socket->valuestring, .what = "vhost-user socket" };
       snprintf (sockets[count++].pointer, sizeof sockets[0].pointer, "/spec/drives/%zu/socket", i);
     }
 
@@ -1020,8 +1000,8 @@ struct host_files
 };
 
 static void
-add_host_file (struct host_files *files, const cJSON *node, const char *pointer, const char *list,
-               size_t index, bool writable, bool output)
+add_host_file (struct host_files *files, const cJSON *node, const char *pointer, const char *list, size_t index,
+               bool writable, bool output)
 {
   if (!cJSON_IsString (node) || node->valuestring[0] == '\0')
     return;
@@ -1034,8 +1014,7 @@ add_host_file (struct host_files *files, const cJSON *node, const char *pointer,
 }
 
 static void
-add_listed_files (struct host_files *files, const cJSON *list, const char *list_pointer,
-                  const char *read_only_field)
+add_listed_files (struct host_files *files, const cJSON *list, const char *list_pointer, const char *read_only_field)
 {
   size_t i = 0;
   for (const cJSON *item = cJSON_IsArray (list) ? list->child : NULL; item; item = item->next, i++)
@@ -1069,16 +1048,15 @@ collect_host_files (const cJSON *spec, struct host_files *files)
   };
   for (size_t i = 0; i < FIREC_N_ELEMENTS (singles); i++)
     if (!singles[i].output)
-      add_host_file (files,
-                     firec_json_member (firec_json_member (spec, singles[i].section), singles[i].field),
+      add_host_file (files, firec_json_member (firec_json_member (spec, singles[i].section), singles[i].field),
                      singles[i].pointer, NULL, 0, false, false);
   add_host_file (files, firec_json_member (firec_json_member (snapshot, "mem_backend"), "backend_path"),
                  "/spec/snapshot/mem_backend/backend_path", NULL, 0, false, false);
   add_host_file (files, firec_json_member (spec, "cpu-config"), "/spec/cpu-config", NULL, 0, false, false);
   add_host_file (files, firec_json_member (firec_json_member (fc, "seccomp"), "filter"),
                  "/spec/firecracker/seccomp/filter", NULL, 0, false, false);
-  const cJSON *binaries[] = { firec_json_member (fc, "binary"),
-                              firec_json_member (firec_json_member (spec, "jailer"), "binary") };
+  const cJSON *binaries[]
+      = { firec_json_member (fc, "binary"), firec_json_member (firec_json_member (spec, "jailer"), "binary") };
   static const char *const binary_pointers[] = { "/spec/firecracker/binary", "/spec/jailer/binary" };
   for (size_t i = 0; i < FIREC_N_ELEMENTS (binaries); i++)
     if (cJSON_IsString (binaries[i]) && strchr (binaries[i]->valuestring, '/'))
@@ -1089,8 +1067,7 @@ collect_host_files (const cJSON *spec, struct host_files *files)
   /* Outputs last: a conflict is reported at the output, the likelier mistake. */
   for (size_t i = 0; i < FIREC_N_ELEMENTS (singles); i++)
     if (singles[i].output)
-      add_host_file (files,
-                     firec_json_member (firec_json_member (spec, singles[i].section), singles[i].field),
+      add_host_file (files, firec_json_member (firec_json_member (spec, singles[i].section), singles[i].field),
                      singles[i].pointer, NULL, 0, false, true);
 }
 
@@ -1151,8 +1128,8 @@ jail_dir_of (const cJSON *manifest)
   if (cJSON_IsFalse (firec_json_member (jailer, "enabled")) || name == NULL)
     return NULL;
   const char *base = firec_json_string (jailer, "chroot_base_dir");
-  cleanup_free char *joined = firec_xstrjoin (base && base[0] == '/' ? base : "/srv/jailer", "/",
-                                              exec_name_of (spec), "/", name, NULL);
+  cleanup_free char *joined
+      = firec_xstrjoin (base && base[0] == '/' ? base : "/srv/jailer", "/", exec_name_of (spec), "/", name, NULL);
   return firec_path_normalize (joined);
 }
 
@@ -1167,10 +1144,9 @@ check_outside_jail (struct checker *c, const struct host_files *files)
       if (strncmp (f->path, jail, n) == 0 && (f->path[n] == '/' || f->path[n] == '\0'))
         {
           cleanup_free char *pointer = host_file_pointer (f);
-          check_error (
-              c, f->node, pointer,
-              "%s is inside %s, this VM's jail directory, which firec-run builds and removes with the VM",
-              f->node->valuestring, jail);
+          check_error (c, f->node, pointer,
+                       "%s is inside %s, this VM's jail directory, which firec-run builds and removes with the VM",
+                       f->node->valuestring, jail);
         }
     }
 }
@@ -1200,18 +1176,17 @@ check_file_identity (struct checker *c, const cJSON *spec)
             const struct host_file *a = &files.items[j];
             if (!(a->output || b->output || a->writable || b->writable) || strcmp (a->path, b->path) != 0)
               continue;
-            const char *why
-                = a->output && b->output ? "two outputs cannot share a file"
-                  : a->output || b->output
-                      ? "an output must not be an input of the same VM: Firecracker writes it from its "
-                        "first byte"
-                      : "a file the guest writes backs one device only (read-only files may be shared)";
+            const char *why = a->output && b->output ? "two outputs cannot share a file"
+                              : a->output || b->output
+                                  ? "an output must not be an input of the same VM: Firecracker writes it from its "
+                                    "first byte"
+                                  : "a file the guest writes backs one device only (read-only files may be shared)";
             struct firec_mark first;
             firec_doc_get_mark (c->doc, a->node, &first, NULL);
             cleanup_free char *a_pointer = host_file_pointer (a);
             cleanup_free char *b_pointer = host_file_pointer (b);
-            check_error (c, b->node, b_pointer, "%s is also %s (line %u, column %u): %s",
-                         b->node->valuestring, a_pointer, first.line, first.column, why);
+            check_error (c, b->node, b_pointer, "%s is also %s (line %u, column %u): %s", b->node->valuestring,
+                         a_pointer, first.line, first.column, why);
             break;
           }
       }
@@ -1229,7 +1204,8 @@ firec_manifest_check_semantics (const struct firec_doc *doc, struct firec_diags 
     return 0;
   bool snapshot = firec_json_member (spec, "snapshot") != NULL;
   check_unique_ids (&c, firec_json_member (spec, "drives"), "/spec/drives", "drive_id", "drive_id");
-  check_unique_ids (&c, firec_json_member (spec, "network-interfaces"), "/spec/network-interfaces", "iface_id", "iface_id");
+  check_unique_ids (&c, firec_json_member (spec, "network-interfaces"), "/spec/network-interfaces", "iface_id",
+                    "iface_id");
   check_unique_ids (&c, firec_json_member (spec, "pmem"), "/spec/pmem", "id", "pmem id");
   check_unique_ids (&c, firec_json_member (firec_json_member (spec, "snapshot"), "drives"), "/spec/snapshot/drives",
                     "drive_id", "drive_id");

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The manifest: validation (schema, then Firecracker's rules that a schema cannot
    say) of a loaded document. */
 #ifndef FIREC_MANIFEST_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The resolved model of one microVM: what validate proved, with defaults applied,
    ${VAR} expanded, host paths made absolute and every derived name decided, so
    that lowering, render and the interpreter never re-derive anything. */
@@ -33,9 +34,9 @@ enum firec_file_role
   FIREC_FILE_SNAPSHOT_STATE,
   FIREC_FILE_SNAPSHOT_MEMORY,
   FIREC_FILE_UFFD_SOCKET, /* a page-fault handler's socket: linked or bind-mounted, for Firecracker to connect to */
-  FIREC_FILE_LOG,     /* output: created on the host, then staged like a read-write drive */
-  FIREC_FILE_METRICS, /* output */
-  FIREC_FILE_SERIAL,  /* output */
+  FIREC_FILE_LOG,         /* output: created on the host, then staged like a read-write drive */
+  FIREC_FILE_METRICS,     /* output */
+  FIREC_FILE_SERIAL,      /* output */
 };
 
 struct firec_file
@@ -48,8 +49,8 @@ struct firec_file
   char *pointer;   /* JSON pointer of the field in the manifest, e.g. /spec/drives/0/path_on_host */
   char *where;     /* "vm.yaml:14:21: /spec/drives/0/path_on_host", for errors about the file */
   enum firec_staging_mode mode;
-  bool writable;   /* the guest (or Firecracker) writes it: writes must reach host_path */
-  bool output;     /* Firecracker creates/writes it: firec-run creates it on the host first */
+  bool writable; /* the guest (or Firecracker) writes it: writes must reach host_path */
+  bool output;   /* Firecracker creates/writes it: firec-run creates it on the host first */
 };
 
 /* A host file firec-run reads itself, as data, when it builds the plan (the MMDS
@@ -67,12 +68,12 @@ struct firec_data_file
 struct firec_tap
 {
   char *iface_id;
-  char *name;    /* host_dev_name */
-  char *step_id; /* "net.tap.eth0" */
-  char *pointer; /* /spec/network-interfaces/0/host_dev_name */
-  char *where;   /* "vm.yaml:20:22: /spec/network-interfaces/0/host_dev_name" */
-  unsigned mtu;  /* spec.tap.<iface_id>.mtu; 0: the kernel's */
-  char *bridge;  /* spec.tap.<iface_id>.bridge, or NULL */
+  char *name;          /* host_dev_name */
+  char *step_id;       /* "net.tap.eth0" */
+  char *pointer;       /* /spec/network-interfaces/0/host_dev_name */
+  char *where;         /* "vm.yaml:20:22: /spec/network-interfaces/0/host_dev_name" */
+  unsigned mtu;        /* spec.tap.<iface_id>.mtu; 0: the kernel's */
+  char *bridge;        /* spec.tap.<iface_id>.bridge, or NULL */
   char *options_where; /* "vm.yaml:31:7: /spec/tap/eth0", or NULL without an entry */
 };
 
@@ -88,7 +89,7 @@ struct firec_binary
   ino_t ino;
   off_t size;
   struct timespec mtime, ctime; /* a new file may reuse a freed inode number */
-  char *where;   /* "vm.yaml:31:13: /spec/firecracker/binary", for errors about it */
+  char *where;                  /* "vm.yaml:31:13: /spec/firecracker/binary", for errors about it */
 };
 
 enum firec_run_mode
@@ -127,10 +128,10 @@ struct firec_model
 
   /* firecracker */
   struct firec_binary firecracker_binary;
-  char *exec_name;          /* basename of the resolved binary: the jailer names the jail after it */
-  char *api_socket_vm;      /* as Firecracker sees it */
+  char *exec_name;     /* basename of the resolved binary: the jailer names the jail after it */
+  char *api_socket_vm; /* as Firecracker sees it */
   char *api_socket_host;
-  char *vsock_socket_host;  /* NULL without vsock */
+  char *vsock_socket_host; /* NULL without vsock */
   enum firec_seccomp seccomp;
   bool boot_timer;
   long long http_api_max_payload_size; /* 0: not given */
@@ -141,12 +142,12 @@ struct firec_model
   struct firec_binary jailer_binary;
   unsigned long uid, gid;
   char *chroot_base_dir;
-  char *jail_dir;  /* <chroot_base_dir>/<exec_name>/<name>: removed on cleanup */
-  char *vm_root;   /* the VM's "/": <jail_dir>/root, or <state_dir>/root without the jailer */
+  char *jail_dir; /* <chroot_base_dir>/<exec_name>/<name>: removed on cleanup */
+  char *vm_root;  /* the VM's "/": <jail_dir>/root, or <state_dir>/root without the jailer */
   char *netns;
   bool daemonize;
   bool new_pid_ns;
-  char **cgroups;  /* "file=value", NULL-terminated, sorted by file */
+  char **cgroups;     /* "file=value", NULL-terminated, sorted by file */
   int cgroup_version; /* 1 or 2 ("auto": the host's, decided when resolving) */
   char *parent_cgroup;
   char **resource_limits; /* "name=value", NULL-terminated */
@@ -174,7 +175,7 @@ struct firec_model
   /* machine-config.huge_pages: 2M (booting): the host's pool must hold the guest memory */
   unsigned long huge_page_kib; /* 2048, or 0 */
   unsigned long long mem_size_mib;
-  char *huge_pages_where;      /* "vm.yaml:9:17: /spec/machine-config/huge_pages" */
+  char *huge_pages_where; /* "vm.yaml:9:17: /spec/machine-config/huge_pages" */
 };
 
 void firec_model_free (struct firec_model *model);

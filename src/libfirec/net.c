@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* TAP devices through rtnetlink and the tun driver (see net.h).
 
    libmnl builds and parses the netlink messages: the nested attributes of a
@@ -129,8 +130,10 @@ firec_net_open (const char *netns, struct firec_net **ret, firec_error_t *err)
         }
       if (ioctl (net->ns_fd, NS_GET_NSTYPE) != CLONE_NEWNET)
         {
-          firec_error_set_errno (err, EINVAL, "%s is not a network namespace (make one with `ip netns add NAME`: "
-                                 "/var/run/netns/NAME)", netns);
+          firec_error_set_errno (err, EINVAL,
+                                 "%s is not a network namespace (make one with `ip netns add NAME`: "
+                                 "/var/run/netns/NAME)",
+                                 netns);
           firec_net_close (net);
           return -1;
         }
@@ -213,9 +216,9 @@ on_error (const struct nlmsghdr *nlh, void *arg)
   if (nlh->nlmsg_flags & NLM_F_ACK_TLVS)
     {
       const struct nlattr *attr;
-      mnl_attr_for_each (attr, nlh, offset)
-      if (mnl_attr_get_type (attr) == NLMSGERR_ATTR_MSG && mnl_attr_validate (attr, MNL_TYPE_NUL_STRING) == 0)
-        snprintf (x->extack, sizeof x->extack, "%s", mnl_attr_get_str (attr));
+      mnl_attr_for_each (attr, nlh, offset) if (mnl_attr_get_type (attr) == NLMSGERR_ATTR_MSG
+                                                && mnl_attr_validate (attr, MNL_TYPE_NUL_STRING) == 0)
+          snprintf (x->extack, sizeof x->extack, "%s", mnl_attr_get_str (attr));
     }
   return x->error ? MNL_CB_ERROR : MNL_CB_STOP;
 }
@@ -264,8 +267,8 @@ exchange (struct firec_net *net, struct nlmsghdr *nlh, struct exchange *x)
 }
 
 /* The error of a failed exchange, in the kernel's words when it gave some. */
-static int
-exchange_error (const struct exchange *x, firec_error_t *err, const char *fmt, ...) __attribute__ ((format (printf, 3, 4)));
+static int exchange_error (const struct exchange *x, firec_error_t *err, const char *fmt, ...)
+    __attribute__ ((format (printf, 3, 4)));
 
 static int
 exchange_error (const struct exchange *x, firec_error_t *err, const char *fmt, ...)
@@ -409,8 +412,7 @@ firec_net_link (struct firec_net *net, const char *name, int ifindex, struct fir
 /* ------------------------------------------------------------------ changing links */
 
 int
-firec_net_tap_create (struct firec_net *net, const char *name, uid_t uid, gid_t gid, int *ifindex,
-                      firec_error_t *err)
+firec_net_tap_create (struct firec_net *net, const char *name, uid_t uid, gid_t gid, int *ifindex, firec_error_t *err)
 {
   cleanup_close int tun = -1;
   if (open_in_ns (net, open_tun, "/dev/net/tun", &tun, err) < 0)
@@ -424,8 +426,8 @@ firec_net_tap_create (struct firec_net *net, const char *name, uid_t uid, gid_t 
   if (ioctl (tun, TUNSETIFF, &ifr) < 0)
     {
       if (errno == EBUSY)
-        return firec_error_set_errno (err, EEXIST, "cannot create the TAP %s in %s: a device of that name exists",
-                                      name, net->shown);
+        return firec_error_set_errno (err, EEXIST, "cannot create the TAP %s in %s: a device of that name exists", name,
+                                      net->shown);
       return firec_error_set (err, errno, "cannot create the TAP %s in %s", name, net->shown);
     }
   if (ioctl (tun, TUNSETOWNER, (unsigned long) uid) < 0 || ioctl (tun, TUNSETGROUP, (unsigned long) gid) < 0)

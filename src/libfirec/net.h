@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Host TAP devices: looked at, created and removed through rtnetlink and the
    tun driver's ioctls, in the host's network namespace or in a named one
    (jailer.netns). firec-run never runs `ip`: no child process, the kernel's
@@ -18,16 +19,16 @@ struct firec_link
   bool exists;
   int ifindex;
   char name[IFNAMSIZ];
-  char kind[32];    /* IFLA_INFO_KIND: "tun", "veth", "bridge", ...; "" for a device without one (a NIC, lo) */
+  char kind[32]; /* IFLA_INFO_KIND: "tun", "veth", "bridge", ...; "" for a device without one (a NIC, lo) */
   unsigned mtu;
-  int master;       /* ifindex of the bridge (or bond...) it is attached to, 0 */
+  int master; /* ifindex of the bridge (or bond...) it is attached to, 0 */
   bool up;
   /* tun devices only (kind "tun", with the tun attributes of Linux >= 4.15): */
   bool tun_known;
-  bool tap;         /* IFF_TAP, else a TUN (layer 3) device */
+  bool tap; /* IFF_TAP, else a TUN (layer 3) device */
   bool multi_queue;
   bool persist;
-  unsigned queues;  /* attached files: > 0 while a process (a VMM) has it open */
+  unsigned queues; /* attached files: > 0 while a process (a VMM) has it open */
   bool has_owner, has_group;
   uid_t owner;
   gid_t group;

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The systemd notification protocol (sd_notify(3)), written directly: one
    datagram per message to $NOTIFY_SOCKET, no libsystemd dependency. */
 #ifndef FIREC_NOTIFY_H

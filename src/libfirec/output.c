@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #include "config.h"
 
 #include "output.h"
@@ -48,7 +49,7 @@ open_dir (const char *path, const char **name, firec_error_t *err)
 {
   const char *slash = strrchr (path, '/');
   *name = slash ? slash + 1 : path;
-  cleanup_free char *dir = slash == NULL ? firec_xstrdup (".")
+  cleanup_free char *dir = slash == NULL   ? firec_xstrdup (".")
                            : slash == path ? firec_xstrdup ("/")
                                            : firec_xstrndup (path, (size_t) (slash - path));
   int fd = open (dir, O_PATH | O_DIRECTORY | O_CLOEXEC);

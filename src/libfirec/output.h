@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Host output files — log_path, metrics_path, serial_out_path — and the one
    rule for them: an output never overwrites data.
 

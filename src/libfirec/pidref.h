@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* A process handle that cannot name the wrong process: the pid, a pidfd opened
    while the process was known to be the one meant, and its start time (systemd's
    PidRef is the model). Signals go through the pidfd; a pid that was reused by
@@ -17,7 +18,10 @@ struct firec_pidref
   unsigned long long start_time; /* clock ticks since boot (/proc/PID/stat field 22) */
 };
 
-#define FIREC_PIDREF_NULL { .pid = 0, .fd = -1, .start_time = 0 }
+#define FIREC_PIDREF_NULL                                                                                              \
+  {                                                                                                                    \
+    .pid = 0, .fd = -1, .start_time = 0                                                                                \
+  }
 
 /* Opens pid when it is alive (not a zombie) and, when start_time is not 0,
    started then. Returns 1 with *ret set, 0 when there is no such process (or it

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* lower: the resolved model becomes the ordered steps the interpreter runs.
    Order follows Firecracker's rules: logger and metrics first; mmds-config after
    the interfaces it names; MMDS data before InstanceStart; for a snapshot load,
@@ -38,7 +39,7 @@ strv_add (struct strv *v, const char *s)
   v->items[v->count] = NULL;
 }
 
-static void __attribute__ ((format (printf, 2, 3)))
+__attribute__ ((format (printf, 2, 3))) static void
 strv_addf (struct strv *v, const char *fmt, ...)
 {
   va_list ap;
@@ -185,8 +186,7 @@ pointer_target (cJSON *root, const char *relative)
       memcpy (token, p, n);
       token[n] = '\0';
       p += n;
-      node = cJSON_IsArray (node) ? cJSON_GetArrayItem (node, atoi (token))
-                                  : firec_json_member (node, token);
+      node = cJSON_IsArray (node) ? cJSON_GetArrayItem (node, atoi (token)) : firec_json_member (node, token);
     }
   return node;
 }
@@ -247,19 +247,19 @@ read_json_file (const struct firec_data_file *f, const char *what, cJSON **ret, 
   if (firec_read_regular_file (f->host_path, DATA_FILE_MAX_BYTES, &text, &len, &type) < 0)
     {
       if (type != 0)
-        return firec_error_set_kind (err, FIREC_ERR_INVALID, 0, "%s: the %s %s is %s, not a regular file",
-                                     f->where, what, f->host_path, firec_file_type_name (type));
+        return firec_error_set_kind (err, FIREC_ERR_INVALID, 0, "%s: the %s %s is %s, not a regular file", f->where,
+                                     what, f->host_path, firec_file_type_name (type));
       if (errno == EFBIG)
-        return firec_error_set_kind (err, FIREC_ERR_INVALID, 0, "%s: the %s %s is larger than %u MiB",
-                                     f->where, what, f->host_path, DATA_FILE_MAX_BYTES >> 20);
+        return firec_error_set_kind (err, FIREC_ERR_INVALID, 0, "%s: the %s %s is larger than %u MiB", f->where, what,
+                                     f->host_path, DATA_FILE_MAX_BYTES >> 20);
       return firec_error_set_kind (err, FIREC_ERR_INVALID, errno, "%s: cannot read the %s %s", f->where, what,
                                    f->host_path);
     }
   const char *end = NULL;
   *ret = cJSON_ParseWithLengthOpts (text, len, &end, 0);
   if (*ret == NULL)
-    return firec_error_set_kind (err, FIREC_ERR_INVALID, 0, "%s: the %s %s is not valid JSON (near byte %td)",
-                                 f->where, what, f->host_path, end ? end - text : 0);
+    return firec_error_set_kind (err, FIREC_ERR_INVALID, 0, "%s: the %s %s is not valid JSON (near byte %td)", f->where,
+                                 what, f->host_path, end ? end - text : 0);
   return 0;
 }
 
@@ -280,8 +280,7 @@ check_body_size (const struct firec_data_file *f, const char *what, const cJSON 
 }
 
 static struct firec_step *
-add_request (struct builder *b, const char *id, const char *method, const char *path, const char *source,
-             cJSON *body)
+add_request (struct builder *b, const char *id, const char *method, const char *path, const char *source, cJSON *body)
 {
   struct firec_step *s = add_step (b, FIREC_STEP_API_REQUEST, id, source);
   s->method = firec_arena_strdup (&b->plan->strings, method);
@@ -366,18 +365,16 @@ add_mmds_data (struct builder *b)
     {
       const struct firec_data_file *f = &b->model->mmds_data_file;
       const char *which;
-      long long limit
-          = firec_api_body_limit (b->model->http_api_max_payload_size, b->model->mmds_size_limit, &which);
+      long long limit = firec_api_body_limit (b->model->http_api_max_payload_size, b->model->mmds_size_limit, &which);
       if (read_json_file (f, "MMDS data file", &body, b->err) < 0)
         return -1;
       if (!cJSON_IsObject (body))
         {
           cJSON_Delete (body);
-          return firec_error_set_kind (
-              b->err, FIREC_ERR_INVALID, 0,
-              "%s: the MMDS data file %s must hold a JSON object (Firecracker's MMDS store "
-              "is one)",
-              f->where, file);
+          return firec_error_set_kind (b->err, FIREC_ERR_INVALID, 0,
+                                       "%s: the MMDS data file %s must hold a JSON object (Firecracker's MMDS store "
+                                       "is one)",
+                                       f->where, file);
         }
       if (check_body_size (f, "MMDS data file", body, limit, which, b->err) < 0)
         {
@@ -632,8 +629,7 @@ add_configuration (struct builder *b)
   add_section_request (b, "mmds-config", "/mmds/config");
   if (add_mmds_data (b) < 0)
     return -1;
-  struct firec_step *s = add_request (b, "api.action.InstanceStart", "PUT", "/actions", NULL,
-                                      cJSON_CreateObject ());
+  struct firec_step *s = add_request (b, "api.action.InstanceStart", "PUT", "/actions", NULL, cJSON_CreateObject ());
   cJSON_AddStringToObject (s->body, "action_type", "InstanceStart");
   return 0;
 }
@@ -679,9 +675,9 @@ version_needed (const cJSON *instance, const cJSON *annotation)
     return annotation->valuestring;
   const char *field = cJSON_GetStringValue (cJSON_GetObjectItemCaseSensitive (annotation, "field"));
   const cJSON *values = cJSON_GetObjectItemCaseSensitive (annotation, "values");
-  const char *value = cJSON_IsString (instance) ? cJSON_GetStringValue (
-                          cJSON_GetObjectItemCaseSensitive (values, instance->valuestring))
-                                                : NULL;
+  const char *value = cJSON_IsString (instance)
+                          ? cJSON_GetStringValue (cJSON_GetObjectItemCaseSensitive (values, instance->valuestring))
+                          : NULL;
   return newer_version (field, value);
 }
 
@@ -839,7 +835,7 @@ firec_step_kind_name (enum firec_step_kind kind)
    when shown, never when planning: the interpreter runs the data, and `apply`
    plans every manifest although one already running shows nothing. */
 
-static void __attribute__ ((format (printf, 2, 3)))
+__attribute__ ((format (printf, 2, 3))) static void
 set_text (char **field, const char *fmt, ...)
 {
   va_list ap;
@@ -887,8 +883,7 @@ jail_check_prose (const struct firec_model *m, struct firec_step_prose *ret, str
 {
   if (m->jailer)
     {
-      set_text (&ret->description, "check that %s exists and that %s is not in use", m->chroot_base_dir,
-                m->jail_dir);
+      set_text (&ret->description, "check that %s exists and that %s is not in use", m->chroot_base_dir, m->jail_dir);
       strv_add (touches, m->jail_dir);
     }
   else
@@ -904,8 +899,7 @@ stage_file_prose (const struct firec_model *m, const struct firec_file *f, struc
 {
   if (!m->jailer)
     {
-      set_text (&ret->description, "create %s anew (an existing file moved aside to %s.1)", f->host_path,
-                f->host_path);
+      set_text (&ret->description, "create %s anew (an existing file moved aside to %s.1)", f->host_path, f->host_path);
       strv_add (touches, f->host_path);
       set_text (&ret->undo, "remove %s and move the earlier files back (a start that fails)", f->host_path);
       return;
@@ -918,8 +912,8 @@ stage_file_prose (const struct firec_model *m, const struct firec_file *f, struc
       return;
     }
   strv_add (touches, f->host_path);
-  set_text (&ret->undo, "remove %s%s; a start that fails also removes %s and moves the earlier files back",
-            m->vm_root, f->vm_path, f->host_path);
+  set_text (&ret->undo, "remove %s%s; a start that fails also removes %s and moves the earlier files back", m->vm_root,
+            f->vm_path, f->host_path);
 }
 
 static void
@@ -944,8 +938,7 @@ network_check_prose (const struct firec_model *m, struct firec_step_prose *ret, 
 }
 
 static void
-tap_prose (const struct firec_model *m, const struct firec_tap *t, struct firec_step_prose *ret,
-           struct strv *touches)
+tap_prose (const struct firec_model *m, const struct firec_tap *t, struct firec_step_prose *ret, struct strv *touches)
 {
   struct firec_buf how = { 0 };
   cleanup_free char *user = tap_user (m);
@@ -978,8 +971,7 @@ spawn_prose (const struct firec_model *m, struct firec_step_prose *ret, struct s
     }
   else
     {
-      set_text (&ret->description, "start firecracker directly (no jailer), its API socket in %s",
-                m->vm_root);
+      set_text (&ret->description, "start firecracker directly (no jailer), its API socket in %s", m->vm_root);
       strv_add (touches, m->api_socket_host);
       ret->undo = firec_xstrdup ("stop firecracker (SIGKILL through its pidfd), reap it");
     }
@@ -995,10 +987,9 @@ firec_step_prose (const struct firec_plan *plan, const struct firec_step *s, str
   switch (s->kind)
     {
     case FIREC_STEP_PREFLIGHT_CAPS:
-      ret->description
-          = firec_xstrdup ("check the effective capabilities the jailer needs (CAP_SYS_ADMIN, CAP_MKNOD, "
-                           "CAP_SETUID, CAP_SETGID, CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_FOWNER, CAP_KILL, "
-                           "CAP_SYS_RESOURCE)");
+      ret->description = firec_xstrdup ("check the effective capabilities the jailer needs (CAP_SYS_ADMIN, CAP_MKNOD, "
+                                        "CAP_SETUID, CAP_SETGID, CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_FOWNER, CAP_KILL, "
+                                        "CAP_SYS_RESOURCE)");
       break;
     case FIREC_STEP_PREFLIGHT_KVM:
       kvm_prose (m, ret, &touches);
@@ -1007,8 +998,7 @@ firec_step_prose (const struct firec_plan *plan, const struct firec_step *s, str
       binaries_prose (plan, ret, &touches);
       break;
     case FIREC_STEP_PREFLIGHT_SOURCES:
-      ret->description
-          = firec_xstrdup ("check that every input file is readable and every output file can be created");
+      ret->description = firec_xstrdup ("check that every input file is readable and every output file can be created");
       for (size_t i = 0; i < m->file_count; i++)
         strv_add (&touches, m->files[i].host_path);
       break;
@@ -1027,8 +1017,8 @@ firec_step_prose (const struct firec_plan *plan, const struct firec_step *s, str
       set_text (&ret->undo, "remove %s", m->state_dir);
       break;
     case FIREC_STEP_STAGE_JAIL:
-      set_text (&ret->description,
-                m->jailer ? "create the jail root %s" : "create the private run directory %s", m->vm_root);
+      set_text (&ret->description, m->jailer ? "create the jail root %s" : "create the private run directory %s",
+                m->vm_root);
       strv_add (&touches, root);
       set_text (&ret->undo, "remove %s and everything in it", root);
       break;

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* lower: model -> plan. The plan is data, an ordered array of typed steps; `plan`
    prints it and the interpreter runs exactly these records. */
 #ifndef FIREC_PLAN_H
@@ -37,18 +38,18 @@ enum firec_step_kind
 struct firec_step
 {
   enum firec_step_kind kind;
-  char *id;          /* stable: "stage.drive.rootfs", "api.put.machine-config" */
-  char *source;      /* JSON pointer of the manifest part the step comes from, or NULL */
-  char *min_version; /* oldest Firecracker that accepts this step ("1.14"), NULL for any */
+  char *id;                   /* stable: "stage.drive.rootfs", "api.put.machine-config" */
+  char *source;               /* JSON pointer of the manifest part the step comes from, or NULL */
+  char *min_version;          /* oldest Firecracker that accepts this step ("1.14"), NULL for any */
   char **min_version_reasons; /* NULL-terminated: the fields that need min_version */
 
-  char **argv;                    /* SPAWN: NULL-terminated */
-  char *method;                   /* API_REQUEST */
-  char *path;                     /* API_REQUEST */
-  cJSON *body;                    /* API_REQUEST: NULL for none */
-  const struct firec_file *file;  /* STAGE_FILE: points into the model */
-  const struct firec_tap *tap;    /* NET_TAP: points into the model */
-  char *expect_state;             /* API_CONFIRM: "Running" or "Paused" */
+  char **argv;                   /* SPAWN: NULL-terminated */
+  char *method;                  /* API_REQUEST */
+  char *path;                    /* API_REQUEST */
+  cJSON *body;                   /* API_REQUEST: NULL for none */
+  const struct firec_file *file; /* STAGE_FILE: points into the model */
+  const struct firec_tap *tap;   /* NET_TAP: points into the model */
+  char *expect_state;            /* API_CONFIRM: "Running" or "Paused" */
 };
 
 struct firec_plan
@@ -56,8 +57,8 @@ struct firec_plan
   const struct firec_model *model; /* borrowed */
   struct firec_step *steps;
   size_t count;
-  char *min_firecracker_version;   /* the maximum over the steps; "1.5" when nothing newer is needed */
-  struct firec_arena strings;      /* every string of the steps: ~100 per plan, one free */
+  char *min_firecracker_version; /* the maximum over the steps; "1.5" when nothing newer is needed */
+  struct firec_arena strings;    /* every string of the steps: ~100 per plan, one free */
 };
 
 /* Lowers a model. Reads the files the manifest names as data (mmds data_file,
@@ -82,8 +83,7 @@ struct firec_step_prose
   char **touches; /* NULL-terminated: host paths or resources the step changes or reads */
   char *undo;     /* what undoing it does; NULL when there is nothing to undo */
 };
-void firec_step_prose (const struct firec_plan *plan, const struct firec_step *step,
-                       struct firec_step_prose *ret);
+void firec_step_prose (const struct firec_plan *plan, const struct firec_step *step, struct firec_step_prose *ret);
 void firec_step_prose_release (struct firec_step_prose *prose);
 
 /* The step with this id ("api.put.mmds"), or NULL. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #include "config.h"
 
 #include "preflight.h"
@@ -65,7 +66,7 @@ firec_preflight_release (struct firec_preflight *pf)
   memset (pf, 0, sizeof *pf);
 }
 
-static void __attribute__ ((format (printf, 4, 0)))
+__attribute__ ((format (printf, 4, 0))) static void
 add_finding (struct firec_preflight *pf, const struct firec_step *step, bool locked, const char *fmt, va_list ap)
 {
   pf->findings = firec_xrealloc (pf->findings, (pf->finding_count + 1) * sizeof *pf->findings);
@@ -106,8 +107,8 @@ check_caps (struct firec_preflight *pf, const struct firec_step *step)
       if (getrlimit (resource, &lim) == 0 && lim.rlim_max != RLIM_INFINITY && want > lim.rlim_max)
         raise = true;
     }
-  struct firec_caps_needs needs = { .jailer = true, .netns = m->netns != NULL, .cgroups = m->cgroups[0] != NULL,
-                                    .raise_rlimits = raise };
+  struct firec_caps_needs needs
+      = { .jailer = true, .netns = m->netns != NULL, .cgroups = m->cgroups[0] != NULL, .raise_rlimits = raise };
   if (firec_caps_check (&needs, &missing, &err) < 0)
     {
       fail (pf, step, "%s", err->message);
@@ -512,8 +513,8 @@ collect_identities (struct firec_preflight *pf, const struct source *sources, si
   const struct firec_model *m = pf->plan->model;
   for (size_t i = 0; i < n; i++)
     if (sources[i].found)
-      add_identity (pf, sources[i].file->where, sources[i].file->host_path, &sources[i].st,
-                    use_of (m, &sources[i]), sources[i].file->output);
+      add_identity (pf, sources[i].file->where, sources[i].file->host_path, &sources[i].st, use_of (m, &sources[i]),
+                    sources[i].file->output);
   const struct firec_data_file *data[] = { &m->mmds_data_file, &m->cpu_config_file };
   for (size_t i = 0; i < FIREC_N_ELEMENTS (data); i++)
     {
@@ -560,8 +561,7 @@ check_same_files (struct firec_preflight *pf, const struct firec_step *step)
 /* Two outputs that will be one new file (a symbolic link in a directory's
    path): compared by directory and name. */
 static void
-check_output_places (struct firec_preflight *pf, const struct firec_step *step, const struct source *sources,
-                     size_t n)
+check_output_places (struct firec_preflight *pf, const struct firec_step *step, const struct source *sources, size_t n)
 {
   for (size_t k = 0; k < n; k++)
     for (size_t j = 0; j < k; j++)
@@ -575,15 +575,14 @@ check_output_places (struct firec_preflight *pf, const struct firec_step *step, 
         struct stat sa, sb;
         if (strcmp (na, nb) == 0 && stat (da, &sa) == 0 && stat (db, &sb) == 0 && sa.st_dev == sb.st_dev
             && sa.st_ino == sb.st_ino)
-          fail (pf, step, "%s: %s is the same file as %s (%s): two outputs cannot share a file", b->where,
-                b->host_path, a->where, a->host_path);
+          fail (pf, step, "%s: %s is the same file as %s (%s): two outputs cannot share a file", b->where, b->host_path,
+                a->where, a->host_path);
       }
 }
 
 /* Moving an output's earlier files aside must not move a file the VM uses. */
 static void
-check_aside_chains (struct firec_preflight *pf, const struct firec_step *step, const struct source *sources,
-                    size_t n)
+check_aside_chains (struct firec_preflight *pf, const struct firec_step *step, const struct source *sources, size_t n)
 {
   for (size_t i = 0; i < n; i++)
     {
@@ -695,8 +694,8 @@ other_vm_conflicts (const struct firec_preflight *pf)
                                             "writes is used by no other (read-only sharing is fine)",
                                             f->where, f->path, names[v], who, how,
                                             f->use == FIREC_USE_OUTPUT_ASIDE ? "move it aside"
-                                            : writes (f->use)                 ? "write it"
-                                                                              : "read it");
+                                            : writes (f->use)                ? "write it"
+                                                                             : "read it");
           found[count] = NULL;
         }
     }
@@ -773,8 +772,7 @@ check_jail (struct firec_preflight *pf, const struct firec_step *step)
       firec_cgroup_dirs (m, &pf->cgroup_dirs, &pf->cgroup_parents);
       struct stat st;
       if (stat (m->chroot_base_dir, &st) < 0 || !S_ISDIR (st.st_mode))
-        fail (pf, step,
-              "the chroot base %s does not exist (spec.jailer.chroot_base_dir); create it with `mkdir -p %s`",
+        fail (pf, step, "the chroot base %s does not exist (spec.jailer.chroot_base_dir); create it with `mkdir -p %s`",
               m->chroot_base_dir, m->chroot_base_dir);
     }
   else
@@ -867,26 +865,31 @@ check_existing_tap (struct firec_preflight *pf, const struct firec_step *step, c
     fail (pf, step, "%s: %s is a TUN (layer 3) device, not a TAP: remove it (`%s`) and firec-run creates a TAP",
           t->where, t->name, delete);
   else if (link->multi_queue)
-    fail (pf, step, "%s: %s is a multi-queue TAP, which Firecracker's single-queue open refuses (EINVAL): remove "
+    fail (pf, step,
+          "%s: %s is a multi-queue TAP, which Firecracker's single-queue open refuses (EINVAL): remove "
           "it (`%s`) and firec-run creates one, or make it with `%s`",
           t->where, t->name, delete, recreate);
   else if (link->queues)
     {
       cleanup_free char *holders = firec_net_tap_holders (t->name);
-      fail (pf, step, "%s: %s is in use: a process has it open (%s), another VM perhaps; Firecracker could not "
+      fail (pf, step,
+            "%s: %s is in use: a process has it open (%s), another VM perhaps; Firecracker could not "
             "open it (EBUSY): stop that process, or choose another host_dev_name",
             t->where, t->name, holders ? holders : "its link has carrier");
     }
-  else if (!user->any && ((link->has_owner && link->owner != user->uid) || (link->has_group && link->group != user->gid)))
+  else if (!user->any
+           && ((link->has_owner && link->owner != user->uid) || (link->has_group && link->group != user->gid)))
     {
       cleanup_free char *owner = owner_text (link);
-      fail (pf, step, "%s: %s (%s) cannot be opened by the VM's uid:gid %lu:%lu (Firecracker would fail with "
+      fail (pf, step,
+            "%s: %s (%s) cannot be opened by the VM's uid:gid %lu:%lu (Firecracker would fail with "
             "\"Operation not permitted\"): remove it (`%s`) and firec-run creates one for the VM, or give it to the "
             "VM: `%s && %s`",
             t->where, t->name, owner, (unsigned long) user->uid, (unsigned long) user->gid, delete, delete, recreate);
     }
   if (t->mtu && link->mtu != t->mtu)
-    fail (pf, step, "%s: the existing TAP %s has MTU %u, not the %u asked: set it (`ip link set %s mtu %u`) or "
+    fail (pf, step,
+          "%s: the existing TAP %s has MTU %u, not the %u asked: set it (`ip link set %s mtu %u`) or "
           "leave out mtu; firec-run changes nothing on a TAP it did not create",
           t->options_where, t->name, link->mtu, t->mtu, t->name, t->mtu);
 }
@@ -907,7 +910,8 @@ check_bridge (struct firec_preflight *pf, const struct firec_step *step, struct 
     fail (pf, step, "%s: %s is not a bridge (a %s device)", t->options_where, t->bridge,
           bridge.kind[0] ? bridge.kind : "plain");
   else if (tap->exists && tap->master != bridge.ifindex)
-    fail (pf, step, "%s: the existing TAP %s is not on the bridge %s: attach it (`ip link set %s master %s`) or "
+    fail (pf, step,
+          "%s: the existing TAP %s is not on the bridge %s: attach it (`ip link set %s master %s`) or "
           "leave out bridge; firec-run changes nothing on a TAP it did not create",
           t->options_where, t->name, t->bridge, t->name, t->bridge);
 }

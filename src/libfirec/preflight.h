@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* preflight: everything knowable from the host before the first change —
    capabilities, /dev/kvm, the binaries and their versions, the source files and
    what the jail's uid may do with them, the cgroups, and whether the VM or its

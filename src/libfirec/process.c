@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #include "config.h"
 
 #include "process.h"
@@ -309,13 +310,13 @@ struct spawn_plan
   int stdio_src[3]; /* -1: leave closed */
   int *keep;        /* sorted, unique */
   size_t n_keep;
-  int base;         /* above every fd named here, where sources are parked */
+  int base; /* above every fd named here, where sources are parked */
   int report_fd;
   pid_t parent;
-  unsigned max_fd;  /* for the fcntl (2) loop when close_range is missing */
+  unsigned max_fd; /* for the fcntl (2) loop when close_range is missing */
 };
 
-static void __attribute__ ((noreturn))
+__attribute__ ((noreturn)) static void
 child_fail (int report_fd, enum spawn_step step, int errno_value)
 {
   struct spawn_report rep = { .step = (int32_t) step, .errno_value = errno_value };
@@ -352,7 +353,7 @@ seal_fd_range (unsigned lo, unsigned hi, unsigned max_fd)
   return 0;
 }
 
-static void __attribute__ ((noreturn))
+__attribute__ ((noreturn)) static void
 child_run (const struct spawn_plan *plan)
 {
   const struct firec_spawn_opts *opts = plan->opts;
@@ -460,7 +461,10 @@ pid_t
 firec_clone_vfork (int (*fn) (void *), void *arg)
 {
   /* The child's own stack; ours stays untouched while it runs. */
-  enum { STACK_SIZE = 256 * 1024 };
+  enum
+  {
+    STACK_SIZE = 256 * 1024
+  };
   void *stack = mmap (NULL, STACK_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
   if (stack == MAP_FAILED)
     return -1;
@@ -521,7 +525,8 @@ firec_spawn (const struct firec_spawn_opts *opts, pid_t *pid, int *pidfd, firec_
       else if (fd == FIREC_SPAWN_FD_INHERIT)
         fd = fd_is_open (i) ? i : -1;
       else if (!fd_is_open (fd))
-        return firec_error_set_errno (err, EBADF, "cannot execute %s: fd %d given for its fd %d is not open", exe, fd, i);
+        return firec_error_set_errno (err, EBADF, "cannot execute %s: fd %d given for its fd %d is not open", exe, fd,
+                                      i);
       plan.stdio_src[i] = fd;
       if (fd > highest)
         highest = fd;
@@ -533,7 +538,7 @@ firec_spawn (const struct firec_spawn_opts *opts, pid_t *pid, int *pidfd, firec_
       int fd = opts->keep_fds[i];
       if (fd < 3)
         return firec_error_set_errno (err, EINVAL, "cannot execute %s: fd %d cannot be kept (stdio is set apart)", exe,
-                                fd);
+                                      fd);
       if (!fd_is_open (fd))
         return firec_error_set_errno (err, EBADF, "cannot execute %s: fd %d to keep is not open", exe, fd);
       keep[i] = fd;
@@ -595,8 +600,7 @@ firec_spawn (const struct firec_spawn_opts *opts, pid_t *pid, int *pidfd, firec_
     case SPAWN_STEP_EXEC:
       return firec_error_set (err, rep.errno_value, "cannot execute %s", exe);
     case SPAWN_STEP_CHDIR:
-      return firec_error_set (err, rep.errno_value, "cannot execute %s: cannot change to directory %s", exe,
-                              opts->cwd);
+      return firec_error_set (err, rep.errno_value, "cannot execute %s: cannot change to directory %s", exe, opts->cwd);
     case SPAWN_STEP_FDS:
       return firec_error_set (err, rep.errno_value, "cannot execute %s: cannot set up its file descriptors", exe);
     case SPAWN_STEP_SETPGID:
@@ -733,7 +737,7 @@ firec_read_pid_file_watch (int dirfd, const char *name, long timeout_ms, int wri
         return firec_error_set_errno (err, ECANCELED, "interrupted while waiting for pid file %s", name);
       if (ino >= 0)
         {
-          char events[4096] __attribute__ ((aligned (__alignof__ (struct inotify_event))));
+          char events[4096] __attribute__ ((aligned (__alignof__(struct inotify_event))));
           while (read (ino, events, sizeof events) > 0)
             ;
         }
@@ -760,7 +764,7 @@ firec_process_start_time (pid_t pid, unsigned long long *ticks, firec_error_t *e
     {
       if (errno == ENOENT || errno == ESRCH)
         return firec_error_set_errno (err, ESRCH, "cannot read the start time of process %d: it does not exist",
-                                 (int) pid);
+                                      (int) pid);
       return firec_error_set (err, errno, "cannot read %s", path);
     }
   /* "pid (comm) state ppid ...": comm may hold spaces and ')' itself. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Spawning and tracking the VMM: an explicit argv and envp, an fd allow-list,
    reset signals, and pidfds so that a reused pid is never mistaken for the VM.
    Nothing here prints or exits; failures come back as firec_error_t. */
@@ -45,10 +46,10 @@ struct firec_spawn_opts
   int foreground_tty;
 };
 
-#define FIREC_SPAWN_OPTS_INIT                                                                             \
-  {                                                                                                        \
-    .stdin_fd = FIREC_SPAWN_FD_INHERIT, .stdout_fd = FIREC_SPAWN_FD_INHERIT,                               \
-    .stderr_fd = FIREC_SPAWN_FD_INHERIT, .foreground_tty = -1,                                             \
+#define FIREC_SPAWN_OPTS_INIT                                                                                          \
+  {                                                                                                                    \
+    .stdin_fd = FIREC_SPAWN_FD_INHERIT, .stdout_fd = FIREC_SPAWN_FD_INHERIT, .stderr_fd = FIREC_SPAWN_FD_INHERIT,      \
+    .foreground_tty = -1,                                                                                              \
   }
 
 /* Runs fn (arg) in a child that shares our memory (vfork semantics: we resume

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #include "config.h"
 
 #include "record.h"
@@ -296,7 +297,7 @@ struct parse
   char *problem;
 };
 
-static void __attribute__ ((format (printf, 2, 3)))
+__attribute__ ((format (printf, 2, 3))) static void
 problem (struct parse *p, const char *fmt, ...)
 {
   if (p->problem)
@@ -552,7 +553,8 @@ parse_record (struct parse *p, struct firec_record *r)
   const cJSON *o = p->root;
   if (get_number (p, o, "format_version", 0, 1000) != FIREC_RECORD_FORMAT_VERSION && !p->problem)
     problem (p, "it has format_version %g; this firec-run reads %d",
-             cJSON_GetNumberValue (cJSON_GetObjectItemCaseSensitive (o, "format_version")), FIREC_RECORD_FORMAT_VERSION);
+             cJSON_GetNumberValue (cJSON_GetObjectItemCaseSensitive (o, "format_version")),
+             FIREC_RECORD_FORMAT_VERSION);
   r->name = get_string (p, o, "name", false);
   r->phase = (enum firec_record_phase) get_enum (p, o, "phase", phases, FIREC_N_ELEMENTS (phases));
   r->manifest = get_string (p, o, "manifest", false);
@@ -585,8 +587,7 @@ parse_record (struct parse *p, struct firec_record *r)
 }
 
 int
-firec_record_from_json (const char *text, size_t len, const char *file, struct firec_record **ret,
-                        firec_error_t *err)
+firec_record_from_json (const char *text, size_t len, const char *file, struct firec_record **ret, firec_error_t *err)
 {
   *ret = NULL;
   cleanup_cjson cJSON *root = cJSON_ParseWithLength (text, len);

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The VM record: one typed struct for what a run created on the host and how
    to stop it, one reader, one writer (crun's libcrun_container_status_t is the
    model). It lives in <state root>/<name>/state.json and is written atomically
@@ -43,8 +44,8 @@ struct firec_record_output
   char *path;
   dev_t dev; /* 0 until made (the record names it before it exists) */
   ino_t ino;
-  unsigned moved;  /* names moved aside for it (<path>, <path>.1 ...), 0: the path was free */
-  dev_t was_dev;   /* with moved: the file that was at <path> (now <path>.1) */
+  unsigned moved; /* names moved aside for it (<path>, <path>.1 ...), 0: the path was free */
+  dev_t was_dev;  /* with moved: the file that was at <path> (now <path>.1) */
   ino_t was_ino;
 };
 
@@ -67,10 +68,10 @@ struct firec_record_tap
 {
   char *iface_id;
   char *name;
-  char *netns;   /* jailer.netns, or NULL: the host's namespace */
+  char *netns;                  /* jailer.netns, or NULL: the host's namespace */
   unsigned long long netns_ino; /* that namespace's identity (nsfs inode), 0 for the host's */
-  bool owned;    /* created by this run */
-  int ifindex;   /* 0 until made */
+  bool owned;                   /* created by this run */
+  int ifindex;                  /* 0 until made */
 };
 
 /* The console keeper of a run that started one (console.h): named before it
@@ -86,17 +87,17 @@ struct firec_record
 {
   char *name;
   enum firec_record_phase phase;
-  char *manifest;  /* the file given to firec-run */
-  char *digest;    /* firec_model_digest; NULL when unknown */
+  char *manifest;           /* the file given to firec-run */
+  char *digest;             /* firec_model_digest; NULL when unknown */
   enum firec_run_mode mode; /* as this run goes: `run -d` makes it daemon */
-  pid_t firec_pid; /* the firec-run that wrote it */
+  pid_t firec_pid;          /* the firec-run that wrote it */
 
   bool jailer;
-  char *jail_dir;      /* NULL without the jailer */
-  char *chroot_base;   /* the jailer's --chroot-base-dir (NULL without it) */
-  char *exec_name;     /* what the jailer names the jail and the pid file after */
-  char *vm_root;       /* the VM's "/" on the host */
-  char *api_socket;    /* its host path */
+  char *jail_dir;            /* NULL without the jailer */
+  char *chroot_base;         /* the jailer's --chroot-base-dir (NULL without it) */
+  char *exec_name;           /* what the jailer names the jail and the pid file after */
+  char *vm_root;             /* the VM's "/" on the host */
+  char *api_socket;          /* its host path */
   char *firecracker_version; /* NULL until known */
   uid_t uid;
   gid_t gid;

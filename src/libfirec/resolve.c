@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* resolve: validated document -> model. Applies the schema's defaults to
    firec-run's own sections, makes host paths absolute against the manifest's
    directory, and decides every derived name (jail, sockets, state directory,
@@ -171,9 +172,11 @@ firec_duration_ms (const char *text, long *ret)
   long long v = strtoll (text, &end, 10);
   if (errno || end == text || v < 0)
     return false;
-  long long scale = strcmp (end, "ms") == 0 ? 1 : strcmp (end, "s") == 0 ? 1000 : strcmp (end, "m") == 0 ? 60000
-                                                                                  : strcmp (end, "h") == 0 ? 3600000
-                                                                                                           : -1;
+  long long scale = strcmp (end, "ms") == 0  ? 1
+                    : strcmp (end, "s") == 0 ? 1000
+                    : strcmp (end, "m") == 0 ? 60000
+                    : strcmp (end, "h") == 0 ? 3600000
+                                             : -1;
   if (scale < 0 || v > FIREC_DURATION_MAX_MS / scale)
     return false;
   *ret = (long) (v * scale);
@@ -198,7 +201,7 @@ struct interpolation
   size_t errors;
 };
 
-static void __attribute__ ((format (printf, 4, 5)))
+__attribute__ ((format (printf, 4, 5))) static void
 interpolation_error (struct interpolation *in, const cJSON *node, const struct firec_path *path, const char *fmt, ...)
 {
   struct firec_mark m;
@@ -213,7 +216,7 @@ interpolation_error (struct interpolation *in, const cJSON *node, const struct f
 }
 
 /* Expands one string; returns NULL (after a diagnostic) on error, or a copy.
-   *expanded tells whether a ${...} was replaced (not only $$). */
+ *expanded tells whether a ${...} was replaced (not only $$). */
 static char *
 expand_string (struct interpolation *in, const cJSON *node, const struct firec_path *path, const char *s,
                bool *expanded)
@@ -270,8 +273,8 @@ expand_string (struct interpolation *in, const cJSON *node, const struct firec_p
         }
       else if (value == NULL)
         {
-          interpolation_error (in, node, path,
-                               "environment variable %s is not set (set it, or write ${%s:-default})", name, name);
+          interpolation_error (in, node, path, "environment variable %s is not set (set it, or write ${%s:-default})",
+                               name, name);
           firec_buf_release (&out);
           return NULL;
         }
@@ -532,9 +535,8 @@ absolutize_binary_path (const struct firec_model *m, cJSON *section)
 }
 
 static void
-add_file (struct firec_model *m, enum firec_file_role role, const char *id, const char *step_id,
-          const char *host_path, const char *jail_dir, const char *pointer, enum firec_staging_mode mode,
-          bool writable, bool output)
+add_file (struct firec_model *m, enum firec_file_role role, const char *id, const char *step_id, const char *host_path,
+          const char *jail_dir, const char *pointer, enum firec_staging_mode mode, bool writable, bool output)
 {
   m->files = firec_xrealloc (m->files, (m->file_count + 1) * sizeof *m->files);
   struct firec_file *f = &m->files[m->file_count++];
@@ -561,10 +563,11 @@ collect_files (struct firec_model *m)
   const cJSON *staging = firec_json_member (spec, "staging");
   enum firec_staging_mode def = parse_staging_mode (firec_json_string (staging, "default"), FIREC_STAGING_AUTO);
 
-  const char *filter = firec_json_string (firec_json_member (firec_json_member (spec, "firecracker"), "seccomp"), "filter");
+  const char *filter
+      = firec_json_string (firec_json_member (firec_json_member (spec, "firecracker"), "seccomp"), "filter");
   if (filter)
-    add_file (m, FIREC_FILE_SECCOMP, NULL, "stage.seccomp", filter, "/seccomp", "/spec/firecracker/seccomp/filter",
-              def, false, false);
+    add_file (m, FIREC_FILE_SECCOMP, NULL, "stage.seccomp", filter, "/seccomp", "/spec/firecracker/seccomp/filter", def,
+              false, false);
 
   const cJSON *boot = firec_json_member (spec, "boot-source");
   const char *kernel = firec_json_string (boot, "kernel_image_path");
@@ -626,8 +629,8 @@ collect_files (struct firec_model *m)
       if (path == NULL)
         continue;
       cleanup_free char *pointer = firec_xstrjoin ("/spec/", outputs[o].section, "/", outputs[o].field, NULL);
-      add_file (m, outputs[o].role, NULL, outputs[o].step, path, outputs[o].jail_dir, pointer, FIREC_STAGING_LINK,
-                true, true);
+      add_file (m, outputs[o].role, NULL, outputs[o].step, path, outputs[o].jail_dir, pointer, FIREC_STAGING_LINK, true,
+                true);
     }
 
   const cJSON *snapshot = firec_json_member (spec, "snapshot");
@@ -823,9 +826,9 @@ resolve_manifest (const struct firec_doc *doc, cJSON *manifest, struct firec_mod
   firec_binary_resolve (firec_json_string (fc, "binary"), m->base_dir, &m->firecracker_binary);
   m->exec_name = path_basename (m->firecracker_binary.path);
   const cJSON *seccomp = firec_json_member (fc, "seccomp");
-  m->seccomp = cJSON_IsObject (seccomp)                                           ? FIREC_SECCOMP_FILTER
+  m->seccomp = cJSON_IsObject (seccomp)                                                 ? FIREC_SECCOMP_FILTER
                : cJSON_IsString (seccomp) && strcmp (seccomp->valuestring, "none") == 0 ? FIREC_SECCOMP_NONE
-                                                                                 : FIREC_SECCOMP_DEFAULT;
+                                                                                        : FIREC_SECCOMP_DEFAULT;
   m->boot_timer = cJSON_IsTrue (firec_json_member (fc, "boot_timer"));
   const cJSON *payload = firec_json_member (fc, "http_api_max_payload_size");
   m->http_api_max_payload_size = cJSON_IsNumber (payload) ? (long long) payload->valuedouble : 0;
@@ -856,8 +859,8 @@ resolve_manifest (const struct firec_doc *doc, cJSON *manifest, struct firec_mod
   m->state_dir = firec_state_dir_for (m->name);
   if (m->jailer)
     {
-      m->jail_dir = firec_xstrjoin (strcmp (m->chroot_base_dir, "/") == 0 ? "" : m->chroot_base_dir, "/",
-                                    m->exec_name, "/", m->name, NULL);
+      m->jail_dir = firec_xstrjoin (strcmp (m->chroot_base_dir, "/") == 0 ? "" : m->chroot_base_dir, "/", m->exec_name,
+                                    "/", m->name, NULL);
       m->vm_root = firec_xstrjoin (m->jail_dir, "/root", NULL);
     }
   else

@@ -1,23 +1,24 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The manifest schema, assembled into the binary so that validation needs no
    installed data file. .incbin keeps the build free of generated sources. */
 #include "config.h"
 
 #include "schema.h"
 
-__asm__ (".section .rodata\n"
-         ".balign 16\n"
-         ".type firec_schema_json_start, @object\n"
-         "firec_schema_json_start:\n"
-         ".incbin \"" FIREC_SCHEMA_FILE "\"\n"
-         ".byte 0\n"
-         ".type firec_schema_json_end, @object\n"
-         "firec_schema_json_end:\n"
-         ".balign 16\n"
-         ".type firec_validation_schema_json_start, @object\n"
-         "firec_validation_schema_json_start:\n"
-         ".incbin \"" FIREC_VALIDATION_SCHEMA_FILE "\"\n"
-         ".byte 0\n"
-         ".previous\n");
+__asm__(".section .rodata\n"
+        ".balign 16\n"
+        ".type firec_schema_json_start, @object\n"
+        "firec_schema_json_start:\n"
+        ".incbin \"" FIREC_SCHEMA_FILE "\"\n"
+        ".byte 0\n"
+        ".type firec_schema_json_end, @object\n"
+        "firec_schema_json_end:\n"
+        ".balign 16\n"
+        ".type firec_validation_schema_json_start, @object\n"
+        "firec_validation_schema_json_start:\n"
+        ".incbin \"" FIREC_VALIDATION_SCHEMA_FILE "\"\n"
+        ".byte 0\n"
+        ".previous\n");
 
 extern const char firec_schema_json_start[];
 extern const char firec_schema_json_end[];

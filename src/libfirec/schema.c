@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* JSON Schema 2020-12 validation for the keyword subset of our own schema.
    Written by hand because Debian packages no C JSON Schema library; the subset is
    listed in known_keywords[] and firec_schema_compile() rejects any other keyword,
@@ -183,8 +184,7 @@ compare_keyword (const void *name, const void *info)
 static const struct keyword_info *
 keyword_lookup (const char *name)
 {
-  return bsearch (name, known_keywords, FIREC_N_ELEMENTS (known_keywords), sizeof *known_keywords,
-                  compare_keyword);
+  return bsearch (name, known_keywords, FIREC_N_ELEMENTS (known_keywords), sizeof *known_keywords, compare_keyword);
 }
 
 enum type_bit
@@ -207,7 +207,7 @@ struct compiled_node
      subtrees that cannot have it. */
   unsigned annotations_below;
   int visiting;
-  const cJSON *target; /* with a $ref: the schema the chain of references ends at */
+  const cJSON *target;                         /* with a $ref: the schema the chain of references ends at */
   const struct compiled_node *target_compiled; /* and its compiled node (NULL for a boolean schema) */
   /* The JSON types "type" admits (enum type_bit), 0 without "type": a value's
      type is then one test instead of a string comparison per type named. */
@@ -278,8 +278,7 @@ index_property (struct firec_schema *s, const cJSON *map, const cJSON *member)
       struct property_slot *slots = firec_xcalloc (cap, sizeof *slots);
       for (size_t i = 0; i < s->property_cap; i++)
         if (s->properties[i].map)
-          slots[property_index (slots, cap, s->properties[i].map, s->properties[i].member->string)]
-              = s->properties[i];
+          slots[property_index (slots, cap, s->properties[i].map, s->properties[i].member->string)] = s->properties[i];
       free (s->properties);
       s->properties = slots;
       s->property_cap = cap;
@@ -321,8 +320,9 @@ type_bit_named (const char *name)
     const char *name;
     unsigned bits;
   } types[] = {
-    { "null", TYPE_NULL },     { "boolean", TYPE_BOOLEAN }, { "integer", TYPE_INTEGER },
-    { "number", TYPE_NUMBER | TYPE_INTEGER }, { "string", TYPE_STRING }, { "array", TYPE_ARRAY },
+    { "null", TYPE_NULL },       { "boolean", TYPE_BOOLEAN },
+    { "integer", TYPE_INTEGER }, { "number", TYPE_NUMBER | TYPE_INTEGER },
+    { "string", TYPE_STRING },   { "array", TYPE_ARRAY },
     { "object", TYPE_OBJECT },
   };
   for (size_t i = 0; i < FIREC_N_ELEMENTS (types); i++)
@@ -454,10 +454,9 @@ add_regex (struct firec_schema *s, const char *source, const struct firec_path *
   return 0;
 }
 
-static int compile_node (struct firec_schema *s, const cJSON *node, const struct firec_path *where,
-                         firec_error_t *err);
+static int compile_node (struct firec_schema *s, const cJSON *node, const struct firec_path *where, firec_error_t *err);
 
-static int __attribute__ ((format (printf, 3, 4)))
+__attribute__ ((format (printf, 3, 4))) static int
 schema_error (firec_error_t *err, const struct firec_path *where, const char *fmt, ...)
 {
   cleanup_free char *at = firec_path_string (where);
@@ -620,8 +619,7 @@ arena_free (void *p)
 }
 
 static int
-compile_schema (const char *json_text, bool lazy_regexes, bool forever, struct firec_schema **ret,
-                firec_error_t *err)
+compile_schema (const char *json_text, bool lazy_regexes, bool forever, struct firec_schema **ret, firec_error_t *err)
 {
   struct firec_schema *s = firec_xcalloc (1, sizeof *s);
   s->lazy_regexes = lazy_regexes;
@@ -947,7 +945,7 @@ is_quiet (const struct validation *v)
 
 /* A complaint about instance, whose place is path. Callers of a quiet validation
    skip building the message's arguments; report then only notes the node. */
-static void __attribute__ ((format (printf, 5, 6)))
+__attribute__ ((format (printf, 5, 6))) static void
 report (struct validation *v, const cJSON *instance, bool at_key, const struct firec_path *path, const char *fmt, ...)
 {
   if (is_quiet (v))
@@ -963,8 +961,7 @@ report (struct validation *v, const cJSON *instance, bool at_key, const struct f
   cleanup_free char *msg = firec_xvasprintf (fmt, ap);
   va_end (ap);
   cleanup_free char *pointer = firec_path_string (path);
-  firec_diags_add (v->diags, FIREC_SEV_ERROR, v->doc ? v->doc->filename : "-", m.line, m.column, pointer, "%s",
-                   msg);
+  firec_diags_add (v->diags, FIREC_SEV_ERROR, v->doc ? v->doc->filename : "-", m.line, m.column, pointer, "%s", msg);
 }
 
 /* A schema node without its $ref: followed once at compile time. */
@@ -1194,8 +1191,7 @@ check_const (struct validation *v, const struct compiled_node *c, const cJSON *i
 }
 
 static size_t
-check_number (struct validation *v, const struct compiled_node *c, const cJSON *instance,
-              const struct firec_path *path)
+check_number (struct validation *v, const struct compiled_node *c, const cJSON *instance, const struct firec_path *path)
 {
   if (!cJSON_IsNumber (instance))
     return 0;
@@ -1250,8 +1246,7 @@ quoted_instance (struct firec_buf *got, const cJSON *instance)
 }
 
 static size_t
-check_string (struct validation *v, const struct compiled_node *c, const cJSON *instance,
-              const struct firec_path *path)
+check_string (struct validation *v, const struct compiled_node *c, const cJSON *instance, const struct firec_path *path)
 {
   if (!cJSON_IsString (instance))
     return 0;
@@ -1301,8 +1296,7 @@ check_string (struct validation *v, const struct compiled_node *c, const cJSON *
 }
 
 static size_t
-check_array (struct validation *v, const struct compiled_node *c, const cJSON *instance,
-             const struct firec_path *path)
+check_array (struct validation *v, const struct compiled_node *c, const cJSON *instance, const struct firec_path *path)
 {
   if (!cJSON_IsArray (instance))
     return 0;
@@ -1365,8 +1359,7 @@ matches_pattern_property (struct validation *v, const cJSON *pattern_properties,
 }
 
 static void
-report_unknown_field (struct validation *v, const cJSON *properties, const cJSON *member,
-                      const struct firec_path *path)
+report_unknown_field (struct validation *v, const cJSON *properties, const cJSON *member, const struct firec_path *path)
 {
   if (is_quiet (v))
     {
@@ -1421,8 +1414,7 @@ check_property_name (struct validation *v, const cJSON *property_names, const cJ
 }
 
 static size_t
-check_object (struct validation *v, const struct compiled_node *c, const cJSON *instance,
-              const struct firec_path *path)
+check_object (struct validation *v, const struct compiled_node *c, const cJSON *instance, const struct firec_path *path)
 {
   if (!cJSON_IsObject (instance))
     return 0;
@@ -1486,7 +1478,8 @@ check_object (struct validation *v, const struct compiled_node *c, const cJSON *
 
   const cJSON *min = c->kw[KW_MIN_PROPERTIES];
   const cJSON *max = c->kw[KW_MAX_PROPERTIES];
-  if (cJSON_IsNumber (min) && cJSON_IsNumber (max) && min->valuedouble == max->valuedouble && count != (size_t) max->valuedouble)
+  if (cJSON_IsNumber (min) && cJSON_IsNumber (max) && min->valuedouble == max->valuedouble
+      && count != (size_t) max->valuedouble)
     {
       report (v, instance, false, path, "expected exactly %.0f field%s, got %zu", max->valuedouble,
               max->valuedouble == 1 ? "" : "s", count);
@@ -1678,8 +1671,7 @@ check_alternatives (struct validation *v, const struct compiled_node *c, const c
 }
 
 static size_t
-check_all_of (struct validation *v, const struct compiled_node *c, const cJSON *instance,
-              const struct firec_path *path)
+check_all_of (struct validation *v, const struct compiled_node *c, const cJSON *instance, const struct firec_path *path)
 {
   const cJSON *branches = c->kw[KW_ALL_OF];
   size_t errors = 0;
@@ -1838,8 +1830,7 @@ chosen_branch (const struct firec_schema *s, const cJSON *branches, const cJSON 
 }
 
 static void
-walk_annotations (struct annotation_walk *w, const cJSON *schema, const cJSON *instance,
-                  const struct firec_path *path)
+walk_annotations (struct annotation_walk *w, const cJSON *schema, const cJSON *instance, const struct firec_path *path)
 {
   /* Nothing to find below: skip the subtree (most of a manifest). */
   struct compiled_node *c = find_compiled (w->schema, schema);

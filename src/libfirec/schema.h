@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* A JSON Schema (2020-12) validator for exactly the keywords our schema uses.
    No C JSON Schema library is packaged in Debian, and the subset is small;
    tests/unit/test-schema.c fails when the schema uses a keyword this file does
@@ -36,7 +37,7 @@ size_t firec_schema_validate (const struct firec_schema *schema, const struct fi
    (e.g. "x-firec-path"), following $ref, properties, items and the branch of a
    oneOf/anyOf that the instance matches. The instance must be valid. */
 typedef void (*firec_schema_annotation_fn) (const cJSON *instance, const cJSON *annotation, const char *pointer,
-                                           void *data);
+                                            void *data);
 void firec_schema_walk_annotation (const struct firec_schema *schema, const cJSON *instance, const char *keyword,
                                    firec_schema_annotation_fn fn, void *data);
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The production answers of the test seams (seam.h): none. */
 #include "config.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Test seams: the few places where the end-to-end tests need firec-run to do
    something a production binary must never do on request — fail a named step,
    signal itself at a step, or look for cgroups or huge pages in a fake tree. The

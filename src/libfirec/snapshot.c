@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #include "config.h"
 
 #include "snapshot.h"
@@ -63,7 +64,7 @@ open_destination (const struct firec_snapshot_request *rq, struct destination *d
   if (*base == '\0' || strcmp (base, ".") == 0 || strcmp (base, "..") == 0)
     return firec_error_set_kind (err, FIREC_ERR_INVALID, 0, "%s \"%s\" must name a file", d->what, d->path);
   d->name = firec_xstrdup (base);
-  cleanup_free char *dir = slash == NULL    ? firec_xstrdup (".")
+  cleanup_free char *dir = slash == NULL      ? firec_xstrdup (".")
                            : slash == d->path ? firec_xstrdup ("/")
                                               : firec_xstrndup (d->path, (size_t) (slash - d->path));
   /* The user's own path: symlinks in it are the user's choice. */
@@ -92,8 +93,8 @@ open_destination (const struct firec_snapshot_request *rq, struct destination *d
                                  "or pass --force to replace it (by rename: the old file is never written to)",
                                  d->what, d->path);
   if (!S_ISREG (d->st.st_mode))
-    return firec_error_set_kind (err, FIREC_ERR_PRECONDITION, 0, "%s %s exists and is not a regular file: not replacing it",
-                                 d->what, d->path);
+    return firec_error_set_kind (err, FIREC_ERR_PRECONDITION, 0,
+                                 "%s %s exists and is not a regular file: not replacing it", d->what, d->path);
   return 0;
 }
 
@@ -113,8 +114,8 @@ check_destinations (const struct firec_snapshot_request *rq, struct destination 
         struct stat st;
         if (stat (rq->inputs[j], &st) == 0 && same_inode (&st, &dest[i].st))
           return firec_error_set_kind (err, FIREC_ERR_PRECONDITION, 0,
-                                       "%s %s is %s, a file the VM uses: a snapshot never replaces it",
-                                       dest[i].what, dest[i].path, rq->inputs[j]);
+                                       "%s %s is %s, a file the VM uses: a snapshot never replaces it", dest[i].what,
+                                       dest[i].path, rq->inputs[j]);
       }
   return 0;
 }
@@ -170,9 +171,11 @@ put_create (const struct firec_snapshot_request *rq, struct firec_fcapi *api, co
 static const char *
 file_type (mode_t mode)
 {
-  return S_ISDIR (mode) ? "a directory" : S_ISFIFO (mode) ? "a FIFO" : S_ISSOCK (mode) ? "a socket"
-         : S_ISCHR (mode) || S_ISBLK (mode)               ? "a device"
-                                                          : "not a regular file";
+  return S_ISDIR (mode)                     ? "a directory"
+         : S_ISFIFO (mode)                  ? "a FIFO"
+         : S_ISSOCK (mode)                  ? "a socket"
+         : S_ISCHR (mode) || S_ISBLK (mode) ? "a device"
+                                            : "not a regular file";
 }
 
 /* The file Firecracker left as name in the (locked) private directory, if it
@@ -229,7 +232,8 @@ take_result (const struct firec_snapshot_request *rq, int dir_fd, const char *na
     }
   else if (errno != EXDEV)
     return firec_error_set (err, errno, "cannot move %s out of the VM root next to %s", d->what, d->path);
-  else if (firec_stage_copy_sparse (in, out, st.st_size, NULL, NULL) < 0 || fsync (out) < 0 || fstat (out, &d->result) < 0)
+  else if (firec_stage_copy_sparse (in, out, st.st_size, NULL, NULL) < 0 || fsync (out) < 0
+           || fstat (out, &d->result) < 0)
     return firec_error_set (err, errno, "cannot copy %s next to %s", d->what, d->path);
   struct stat now;
   if (fstatat (d->dir_fd, d->tmp, &now, AT_SYMLINK_NOFOLLOW) < 0 || !same_inode (&now, &d->result))
@@ -340,8 +344,7 @@ firec_snapshot_create (const struct firec_snapshot_request *rq, bool *paused, fi
       resumed = set_state (api, "Resumed", &resume_err) == 0;
       if (!resumed)
         {
-          firec_error_prefix (&resume_err, "%sthe VM stays paused: ",
-                              rc == 0 ? "the snapshot was written, but " : "");
+          firec_error_prefix (&resume_err, "%sthe VM stays paused: ", rc == 0 ? "the snapshot was written, but " : "");
           if (err && *err == NULL)
             *err = steal_pointer (&resume_err);
           rc = -1;

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* snapshot: the host side of `snapshot create`. Firecracker runs as the jail
    uid and writes its files inside a root that uid controls, so nothing it hands
    back is trusted: it writes into a fresh private directory firec-run makes in
@@ -31,9 +32,9 @@ struct firec_snapshot_request
   gid_t vmm_gid;
   const char *snapshot_path; /* the destinations on the host */
   const char *mem_path;
-  bool diff;        /* snapshot_type Diff instead of Full */
-  bool keep_paused; /* leave a running VM paused afterwards */
-  bool force;       /* replace existing destinations (by rename) */
+  bool diff;                 /* snapshot_type Diff instead of Full */
+  bool keep_paused;          /* leave a running VM paused afterwards */
+  bool force;                /* replace existing destinations (by rename) */
   const char *const *inputs; /* the host files the VM uses: never a destination, even with force */
   size_t input_count;
 };

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #include "config.h"
 
 #include "stage.h"
@@ -165,8 +166,9 @@ access_as (const char *const *paths, size_t count, uid_t uid, gid_t gid, int *re
         }
       return 0;
     }
-  struct access_probe probe = { .paths = paths, .count = count, .uid = uid, .gid = gid,
-                                .read_errno = read_errno, .write_errno = write_errno };
+  struct access_probe probe = {
+    .paths = paths, .count = count, .uid = uid, .gid = gid, .read_errno = read_errno, .write_errno = write_errno
+  };
   /* The child changes credentials of a task sharing our mm, which resets the mm's
      dumpable flag: put it back afterwards. */
   int dumpable = prctl (PR_GET_DUMPABLE);
@@ -222,8 +224,8 @@ access_result (int r, int e, const char *what, uid_t uid, gid_t gid, bool write,
     return firec_error_set (err, e, "cannot switch to uid %u gid %u to check access to %s", (unsigned) uid,
                             (unsigned) gid, what);
   if (e == EROFS && write)
-    return firec_error_set_kind (err, FIREC_ERR_PRECONDITION, e, "%s must be writable, but it is on a read-only filesystem",
-                                 what);
+    return firec_error_set_kind (err, FIREC_ERR_PRECONDITION, e,
+                                 "%s must be writable, but it is on a read-only filesystem", what);
   return firec_error_set_kind (err, FIREC_ERR_PRECONDITION, e, "cannot check whether uid %u gid %u can %s %s",
                                (unsigned) uid, (unsigned) gid, write ? "read and write" : "read", what);
 }
@@ -297,8 +299,8 @@ firec_stage_access_verdict (const struct firec_access *a, const char *what, uid_
 
 /* The check for src_fd: a verdict found earlier for the same inode, or a new one. */
 static int
-can_access_src (const struct firec_stage_known *known, int src_fd, const struct stat *st, const char *what,
-                uid_t uid, gid_t gid, bool write, firec_error_t *err)
+can_access_src (const struct firec_stage_known *known, int src_fd, const struct stat *st, const char *what, uid_t uid,
+                gid_t gid, bool write, firec_error_t *err)
 {
   for (size_t i = 0; known && i < known->count; i++)
     if (known->items[i].dev == st->st_dev && known->items[i].ino == st->st_ino)
@@ -498,8 +500,8 @@ reflink_unsupported (int e)
 
 /* Writes a new file owned by uid:gid at name: a reflink or a sparse copy of src. */
 static int
-stage_new_file (int root_fd, int parent, const char *name, const char *vm_path, int src_fd,
-                const struct stat *src_st, const char *host_path, bool reflink, mode_t mode, uid_t uid, gid_t gid,
+stage_new_file (int root_fd, int parent, const char *name, const char *vm_path, int src_fd, const struct stat *src_st,
+                const char *host_path, bool reflink, mode_t mode, uid_t uid, gid_t gid,
                 const struct firec_stage_progress *progress, firec_error_t *err)
 {
   cleanup_close int in = reopen_source (src_fd, src_st, host_path, err);
@@ -532,8 +534,7 @@ stage_new_file (int root_fd, int parent, const char *name, const char *vm_path, 
     }
   if (firec_jailfs_chown (out, uid, gid) < 0)
     {
-      firec_error_set (err, errno, "cannot chown the copy of %s to %u:%u", host_path, (unsigned) uid,
-                       (unsigned) gid);
+      firec_error_set (err, errno, "cannot chown the copy of %s to %u:%u", host_path, (unsigned) uid, (unsigned) gid);
       goto out;
     }
   if (fchmod (out, mode) < 0)
@@ -671,8 +672,8 @@ open_output (const char *host_path, uid_t uid, gid_t gid, int *fd_out, struct st
                                  "the output file %s exists but uid %u gid %u (Firecracker in the jail) cannot read "
                                  "and write it: chown %u:%u %s, or grant it with an ACL (setfacl -m u:%u:rw %s), or "
                                  "remove it so that firec-run creates it",
-                                 host_path, (unsigned) uid, (unsigned) gid, (unsigned) uid, (unsigned) gid,
-                                 host_path, (unsigned) uid, host_path);
+                                 host_path, (unsigned) uid, (unsigned) gid, (unsigned) uid, (unsigned) gid, host_path,
+                                 (unsigned) uid, host_path);
   *fd_out = steal_fd (&fd);
   return 0;
 }
@@ -732,8 +733,8 @@ error_link_exdev (const char *host_path, firec_error_t *err)
    says why (the caller decides what it falls back to); -1 when the name was
    taken meanwhile (an error set). */
 static int
-try_hard_link (int root_fd, int parent, const char *name, const struct firec_file *file, int src_fd,
-               int *link_errno, firec_error_t *err)
+try_hard_link (int root_fd, int parent, const char *name, const struct firec_file *file, int src_fd, int *link_errno,
+               firec_error_t *err)
 {
   if (link_source (src_fd, parent, name) == 0)
     return 1;
@@ -763,7 +764,7 @@ stage_in_place (int root_fd, int parent, const char *name, const struct firec_fi
   /* EPERM: fs.protected_hardlinks for an unprivileged caller. */
   if (e != EXDEV && e != EMLINK && e != EPERM)
     return firec_error_set (err, e, "cannot hard-link %s into the jail as %s", file->host_path, file->vm_path);
-  const char *why = e == EXDEV   ? "is on another filesystem than the jail"
+  const char *why = e == EXDEV    ? "is on another filesystem than the jail"
                     : e == EMLINK ? "has too many hard links already"
                                   : "cannot be hard-linked by this user (fs.protected_hardlinks)";
   if (stage_bind (root_fd, parent, name, file->vm_path, src_fd, file->host_path, why, err) < 0)
@@ -774,9 +775,8 @@ stage_in_place (int root_fd, int parent, const char *name, const struct firec_fi
 
 static int
 stage_read_only (int root_fd, int parent, const char *name, const struct firec_file *file, int src_fd,
-                 const struct firec_stage_known *known,
-                 const struct stat *st, uid_t uid, gid_t gid, const struct firec_stage_progress *progress,
-                 enum firec_stage_method *method, firec_error_t *err)
+                 const struct firec_stage_known *known, const struct stat *st, uid_t uid, gid_t gid,
+                 const struct firec_stage_progress *progress, enum firec_stage_method *method, firec_error_t *err)
 {
   bool regular = S_ISREG (st->st_mode);
   bool try_link = false, try_reflink = false, try_copy = false;
@@ -829,8 +829,8 @@ stage_read_only (int root_fd, int parent, const char *name, const struct firec_f
   if (try_reflink)
     {
       cleanup_error firec_error_t reflink_err = NULL;
-      if (stage_new_file (root_fd, parent, name, file->vm_path, src_fd, st, file->host_path, true, 0400, uid, gid,
-                          NULL, &reflink_err)
+      if (stage_new_file (root_fd, parent, name, file->vm_path, src_fd, st, file->host_path, true, 0400, uid, gid, NULL,
+                          &reflink_err)
           == 0)
         {
           *method = FIREC_STAGED_REFLINK;
@@ -853,9 +853,8 @@ stage_read_only (int root_fd, int parent, const char *name, const struct firec_f
 
 static int
 stage_writable (int root_fd, int parent, const char *name, const struct firec_file *file, int src_fd,
-                const struct firec_stage_known *known,
-                const struct stat *st, uid_t uid, gid_t gid, const struct firec_stage_progress *progress,
-                enum firec_stage_method *method, firec_error_t *err)
+                const struct firec_stage_known *known, const struct stat *st, uid_t uid, gid_t gid,
+                const struct firec_stage_progress *progress, enum firec_stage_method *method, firec_error_t *err)
 {
   bool ephemeral_reflink = false;
   switch (file->mode)
@@ -880,8 +879,8 @@ stage_writable (int root_fd, int parent, const char *name, const struct firec_fi
     return firec_error_set_kind (err, FIREC_ERR_PRECONDITION, 0,
                                  "%s is not a regular file: it cannot be copied; use `staging: link` or `auto`",
                                  file->host_path);
-  if (stage_new_file (root_fd, parent, name, file->vm_path, src_fd, st, file->host_path, ephemeral_reflink, 0600,
-                      uid, gid, progress, err)
+  if (stage_new_file (root_fd, parent, name, file->vm_path, src_fd, st, file->host_path, ephemeral_reflink, 0600, uid,
+                      gid, progress, err)
       < 0)
     return -1;
   *method = ephemeral_reflink ? FIREC_STAGED_REFLINK : FIREC_STAGED_COPY;
@@ -897,7 +896,9 @@ firec_stage_file (int root_fd, const struct firec_file *file, uid_t uid, gid_t g
   const struct firec_jailfs_mkdir mk = { 0700, uid, gid };
   cleanup_close int parent = -1;
   cleanup_free char *name = NULL;
-  if (firec_jailfs_open_parent (root_fd, file->vm_path, FIREC_JAILFS_MKDIR | FIREC_JAILFS_NO_XDEV, &mk, &parent, &name, err) < 0)
+  if (firec_jailfs_open_parent (root_fd, file->vm_path, FIREC_JAILFS_MKDIR | FIREC_JAILFS_NO_XDEV, &mk, &parent, &name,
+                                err)
+      < 0)
     return -1;
   if (check_name_free (root_fd, parent, name, file->vm_path, err) < 0)
     return -1;
@@ -918,8 +919,7 @@ firec_stage_file (int root_fd, const struct firec_file *file, uid_t uid, gid_t g
       if (file->role == FIREC_FILE_UFFD_SOCKET)
         {
           if (!S_ISSOCK (st.st_mode))
-            return firec_error_set_kind (err, FIREC_ERR_PRECONDITION, 0, "%s is not a Unix socket",
-                                         file->host_path);
+            return firec_error_set_kind (err, FIREC_ERR_PRECONDITION, 0, "%s is not a Unix socket", file->host_path);
         }
       else if (!S_ISREG (st.st_mode) && !(device && S_ISBLK (st.st_mode)))
         return firec_error_set_kind (err, FIREC_ERR_PRECONDITION, 0, "%s is not a regular file", file->host_path);
@@ -952,7 +952,8 @@ firec_stage_unstage (int root_fd, const struct firec_staged *staged, firec_error
   cleanup_close int parent = -1;
   cleanup_free char *name = NULL;
   if (firec_jailfs_open_parent (root_fd, staged->vm_path, FIREC_JAILFS_MISSING_OK | FIREC_JAILFS_NO_XDEV, NULL, &parent,
-                                &name, err) < 0)
+                                &name, err)
+      < 0)
     return -1;
   if (parent < 0)
     return 0; /* its directory is gone: so is the file */
@@ -969,8 +970,8 @@ firec_stage_unstage (int root_fd, const struct firec_staged *staged, firec_error
         {
           cleanup_free char *path = firec_jailfs_proc_path (target);
           if (umount2 (path, MNT_DETACH) < 0 && errno != EINVAL)
-            return firec_error_set (err, errno, "cannot unmount %s (the bind mount of %s) in the jail",
-                                    staged->vm_path, staged->host_path ? staged->host_path : "?");
+            return firec_error_set (err, errno, "cannot unmount %s (the bind mount of %s) in the jail", staged->vm_path,
+                                    staged->host_path ? staged->host_path : "?");
         }
     }
   if (unlinkat (parent, name, 0) < 0 && errno != ENOENT)

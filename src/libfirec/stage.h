@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Staging: building the jail's directory tree and putting the VM's host files into
    it (hard link, reflink, sparse copy or bind mount), and taking it all down again.
    Everything below the VM root is reached through the walker (jailfs.h), so a
@@ -109,7 +110,6 @@ int firec_stage_can_access (const char *host_path, uid_t uid, gid_t gid, bool wr
    hard link or a bind mount in the jail, where Firecracker never walks the host's
    directories. what names the file in errors. */
 int firec_stage_can_access_fd (int fd, const char *what, uid_t uid, gid_t gid, bool write, firec_error_t *err);
-
 
 /* firec_stage_can_access_fd for count open files at once: ret[i] for fds[i]. */
 int firec_stage_check_access (const int *fds, size_t count, uid_t uid, gid_t gid, struct firec_access *ret,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #include "config.h"
 
 #include "state.h"
@@ -56,8 +57,9 @@ check_trusted (int fd, const char *path, bool dir, firec_error_t *err)
   if (fstat (fd, &st) < 0)
     return firec_error_set (err, errno, "cannot stat %s", path);
   if (dir ? !S_ISDIR (st.st_mode) : !S_ISREG (st.st_mode))
-    return firec_error_set_kind (err, FIREC_ERR_PRECONDITION, 0, "%s is not a %s: refusing to use it as firec-run state",
-                                 path, dir ? "directory" : "regular file");
+    return firec_error_set_kind (err, FIREC_ERR_PRECONDITION, 0,
+                                 "%s is not a %s: refusing to use it as firec-run state", path,
+                                 dir ? "directory" : "regular file");
   if (st.st_uid != geteuid () && st.st_uid != 0)
     return firec_error_set_kind (err, FIREC_ERR_PRECONDITION, 0,
                                  "%s belongs to uid %u, not to you (uid %u) or root: refusing to trust the firec-run "
@@ -120,8 +122,7 @@ firec_state_open_path (const char *root, bool create, struct firec_state *st, fi
     {
       if (errno == ENOENT && !create)
         return 0;
-      return firec_error_set_kind (err, FIREC_ERR_PRECONDITION, errno, "cannot open the state directory %s",
-                                   st->root);
+      return firec_error_set_kind (err, FIREC_ERR_PRECONDITION, errno, "cannot open the state directory %s", st->root);
     }
   if (check_trusted (fd, st->root, true, err) < 0)
     return -1;
@@ -237,8 +238,8 @@ lock_table_holder (const struct stat *st, pid_t *holder)
       int pid;
       unsigned maj, min;
       unsigned long long ino;
-      if (sscanf (line, "%*d: FLOCK %*s %*s %d %x:%x:%llu", &pid, &maj, &min, &ino) == 4
-          && maj == major (st->st_dev) && min == minor (st->st_dev) && ino == (unsigned long long) st->st_ino)
+      if (sscanf (line, "%*d: FLOCK %*s %*s %d %x:%x:%llu", &pid, &maj, &min, &ino) == 4 && maj == major (st->st_dev)
+          && min == minor (st->st_dev) && ino == (unsigned long long) st->st_ino)
         {
           *holder = (pid_t) pid;
           return 1;

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The state root: where every VM's record, lock and run directory live. It is
    trusted storage, so it is checked before anything in it is believed: the root,
    each VM directory, lock and record must belong to the caller (or root) and
@@ -29,7 +30,10 @@ struct firec_state
   char *root;  /* its path, for messages */
 };
 
-#define FIREC_STATE_INIT { .root_fd = -1, .root = NULL }
+#define FIREC_STATE_INIT                                                                                               \
+  {                                                                                                                    \
+    .root_fd = -1, .root = NULL                                                                                        \
+  }
 
 /* Opens the state root, creating it (0700; missing parents 0755) when create is
    true. Absent and !create: *st stays closed (root_fd -1) and 0 is returned.
@@ -65,11 +69,10 @@ int firec_state_make_vm_dir (const struct firec_state *st, const char *name, fir
 /* Opens <name>/ and checks whose it is. Absent: *dir_fd -1 and 0. */
 int firec_state_open_vm_dir (const struct firec_state *st, const char *name, int *dir_fd, firec_error_t *err);
 /* Opens a file below <name>/ for reading, checked like the directory. Absent:
-   *fd -1 and 0. */
+ *fd -1 and 0. */
 int firec_state_open_file (int dir_fd, const char *shown_dir, const char *file, int *fd, firec_error_t *err);
 /* Writes <name>/<file> atomically (a temporary file, then rename). */
-int firec_state_write_file (int dir_fd, const char *shown_dir, const char *file, const char *text,
-                            firec_error_t *err);
+int firec_state_write_file (int dir_fd, const char *shown_dir, const char *file, const char *text, firec_error_t *err);
 /* Removes <name>/ with the plain files in it (a VM's root inside it must be gone
    already). Absent is success. */
 int firec_state_remove_vm_dir (const struct firec_state *st, const char *name, firec_error_t *err);

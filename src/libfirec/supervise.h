@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* supervise: the one stop executor. It waits for a running VMM to exit without
    polling (pidfd and signalfd in one poll) and runs the stop policy when asked
    (a signal, or at once for `stop` and `rm`) — each action followed by its
@@ -29,9 +30,9 @@ enum firec_supervise_io
 struct firec_supervision
 {
   const struct firec_pidref *vmm;
-  int signal_fd;   /* -1: none */
-  bool stop_now;   /* run the stop policy at once (the stop command), not on a signal */
-  bool notify;     /* the service's own supervisor: STOPPING=1 when the stop begins */
+  int signal_fd; /* -1: none */
+  bool stop_now; /* run the stop policy at once (the stop command), not on a signal */
+  bool notify;   /* the service's own supervisor: STOPPING=1 when the stop begins */
   const struct firec_stop_step *stop;
   size_t stop_count;
   long stop_timeout_ms;
@@ -50,10 +51,10 @@ struct firec_supervision
 /* How a VM ended under supervision. */
 struct firec_vm_end
 {
-  int wait_status;  /* a waitpid status, or -1 when it was not our child */
-  bool stopped;     /* the stop policy ran */
-  int signal_sent;  /* the last signal the policy sent (0: none) */
-  bool detached;    /* it has not ended: on_io said FIREC_SUPERVISE_DETACH */
+  int wait_status; /* a waitpid status, or -1 when it was not our child */
+  bool stopped;    /* the stop policy ran */
+  int signal_sent; /* the last signal the policy sent (0: none) */
+  bool detached;   /* it has not ended: on_io said FIREC_SUPERVISE_DETACH */
 };
 
 /* Blocks SIGINT, SIGTERM and SIGHUP and returns a signalfd for them (CLOEXEC,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #include "config.h"
 
 #include "teardown.h"
@@ -145,8 +146,8 @@ remove_taps (const struct firec_record *r, struct firec_buf *left, size_t *count
 }
 
 int
-firec_teardown (const struct firec_state *st, const struct firec_record *r, enum firec_teardown_kind kind,
-                int *lock_fd, firec_error_t *err)
+firec_teardown (const struct firec_state *st, const struct firec_record *r, enum firec_teardown_kind kind, int *lock_fd,
+                firec_error_t *err)
 {
   struct firec_buf left = { 0 };
   size_t count = 0;

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The one teardown: what a run made on the host, removed from its record. A
    failed start (rollback), the end of an attached VM (its supervisor, or the
    guard when the supervisor died) and `rm` all come here, so that each kind of

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* update: the host side of changing a running VM: `update drive` and apply's
    live updates. A new backing file is staged into the jail like at start
    (stage.c, through the walker: nothing in the jail is followed, every check
@@ -16,14 +17,14 @@
 
 struct firec_drive_update
 {
-  const char *api_socket;     /* the VM's API socket on the host */
-  const char *vm_root;        /* the jail root (the socket is reached through it); NULL without the jailer */
-  uid_t uid;                  /* the jail's ids, who must be able to use the new file */
+  const char *api_socket; /* the VM's API socket on the host */
+  const char *vm_root;    /* the jail root (the socket is reached through it); NULL without the jailer */
+  uid_t uid;              /* the jail's ids, who must be able to use the new file */
   gid_t gid;
   const char *drive_id;
-  const char *host_path;      /* the new backing file, absolute; NULL keeps the current one */
-  bool writable;              /* the drive is not read-only */
-  const cJSON *rate_limiter;  /* a new rate limiter object, or NULL */
+  const char *host_path;     /* the new backing file, absolute; NULL keeps the current one */
+  bool writable;             /* the drive is not read-only */
+  const cJSON *rate_limiter; /* a new rate limiter object, or NULL */
 };
 
 /* Stages host_path (if any) as /drives/<drive_id>/<its base name> in the jail,

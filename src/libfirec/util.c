@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #include "config.h"
 
 #include "util.h"
@@ -11,7 +12,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
-static void __attribute__ ((noreturn))
+__attribute__ ((noreturn)) static void
 out_of_memory (void)
 {
   static const char msg[] = "firec: out of memory\n";

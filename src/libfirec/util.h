@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Small shared helpers: scoped cleanup (systemd/crun style), ownership transfer,
    and allocation that aborts on exhaustion (a manifest tool cannot do anything
    useful once malloc fails, and checking every small allocation hides the logic). */
@@ -73,18 +74,18 @@ firec_cjson_deletep (cJSON **p)
 #define cleanup_cjson __attribute__ ((cleanup (firec_cjson_deletep)))
 
 /* Hands a scoped pointer to someone else: the cleanup attribute then sees NULL. */
-#define steal_pointer(pp)                                                                                  \
-  ({                                                                                                       \
-    __typeof__ (*(pp)) steal_pointer_tmp_ = *(pp);                                                         \
-    *(pp) = NULL;                                                                                          \
-    steal_pointer_tmp_;                                                                                    \
+#define steal_pointer(pp)                                                                                              \
+  ({                                                                                                                   \
+    __typeof__ (*(pp)) steal_pointer_tmp_ = *(pp);                                                                     \
+    *(pp) = NULL;                                                                                                      \
+    steal_pointer_tmp_;                                                                                                \
   })
 
-#define steal_fd(fdp)                                                                                      \
-  ({                                                                                                       \
-    int steal_fd_tmp_ = *(fdp);                                                                            \
-    *(fdp) = -1;                                                                                           \
-    steal_fd_tmp_;                                                                                         \
+#define steal_fd(fdp)                                                                                                  \
+  ({                                                                                                                   \
+    int steal_fd_tmp_ = *(fdp);                                                                                        \
+    *(fdp) = -1;                                                                                                       \
+    steal_fd_tmp_;                                                                                                     \
   })
 
 #define FIREC_N_ELEMENTS(a) (sizeof (a) / sizeof ((a)[0]))

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* version: `binary --version`, remembered per file identity (see version.h). */
 #include "config.h"
 
@@ -37,9 +38,10 @@ entry_name (const char *binary, char name[2 * 16 + 1])
 static char *
 entry_text (const char *binary, const struct stat *st, const char *version)
 {
-  return firec_xasprintf ("%" PRIuMAX " %" PRIuMAX " %" PRIdMAX " %lld.%09ld %lld.%09ld %s %s\n", (uintmax_t) st->st_dev,
-                          (uintmax_t) st->st_ino, (intmax_t) st->st_size, (long long) st->st_mtim.tv_sec,
-                          st->st_mtim.tv_nsec, (long long) st->st_ctim.tv_sec, st->st_ctim.tv_nsec, version, binary);
+  return firec_xasprintf ("%" PRIuMAX " %" PRIuMAX " %" PRIdMAX " %lld.%09ld %lld.%09ld %s %s\n",
+                          (uintmax_t) st->st_dev, (uintmax_t) st->st_ino, (intmax_t) st->st_size,
+                          (long long) st->st_mtim.tv_sec, st->st_mtim.tv_nsec, (long long) st->st_ctim.tv_sec,
+                          st->st_ctim.tv_nsec, version, binary);
 }
 
 /* The cache directory, when it is ours alone: an entry anyone else could write
@@ -128,8 +130,7 @@ cache_store (const struct firec_version_probe *probe, const char *version)
 }
 
 void
-firec_version_probe_start (struct firec_version_probe *probe, const char *binary, const char *cache_dir,
-                           long settle_s)
+firec_version_probe_start (struct firec_version_probe *probe, const char *binary, const char *cache_dir, long settle_s)
 {
   *probe = (struct firec_version_probe){ .binary = binary, .settle_s = settle_s, .pidfd = -1, .out_fd = -1 };
   probe->identified = stat (binary, &probe->st) == 0;

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* What version a Firecracker or jailer binary is: the "vX.Y.Z" of the first
    line its --version prints.
 
@@ -21,14 +22,14 @@
 struct firec_version_probe
 {
   const char *binary;
-  char *cache_dir;     /* NULL: no cache */
+  char *cache_dir; /* NULL: no cache */
   long settle_s;
-  bool identified;     /* st holds the binary's identity */
+  bool identified; /* st holds the binary's identity */
   struct stat st;
-  char *cached;        /* the version the cache knew: no process was started */
+  char *cached; /* the version the cache knew: no process was started */
   pid_t pid;
   int pidfd;
-  int out_fd;          /* the read end of the process's stdout */
+  int out_fd; /* the read end of the process's stdout */
   firec_error_t start_error;
 };
 

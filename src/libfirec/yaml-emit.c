@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #include "config.h"
 
 #include "yaml-emit.h"
@@ -20,9 +21,10 @@ write_to_buf (void *data, unsigned char *buffer, size_t size)
 static bool
 needs_quotes (const char *s)
 {
-  static const char *const words[] = { "", "~", "null", "Null", "NULL", "true", "True", "TRUE", "false", "False",
-                                       "FALSE", "yes", "Yes", "YES", "no", "No", "NO", "on", "On", "ON", "off",
-                                       "Off", "OFF", "y", "Y", "n", "N", ".inf", ".nan", "-.inf" };
+  static const char *const words[]
+      = { "",      "~",   "null", "Null", "NULL", "true", "True", "TRUE", "false", "False",
+          "FALSE", "yes", "Yes",  "YES",  "no",   "No",   "NO",   "on",   "On",    "ON",
+          "off",   "Off", "OFF",  "y",    "Y",    "n",    "N",    ".inf", ".nan",  "-.inf" };
   for (size_t i = 0; i < FIREC_N_ELEMENTS (words); i++)
     if (strcmp (s, words[i]) == 0)
       return true;
@@ -41,8 +43,7 @@ emit_scalar (yaml_emitter_t *e, const char *text, bool plain_ok)
 {
   yaml_event_t ev;
   yaml_scalar_style_t style = plain_ok ? YAML_ANY_SCALAR_STYLE : YAML_DOUBLE_QUOTED_SCALAR_STYLE;
-  if (!yaml_scalar_event_initialize (&ev, NULL, NULL, (yaml_char_t *) text, (int) strlen (text), plain_ok, 1,
-                                     style))
+  if (!yaml_scalar_event_initialize (&ev, NULL, NULL, (yaml_char_t *) text, (int) strlen (text), plain_ok, 1, style))
     return -1;
   return emit (e, &ev);
 }

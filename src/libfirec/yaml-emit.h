@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* cJSON -> YAML text, for `render` and `import`. Strings that a strict YAML 1.2
    reader (ours) or a YAML 1.1 one would take for something else are quoted. */
 #ifndef FIREC_YAML_EMIT_H

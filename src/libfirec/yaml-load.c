@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Strict YAML loading. libyaml's event parser feeds an explicit stack (never
    recursion on the input), so a hostile file costs at most FIREC_YAML_MAX_DEPTH
    frames, FIREC_YAML_MAX_NODES nodes and FIREC_YAML_MAX_BYTES of text. */
@@ -101,7 +102,7 @@ static const char utf8_bom[] = "\xEF\xBB\xBF";
 static struct firec_mark
 mark_at (yaml_mark_t m)
 {
-  struct firec_mark mark = { (unsigned)m.line + 1, (unsigned)m.column + 1 };
+  struct firec_mark mark = { (unsigned) m.line + 1, (unsigned) m.column + 1 };
   return mark;
 }
 
@@ -129,14 +130,14 @@ hash_bytes (uint64_t seed, const char *s)
 {
   uint64_t h = 0xcbf29ce484222325ULL ^ seed;
   for (; *s; s++)
-    h = (h ^ (unsigned char)*s) * 0x100000001b3ULL;
+    h = (h ^ (unsigned char) *s) * 0x100000001b3ULL;
   return h;
 }
 
 static uint64_t
 hash_address (const void *p)
 {
-  uint64_t x = (uint64_t)(uintptr_t)p;
+  uint64_t x = (uint64_t) (uintptr_t) p;
   x ^= x >> 33;
   x *= 0xff51afd7ed558ccdULL;
   x ^= x >> 33;
@@ -163,7 +164,7 @@ current_path (const struct loader *l, unsigned frames)
   return steal_pointer (&path);
 }
 
-static void __attribute__ ((format (printf, 4, 5)))
+__attribute__ ((format (printf, 4, 5))) static void
 report_at (struct loader *l, struct firec_mark mark, const char *path, const char *fmt, ...)
 {
   va_list ap;
@@ -177,28 +178,28 @@ report_at (struct loader *l, struct firec_mark mark, const char *path, const cha
 }
 
 /* The node being loaded: every frame's current child. */
-#define report_here(l, mark, ...)                                                                            \
-  do                                                                                                         \
-    {                                                                                                        \
-      cleanup_free char *report_path_ = current_path ((l), (l)->depth);                                      \
-      report_at ((l), (mark), report_path_, __VA_ARGS__);                                                    \
-    }                                                                                                        \
+#define report_here(l, mark, ...)                                                                                      \
+  do                                                                                                                   \
+    {                                                                                                                  \
+      cleanup_free char *report_path_ = current_path ((l), (l)->depth);                                                \
+      report_at ((l), (mark), report_path_, __VA_ARGS__);                                                              \
+    }                                                                                                                  \
   while (0)
 
-#define report_fatal(l, mark, path, ...)                                                                     \
-  do                                                                                                         \
-    {                                                                                                        \
-      report_at ((l), (mark), (path), __VA_ARGS__);                                                          \
-      (l)->fatal = true;                                                                                     \
-    }                                                                                                        \
+#define report_fatal(l, mark, path, ...)                                                                               \
+  do                                                                                                                   \
+    {                                                                                                                  \
+      report_at ((l), (mark), (path), __VA_ARGS__);                                                                    \
+      (l)->fatal = true;                                                                                               \
+    }                                                                                                                  \
   while (0)
 
-#define report_fatal_here(l, mark, ...)                                                                      \
-  do                                                                                                         \
-    {                                                                                                        \
-      report_here ((l), (mark), __VA_ARGS__);                                                                \
-      (l)->fatal = true;                                                                                     \
-    }                                                                                                        \
+#define report_fatal_here(l, mark, ...)                                                                                \
+  do                                                                                                                   \
+    {                                                                                                                  \
+      report_here ((l), (mark), __VA_ARGS__);                                                                          \
+      (l)->fatal = true;                                                                                               \
+    }                                                                                                                  \
   while (0)
 
 /* Counts lines the way libyaml does (CR LF, CR, LF, NEL, LS, PS each end one)
@@ -206,7 +207,7 @@ report_at (struct loader *l, struct firec_mark mark, const char *path, const cha
 static size_t
 skip_line_break (const char *text, size_t len, size_t i)
 {
-  const unsigned char *s = (const unsigned char *)text;
+  const unsigned char *s = (const unsigned char *) text;
   if (s[i] == '\r')
     return i + 1 < len && s[i + 1] == '\n' ? i + 2 : i + 1;
   if (s[i] == '\n')
@@ -251,7 +252,7 @@ mark_from_offset (const char *text, size_t len, size_t offset)
           i = next;
           continue;
         }
-      if (((unsigned char)text[i] & 0xC0) != 0x80)
+      if (((unsigned char) text[i] & 0xC0) != 0x80)
         mark.column++;
       i++;
     }
@@ -271,7 +272,7 @@ find_tab_in_indentation (const char *text, size_t len, size_t line_index, struct
       char c = text[i];
       if (c == '\t')
         {
-          ret->line = (unsigned)line_index + 1;
+          ret->line = (unsigned) line_index + 1;
           ret->column = column;
           return true;
         }
@@ -293,7 +294,7 @@ report_parser_error (struct loader *l, const yaml_parser_t *parser)
       {
         struct firec_mark mark = mark_from_offset (l->text, l->text_len, parser->problem_offset);
         if (parser->problem_value >= 0)
-          report_fatal (l, mark, "", "%s: #%X", parser->problem, (unsigned)parser->problem_value);
+          report_fatal (l, mark, "", "%s: #%X", parser->problem, (unsigned) parser->problem_value);
         else
           report_fatal (l, mark, "", "%s", parser->problem);
         return;
@@ -383,8 +384,7 @@ anchor_define (struct loader *l, const char *name, struct firec_mark mark)
 /* ---------------------------------------------------------------- duplicate keys */
 
 static size_t
-member_slot_index (uint64_t seed, const struct member_slot *slots, size_t cap, const cJSON *object,
-                   const char *key)
+member_slot_index (uint64_t seed, const struct member_slot *slots, size_t cap, const cJSON *object, const char *key)
 {
   size_t mask = cap - 1;
   size_t i = (hash_address (object) ^ hash_bytes (seed, key)) & mask;
@@ -408,8 +408,7 @@ member_find (const struct loader *l, const struct frame *f, const char *key)
           return m;
       return NULL;
     }
-  return l->member_slots[member_slot_index (l->hash_seed, l->member_slots, l->member_slots_cap, f->node, key)]
-      .member;
+  return l->member_slots[member_slot_index (l->hash_seed, l->member_slots, l->member_slots_cap, f->node, key)].member;
 }
 
 static void
@@ -481,8 +480,7 @@ static void
 add_member (cJSON *object, const char *key, cJSON *node)
 {
   const char *constant = intern_key (key);
-  check_added (constant ? cJSON_AddItemToObjectCS (object, constant, node)
-                        : cJSON_AddItemToObject (object, key, node));
+  check_added (constant ? cJSON_AddItemToObjectCS (object, constant, node) : cJSON_AddItemToObject (object, key, node));
 }
 
 /* ---------------------------------------------------------------- scalars */
@@ -548,7 +546,7 @@ static bool
 integer_fits_double_exactly (const char *s, size_t len)
 {
   const char *digits = s[0] == '-' ? s + 1 : s;
-  size_t n = len - (size_t)(digits - s);
+  size_t n = len - (size_t) (digits - s);
   size_t limit_len = sizeof LARGEST_EXACT_INTEGER - 1;
   if (n != limit_len)
     return n < limit_len;
@@ -579,9 +577,9 @@ firec_yaml_core_integer (const char *s, double *ret)
 static double
 parse_double (struct loader *l, const char *s)
 {
-  if (l->c_locale == (locale_t)0)
-    l->c_locale = newlocale (LC_NUMERIC_MASK, "C", (locale_t)0);
-  if (l->c_locale == (locale_t)0)
+  if (l->c_locale == (locale_t) 0)
+    l->c_locale = newlocale (LC_NUMERIC_MASK, "C", (locale_t) 0);
+  if (l->c_locale == (locale_t) 0)
     return strtod (s, NULL);
   return strtod_l (s, NULL, l->c_locale);
 }
@@ -591,8 +589,7 @@ parse_double (struct loader *l, const char *s)
    core schema's booleans are all taken (True and TRUE are what templates such
    as Jinja write); YAML 1.1's yes/no/on/off are not booleans in YAML 1.2. */
 static cJSON *
-scalar_to_node (struct loader *l, const char *s, size_t len, yaml_scalar_style_t style,
-                struct firec_mark mark)
+scalar_to_node (struct loader *l, const char *s, size_t len, yaml_scalar_style_t style, struct firec_mark mark)
 {
   if (style != YAML_PLAIN_SCALAR_STYLE)
     return check_alloc (cJSON_CreateString (s));
@@ -630,7 +627,7 @@ static void
 report_tag (struct loader *l, const yaml_char_t *tag, struct firec_mark mark)
 {
   static const char core_prefix[] = "tag:yaml.org,2002:";
-  const char *t = (const char *)tag;
+  const char *t = (const char *) tag;
   if (strncmp (t, core_prefix, sizeof core_prefix - 1) == 0)
     report_here (l, mark, "tags are not supported: !!%s", t + sizeof core_prefix - 1);
   else
@@ -649,9 +646,9 @@ count_nodes (struct loader *l, size_t n, struct firec_mark mark, bool through_al
   if (n > FIREC_YAML_MAX_NODES - l->node_count)
     {
       if (through_alias)
-        report_fatal_here (
-            l, mark, "document expands to more than %u nodes through aliases (billion-laughs protection)",
-            FIREC_YAML_MAX_NODES);
+        report_fatal_here (l, mark,
+                           "document expands to more than %u nodes through aliases (billion-laughs protection)",
+                           FIREC_YAML_MAX_NODES);
       else
         report_fatal_here (l, mark, "document has more than %u nodes", FIREC_YAML_MAX_NODES);
       return false;
@@ -716,7 +713,7 @@ handle_key (struct loader *l, const yaml_event_t *event)
 {
   struct frame *top = &l->stack[l->depth - 1];
   struct firec_mark mark = mark_at (event->start_mark);
-  const char *key = (const char *)event->data.scalar.value;
+  const char *key = (const char *) event->data.scalar.value;
 
   struct key_buffer *buffer = &l->keys[l->depth - 1];
   size_t size = strlen (key) + 1;
@@ -751,7 +748,7 @@ handle_key (struct loader *l, const yaml_event_t *event)
     }
   if (event->data.scalar.anchor)
     {
-      size_t index = anchor_define (l, (const char *)event->data.scalar.anchor, mark);
+      size_t index = anchor_define (l, (const char *) event->data.scalar.anchor, mark);
       struct anchor *a = &l->anchors[index];
       a->detached_key_node = check_alloc (cJSON_CreateString (key));
       a->node = a->detached_key_node;
@@ -769,7 +766,7 @@ handle_scalar (struct loader *l, const yaml_event_t *event)
     report_tag (l, event->data.scalar.tag, mark);
   if (!count_nodes (l, 1, mark, false))
     return;
-  const char *text = (const char *)event->data.scalar.value;
+  const char *text = (const char *) event->data.scalar.value;
   cJSON *node;
   if (has_nul (event))
     {
@@ -780,7 +777,7 @@ handle_scalar (struct loader *l, const yaml_event_t *event)
     node = scalar_to_node (l, text, event->data.scalar.length, event->data.scalar.style, mark);
   if (event->data.scalar.anchor)
     {
-      size_t index = anchor_define (l, (const char *)event->data.scalar.anchor, mark);
+      size_t index = anchor_define (l, (const char *) event->data.scalar.anchor, mark);
       struct anchor *a = &l->anchors[index];
       a->node = node;
       a->node_count = 1;
@@ -828,7 +825,7 @@ handle_alias (struct loader *l, const yaml_event_t *event)
 {
   begin_value (l);
   struct firec_mark mark = mark_at (event->start_mark);
-  const char *name = (const char *)event->data.alias.anchor;
+  const char *name = (const char *) event->data.alias.anchor;
   size_t index = anchor_lookup (l, name);
   if (index == SIZE_MAX)
     {
@@ -838,8 +835,8 @@ handle_alias (struct loader *l, const yaml_event_t *event)
   const struct anchor *a = &l->anchors[index];
   if (a->node == NULL)
     {
-      report_fatal_here (
-          l, mark, "alias *%s is inside the node it refers to (recursive aliases are not supported)", name);
+      report_fatal_here (l, mark, "alias *%s is inside the node it refers to (recursive aliases are not supported)",
+                         name);
       return;
     }
   /* Checked before copying, so that a billion-laughs file is refused without
@@ -862,8 +859,7 @@ handle_collection_start (struct loader *l, const yaml_event_t *event, bool is_ma
   begin_value (l);
   struct firec_mark mark = mark_at (event->start_mark);
   const yaml_char_t *tag = is_mapping ? event->data.mapping_start.tag : event->data.sequence_start.tag;
-  const yaml_char_t *anchor
-      = is_mapping ? event->data.mapping_start.anchor : event->data.sequence_start.anchor;
+  const yaml_char_t *anchor = is_mapping ? event->data.mapping_start.anchor : event->data.sequence_start.anchor;
   if (l->depth == FIREC_YAML_MAX_DEPTH)
     {
       report_fatal_here (l, mark, "nesting deeper than %u levels", FIREC_YAML_MAX_DEPTH);
@@ -881,7 +877,7 @@ handle_collection_start (struct loader *l, const yaml_event_t *event, bool is_ma
   f->node = node;
   f->is_mapping = is_mapping;
   f->nodes_before = nodes_before;
-  f->anchor_index = anchor ? anchor_define (l, (const char *)anchor, mark) : SIZE_MAX;
+  f->anchor_index = anchor ? anchor_define (l, (const char *) anchor, mark) : SIZE_MAX;
 }
 
 static void
@@ -909,7 +905,7 @@ report_complex_key (struct loader *l, const yaml_event_t *event, const char *wha
   struct firec_mark mark = mark_at (event->start_mark);
   if (event->type == YAML_ALIAS_EVENT)
     report_fatal (l, mark, path, "mapping keys must be plain or quoted scalars, not %s (*%s)", what,
-                  (const char *)event->data.alias.anchor);
+                  (const char *) event->data.alias.anchor);
   else
     report_fatal (l, mark, path, "mapping keys must be plain or quoted scalars, not %s", what);
 }
@@ -991,7 +987,7 @@ loader_release (struct loader *l)
   free (l->anchors);
   free (l->anchor_slots);
   free (l->member_slots);
-  if (l->c_locale != (locale_t)0)
+  if (l->c_locale != (locale_t) 0)
     freelocale (l->c_locale);
 }
 
@@ -1039,7 +1035,7 @@ firec_yaml_load_buffer (const char *buf, size_t len, const char *filename, struc
   yaml_parser_t parser;
   if (!yaml_parser_initialize (&parser))
     abort ();
-  yaml_parser_set_input_string (&parser, (const unsigned char *)buf, len);
+  yaml_parser_set_input_string (&parser, (const unsigned char *) buf, len);
   /* A manifest is UTF-8; a UTF-16 file is reported as invalid UTF-8 rather than
      silently decoded. */
   yaml_parser_set_encoding (&parser, YAML_UTF8_ENCODING);
@@ -1069,8 +1065,8 @@ firec_yaml_load_buffer (const char *buf, size_t len, const char *filename, struc
 }
 
 int
-firec_yaml_load_file (const char *path, const char *display_name, struct firec_doc **ret,
-                      struct firec_diags *diags, firec_error_t *err)
+firec_yaml_load_file (const char *path, const char *display_name, struct firec_doc **ret, struct firec_diags *diags,
+                      firec_error_t *err)
 {
   *ret = NULL;
   const char *name = display_name ? display_name : path;
@@ -1089,8 +1085,7 @@ firec_yaml_load_file (const char *path, const char *display_name, struct firec_d
           report_too_large (diags, name);
           return fail_invalid (name, err);
         }
-      firec_diags_add (diags, FIREC_SEV_ERROR, name, 0, 0, "", "cannot read file: %s",
-                       strerror (saved_errno));
+      firec_diags_add (diags, FIREC_SEV_ERROR, name, 0, 0, "", "cannot read file: %s", strerror (saved_errno));
       return firec_error_set_kind (err, FIREC_ERR_INVALID, saved_errno, "cannot read %s", name);
     }
   return firec_yaml_load_buffer (text, len, name, ret, diags, err);

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Strict YAML loading: one document of YAML 1.2 core-schema scalars into a cJSON
    tree with a position on every node (doc.h). */
 #ifndef FIREC_YAML_LOAD_H
@@ -12,7 +13,7 @@
 
 #define FIREC_YAML_MAX_BYTES (4u << 20) /* 4 MiB */
 #define FIREC_YAML_MAX_DEPTH 64
-#define FIREC_YAML_MAX_NODES 100000    /* after alias expansion: stops billion-laughs files */
+#define FIREC_YAML_MAX_NODES 100000 /* after alias expansion: stops billion-laughs files */
 
 /* Parses buf[0..len) (need not be NUL-terminated). On success returns 0 and *ret.
    A problem with the text itself (syntax, duplicate key, limits, ...) becomes one
@@ -23,8 +24,8 @@ int firec_yaml_load_buffer (const char *buf, size_t len, const char *filename, s
 
 /* Reads path ("-" is stdin) and loads it; display_name is what diagnostics show
    (NULL: the path itself). An I/O failure is a FIREC_ERR_INVALID error naming the file. */
-int firec_yaml_load_file (const char *path, const char *display_name, struct firec_doc **ret,
-                          struct firec_diags *diags, firec_error_t *err);
+int firec_yaml_load_file (const char *path, const char *display_name, struct firec_doc **ret, struct firec_diags *diags,
+                          firec_error_t *err);
 
 /* The YAML 1.2 core schema's spellings of a plain scalar, as the loader reads
    them: 1 for true/True/TRUE, 0 for false/False/FALSE, -1 for anything else. */

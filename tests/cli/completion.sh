@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # The bash completion (TAP): COMPREPLY for a few command lines, in a directory
 # with manifests, other files and a subdirectory, and with two VMs in the state
 # directory; and its lists of commands, actions and options against what

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # Every sub-command's --help (TAP): for each command `firec-run --help` lists,
 # and each action of the commands that have some (snapshot create, balloon
 # set, ...): exit 0, a usage line on stdout, and every long option the command

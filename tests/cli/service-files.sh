@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # What service managers run firec-run from (TAP): the systemd unit passes
 # systemd-analyze verify and keeps the settings the stop policy relies on, and
 # the Nomad job's kill settings outlast the stop policy.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* fake-firecracker: a test double of the Firecracker VMM (v1.5.1 or v1.16).
  *
  * It runs no guest. It speaks the API the way the real binary does, strictly,
@@ -62,10 +63,10 @@ static struct {
 	enum fk_version ver;
 	const char *vstr;
 	const char *id;
-	int rootfd;                 /* FAKE_FIRECRACKER_ROOT, or -1 */
+	int rootfd; /* FAKE_FIRECRACKER_ROOT, or -1 */
 	enum vm_state state;
 	bool booted;
-	bool boot_res;              /* a boot-path resource was configured */
+	bool boot_res; /* a boot-path resource was configured */
 	cJSON *boot_source, *machine, *cpu_config, *logger, *metrics, *mmds_config;
 	cJSON *vsock, *balloon, *entropy, *serial, *hotplug;
 	cJSON *drives, *nets, *pmems;
@@ -73,10 +74,10 @@ static struct {
 	struct held_fd held[256];
 	size_t nheld;
 	int log_fd, metrics_fd, reqlog_fd;
-	int log_level;              /* 0 off .. 5 trace */
+	int log_level; /* 0 off .. 5 trace */
 	bool show_level, show_origin;
 	size_t payload_limit, mmds_limit;
-	uint64_t exit_at_ms;        /* 0: not scheduled */
+	uint64_t exit_at_ms; /* 0: not scheduled */
 	uint64_t hint_cmd;
 	bool hinting;
 	bool exit_after_reply;
@@ -104,7 +105,7 @@ static void fc_log(int level, const char *fmt, ...) FK_PRINTF(2, 3);
 
 static void fc_log(int level, const char *fmt, ...)
 {
-	static const char *const names[] = { "OFF", "ERROR", "WARN", "INFO", "DEBUG", "TRACE" };
+	static const char *const names[] = {"OFF", "ERROR", "WARN", "INFO", "DEBUG", "TRACE"};
 	struct sbuf b;
 	struct timespec ts;
 	struct tm tm;
@@ -165,7 +166,8 @@ static void exit_vmm(int code)
 	fc_log(3, "Vmm is stopping.");
 	write_metrics();
 	if (v116())
-		fc_log(code ? 1 : 3, "Firecracker exiting %s. exit_code=%d", code ? "with error" : "successfully", code);
+		fc_log(code ? 1 : 3, "Firecracker exiting %s. exit_code=%d", code ? "with error" : "successfully",
+		       code);
 	else if (code == 0)
 		fc_log(3, "Firecracker exited successfully");
 	exit(code);
@@ -321,169 +323,153 @@ static int held(const char *key)
 
 /* ============================================================== schemas */
 
-static const char *const v_cache[] = { "Unsafe", "Writeback", NULL };
-static const char *const v_engine[] = { "Async", "Sync", NULL };
-static const char *const v_cputpl[] = { "C3", "T2", "T2S", "None", "T2CL", "T2A", NULL };
-static const char *const v_huge[] = { "None", "2M", NULL };
-static const char *const v_mmdsver[] = { "V1", "V2", NULL };
-static const char *const v_action[] = { "FlushMetrics", "InstanceStart", "SendCtrlAltDel", NULL };
-static const char *const v_vmstate[] = { "Paused", "Resumed", NULL };
-static const char *const v_snaptype[] = { "Diff", "Full", NULL };
-static const char *const v_backend[] = { "File", "Uffd", NULL };
+static const char *const v_cache[] = {"Unsafe", "Writeback", NULL};
+static const char *const v_engine[] = {"Async", "Sync", NULL};
+static const char *const v_cputpl[] = {"C3", "T2", "T2S", "None", "T2CL", "T2A", NULL};
+static const char *const v_huge[] = {"None", "2M", NULL};
+static const char *const v_mmdsver[] = {"V1", "V2", NULL};
+static const char *const v_action[] = {"FlushMetrics", "InstanceStart", "SendCtrlAltDel", NULL};
+static const char *const v_vmstate[] = {"Paused", "Resumed", NULL};
+static const char *const v_snaptype[] = {"Diff", "Full", NULL};
+static const char *const v_backend[] = {"File", "Uffd", NULL};
 
-#define F(n, k, o) { n, k, o, NULL, SK_BOOL, NULL }
-#define FS(n, o, s) { n, SK_STRUCT, o, s, SK_BOOL, NULL }
-#define FE(n, o, v) { n, SK_ENUM, o, NULL, SK_BOOL, v }
-#define FQ(n, o, e, s) { n, SK_SEQ, o, s, e, NULL }
-#define END { NULL, SK_BOOL, SO_REQ, NULL, SK_BOOL, NULL }
-#define STRUCT(var, nm, deny, ...) \
-	static const struct sfield var##_f[] = { __VA_ARGS__, END }; \
-	static const struct sstruct var = { "struct " nm, deny, var##_f }
+#define F(n, k, o)                                                                                                     \
+	{                                                                                                              \
+		n, k, o, NULL, SK_BOOL, NULL                                                                           \
+	}
+#define FS(n, o, s)                                                                                                    \
+	{                                                                                                              \
+		n, SK_STRUCT, o, s, SK_BOOL, NULL                                                                      \
+	}
+#define FE(n, o, v)                                                                                                    \
+	{                                                                                                              \
+		n, SK_ENUM, o, NULL, SK_BOOL, v                                                                        \
+	}
+#define FQ(n, o, e, s)                                                                                                 \
+	{                                                                                                              \
+		n, SK_SEQ, o, s, e, NULL                                                                               \
+	}
+#define END                                                                                                            \
+	{                                                                                                              \
+		NULL, SK_BOOL, SO_REQ, NULL, SK_BOOL, NULL                                                             \
+	}
+#define STRUCT(var, nm, deny, ...)                                                                                     \
+	static const struct sfield var##_f[] = {__VA_ARGS__, END};                                                     \
+	static const struct sstruct var = {"struct " nm, deny, var##_f}
 
-STRUCT(st_bucket, "TokenBucketConfig", false,
-       F("size", SK_U64, SO_REQ), F("one_time_burst", SK_U64, SO_OPTION), F("refill_time", SK_U64, SO_REQ));
-STRUCT(st_rl, "RateLimiterConfig", true,
-       FS("bandwidth", SO_OPTION, &st_bucket), FS("ops", SO_OPTION, &st_bucket));
-STRUCT(st_boot, "BootSourceConfig", true,
-       F("kernel_image_path", SK_STRING, SO_REQ), F("initrd_path", SK_STRING, SO_OPTION),
-       F("boot_args", SK_STRING, SO_OPTION));
-STRUCT(st_mc151, "MachineConfig", true,
-       F("vcpu_count", SK_VCPU151, SO_REQ), F("mem_size_mib", SK_USIZE, SO_REQ),
+STRUCT(st_bucket, "TokenBucketConfig", false, F("size", SK_U64, SO_REQ), F("one_time_burst", SK_U64, SO_OPTION),
+       F("refill_time", SK_U64, SO_REQ));
+STRUCT(st_rl, "RateLimiterConfig", true, FS("bandwidth", SO_OPTION, &st_bucket), FS("ops", SO_OPTION, &st_bucket));
+STRUCT(st_boot, "BootSourceConfig", true, F("kernel_image_path", SK_STRING, SO_REQ),
+       F("initrd_path", SK_STRING, SO_OPTION), F("boot_args", SK_STRING, SO_OPTION));
+STRUCT(st_mc151, "MachineConfig", true, F("vcpu_count", SK_VCPU151, SO_REQ), F("mem_size_mib", SK_USIZE, SO_REQ),
        F("smt", SK_BOOL, SO_DEFAULT), FE("cpu_template", SO_OPTION, v_cputpl),
        F("track_dirty_pages", SK_BOOL, SO_DEFAULT));
-STRUCT(st_mc116, "MachineConfig", true,
-       F("vcpu_count", SK_U8, SO_REQ), F("mem_size_mib", SK_USIZE, SO_REQ),
+STRUCT(st_mc116, "MachineConfig", true, F("vcpu_count", SK_U8, SO_REQ), F("mem_size_mib", SK_USIZE, SO_REQ),
        F("smt", SK_BOOL, SO_DEFAULT), FE("cpu_template", SO_OPTION, v_cputpl),
        F("track_dirty_pages", SK_BOOL, SO_DEFAULT), FE("huge_pages", SO_DEFAULT, v_huge));
-STRUCT(st_mcu151, "MachineConfigUpdate", true,
-       F("vcpu_count", SK_VCPU151, SO_OPTION), F("mem_size_mib", SK_USIZE, SO_OPTION),
-       F("smt", SK_BOOL, SO_OPTION), FE("cpu_template", SO_OPTION, v_cputpl),
+STRUCT(st_mcu151, "MachineConfigUpdate", true, F("vcpu_count", SK_VCPU151, SO_OPTION),
+       F("mem_size_mib", SK_USIZE, SO_OPTION), F("smt", SK_BOOL, SO_OPTION), FE("cpu_template", SO_OPTION, v_cputpl),
        F("track_dirty_pages", SK_BOOL, SO_OPTION));
-STRUCT(st_mcu116, "MachineConfigUpdate", true,
-       F("vcpu_count", SK_U8, SO_OPTION), F("mem_size_mib", SK_USIZE, SO_OPTION),
-       F("smt", SK_BOOL, SO_OPTION), FE("cpu_template", SO_OPTION, v_cputpl),
+STRUCT(st_mcu116, "MachineConfigUpdate", true, F("vcpu_count", SK_U8, SO_OPTION),
+       F("mem_size_mib", SK_USIZE, SO_OPTION), F("smt", SK_BOOL, SO_OPTION), FE("cpu_template", SO_OPTION, v_cputpl),
        F("track_dirty_pages", SK_BOOL, SO_OPTION), FE("huge_pages", SO_OPTION, v_huge));
-STRUCT(st_cpu, "CustomCpuTemplate", true,
-       FQ("kvm_capabilities", SO_DEFAULT, SK_ANY, NULL), FQ("cpuid_modifiers", SO_DEFAULT, SK_ANY, NULL),
-       FQ("msr_modifiers", SO_DEFAULT, SK_ANY, NULL));
-STRUCT(st_drive151, "BlockDeviceConfig", true,
-       F("drive_id", SK_STRING, SO_REQ), F("path_on_host", SK_STRING, SO_REQ),
-       F("is_root_device", SK_BOOL, SO_REQ), F("partuuid", SK_STRING, SO_OPTION),
-       F("is_read_only", SK_BOOL, SO_REQ), FE("cache_type", SO_DEFAULT, v_cache),
-       FS("rate_limiter", SO_OPTION, &st_rl), FE("io_engine", SO_DEFAULT, v_engine));
-STRUCT(st_drive116, "BlockDeviceConfig", true,
-       F("drive_id", SK_STRING, SO_REQ), F("partuuid", SK_STRING, SO_OPTION),
+STRUCT(st_cpu, "CustomCpuTemplate", true, FQ("kvm_capabilities", SO_DEFAULT, SK_ANY, NULL),
+       FQ("cpuid_modifiers", SO_DEFAULT, SK_ANY, NULL), FQ("msr_modifiers", SO_DEFAULT, SK_ANY, NULL));
+STRUCT(st_drive151, "BlockDeviceConfig", true, F("drive_id", SK_STRING, SO_REQ), F("path_on_host", SK_STRING, SO_REQ),
+       F("is_root_device", SK_BOOL, SO_REQ), F("partuuid", SK_STRING, SO_OPTION), F("is_read_only", SK_BOOL, SO_REQ),
+       FE("cache_type", SO_DEFAULT, v_cache), FS("rate_limiter", SO_OPTION, &st_rl),
+       FE("io_engine", SO_DEFAULT, v_engine));
+STRUCT(st_drive116, "BlockDeviceConfig", true, F("drive_id", SK_STRING, SO_REQ), F("partuuid", SK_STRING, SO_OPTION),
        F("is_root_device", SK_BOOL, SO_REQ), FE("cache_type", SO_DEFAULT, v_cache),
        F("is_read_only", SK_BOOL, SO_OPTION), F("path_on_host", SK_STRING, SO_OPTION),
-       FS("rate_limiter", SO_OPTION, &st_rl), FE("io_engine", SO_OPTION, v_engine),
-       F("socket", SK_STRING, SO_OPTION));
-STRUCT(st_pdrive, "BlockDeviceUpdateConfig", true,
-       F("drive_id", SK_STRING, SO_REQ), F("path_on_host", SK_STRING, SO_OPTION),
-       FS("rate_limiter", SO_OPTION, &st_rl));
-STRUCT(st_net151, "NetworkInterfaceConfig", true,
-       F("iface_id", SK_STRING, SO_REQ), F("host_dev_name", SK_STRING, SO_REQ),
-       F("guest_mac", SK_MAC, SO_OPTION), FS("rx_rate_limiter", SO_OPTION, &st_rl),
-       FS("tx_rate_limiter", SO_OPTION, &st_rl));
-STRUCT(st_net116, "NetworkInterfaceConfig", true,
-       F("iface_id", SK_STRING, SO_REQ), F("host_dev_name", SK_STRING, SO_REQ),
-       F("guest_mac", SK_MAC, SO_OPTION), F("mtu", SK_U16, SO_OPTION),
+       FS("rate_limiter", SO_OPTION, &st_rl), FE("io_engine", SO_OPTION, v_engine), F("socket", SK_STRING, SO_OPTION));
+STRUCT(st_pdrive, "BlockDeviceUpdateConfig", true, F("drive_id", SK_STRING, SO_REQ),
+       F("path_on_host", SK_STRING, SO_OPTION), FS("rate_limiter", SO_OPTION, &st_rl));
+STRUCT(st_net151, "NetworkInterfaceConfig", true, F("iface_id", SK_STRING, SO_REQ),
+       F("host_dev_name", SK_STRING, SO_REQ), F("guest_mac", SK_MAC, SO_OPTION),
        FS("rx_rate_limiter", SO_OPTION, &st_rl), FS("tx_rate_limiter", SO_OPTION, &st_rl));
-STRUCT(st_pnet, "NetworkInterfaceUpdateConfig", true,
-       F("iface_id", SK_STRING, SO_REQ), FS("rx_rate_limiter", SO_OPTION, &st_rl),
-       FS("tx_rate_limiter", SO_OPTION, &st_rl));
-STRUCT(st_pmem, "PmemConfig", true,
-       F("id", SK_STRING, SO_REQ), F("path_on_host", SK_STRING, SO_REQ),
+STRUCT(st_net116, "NetworkInterfaceConfig", true, F("iface_id", SK_STRING, SO_REQ),
+       F("host_dev_name", SK_STRING, SO_REQ), F("guest_mac", SK_MAC, SO_OPTION), F("mtu", SK_U16, SO_OPTION),
+       FS("rx_rate_limiter", SO_OPTION, &st_rl), FS("tx_rate_limiter", SO_OPTION, &st_rl));
+STRUCT(st_pnet, "NetworkInterfaceUpdateConfig", true, F("iface_id", SK_STRING, SO_REQ),
+       FS("rx_rate_limiter", SO_OPTION, &st_rl), FS("tx_rate_limiter", SO_OPTION, &st_rl));
+STRUCT(st_pmem, "PmemConfig", true, F("id", SK_STRING, SO_REQ), F("path_on_host", SK_STRING, SO_REQ),
        F("root_device", SK_BOOL, SO_DEFAULT), F("read_only", SK_BOOL, SO_DEFAULT),
        FS("rate_limiter", SO_OPTION, &st_rl));
-STRUCT(st_ppmem, "PmemDeviceUpdateConfig", true,
-       F("id", SK_STRING, SO_REQ), FS("rate_limiter", SO_OPTION, &st_rl));
-STRUCT(st_vsock, "VsockDeviceConfig", true,
-       F("vsock_id", SK_STRING, SO_OPTION), F("guest_cid", SK_U32, SO_REQ), F("uds_path", SK_STRING, SO_REQ));
-STRUCT(st_balloon151, "BalloonDeviceConfig", true,
-       F("amount_mib", SK_U32, SO_REQ), F("deflate_on_oom", SK_BOOL, SO_REQ),
-       F("stats_polling_interval_s", SK_U16, SO_DEFAULT));
-STRUCT(st_balloon116, "BalloonDeviceConfig", true,
-       F("amount_mib", SK_U32, SO_REQ), F("deflate_on_oom", SK_BOOL, SO_REQ),
-       F("stats_polling_interval_s", SK_U16, SO_DEFAULT), F("free_page_hinting", SK_BOOL, SO_DEFAULT),
-       F("free_page_reporting", SK_BOOL, SO_DEFAULT));
+STRUCT(st_ppmem, "PmemDeviceUpdateConfig", true, F("id", SK_STRING, SO_REQ), FS("rate_limiter", SO_OPTION, &st_rl));
+STRUCT(st_vsock, "VsockDeviceConfig", true, F("vsock_id", SK_STRING, SO_OPTION), F("guest_cid", SK_U32, SO_REQ),
+       F("uds_path", SK_STRING, SO_REQ));
+STRUCT(st_balloon151, "BalloonDeviceConfig", true, F("amount_mib", SK_U32, SO_REQ),
+       F("deflate_on_oom", SK_BOOL, SO_REQ), F("stats_polling_interval_s", SK_U16, SO_DEFAULT));
+STRUCT(st_balloon116, "BalloonDeviceConfig", true, F("amount_mib", SK_U32, SO_REQ),
+       F("deflate_on_oom", SK_BOOL, SO_REQ), F("stats_polling_interval_s", SK_U16, SO_DEFAULT),
+       F("free_page_hinting", SK_BOOL, SO_DEFAULT), F("free_page_reporting", SK_BOOL, SO_DEFAULT));
 STRUCT(st_bupd, "BalloonUpdateConfig", true, F("amount_mib", SK_U32, SO_REQ));
 STRUCT(st_bstats, "BalloonUpdateStatsConfig", true, F("stats_polling_interval_s", SK_U16, SO_REQ));
 STRUCT(st_hint, "StartHintingCmd", false, F("acknowledge_on_stop", SK_BOOL, SO_DEFAULT));
 STRUCT(st_entropy, "EntropyDeviceConfig", true, FS("rate_limiter", SO_OPTION, &st_rl));
-STRUCT(st_serial, "SerialConfig", true,
-       F("serial_out_path", SK_PATH, SO_OPTION), FS("rate_limiter", SO_OPTION, &st_bucket));
-STRUCT(st_logger151, "LoggerConfig", true,
-       F("log_path", SK_PATH, SO_OPTION), F("level", SK_LEVEL, SO_OPTION),
+STRUCT(st_serial, "SerialConfig", true, F("serial_out_path", SK_PATH, SO_OPTION),
+       FS("rate_limiter", SO_OPTION, &st_bucket));
+STRUCT(st_logger151, "LoggerConfig", true, F("log_path", SK_PATH, SO_OPTION), F("level", SK_LEVEL, SO_OPTION),
        F("show_level", SK_BOOL, SO_OPTION), F("show_log_origin", SK_BOOL, SO_OPTION));
-STRUCT(st_logger116, "LoggerConfig", true,
-       F("log_path", SK_PATH, SO_OPTION), F("level", SK_LEVEL, SO_OPTION),
+STRUCT(st_logger116, "LoggerConfig", true, F("log_path", SK_PATH, SO_OPTION), F("level", SK_LEVEL, SO_OPTION),
        F("show_level", SK_BOOL, SO_OPTION), F("show_log_origin", SK_BOOL, SO_OPTION),
        F("module", SK_STRING, SO_OPTION));
 STRUCT(st_metrics, "MetricsConfig", false, F("metrics_path", SK_PATH, SO_REQ));
-STRUCT(st_mmdscfg151, "MmdsConfig", true,
-       FE("version", SO_DEFAULT, v_mmdsver), FQ("network_interfaces", SO_REQ, SK_STRING, NULL),
-       F("ipv4_address", SK_IPV4, SO_OPTION));
-STRUCT(st_mmdscfg116, "MmdsConfig", true,
-       FE("version", SO_DEFAULT, v_mmdsver), FQ("network_interfaces", SO_REQ, SK_STRING, NULL),
-       F("ipv4_address", SK_IPV4, SO_OPTION), F("imds_compat", SK_BOOL, SO_DEFAULT));
-STRUCT(st_hotplug, "MemoryHotplugConfig", true,
-       F("total_size_mib", SK_USIZE, SO_REQ), F("block_size_mib", SK_USIZE, SO_DEFAULT),
-       F("slot_size_mib", SK_USIZE, SO_DEFAULT));
+STRUCT(st_mmdscfg151, "MmdsConfig", true, FE("version", SO_DEFAULT, v_mmdsver),
+       FQ("network_interfaces", SO_REQ, SK_STRING, NULL), F("ipv4_address", SK_IPV4, SO_OPTION));
+STRUCT(st_mmdscfg116, "MmdsConfig", true, FE("version", SO_DEFAULT, v_mmdsver),
+       FQ("network_interfaces", SO_REQ, SK_STRING, NULL), F("ipv4_address", SK_IPV4, SO_OPTION),
+       F("imds_compat", SK_BOOL, SO_DEFAULT));
+STRUCT(st_hotplug, "MemoryHotplugConfig", true, F("total_size_mib", SK_USIZE, SO_REQ),
+       F("block_size_mib", SK_USIZE, SO_DEFAULT), F("slot_size_mib", SK_USIZE, SO_DEFAULT));
 STRUCT(st_hotupd, "MemoryHotplugSizeUpdate", true, F("requested_size_mib", SK_USIZE, SO_REQ));
 STRUCT(st_action, "ActionBody", true, FE("action_type", SO_REQ, v_action));
 STRUCT(st_vm, "Vm", true, FE("state", SO_REQ, v_vmstate));
-STRUCT(st_snapc151, "CreateSnapshotParams", true,
-       FE("snapshot_type", SO_DEFAULT, v_snaptype), F("snapshot_path", SK_PATH, SO_REQ),
-       F("mem_file_path", SK_PATH, SO_REQ), F("version", SK_SEMVER, SO_OPTION));
-STRUCT(st_snapc116, "CreateSnapshotParams", true,
-       FE("snapshot_type", SO_DEFAULT, v_snaptype), F("snapshot_path", SK_PATH, SO_REQ),
-       F("mem_file_path", SK_PATH, SO_REQ));
-STRUCT(st_membe, "MemBackendConfig", true,
-       F("backend_path", SK_PATH, SO_REQ), FE("backend_type", SO_REQ, v_backend));
-STRUCT(st_netovr, "NetworkOverride", false,
-       F("iface_id", SK_STRING, SO_REQ), F("host_dev_name", SK_STRING, SO_REQ));
+STRUCT(st_snapc151, "CreateSnapshotParams", true, FE("snapshot_type", SO_DEFAULT, v_snaptype),
+       F("snapshot_path", SK_PATH, SO_REQ), F("mem_file_path", SK_PATH, SO_REQ), F("version", SK_SEMVER, SO_OPTION));
+STRUCT(st_snapc116, "CreateSnapshotParams", true, FE("snapshot_type", SO_DEFAULT, v_snaptype),
+       F("snapshot_path", SK_PATH, SO_REQ), F("mem_file_path", SK_PATH, SO_REQ));
+STRUCT(st_membe, "MemBackendConfig", true, F("backend_path", SK_PATH, SO_REQ), FE("backend_type", SO_REQ, v_backend));
+STRUCT(st_netovr, "NetworkOverride", false, F("iface_id", SK_STRING, SO_REQ), F("host_dev_name", SK_STRING, SO_REQ));
 STRUCT(st_vsockovr, "VsockOverride", false, F("uds_path", SK_STRING, SO_REQ));
-STRUCT(st_snapl151, "LoadSnapshotConfig", true,
-       F("snapshot_path", SK_PATH, SO_REQ), F("mem_file_path", SK_PATH, SO_OPTION),
-       FS("mem_backend", SO_OPTION, &st_membe), F("enable_diff_snapshots", SK_BOOL, SO_DEFAULT),
-       F("resume_vm", SK_BOOL, SO_DEFAULT));
-STRUCT(st_snapl116, "LoadSnapshotConfig", true,
-       F("snapshot_path", SK_PATH, SO_REQ), F("mem_file_path", SK_PATH, SO_OPTION),
-       FS("mem_backend", SO_OPTION, &st_membe), F("enable_diff_snapshots", SK_BOOL, SO_DEFAULT),
-       F("track_dirty_pages", SK_BOOL, SO_DEFAULT), F("resume_vm", SK_BOOL, SO_DEFAULT),
-       FQ("network_overrides", SO_DEFAULT, SK_STRUCT, &st_netovr),
+STRUCT(st_snapl151, "LoadSnapshotConfig", true, F("snapshot_path", SK_PATH, SO_REQ),
+       F("mem_file_path", SK_PATH, SO_OPTION), FS("mem_backend", SO_OPTION, &st_membe),
+       F("enable_diff_snapshots", SK_BOOL, SO_DEFAULT), F("resume_vm", SK_BOOL, SO_DEFAULT));
+STRUCT(st_snapl116, "LoadSnapshotConfig", true, F("snapshot_path", SK_PATH, SO_REQ),
+       F("mem_file_path", SK_PATH, SO_OPTION), FS("mem_backend", SO_OPTION, &st_membe),
+       F("enable_diff_snapshots", SK_BOOL, SO_DEFAULT), F("track_dirty_pages", SK_BOOL, SO_DEFAULT),
+       F("resume_vm", SK_BOOL, SO_DEFAULT), FQ("network_overrides", SO_DEFAULT, SK_STRUCT, &st_netovr),
        FS("vsock_override", SO_OPTION, &st_vsockovr), F("clock_realtime", SK_BOOL, SO_DEFAULT));
 /* --config-file: top-level keys are not denied, nested objects are. */
-STRUCT(st_vmm151, "VmmConfig", false,
-       FS("balloon", SO_OPTION, &st_balloon151), FQ("drives", SO_REQ, SK_STRUCT, &st_drive151),
-       FS("boot-source", SO_REQ, &st_boot), F("cpu-config", SK_PATH, SO_OPTION),
-       FS("logger", SO_OPTION, &st_logger151), FS("machine-config", SO_OPTION, &st_mc151),
-       FS("metrics", SO_OPTION, &st_metrics), FS("mmds-config", SO_OPTION, &st_mmdscfg151),
-       FQ("network-interfaces", SO_DEFAULT, SK_STRUCT, &st_net151), FS("vsock", SO_OPTION, &st_vsock),
-       FS("entropy", SO_OPTION, &st_entropy));
-STRUCT(st_vmm116, "VmmConfig", false,
-       FS("balloon", SO_OPTION, &st_balloon116), FQ("drives", SO_REQ, SK_STRUCT, &st_drive116),
-       FS("boot-source", SO_REQ, &st_boot), { "cpu-config", SK_STR_OR_OBJ, SO_OPTION, &st_cpu, SK_BOOL, NULL },
-       FS("logger", SO_OPTION, &st_logger116), FS("machine-config", SO_OPTION, &st_mc116),
-       FS("metrics", SO_OPTION, &st_metrics), FS("mmds-config", SO_OPTION, &st_mmdscfg116),
-       FQ("network-interfaces", SO_DEFAULT, SK_STRUCT, &st_net116), FS("vsock", SO_OPTION, &st_vsock),
-       FS("entropy", SO_OPTION, &st_entropy), FQ("pmem", SO_DEFAULT, SK_STRUCT, &st_pmem),
-       FS("memory-hotplug", SO_OPTION, &st_hotplug));
+STRUCT(st_vmm151, "VmmConfig", false, FS("balloon", SO_OPTION, &st_balloon151),
+       FQ("drives", SO_REQ, SK_STRUCT, &st_drive151), FS("boot-source", SO_REQ, &st_boot),
+       F("cpu-config", SK_PATH, SO_OPTION), FS("logger", SO_OPTION, &st_logger151),
+       FS("machine-config", SO_OPTION, &st_mc151), FS("metrics", SO_OPTION, &st_metrics),
+       FS("mmds-config", SO_OPTION, &st_mmdscfg151), FQ("network-interfaces", SO_DEFAULT, SK_STRUCT, &st_net151),
+       FS("vsock", SO_OPTION, &st_vsock), FS("entropy", SO_OPTION, &st_entropy));
+STRUCT(st_vmm116, "VmmConfig", false, FS("balloon", SO_OPTION, &st_balloon116),
+       FQ("drives", SO_REQ, SK_STRUCT, &st_drive116), FS("boot-source", SO_REQ, &st_boot),
+       {"cpu-config", SK_STR_OR_OBJ, SO_OPTION, &st_cpu, SK_BOOL, NULL}, FS("logger", SO_OPTION, &st_logger116),
+       FS("machine-config", SO_OPTION, &st_mc116), FS("metrics", SO_OPTION, &st_metrics),
+       FS("mmds-config", SO_OPTION, &st_mmdscfg116), FQ("network-interfaces", SO_DEFAULT, SK_STRUCT, &st_net116),
+       FS("vsock", SO_OPTION, &st_vsock), FS("entropy", SO_OPTION, &st_entropy),
+       FQ("pmem", SO_DEFAULT, SK_STRUCT, &st_pmem), FS("memory-hotplug", SO_OPTION, &st_hotplug));
 
 /* Values the real structs serialize for defaulted fields (GET /vm/config). */
 static const struct {
 	const char *field;
 	const char *json;
 } defaults[] = {
-	{ "cache_type", "\"Unsafe\"" }, { "io_engine", "\"Sync\"" }, { "smt", "false" },
-	{ "track_dirty_pages", "false" }, { "huge_pages", "\"None\"" },
-	{ "stats_polling_interval_s", "0" }, { "free_page_hinting", "false" },
-	{ "free_page_reporting", "false" }, { "version", "\"V1\"" }, { "imds_compat", "false" },
-	{ "root_device", "false" }, { "read_only", "false" }, { "block_size_mib", "2" },
-	{ "slot_size_mib", "128" },
+    {"cache_type", "\"Unsafe\""},   {"io_engine", "\"Sync\""},	      {"smt", "false"},
+    {"track_dirty_pages", "false"}, {"huge_pages", "\"None\""},	      {"stats_polling_interval_s", "0"},
+    {"free_page_hinting", "false"}, {"free_page_reporting", "false"}, {"version", "\"V1\""},
+    {"imds_compat", "false"},	    {"root_device", "false"},	      {"read_only", "false"},
+    {"block_size_mib", "2"},	    {"slot_size_mib", "128"},
 };
 /* Option fields serialized with skip_serializing_if = "Option::is_none". */
-static const char *const skip_if_none[] = { "boot_args", "cpu_template", "vsock_id", NULL };
+static const char *const skip_if_none[] = {"boot_args", "cpu_template", "vsock_id", NULL};
 
 static bool in_list(const char *const *l, const char *s)
 {
@@ -573,7 +559,8 @@ static cJSON *find_by(cJSON *arr, const char *key, const char *id, int *idx)
 	int i = 0;
 	cJSON *e;
 
-	cJSON_ArrayForEach(e, arr) {
+	cJSON_ArrayForEach(e, arr)
+	{
 		const char *s = cstr(e, key);
 		if (s && strcmp(s, id) == 0) {
 			if (idx)
@@ -605,7 +592,8 @@ static void rfc7396_merge(cJSON **target, const cJSON *patch)
 	}
 	if (!cJSON_IsObject(*target))
 		set_item(target, cJSON_CreateObject());
-	cJSON_ArrayForEach(p, patch) {
+	cJSON_ArrayForEach(p, patch)
+	{
 		cJSON *cur = cJSON_DetachItemFromObjectCaseSensitive(*target, p->string);
 
 		if (cJSON_IsNull(p)) {
@@ -700,14 +688,14 @@ static const char *io_err(int err)
 
 struct req {
 	const char *method;
-	const char *id;              /* id from the path, or NULL */
-	const struct jnode *body;    /* validated body, or NULL */
-	const struct sstruct *st;    /* its schema */
+	const char *id;		  /* id from the path, or NULL */
+	const struct jnode *body; /* validated body, or NULL */
+	const struct sstruct *st; /* its schema */
 };
 
 typedef int handler_fn(const struct req *rq, struct resp *rs);
 
-static const char *const state_names[] = { "Not started", "Running", "Paused" };
+static const char *const state_names[] = {"Not started", "Running", "Paused"};
 
 static cJSON *machine_json(void)
 {
@@ -786,10 +774,14 @@ static int check_machine(const cJSON *m, struct resp *rs)
 
 	if (v116() && (vcpus < 1 || vcpus > 32 || (smt && vcpus > 1 && (int)vcpus % 2)))
 		return fault(rs, "Machine config error: ",
-			     "The number of vCPUs must be greater than 0, less than 32 and must be 1 or an even number if SMT is enabled.");
+			     "The number of vCPUs must be greater than 0, less than 32 and must be 1 or an even number "
+			     "if SMT is enabled.");
 	if (!v116() && smt && vcpus > 1 && (int)vcpus % 2)
-		return fault(rs, NULL, "The vCPU number is invalid! The vCPU number can only be 1 or an even number when SMT is enabled.");
-	if (mem < 1 || (v116() && cstr(m, "huge_pages") && strcmp(cstr(m, "huge_pages"), "2M") == 0 && (long long)mem % 2))
+		return fault(
+		    rs, NULL,
+		    "The vCPU number is invalid! The vCPU number can only be 1 or an even number when SMT is enabled.");
+	if (mem < 1 ||
+	    (v116() && cstr(m, "huge_pages") && strcmp(cstr(m, "huge_pages"), "2M") == 0 && (long long)mem % 2))
 		return fault(rs, "Machine config error: ", "The memory size (MiB) is invalid.");
 	if (S.balloon && cnum(S.balloon, "amount_mib", 0) > mem)
 		return fault(rs, "Machine config error: ", "IncompatibleBalloonSize");
@@ -802,8 +794,8 @@ static int h_put_machine(const struct req *rq, struct resp *rs)
 
 	/* HEAD keeps cpu_template when it is left out; 1.5.1 resets it */
 	if (v116() && !jhas(rq->body, "cpu_template") && S.machine)
-		cJSON_ReplaceItemInObjectCaseSensitive(m, "cpu_template",
-			dup_or_null(cJSON_GetObjectItemCaseSensitive(S.machine, "cpu_template")));
+		cJSON_ReplaceItemInObjectCaseSensitive(
+		    m, "cpu_template", dup_or_null(cJSON_GetObjectItemCaseSensitive(S.machine, "cpu_template")));
 	if (check_machine(m, rs) < 0) {
 		cJSON_Delete(m);
 		return -1;
@@ -844,7 +836,8 @@ static int h_boot_source(const struct req *rq, struct resp *rs)
 			int err = errno;
 			close(kfd);
 			return fault(rs, "Boot source error: ",
-				     "The initrd file cannot be opened due to invalid path or invalid permissions. %s", io_err(err));
+				     "The initrd file cannot be opened due to invalid path or invalid permissions. %s",
+				     io_err(err));
 		}
 	}
 	hold_fd("kernel", kfd);
@@ -873,7 +866,9 @@ static int open_drive(const char *key, const char *path, bool ro, struct resp *r
 			return fault(rs, NULL, "Invalid block device path: %s", path);
 		sb_init(&d);
 		sb_io_error_debug(&d, err);
-		fault(rs, "Drive config error: ", "Unable to create the virtio block device: VirtioBackingFile(%s, \"%s\")", d.s, path);
+		fault(rs,
+		      "Drive config error: ", "Unable to create the virtio block device: VirtioBackingFile(%s, \"%s\")",
+		      d.s, path);
 		sb_free(&d);
 		return -1;
 	}
@@ -888,19 +883,20 @@ static int h_put_drive(const struct req *rq, struct resp *rs)
 	cJSON *e;
 
 	if (jbool(rq->body, "is_root_device", false)) {
-		cJSON_ArrayForEach(e, S.drives)
-			if (cbool(e, "is_root_device") && strcmp(cstr(e, "drive_id"), rq->id) != 0)
-				return fault(rs, "Drive config error: ", "A root block device already exists!");
-		cJSON_ArrayForEach(e, S.pmems)
-			if (cbool(e, "root_device"))
-				return fault(rs, "Drive config error: ",
-					     "Attempt to add block as a root device while the root device defined as a pmem device");
+		cJSON_ArrayForEach(e, S.drives) if (cbool(e, "is_root_device") &&
+						    strcmp(cstr(e, "drive_id"), rq->id) !=
+							0) return fault(rs, "Drive config error: ",
+									"A root block device already exists!");
+		cJSON_ArrayForEach(e, S.pmems) if (cbool(e, "root_device")) return fault(
+		    rs, "Drive config error: ",
+		    "Attempt to add block as a root device while the root device defined as a pmem device");
 	}
 	snprintf(key, sizeof key, "drive:%s", rq->id);
 	if (path && open_drive(key, path, jbool(rq->body, "is_read_only", false), rs) < 0)
 		return -1;
 	if (!path && !jhas(rq->body, "socket"))
-		return fault(rs, "Drive config error: ", "Unable to create the virtio block device: missing path_on_host");
+		return fault(rs,
+			     "Drive config error: ", "Unable to create the virtio block device: missing path_on_host");
 	upsert(S.drives, "drive_id", rq->id, normalize(rq->st, rq->body));
 	S.boot_res = true;
 	return 0;
@@ -921,7 +917,8 @@ static int h_patch_drive(const struct req *rq, struct resp *rs)
 	if (path)
 		cJSON_ReplaceItemInObjectCaseSensitive(d, "path_on_host", cJSON_CreateString(path));
 	if (jhas(rq->body, "rate_limiter"))
-		cJSON_ReplaceItemInObjectCaseSensitive(d, "rate_limiter", normalize(&st_rl, jget(rq->body, "rate_limiter")));
+		cJSON_ReplaceItemInObjectCaseSensitive(d, "rate_limiter",
+						       normalize(&st_rl, jget(rq->body, "rate_limiter")));
 	return 0;
 }
 
@@ -934,9 +931,8 @@ static int h_put_pmem(const struct req *rq, struct resp *rs)
 	cJSON *e;
 
 	if (jbool(rq->body, "root_device", false)) {
-		cJSON_ArrayForEach(e, S.drives)
-			if (cbool(e, "is_root_device"))
-				return fault(rs, "Pmem config error: ", "A root block device already exists!");
+		cJSON_ArrayForEach(e, S.drives) if (cbool(e, "is_root_device")) return fault(
+		    rs, "Pmem config error: ", "A root block device already exists!");
 	}
 	fd = root_open(path, jbool(rq->body, "read_only", false) ? O_RDONLY : O_RDWR, 0);
 	if (fd < 0)
@@ -959,7 +955,8 @@ static int h_patch_pmem(const struct req *rq, struct resp *rs)
 	if (!d)
 		return fault(rs, NULL, "Device not found");
 	if (jhas(rq->body, "rate_limiter"))
-		cJSON_ReplaceItemInObjectCaseSensitive(d, "rate_limiter", normalize(&st_rl, jget(rq->body, "rate_limiter")));
+		cJSON_ReplaceItemInObjectCaseSensitive(d, "rate_limiter",
+						       normalize(&st_rl, jget(rq->body, "rate_limiter")));
 	return 0;
 }
 
@@ -1003,21 +1000,20 @@ static int open_tap(const char *name, const char **what)
 	if (ioctl(fd, TUNSETVNETHDRSZ, &vnet_hdr_size) < 0)
 		goto fail;
 	return fd;
-fail:
-	{
-		int saved = errno;
-		close(fd);
-		errno = saved;
-		return -1;
-	}
+fail : {
+	int saved = errno;
+	close(fd);
+	errno = saved;
+	return -1;
+}
 }
 
 static int net_open_failed(struct resp *rs, const char *tap, const char *what, int err)
 {
 	bool ifreq = strstr(what, "ifreq") != NULL;
 
-	return fault(rs, "Network config error: ", "Could not create the network device: %s%s%s%s%s", what,
-		     io_err(err), ifreq ? ". Invalid TUN/TAP Backend provided by " : "", ifreq ? tap : "",
+	return fault(rs, "Network config error: ", "Could not create the network device: %s%s%s%s%s", what, io_err(err),
+		     ifreq ? ". Invalid TUN/TAP Backend provided by " : "", ifreq ? tap : "",
 		     ifreq ? ". Check our documentation on setting up the network devices." : "");
 }
 
@@ -1033,7 +1029,8 @@ static int h_put_net(const struct req *rq, struct resp *rs)
 
 	if (mtu < 68)
 		return fault(rs, "Network config error: ", "The MTU is invalid: %llu", (unsigned long long)mtu);
-	cJSON_ArrayForEach(e, S.nets) {
+	cJSON_ArrayForEach(e, S.nets)
+	{
 		const char *other = cstr(e, "iface_id");
 		char a[32], b[32];
 
@@ -1061,7 +1058,7 @@ static int h_put_net(const struct req *rq, struct resp *rs)
 static int h_patch_net(const struct req *rq, struct resp *rs)
 {
 	cJSON *n = find_by(S.nets, "iface_id", rq->id, NULL);
-	static const char *const rls[] = { "rx_rate_limiter", "tx_rate_limiter" };
+	static const char *const rls[] = {"rx_rate_limiter", "tx_rate_limiter"};
 
 	if (!n)
 		return fault(rs, "Network config error: ", "Could not update the network device: DeviceNotFound");
@@ -1197,7 +1194,8 @@ static int h_serial(const struct req *rq, struct resp *rs)
 		/* As 1.14 does: O_RDWR | O_CREAT, neither O_APPEND nor O_TRUNC. */
 		int fd = root_open(path, O_RDWR | O_NONBLOCK | O_CREAT, 0666);
 		if (fd < 0)
-			return fault(rs, "Internal VMM error: ", "Unable to open the serial output file: %s", io_err(errno));
+			return fault(rs, "Internal VMM error: ", "Unable to open the serial output file: %s",
+				     io_err(errno));
 		hold_fd("serial", fd);
 	}
 	set_item(&S.serial, normalize(rq->st, rq->body));
@@ -1215,7 +1213,7 @@ static int open_output(const char *path)
 
 static int level_of(const char *s)
 {
-	static const char *const n[] = { "off", "error", "warn", "info", "debug", "trace", "warning" };
+	static const char *const n[] = {"off", "error", "warn", "info", "debug", "trace", "warning"};
 
 	for (int i = 0; i < 7; i++)
 		if (strcasecmp(s, n[i]) == 0)
@@ -1307,12 +1305,14 @@ static int h_mmds_config(const struct req *rq, struct resp *rs)
 	for (size_t k = 0; k < ifs->n; k++)
 		if (!find_by(S.nets, "iface_id", ifs->kids[k]->s, NULL))
 			return fault(rs, "MMMDS config error: ",
-				     "The list of network interface IDs provided contains at least one ID that does not correspond to any existing network interface.");
+				     "The list of network interface IDs provided contains at least one ID that does "
+				     "not correspond to any existing network interface.");
 	if (ip && (sv_parse_ipv4(ip, o) < 0 || o[0] != 169 || o[1] != 254 || o[2] == 0 || o[2] == 255))
 		return fault(rs, "MMMDS config error: ", "The MMDS IPv4 address is not link local.");
 	set_item(&S.mmds_config, normalize(rq->st, rq->body));
 	if (!ip)
-		cJSON_ReplaceItemInObjectCaseSensitive(S.mmds_config, "ipv4_address", cJSON_CreateString("169.254.169.254"));
+		cJSON_ReplaceItemInObjectCaseSensitive(S.mmds_config, "ipv4_address",
+						       cJSON_CreateString("169.254.169.254"));
 	S.boot_res = true;
 	return 0;
 }
@@ -1338,8 +1338,10 @@ static int h_hotplug_post(const struct req *rq, struct resp *rs)
 	if (strcmp(rq->method, "PATCH") == 0) {
 		uint64_t want = ju64(rq->body, "requested_size_mib", 0);
 		if ((double)want > cnum(S.hotplug, "total_size_mib", 0))
-			return fault(rs, "Memory hotplug update error: ", "Requested size exceeds the hotpluggable memory");
-		cJSON_ReplaceItemInObjectCaseSensitive(S.hotplug, "requested_size_mib", cJSON_CreateNumber((double)want));
+			return fault(rs,
+				     "Memory hotplug update error: ", "Requested size exceeds the hotpluggable memory");
+		cJSON_ReplaceItemInObjectCaseSensitive(S.hotplug, "requested_size_mib",
+						       cJSON_CreateNumber((double)want));
 		return 0;
 	}
 	o = cJSON_CreateObject();
@@ -1434,9 +1436,12 @@ static int h_snap_create(const struct req *rq, struct resp *rs)
 	int sfd, mfd, rc = 0;
 
 	if (S.state != ST_PAUSED)
-		return fault(rs, "Create snapshot error: ", "Cannot create a snapshot of a microVM that is not paused.");
+		return fault(rs,
+			     "Create snapshot error: ", "Cannot create a snapshot of a microVM that is not paused.");
 	if (!v116() && type && strcmp(type, "Diff") == 0 && !cbool(S.machine, "track_dirty_pages"))
-		return fault(rs, NULL, "The requested operation is not supported: Diff snapshots are not allowed on uVMs with dirty page tracking disabled.");
+		return fault(rs, NULL,
+			     "The requested operation is not supported: Diff snapshots are not allowed on uVMs with "
+			     "dirty page tracking disabled.");
 	sfd = root_open(snap, O_WRONLY | O_CREAT | O_TRUNC, 0600);
 	if (sfd < 0)
 		return fault(rs, "Create snapshot error: ", "Cannot open the snapshot file: %s", io_err(errno));
@@ -1477,7 +1482,9 @@ static int h_snap_load(const struct req *rq, struct resp *rs)
 	cJSON *cfg, *e;
 
 	if (S.boot_res)
-		return fault(rs, NULL, "Load microVM snapshot error: Loading a microVM snapshot not allowed after configuring boot-specific resources.");
+		return fault(rs, NULL,
+			     "Load microVM snapshot error: Loading a microVM snapshot not allowed after configuring "
+			     "boot-specific resources.");
 	fd = root_open(snap, O_RDONLY, 0);
 	if (fd < 0)
 		return load_failed(rs, "snapshot file", errno);
@@ -1487,7 +1494,8 @@ static int h_snap_load(const struct req *rq, struct resp *rs)
 	if (jhas(rq->body, "mem_backend") && strcmp(jstr(jget(rq->body, "mem_backend"), "backend_type"), "Uffd") == 0) {
 		/* Firecracker connects to the page-fault handler and sends it the
 		 * guest memory regions (with the userfaultfd, not faked here). */
-		static const char regions[] = "[{\"base_host_virt_addr\":0,\"size\":134217728,\"offset\":0,\"page_size\":4096}]\n";
+		static const char regions[] =
+		    "[{\"base_host_virt_addr\":0,\"size\":134217728,\"offset\":0,\"page_size\":4096}]\n";
 		fd = root_connect(mem);
 		if (fd < 0)
 			return load_failed(rs, "connecting to the UFFD socket", errno);
@@ -1501,11 +1509,11 @@ static int h_snap_load(const struct req *rq, struct resp *rs)
 			return load_failed(rs, "memory file", errno);
 	}
 	hold_fd("memory", fd);
-	if (strncmp(buf, SNAP_MAGIC, strlen(SNAP_MAGIC)) != 0 ||
-	    !(cfg = cJSON_Parse(buf + strlen(SNAP_MAGIC))))
+	if (strncmp(buf, SNAP_MAGIC, strlen(SNAP_MAGIC)) != 0 || !(cfg = cJSON_Parse(buf + strlen(SNAP_MAGIC))))
 		return load_failed(rs, "snapshot state", EINVAL);
 	/* devices reopen their backing files, at the same paths */
-	cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(cfg, "drives")) {
+	cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(cfg, "drives"))
+	{
 		char key[128];
 		const char *p = cstr(e, "path_on_host");
 		snprintf(key, sizeof key, "drive:%s", cstr(e, "drive_id") ? cstr(e, "drive_id") : "");
@@ -1516,7 +1524,8 @@ static int h_snap_load(const struct req *rq, struct resp *rs)
 		}
 	}
 	/* and the interfaces their TAPs, renamed by network_overrides (1.12+) */
-	cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(cfg, "network-interfaces")) {
+	cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(cfg, "network-interfaces"))
+	{
 		const struct jnode *ovr = jget(rq->body, "network_overrides");
 		const char *id = cstr(e, "iface_id") ? cstr(e, "iface_id") : "", *tap = cstr(e, "host_dev_name"), *what;
 		char key[128];
@@ -1550,84 +1559,84 @@ enum phase {
 	PH_ANY,
 	PH_PRE,
 	PH_POST,
-	PH_PRE_PCI,     /* pre-boot; post-boot is PCI hotplug in 1.16 */
-	PH_ACTION,      /* per action type, in the handler */
+	PH_PRE_PCI, /* pre-boot; post-boot is PCI hotplug in 1.16 */
+	PH_ACTION,  /* per action type, in the handler */
 };
 
 enum bodyk {
-	B_NONE,         /* no body allowed */
-	B_REQ,          /* a struct body */
-	B_OPT,          /* body may be omitted (1.16 hinting/start) */
-	B_ANY,          /* any JSON value (MMDS) */
+	B_NONE, /* no body allowed */
+	B_REQ,	/* a struct body */
+	B_OPT,	/* body may be omitted (1.16 hinting/start) */
+	B_ANY,	/* any JSON value (MMDS) */
 };
 
 struct route {
 	const char *method;
-	const char *path;              /* '*' is the id segment */
+	const char *path; /* '*' is the id segment */
 	unsigned versions;
 	enum phase phase;
 	enum bodyk body;
 	const struct sstruct *st151, *st116;
-	const char *idfield;           /* body field that must equal the path id */
+	const char *idfield; /* body field that must equal the path id */
 	handler_fn *fn;
 };
 
 static const struct route routes[] = {
-	{ "GET", "/", VALL, PH_ANY, B_NONE, NULL, NULL, NULL, h_info },
-	{ "GET", "/version", VALL, PH_ANY, B_NONE, NULL, NULL, NULL, h_version },
-	{ "GET", "/vm/config", VALL, PH_ANY, B_NONE, NULL, NULL, NULL, h_vm_config },
-	{ "GET", "/machine-config", VALL, PH_ANY, B_NONE, NULL, NULL, NULL, h_get_machine },
-	{ "PUT", "/machine-config", VALL, PH_PRE, B_REQ, &st_mc151, &st_mc116, NULL, h_put_machine },
-	{ "PATCH", "/machine-config", VALL, PH_PRE, B_REQ, &st_mcu151, &st_mcu116, NULL, h_patch_machine },
-	{ "PUT", "/boot-source", VALL, PH_PRE, B_REQ, &st_boot, &st_boot, NULL, h_boot_source },
-	{ "PUT", "/cpu-config", VALL, PH_PRE, B_REQ, &st_cpu, &st_cpu, NULL, h_cpu_config },
-	{ "PUT", "/drives/*", VALL, PH_PRE_PCI, B_REQ, &st_drive151, &st_drive116, "drive_id", h_put_drive },
-	{ "PATCH", "/drives/*", VALL, PH_POST, B_REQ, &st_pdrive, &st_pdrive, "drive_id", h_patch_drive },
-	{ "DELETE", "/drives/*", V116, PH_POST, B_NONE, NULL, NULL, NULL, h_delete_pci },
-	{ "PUT", "/pmem/*", V116, PH_PRE_PCI, B_REQ, NULL, &st_pmem, "id", h_put_pmem },
-	{ "PATCH", "/pmem/*", V116, PH_POST, B_REQ, NULL, &st_ppmem, "id", h_patch_pmem },
-	{ "DELETE", "/pmem/*", V116, PH_POST, B_NONE, NULL, NULL, NULL, h_delete_pci },
-	{ "PUT", "/network-interfaces/*", VALL, PH_PRE_PCI, B_REQ, &st_net151, &st_net116, "iface_id", h_put_net },
-	{ "PATCH", "/network-interfaces/*", VALL, PH_POST, B_REQ, &st_pnet, &st_pnet, "iface_id", h_patch_net },
-	{ "DELETE", "/network-interfaces/*", V116, PH_POST, B_NONE, NULL, NULL, NULL, h_delete_pci },
-	{ "PUT", "/vsock", VALL, PH_PRE, B_REQ, &st_vsock, &st_vsock, NULL, h_vsock },
-	{ "PUT", "/balloon", VALL, PH_PRE, B_REQ, &st_balloon151, &st_balloon116, NULL, h_put_balloon },
-	{ "GET", "/balloon", VALL, PH_ANY, B_NONE, NULL, NULL, NULL, h_get_balloon },
-	{ "PATCH", "/balloon", VALL, PH_POST, B_REQ, &st_bupd, &st_bupd, NULL, h_patch_balloon },
-	{ "GET", "/balloon/statistics", VALL, PH_POST, B_NONE, NULL, NULL, NULL, h_balloon_stats },
-	{ "PATCH", "/balloon/statistics", VALL, PH_POST, B_REQ, &st_bstats, &st_bstats, NULL, h_patch_balloon_stats },
-	{ "PATCH", "/balloon/hinting/start", V116, PH_POST, B_OPT, NULL, &st_hint, NULL, h_hinting },
-	{ "GET", "/balloon/hinting/status", V116, PH_POST, B_NONE, NULL, NULL, NULL, h_hinting },
-	{ "PATCH", "/balloon/hinting/stop", V116, PH_POST, B_NONE, NULL, NULL, NULL, h_hinting },
-	{ "PUT", "/entropy", VALL, PH_PRE, B_REQ, &st_entropy, &st_entropy, NULL, h_entropy },
-	{ "PUT", "/serial", V116, PH_PRE, B_REQ, NULL, &st_serial, NULL, h_serial },
-	{ "PUT", "/logger", VALL, PH_PRE, B_REQ, &st_logger151, &st_logger116, NULL, h_logger },
-	{ "PUT", "/metrics", VALL, PH_PRE, B_REQ, &st_metrics, &st_metrics, NULL, h_metrics },
-	{ "PUT", "/mmds", VALL, PH_ANY, B_ANY, NULL, NULL, NULL, h_put_mmds },
-	{ "PATCH", "/mmds", VALL, PH_ANY, B_ANY, NULL, NULL, NULL, h_patch_mmds },
-	{ "GET", "/mmds", VALL, PH_ANY, B_NONE, NULL, NULL, NULL, h_get_mmds },
-	{ "PUT", "/mmds/config", VALL, PH_PRE, B_REQ, &st_mmdscfg151, &st_mmdscfg116, NULL, h_mmds_config },
-	{ "PUT", "/hotplug/memory", V116, PH_PRE, B_REQ, NULL, &st_hotplug, NULL, h_put_hotplug },
-	{ "PATCH", "/hotplug/memory", V116, PH_POST, B_REQ, NULL, &st_hotupd, NULL, h_hotplug_post },
-	{ "GET", "/hotplug/memory", V116, PH_POST, B_NONE, NULL, NULL, NULL, h_hotplug_post },
-	{ "PUT", "/actions", VALL, PH_ACTION, B_REQ, &st_action, &st_action, NULL, h_actions },
-	{ "PATCH", "/vm", VALL, PH_POST, B_REQ, &st_vm, &st_vm, NULL, h_patch_vm },
-	{ "PUT", "/snapshot/create", VALL, PH_POST, B_REQ, &st_snapc151, &st_snapc116, NULL, h_snap_create },
-	{ "PUT", "/snapshot/load", VALL, PH_PRE, B_REQ, &st_snapl151, &st_snapl116, NULL, h_snap_load },
+    {"GET", "/", VALL, PH_ANY, B_NONE, NULL, NULL, NULL, h_info},
+    {"GET", "/version", VALL, PH_ANY, B_NONE, NULL, NULL, NULL, h_version},
+    {"GET", "/vm/config", VALL, PH_ANY, B_NONE, NULL, NULL, NULL, h_vm_config},
+    {"GET", "/machine-config", VALL, PH_ANY, B_NONE, NULL, NULL, NULL, h_get_machine},
+    {"PUT", "/machine-config", VALL, PH_PRE, B_REQ, &st_mc151, &st_mc116, NULL, h_put_machine},
+    {"PATCH", "/machine-config", VALL, PH_PRE, B_REQ, &st_mcu151, &st_mcu116, NULL, h_patch_machine},
+    {"PUT", "/boot-source", VALL, PH_PRE, B_REQ, &st_boot, &st_boot, NULL, h_boot_source},
+    {"PUT", "/cpu-config", VALL, PH_PRE, B_REQ, &st_cpu, &st_cpu, NULL, h_cpu_config},
+    {"PUT", "/drives/*", VALL, PH_PRE_PCI, B_REQ, &st_drive151, &st_drive116, "drive_id", h_put_drive},
+    {"PATCH", "/drives/*", VALL, PH_POST, B_REQ, &st_pdrive, &st_pdrive, "drive_id", h_patch_drive},
+    {"DELETE", "/drives/*", V116, PH_POST, B_NONE, NULL, NULL, NULL, h_delete_pci},
+    {"PUT", "/pmem/*", V116, PH_PRE_PCI, B_REQ, NULL, &st_pmem, "id", h_put_pmem},
+    {"PATCH", "/pmem/*", V116, PH_POST, B_REQ, NULL, &st_ppmem, "id", h_patch_pmem},
+    {"DELETE", "/pmem/*", V116, PH_POST, B_NONE, NULL, NULL, NULL, h_delete_pci},
+    {"PUT", "/network-interfaces/*", VALL, PH_PRE_PCI, B_REQ, &st_net151, &st_net116, "iface_id", h_put_net},
+    {"PATCH", "/network-interfaces/*", VALL, PH_POST, B_REQ, &st_pnet, &st_pnet, "iface_id", h_patch_net},
+    {"DELETE", "/network-interfaces/*", V116, PH_POST, B_NONE, NULL, NULL, NULL, h_delete_pci},
+    {"PUT", "/vsock", VALL, PH_PRE, B_REQ, &st_vsock, &st_vsock, NULL, h_vsock},
+    {"PUT", "/balloon", VALL, PH_PRE, B_REQ, &st_balloon151, &st_balloon116, NULL, h_put_balloon},
+    {"GET", "/balloon", VALL, PH_ANY, B_NONE, NULL, NULL, NULL, h_get_balloon},
+    {"PATCH", "/balloon", VALL, PH_POST, B_REQ, &st_bupd, &st_bupd, NULL, h_patch_balloon},
+    {"GET", "/balloon/statistics", VALL, PH_POST, B_NONE, NULL, NULL, NULL, h_balloon_stats},
+    {"PATCH", "/balloon/statistics", VALL, PH_POST, B_REQ, &st_bstats, &st_bstats, NULL, h_patch_balloon_stats},
+    {"PATCH", "/balloon/hinting/start", V116, PH_POST, B_OPT, NULL, &st_hint, NULL, h_hinting},
+    {"GET", "/balloon/hinting/status", V116, PH_POST, B_NONE, NULL, NULL, NULL, h_hinting},
+    {"PATCH", "/balloon/hinting/stop", V116, PH_POST, B_NONE, NULL, NULL, NULL, h_hinting},
+    {"PUT", "/entropy", VALL, PH_PRE, B_REQ, &st_entropy, &st_entropy, NULL, h_entropy},
+    {"PUT", "/serial", V116, PH_PRE, B_REQ, NULL, &st_serial, NULL, h_serial},
+    {"PUT", "/logger", VALL, PH_PRE, B_REQ, &st_logger151, &st_logger116, NULL, h_logger},
+    {"PUT", "/metrics", VALL, PH_PRE, B_REQ, &st_metrics, &st_metrics, NULL, h_metrics},
+    {"PUT", "/mmds", VALL, PH_ANY, B_ANY, NULL, NULL, NULL, h_put_mmds},
+    {"PATCH", "/mmds", VALL, PH_ANY, B_ANY, NULL, NULL, NULL, h_patch_mmds},
+    {"GET", "/mmds", VALL, PH_ANY, B_NONE, NULL, NULL, NULL, h_get_mmds},
+    {"PUT", "/mmds/config", VALL, PH_PRE, B_REQ, &st_mmdscfg151, &st_mmdscfg116, NULL, h_mmds_config},
+    {"PUT", "/hotplug/memory", V116, PH_PRE, B_REQ, NULL, &st_hotplug, NULL, h_put_hotplug},
+    {"PATCH", "/hotplug/memory", V116, PH_POST, B_REQ, NULL, &st_hotupd, NULL, h_hotplug_post},
+    {"GET", "/hotplug/memory", V116, PH_POST, B_NONE, NULL, NULL, NULL, h_hotplug_post},
+    {"PUT", "/actions", VALL, PH_ACTION, B_REQ, &st_action, &st_action, NULL, h_actions},
+    {"PATCH", "/vm", VALL, PH_POST, B_REQ, &st_vm, &st_vm, NULL, h_patch_vm},
+    {"PUT", "/snapshot/create", VALL, PH_POST, B_REQ, &st_snapc151, &st_snapc116, NULL, h_snap_create},
+    {"PUT", "/snapshot/load", VALL, PH_PRE, B_REQ, &st_snapl151, &st_snapl116, NULL, h_snap_load},
 };
 
 /* Deprecated input: answered normally, plus a `Deprecation: true` header. */
 static const struct {
-	const char *route;             /* "METHOD /path" of the route */
+	const char *route; /* "METHOD /path" of the route */
 	const char *field;
 	unsigned versions;
 } deprecations[] = {
-	{ "PUT /vsock", "vsock_id", VALL },
-	{ "PUT /machine-config", "cpu_template", VALL },
-	{ "PATCH /machine-config", "cpu_template", VALL },
-	{ "PUT /snapshot/load", "mem_file_path", VALL },
-	{ "PUT /snapshot/load", "enable_diff_snapshots", VALL },
-	{ "PUT /snapshot/create", "version", V151 },
+    {"PUT /vsock", "vsock_id", VALL},
+    {"PUT /machine-config", "cpu_template", VALL},
+    {"PATCH /machine-config", "cpu_template", VALL},
+    {"PUT /snapshot/load", "mem_file_path", VALL},
+    {"PUT /snapshot/load", "enable_diff_snapshots", VALL},
+    {"PUT /snapshot/create", "version", V151},
 };
 
 static unsigned vbit(void)
@@ -1683,19 +1692,19 @@ static bool valid_path_id(const char *id)
 	const unsigned char *p = (const unsigned char *)id;
 
 	for (; *p; p++)
-		if (!(*p == '_' || *p >= 0x80 || (*p >= '0' && *p <= '9') || ((*p | 0x20) >= 'a' && (*p | 0x20) <= 'z')))
+		if (!(*p == '_' || *p >= 0x80 || (*p >= '0' && *p <= '9') ||
+		      ((*p | 0x20) >= 'a' && (*p | 0x20) <= 'z')))
 			return false;
 	return true;
 }
 
 /* Everything firecracker's API thread checks before the VMM sees the request
  * (path, body, ids), then the VMM's phase rules, then the handler. */
-static int api_dispatch(const char *method, const char *path, const char *body, size_t blen,
-			struct resp *rs)
+static int api_dispatch(const char *method, const char *path, const char *body, size_t blen, struct resp *rs)
 {
 	const struct route *rt = NULL;
 	const struct sstruct *st = NULL;
-	struct jdoc doc = { 0 };
+	struct jdoc doc = {0};
 	struct sbuf err;
 	struct req rq;
 	char id[256];
@@ -1722,7 +1731,8 @@ static int api_dispatch(const char *method, const char *path, const char *body, 
 		if (!id[0])
 			return fault(rs, NULL, "The ID cannot be empty.");
 		if (!valid_path_id(id))
-			return fault(rs, NULL, "API Resource IDs can only contain alphanumeric characters and underscores.");
+			return fault(rs, NULL,
+				     "API Resource IDs can only contain alphanumeric characters and underscores.");
 	}
 
 	sb_init(&err);
@@ -1734,7 +1744,8 @@ static int api_dispatch(const char *method, const char *path, const char *body, 
 		st = v116() ? rt->st116 : rt->st151;
 		if (jparse(&doc, body, blen, &err) < 0 || (st && sv_check(&doc, st, doc.root, &err) < 0)) {
 			rs->deprecated = doc.root && is_deprecated(rt, doc.root);
-			rc = fault(rs, NULL, "An error occurred when deserializing the json body of a request: %s.", err.s);
+			rc = fault(rs, NULL, "An error occurred when deserializing the json body of a request: %s.",
+				   err.s);
 			goto out;
 		}
 		rq.body = doc.root;
@@ -1760,13 +1771,15 @@ static int api_dispatch(const char *method, const char *path, const char *body, 
 	}
 	if (rt->fn == h_snap_load && jhas(rq.body, "mem_backend") == jhas(rq.body, "mem_file_path")) {
 		rc = fault(rs, NULL, "An error occurred when deserializing the json body of a request: %s.",
-			   jhas(rq.body, "mem_backend") ?
-			   "too many fields: either `mem_backend` or `mem_file_path` exclusively is required" :
-			   "missing field: either `mem_backend` or `mem_file_path` is required");
+			   jhas(rq.body, "mem_backend")
+			       ? "too many fields: either `mem_backend` or `mem_file_path` exclusively is required"
+			       : "missing field: either `mem_backend` or `mem_file_path` is required");
 		goto out;
 	}
 	if (rt->fn == h_put_net && v116() && jhas(rq.body, "mtu") && ju64(rq.body, "mtu", 0) < 68) {
-		rc = fault(rs, NULL, "An error occurred when deserializing the json body of a request: invalid value: mtu must be between 68 and 65535.");
+		rc = fault(rs, NULL,
+			   "An error occurred when deserializing the json body of a request: invalid value: mtu must "
+			   "be between 68 and 65535.");
 		goto out;
 	}
 
@@ -1811,9 +1824,9 @@ out:
 struct conn {
 	int fd;
 	struct sbuf in;
-	size_t discard;   /* body bytes of a rejected request still to drop */
-	bool hung;        /* FAKE_FC_HANG_AT: never answered again */
-	bool continued;   /* 100 Continue sent for the pending request */
+	size_t discard; /* body bytes of a rejected request still to drop */
+	bool hung;	/* FAKE_FC_HANG_AT: never answered again */
+	bool continued; /* 100 Continue sent for the pending request */
 };
 
 static struct conn conns[MAX_CONNS];
@@ -1828,9 +1841,9 @@ static struct conn conns[MAX_CONNS];
  * non-blocking delays it (the API still answers), one that is full and
  * blocking stalls the whole VMM, as it stalls a real vCPU. */
 static struct {
-	struct sbuf out;       /* queued, not written yet */
+	struct sbuf out; /* queued, not written yet */
 	size_t off;
-	size_t left;           /* lines still to generate, in bytes */
+	size_t left; /* lines still to generate, in bytes */
 	bool stream, done_said, stdin_closed;
 	unsigned long line;
 } G;
@@ -1982,7 +1995,8 @@ static const char *fault_match(const char *var, const char *key, const char *key
 		return NULL;
 	while (*v) {
 		size_t n = strcspn(v, ",");
-		if ((strlen(key) == n && strncmp(v, key, n) == 0) || (key2 && strlen(key2) == n && strncmp(v, key2, n) == 0)) {
+		if ((strlen(key) == n && strncmp(v, key, n) == 0) ||
+		    (key2 && strlen(key2) == n && strncmp(v, key2, n) == 0)) {
 			snprintf(hit, sizeof hit, "%.*s", (int)n, v);
 			return hit;
 		}
@@ -1998,7 +2012,7 @@ static const char *fault_match(const char *var, const char *key, const char *key
  * arrives within 20 ms, counts as held, every time. */
 static bool next_request_held(struct conn *c)
 {
-	struct pollfd p = { .fd = c->fd, .events = POLLIN };
+	struct pollfd p = {.fd = c->fd, .events = POLLIN};
 
 	return c->in.len > 0 || poll(&p, 1, 20) > 0;
 }
@@ -2007,7 +2021,7 @@ static void handle_request(struct conn *c, const char *method, const char *targe
 {
 	char path[2048], key[2100], key2[2200];
 	cJSON *logged = NULL;
-	struct resp rs = { 0 };
+	struct resp rs = {0};
 	const char *hit;
 	bool exit_after = false;
 
@@ -2017,15 +2031,17 @@ static void handle_request(struct conn *c, const char *method, const char *targe
 		sb_init(&d);
 		sb_rust_debug_str(&d, path);
 		fc_log(3, "The API server received a %c%s request on %s%s%.*s%s.", method[0],
-		       strcmp(method, "GET") == 0 ? "et" : strcmp(method, "PUT") == 0 ? "ut" :
-		       strcmp(method, "PATCH") == 0 ? "atch" : "elete", d.s,
-		       blen ? " with body \"" : "", (int)blen, blen ? body : "", blen ? "\"" : "");
+		       strcmp(method, "GET") == 0     ? "et"
+		       : strcmp(method, "PUT") == 0   ? "ut"
+		       : strcmp(method, "PATCH") == 0 ? "atch"
+						      : "elete",
+		       d.s, blen ? " with body \"" : "", (int)blen, blen ? body : "", blen ? "\"" : "");
 		sb_free(&d);
 	}
 	snprintf(key, sizeof key, "%s %s", method, path);
 	key2[0] = '\0';
 	if (blen) {
-		struct jdoc doc = { 0 };
+		struct jdoc doc = {0};
 		struct sbuf e;
 		sb_init(&e);
 		if (jparse(&doc, body, blen, &e) == 0) {
@@ -2108,13 +2124,16 @@ static void http_process(struct conn *c)
 		if (!end)
 			return;
 		hlen = (size_t)(end - c->in.s) + 4;
-		if (sscanf(c->in.s, "%15s %2047s %15s", method, target, vers) != 3 || strncmp(vers, "HTTP/1.", 7) != 0) {
+		if (sscanf(c->in.s, "%15s %2047s %15s", method, target, vers) != 3 ||
+		    strncmp(vers, "HTTP/1.", 7) != 0) {
 			http_error(c, 400, "Invalid request.\nAll previous unanswered requests will be dropped.");
 			return;
 		}
 		if (!(strcmp(method, "GET") == 0 || strcmp(method, "PUT") == 0 || strcmp(method, "PATCH") == 0 ||
 		      (v116() && strcmp(method, "DELETE") == 0))) {
-			http_error(c, 400, "Invalid HTTP Method: Unsupported HTTP method.\nAll previous unanswered requests will be dropped.");
+			http_error(c, 400,
+				   "Invalid HTTP Method: Unsupported HTTP method.\nAll previous unanswered requests "
+				   "will be dropped.");
 			return;
 		}
 		hdrs = strstr(c->in.s, "\r\n") + 2;
@@ -2132,7 +2151,8 @@ static void http_process(struct conn *c)
 		if (has_clen) {
 			uint64_t v;
 			if (!fk_parse_u64(clen_val, &v)) {
-				http_error(c, 400, "Invalid request.\nAll previous unanswered requests will be dropped.");
+				http_error(c, 400,
+					   "Invalid request.\nAll previous unanswered requests will be dropped.");
 				return;
 			}
 			clen = (size_t)v;
@@ -2140,7 +2160,9 @@ static void http_process(struct conn *c)
 		if (clen > S.payload_limit) {
 			char msg[256];
 			size_t have = c->in.len - hlen;
-			snprintf(msg, sizeof msg, "Request payload with size %zu is larger than the limit of %zu allowed by server.\nAll previous unanswered requests will be dropped.",
+			snprintf(msg, sizeof msg,
+				 "Request payload with size %zu is larger than the limit of %zu allowed by "
+				 "server.\nAll previous unanswered requests will be dropped.",
 				 clen, S.payload_limit);
 			http_error(c, 400, msg);
 			c->discard = clen > have ? clen - have : 0;
@@ -2148,7 +2170,8 @@ static void http_process(struct conn *c)
 		}
 		if (c->in.len < hlen + clen) {
 			if (!c->continued && expect && strcasecmp(expect_val, "100-continue") == 0) {
-				static const char cont[] = "HTTP/1.1 100 \r\nServer: Firecracker API\r\nConnection: keep-alive\r\n\r\n";
+				static const char cont[] =
+				    "HTTP/1.1 100 \r\nServer: Firecracker API\r\nConnection: keep-alive\r\n\r\n";
 				(void)fk_write_all(c->fd, cont, sizeof cont - 1);
 				c->continued = true;
 			}
@@ -2293,8 +2316,8 @@ static char *read_all(const char *path, size_t *len)
 
 static void apply(handler_fn *fn, const struct sstruct *st, const struct jnode *v, const char *idfield)
 {
-	struct resp rs = { 0 };
-	struct req rq = { "PUT", idfield ? jstr(v, idfield) : NULL, v, st };
+	struct resp rs = {0};
+	struct req rq = {"PUT", idfield ? jstr(v, idfield) : NULL, v, st};
 
 	if (!v || v->t == JT_NULL)
 		return;
@@ -2317,15 +2340,16 @@ static void apply_each(handler_fn *fn, const struct sstruct *st, const struct jn
 static void boot_from_json(const char *path, const char *metadata)
 {
 	bool n = v116();
-	struct jdoc doc = { 0 }, mdoc = { 0 };
+	struct jdoc doc = {0}, mdoc = {0};
 	struct sbuf err;
 	size_t len;
 	char *text = read_all(path, &len);
 	const struct jnode *r;
-	struct resp rs = { 0 };
+	struct resp rs = {0};
 
 	if (!text) {
-		fprintf(stderr, "thread 'main' panicked at 'Unable to open or read from the configuration file: %s'\n", io_err(errno));
+		fprintf(stderr, "thread 'main' panicked at 'Unable to open or read from the configuration file: %s'\n",
+			io_err(errno));
 		abort();
 	}
 	sb_init(&err);
@@ -2341,7 +2365,10 @@ static void boot_from_json(const char *path, const char *metadata)
 			size_t clen;
 			char *t = read_all(c->s, &clen);
 			if (!t)
-				die_error(1, "Configuration for VMM from one single json failed: Unable to open the CPU template file: %s", io_err(errno));
+				die_error(1,
+					  "Configuration for VMM from one single json failed: Unable to open the CPU "
+					  "template file: %s",
+					  io_err(errno));
 			set_item(&S.cpu_config, cJSON_Parse(t));
 			free(t);
 		} else {
@@ -2357,14 +2384,15 @@ static void boot_from_json(const char *path, const char *metadata)
 		size_t mlen;
 		char *m = read_all(metadata, &mlen);
 		if (!m) {
-			fprintf(stderr, "thread 'main' panicked at 'Unable to open or read from the mmds content file'\n");
+			fprintf(stderr,
+				"thread 'main' panicked at 'Unable to open or read from the mmds content file'\n");
 			abort();
 		}
 		sb_reset(&err);
 		if (jparse(&mdoc, m, mlen, &err) < 0)
 			die_error(1, "Configuration for VMM from one single json failed: Invalid MMDS data: %s", err.s);
 		sb_init(&rs.body);
-		if (h_put_mmds(&(struct req){ "PUT", NULL, mdoc.root, NULL }, &rs) < 0)
+		if (h_put_mmds(&(struct req){"PUT", NULL, mdoc.root, NULL}, &rs) < 0)
 			die_error(1, "Configuration for VMM from one single json failed: %s", rs.body.s);
 		sb_free(&rs.body);
 		jdoc_free(&mdoc);
@@ -2379,8 +2407,9 @@ static void boot_from_json(const char *path, const char *metadata)
 	sb_init(&rs.body);
 	{
 		static const char start[] = "{\"action_type\":\"InstanceStart\"}";
-		struct jdoc sd = { 0 };
-		if (jparse(&sd, start, strlen(start), &err) < 0 || h_actions(&(struct req){ "PUT", NULL, sd.root, &st_action }, &rs) < 0)
+		struct jdoc sd = {0};
+		if (jparse(&sd, start, strlen(start), &err) < 0 ||
+		    h_actions(&(struct req){"PUT", NULL, sd.root, &st_action}, &rs) < 0)
 			die_error(1, "Configuration for VMM from one single json failed: %s", rs.body.s);
 		jdoc_free(&sd);
 	}
@@ -2401,7 +2430,10 @@ static bool parse_size(struct fk_args *a, const char *name, size_t *out)
 	if (!v)
 		return false;
 	if (!fk_parse_u64(v, &n)) {
-		fprintf(stderr, "thread 'main' panicked at ''%s' parameter expected to be of 'usize' type.: ParseIntError { kind: InvalidDigit }'\n", name);
+		fprintf(stderr,
+			"thread 'main' panicked at ''%s' parameter expected to be of 'usize' type.: ParseIntError { "
+			"kind: InvalidDigit }'\n",
+			name);
 		abort();
 	}
 	*out = (size_t)n;
@@ -2412,32 +2444,65 @@ int main(int argc, char **argv)
 {
 	char payload_def[32];
 	struct fk_arg args[] = {
-		{ .name = "api-sock", .takes_value = true, .def = "/run/firecracker.socket", .help = "Path to unix domain socket used by the API." },
-		{ .name = "id", .takes_value = true, .def = "anonymous-instance", .help = "MicroVM unique identifier." },
-		{ .name = "seccomp-filter", .takes_value = true, .forbids = "no-seccomp", .help = "Optional parameter which allows specifying the path to a custom seccomp filter. For advanced users." },
-		{ .name = "no-seccomp", .forbids = "seccomp-filter", .help = "Optional parameter which allows starting and using a microVM without seccomp filtering. Not recommended." },
-		{ .name = "start-time-us", .takes_value = true, .help = "Process start time (wall clock, microseconds). This parameter is optional." },
-		{ .name = "start-time-cpu-us", .takes_value = true, .help = "Process start CPU time (wall clock, microseconds). This parameter is optional." },
-		{ .name = "parent-cpu-time-us", .takes_value = true, .help = "Parent process CPU time (wall clock, microseconds). This parameter is optional." },
-		{ .name = "config-file", .takes_value = true, .help = "Path to a file that contains the microVM configuration in JSON format." },
-		{ .name = "metadata", .takes_value = true, .help = "Path to a file that contains metadata in JSON format to add to the mmds." },
-		{ .name = "no-api", .requires = "config-file", .help = "Optional parameter which allows starting and using a microVM without an active API socket." },
-		{ .name = "log-path", .takes_value = true, .help = "Path to a fifo or a file used for configuring the logger on startup." },
-		{ .name = "level", .takes_value = true, .help = "Set the logger level." },
-		{ .name = "show-level", .help = "Whether or not to output the level in the logs." },
-		{ .name = "show-log-origin", .help = "Whether or not to include the file path and line number of the log's origin." },
-		{ .name = "metrics-path", .takes_value = true, .help = "Path to a fifo or a file used for configuring the metrics on startup." },
-		{ .name = "boot-timer", .help = "Whether or not to load boot timer device for logging elapsed time since InstanceStart command." },
-		{ .name = "version", .help = "Print the binary version number." },
-		{ .name = "describe-snapshot", .takes_value = true, .help = "Print the data format version of the provided snapshot state file." },
-		{ .name = "http-api-max-payload-size", .takes_value = true, .def = payload_def, .help = "Http API request payload max size, in bytes." },
-		{ .name = "mmds-size-limit", .takes_value = true, .help = "Mmds data store limit, in bytes." },
-		/* 1.16 only (the table is cut before these for 1.5.1) */
-		{ .name = "module", .takes_value = true, .help = "Set the logger module filter." },
-		{ .name = "enable-pci", .help = "Enables PCIe support." },
-		{ .name = "snapshot-version", .help = "Print the supported data format version." },
+	    {.name = "api-sock",
+	     .takes_value = true,
+	     .def = "/run/firecracker.socket",
+	     .help = "Path to unix domain socket used by the API."},
+	    {.name = "id", .takes_value = true, .def = "anonymous-instance", .help = "MicroVM unique identifier."},
+	    {.name = "seccomp-filter",
+	     .takes_value = true,
+	     .forbids = "no-seccomp",
+	     .help =
+		 "Optional parameter which allows specifying the path to a custom seccomp filter. For advanced users."},
+	    {.name = "no-seccomp",
+	     .forbids = "seccomp-filter",
+	     .help = "Optional parameter which allows starting and using a microVM without seccomp filtering. Not "
+		     "recommended."},
+	    {.name = "start-time-us",
+	     .takes_value = true,
+	     .help = "Process start time (wall clock, microseconds). This parameter is optional."},
+	    {.name = "start-time-cpu-us",
+	     .takes_value = true,
+	     .help = "Process start CPU time (wall clock, microseconds). This parameter is optional."},
+	    {.name = "parent-cpu-time-us",
+	     .takes_value = true,
+	     .help = "Parent process CPU time (wall clock, microseconds). This parameter is optional."},
+	    {.name = "config-file",
+	     .takes_value = true,
+	     .help = "Path to a file that contains the microVM configuration in JSON format."},
+	    {.name = "metadata",
+	     .takes_value = true,
+	     .help = "Path to a file that contains metadata in JSON format to add to the mmds."},
+	    {.name = "no-api",
+	     .requires = "config-file",
+	     .help = "Optional parameter which allows starting and using a microVM without an active API socket."},
+	    {.name = "log-path",
+	     .takes_value = true,
+	     .help = "Path to a fifo or a file used for configuring the logger on startup."},
+	    {.name = "level", .takes_value = true, .help = "Set the logger level."},
+	    {.name = "show-level", .help = "Whether or not to output the level in the logs."},
+	    {.name = "show-log-origin",
+	     .help = "Whether or not to include the file path and line number of the log's origin."},
+	    {.name = "metrics-path",
+	     .takes_value = true,
+	     .help = "Path to a fifo or a file used for configuring the metrics on startup."},
+	    {.name = "boot-timer",
+	     .help = "Whether or not to load boot timer device for logging elapsed time since InstanceStart command."},
+	    {.name = "version", .help = "Print the binary version number."},
+	    {.name = "describe-snapshot",
+	     .takes_value = true,
+	     .help = "Print the data format version of the provided snapshot state file."},
+	    {.name = "http-api-max-payload-size",
+	     .takes_value = true,
+	     .def = payload_def,
+	     .help = "Http API request payload max size, in bytes."},
+	    {.name = "mmds-size-limit", .takes_value = true, .help = "Mmds data store limit, in bytes."},
+	    /* 1.16 only (the table is cut before these for 1.5.1) */
+	    {.name = "module", .takes_value = true, .help = "Set the logger module filter."},
+	    {.name = "enable-pci", .help = "Enables PCIe support."},
+	    {.name = "snapshot-version", .help = "Print the supported data format version."},
 	};
-	struct fk_args a = { .args = args, .nargs = sizeof args / sizeof args[0] };
+	struct fk_args a = {.args = args, .nargs = sizeof args / sizeof args[0]};
 	struct sbuf disp, dbg;
 	const char *v;
 	int lfd = -1;
@@ -2472,18 +2537,24 @@ int main(int argc, char **argv)
 		if (v116())
 			printf("Firecracker v%s\n", S.vstr);
 		else
-			printf("Firecracker v%s\n\nSupported snapshot data format versions: v0.23.0, v0.24.0, v0.25.0, v1.0.0, v1.1.0, v1.2.0, v1.3.0, v1.4.0, v1.5.0\n", S.vstr);
+			printf("Firecracker v%s\n\nSupported snapshot data format versions: v0.23.0, v0.24.0, v0.25.0, "
+			       "v1.0.0, v1.1.0, v1.2.0, v1.3.0, v1.4.0, v1.5.0\n",
+			       S.vstr);
 		return 0;
 	}
 	if (a.nextra) {
-		fprintf(stderr, "Arguments parsing error: Found argument '%s' which wasn't expected, or isn't valid in this context. \n\nFor more information try --help.\n", a.extra[0]);
+		fprintf(stderr,
+			"Arguments parsing error: Found argument '%s' which wasn't expected, or isn't valid in this "
+			"context. \n\nFor more information try --help.\n",
+			a.extra[0]);
 		exit(153);
 	}
 	S.id = fk_args_value(&a, "id");
 	sb_reset(&disp);
 	sb_reset(&dbg);
 	if (fk_validate_instance_id(S.id, &disp, &dbg) < 0) {
-		fprintf(stderr, "thread 'main' panicked at 'Invalid instance ID: %s', src/firecracker/src/main.rs\n", dbg.s);
+		fprintf(stderr, "thread 'main' panicked at 'Invalid instance ID: %s', src/firecracker/src/main.rs\n",
+			dbg.s);
 		abort();
 	}
 
@@ -2541,9 +2612,10 @@ int main(int argc, char **argv)
 	S.mmds_limit = S.payload_limit;
 	parse_size(&a, "mmds-size-limit", &S.mmds_limit);
 
-	S.machine = cJSON_Parse(v116() ?
-		"{\"vcpu_count\":1,\"mem_size_mib\":128,\"smt\":false,\"cpu_template\":null,\"track_dirty_pages\":false,\"huge_pages\":\"None\"}" :
-		"{\"vcpu_count\":1,\"mem_size_mib\":128,\"smt\":false,\"cpu_template\":null,\"track_dirty_pages\":false}");
+	S.machine = cJSON_Parse(v116() ? "{\"vcpu_count\":1,\"mem_size_mib\":128,\"smt\":false,\"cpu_template\":null,"
+					 "\"track_dirty_pages\":false,\"huge_pages\":\"None\"}"
+				       : "{\"vcpu_count\":1,\"mem_size_mib\":128,\"smt\":false,\"cpu_template\":null,"
+					 "\"track_dirty_pages\":false}");
 	S.drives = cJSON_CreateArray();
 	S.nets = cJSON_CreateArray();
 	S.pmems = cJSON_CreateArray();
@@ -2556,7 +2628,7 @@ int main(int argc, char **argv)
 	if (!fk_args_flag(&a, "no-api")) {
 		const char *sock = fk_args_value(&a, "api-sock");
 		if ((v = getenv("FAKE_FC_SOCKET_DELAY_MS")) && *v) {
-			struct timespec ts = { atoi(v) / 1000, (long)(atoi(v) % 1000) * 1000000L };
+			struct timespec ts = {atoi(v) / 1000, (long)(atoi(v) % 1000) * 1000000L};
 			while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
 				;
 		}
@@ -2570,7 +2642,8 @@ int main(int argc, char **argv)
 		size_t mlen;
 		char *m = read_all(v, &mlen);
 		if (!m || !(S.mmds = cJSON_ParseWithLength(m, mlen))) {
-			fprintf(stderr, "thread 'main' panicked at 'Unable to open or read from the mmds content file'\n");
+			fprintf(stderr,
+				"thread 'main' panicked at 'Unable to open or read from the mmds content file'\n");
 			abort();
 		}
 		free(m);

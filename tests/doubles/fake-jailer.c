@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* fake-jailer: a test double of Firecracker's jailer (v1.5.1 or v1.16).
  *
  * It checks its argv like the real jailer, builds the same jail layout on
@@ -59,8 +60,10 @@ static void jfail(const char *fmt, ...)
 	sb_vprintf(&m, fmt, ap);
 	va_end(ap);
 	if (ver == FK_V1_5_1) {
-		fprintf(stderr, "thread 'main' panicked at 'Jailer error: %s', src/jailer/src/main.rs:377:27\n"
-			"note: run with `RUST_BACKTRACE=1` environment variable to display a backtrace\n", m.s);
+		fprintf(stderr,
+			"thread 'main' panicked at 'Jailer error: %s', src/jailer/src/main.rs:377:27\n"
+			"note: run with `RUST_BACKTRACE=1` environment variable to display a backtrace\n",
+			m.s);
 		signal(SIGABRT, SIG_DFL);
 		abort();
 	}
@@ -72,7 +75,11 @@ static void jfail(const char *fmt, ...)
 static bool utf8(const unsigned char *s)
 {
 	while (*s) {
-		int n = *s < 0x80 ? 0 : (*s & 0xe0) == 0xc0 ? 1 : (*s & 0xf0) == 0xe0 ? 2 : (*s & 0xf8) == 0xf0 ? 3 : -1;
+		int n = *s < 0x80	      ? 0
+			: (*s & 0xe0) == 0xc0 ? 1
+			: (*s & 0xf0) == 0xe0 ? 2
+			: (*s & 0xf8) == 0xf0 ? 3
+					      : -1;
 
 		if (n < 0 || (n == 1 && *s < 0xc2))
 			return false;
@@ -89,7 +96,8 @@ static void check_environment(void)
 {
 	for (char **e = environ; *e; e++)
 		if (!utf8((const unsigned char *)*e)) {
-			fprintf(stderr, "thread 'main' panicked at 'called `Result::unwrap()` on an `Err` value: "
+			fprintf(stderr,
+				"thread 'main' panicked at 'called `Result::unwrap()` on an `Err` value: "
 				"\"%s\"', library/std/src/env.rs:171:83\n"
 				"note: run with `RUST_BACKTRACE=1` environment variable to display a backtrace\n",
 				strchr(*e, '=') ? strchr(*e, '=') + 1 : *e);
@@ -279,21 +287,45 @@ static void write_pid_file(const char *path, pid_t pid)
 int main(int argc, char **argv)
 {
 	struct fk_arg args[] = {
-		{ .name = "id", .takes_value = true, .required = true, .help = "Jail ID." },
-		{ .name = "exec-file", .takes_value = true, .required = true, .help = "File path to exec into." },
-		{ .name = "uid", .takes_value = true, .required = true, .help = "The user identifier the jailer switches to after exec." },
-		{ .name = "gid", .takes_value = true, .required = true, .help = "The group identifier the jailer switches to after exec." },
-		{ .name = "chroot-base-dir", .takes_value = true, .def = "/srv/jailer", .help = "The base folder where chroot jails are located." },
-		{ .name = "netns", .takes_value = true, .help = "Path to the network namespace this microVM should join." },
-		{ .name = "daemonize", .help = "Daemonize the jailer before exec, by invoking setsid(), and redirecting the standard I/O file descriptors to /dev/null." },
-		{ .name = "new-pid-ns", .help = "Exec into a new PID namespace." },
-		{ .name = "cgroup", .takes_value = true, .multiple = true, .help = "Cgroup and value to be set by the jailer. It must follow this format: <cgroup_file>=<value> (e.g cpu.shares=10). This argument can be used multiple times to add multiple cgroups." },
-		{ .name = "resource-limit", .takes_value = true, .multiple = true, .help = "Resource limit values to be set by the jailer. It must follow this format: <resource>=<value> (e.g no-file=1024). This argument can be used multiple times to add multiple resource limits." },
-		{ .name = "cgroup-version", .takes_value = true, .def = "1", .help = "Select the cgroup version used by the jailer." },
-		{ .name = "parent-cgroup", .takes_value = true, .help = "Parent cgroup in which the cgroup of this microvm will be placed." },
-		{ .name = "version", .help = "Print the binary version number." },
+	    {.name = "id", .takes_value = true, .required = true, .help = "Jail ID."},
+	    {.name = "exec-file", .takes_value = true, .required = true, .help = "File path to exec into."},
+	    {.name = "uid",
+	     .takes_value = true,
+	     .required = true,
+	     .help = "The user identifier the jailer switches to after exec."},
+	    {.name = "gid",
+	     .takes_value = true,
+	     .required = true,
+	     .help = "The group identifier the jailer switches to after exec."},
+	    {.name = "chroot-base-dir",
+	     .takes_value = true,
+	     .def = "/srv/jailer",
+	     .help = "The base folder where chroot jails are located."},
+	    {.name = "netns", .takes_value = true, .help = "Path to the network namespace this microVM should join."},
+	    {.name = "daemonize",
+	     .help = "Daemonize the jailer before exec, by invoking setsid(), and redirecting the standard I/O file "
+		     "descriptors to /dev/null."},
+	    {.name = "new-pid-ns", .help = "Exec into a new PID namespace."},
+	    {.name = "cgroup",
+	     .takes_value = true,
+	     .multiple = true,
+	     .help = "Cgroup and value to be set by the jailer. It must follow this format: <cgroup_file>=<value> (e.g "
+		     "cpu.shares=10). This argument can be used multiple times to add multiple cgroups."},
+	    {.name = "resource-limit",
+	     .takes_value = true,
+	     .multiple = true,
+	     .help = "Resource limit values to be set by the jailer. It must follow this format: <resource>=<value> "
+		     "(e.g no-file=1024). This argument can be used multiple times to add multiple resource limits."},
+	    {.name = "cgroup-version",
+	     .takes_value = true,
+	     .def = "1",
+	     .help = "Select the cgroup version used by the jailer."},
+	    {.name = "parent-cgroup",
+	     .takes_value = true,
+	     .help = "Parent cgroup in which the cgroup of this microvm will be placed."},
+	    {.name = "version", .help = "Print the binary version number."},
 	};
-	struct fk_args a = { .args = args, .nargs = sizeof args / sizeof args[0] };
+	struct fk_args a = {.args = args, .nargs = sizeof args / sizeof args[0]};
 	struct fk_arg *cgarg, *rlarg;
 	struct sbuf disp, dbg;
 	uint64_t start_us = fk_now_us(CLOCK_MONOTONIC), start_cpu_us = fk_now_us(CLOCK_PROCESS_CPUTIME_ID);
@@ -322,7 +354,9 @@ int main(int argc, char **argv)
 		struct sbuf h;
 		sb_init(&h);
 		fk_args_help(&a, &h);
-		printf("Jailer v%s\n\n%s\n\nAny arguments after the -- separator will be supplied to the jailed binary.\n\n", vstr, h.s);
+		printf("Jailer v%s\n\n%s\n\nAny arguments after the -- separator will be supplied to the jailed "
+		       "binary.\n\n",
+		       vstr, h.s);
 		return 0;
 	}
 	if (a.version) {
@@ -342,7 +376,8 @@ int main(int argc, char **argv)
 		jfail("%s is not a file", exec_path);
 	exec_name = strrchr(exec_path, '/') + 1;
 	if (ver == FK_V1_5_1 && !strstr(exec_name, "firecracker"))
-		jfail("Invalid filename. The filename of `--exec-file` option must contain \"firecracker\": %s", exec_name);
+		jfail("Invalid filename. The filename of `--exec-file` option must contain \"firecracker\": %s",
+		      exec_name);
 	v = fk_args_value(&a, "chroot-base-dir");
 	if (!realpath(v, base))
 		jfail("Failed to canonicalize path %s: %s", v, ioe(errno));
@@ -458,7 +493,7 @@ int main(int argc, char **argv)
 
 	/* the jail tree: "/", dev, dev/net, run (0700, uid:gid), then devices */
 	{
-		static const char *const dirs[] = { "", "/dev", "/dev/net", "/run" };
+		static const char *const dirs[] = {"", "/dev", "/dev/net", "/run"};
 		char path[PATH_MAX * 2 + 16];
 		for (size_t i = 0; i < 4; i++) {
 			snprintf(path, sizeof path, "%s%s", chroot_dir, dirs[i]);
@@ -471,7 +506,9 @@ int main(int argc, char **argv)
 		if (make_dev(chroot_dir, "/dev/kvm", 0, uid, gid) < 0)
 			jfail("Failed to create /dev/kvm via mknod inside the jail: %s", ioe(errno));
 		if (make_dev(chroot_dir, "/dev/urandom", 0, uid, gid) < 0) {
-			printf("Warning! Could not create /dev/urandom device inside jailer: Failed to create /dev/urandom via mknod inside the jail: %s.\n", ioe(errno));
+			printf("Warning! Could not create /dev/urandom device inside jailer: Failed to create "
+			       "/dev/urandom via mknod inside the jail: %s.\n",
+			       ioe(errno));
 			printf("MMDS version 2 will not be available to use.\n");
 		}
 	}
@@ -508,7 +545,8 @@ int main(int argc, char **argv)
 			return 0;
 		}
 		/* PID 1 of a pid namespace ignores SIGTERM/SIGINT it has no handler for */
-		setenv("FAKE_FC_IGNORE_SIGTERM", getenv("FAKE_FC_IGNORE_SIGTERM") ? getenv("FAKE_FC_IGNORE_SIGTERM") : "1", 1);
+		setenv("FAKE_FC_IGNORE_SIGTERM",
+		       getenv("FAKE_FC_IGNORE_SIGTERM") ? getenv("FAKE_FC_IGNORE_SIGTERM") : "1", 1);
 		if (ver == FK_V1_16 && getsid(0) == getpid())
 			(void)setsid();
 	} else if (ver == FK_V1_16) {

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* JSON parsing and serde-like validation for the fake Firecracker; see
  * fake-serde.h. Error texts and positions follow serde_json 1.0: `error()`
  * reports the last consumed byte, `peek_error()` the byte looked at. */
@@ -16,7 +17,7 @@
 struct jp {
 	const char *t;
 	size_t len;
-	size_t i;          /* bytes consumed */
+	size_t i; /* bytes consumed */
 	int depth;
 	struct sbuf *err;
 	const struct jdoc *doc;
@@ -181,14 +182,30 @@ static int jp_string(struct jp *p, char **out)
 		}
 		c = (unsigned char)p->t[p->i++];
 		switch (c) {
-		case '"': sb_putc(&b, '"'); break;
-		case '\\': sb_putc(&b, '\\'); break;
-		case '/': sb_putc(&b, '/'); break;
-		case 'b': sb_putc(&b, '\b'); break;
-		case 'f': sb_putc(&b, '\f'); break;
-		case 'n': sb_putc(&b, '\n'); break;
-		case 'r': sb_putc(&b, '\r'); break;
-		case 't': sb_putc(&b, '\t'); break;
+		case '"':
+			sb_putc(&b, '"');
+			break;
+		case '\\':
+			sb_putc(&b, '\\');
+			break;
+		case '/':
+			sb_putc(&b, '/');
+			break;
+		case 'b':
+			sb_putc(&b, '\b');
+			break;
+		case 'f':
+			sb_putc(&b, '\f');
+			break;
+		case 'n':
+			sb_putc(&b, '\n');
+			break;
+		case 'r':
+			sb_putc(&b, '\r');
+			break;
+		case 't':
+			sb_putc(&b, '\t');
+			break;
 		case 'u': {
 			uint32_t cp, lo;
 			if (jp_hex4(p, &cp) < 0) {
@@ -456,7 +473,7 @@ static int jp_value(struct jp *p, struct jnode **out)
 
 int jparse(struct jdoc *doc, const char *text, size_t len, struct sbuf *err)
 {
-	struct jp p = { .t = text, .len = len, .i = 0, .depth = 0, .err = err, .doc = doc };
+	struct jp p = {.t = text, .len = len, .i = 0, .depth = 0, .err = err, .doc = doc};
 
 	doc->text = text;
 	doc->len = len;
@@ -531,14 +548,18 @@ struct sv {
 	 * deserializers, derive's unknown/missing/duplicate field) gets its
 	 * position from the innermost enclosing deserialize_struct. */
 	bool unpositioned;
-	size_t cur;     /* bytes consumed when that error was created */
+	size_t cur; /* bytes consumed when that error was created */
 };
 
 static void unexpected(struct sbuf *b, const struct jnode *v)
 {
 	switch (v->t) {
-	case JT_NULL: sb_puts(b, "null"); break;
-	case JT_BOOL: sb_printf(b, "boolean `%s`", v->b ? "true" : "false"); break;
+	case JT_NULL:
+		sb_puts(b, "null");
+		break;
+	case JT_BOOL:
+		sb_printf(b, "boolean `%s`", v->b ? "true" : "false");
+		break;
 	case JT_NUM:
 		if (v->is_int) {
 			sb_printf(b, "integer `%s%llu`", v->neg ? "-" : "", (unsigned long long)v->u);
@@ -560,8 +581,12 @@ static void unexpected(struct sbuf *b, const struct jnode *v)
 		sb_puts(b, "string ");
 		sb_rust_debug_str(b, v->s);
 		break;
-	case JT_ARR: sb_puts(b, "sequence"); break;
-	case JT_OBJ: sb_puts(b, "map"); break;
+	case JT_ARR:
+		sb_puts(b, "sequence");
+		break;
+	case JT_OBJ:
+		sb_puts(b, "map");
+		break;
 	}
 }
 
@@ -641,7 +666,7 @@ int sv_parse_ipv4(const char *str, unsigned char out[4])
 		if (!is_digit(*p))
 			return -1;
 		if (*p == '0' && is_digit(p[1]))
-			return -1;   /* Rust rejects leading zeros */
+			return -1; /* Rust rejects leading zeros */
 		while (is_digit(*p)) {
 			v = v * 10 + (unsigned)(*p - '0');
 			if (++digits > 3 || v > 255)
@@ -715,8 +740,8 @@ static bool semver_ok(const char *p)
 		if (!*p)
 			return false;
 		for (; *p; p++)
-			if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'z') ||
-			      (*p >= 'A' && *p <= 'Z') || *p == '.' || *p == '-' || *p == '+'))
+			if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+			      *p == '.' || *p == '-' || *p == '+'))
 				return false;
 	}
 	return *p == '\0';
@@ -744,8 +769,7 @@ static int sv_kind(struct sv *s, const struct sfield *f, enum skind kind, const 
 	case SK_USIZE:
 		return check_uint(s, v, UINT64_MAX, "usize");
 	case SK_I32:
-		if (v->t == JT_NUM && v->is_int &&
-		    (v->neg ? v->u <= (uint64_t)INT32_MAX + 1 : v->u <= INT32_MAX))
+		if (v->t == JT_NUM && v->is_int && (v->neg ? v->u <= (uint64_t)INT32_MAX + 1 : v->u <= INT32_MAX))
 			return 0;
 		if (v->t == JT_NUM && v->is_int) {
 			sb_puts(s->err, "invalid value: ");
@@ -759,9 +783,11 @@ static int sv_kind(struct sv *s, const struct sfield *f, enum skind kind, const 
 		if (check_uint(s, v, UINT8_MAX, "u8") < 0)
 			return -1;
 		if (v->u > 32)
-			return custom_error(s, v, "invalid value: vcpu_num, expected number of vCPUs exceeds the maximum limitation");
+			return custom_error(
+			    s, v, "invalid value: vcpu_num, expected number of vCPUs exceeds the maximum limitation");
 		if (v->u < 1)
-			return custom_error(s, v, "invalid value: vcpu_num, expected number of vCPUs should be larger than 0");
+			return custom_error(
+			    s, v, "invalid value: vcpu_num, expected number of vCPUs should be larger than 0");
 		return 0;
 	case SK_STRUCT:
 		return sv_struct(s, f->sub, v);
@@ -810,7 +836,7 @@ static int sv_kind(struct sv *s, const struct sfield *f, enum skind kind, const 
 		return 0;
 	}
 	case SK_LEVEL: {
-		static const char *const levels[] = { "off", "trace", "debug", "info", "warn", "warning", "error" };
+		static const char *const levels[] = {"off", "trace", "debug", "info", "warn", "warning", "error"};
 		if (v->t != JT_STR)
 			return invalid_type(s, v, "a string");
 		for (size_t k = 0; k < sizeof levels / sizeof levels[0]; k++)
@@ -901,7 +927,7 @@ static int sv_struct(struct sv *s, const struct sstruct *st, const struct jnode 
 		if (!seen[k] && st->fields[k].opt == SO_REQ) {
 			sb_printf(s->err, "missing field `%s`", names[k]);
 			s->unpositioned = true;
-			s->cur = v->end;   /* the '}' was peeked, then end_map eats it */
+			s->cur = v->end; /* the '}' was peeked, then end_map eats it */
 			rc = -1;
 		}
 	}
@@ -914,7 +940,7 @@ static int sv_struct(struct sv *s, const struct sstruct *st, const struct jnode 
 
 int sv_check(const struct jdoc *doc, const struct sstruct *st, const struct jnode *v, struct sbuf *err)
 {
-	struct sv s = { .doc = doc, .err = err, .unpositioned = false, .cur = 0 };
+	struct sv s = {.doc = doc, .err = err, .unpositioned = false, .cur = 0};
 
 	return sv_struct(&s, st, v);
 }

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Shared helpers of the test doubles; see fake-util.h. */
 #include "config.h"
 
@@ -166,12 +167,24 @@ void sb_rust_debug_str(struct sbuf *b, const char *s)
 	sb_putc(b, '"');
 	for (; *p; p++) {
 		switch (*p) {
-		case '"': sb_puts(b, "\\\""); break;
-		case '\\': sb_puts(b, "\\\\"); break;
-		case '\n': sb_puts(b, "\\n"); break;
-		case '\r': sb_puts(b, "\\r"); break;
-		case '\t': sb_puts(b, "\\t"); break;
-		case '\0': sb_puts(b, "\\0"); break;
+		case '"':
+			sb_puts(b, "\\\"");
+			break;
+		case '\\':
+			sb_puts(b, "\\\\");
+			break;
+		case '\n':
+			sb_puts(b, "\\n");
+			break;
+		case '\r':
+			sb_puts(b, "\\r");
+			break;
+		case '\t':
+			sb_puts(b, "\\t");
+			break;
+		case '\0':
+			sb_puts(b, "\\0");
+			break;
 		default:
 			if (*p < 0x20 || *p == 0x7f)
 				sb_printf(b, "\\u{%x}", *p);
@@ -189,13 +202,27 @@ void sb_json_str(struct sbuf *b, const char *s)
 	sb_putc(b, '"');
 	for (; *p; p++) {
 		switch (*p) {
-		case '"': sb_puts(b, "\\\""); break;
-		case '\\': sb_puts(b, "\\\\"); break;
-		case '\n': sb_puts(b, "\\n"); break;
-		case '\r': sb_puts(b, "\\r"); break;
-		case '\t': sb_puts(b, "\\t"); break;
-		case '\b': sb_puts(b, "\\b"); break;
-		case '\f': sb_puts(b, "\\f"); break;
+		case '"':
+			sb_puts(b, "\\\"");
+			break;
+		case '\\':
+			sb_puts(b, "\\\\");
+			break;
+		case '\n':
+			sb_puts(b, "\\n");
+			break;
+		case '\r':
+			sb_puts(b, "\\r");
+			break;
+		case '\t':
+			sb_puts(b, "\\t");
+			break;
+		case '\b':
+			sb_puts(b, "\\b");
+			break;
+		case '\f':
+			sb_puts(b, "\\f");
+			break;
 		default:
 			if (*p < 0x20)
 				sb_printf(b, "\\u%04x", *p);
@@ -217,49 +244,49 @@ struct errtext {
 /* musl's __strerror.h texts and std's decode_error_kind(), for the errnos a
  * double can meet. */
 static const struct errtext errtexts[] = {
-	{ EPERM, "Operation not permitted", "PermissionDenied" },
-	{ ENOENT, "No such file or directory", "NotFound" },
-	{ ESRCH, "No such process", "Uncategorized" },
-	{ EINTR, "Interrupted system call", "Interrupted" },
-	{ EIO, "I/O error", "Uncategorized" },
-	{ ENXIO, "No such device or address", "Uncategorized" },
-	{ E2BIG, "Argument list too long", "ArgumentListTooLong" },
-	{ ENOEXEC, "Exec format error", "Uncategorized" },
-	{ EBADF, "Bad file descriptor", "Uncategorized" },
-	{ ECHILD, "No child process", "Uncategorized" },
-	{ EAGAIN, "Resource temporarily unavailable", "WouldBlock" },
-	{ ENOMEM, "Out of memory", "OutOfMemory" },
-	{ EACCES, "Permission denied", "PermissionDenied" },
-	{ EFAULT, "Bad address", "Uncategorized" },
-	{ EBUSY, "Resource busy", "ResourceBusy" },
-	{ EEXIST, "File exists", "AlreadyExists" },
-	{ EXDEV, "Cross-device link", "CrossesDevices" },
-	{ ENODEV, "No such device", "Uncategorized" },
-	{ ENOTDIR, "Not a directory", "NotADirectory" },
-	{ EISDIR, "Is a directory", "IsADirectory" },
-	{ EINVAL, "Invalid argument", "InvalidInput" },
-	{ ENFILE, "Too many open files in system", "Uncategorized" },
-	{ EMFILE, "No file descriptors available", "Uncategorized" },
-	{ ENOTTY, "Not a tty", "Uncategorized" },
-	{ ETXTBSY, "Text file busy", "ExecutableFileBusy" },
-	{ EFBIG, "File too large", "FileTooLarge" },
-	{ ENOSPC, "No space left on device", "StorageFull" },
-	{ ESPIPE, "Invalid seek", "NotSeekable" },
-	{ EROFS, "Read-only file system", "ReadOnlyFilesystem" },
-	{ EMLINK, "Too many links", "TooManyLinks" },
-	{ EPIPE, "Broken pipe", "BrokenPipe" },
-	{ ENAMETOOLONG, "Filename too long", "InvalidFilename" },
-	{ ENOSYS, "Function not implemented", "Unsupported" },
-	{ ENOTEMPTY, "Directory not empty", "DirectoryNotEmpty" },
-	{ ELOOP, "Symbolic link loop", "FilesystemLoop" },
-	{ ENOTSOCK, "Not a socket", "Uncategorized" },
-	{ EADDRINUSE, "Address in use", "AddrInUse" },
-	{ EADDRNOTAVAIL, "Address not available", "AddrNotAvailable" },
-	{ ECONNRESET, "Connection reset by peer", "ConnectionReset" },
-	{ ECONNREFUSED, "Connection refused", "ConnectionRefused" },
-	{ ETIMEDOUT, "Operation timed out", "TimedOut" },
-	{ ENOTCONN, "Socket not connected", "NotConnected" },
-	{ EDQUOT, "Quota exceeded", "FilesystemQuotaExceeded" },
+    {EPERM, "Operation not permitted", "PermissionDenied"},
+    {ENOENT, "No such file or directory", "NotFound"},
+    {ESRCH, "No such process", "Uncategorized"},
+    {EINTR, "Interrupted system call", "Interrupted"},
+    {EIO, "I/O error", "Uncategorized"},
+    {ENXIO, "No such device or address", "Uncategorized"},
+    {E2BIG, "Argument list too long", "ArgumentListTooLong"},
+    {ENOEXEC, "Exec format error", "Uncategorized"},
+    {EBADF, "Bad file descriptor", "Uncategorized"},
+    {ECHILD, "No child process", "Uncategorized"},
+    {EAGAIN, "Resource temporarily unavailable", "WouldBlock"},
+    {ENOMEM, "Out of memory", "OutOfMemory"},
+    {EACCES, "Permission denied", "PermissionDenied"},
+    {EFAULT, "Bad address", "Uncategorized"},
+    {EBUSY, "Resource busy", "ResourceBusy"},
+    {EEXIST, "File exists", "AlreadyExists"},
+    {EXDEV, "Cross-device link", "CrossesDevices"},
+    {ENODEV, "No such device", "Uncategorized"},
+    {ENOTDIR, "Not a directory", "NotADirectory"},
+    {EISDIR, "Is a directory", "IsADirectory"},
+    {EINVAL, "Invalid argument", "InvalidInput"},
+    {ENFILE, "Too many open files in system", "Uncategorized"},
+    {EMFILE, "No file descriptors available", "Uncategorized"},
+    {ENOTTY, "Not a tty", "Uncategorized"},
+    {ETXTBSY, "Text file busy", "ExecutableFileBusy"},
+    {EFBIG, "File too large", "FileTooLarge"},
+    {ENOSPC, "No space left on device", "StorageFull"},
+    {ESPIPE, "Invalid seek", "NotSeekable"},
+    {EROFS, "Read-only file system", "ReadOnlyFilesystem"},
+    {EMLINK, "Too many links", "TooManyLinks"},
+    {EPIPE, "Broken pipe", "BrokenPipe"},
+    {ENAMETOOLONG, "Filename too long", "InvalidFilename"},
+    {ENOSYS, "Function not implemented", "Unsupported"},
+    {ENOTEMPTY, "Directory not empty", "DirectoryNotEmpty"},
+    {ELOOP, "Symbolic link loop", "FilesystemLoop"},
+    {ENOTSOCK, "Not a socket", "Uncategorized"},
+    {EADDRINUSE, "Address in use", "AddrInUse"},
+    {EADDRNOTAVAIL, "Address not available", "AddrNotAvailable"},
+    {ECONNRESET, "Connection reset by peer", "ConnectionReset"},
+    {ECONNREFUSED, "Connection refused", "ConnectionRefused"},
+    {ETIMEDOUT, "Operation timed out", "TimedOut"},
+    {ENOTCONN, "Socket not connected", "NotConnected"},
+    {EDQUOT, "Quota exceeded", "FilesystemQuotaExceeded"},
 };
 
 const char *fk_strerror(int err)
@@ -353,8 +380,7 @@ static struct fk_arg **sorted_args(struct fk_args *a)
 	return v;
 }
 
-int fk_args_parse(struct fk_args *a, int argc, char **argv, bool short_help,
-		  struct sbuf *disp, struct sbuf *dbg)
+int fk_args_parse(struct fk_args *a, int argc, char **argv, bool short_help, struct sbuf *disp, struct sbuf *dbg)
 {
 	int n = argc - 1;
 	char **v = argv + 1;
@@ -388,7 +414,8 @@ int fk_args_parse(struct fk_args *a, int argc, char **argv, bool short_help,
 		struct fk_arg *def;
 
 		if (strncmp(arg, "--", 2) != 0) {
-			sb_printf(disp, "Found argument '%s' which wasn't expected, or isn't valid in this context.", arg);
+			sb_printf(disp, "Found argument '%s' which wasn't expected, or isn't valid in this context.",
+				  arg);
 			sb_puts(dbg, "UnexpectedArgument(");
 			sb_rust_debug_str(dbg, arg);
 			sb_puts(dbg, ")");
@@ -396,7 +423,8 @@ int fk_args_parse(struct fk_args *a, int argc, char **argv, bool short_help,
 		}
 		def = fk_args_get(a, arg + 2);
 		if (!def) {
-			sb_printf(disp, "Found argument '%s' which wasn't expected, or isn't valid in this context.", arg + 2);
+			sb_printf(disp, "Found argument '%s' which wasn't expected, or isn't valid in this context.",
+				  arg + 2);
 			sb_puts(dbg, "UnexpectedArgument(");
 			sb_rust_debug_str(dbg, arg + 2);
 			sb_puts(dbg, ")");
@@ -411,7 +439,8 @@ int fk_args_parse(struct fk_args *a, int argc, char **argv, bool short_help,
 		}
 		if (def->takes_value) {
 			if (i + 1 >= n || strncmp(v[i + 1], "--", 2) == 0) {
-				sb_printf(disp, "The argument '%s' requires a value, but none was supplied.", def->name);
+				sb_printf(disp, "The argument '%s' requires a value, but none was supplied.",
+					  def->name);
 				sb_puts(dbg, "MissingValue(");
 				sb_rust_debug_str(dbg, def->name);
 				sb_puts(dbg, ")");
@@ -545,8 +574,8 @@ int fk_validate_instance_id(const char *id, struct sbuf *disp, struct sbuf *dbg)
 				p++;
 		} else {
 			char c = (char)*p;
-			bool ok = c == '-' || (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
-				  (c >= 'A' && c <= 'Z');
+			bool ok =
+			    c == '-' || (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
 			if (!ok) {
 				sb_printf(disp, "Invalid char (%c) at position %zu", c, pos);
 				if (c == '\'')

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Shared helpers of the test doubles (fake-firecracker, fake-jailer).
  *
  * The doubles reproduce what the real Rust binaries print, so these helpers
@@ -19,8 +20,8 @@
 /* ------------------------------------------------------------ versions */
 
 enum fk_version {
-	FK_V1_5_1,  /* tag v1.5.1 */
-	FK_V1_16,   /* tag v1.16.x */
+	FK_V1_5_1, /* tag v1.5.1 */
+	FK_V1_16,  /* tag v1.16.x */
 };
 
 /* Reads FAKE_FC_VERSION ("1.5.1" by default, or "1.16.0"/"1.16.1").
@@ -81,7 +82,7 @@ struct fk_arg {
 struct fk_args {
 	struct fk_arg *args;
 	size_t nargs;
-	char **extra;     /* everything after the first "--" */
+	char **extra; /* everything after the first "--" */
 	size_t nextra;
 	bool help;
 	bool version;
@@ -91,8 +92,8 @@ struct fk_args {
  * Display (`Found argument 'x' which wasn't expected, ...`) and the Debug
  * (`UnexpectedArgument("x")`) forms of the error. short_help: accept -h
  * (the parser learnt it in 1.9). */
-int fk_args_parse(struct fk_args *a, int argc, char **argv, bool short_help,
-		  struct sbuf *err_display, struct sbuf *err_debug);
+int fk_args_parse(struct fk_args *a, int argc, char **argv, bool short_help, struct sbuf *err_display,
+		  struct sbuf *err_debug);
 struct fk_arg *fk_args_get(struct fk_args *a, const char *name);
 /* user value, else default, else NULL */
 const char *fk_args_value(struct fk_args *a, const char *name);

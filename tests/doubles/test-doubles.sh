@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # Proves that the test doubles behave like Firecracker and its jailer (TAP).
 # Needs: $top_builddir (the doubles), curl with --unix-socket.
 set -u

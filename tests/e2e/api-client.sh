@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # The API client (TAP): libcurl is loaded only by commands that talk to
 # Firecracker, a request Firecracker never answered is not sent again, and
 # Firecracker's own message reaches the user when it answers 400 and exits.

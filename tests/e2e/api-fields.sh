@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # The schema's x-firec-since against the Firecracker under test (TAP): for each
 # annotated field (and each value of a value map), the API of a release older
 # than the annotation refuses it (unknown field or variant, unknown path), and

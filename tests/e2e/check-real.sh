@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # make check-real: the end-to-end tests against each real Firecracker release,
 # one release after the other (real VMs never run side by side).
 #

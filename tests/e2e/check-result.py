@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Checks what `firec-run ... --output json` printed on standard output against
 the result contract: exactly one JSON object, valid against
 schemas/firec-result.v1.schema.json, naming the command that ran, and whose

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # The serial console (TAP): a detached VM's console kept in a bounded log by
 # its console keeper, `logs` (also after the VM ended, --tail, -f until the
 # VM ends), the cap, a guest that is never stalled by its console, `attach`

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # Convergence (TAP): `diff` and `apply` against a VM as it runs. diff's exit
 # status (0 as wanted, 1 differs, 2 or more trouble) and its field paths;
 # apply --check changes nothing; a paused VM resumed; drift made outside apply

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # Crash safety and one owner for a VM's life (TAP): SIGKILL of firec-run at every
 # step and at random instants, SIGTERM right after a start, a damaged record, a
 # second start of a running VM, a jail without a record, an untrusted state root,

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # The fault matrix (TAP): for every step that `plan` lists for jailer-full, make
 # that step fail, and send SIGINT and SIGTERM to firec-run as it starts; each time
 # firec-run must exit with the documented code, name the step, and leave no

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # Where an attached firec-run finds firec-supervise (TAP): in an installed
 # layout moved elsewhere (`make install prefix=/x`, a DESTDIR tree), relative to
 # the running binary; never another installation's; with a warning, and

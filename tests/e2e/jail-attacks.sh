@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # Attacks from inside the jail (TAP). The jail root belongs to the VM's uid, which
 # is hostile: while its VM runs it plants symlinks, FIFOs, hard links and deep
 # trees there, or (with the doubles' FAKE_FC_SNAPSHOT_HOSTILE) Firecracker itself

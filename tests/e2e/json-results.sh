@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # JSON results (TAP): every command with --output json, on each exit status it
 # can end with, prints exactly one object on stdout that
 # schemas/firec-result.v1.schema.json accepts, whose error agrees with the exit

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Shared helpers for the end-to-end tests (sourced). They run firec-run against
 # the test doubles, or against one real Firecracker release when
 # FIREC_TEST_FIRECRACKER names its binary (make check-real runs them once per

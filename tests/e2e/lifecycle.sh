@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # Lifecycle (TAP): detached runs, status/ps, apply's three cases, pause/resume,
 # MMDS, snapshot create and a manifest that loads it, stop/kill/rm, attached
 # runs stopped from outside, locks, the stop policy escalating, reused pids, and

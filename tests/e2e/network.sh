@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # TAP devices owned by the run (TAP): a missing TAP is created for the VM's
 # uid:gid (in jailer.netns when set) and removed with the VM; an existing one is
 # used as it is and survives; one the VM could not open is a preflight error

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """A service manager's end of NOTIFY_SOCKET, for tests: receives sd_notify
 datagrams on a unix socket (a path, or @NAME for an abstract one) and appends
 each field to LOG as "PID FIELD", PID being the sender's (SCM_CREDENTIALS), as

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # The service-manager side of firec-run (TAP): what a listener on NOTIFY_SOCKET
 # receives (as systemd's Type=notify reads it) for detached and attached runs,
 # with and without firec-supervise; and an attached run under the systemd

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # Nothing lost (TAP): the files a manifest names, as a run leaves them.
 # - Output files (log_path, metrics_path, serial_out_path): Firecracker opens
 #   them without O_APPEND or O_TRUNC (every release), so an existing file is

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Turns an example manifest into one the e2e tests can run here.
 
 Input: the JSON that `firec-run render --output json` printed for the example.

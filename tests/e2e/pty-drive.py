@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Runs a command on a pseudo-terminal, as a user at a terminal would, and
 drives it with a list of actions (the e2e console tests' `expect`).
 

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # Every example runs attached, reaches Running, is stopped by SIGTERM through its
 # stop policy, and leaves nothing behind (TAP).
 . "$top_srcdir/tests/e2e/lib.sh"

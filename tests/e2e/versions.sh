@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # What depends on the Firecracker release (TAP): fields newer than the binary
 # are refused in preflight, naming the field and the version it needs, or left
 # out when written with their default; the binary is the file a symlink names,

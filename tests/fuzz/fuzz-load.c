@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Fuzz target for load + validate: whatever the bytes, loading, ${VAR}
    interpolation, the schema and the semantic checks must not crash, leak or
    hang, and their results must keep their promises (a diagnostic has a
@@ -11,8 +12,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-int
-LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
+int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
 
 /* Every node of a loaded tree has a position (the tree is at most
    FIREC_YAML_MAX_DEPTH deep, so this recursion is bounded). */
@@ -39,7 +39,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   struct firec_doc *doc = NULL;
   struct firec_diags diags = { 0 };
   firec_error_t err = NULL;
-  int rc = firec_yaml_load_buffer ((const char *)data, size, "fuzz.yaml", &doc, &diags, &err);
+  int rc = firec_yaml_load_buffer ((const char *) data, size, "fuzz.yaml", &doc, &diags, &err);
   if (rc == 0)
     {
       if (doc == NULL || doc->root == NULL || err != NULL || diags.count != 0)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Runs a fuzz target over saved inputs without libFuzzer, so that make check
    replays the corpus with any compiler. Arguments are files or directories (whose
    files are replayed in name order); prints TAP. A crash is the failure. */
@@ -13,8 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-int
-LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
+int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
 
 static int test_count;
 static int failures;
@@ -57,7 +57,7 @@ read_whole_file (const char *path, uint8_t **ret, size_t *ret_len)
         }
       if (n == 0)
         break;
-      len += (size_t)n;
+      len += (size_t) n;
       if (len == cap)
         {
           cap *= 2;

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # import round trip (TAP): each Firecracker --config-file in tests/import/ is
 # imported into a manifest that validates, and that manifest renders back to
 # the same configuration (compared as JSON values): dollars.json holds $,

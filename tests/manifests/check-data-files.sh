@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # Files a manifest names as data (mmds.data_file, a cpu-config file), which
 # `plan` and `run` read themselves (TAP). Their problems are the manifest's:
 # exit 2, naming the field's position, and never a hang: a FIFO, a device or a

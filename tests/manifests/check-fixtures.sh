@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # Validates every fixture and example with firec-run (TAP):
 #   valid/*.yaml and examples/*.yaml must pass with exit 0;
 #   invalid/*.yaml must exit 2 and print exactly invalid/NAME.expected.

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Differential test: every manifest fixture is judged by firec-run's own schema
 validator and by python3-jsonschema (Draft 2020-12) on the same loaded tree; the
 valid/invalid verdicts must agree. Prints TAP."""

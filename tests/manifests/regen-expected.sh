@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # Rewrites invalid/NAME.expected from the current firec-run. Review the diff:
 # the sidecar files are the specification of each message.
 set -eu

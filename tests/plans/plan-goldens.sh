@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # Golden plans (TAP): for every example and valid fixture, `firec-run plan
 # --output json` must equal tests/plans/golden/<dir>/<name>.json byte for byte
 # (with the source directory written as @SRCDIR@). The goldens hold the jailer

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Every request body in every golden plan must validate against the matching
 definition of Firecracker's own API spec (../shared/firecracker/swagger-latest.yaml,
 when present beside the checkout). Definitions are made strict (no unknown fields)

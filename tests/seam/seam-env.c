@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The test build's seams (src/libfirec/seam.h), from the environment. Linked
    before libfirec.a, so the archive's production seam.o is never pulled in. */
 #include "config.h"

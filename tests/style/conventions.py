@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """The conventions of docs/CODING_STYLE.md that a pattern can hold (TAP).
 
 Each check lists the code lines that break it, read without comments (and,

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # The schema firec-run validates with (src/libfirec/schema-validation.json) is
 # tools/validation-schema.py's output for schemas/firec-vm.v1alpha1.schema.json.
 echo "1..1"

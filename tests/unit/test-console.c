@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests for the console (console.h): where the last lines of a log
    start, and the keeper's loop on a real pty in a child process: the log and
    its cap, sync, one attacher at a time both ways, an attacher that does not
@@ -28,10 +29,11 @@ test_tail_start (void)
     long lines;
     const char *want;
   } cases[] = {
-    { "a\nb\nc\n", 1, "c\n" },     { "a\nb\nc\n", 2, "b\nc\n" }, { "a\nb\nc\n", 3, "a\nb\nc\n" },
-    { "a\nb\nc\n", 9, "a\nb\nc\n" }, { "a\nb\nc", 1, "c" },        { "a\nb\nc", 2, "b\nc" },
-    { "a\nb\nc\n", 0, "" },        { "a\nb\nc\n", -1, "a\nb\nc\n" }, { "a\r\nb\r\n", 1, "b\r\n" },
-    { "\n\n", 1, "\n" },
+    { "a\nb\nc\n", 1, "c\n" },       { "a\nb\nc\n", 2, "b\nc\n" },
+    { "a\nb\nc\n", 3, "a\nb\nc\n" }, { "a\nb\nc\n", 9, "a\nb\nc\n" },
+    { "a\nb\nc", 1, "c" },           { "a\nb\nc", 2, "b\nc" },
+    { "a\nb\nc\n", 0, "" },          { "a\nb\nc\n", -1, "a\nb\nc\n" },
+    { "a\r\nb\r\n", 1, "b\r\n" },    { "\n\n", 1, "\n" },
   };
   for (size_t i = 0; i < FIREC_N_ELEMENTS (cases); i++)
     {

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests for fcapi.c against an in-test server (a forked child) that answers the
    way Firecracker's micro_http does: "HTTP/1.1 204 \r\n" with no reason phrase and no
    Content-Length, keep-alive always, {"fault_message": ...} and {"error": ...} bodies. */
@@ -243,7 +244,7 @@ serve_requests (struct conn *k)
     }
 }
 
-static void __attribute__ ((noreturn))
+__attribute__ ((noreturn)) static void
 serve (int lfd)
 {
   static struct conn conns[MAX_CONNS];
@@ -515,8 +516,7 @@ test_requests (void)
           "PUT: 204 with no Content-Length and \"HTTP/1.1 204 \\r\\n\": body \"\"");
   firec_fcapi_response_release (&r);
 
-  rc = firec_fcapi_request (c, "PUT", "/machine-config", "{\"vcpu_count\":2,\"cpu_template\":\"T2\"}", 2000, &r,
-                            &err);
+  rc = firec_fcapi_request (c, "PUT", "/machine-config", "{\"vcpu_count\":2,\"cpu_template\":\"T2\"}", 2000, &r, &err);
   tap_ok (rc == 0 && r.status == 204 && r.deprecated, "a Deprecation header is reported");
   firec_fcapi_response_release (&r);
   rc = firec_fcapi_request (c, "PUT", "/boot-source", "{}", 2000, &r, &err);
@@ -576,7 +576,8 @@ test_requests (void)
 
   cleanup_cjson cJSON *e2 = echo (c, "PATCH", "{\"state\":\"Paused\"}", &dt);
   head = jstr (e2, "head");
-  tap_ok (strncmp (head, "PATCH /echo HTTP/1.1\r\n", 22) == 0 && strcmp (jstr (e2, "body"), "{\"state\":\"Paused\"}") == 0,
+  tap_ok (strncmp (head, "PATCH /echo HTTP/1.1\r\n", 22) == 0
+              && strcmp (jstr (e2, "body"), "{\"state\":\"Paused\"}") == 0,
           "PATCH with a body");
   cleanup_cjson cJSON *e3 = echo (c, "GET", NULL, &dt);
   head = jstr (e3, "head");
@@ -662,8 +663,8 @@ test_requests (void)
           "closed in the middle of an answer: %s", err ? err->message : "");
   firec_error_release (&err);
   rc = firec_fcapi_request (c, "GET", "/garbage", NULL, 2000, &r, &err);
-  tap_ok (rc < 0 && err && err->errno_value == EPROTO && strstr (err->message, "malformed HTTP answer"),
-          "not HTTP: %s", err ? err->message : "");
+  tap_ok (rc < 0 && err && err->errno_value == EPROTO && strstr (err->message, "malformed HTTP answer"), "not HTTP: %s",
+          err ? err->message : "");
   firec_error_release (&err);
   rc = firec_fcapi_request (c, "GET", "/interim", NULL, 2000, &r, &err);
   tap_ok (rc == 0 && r.status == 204 && r.deprecated, "an interim 100 is skipped: the answer is the 204 after it");
@@ -746,8 +747,7 @@ test_long_paths (void)
 
   cleanup_free char *missing = path_of_length (150, "nope.socket");
   rc = firec_fcapi_open (missing, &c, &err);
-  tap_ok (rc < 0 && err && err->errno_value == ENOENT, "long path in a missing directory: %s",
-          err ? err->message : "");
+  tap_ok (rc < 0 && err && err->errno_value == ENOENT, "long path in a missing directory: %s", err ? err->message : "");
   firec_error_release (&err);
 }
 
@@ -773,8 +773,7 @@ test_wait_ready (void)
 
   /* Missing directories, created late, socket bound in place (IN_CREATE at each level). */
   cleanup_free char *nested = firec_xasprintf ("%s/jail/vm1/root/run/firecracker.socket", tmpdir);
-  so = (struct server_opts){ .path = nested, .delay_ms = 100, .mkdirs = true, .mkdir_delay_ms = 100,
-                             .exit_code = -1 };
+  so = (struct server_opts){ .path = nested, .delay_ms = 100, .mkdirs = true, .mkdir_delay_ms = 100, .exit_code = -1 };
   t0 = now_ms ();
   server = start_server (&so);
   rc = firec_fcapi_wait_ready (NULL, nested, server, -1, -1, 5000, NULL, &err);
@@ -840,8 +839,8 @@ test_wait_ready (void)
   rc = firec_fcapi_wait_ready (NULL, never, 0, -1, -1, 300, NULL, &err);
   dt = now_ms () - t0;
   tap_ok (rc < 0 && dt >= 290 && dt < 1300, "no process, no socket: times out after %lld ms", dt);
-  cleanup_free char *want = firec_xasprintf ("Firecracker API socket %s not ready within 300 ms: it does not exist",
-                                             never);
+  cleanup_free char *want
+      = firec_xasprintf ("Firecracker API socket %s not ready within 300 ms: it does not exist", never);
   TAP_STR_EQ (err ? err->message : NULL, want, "... message");
   tap_ok (err && err->errno_value == ETIMEDOUT, "... errno ETIMEDOUT");
   firec_error_release (&err);
@@ -901,7 +900,6 @@ test_wait_ready (void)
   stop_server (server);
 }
 
-
 /* A timerfd that polls readable after ms: the "signal" a cancel fd stands for. */
 static int
 readable_after (long ms)
@@ -953,8 +951,7 @@ test_cancel (void)
   rc = firec_fcapi_request (c, "GET", "/hang", NULL, 5000, &r, &err);
   long long dt = now_ms () - t0;
   tap_ok (rc < 0 && err && err->errno_value == ECANCELED && dt >= 90 && dt < 1000,
-          "cancel fd readable after 100 ms: the request ends after %lld ms, not 5 s: %s", dt,
-          err ? err->message : "");
+          "cancel fd readable after 100 ms: the request ends after %lld ms, not 5 s: %s", dt, err ? err->message : "");
   firec_error_release (&err);
   tap_ok (still_readable (fd), "... the cancel fd was not read");
   firec_fcapi_set_cancel_fd (c, -1);

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Version gates: walks the schema for every x-firec-since annotation and proves
    that a manifest using the annotated node plans at least that version, with the
    node named as the reason, and that writing a gated field's default value
@@ -150,8 +151,9 @@ manifest_for (const char *spec_json)
       if (cJSON_GetObjectItemCaseSensitive (spec, "machine-config") == NULL)
         cJSON_AddItemToObject (base, "machine-config", cJSON_Parse ("{\"vcpu_count\": 1, \"mem_size_mib\": 128}"));
       if (cJSON_GetObjectItemCaseSensitive (spec, "drives") == NULL)
-        cJSON_AddItemToObject (base, "drives", cJSON_Parse ("[{\"drive_id\": \"root\", \"path_on_host\": \"/r\", "
-                                                            "\"is_root_device\": true}]"));
+        cJSON_AddItemToObject (base, "drives",
+                               cJSON_Parse ("[{\"drive_id\": \"root\", \"path_on_host\": \"/r\", "
+                                            "\"is_root_device\": true}]"));
     }
   else
     {
@@ -184,8 +186,7 @@ plan_for (const cJSON *manifest, struct firec_model **model, char **why)
       && firec_manifest_validate (doc, &diags, &err) == 0 && firec_resolve (doc, model, &diags, &err) == 0)
     firec_plan_build (*model, &plan, &err);
   if (plan == NULL)
-    *why = diags.count ? firec_diag_format (&diags.items[0])
-                       : firec_xstrdup (err ? err->message : "not planned");
+    *why = diags.count ? firec_diag_format (&diags.items[0]) : firec_xstrdup (err ? err->message : "not planned");
   firec_error_release (&err);
   firec_diags_release (&diags);
   firec_doc_free (doc);
@@ -249,8 +250,8 @@ check_default (const struct annotation *a, const cJSON *sample_manifest)
         sent |= node_at (s->body, a->pointer + n) != NULL;
     }
   cleanup_free char *def = cJSON_PrintUnformatted (a->def);
-  tap_ok (!sent && !plan_names (plan, a->pointer), "%s: %s (its default) is left out of the request and needs no version",
-          a->pointer, def);
+  tap_ok (!sent && !plan_names (plan, a->pointer),
+          "%s: %s (its default) is left out of the request and needs no version", a->pointer, def);
   firec_plan_free (plan);
   firec_model_free (model);
 }
@@ -276,8 +277,8 @@ check_use (const struct annotation *a, const char *value, const char *version)
       sample = &samples[i];
   if (sample == NULL)
     {
-      tap_ok (0, "%s%s%s (>= %s): a sample manifest uses it (add one to test-gates.c)", a->pointer,
-              value ? " = " : "", value ? value : "", version);
+      tap_ok (0, "%s%s%s (>= %s): a sample manifest uses it (add one to test-gates.c)", a->pointer, value ? " = " : "",
+              value ? value : "", version);
       return;
     }
   cleanup_cjson cJSON *manifest = manifest_for (sample->spec);
@@ -290,8 +291,8 @@ check_use (const struct annotation *a, const char *value, const char *version)
   else
     {
       tap_ok (firec_version_compare (plan->min_firecracker_version, version) >= 0 && plan_names (plan, a->pointer),
-              "%s%s%s: the plan needs Firecracker >= %s (got %s) and names the field", a->pointer,
-              value ? " = " : "", value ? value : "", version, plan->min_firecracker_version);
+              "%s%s%s: the plan needs Firecracker >= %s (got %s) and names the field", a->pointer, value ? " = " : "",
+              value ? value : "", version, plan->min_firecracker_version);
       if (value == NULL && a->def)
         check_default (a, manifest);
     }

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* hostcheck: the huge page pool, read from a fake sysfs tree. */
 #include "config.h"
 
@@ -23,8 +24,8 @@ pool (long nr, long free_pages, long resv, long overcommit, long surplus)
   cleanup_free char *mk = firec_xasprintf ("mkdir -p '%s'", dir);
   if (system (mk) != 0)
     abort ();
-  const char *names[] = { "nr_hugepages", "free_hugepages", "resv_hugepages", "nr_overcommit_hugepages",
-                          "surplus_hugepages" };
+  const char *names[]
+      = { "nr_hugepages", "free_hugepages", "resv_hugepages", "nr_overcommit_hugepages", "surplus_hugepages" };
   long values[] = { nr, free_pages, resv, overcommit, surplus };
   for (size_t i = 0; i < FIREC_N_ELEMENTS (names); i++)
     {
@@ -104,8 +105,8 @@ main (void)
   fputs ("lots\n", f);
   fclose (f);
   rc = check (128, &h, &error);
-  tap_ok (rc < 0 && error && strstr (error, "does not hold a number"),
-          "a damaged file is an error, not a number (%s)", error ? error : "none");
+  tap_ok (rc < 0 && error && strstr (error, "does not hold a number"), "a damaged file is an error, not a number (%s)",
+          error ? error : "none");
   firec_hugepages_release (&h);
 
   cleanup_free char *rm = firec_xasprintf ("rm -rf '%s'", sysfs);

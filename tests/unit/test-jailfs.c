@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests for jailfs.c, the walker for trees someone else controls: opening
    and creating directories, files and sockets below a root fd with symlinks, ".."
    and other mounts refused, private directories, and removal while the tree changes under it
@@ -26,7 +27,7 @@ static bool is_root;
 static uid_t U;
 static gid_t G;
 
-static char * __attribute__ ((format (printf, 1, 2)))
+__attribute__ ((format (printf, 1, 2))) static char *
 tpath (const char *fmt, ...)
 {
   va_list ap;
@@ -198,8 +199,7 @@ test_open_dir (void)
     close (parent);
   free (name);
   name = NULL;
-  tap_ok (firec_jailfs_open_parent (root, "/", 0, NULL, &parent, &name, &err) < 0 && err
-              && err->errno_value == EINVAL,
+  tap_ok (firec_jailfs_open_parent (root, "/", 0, NULL, &parent, &name, &err) < 0 && err && err->errno_value == EINVAL,
           "open_parent of \"/\" is refused");
   firec_error_release (&err);
 
@@ -292,7 +292,8 @@ test_open_file_and_socket (void)
   cleanup_free char *fifo = tpath ("files/run/fifo");
   must (mkfifo (fifo, 0600) == 0, fifo);
   struct stat st;
-  tap_ok (firec_jailfs_open (root, "/run/fifo", O_PATH, FIREC_JAILFS_NO_XDEV, &st, &fd, &err) == 0 && S_ISFIFO (st.st_mode),
+  tap_ok (firec_jailfs_open (root, "/run/fifo", O_PATH, FIREC_JAILFS_NO_XDEV, &st, &fd, &err) == 0
+              && S_ISFIFO (st.st_mode),
           "open with O_PATH: a FIFO is opened without blocking, its type in the stat");
   if (fd >= 0)
     close (fd);

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests for output.c, the rule for host output files: what is at an
    output path, moving earlier files aside (never replacing a name), moving
    them back after a failed start wherever the rotation stopped, and deleting
@@ -19,7 +20,7 @@
 
 static char tmpdir[PATH_MAX];
 
-static char * __attribute__ ((format (printf, 1, 2)))
+__attribute__ ((format (printf, 1, 2))) static char *
 tpath (const char *fmt, ...)
 {
   va_list ap;
@@ -121,7 +122,8 @@ test_inspect (void)
   unlink (p);
   if (mkdir (p, 0700) < 0)
     exit (99);
-  tap_ok (firec_output_inspect (p, &st) == FIREC_OUTPUT_OTHER && S_ISDIR (st.st_mode), "inspect: a directory is refused");
+  tap_ok (firec_output_inspect (p, &st) == FIREC_OUTPUT_OTHER && S_ISDIR (st.st_mode),
+          "inspect: a directory is refused");
   rmdir (p);
   tap_ok (firec_output_inspect ("/dev/null", &st) == FIREC_OUTPUT_OTHER && S_ISCHR (st.st_mode),
           "inspect: /dev/null is refused");
@@ -192,7 +194,8 @@ test_restore_anywhere (void)
   firec_error_t err = NULL;
   firec_output_restore (p, 3, was.st_dev, was.st_ino, &err);
   cleanup_free char *kept = listing (p, 5);
-  TAP_STR_EQ (kept, "path=- .1=B .2=C .3=- .4=E .5=-", "restore: .1 stays when it is not the file that was at the path");
+  TAP_STR_EQ (kept, "path=- .1=B .2=C .3=- .4=E .5=-",
+              "restore: .1 stays when it is not the file that was at the path");
   firec_error_release (&err);
 
   /* The new file could not be removed: nothing is moved onto it. */

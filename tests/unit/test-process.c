@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests for process.c: spawn, fd allow-list, signals, pidfds, reaping, pid files,
    start times and the stderr tail. The test binary doubles as the child in a few
    helper modes (argv[1] = --list-fds, --stdio, --env, --spew, --sleep-ms). */
@@ -381,8 +382,7 @@ test_signals_reset (void)
   sigaddset (&block, SIGUSR1);
   sigaddset (&block, SIGTERM);
   sigprocmask (SIG_BLOCK, &block, &saved);
-  struct sigaction ign = { .sa_handler = SIG_IGN }, handler = { .sa_handler = on_term }, old_usr2, old_term,
-                   old_pipe;
+  struct sigaction ign = { .sa_handler = SIG_IGN }, handler = { .sa_handler = on_term }, old_usr2, old_term, old_pipe;
   sigaction (SIGUSR2, &ign, &old_usr2);
   sigaction (SIGPIPE, &ign, &old_pipe);
   sigaction (SIGTERM, &handler, &old_term);
@@ -471,8 +471,7 @@ test_kill_and_reap (void)
   tap_ok (firec_process_peek_exit (pid, pidfd, &peek_status, &err) == 0, "peek: still running");
   tap_ok (firec_pidfd_send_signal (pidfd, SIGKILL, &err) == 0, "SIGKILL through the pidfd");
   r = firec_process_wait (pid, pidfd, -1, &status, &err);
-  tap_ok (r == FIREC_WAIT_EXITED && WIFSIGNALED (status) && WTERMSIG (status) == SIGKILL,
-          "reaped: killed by SIGKILL");
+  tap_ok (r == FIREC_WAIT_EXITED && WIFSIGNALED (status) && WTERMSIG (status) == SIGKILL, "reaped: killed by SIGKILL");
   cleanup_free char *how = firec_describe_wait_status (status);
   TAP_STR_EQ (how, "was killed by signal 9 (SIGKILL)", "wait status described");
   tap_ok (firec_pidfd_send_signal (pidfd, SIGKILL, &err) == 1, "signal after the reap: 1 (gone)");
@@ -610,8 +609,8 @@ test_die_with_parent (void)
   long long t0 = now_ms ();
   int r = firec_process_wait (sleeper, pidfd, 5000, &status, &err);
   long long dt = now_ms () - t0;
-  tap_ok (sleeper > 0 && r == FIREC_WAIT_GONE && dt < 2000,
-          "die_with_parent: the child died with its parent (%lld ms)", dt);
+  tap_ok (sleeper > 0 && r == FIREC_WAIT_GONE && dt < 2000, "die_with_parent: the child died with its parent (%lld ms)",
+          dt);
   tap_ok (err == NULL, "no error along the way%s%s", err ? ": " : "", err ? err->message : "");
   firec_error_release (&err);
   close (pidfd);
@@ -673,8 +672,7 @@ test_pid_file (void)
     abort ();
   close (fd);
   r = firec_read_pid_file (dirfd, "garbage.pid", 5000, &pid, &err);
-  TAP_STR_EQ (err ? err->message : NULL, "pid file garbage.pid holds \"12ab\", not a pid",
-              "garbage in the pid file");
+  TAP_STR_EQ (err ? err->message : NULL, "pid file garbage.pid holds \"12ab\", not a pid", "garbage in the pid file");
   firec_error_release (&err);
 
   fd = openat (dirfd, "newline.pid", O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
@@ -808,9 +806,10 @@ test_stderr_tail (void)
 
   firec_error_set (&err, 0, "firecracker exited with status 1 before its API socket appeared");
   firec_stderr_tail_annotate (tail, "firecracker", &err);
-  tap_ok (err && strstr (err->message, "before its API socket appeared\nlast lines of firecracker's stderr:\n"
+  tap_ok (err
+              && strstr (err->message, "before its API socket appeared\nlast lines of firecracker's stderr:\n"
                                        "  line 81\n  line 82\n")
-                  == NULL
+                     == NULL
               && strstr (err->message, "before its API socket appeared\nlast lines of firecracker's stderr:\n"
                                        "  line 82\n  line 83\n")
                      != NULL

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The record's fields for output files and for the files a VM uses (record.h):
    they survive a write and a read, a record of an earlier firec-run (without
    them) still reads, and a damaged one is EBADMSG. */

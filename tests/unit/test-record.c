@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests for record.c's console keeper field: it goes through a write
    and a read unchanged, records of earlier firec-runs (without it) still
    read, and a damaged one is EBADMSG naming what is wrong; and for the
@@ -119,7 +120,8 @@ test_keeper_args (void)
   tap_ok (!firec_console_is_keeper (keeper, sizeof keeper, "/run/firec/vm-10"), "... of its state directory only");
   tap_ok (!firec_console_is_keeper (keeper, sizeof keeper, "/run/firec/vm"), "... not of a prefix of it");
   static const char shell[] = "/bin/sh\0-c\0--console --state-dir /run/firec/vm-1";
-  tap_ok (!firec_console_is_keeper (shell, sizeof shell, "/run/firec/vm-1"), "a command line that mentions it is not one");
+  tap_ok (!firec_console_is_keeper (shell, sizeof shell, "/run/firec/vm-1"),
+          "a command line that mentions it is not one");
   static const char guard[] = "firec-supervise\0--guard\0003\0--state-root\0/run/firec\0--name\0vm-1";
   tap_ok (!firec_console_is_keeper (guard, sizeof guard, "/run/firec/vm-1"), "the guard is not one");
   tap_ok (!firec_console_is_keeper (keeper, 20, "/run/firec/vm-1"), "cut short, it is not one");

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* resolve: ${VAR} interpolation, defaults from the schema, absolute host paths
    and derived names. */
 #include "config.h"
@@ -60,12 +61,12 @@ expand (const char *value)
   return out;
 }
 
-#define EXPANDS(in, want, name)                                                                            \
-  do                                                                                                       \
-    {                                                                                                      \
-      cleanup_free char *got_ = expand (in);                                                               \
-      TAP_STR_EQ (got_, want, name);                                                                       \
-    }                                                                                                      \
+#define EXPANDS(in, want, name)                                                                                        \
+  do                                                                                                                   \
+    {                                                                                                                  \
+      cleanup_free char *got_ = expand (in);                                                                           \
+      TAP_STR_EQ (got_, want, name);                                                                                   \
+    }                                                                                                                  \
   while (0)
 
 static void
@@ -80,8 +81,8 @@ test_interpolation (void)
   EXPANDS ("\"${MISSING}\"",
            "t.yaml:1:4: error: /v: environment variable MISSING is not set (set it, or write ${MISSING:-default})",
            "an unset variable names itself and its position");
-  EXPANDS ("${EMPTY:?the image directory must be set}",
-           "t.yaml:1:4: error: /v: EMPTY: the image directory must be set", "${VAR:?message}");
+  EXPANDS ("${EMPTY:?the image directory must be set}", "t.yaml:1:4: error: /v: EMPTY: the image directory must be set",
+           "${VAR:?message}");
   EXPANDS ("${NAME", "t.yaml:1:4: error: /v: unterminated ${ in \"${NAME\" (write $$ for a literal $)",
            "an unterminated ${");
   EXPANDS ("${A:-${B}}",
@@ -235,7 +236,6 @@ test_normalize (void)
       TAP_STR_EQ (got, cases[i][1], "normalize %s", cases[i][0]);
     }
 }
-
 
 /* ------------------------------------------------------------------ binaries */
 

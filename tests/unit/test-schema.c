@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The schema validator: the built-in schema only uses implemented keywords, and
    each keyword reports what a user needs at the right place. */
 #include "config.h"
@@ -44,12 +45,12 @@ validate (const char *schema_json, const char *yaml)
   return firec_buf_steal (&buf);
 }
 
-#define CHECK(schema, yaml, want, name)                                                                    \
-  do                                                                                                       \
-    {                                                                                                      \
-      cleanup_free char *got_ = validate (schema, yaml);                                                   \
-      TAP_STR_EQ (got_, want, name);                                                                       \
-    }                                                                                                      \
+#define CHECK(schema, yaml, want, name)                                                                                \
+  do                                                                                                                   \
+    {                                                                                                                  \
+      cleanup_free char *got_ = validate (schema, yaml);                                                               \
+      TAP_STR_EQ (got_, want, name);                                                                                   \
+    }                                                                                                                  \
   while (0)
 
 static void
@@ -119,10 +120,11 @@ test_messages (void)
          "maximum");
   CHECK (object_schema, "kernel_image_path: a\nn: 0\n", "t.yaml:2:4: error: /n: 0 is less than the minimum 1",
          "minimum");
-  CHECK (object_schema, "kernel_img_path: a\n",
-         "t.yaml:1:1: error: /kernel_img_path: unknown field \"kernel_img_path\" (did you mean \"kernel_image_path\"?)\n"
-         "t.yaml:1:1: error: missing required field \"kernel_image_path\"",
-         "a near-miss key gets a suggestion, at the key");
+  CHECK (
+      object_schema, "kernel_img_path: a\n",
+      "t.yaml:1:1: error: /kernel_img_path: unknown field \"kernel_img_path\" (did you mean \"kernel_image_path\"?)\n"
+      "t.yaml:1:1: error: missing required field \"kernel_image_path\"",
+      "a near-miss key gets a suggestion, at the key");
   CHECK (object_schema, "kernel_image_path: a\nzzz: 1\n",
          "t.yaml:2:1: error: /zzz: unknown field \"zzz\" (expected one of: kernel_image_path, initrd_path, ro, n, "
          "mode, mac, dev, list)",
@@ -140,7 +142,8 @@ test_messages (void)
          "minItems");
   CHECK (object_schema, "kernel_image_path: a\nlist: [a, b, a]\n",
          "t.yaml:2:14: error: /list/2: duplicate item (the same as item 0)", "uniqueItems");
-  CHECK (object_schema, "kernel_image_path:\n", "t.yaml:1:19: error: /kernel_image_path: expected string, got null (an empty value)",
+  CHECK (object_schema, "kernel_image_path:\n",
+         "t.yaml:1:19: error: /kernel_image_path: expected string, got null (an empty value)",
          "an empty value is null");
   CHECK (object_schema, "- a\n", "t.yaml:1:1: error: expected object, got array", "root type");
 }
@@ -164,9 +167,10 @@ test_alternatives (void)
 {
   CHECK (alternatives_schema, "cpu: ./t.json\n", "", "oneOf: the string branch");
   CHECK (alternatives_schema, "cpu: {kvm_capabilities: []}\n", "", "oneOf: the object branch");
-  CHECK (alternatives_schema, "cpu: {kvm_capability: []}\n",
-         "t.yaml:1:7: error: /cpu/kvm_capability: unknown field \"kvm_capability\" (did you mean \"kvm_capabilities\"?)",
-         "oneOf by type reports the branch of the value's type");
+  CHECK (
+      alternatives_schema, "cpu: {kvm_capability: []}\n",
+      "t.yaml:1:7: error: /cpu/kvm_capability: unknown field \"kvm_capability\" (did you mean \"kvm_capabilities\"?)",
+      "oneOf by type reports the branch of the value's type");
   CHECK (alternatives_schema, "cpu: 5\n", "t.yaml:1:6: error: /cpu: expected string or object, got integer 5",
          "oneOf by type: no branch takes this type");
   CHECK (alternatives_schema, "mmds: {}\n", "t.yaml:1:7: error: /mmds: expected exactly one of \"data\", \"data_file\"",
@@ -185,8 +189,8 @@ test_alternatives (void)
          "propertyNames at the key");
   CHECK (alternatives_schema, "ver: 3\n", "t.yaml:1:6: error: /ver: 3 is not one of 1, 2, \"auto\"", "mixed enum");
   CHECK (alternatives_schema, "ver: auto\n", "", "mixed enum: a string member");
-  CHECK (alternatives_schema, "api: firec/v1\n", "t.yaml:1:6: error: /api: expected \"firec/v1alpha1\", got \"firec/v1\"",
-         "const");
+  CHECK (alternatives_schema, "api: firec/v1\n",
+         "t.yaml:1:6: error: /api: expected \"firec/v1alpha1\", got \"firec/v1\"", "const");
   CHECK (alternatives_schema, "ref: {}\n", "t.yaml:1:6: error: /ref: missing required field \"size\"", "$ref");
 }
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests for stage.c: the jail root, each staging method, sparse copies,
    writable drives, bind mounts, output files, symlink attacks planted in the jail,
    tree removal across bind mounts, access checks, and reflinks on btrfs. Cases
@@ -34,7 +35,7 @@ static uid_t U;
 static gid_t G;
 static int jail_counter;
 
-static void __attribute__ ((format (printf, 1, 2)))
+__attribute__ ((format (printf, 1, 2))) static void
 skip (const char *fmt, ...)
 {
   va_list ap;
@@ -44,7 +45,7 @@ skip (const char *fmt, ...)
   tap_ok (1, "# SKIP %s", reason);
 }
 
-static char * __attribute__ ((format (printf, 1, 2)))
+__attribute__ ((format (printf, 1, 2))) static char *
 tpath (const char *fmt, ...)
 {
   va_list ap;
@@ -603,8 +604,8 @@ test_sparse_copy (void)
   tap_ok (rc == 0 && staged.method == FIREC_STAGED_COPY && stat (staged_path, &st) == 0 && st.st_size == size,
           "sparse copy: the copy has the full 4 GiB size%s%s", err ? ": " : "", err ? err->message : "");
   firec_error_release (&err);
-  tap_ok (rc == 0 && (long long) st.st_blocks * 512 <= 16LL << 20,
-          "sparse copy: holes are kept (%lld KiB allocated)", rc == 0 ? (long long) st.st_blocks / 2 : -1LL);
+  tap_ok (rc == 0 && (long long) st.st_blocks * 512 <= 16LL << 20, "sparse copy: holes are kept (%lld KiB allocated)",
+          rc == 0 ? (long long) st.st_blocks / 2 : -1LL);
   tap_ok (elapsed < 1000, "sparse copy: took %lld ms (well under a second)", elapsed);
 
   bool data_ok = false, hole_ok = false;
@@ -626,8 +627,7 @@ test_sparse_copy (void)
           "sparse copy: progress is reported for a copy above 256 MiB, throttled, ending at done == total (%d calls)",
           log.calls);
   tap_ok (mode_owner_is (staged_path, 0400, U, G), "sparse copy: 0400, owned by uid:gid");
-  tap_ok (snap_same (&before, src, false),
-          "sparse copy: the source is unchanged");
+  tap_ok (snap_same (&before, src, false), "sparse copy: the source is unchanged");
   struct stat after;
   tap_ok (stat (src, &after) == 0 && after.st_mtim.tv_sec == before.st.st_mtim.tv_sec
               && after.st_mtim.tv_nsec == before.st.st_mtim.tv_nsec && after.st_blocks == before.st.st_blocks,
@@ -729,8 +729,8 @@ test_writable (void)
       write_file (ro, "root's disk\n", 0644);
       struct snap ro_before;
       snap_take (&ro_before, ro);
-      struct firec_file w = file_of (FIREC_FILE_DRIVE, ro, "/drives/other/root-owned.ext4", FIREC_STAGING_AUTO, true,
-                                     false);
+      struct firec_file w
+          = file_of (FIREC_FILE_DRIVE, ro, "/drives/other/root-owned.ext4", FIREC_STAGING_AUTO, true, false);
       cleanup_free char *other_dir = jpath (&j, "/drives/other");
       rc = stage (&j, &w, &staged, &err);
       tap_ok (rc < 0 && err && err->kind == FIREC_ERR_PRECONDITION && err_has (err, ro)
@@ -1072,8 +1072,8 @@ test_symlink_attacks (bool with_openat2)
     cleanup_free char *planted = jpath (&j, "/kernel");
     if (symlink (outside, planted) < 0)
       exit (99);
-    static const enum firec_staging_mode modes[] = { FIREC_STAGING_LINK, FIREC_STAGING_COPY, FIREC_STAGING_AUTO,
-                                                     FIREC_STAGING_REFLINK };
+    static const enum firec_staging_mode modes[]
+        = { FIREC_STAGING_LINK, FIREC_STAGING_COPY, FIREC_STAGING_AUTO, FIREC_STAGING_REFLINK };
     bool all_refused = true;
     for (size_t i = 0; i < FIREC_N_ELEMENTS (modes); i++)
       {
@@ -1135,9 +1135,9 @@ test_symlink_attacks (bool with_openat2)
     unlink (out_host);
     for (size_t i = 0; i < FIREC_N_ELEMENTS (cases); i++)
       {
-        struct firec_file f = file_of (cases[i].output ? FIREC_FILE_LOG : FIREC_FILE_DRIVE,
-                                       cases[i].output ? out_host : src, "/drives/rootfs/rootfs.ext4", cases[i].mode,
-                                       cases[i].writable, cases[i].output);
+        struct firec_file f
+            = file_of (cases[i].output ? FIREC_FILE_LOG : FIREC_FILE_DRIVE, cases[i].output ? out_host : src,
+                       "/drives/rootfs/rootfs.ext4", cases[i].mode, cases[i].writable, cases[i].output);
         int rc = stage (&j, &f, &staged, &err);
         struct stat lst;
         tap_ok (rc < 0 && err && err->errno_value == ELOOP && err_has (err, "/drives/rootfs/rootfs.ext4")
@@ -1159,8 +1159,8 @@ test_symlink_attacks (bool with_openat2)
     cleanup_free char *planted = jpath (&j, "/drives");
     if (symlink (outside, planted) < 0)
       exit (99);
-    struct firec_file f = file_of (FIREC_FILE_DRIVE, src, "/drives/rootfs/rootfs.ext4", FIREC_STAGING_AUTO, false,
-                                   false);
+    struct firec_file f
+        = file_of (FIREC_FILE_DRIVE, src, "/drives/rootfs/rootfs.ext4", FIREC_STAGING_AUTO, false, false);
     cleanup_free char *escaped = firec_xasprintf ("%s/rootfs", outside);
     tap_ok (stage (&j, &f, &staged, &err) < 0 && err && err->errno_value == ELOOP && err_has (err, "/drives")
                 && !exists_nofollow (escaped) && snap_same (&outside_before, outside, false),
@@ -1402,8 +1402,9 @@ test_remove_deep (void)
       int rc = firec_stage_remove_tree (j.dir, &err);
       long long ms = now_ms () - t0;
       setrlimit (RLIMIT_NOFILE, &saved);
-      tap_ok (rc == 0 && !exists_nofollow (j.dir), "remove_tree removes %lu nested directories within 24 fds (%lld ms)%s%.200s",
-              depths[i], ms, err ? ": " : "", err ? err->message : "");
+      tap_ok (rc == 0 && !exists_nofollow (j.dir),
+              "remove_tree removes %lu nested directories within 24 fds (%lld ms)%s%.200s", depths[i], ms,
+              err ? ": " : "", err ? err->message : "");
       firec_error_release (&err);
       tap_ok (snap_same (&canary_before, canary, false) && snap_same (&canary_file_before, canary_file, true)
                   && exists_nofollow (canary_file),
@@ -1594,8 +1595,8 @@ test_btrfs_reflink (void)
   struct firec_staged staged;
   cleanup_free char *staged_path = jpath (&j, "/drives/rootfs/rootfs.ext4");
 
-  struct firec_file f = file_of (FIREC_FILE_DRIVE, src, "/drives/rootfs/rootfs.ext4", FIREC_STAGING_REFLINK, false,
-                                 false);
+  struct firec_file f
+      = file_of (FIREC_FILE_DRIVE, src, "/drives/rootfs/rootfs.ext4", FIREC_STAGING_REFLINK, false, false);
   int rc = stage (&j, &f, &staged, &err);
   tap_ok (rc == 0 && staged.method == FIREC_STAGED_REFLINK && !same_inode (src, staged_path)
               && same_content (src, staged_path) && mode_owner_is (staged_path, 0400, U, G),
@@ -1624,8 +1625,8 @@ test_btrfs_reflink (void)
   firec_error_release (&err);
   firec_staged_release (&staged);
 
-  struct firec_file w = file_of (FIREC_FILE_DRIVE, src, "/drives/scratch/rootfs.ext4", FIREC_STAGING_REFLINK, true,
-                                 false);
+  struct firec_file w
+      = file_of (FIREC_FILE_DRIVE, src, "/drives/scratch/rootfs.ext4", FIREC_STAGING_REFLINK, true, false);
   cleanup_free char *scratch = jpath (&j, "/drives/scratch/rootfs.ext4");
   rc = stage (&j, &w, &staged, &err);
   if (rc == 0)

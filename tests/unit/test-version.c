@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests for version.c: `binary --version` and its cache. The "binary" is a
    script that counts its runs, so each test sees whether it ran or the cache
    answered. */
@@ -27,7 +28,8 @@ write_binary (const char *version_line, int exit_code, int replace)
   FILE *f = fopen (path, "w");
   if (f == NULL)
     abort ();
-  fprintf (f, "#!/bin/sh\necho run >>'%s'\necho '%s'\necho 'Supported snapshot data format versions: v1.0.0'\nexit %d\n",
+  fprintf (f,
+           "#!/bin/sh\necho run >>'%s'\necho '%s'\necho 'Supported snapshot data format versions: v1.0.0'\nexit %d\n",
            counter, version_line, exit_code);
   fclose (f);
   chmod (path, 0755);

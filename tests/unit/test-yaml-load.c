@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The strict YAML loader: trees, marks and the exact text of every diagnostic. */
 #include "config.h"
 
@@ -114,16 +115,14 @@ check_mark (const struct firec_doc *doc, const char *pointer, unsigned vline, un
   bool ok = found && value.line == vline && value.column == vcol && key.line == kline && key.column == kcol;
   tap_ok (ok, "mark of \"%s\": value %u:%u, key %u:%u", pointer, vline, vcol, kline, kcol);
   if (!ok)
-    printf ("#   got: found=%d value %u:%u key %u:%u\n", found, value.line, value.column, key.line,
-            key.column);
+    printf ("#   got: found=%d value %u:%u key %u:%u\n", found, value.line, value.column, key.line, key.column);
 }
 
 static void
 check_string (const struct firec_doc *doc, const char *pointer, const char *want)
 {
   const cJSON *node = firec_doc_at (doc, pointer);
-  TAP_STR_EQ (cJSON_IsString (node) ? node->valuestring : NULL, want, "\"%s\" is the string \"%s\"", pointer,
-              want);
+  TAP_STR_EQ (cJSON_IsString (node) ? node->valuestring : NULL, want, "\"%s\" is the string \"%s\"", pointer, want);
 }
 
 static void
@@ -164,8 +163,7 @@ test_manifest_tree (void)
     return;
   const struct firec_doc *doc = r.doc;
   TAP_STR_EQ (doc->filename, "vm.yaml", "document keeps the file name");
-  tap_ok (cJSON_IsObject (doc->root) && cJSON_GetArraySize (doc->root) == 5,
-          "root is a mapping of 5 members");
+  tap_ok (cJSON_IsObject (doc->root) && cJSON_GetArraySize (doc->root) == 5, "root is a mapping of 5 members");
   check_string (doc, "/apiVersion", "firec/v1alpha1");
   check_string (doc, "/metadata/labels/team", "edge");
   check_number (doc, "/spec/machine-config/vcpu_count", 2);
@@ -224,14 +222,18 @@ test_marks_count_characters_and_line_breaks (void)
 
   /* libyaml counts the mark as a column: the first key would sit deeper than
      the next ones, and the mapping would end after it. */
-  r = load_ok ("\xEF\xBB\xBF" "a: 1\nb:\n  c: x\n", "byte order mark before a mapping of several lines");
+  r = load_ok ("\xEF\xBB\xBF"
+               "a: 1\nb:\n  c: x\n",
+               "byte order mark before a mapping of several lines");
   if (r.doc)
     {
       check_mark (r.doc, "/a", 1, 4, 1, 1);
       check_mark (r.doc, "/b/c", 3, 6, 3, 3);
     }
   load_result_release (&r);
-  expect_diag ("\xEF\xBB\xBF" "a: [\n", "byte order mark, then a syntax error",
+  expect_diag ("\xEF\xBB\xBF"
+               "a: [\n",
+               "byte order mark, then a syntax error",
                "vm.yaml:2:1: error: did not find expected node content (while parsing a flow node)");
 }
 
@@ -251,8 +253,7 @@ test_root_kinds (void)
   r = load_ok ("# comment\n---\n- a\n- b\n...\n# trailing comment\n", "document with markers and comments");
   if (r.doc)
     {
-      tap_ok (cJSON_IsArray (r.doc->root) && cJSON_GetArraySize (r.doc->root) == 2,
-              "root is a sequence of 2");
+      tap_ok (cJSON_IsArray (r.doc->root) && cJSON_GetArraySize (r.doc->root) == 2, "root is a sequence of 2");
       check_mark (r.doc, "/1", 4, 3, 4, 3);
     }
   load_result_release (&r);
@@ -416,8 +417,8 @@ test_scalars (void)
       {
         const char *pointer;
         bool quoted;
-      } marks[] = { { "/a", true },  { "/b", false }, { "/c", true },     { "/d", false },    { "/e", true },
-                    { "/f", true },  { "/g", true },  { "/h/0/k", true }, { "/h/1/k", true }, { "/h/1", false } };
+      } marks[] = { { "/a", true }, { "/b", false }, { "/c", true },     { "/d", false },    { "/e", true },
+                    { "/f", true }, { "/g", true },  { "/h/0/k", true }, { "/h/1/k", true }, { "/h/1", false } };
       for (size_t i = 0; i < FIREC_N_ELEMENTS (marks); i++)
         {
           unsigned flags = firec_doc_get_flags (q.doc, firec_doc_at (q.doc, marks[i].pointer));
@@ -461,11 +462,9 @@ test_number_limits (void)
                "vm.yaml:1:4: error: /n: integer 9007199254740993 is too large to represent exactly");
   expect_diag ("list:\n  - -9007199254740993\n", "-(2^53 + 1)",
                "vm.yaml:2:5: error: /list/0: integer -9007199254740993 is too large to represent exactly");
-  expect_diag (
-      "n: 123456789012345678901234567890\n", "30 digits",
-      "vm.yaml:1:4: error: /n: integer 123456789012345678901234567890 is too large to represent exactly");
-  expect_diag ("x: 1e400\n", "float overflow",
-               "vm.yaml:1:4: error: /x: number 1e400 is too large to represent");
+  expect_diag ("n: 123456789012345678901234567890\n", "30 digits",
+               "vm.yaml:1:4: error: /n: integer 123456789012345678901234567890 is too large to represent exactly");
+  expect_diag ("x: 1e400\n", "float overflow", "vm.yaml:1:4: error: /x: number 1e400 is too large to represent");
   struct load_result r = load_ok ("n: '9007199254740993'\nm: 1e308\n", "quoted big integer");
   if (r.doc)
     {
@@ -480,8 +479,7 @@ test_number_limits (void)
 static void
 test_documents (void)
 {
-  static const char empty_message[]
-      = "vm.yaml: error: no YAML document: the file is empty or holds only comments";
+  static const char empty_message[] = "vm.yaml: error: no YAML document: the file is empty or holds only comments";
   expect_diag ("", "empty file", empty_message);
   expect_diag ("# just a comment\n\n   \n# another\n", "only comments", empty_message);
   expect_diag ("\n\n", "only blank lines", empty_message);
@@ -526,8 +524,7 @@ test_keys (void)
   text = "a: 1\nb: 2\na: [x]\nb: {y: 1}\n";
   expect_diags_n (text, strlen (text), "duplicates with collection values", two_duplicates, 2);
 
-  struct load_result r
-      = load_ok ("a: {k: 1}\nb: {k: 2}\nc: [{k: 3}, {k: 4}]\n", "same key in different mappings");
+  struct load_result r = load_ok ("a: {k: 1}\nb: {k: 2}\nc: [{k: 3}, {k: 4}]\n", "same key in different mappings");
   load_result_release (&r);
 
   expect_diag ("? [a, b]\n: 1\n", "sequence key",
@@ -539,8 +536,7 @@ test_keys (void)
 
   r = load_ok ("? |\n  block key\n: v\n", "block scalar key");
   if (r.doc)
-    tap_ok (cJSON_GetObjectItemCaseSensitive (r.doc->root, "block key\n") != NULL,
-            "block scalar key is its text");
+    tap_ok (cJSON_GetObjectItemCaseSensitive (r.doc->root, "block key\n") != NULL, "block scalar key is its text");
   load_result_release (&r);
 }
 
@@ -568,14 +564,11 @@ test_tags (void)
   expect_diag ("a: ! x\n", "non-specific tag", "vm.yaml:1:4: error: /a: tags are not supported: !");
   expect_diag ("a: !<tag:example.com,2024:x> y\n", "verbatim tag",
                "vm.yaml:1:4: error: /a: tags are not supported: tag:example.com,2024:x");
-  expect_diag ("a: !!map {b: 1}\n", "tag on a mapping",
-               "vm.yaml:1:4: error: /a: tags are not supported: !!map");
-  expect_diag ("a:\n  - !!seq [1]\n", "tag on a sequence",
-               "vm.yaml:2:5: error: /a/0: tags are not supported: !!seq");
+  expect_diag ("a: !!map {b: 1}\n", "tag on a mapping", "vm.yaml:1:4: error: /a: tags are not supported: !!map");
+  expect_diag ("a:\n  - !!seq [1]\n", "tag on a sequence", "vm.yaml:2:5: error: /a/0: tags are not supported: !!seq");
   expect_diag ("--- !!map\na: 1\n", "tag on the root", "vm.yaml:1:5: error: tags are not supported: !!map");
   expect_diag ("!!str key: v\n", "tag on a key", "vm.yaml:1:1: error: /key: tags are not supported: !!str");
-  expect_diag ("a: !!binary aGVsbG8=\n", "!!binary",
-               "vm.yaml:1:4: error: /a: tags are not supported: !!binary");
+  expect_diag ("a: !!binary aGVsbG8=\n", "!!binary", "vm.yaml:1:4: error: /a: tags are not supported: !!binary");
   const char *text = "a: !x 1\nb:\n  - !y 2\n  - 3\nc: !z {}\n";
   static const char *const three[] = {
     "vm.yaml:1:4: error: /a: tags are not supported: !x",
@@ -645,14 +638,12 @@ test_aliases (void)
   expect_diag ("a: *nope\n", "undefined alias", "vm.yaml:1:4: error: /a: found undefined alias *nope");
   expect_diag ("a: *later\nb: &later 1\n", "alias before its anchor",
                "vm.yaml:1:4: error: /a: found undefined alias *later");
-  expect_diag (
-      "a: &x [1, *x]\n", "recursive alias",
-      "vm.yaml:1:11: error: /a/1: alias *x is inside the node it refers to (recursive aliases are not "
-      "supported)");
-  expect_diag (
-      "a: &x\n  b:\n    c: *x\n", "recursive alias in a block mapping",
-      "vm.yaml:3:8: error: /a/b/c: alias *x is inside the node it refers to (recursive aliases are not "
-      "supported)");
+  expect_diag ("a: &x [1, *x]\n", "recursive alias",
+               "vm.yaml:1:11: error: /a/1: alias *x is inside the node it refers to (recursive aliases are not "
+               "supported)");
+  expect_diag ("a: &x\n  b:\n    c: *x\n", "recursive alias in a block mapping",
+               "vm.yaml:3:8: error: /a/b/c: alias *x is inside the node it refers to (recursive aliases are not "
+               "supported)");
 }
 
 static double
@@ -660,7 +651,7 @@ now_seconds (void)
 {
   struct timespec ts;
   clock_gettime (CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+  return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
 }
 
 static void
@@ -670,9 +661,8 @@ test_billion_laughs (void)
   firec_buf_puts (&buf, "a: &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n");
   for (char c = 'b'; c <= 'i'; c++)
     {
-      char p = (char)(c - 1);
-      firec_buf_printf (&buf, "%c: &%c [*%c,*%c,*%c,*%c,*%c,*%c,*%c,*%c,*%c]\n", c, c, p, p, p, p, p, p, p, p,
-                        p);
+      char p = (char) (c - 1);
+      firec_buf_printf (&buf, "%c: &%c [*%c,*%c,*%c,*%c,*%c,*%c,*%c,*%c,*%c]\n", c, c, p, p, p, p, p, p, p, p, p);
     }
   double start = now_seconds ();
   struct load_result r = load_n (buf.data, buf.len);
@@ -868,8 +858,7 @@ test_encoding (void)
   expect_diag ("a: \xff\n", "invalid UTF-8", "vm.yaml:1:4: error: invalid leading UTF-8 octet: #FF");
   expect_diag ("a: 1\nbb: caf\xc3(\n", "invalid trailing octet",
                "vm.yaml:2:9: error: invalid trailing UTF-8 octet: #28");
-  expect_diag ("a: \"é\x01\"\n", "control character",
-               "vm.yaml:1:6: error: control characters are not allowed: #1");
+  expect_diag ("a: \"é\x01\"\n", "control character", "vm.yaml:1:6: error: control characters are not allowed: #1");
   expect_diag ("\xff\xfe"
                "a\0:\0 \0"
                "1\0",
@@ -916,7 +905,7 @@ write_temp_file (const char *contents, size_t len)
       ssize_t w = write (fd, contents + done, len - done);
       if (w <= 0)
         break;
-      done += (size_t)w;
+      done += (size_t) w;
     }
   close (fd);
   return path;
@@ -927,8 +916,7 @@ test_load_file (void)
 {
   struct load_result r = { 0 };
   r.rc = firec_yaml_load_file ("/nonexistent/vm.yaml", NULL, &r.doc, &r.diags, &r.err);
-  tap_ok (r.rc == -1 && r.doc == NULL && r.err && r.err->kind == FIREC_ERR_INVALID
-              && r.err->errno_value == ENOENT,
+  tap_ok (r.rc == -1 && r.doc == NULL && r.err && r.err->kind == FIREC_ERR_INVALID && r.err->errno_value == ENOENT,
           "missing file: FIREC_ERR_INVALID with ENOENT");
   TAP_STR_EQ (r.err ? r.err->message : NULL, "cannot read /nonexistent/vm.yaml: No such file or directory",
               "missing file: error message");
@@ -1042,10 +1030,9 @@ test_interned_keys (void)
   tap_ok (key && cJSON_IsString (key) && strcmp (key->valuestring, "y") == 0,
           "a key of a freed document loads again in the next");
   tap_ok (key && key->string == first_string, "and is the same interned copy");
-  const cJSON *copied = cJSON_GetObjectItemCaseSensitive (cJSON_GetObjectItemCaseSensitive (copy, "nested"),
-                                                          "shared_key");
-  tap_ok (copied && cJSON_IsNumber (copied) && copied->valuedouble == 2,
-          "a copy of a freed document keeps its keys");
+  const cJSON *copied
+      = cJSON_GetObjectItemCaseSensitive (cJSON_GetObjectItemCaseSensitive (copy, "nested"), "shared_key");
+  tap_ok (copied && cJSON_IsNumber (copied) && copied->valuedouble == 2, "a copy of a freed document keeps its keys");
   cJSON_Delete (copy);
   load_result_release (&second);
 
