@@ -311,7 +311,6 @@ stderr:
 '''
 
 import json
-import os
 
 from ansible.module_utils.basic import AnsibleModule
 
