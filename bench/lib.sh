@@ -22,7 +22,20 @@ WORK=$(mktemp -d "${TMPDIR:-/tmp}/firec-bench.XXXXXX"); chmod 755 "$WORK"; mkdir
 # where /run is not one (this CI sandbox), keep it on /dev/shm, as users would.
 if [ "$(stat -f -c %T /run 2>/dev/null)" = tmpfs ]; then STATE_PARENT=$WORK; else STATE_PARENT=$(mktemp -d /dev/shm/firec-bench.XXXXXX); fi
 export FIREC_STATE_DIR=$STATE_PARENT/state
-trap 'pkill -KILL -f -- "--id bench-" 2>/dev/null; rm -rf "$WORK" "$STATE_PARENT"' EXIT
+BENCH_TAPS=""
+trap 'pkill -KILL -f -- "--id bench-" 2>/dev/null; for t in $BENCH_TAPS; do ip link del "$t" 2>/dev/null; done
+  rm -rf "$WORK" "$STATE_PARENT"' EXIT
+# bench_tap NAME...: TAP devices the VM's uid may open (Firecracker, real or
+# the double, opens its TAP as that uid; a baseline cannot create one), made
+# for this run when missing and removed at its end. firec-run finds the
+# example's own made already and uses it as it is, as the baselines do theirs.
+bench_tap() {
+  local t
+  for t in "$@"; do
+    ip link show "$t" >/dev/null 2>&1 && continue
+    ip tuntap add "$t" mode tap user 10001 group 10001 && BENCH_TAPS="$BENCH_TAPS $t"
+  done
+}
 
 # A sleep without a fork: a read that times out on a pipe nobody writes to.
 exec {nap_fd}<> <(:)
@@ -66,5 +79,5 @@ prepare() {
   local dir=$WORK/$2; mkdir -p "$dir"
   "$FIREC_RUN" render --output json "$top_srcdir/examples/$1.yaml" >"$dir/rendered.json" &&
     FIREC_TEST_NAME=$2 "$PYTHON3" "$top_srcdir/tests/e2e/prepare.py" "$dir/rendered.json" "$dir" "$FC" "$JAILER" \
-      >"$dir/vm.json" 3>/dev/null
+      >"$dir/vm.json" 3>/dev/null 4>/dev/null
 }

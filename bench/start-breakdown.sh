@@ -8,7 +8,7 @@
 prepare rootfs bench-breakdown || exit 1
 m=$WORK/bench-breakdown/vm.json
 # A tap of its own, as the floor's in bench/start-latency.sh.
-if [ "$KIND" = real ] && ! ip link show tap3 >/dev/null 2>&1; then ip tuntap add tap3 mode tap user 10001 2>/dev/null; fi
+bench_tap tap0 tap3
 "$FIREC_RUN" render --firecracker-config "$m" 2>/dev/null | sed 's/"tap0"/"tap3"/' >"$WORK/config.json"
 "$PYTHON3" -c 'import json,sys; [print(f["host_path"], f["vm_path"]) for f in json.load(open(sys.argv[1]))["x-firec-derived"]["files"]]' \
   <("$FIREC_RUN" render --output json "$m") >"$WORK/files"

@@ -17,10 +17,7 @@ jail=$WORK/jail/$exec_name/$name
 uid=10001
 # The example's tap, and one per baseline: a tap stays busy for a moment after
 # the VM that had it exits, so back-to-back starts must not share one.
-# Real Firecracker opens it as the VM's uid.
-for tap in tap0 tap1 tap2; do
-  if [ "$KIND" = real ] && ! ip link show $tap >/dev/null 2>&1; then ip tuntap add $tap mode tap user $uid 2>/dev/null; fi
-done
+bench_tap tap0 tap1 tap2
 
 "$FIREC_RUN" render --firecracker-config "$m" >"$WORK/config.json" 2>/dev/null
 sed 's/"tap0"/"tap1"/' "$WORK/config.json" >"$WORK/floor-config.json"
