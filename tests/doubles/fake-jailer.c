@@ -174,7 +174,9 @@ static void apply_cgroups(struct cg *cgs, size_t n, int cgver, const char *paren
 	const char *root = getenv("FAKE_JAILER_CGROUP_ROOT");
 	char dir[PATH_MAX], path[PATH_MAX + 64], pid[32];
 
-	snprintf(pid, sizeof pid, "%d", (int)getpid());
+	/* One pid a line, as the real jailer writes it (writeln_special): a
+	 * reader of cgroup.procs must find each pid of a shared file. */
+	snprintf(pid, sizeof pid, "%d\n", (int)getpid());
 	for (size_t i = 0; i < n; i++) {
 		if (cgver == 2)
 			snprintf(dir, sizeof dir, "%s/%s/%s", root, parent, id);
@@ -481,7 +483,7 @@ int main(int argc, char **argv)
 		snprintf(path, sizeof path, "%s/%s", v, parent);
 		if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
 			snprintf(path, sizeof path, "%s/%s/cgroup.procs", v, parent);
-			snprintf(pid, sizeof pid, "%d", (int)getpid());
+			snprintf(pid, sizeof pid, "%d\n", (int)getpid());
 			write_file(path, pid, O_APPEND);
 		}
 	}

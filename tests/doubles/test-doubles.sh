@@ -448,6 +448,8 @@ FAKE_JAILER_CGROUP_ROOT="$W/cg" "$JL" --id vm1 --exec-file "$FC" --uid "$ID" --g
 pid=$(cat "$JR/fake-firecracker.pid" 2>/dev/null)
 PIDS="$PIDS $pid"
 t "cgroup v2 files" sh -c '[ "$(cat "$1/fc/vm1/cpu.weight")" = 50 ] && [ -s "$1/fc/vm1/cgroup.procs" ]' _ "$W/cg"
+# One pid a line, as the real jailer writes them: "2042120421" reads as no pid.
+t "cgroup.procs: one pid a line" sh -c '[ -z "$(tail -c1 "$1")" ] && ! grep -qvx "[0-9][0-9]*" "$1"' _ "$W/cg/fc/vm1/cgroup.procs"
 kill -9 "$pid" 2>/dev/null
 
 if [ "$(id -u)" = 0 ]; then
