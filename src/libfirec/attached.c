@@ -3,6 +3,7 @@
 
 #include "attached.h"
 #include "lifecycle.h"
+#include "seam.h"
 #include "teardown.h"
 #include "util.h"
 
@@ -145,6 +146,7 @@ hand_over (struct firec_attached *a, char **how, firec_error_t *err)
       a->record->mode = FIREC_RUN_ATTACHED;
       return -1;
     }
+  firec_seam_signal_at ("detach/recorded"); /* the crash tests: detached in the record, the guard not released */
   firec_guard_release (&a->guard_fd);
   close (a->lock_fd);
   a->lock_fd = -1;

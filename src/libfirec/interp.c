@@ -298,6 +298,8 @@ step_stage_file (struct firec_vm *vm, const struct firec_step *step, firec_error
   size_t index = 0;
   if (f->output && clear_output_path (vm, f, &may_create, &index, err) < 0)
     return -1;
+  cleanup_free char *cleared = firec_xasprintf ("%s/cleared", step->id);
+  firec_seam_signal_at (cleared); /* the race tests: the path is free, the file not made yet */
   bool created = false;
   if (m->jailer)
     {
@@ -323,8 +325,6 @@ step_stage_file (struct firec_vm *vm, const struct firec_step *step, firec_error
 }
 
 /* ------------------------------------------------------------------ network */
-
-static void inject_signal_at (const char *id);
 
 /* A missing TAP that the bridge it must join is known for: its ifindex. */
 static int
@@ -377,7 +377,7 @@ step_net_tap (struct firec_vm *vm, const struct firec_step *step, firec_error_t 
       return -1;
     }
   cleanup_free char *made = firec_xasprintf ("%s/created", step->id);
-  inject_signal_at (made); /* the crash tests: made, not yet recorded by ifindex */
+  firec_seam_signal_at (made); /* the crash tests: made, not yet recorded by ifindex */
   vm->record->taps[i].ifindex = ifindex;
   if (save_record (vm, err) < 0)
     return -1;
@@ -822,62 +822,24 @@ vm_new (const struct firec_plan *plan, const struct firec_run_opts *opts)
 }
 
 /* Fault injection for the rollback tests, through the test seam (seam.h):
-   fail:STEP makes STEP fail before it runs; SIGINT:STEP, SIGTERM:STEP or
-   SIGKILL:STEP sends that signal to this process as STEP starts (STEP
-   "started": once the last step is done; "STEP/POINT": at a point inside a
-   step, see inject_signal_at). Returns the fault aimed at id (its
-   length in *kind_len), or NULL. */
-static const char *
-fault_for_id (const char *id, size_t *kind_len)
-{
-  const char *fault = firec_seam_fault ();
-  const char *colon = fault ? strchr (fault, ':') : NULL;
-  if (colon == NULL || strcmp (colon + 1, id) != 0)
-    return NULL;
-  *kind_len = (size_t) (colon - fault);
-  return fault;
-}
-
-static const char *
-fault_for (const struct firec_step *step, size_t *kind_len)
-{
-  return fault_for_id (step->id, kind_len);
-}
-
-static void
-inject_signal (const char *fault, size_t n)
-{
-  static const int signals[] = { SIGINT, SIGTERM, SIGKILL };
-  for (size_t i = 0; i < FIREC_N_ELEMENTS (signals); i++)
-    if (strlen (sigabbrev_np (signals[i])) + 3 == n && strncmp (fault + 3, sigabbrev_np (signals[i]), n - 3) == 0)
-      kill (getpid (), signals[i]); /* SIGKILL: the crash-safety tests: firec-run dies right here */
-}
-
-/* A signal aimed at a point inside a step ("net.tap.eth0/created"). */
-static void
-inject_signal_at (const char *id)
-{
-  size_t n;
-  const char *fault = fault_for_id (id, &n);
-  if (fault)
-    inject_signal (fault, n);
-}
-
+   fail:STEP makes STEP fail before it runs; SIGINT:STEP, SIGTERM:STEP,
+   SIGKILL:STEP or SIGSTOP:STEP sends that signal to this process as STEP
+   starts (STEP "started": once the last step is done; "STEP/POINT": at a
+   point inside a step, firec_seam_signal_at). */
 static int
 inject_fault (struct firec_vm *vm, const struct firec_step *step, firec_error_t *err)
 {
-  size_t n;
-  const char *fault = fault_for (step, &n);
-  if (fault == NULL)
-    return 0;
-  if (strncmp (fault, "fail", n) == 0 && n == 4)
+  const char *fault = firec_seam_fault ();
+  if (fault == NULL || strncmp (fault, "fail:", 5) != 0)
     {
-      if (!is_preflight (step->kind))
-        return firec_error_set (err, 0, "injected failure (FIREC_TEST_FAULT)");
-      firec_preflight_add (&vm->pf, step, false, "injected failure (FIREC_TEST_FAULT)");
+      firec_seam_signal_at (step->id);
       return 0;
     }
-  inject_signal (fault, n);
+  if (strcmp (fault + 5, step->id) != 0)
+    return 0;
+  if (!is_preflight (step->kind))
+    return firec_error_set (err, 0, "injected failure (FIREC_TEST_FAULT)");
+  firec_preflight_add (&vm->pf, step, false, "injected failure (FIREC_TEST_FAULT)");
   return 0;
 }
 
@@ -934,10 +896,7 @@ firec_interp_run (const struct firec_plan *plan, const struct firec_run_opts *op
           return -1;
         }
     }
-  size_t n;
-  const char *fault = fault_for_id ("started", &n);
-  if (fault)
-    inject_signal (fault, n);
+  firec_seam_signal_at ("started");
   *ret = vm;
   return 0;
 }
