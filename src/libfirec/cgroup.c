@@ -194,6 +194,42 @@ firec_cgroup_pids (const char *dir, pid_t **pids, size_t *count)
     }
 }
 
+char *
+firec_cgroup_describe (const char *dir)
+{
+  pid_t *pids = NULL;
+  size_t n = 0;
+  firec_cgroup_pids (dir, &pids, &n);
+  struct firec_buf b = { 0 };
+  for (size_t i = 0; i < n; i++)
+    {
+      cleanup_free char *path = firec_xasprintf ("/proc/%ld/comm", (long) pids[i]);
+      cleanup_free char *comm = NULL;
+      size_t len;
+      if (firec_read_file (path, 64, &comm, &len) == 0)
+        comm[strcspn (comm, "\n")] = '\0';
+      firec_buf_printf (&b, "%sprocess %ld (%s)", i ? ", " : "", (long) pids[i], comm ? comm : "gone");
+    }
+  free (pids);
+  return n ? firec_buf_steal (&b) : firec_xstrdup ("no process");
+}
+
+int
+firec_cgroup_make (const char *dir, firec_error_t *err)
+{
+  if (mkdir (dir, 0755) == 0)
+    return 0;
+  if (errno != EEXIST)
+    return firec_error_set (err, errno, "cannot create the cgroup %s", dir);
+  cleanup_free char *what = firec_cgroup_describe (dir);
+  firec_error_set_errno (err, EEXIST,
+                         "the cgroup %s exists already (%s): another run or tool made it since preflight, and it is "
+                         "not this run's to put the VM in, nor to empty or remove",
+                         dir, what);
+  firec_error_reclassify (err, FIREC_ERR_PRECONDITION);
+  return -1;
+}
+
 /* A fake hierarchy (the test seam) is a plain directory with real files; on
    cgroupfs the control files vanish with the directory. */
 static bool

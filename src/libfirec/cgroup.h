@@ -35,6 +35,15 @@ void firec_cgroup_dirs (const struct firec_model *m, char ***dirs, char ***new_p
 /* Appends the pids in dir (cgroup.procs) to *pids. Absent dir: nothing. */
 void firec_cgroup_pids (const char *dir, pid_t **pids, size_t *count);
 
+/* What dir holds, for a message: "process 12 (sleep), process 34 (bash)",
+   or "no process". */
+char *firec_cgroup_describe (const char *dir);
+
+/* Makes dir (0755) for a VM: the jailer joins a cgroup that exists as it
+   is, so that whose a cgroup is shows only here. EEXIST (errno of the error):
+   it was there already, another's. */
+int firec_cgroup_make (const char *dir, firec_error_t *err);
+
 /* Removes the directories (children first as listed), retrying while the kernel
    still counts the VM's last task; absent ones are fine. With if_empty, a
    directory that still has children or tasks (another VM's) is left alone

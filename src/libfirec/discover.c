@@ -75,18 +75,26 @@ next_arg (const char *args, size_t len, size_t *pos)
 static bool
 jailer_args_match (const char *args, size_t len, const struct firec_record *r)
 {
-  bool id = false, base = false;
+  bool id = false, base = false, exec = false;
   size_t pos = 0;
   for (const char *a; (a = next_arg (args, len, &pos));)
     {
-      const char *value
-          = strcmp (a, "--id") == 0 || strcmp (a, "--chroot-base-dir") == 0 ? next_arg (args, len, &pos) : NULL;
-      if (value && a[2] == 'i')
+      bool takes_value
+          = strcmp (a, "--id") == 0 || strcmp (a, "--chroot-base-dir") == 0 || strcmp (a, "--exec-file") == 0;
+      const char *value = takes_value ? next_arg (args, len, &pos) : NULL;
+      if (value && strcmp (a, "--id") == 0)
         id = id || strcmp (value, r->name) == 0;
-      else if (value)
+      else if (value && strcmp (a, "--chroot-base-dir") == 0)
         base = base || strcmp (value, r->chroot_base) == 0;
+      else if (value)
+        {
+          /* The jail is <base>/<exec file's name>/<id>: another exec file,
+             another jail. */
+          const char *slash = strrchr (value, '/');
+          exec = exec || strcmp (slash ? slash + 1 : value, r->exec_name) == 0;
+        }
     }
-  return id && base;
+  return id && base && exec;
 }
 
 /* Processes known by their arguments: the jailer, and the VM's console
@@ -94,7 +102,8 @@ jailer_args_match (const char *args, size_t len, const struct firec_record *r)
 static bool
 args_match (pid_t pid, const struct firec_record *r)
 {
-  bool jailer = r->jailer && r->chroot_base;
+  /* A jailer building a jail that is not the run's is another run's. */
+  bool jailer = r->jailer && r->chroot_base && firec_record_owns_root (r);
   if (!jailer && r->console.dir == NULL)
     return false;
   char path[64];
@@ -111,8 +120,10 @@ static int
 scan_proc (const struct firec_record *r, struct firec_vm_procs *ret, firec_error_t *err)
 {
   struct stat root;
-  bool have_root = lstat (r->vm_root, &root) == 0 && S_ISDIR (root.st_mode);
-  if (!have_root && !r->jailer && r->console.dir == NULL)
+  /* A jail the run did not make is another run's: what runs in it is not
+     the VM's (record.h). */
+  bool have_root = firec_record_owns_root (r) && lstat (r->vm_root, &root) == 0 && S_ISDIR (root.st_mode);
+  if (!have_root && !(r->jailer && firec_record_owns_root (r)) && r->console.dir == NULL)
     return 0;
   DIR *d = opendir ("/proc");
   if (d == NULL)

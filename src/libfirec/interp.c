@@ -103,24 +103,14 @@ save_manifest (struct firec_vm *vm, firec_error_t *err)
   return firec_record_write_manifest (vm->dir_fd, vm->model->state_dir, manifest, err);
 }
 
-/* The first record again, never rewritten: what `rm` goes by should state.json
-   be damaged. */
-static int
-save_identity (struct firec_vm *vm, firec_error_t *err)
-{
-  cleanup_cjson cJSON *json = firec_record_to_json (vm->record);
-  cleanup_free char *text = cJSON_Print (json);
-  return firec_state_write_file (vm->dir_fd, vm->model->state_dir, "identity.json", text, err);
-}
-
 static struct firec_record *
 new_record (struct firec_vm *vm)
 {
   struct firec_record *r = firec_record_new (vm->model, vm->opts.detached ? FIREC_RUN_DAEMON : vm->model->mode);
-  free (r->cgroup_dirs);
-  free (r->cgroup_parents);
-  r->cgroup_dirs = steal_pointer (&vm->pf.cgroup_dirs);
-  r->cgroup_parents = steal_pointer (&vm->pf.cgroup_parents);
+  /* Who holds the VM's lock as its own run: `stop` and `rm` signal that
+     process, and only while it is still this one. */
+  cleanup_error firec_error_t ignored = NULL;
+  firec_process_start_time (r->firec_pid, &r->firec_start_time, &ignored);
   if (vm->pf.firecracker_version)
     r->firecracker_version = firec_xstrdup (vm->pf.firecracker_version);
   r->digest = firec_model_digest (vm->model);
@@ -173,7 +163,7 @@ step_state_create (struct firec_vm *vm, firec_error_t *err)
   if (firec_state_make_vm_dir (&vm->state, m->name, err) < 0
       || firec_state_open_vm_dir (&vm->state, m->name, &vm->dir_fd, err) < 0)
     return -1;
-  if (save_record (vm, err) < 0 || save_identity (vm, err) < 0 || save_manifest (vm, err) < 0)
+  if (save_record (vm, err) < 0 || save_manifest (vm, err) < 0)
     return -1;
   /* Named now: a run that started at the same instant sees our files, or we
      see its (preflight.h). */
@@ -227,13 +217,36 @@ make_socket_dirs (struct firec_vm *vm, firec_error_t *err)
   return 0;
 }
 
+/* The jail, named in the record since state.create: ours once our mkdir
+   made it. One that is there already (firec_stage_make_root: EEXIST) is
+   another run's of the name, from another state root, which preflight cannot
+   see: the record says so before the run fails, so that the rollback neither
+   removes it nor kills what runs in it. */
+static int
+make_jail (struct firec_vm *vm, firec_error_t *err)
+{
+  const struct firec_model *m = vm->model;
+  if (firec_stage_make_root (m->jail_dir, m->vm_root, &vm->root_fd, err) == 0)
+    {
+      vm->record->jail = FIREC_JAIL_MADE;
+      return save_record (vm, err);
+    }
+  if (err && *err && (*err)->errno_value == EEXIST)
+    {
+      vm->record->jail = FIREC_JAIL_NOT_OURS;
+      cleanup_error firec_error_t ignored = NULL;
+      save_record (vm, &ignored);
+    }
+  return -1;
+}
+
 static int
 step_stage_root (struct firec_vm *vm, firec_error_t *err)
 {
   const struct firec_model *m = vm->model;
   if (m->jailer)
     {
-      if (firec_stage_make_root (m->jail_dir, m->vm_root, &vm->root_fd, err) < 0)
+      if (make_jail (vm, err) < 0)
         return -1;
     }
   else
@@ -288,10 +301,42 @@ clear_output_path (struct firec_vm *vm, const struct firec_file *f, bool *may_cr
 /* Stages one file (without the jailer: makes the output file). An output is
    named in the record before it is made, and by its identity once it is:
    rollback removes it, and nothing else. */
+/* Stages f (without the jailer: makes the output file); *created: the output
+   file is new, made by this call. */
+static int
+stage_one (struct firec_vm *vm, const struct firec_file *f, bool *created, firec_error_t *err)
+{
+  const struct firec_model *m = vm->model;
+  *created = false;
+  if (m->jailer)
+    {
+      struct firec_staged staged = { 0 };
+      struct firec_stage_known known = { vm->pf.access, vm->pf.access_count };
+      int rc
+          = firec_stage_file (vm->root_fd, f, (uid_t) m->uid, (gid_t) m->gid, &known, vm->opts.progress, &staged, err);
+      *created = staged.created_host_output;
+      firec_staged_release (&staged);
+      return rc;
+    }
+  /* Firecracker 1.5.1 refuses an output file that does not exist. */
+  return f->output ? firec_stage_prepare_output (f->host_path, getuid (), getgid (), created, err) : 0;
+}
+
+/* A file took the output's path after it was cleared: another's. The record
+   says so before the run fails, so that the rollback does not take it for
+   the empty file the run would have made. */
+static int
+output_taken (struct firec_vm *vm, const struct firec_file *f, size_t index, firec_error_t *err)
+{
+  vm->record->outputs[index].not_ours = true;
+  cleanup_error firec_error_t ignored = NULL;
+  save_record (vm, &ignored);
+  return firec_error_set (err, EEXIST, "%s appeared while firec-run made it", f->host_path);
+}
+
 static int
 step_stage_file (struct firec_vm *vm, const struct firec_step *step, firec_error_t *err)
 {
-  const struct firec_model *m = vm->model;
   const struct firec_file *f = step->file;
   struct stat st;
   bool may_create = false;
@@ -300,25 +345,16 @@ step_stage_file (struct firec_vm *vm, const struct firec_step *step, firec_error
     return -1;
   cleanup_free char *cleared = firec_xasprintf ("%s/cleared", step->id);
   firec_seam_signal_at (cleared); /* the race tests: the path is free, the file not made yet */
-  bool created = false;
-  if (m->jailer)
-    {
-      struct firec_staged staged = { 0 };
-      struct firec_stage_known known = { vm->pf.access, vm->pf.access_count };
-      int rc
-          = firec_stage_file (vm->root_fd, f, (uid_t) m->uid, (gid_t) m->gid, &known, vm->opts.progress, &staged, err);
-      created = staged.created_host_output;
-      firec_staged_release (&staged);
-      if (rc < 0)
-        return -1;
-    }
-  /* Firecracker 1.5.1 refuses an output file that does not exist. */
-  else if (f->output && firec_stage_prepare_output (f->host_path, getuid (), getgid (), &created, err) < 0)
-    return -1;
+  bool created;
+  int rc = stage_one (vm, f, &created, err);
   if (!may_create)
-    return 0;
-  if (!created || lstat (f->host_path, &st) < 0)
-    return firec_error_set (err, EEXIST, "%s appeared while firec-run made it", f->host_path);
+    return rc;
+  if (!created)
+    return output_taken (vm, f, index, err);
+  if (rc < 0)
+    return -1;
+  if (lstat (f->host_path, &st) < 0)
+    return firec_error_set (err, errno, "cannot inspect %s", f->host_path);
   vm->record->outputs[index].dev = st.st_dev;
   vm->record->outputs[index].ino = st.st_ino;
   return save_record (vm, err);
@@ -581,6 +617,97 @@ spawn_vmm (struct firec_vm *vm, const struct firec_step *step, firec_error_t *er
   return firec_pidref_adopt (pid, pidfd, &vm->spawned, err);
 }
 
+/* ------------------------------------------------------------------ cgroups */
+
+static size_t
+strv_length (char *const *v)
+{
+  size_t n = 0;
+  while (v[n])
+    n++;
+  return n;
+}
+
+/* Drops s (an entry of v) from v. */
+static void
+strv_drop (char **v, const char *s)
+{
+  for (size_t i = 0; v[i]; i++)
+    if (v[i] == s)
+      {
+        free (v[i]);
+        memmove (&v[i], &v[i + 1], strv_length (&v[i + 1]) * sizeof *v + sizeof *v);
+        return;
+      }
+}
+
+/* Makes the cgroups the jailer will put the VM in: missing parents first
+   (listed deepest first), then the VM's own. A parent found made meanwhile is
+   another's: dropped from pending, the record's list; so is a cgroup of the
+   VM's own that was there, before the error. */
+static int
+make_cgroup_dirs (char **pending, char *const *dirs, size_t n_dirs, firec_error_t *err)
+{
+  for (size_t i = strv_length (pending); i-- > n_dirs;)
+    if (mkdir (pending[i], 0755) < 0)
+      {
+        if (errno != EEXIST)
+          return firec_error_set (err, errno, "cannot create the cgroup %s", pending[i]);
+        strv_drop (pending, pending[i]);
+      }
+  for (size_t i = 0; i < n_dirs; i++)
+    if (firec_cgroup_make (dirs[i], err) < 0)
+      {
+        if ((*err)->errno_value == EEXIST)
+          strv_drop (pending, pending[i]);
+        return -1;
+      }
+  return 0;
+}
+
+/* The VM's cgroups, made by firec-run itself before the jailer joins them:
+   its mkdir is what tells a cgroup of this run from one that another run of
+   the name (another state root) or another tool made, whose processes a
+   teardown would otherwise kill. Named in the record first as cgroups that go
+   only when empty (cgroup_parents: until the jailer is in them they hold
+   nothing of the VM); once made, the VM's own (cgroup_dirs). One that was
+   there already leaves the record before the run fails. */
+static int
+make_cgroups (struct firec_vm *vm, firec_error_t *err)
+{
+  struct firec_record *r = vm->record;
+  char **dirs, **parents;
+  firec_cgroup_dirs (vm->model, &dirs, &parents);
+  size_t n_dirs = strv_length (dirs), n_parents = strv_length (parents);
+  char **pending = firec_xcalloc (n_dirs + n_parents + 1, sizeof *pending);
+  for (size_t i = 0; i < n_dirs; i++)
+    pending[i] = firec_xstrdup (dirs[i]);
+  memcpy (pending + n_dirs, parents, n_parents * sizeof *parents);
+  free (parents);
+  for (size_t i = 0; r->cgroup_parents[i]; i++)
+    free (r->cgroup_parents[i]);
+  free (r->cgroup_parents);
+  r->cgroup_parents = pending;
+  int rc = save_record (vm, err) < 0 ? -1 : make_cgroup_dirs (pending, dirs, n_dirs, err);
+  if (rc == 0)
+    {
+      /* Made: the VM's now, the parents stay pending (removed when empty). */
+      for (size_t i = 0; i < n_dirs; i++)
+        strv_drop (pending, pending[0]);
+      for (size_t i = 0; r->cgroup_dirs[i]; i++)
+        free (r->cgroup_dirs[i]);
+      free (r->cgroup_dirs);
+      r->cgroup_dirs = steal_pointer (&dirs);
+      return save_record (vm, err);
+    }
+  cleanup_error firec_error_t ignored = NULL;
+  save_record (vm, &ignored);
+  for (size_t i = 0; dirs[i]; i++)
+    free (dirs[i]);
+  free (dirs);
+  return -1;
+}
+
 static int
 step_spawn (struct firec_vm *vm, const struct firec_step *step, firec_error_t *err)
 {
@@ -588,6 +715,8 @@ step_spawn (struct firec_vm *vm, const struct firec_step *step, firec_error_t *e
   if (start_console (vm, err) < 0)
     return -1;
   vm->record->phase = FIREC_PHASE_STARTING;
+  if (m->jailer && make_cgroups (vm, err) < 0)
+    return -1;
   if (spawn_vmm (vm, step, err) < 0)
     return -1;
   /* Recorded at once: should firec-run die now, `rm` finds the process (and

@@ -369,6 +369,8 @@ struct firec_record *
 firec_vm_record_for_model (const struct firec_model *model)
 {
   struct firec_record *r = firec_record_new (model, model->mode);
+  /* The manifest given says where the jail is: taken as the one its run made. */
+  r->jail = FIREC_JAIL_MADE;
   char **parents = NULL;
   free (r->cgroup_dirs);
   /* Parents that exist now may be ours from the run that left this, or not:
@@ -380,24 +382,16 @@ firec_vm_record_for_model (const struct firec_model *model)
   return r;
 }
 
-/* The record written once when the run began (its static facts: the jail, the
-   cgroups), when state.json cannot be read. */
+/* The copy of the record (record.h), when state.json cannot be read. */
 static struct firec_record *
-first_record (const struct firec_vm_info *info)
+record_copy (const struct firec_vm_info *info)
 {
   cleanup_close int dir_fd = -1;
   cleanup_error firec_error_t ignored = NULL;
   if (firec_state_open_vm_dir (&info->state_root, info->name, &dir_fd, &ignored) < 0 || dir_fd < 0)
     return NULL;
-  cleanup_close int fd = -1;
-  if (firec_state_open_file (dir_fd, info->state_dir, "identity.json", &fd, &ignored) < 0 || fd < 0)
-    return NULL;
-  cleanup_free char *text = NULL;
-  size_t len;
   struct firec_record *r = NULL;
-  if (firec_read_fd (fd, 1 << 20, &text, &len) < 0
-      || firec_record_from_json (text, len, "identity.json", &r, &ignored) < 0)
-    return NULL;
+  firec_record_read_copy (dir_fd, info->state_dir, &r, &ignored);
   return r;
 }
 
@@ -444,7 +438,7 @@ substitute_record (const struct firec_vm_info *info, const struct firec_model *m
       r->phase = FIREC_PHASE_STARTING;
       return r;
     }
-  struct firec_record *r = first_record (info);
+  struct firec_record *r = record_copy (info);
   if (r == NULL)
     r = orphan_jail (info->name);
   return r;
@@ -459,7 +453,7 @@ leaves_something (const struct firec_vm_info *info, const struct firec_record *r
     return true;
   if (r == NULL)
     return false;
-  if (lstat (r->jail_dir ? r->jail_dir : r->vm_root, &st) == 0)
+  if ((!r->jailer || r->jail != FIREC_JAIL_NOT_OURS) && lstat (r->jail_dir ? r->jail_dir : r->vm_root, &st) == 0)
     return true;
   for (size_t i = 0; r->cgroup_dirs[i]; i++)
     if (lstat (r->cgroup_dirs[i], &st) == 0)

@@ -60,8 +60,6 @@ firec_preflight_release (struct firec_preflight *pf)
   free (pf->firecracker_version);
   free (pf->access);
   free (pf->files);
-  strv_free (pf->cgroup_dirs);
-  strv_free (pf->cgroup_parents);
   free (pf->tap_ifindex);
   memset (pf, 0, sizeof *pf);
 }
@@ -759,6 +757,31 @@ check_sources (struct firec_preflight *pf, const struct firec_step *step)
 
 /* ------------------------------------------------------------------ the jail */
 
+/* The VM's cgroups must not exist: the run makes them, and one that is there
+   is another's (another state root's VM of the name, another tool, or this
+   VM's left by a run whose record is gone), which the jailer would join and a
+   teardown would empty. */
+static void
+check_cgroups_free (struct firec_preflight *pf, const struct firec_step *step)
+{
+  char **dirs, **parents;
+  firec_cgroup_dirs (pf->plan->model, &dirs, &parents);
+  for (size_t i = 0; dirs[i]; i++)
+    {
+      struct stat st;
+      if (lstat (dirs[i], &st) < 0)
+        continue;
+      cleanup_free char *what = firec_cgroup_describe (dirs[i]);
+      fail (pf, step,
+            "the cgroup %s exists already (%s): the run makes the VM's cgroup itself, and one that is there is "
+            "another's (another VM of this name, or one left by a run whose record is gone): remove it, or give "
+            "this VM another name or jailer.parent_cgroup",
+            dirs[i], what);
+    }
+  strv_free (dirs);
+  strv_free (parents);
+}
+
 static void
 check_jail (struct firec_preflight *pf, const struct firec_step *step)
 {
@@ -769,16 +792,11 @@ check_jail (struct firec_preflight *pf, const struct firec_step *step)
       for (size_t i = 0; problems[i]; i++)
         fail (pf, step, "%s", problems[i]);
       strv_free (problems);
-      firec_cgroup_dirs (m, &pf->cgroup_dirs, &pf->cgroup_parents);
+      check_cgroups_free (pf, step);
       struct stat st;
       if (stat (m->chroot_base_dir, &st) < 0 || !S_ISDIR (st.st_mode))
         fail (pf, step, "the chroot base %s does not exist (spec.jailer.chroot_base_dir); create it with `mkdir -p %s`",
               m->chroot_base_dir, m->chroot_base_dir);
-    }
-  else
-    {
-      pf->cgroup_dirs = firec_xcalloc (1, sizeof *pf->cgroup_dirs);
-      pf->cgroup_parents = firec_xcalloc (1, sizeof *pf->cgroup_parents);
     }
   /* Running, held by another run, or left by one: the VM is in the way. */
   cleanup_error firec_error_t err = NULL;

@@ -61,9 +61,7 @@ struct firec_preflight
   size_t access_count;
   struct firec_preflight_file *files; /* every file that exists, for the record and the other VMs' check */
   size_t file_count;
-  char **cgroup_dirs;    /* the jailer's, for this VM */
-  char **cgroup_parents; /* missing now: the jailer will make them */
-  int *tap_ifindex;      /* per model TAP: the device that exists, 0: the run creates it */
+  int *tap_ifindex; /* per model TAP: the device that exists, 0: the run creates it */
 
   /* The version probes run while the later preflight steps do. */
   struct firec_version_probe fc_probe, jailer_probe;

@@ -28,6 +28,27 @@ firec_record_phase_name (enum firec_record_phase phase)
   return "?";
 }
 
+const char *
+firec_record_jail_name (enum firec_record_jail jail)
+{
+  switch (jail)
+    {
+    case FIREC_JAIL_MADE:
+      return "made";
+    case FIREC_JAIL_INTENDED:
+      return "intended";
+    case FIREC_JAIL_NOT_OURS:
+      return "not_ours";
+    }
+  return "?";
+}
+
+bool
+firec_record_owns_root (const struct firec_record *r)
+{
+  return !r->jailer || r->jail == FIREC_JAIL_MADE;
+}
+
 static const char *
 stop_action_name (enum firec_stop_action action)
 {
@@ -82,6 +103,7 @@ firec_record_new (const struct firec_model *m, enum firec_run_mode mode)
   r->firec_pid = getpid ();
   r->jailer = m->jailer;
   r->jail_dir = dup_or_null (m->jail_dir);
+  r->jail = FIREC_JAIL_INTENDED;
   r->chroot_base = m->jailer ? firec_xstrdup (m->chroot_base_dir) : NULL;
   r->exec_name = firec_xstrdup (m->exec_name);
   r->vm_root = firec_xstrdup (m->vm_root);
@@ -208,8 +230,10 @@ firec_record_to_json (const struct firec_record *r)
   add_string_or_null (o, "digest", r->digest);
   cJSON_AddStringToObject (o, "mode", mode_names[r->mode]);
   cJSON_AddNumberToObject (o, "firec_pid", r->firec_pid);
+  cJSON_AddNumberToObject (o, "firec_start_time", (double) r->firec_start_time);
   cJSON_AddBoolToObject (o, "jailer", r->jailer);
   add_string_or_null (o, "jail_dir", r->jail_dir);
+  cJSON_AddStringToObject (o, "jail", firec_record_jail_name (r->jail));
   add_string_or_null (o, "chroot_base", r->chroot_base);
   cJSON_AddStringToObject (o, "exec_name", r->exec_name);
   cJSON_AddStringToObject (o, "vm_root", r->vm_root);
@@ -238,6 +262,7 @@ firec_record_to_json (const struct firec_record *r)
       cJSON_AddNumberToObject (out, "moved", r->outputs[i].moved);
       cJSON_AddNumberToObject (out, "was_dev", (double) r->outputs[i].was_dev);
       cJSON_AddNumberToObject (out, "was_ino", (double) r->outputs[i].was_ino);
+      cJSON_AddBoolToObject (out, "not_ours", r->outputs[i].not_ours);
       cJSON_AddItemToArray (outputs, out);
     }
   cJSON *taps = cJSON_AddArrayToObject (o, "taps");
@@ -276,6 +301,11 @@ firec_record_to_json (const struct firec_record *r)
   return o;
 }
 
+/* The copy of state.json (record.h). Once it was written only as the run
+   began: a damaged state.json then left rm without the TAPs, outputs and
+   console the run made later. */
+#define RECORD_COPY "identity.json"
+
 int
 firec_record_write (int dir_fd, const char *shown_dir, const struct firec_record *r, firec_error_t *err)
 {
@@ -285,7 +315,9 @@ firec_record_write (int dir_fd, const char *shown_dir, const struct firec_record
   text = firec_xrealloc (text, len + 2);
   text[len] = '\n';
   text[len + 1] = '\0';
-  return firec_state_write_file (dir_fd, shown_dir, "state.json", text, err);
+  if (firec_state_write_file (dir_fd, shown_dir, "state.json", text, err) < 0)
+    return -1;
+  return firec_state_write_file (dir_fd, shown_dir, RECORD_COPY, text, err);
 }
 
 /* ------------------------------------------------------------------ reading */
@@ -463,6 +495,23 @@ get_later_number (struct parse *p, const cJSON *o, const char *key, double max, 
   return cJSON_GetObjectItemCaseSensitive (o, key) ? get_number (p, o, key, 0, max) : fallback;
 }
 
+static bool
+get_later_bool (struct parse *p, const cJSON *o, const char *key)
+{
+  return cJSON_GetObjectItemCaseSensitive (o, key) ? get_bool (p, o, key) : false;
+}
+
+/* The jail's state: absent in the records of a firec-run before it was kept,
+   which removed the jail it named as its own. */
+static enum firec_record_jail
+get_jail (struct parse *p, const cJSON *o)
+{
+  static const char *const names[] = { "made", "intended", "not_ours" };
+  if (cJSON_GetObjectItemCaseSensitive (o, "jail") == NULL)
+    return FIREC_JAIL_MADE;
+  return (enum firec_record_jail) get_enum (p, o, "jail", names, FIREC_N_ELEMENTS (names));
+}
+
 static void
 get_outputs (struct parse *p, const cJSON *o, struct firec_record *r)
 {
@@ -480,6 +529,7 @@ get_outputs (struct parse *p, const cJSON *o, struct firec_record *r)
       r->outputs[i].moved = (unsigned) get_later_number (p, e, "moved", 100000, 0);
       r->outputs[i].was_dev = (dev_t) get_later_number (p, e, "was_dev", 9007199254740991.0, 0);
       r->outputs[i].was_ino = (ino_t) get_later_number (p, e, "was_ino", 9007199254740991.0, 0);
+      r->outputs[i].not_ours = get_later_bool (p, e, "not_ours");
     }
 }
 
@@ -561,8 +611,10 @@ parse_record (struct parse *p, struct firec_record *r)
   r->digest = get_string (p, o, "digest", true);
   r->mode = (enum firec_run_mode) get_enum (p, o, "mode", mode_names, FIREC_N_ELEMENTS (mode_names));
   r->firec_pid = (pid_t) get_number (p, o, "firec_pid", 0, INT_MAX);
+  r->firec_start_time = (unsigned long long) get_later_number (p, o, "firec_start_time", 9007199254740991.0, 0);
   r->jailer = get_bool (p, o, "jailer");
   r->jail_dir = get_path (p, o, "jail_dir", !r->jailer);
+  r->jail = get_jail (p, o);
   r->chroot_base = get_path (p, o, "chroot_base", !r->jailer);
   r->exec_name = get_string (p, o, "exec_name", false);
   r->vm_root = get_path (p, o, "vm_root", false);
@@ -608,21 +660,33 @@ firec_record_from_json (const char *text, size_t len, const char *file, struct f
   return 0;
 }
 
-int
-firec_record_read (int dir_fd, const char *shown_dir, struct firec_record **ret, firec_error_t *err)
+static int
+read_named (int dir_fd, const char *shown_dir, const char *file, struct firec_record **ret, firec_error_t *err)
 {
   *ret = NULL;
   cleanup_close int fd = -1;
-  if (firec_state_open_file (dir_fd, shown_dir, "state.json", &fd, err) < 0)
+  if (firec_state_open_file (dir_fd, shown_dir, file, &fd, err) < 0)
     return -1;
   if (fd < 0)
     return 0;
-  cleanup_free char *path = firec_xasprintf ("%s/state.json", shown_dir);
+  cleanup_free char *path = firec_xasprintf ("%s/%s", shown_dir, file);
   cleanup_free char *text = NULL;
   size_t len;
   if (firec_read_fd (fd, 1 << 20, &text, &len) < 0)
     return firec_error_set (err, errno, "cannot read %s", path);
   return firec_record_from_json (text, len, path, ret, err);
+}
+
+int
+firec_record_read (int dir_fd, const char *shown_dir, struct firec_record **ret, firec_error_t *err)
+{
+  return read_named (dir_fd, shown_dir, "state.json", ret, err);
+}
+
+int
+firec_record_read_copy (int dir_fd, const char *shown_dir, struct firec_record **ret, firec_error_t *err)
+{
+  return read_named (dir_fd, shown_dir, RECORD_COPY, ret, err);
 }
 
 /* ------------------------------------------------------------------ the stored manifest */

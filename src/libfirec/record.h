@@ -6,7 +6,14 @@
    files are named before they are made, a process as soon as it exists — so
    that whatever instant firec-run dies at, `rm` finds everything from it and
    from the host. A record that does not parse is an error (EBADMSG), never
-   "not running". */
+   "not running".
+
+   Named before it is made is not yet made: a resource is the run's only once
+   its own creation succeeded (a mkdir, a TAP made with IFF_TUN_EXCL, an
+   output file made with O_EXCL). One that was there when the run went to make
+   it is another's — another run of the name (another state root), another
+   tool — and the record says so before the run fails, so that no teardown
+   removes it or kills what runs in it. */
 #ifndef FIREC_RECORD_H
 #define FIREC_RECORD_H
 
@@ -47,6 +54,15 @@ struct firec_record_output
   unsigned moved; /* names moved aside for it (<path>, <path>.1 ...), 0: the path was free */
   dev_t was_dev;  /* with moved: the file that was at <path> (now <path>.1) */
   ino_t was_ino;
+  bool not_ours; /* a file took the path as the run went to make it: never removed */
+};
+
+/* The jail (with the jailer): named before the run's mkdir makes it. */
+enum firec_record_jail
+{
+  FIREC_JAIL_MADE,     /* made by this run: removed with the VM, its processes are the VM's */
+  FIREC_JAIL_INTENDED, /* not made yet: one there is ours only if it is what that mkdir left (empty) */
+  FIREC_JAIL_NOT_OURS, /* the mkdir found one there: another run's, never touched */
 };
 
 /* A host file the VM uses in place (an input, or a FIFO output), by identity:
@@ -87,13 +103,15 @@ struct firec_record
 {
   char *name;
   enum firec_record_phase phase;
-  char *manifest;           /* the file given to firec-run */
-  char *digest;             /* firec_model_digest; NULL when unknown */
-  enum firec_run_mode mode; /* as this run goes: `run -d` makes it daemon */
-  pid_t firec_pid;          /* the firec-run that wrote it */
+  char *manifest;                      /* the file given to firec-run */
+  char *digest;                        /* firec_model_digest; NULL when unknown */
+  enum firec_run_mode mode;            /* as this run goes: `run -d` makes it daemon */
+  pid_t firec_pid;                     /* the firec-run that started it (and supervises it, attached) */
+  unsigned long long firec_start_time; /* ...and its start time (0: unknown, an earlier firec-run's record) */
 
   bool jailer;
-  char *jail_dir;            /* NULL without the jailer */
+  char *jail_dir; /* NULL without the jailer */
+  enum firec_record_jail jail;
   char *chroot_base;         /* the jailer's --chroot-base-dir (NULL without it) */
   char *exec_name;           /* what the jailer names the jail and the pid file after */
   char *vm_root;             /* the VM's "/" on the host */
@@ -124,6 +142,12 @@ struct firec_record
 };
 
 const char *firec_record_phase_name (enum firec_record_phase phase);
+const char *firec_record_jail_name (enum firec_record_jail jail);
+
+/* Whether the VM's root is this run's: without the jailer it is in the
+   state directory; a jail only once the run's mkdir made it. Only then is a
+   process in it the VM's. */
+bool firec_record_owns_root (const struct firec_record *r);
 
 /* The record a run of model starts with (phase creating; no processes yet;
    no digest: the run adds it). */
@@ -151,9 +175,14 @@ int firec_record_from_json (const char *text, size_t len, const char *file, stru
                             firec_error_t *err);
 
 /* state.json in the VM's state directory (dir_fd; shown_dir for messages).
-   Reading an absent record gives *ret NULL and 0. */
+   Reading an absent record gives *ret NULL and 0. The writer writes it twice:
+   state.json, then the same record as identity.json, the copy that `rm` and
+   other runs' preflight go by when state.json is damaged (by a disk, a hand);
+   so that copy too knows every host resource the run made. */
 int firec_record_read (int dir_fd, const char *shown_dir, struct firec_record **ret, firec_error_t *err);
 int firec_record_write (int dir_fd, const char *shown_dir, const struct firec_record *r, firec_error_t *err);
+/* identity.json, read as firec_record_read reads state.json. */
+int firec_record_read_copy (int dir_fd, const char *shown_dir, struct firec_record **ret, firec_error_t *err);
 
 /* manifest.json beside the record: the resolved manifest the VM runs as, in
    the form `render` writes (firec_model_to_manifest, which the caller makes:

@@ -10,6 +10,7 @@
 #include "util.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -60,7 +61,7 @@ note (firec_error_t *e, struct firec_buf *left, size_t *count)
 static bool
 output_is_ours (const struct firec_record *r, const struct firec_record_output *o, const struct stat *st)
 {
-  if (!S_ISREG (st->st_mode))
+  if (!S_ISREG (st->st_mode) || o->not_ours)
     return false;
   if (o->dev || o->ino)
     return st->st_dev == o->dev && st->st_ino == o->ino;
@@ -145,6 +146,49 @@ remove_taps (const struct firec_record *r, struct firec_buf *left, size_t *count
     }
 }
 
+/* A jail the record names but the run may not have made (it died between
+   the record and its mkdir, or right after): ours only while it is what that
+   mkdir leaves, the jail and its empty root; anything more is another run's.
+   rmdir removes only empty directories. */
+static void
+remove_unmade_jail (const struct firec_record *r)
+{
+  size_t len = strlen (r->jail_dir);
+  cleanup_close int jail = open (r->jail_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (jail < 0)
+    return;
+  if (strncmp (r->vm_root, r->jail_dir, len) == 0 && r->vm_root[len] == '/'
+      && strchr (r->vm_root + len + 1, '/') == NULL)
+    unlinkat (jail, r->vm_root + len + 1, AT_REMOVEDIR);
+  rmdir (r->jail_dir);
+}
+
+/* The VM's root: without the jailer its run directory, in the state
+   directory; with it, the jail, when the run made it (record.h). */
+static void
+remove_root (const struct firec_record *r, struct firec_buf *left, size_t *count)
+{
+  firec_error_t e = NULL;
+  if (!r->jailer || r->jail_dir == NULL)
+    {
+      if (firec_stage_remove_tree (r->vm_root, &e) < 0)
+        note (&e, left, count);
+      return;
+    }
+  switch (r->jail)
+    {
+    case FIREC_JAIL_MADE:
+      if (firec_stage_remove_tree (r->jail_dir, &e) < 0)
+        note (&e, left, count);
+      return;
+    case FIREC_JAIL_INTENDED:
+      remove_unmade_jail (r);
+      return;
+    case FIREC_JAIL_NOT_OURS:
+      return;
+    }
+}
+
 int
 firec_teardown (const struct firec_state *st, const struct firec_record *r, enum firec_teardown_kind kind, int *lock_fd,
                 firec_error_t *err)
@@ -153,10 +197,8 @@ firec_teardown (const struct firec_state *st, const struct firec_record *r, enum
   size_t count = 0;
   firec_error_t e = NULL;
   kill_everything (r, &left, &count);
-  /* Without the jailer the VM's root is inside the state directory. */
-  const char *tree = r->jail_dir ? r->jail_dir : r->vm_root;
-  if (count == 0 && firec_stage_remove_tree (tree, &e) < 0)
-    note (&e, &left, &count);
+  if (count == 0)
+    remove_root (r, &left, &count);
   if (kind == FIREC_TEARDOWN_ROLLBACK)
     remove_outputs (r, &left, &count);
   /* After the kill: no VMM sees its device vanish under it. */
