@@ -228,7 +228,7 @@ clear_the_way (struct apply *a, firec_error_t *err)
 {
   bool removed;
   struct firec_vm_lock how = { .held_fd = a->lock, .timeout_ms = a->o->lock_timeout_ms };
-  if (firec_vm_remove (&a->info, false, a->model, &how, &removed, err) < 0)
+  if (firec_vm_remove (&a->info, false, a->model, &how, -1, &removed, err) < 0)
     return -1;
   if (removed)
     cli_result_changed (true);

@@ -112,7 +112,8 @@ stop_vm (const char *name, int signal_fd)
   int rc = FIREC_EXIT_OK;
   /* The stop command's default wait for the lock. */
   const struct firec_vm_lock lock = { .held_fd = -1, .timeout_ms = 2000 };
-  if (firec_vm_inspect (name, &info, &err) < 0 || firec_vm_stop (&info, false, 0, signal_fd, &lock, &err) < 0)
+  bool stopped;
+  if (firec_vm_inspect (name, &info, &err) < 0 || firec_vm_stop (&info, false, 0, signal_fd, &lock, &stopped, &err) < 0)
     rc = cli_report_error (&err);
   else
     fprintf (stderr, "%s: %s stopped; `%s rm %s` removes it\n", cli_program_name, name, cli_program_name, name);

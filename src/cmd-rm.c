@@ -6,6 +6,7 @@
 #include "cli.h"
 #include "lifecycle.h"
 #include "model.h"
+#include "supervise.h"
 #include "util.h"
 
 #include <stdio.h>
@@ -24,6 +25,10 @@ parse_force (int c, const char *arg, void *data)
 int
 cmd_rm (int argc, char **argv)
 {
+  /* Stop signals are read, not obeyed (a dead rm would leave a teardown half
+     done and no result): one while the lock is waited for gives up, one while
+     the stop policy runs kills at once; a teardown once begun finishes. */
+  cleanup_close int signal_fd = firec_supervise_signal_fd ();
   bool force = false;
   /* rm waits 5 s by default, as it always did: it often runs right after a
      firec-run was killed, which may not have let go of it yet. */
@@ -57,7 +62,7 @@ cmd_rm (int argc, char **argv)
     return rc < 0 ? FIREC_EXIT_OK : rc;
   bool something = false;
   cleanup_error firec_error_t err = NULL;
-  if (firec_vm_remove (&info, force, model, &lock, &something, &err) < 0)
+  if (firec_vm_remove (&info, force, model, &lock, signal_fd, &something, &err) < 0)
     rc = cli_report_error (&err);
   cli_result_changed (something);
   cli_result_action (something ? "remove" : "none");

@@ -28,6 +28,9 @@ parse_timeout (int c, const char *arg, void *data)
 static int
 stop_or_kill (int argc, char **argv, bool force)
 {
+  /* Stop signals are read, not obeyed: ^C while the policy runs kills at
+     once, while the lock is waited for gives up; the result is printed. */
+  cleanup_close int signal_fd = firec_supervise_signal_fd ();
   long timeout_ms = 0;
   /* stop and kill wait 2 s by default, as they always did: a firec-run
      killed an instant ago may not have let go of it yet. */
@@ -60,17 +63,15 @@ stop_or_kill (int argc, char **argv, bool force)
   if (rc != FIREC_EXIT_OK)
     return rc < 0 ? FIREC_EXIT_OK : rc;
   cleanup_error firec_error_t err = NULL;
-  bool changed = firec_vm_alive (&info) || info.holder;
-  /* ^C while the policy runs: kill at once. */
-  int signal_fd = firec_supervise_signal_fd ();
-  if (changed || info.state == FIREC_VM_DAMAGED)
+  bool changed = false;
+  if (firec_vm_alive (&info) || info.holder || info.state == FIREC_VM_DAMAGED)
     {
       cli_result_action (force ? "kill" : "stop");
-      rc = firec_vm_stop (&info, force, timeout_ms, signal_fd, &lock, &err) < 0 ? cli_report_error (&err)
-                                                                                : FIREC_EXIT_OK;
+      rc = firec_vm_stop (&info, force, timeout_ms, signal_fd, &lock, &changed, &err) < 0 ? cli_report_error (&err)
+                                                                                          : FIREC_EXIT_OK;
     }
-  /* A stop that failed half way may have changed something: only a clean
-     "was not running" is no change. */
+  /* A stop that failed half way may have changed something: changed once
+     the policy began (or the VM's run was asked to stop it). */
   cli_result_changed (changed);
   const char *comment = changed ? (force ? "killed" : "stopped") : "was not running";
   if (rc == FIREC_EXIT_OK)

@@ -174,6 +174,56 @@ firec_cgroup_dirs (const struct firec_model *m, char ***dirs, char ***new_parent
     }
 }
 
+/* One line of /proc/PID/cgroup, "ID:CONTROLLERS:PATH" (v2: "0::PATH"): the
+   directory on the host, when its last component is leaf. */
+static char *
+cgroup_line_dir (char *line, const char *leaf)
+{
+  char *first = strchr (line, ':');
+  char *second = first ? strchr (first + 1, ':') : NULL;
+  if (second == NULL || second[1] != '/')
+    return NULL;
+  const char *path = second + 1;
+  const char *last = strrchr (path, '/') + 1;
+  if (strcmp (last, leaf) != 0)
+    return NULL;
+  *second = '\0';
+  const char *controllers = first + 1;
+  /* A v1 hierarchy named by its first controller ("cpu,cpuacct"); "name=..." ones are not the jailer's. */
+  cleanup_free char *controller = firec_xstrndup (controllers, strcspn (controllers, ","));
+  cleanup_free char *mount = mount_for (*controllers ? 1 : 2, controller);
+  struct stat st;
+  char *dir = mount ? firec_xasprintf ("%s%s", mount, path) : NULL;
+  if (dir && (stat (dir, &st) < 0 || !S_ISDIR (st.st_mode)))
+    {
+      free (dir);
+      return NULL;
+    }
+  return dir;
+}
+
+char **
+firec_cgroup_of_process (pid_t pid, const char *leaf)
+{
+  char **dirs = firec_xcalloc (1, sizeof *dirs);
+  size_t n = 0;
+  cleanup_free char *path = firec_xasprintf ("/proc/%ld/cgroup", (long) pid);
+  cleanup_free char *text = NULL;
+  size_t len;
+  if (firec_read_file (path, 1 << 16, &text, &len) < 0)
+    return dirs;
+  char *save = NULL;
+  for (char *line = strtok_r (text, "\n", &save); line; line = strtok_r (NULL, "\n", &save))
+    {
+      char *dir = cgroup_line_dir (line, leaf);
+      if (dir && !strv_has (dirs, n, dir))
+        strv_push (&dirs, &n, dir);
+      else
+        free (dir);
+    }
+  return dirs;
+}
+
 void
 firec_cgroup_pids (const char *dir, pid_t **pids, size_t *count)
 {

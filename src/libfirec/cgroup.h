@@ -32,6 +32,11 @@ char **firec_cgroup_problems (const struct firec_model *m);
    jailer creates them; we remove them again when empty). NULL-terminated. */
 void firec_cgroup_dirs (const struct firec_model *m, char ***dirs, char ***new_parents);
 
+/* The cgroup directories on the host that process pid is in and whose last
+   component is leaf (a VM's: <parent>/<name>), from /proc/PID/cgroup.
+   NULL-terminated, empty when none. */
+char **firec_cgroup_of_process (pid_t pid, const char *leaf);
+
 /* Appends the pids in dir (cgroup.procs) to *pids. Absent dir: nothing. */
 void firec_cgroup_pids (const char *dir, pid_t **pids, size_t *count);
 

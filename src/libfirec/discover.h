@@ -27,6 +27,19 @@ struct firec_vm_procs
 int firec_vm_find_processes (const struct firec_record *r, struct firec_vm_procs *ret, firec_error_t *err);
 void firec_vm_procs_release (struct firec_vm_procs *p);
 
+/* A VM whose state directory (state_dir) holds no record that can be read
+   (state.json and its copy damaged or gone): what the host shows of it,
+   from what ties a process to that directory. The console keeper by its
+   arguments; Firecracker and its jailer (--id NAME) by the console they
+   write to (the pty this VM's keeper holds) or, without the jailer, by their
+   root in the state directory; their jail from their root (or the jailer's
+   arguments), and Firecracker's cgroups of the VM's name. *ret: a record of
+   what was found, for the teardown. *ret_unknown: "\n  - ..." lines of what
+   may be the VM's but cannot be told or found (a process of the name that
+   nothing ties to this directory: left alone), NULL when none. */
+int firec_vm_find_unrecorded (const char *name, const char *state_dir, struct firec_record **ret, char **ret_unknown,
+                              firec_error_t *err);
+
 /* SIGKILLs them all, then waits (up to timeout_ms in all) until each has gone,
    reaping our own children. The ones still there are described in *left
    ("\n  - ..." lines); returns how many. */

@@ -17,6 +17,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -56,9 +57,10 @@ firec_vm_info_release (struct firec_vm_info *info)
   free (info->damage);
   firec_record_free (info->record);
   firec_pidref_done (&info->vmm);
+  firec_pidref_done (&info->run);
   firec_state_close (&info->state_root);
   memset (info, 0, sizeof *info);
-  info->vmm = (struct firec_pidref) FIREC_PIDREF_NULL;
+  info->vmm = info->run = (struct firec_pidref) FIREC_PIDREF_NULL;
   info->state_root = (struct firec_state) FIREC_STATE_INIT;
 }
 
@@ -127,8 +129,9 @@ judge (struct firec_vm_info *info)
   if (r->phase == FIREC_PHASE_CREATING || r->phase == FIREC_PHASE_STARTING)
     {
       if (info->holder)
-        set_state (info, FIREC_VM_STARTING, FIREC_REMEDY_NONE, "a firec-run (pid %ld) is starting it",
-                   (long) info->holder);
+        set_state (info, FIREC_VM_STARTING, FIREC_REMEDY_NONE, "%s (pid %ld) %s",
+                   firec_pidref_is_set (&info->run) ? "a firec-run" : "firec-run", (long) info->holder,
+                   firec_pidref_is_set (&info->run) ? "is starting it" : "holds it: an operation on it");
       else
         set_state (info, FIREC_VM_STALE, FIREC_REMEDY_REMOVE, "the firec-run that started it died mid-start");
       return;
@@ -158,6 +161,29 @@ judge (struct firec_vm_info *info)
              "Firecracker says \"%s\"", state ? state : "?");
 }
 
+/* The holder of the VM's lock, when it is the VM's own run: the firec-run its
+   record (or the copy, state.json being damaged) names, and still that
+   process (its start time): an attached VM's supervisor, or the run starting
+   it. Any other holder is an operation on the VM (rm, apply, stop), which
+   nothing must signal. */
+static void
+open_run (struct firec_vm_info *info, int dir_fd)
+{
+  cleanup_record struct firec_record *copy = NULL;
+  cleanup_error firec_error_t ignored = NULL;
+  const struct firec_record *r = info->record;
+  if (info->holder == 0)
+    return;
+  if (r == NULL)
+    {
+      firec_record_read_copy (dir_fd, info->state_dir, &copy, &ignored);
+      r = copy;
+    }
+  /* A record of an earlier firec-run has no start time: its pid is all it says. */
+  if (r && r->firec_pid == info->holder)
+    firec_pidref_open (r->firec_pid, r->firec_start_time, &info->run, &ignored);
+}
+
 static int
 inspect (const char *name, struct firec_vm_info *info, firec_error_t *err)
 {
@@ -184,9 +210,11 @@ inspect (const char *name, struct firec_vm_info *info, firec_error_t *err)
       return 0;
     }
   int rc = read_record (info, dir_fd, err);
-  if (rc <= 0)
+  if (rc < 0)
     return rc;
-  judge (info);
+  open_run (info, dir_fd);
+  if (rc > 0)
+    judge (info);
   return 0;
 }
 
@@ -194,7 +222,7 @@ int
 firec_vm_inspect (const char *name, struct firec_vm_info *info, firec_error_t *err)
 {
   memset (info, 0, sizeof *info);
-  info->vmm = (struct firec_pidref) FIREC_PIDREF_NULL;
+  info->vmm = info->run = (struct firec_pidref) FIREC_PIDREF_NULL;
   info->state_root = (struct firec_state) FIREC_STATE_INIT;
   if (inspect (name, info, err) == 0)
     return 0;
@@ -240,72 +268,120 @@ firec_vm_unlock (const char *name, int lock_fd)
   close (lock_fd);
 }
 
-/* The lock for one operation: a duplicate of the caller's (the teardown closes
-   what it is given, and the caller's stays held), or taken now. */
+/* The stop signal waiting on signal_fd (read: it is the operation's), or 0. */
 static int
-operation_lock (const struct firec_vm_info *info, const struct firec_vm_lock *how, long default_ms, int *fd,
-                firec_error_t *err)
+pending_signal (int signal_fd)
+{
+  struct signalfd_siginfo si;
+  if (signal_fd < 0 || read (signal_fd, &si, sizeof si) != (ssize_t) sizeof si)
+    return 0;
+  return (int) si.ssi_signo;
+}
+
+/* firec_state_lock in slices, so that a stop signal ends the wait (a lock
+   held by an operation that takes long, or --lock-timeout -1). */
+static int
+lock_or_signal (const struct firec_vm_info *info, long timeout_ms, int signal_fd, int *fd, firec_error_t *err)
+{
+  long long start = firec_now_ms ();
+  for (;;)
+    {
+      long left = timeout_ms < 0 ? 100 : (long) (timeout_ms - (firec_now_ms () - start));
+      cleanup_error firec_error_t locked = NULL;
+      if (firec_state_lock (&info->state_root, info->name, left < 0 ? 0 : left > 100 ? 100 : left, fd, &locked) == 0)
+        return 0;
+      int sig = locked->kind == FIREC_ERR_LOCKED ? pending_signal (signal_fd) : 0;
+      if (sig)
+        return firec_error_set_kind (err, FIREC_ERR_LOCKED, 0, "interrupted by SIG%s while waiting: %s",
+                                     sigabbrev_np (sig) ? sigabbrev_np (sig) : "?", locked->message);
+      if (locked->kind != FIREC_ERR_LOCKED || (timeout_ms >= 0 && left <= 100))
+        {
+          if (err && *err == NULL)
+            *err = steal_pointer (&locked);
+          return -1;
+        }
+    }
+}
+
+/* The lock for one operation: a duplicate of the caller's (the teardown closes
+   what it is given, and the caller's stays held), or taken now, waiting for
+   the operation that holds it, if any, as long as how says. */
+static int
+operation_lock (const struct firec_vm_info *info, const struct firec_vm_lock *how, long default_ms, int signal_fd,
+                int *fd, firec_error_t *err)
 {
   if (how && how->held_fd >= 0)
     {
       *fd = fcntl (how->held_fd, F_DUPFD_CLOEXEC, 3);
       return *fd < 0 ? firec_error_set (err, errno, "cannot duplicate the lock of %s", info->name) : 0;
     }
-  return firec_state_lock (&info->state_root, info->name, how ? how->timeout_ms : default_ms, fd, err);
+  long timeout_ms = how ? how->timeout_ms : default_ms;
+  if (signal_fd < 0 || timeout_ms == 0)
+    return firec_state_lock (&info->state_root, info->name, timeout_ms, fd, err);
+  return lock_or_signal (info, timeout_ms, signal_fd, fd, err);
+}
+
+/* What is there now that this process holds the lock: the operation that
+   held it may have changed or removed the VM meanwhile. */
+static int
+reinspect (struct firec_vm_info *info, firec_error_t *err)
+{
+  cleanup_free char *name = firec_xstrdup (info->name);
+  firec_vm_info_release (info);
+  return firec_vm_inspect (name, info, err);
 }
 
 /* ------------------------------------------------------------------ stopping */
 
-/* Waits until the holder of the VM's lock has let go (its pidfd, so no polling). */
+/* Waits until the VM's run has ended (its pidfd, so no polling); a stop
+   signal on signal_fd ends the wait (the run goes on with the stop). */
 static int
-wait_holder_gone (const struct firec_vm_info *info, long timeout_ms, firec_error_t *err)
+wait_run_gone (const struct firec_vm_info *info, long timeout_ms, int signal_fd, firec_error_t *err)
 {
-  struct firec_pidref holder;
-  if (firec_pidref_open (info->holder, 0, &holder, err) < 0)
-    return -1;
-  int status;
-  int rc = firec_pidref_wait (&holder, timeout_ms, &status, err);
-  firec_pidref_done (&holder);
-  if (rc < 0)
-    return -1;
-  if (rc == FIREC_WAIT_TIMEOUT)
-    return firec_error_set_kind (err, FIREC_ERR_LOCKED, 0, "firec-run (pid %ld) still holds %s after %ld s",
-                                 (long) info->holder, info->name, timeout_ms / 1000);
-  return 0;
+  struct pollfd fds[2] = { { .fd = info->run.fd, .events = POLLIN }, { .fd = signal_fd, .events = POLLIN } };
+  int n;
+  do
+    n = poll (fds, signal_fd >= 0 ? 2 : 1, timeout_ms > INT_MAX ? INT_MAX : (int) timeout_ms);
+  while (n < 0 && errno == EINTR);
+  if (n < 0)
+    return firec_error_set (err, errno, "poll");
+  if (fds[0].revents)
+    return 0;
+  int sig = pending_signal (signal_fd);
+  if (sig)
+    return firec_error_set_kind (err, FIREC_ERR_LOCKED, 0,
+                                 "interrupted by SIG%s while firec-run (pid %ld) stops %s: it goes on with it",
+                                 sigabbrev_np (sig) ? sigabbrev_np (sig) : "?", (long) info->holder, info->name);
+  return firec_error_set_kind (err, FIREC_ERR_LOCKED, 0, "firec-run (pid %ld) still holds %s after %ld s",
+                               (long) info->holder, info->name, timeout_ms / 1000);
 }
 
 /* Whether the lock's holder is the firec-run the VM belongs to — its
-   supervisor (attached), or the run starting it — which is asked to stop it.
-   The holder of a detached VM's lock once it ran is an operation on it
-   (apply, stop, rm), which is waited for (the lock), never signalled. */
+   supervisor (attached), or the run starting it — which is asked to stop it
+   (open_run). Any other holder is waited for (the lock), never signalled. */
 static bool
 held_by_its_run (const struct firec_vm_info *info)
 {
-  const struct firec_record *r = info->record;
-  if (info->holder == 0)
-    return false;
-  return !(r && r->mode == FIREC_RUN_DAEMON && (r->phase == FIREC_PHASE_RUNNING || r->phase == FIREC_PHASE_STOPPED));
+  return info->holder && firec_pidref_is_set (&info->run);
 }
 
-/* An attached VM belongs to its supervising firec-run: ask it (SIGTERM, with
-   the time it may take, runs its stop policy; then it removes everything) and
-   wait until it is gone. force: SIGKILL the VMM, which ends the supervisor. */
+/* A VM that belongs to its run: ask that run (SIGTERM, with the time it may
+   take, runs its stop policy, or rolls the start back; then it removes
+   everything) and wait until it is gone. force: SIGKILL the VMM, which ends
+   the supervisor. */
 static int
-stop_through_holder (struct firec_vm_info *info, bool force, long timeout_ms, firec_error_t *err)
+stop_through_holder (struct firec_vm_info *info, bool force, long timeout_ms, int signal_fd, firec_error_t *err)
 {
   if (force && firec_vm_alive (info))
     {
       cleanup_error firec_error_t ignored = NULL;
       firec_pidref_kill (&info->vmm, SIGKILL, &ignored);
     }
-  else
-    {
-      union sigval value = { .sival_int = timeout_ms > 0 && timeout_ms < INT_MAX ? (int) timeout_ms : 0 };
-      if (sigqueue (info->holder, SIGTERM, value) < 0 && errno != ESRCH)
-        return firec_error_set (err, errno, "cannot signal firec-run (pid %ld)", (long) info->holder);
-    }
+  else if (firec_pidref_queue (&info->run, SIGTERM, timeout_ms > 0 && timeout_ms < INT_MAX ? (int) timeout_ms : 0, err)
+           < 0)
+    return -1;
   /* Its own stop policy plus the teardown. */
-  return wait_holder_gone (info, timeout_ms + 15000, err);
+  return wait_run_gone (info, timeout_ms + 15000, signal_fd, err);
 }
 
 static long
@@ -335,24 +411,40 @@ run_policy (const struct firec_pidref *vmm, const struct firec_record *r, bool f
   return firec_supervise (&s, &end, err);
 }
 
+static int
+refuse_damaged (const struct firec_vm_info *info, firec_error_t *err)
+{
+  firec_error_set (err, 0, "cannot stop %s: %s", info->name, info->damage);
+  firec_error_set_remedy (err, FIREC_REMEDY_FORCE_REMOVE, info->name);
+  return -1;
+}
+
 int
 firec_vm_stop (struct firec_vm_info *info, bool force, long timeout_ms, int signal_fd, const struct firec_vm_lock *how,
-               firec_error_t *err)
+               bool *ret_stopped, firec_error_t *err)
 {
+  *ret_stopped = false;
   if (info->state == FIREC_VM_DAMAGED)
-    {
-      firec_error_set (err, 0, "cannot stop %s: %s", info->name, info->damage);
-      firec_error_set_remedy (err, FIREC_REMEDY_FORCE_REMOVE, info->name);
-      return -1;
-    }
-  timeout_ms = policy_timeout (info->record, timeout_ms);
+    return refuse_damaged (info, err);
   if (held_by_its_run (info))
-    return stop_through_holder (info, force, timeout_ms, err);
+    {
+      *ret_stopped = true;
+      return stop_through_holder (info, force, policy_timeout (info->record, timeout_ms), signal_fd, err);
+    }
+  if (!firec_vm_alive (info) && info->holder == 0)
+    return 0;
+  /* An operation holds it, or may take it any moment: under the lock, look again. */
+  cleanup_close int lock = -1;
+  if (operation_lock (info, how, 2000, signal_fd, &lock, err) < 0)
+    return -1;
+  if ((how == NULL || how->held_fd < 0) && reinspect (info, err) < 0)
+    return -1;
+  if (info->state == FIREC_VM_DAMAGED)
+    return refuse_damaged (info, err);
   if (!firec_vm_alive (info))
     return 0;
-  cleanup_close int lock = -1;
-  if (operation_lock (info, how, 2000, &lock, err) < 0)
-    return -1;
+  timeout_ms = policy_timeout (info->record, timeout_ms);
+  *ret_stopped = true;
   if (run_policy (&info->vmm, info->record, force, timeout_ms, signal_fd, err) < 0)
     return -1;
   firec_pidref_done (&info->vmm);
@@ -428,10 +520,55 @@ orphan_jail (const char *name)
   return r;
 }
 
-/* What stands for the record when there is none to read. */
-static struct firec_record *
-substitute_record (const struct firec_vm_info *info, const struct firec_model *model)
+/* Whether the state directory shows that a record was written (state.json or
+   its copy, damaged, or the manifest written with it): then the run may have
+   made things that only the record knew of. */
+static bool
+record_was_written (const struct firec_vm_info *info)
 {
+  static const char *const files[] = { "state.json", "identity.json", "manifest.json" };
+  cleanup_close int dir_fd = -1;
+  cleanup_error firec_error_t ignored = NULL;
+  if (firec_state_open_vm_dir (&info->state_root, info->name, &dir_fd, &ignored) < 0 || dir_fd < 0)
+    return false;
+  struct stat st;
+  for (size_t i = 0; i < FIREC_N_ELEMENTS (files); i++)
+    if (fstatat (dir_fd, files[i], &st, AT_SYMLINK_NOFOLLOW) == 0)
+      return true;
+  return false;
+}
+
+/* A state directory whose records cannot be read: what the host shows of the
+   VM (discover.h), and in *unknown what may be left of it. */
+static struct firec_record *
+found_on_host (const struct firec_vm_info *info, char **unknown)
+{
+  struct firec_record *r = NULL;
+  cleanup_error firec_error_t find_err = NULL;
+  if (firec_vm_find_unrecorded (info->name, info->state_dir, &r, unknown, &find_err) < 0)
+    {
+      *unknown = firec_xasprintf ("\n  - what runs of it: %s", find_err->message);
+      return NULL;
+    }
+  bool found = r->vmm.pid || r->jailer_process.pid || r->console.keeper.pid || r->jail_dir;
+  if (found || *unknown || !record_was_written (info))
+    return r;
+  /* Nothing runs: where its run made things (a jail, cgroups, TAP devices),
+     only its record knew, or its manifest does. */
+  firec_record_free (r);
+  struct firec_record *orphan = orphan_jail (info->name);
+  if (orphan == NULL)
+    *unknown = firec_xstrdup ("\n  - what its run made (a jail, cgroups, TAP devices): without its record, only "
+                              "its manifest tells where; rm given that file removes them");
+  return orphan;
+}
+
+/* What stands for the record when there is none to read; *unknown: what may
+   be left that it cannot name (NULL: none). */
+static struct firec_record *
+substitute_record (const struct firec_vm_info *info, const struct firec_model *model, char **unknown)
+{
+  *unknown = NULL;
   if (model && strcmp (model->name, info->name) == 0)
     {
       struct firec_record *r = firec_vm_record_for_model (model);
@@ -439,7 +576,9 @@ substitute_record (const struct firec_vm_info *info, const struct firec_model *m
       return r;
     }
   struct firec_record *r = record_copy (info);
-  if (r == NULL)
+  if (r == NULL && info->state != FIREC_VM_ABSENT)
+    r = found_on_host (info, unknown);
+  if (r == NULL && *unknown == NULL)
     r = orphan_jail (info->name);
   return r;
 }
@@ -477,45 +616,45 @@ remove_lone_lock (const struct firec_vm_info *info)
 }
 
 static int
-remove_locked (struct firec_vm_info *info, struct firec_record *r, bool force, int *lock, firec_error_t *err)
+remove_locked (struct firec_vm_info *info, struct firec_record *r, const char *unknown, bool force, int signal_fd,
+               int *lock, firec_error_t *err)
 {
   if (firec_vm_alive (info) && !force)
     {
       cleanup_error firec_error_t policy_err = NULL;
-      /* Whatever the policy achieves, the teardown kills what is left. */
-      run_policy (&info->vmm, r, false, policy_timeout (r, 0), -1, &policy_err);
+      /* Whatever the policy achieves (a signal: SIGKILL at once), the teardown kills what is left. */
+      run_policy (&info->vmm, r, false, policy_timeout (r, 0), signal_fd, &policy_err);
     }
   firec_pidref_done (&info->vmm);
+  if (unknown)
+    return firec_teardown_found (&info->state_root, r, unknown, lock, err);
   enum firec_teardown_kind kind = r->phase == FIREC_PHASE_RUNNING || r->phase == FIREC_PHASE_STOPPED
                                       ? FIREC_TEARDOWN_END
                                       : FIREC_TEARDOWN_ROLLBACK;
   return firec_teardown (&info->state_root, r, kind, lock, err);
 }
 
-int
-firec_vm_remove (struct firec_vm_info *info, bool force, const struct firec_model *model,
-                 const struct firec_vm_lock *how, bool *removed, firec_error_t *err)
+/* Nothing of the VM anywhere, and no operation on it: nothing to lock. */
+static bool
+nothing_at_all (const struct firec_vm_info *info, const struct firec_model *model)
 {
-  *removed = false;
-  if (held_by_its_run (info))
-    {
-      long timeout = policy_timeout (info->record, 0);
-      if (stop_through_holder (info, force, timeout, err) < 0)
-        return -1;
-      /* The supervisor removed everything it could; look at what is left. */
-      cleanup_free char *name = firec_xstrdup (info->name);
-      firec_vm_info_release (info);
-      if (firec_vm_inspect (name, info, err) < 0)
-        return -1;
-      *removed = true;
-    }
+  if (info->state != FIREC_VM_ABSENT || info->holder)
+    return false;
+  cleanup_free char *unknown = NULL;
+  cleanup_record struct firec_record *r = substitute_record (info, model, &unknown);
+  return !leaves_something (info, r);
+}
+
+/* Under the VM's lock: what is there now, removed. */
+static int
+remove_what_is_there (struct firec_vm_info *info, bool force, const struct firec_model *model, int signal_fd,
+                      bool *removed, int *lock, firec_error_t *err)
+{
+  cleanup_free char *unknown = NULL;
   cleanup_record struct firec_record *r
-      = info->record ? steal_pointer (&info->record) : substitute_record (info, model);
-  if (!leaves_something (info, r))
-    {
-      remove_lone_lock (info);
-      return 0;
-    }
+      = info->record ? steal_pointer (&info->record) : substitute_record (info, model, &unknown);
+  if (!leaves_something (info, r) && unknown == NULL)
+    return 0;
   if (r == NULL)
     {
       /* A state directory and nothing that says what it was for. */
@@ -525,14 +664,39 @@ firec_vm_remove (struct firec_vm_info *info, bool force, const struct firec_mode
       r->cgroup_dirs = firec_xcalloc (1, sizeof *r->cgroup_dirs);
       r->cgroup_parents = firec_xcalloc (1, sizeof *r->cgroup_parents);
     }
+  *removed = true;
+  return remove_locked (info, r, unknown, force, signal_fd, lock, err);
+}
+
+int
+firec_vm_remove (struct firec_vm_info *info, bool force, const struct firec_model *model,
+                 const struct firec_vm_lock *how, int signal_fd, bool *removed, firec_error_t *err)
+{
+  *removed = false;
+  if (held_by_its_run (info))
+    {
+      if (stop_through_holder (info, force, policy_timeout (info->record, 0), signal_fd, err) < 0)
+        return -1;
+      /* Its run removed everything it could; what is left is looked at below. */
+      *removed = true;
+    }
+  else if (nothing_at_all (info, model))
+    {
+      remove_lone_lock (info);
+      return 0;
+    }
   if (info->state_root.root_fd < 0 && firec_state_open (true, &info->state_root, err) < 0)
     return -1;
+  bool held = how && how->held_fd >= 0;
   int lock = -1;
-  if (operation_lock (info, how, 5000, &lock, err) < 0)
+  if (operation_lock (info, how, 5000, signal_fd, &lock, err) < 0)
     return -1;
-  *removed = true;
-  int rc = remove_locked (info, r, force, &lock, err);
-  if (lock >= 0)
+  int rc = held ? 0 : reinspect (info, err);
+  if (rc == 0)
+    rc = remove_what_is_there (info, force, model, signal_fd, removed, &lock, err);
+  if (lock >= 0 && !held)
+    firec_vm_unlock (info->name, lock);
+  else if (lock >= 0)
     close (lock);
   return rc;
 }
@@ -612,7 +776,8 @@ check_leftover (struct firec_vm_info *info, const struct firec_model *model, fir
   pid_t pid = firec_vm_alive (info) ? info->vmm.pid : 0;
   if (pid == 0)
     {
-      cleanup_record struct firec_record *sub = info->record ? NULL : substitute_record (info, model);
+      cleanup_free char *unknown = NULL;
+      cleanup_record struct firec_record *sub = info->record ? NULL : substitute_record (info, model, &unknown);
       pid = live_process (info->record ? info->record : sub);
     }
   if (pid)

@@ -39,13 +39,15 @@ struct firec_vm_info
   char *damage;                /* DAMAGED: what is wrong with the record */
   struct firec_pidref vmm;     /* set while the recorded VMM is alive */
   pid_t holder;                /* the firec-run holding the VM's lock (attached, or mid-operation), 0 if none */
+  struct firec_pidref run;     /* set when that holder is the VM's own run: the process its record (or the
+                                  copy) names, still that one (its start time) */
   char *detail;                /* a human explanation of the state */
   enum firec_remedy remedy;    /* what the user can do about that state (its argument: name) */
 };
 
 #define FIREC_VM_INFO_INIT                                                                                             \
   {                                                                                                                    \
-    .vmm = FIREC_PIDREF_NULL, .state_root = FIREC_STATE_INIT                                                           \
+    .vmm = FIREC_PIDREF_NULL, .run = FIREC_PIDREF_NULL, .state_root = FIREC_STATE_INIT                                 \
   }
 
 const char *firec_vm_state_name (enum firec_vm_state state);
@@ -89,27 +91,32 @@ static inline bool
 firec_vm_supervised (const struct firec_vm_info *info)
 {
   const struct firec_record *r = info->record;
-  return info->holder && r && r->phase == FIREC_PHASE_RUNNING && r->mode != FIREC_RUN_DAEMON
-         && r->firec_pid == info->holder;
+  return firec_pidref_is_set (&info->run) && r && r->phase == FIREC_PHASE_RUNNING && r->mode != FIREC_RUN_DAEMON;
 }
 
 /* Runs the recorded stop policy (force: SIGKILL at once), through the one stop
-   executor (supervise.h). An attached VM is stopped by its supervising
-   firec-run, which then removes it. timeout_ms > 0 bounds the whole policy;
-   0 uses the recorded one. signal_fd (-1: none): a signal there while the
-   policy runs kills at once. lock: how to get the VM's lock (NULL: wait 2 s). */
+   executor (supervise.h). A VM whose own run holds its lock (an attached VM's
+   supervisor, a run starting it) is stopped by that run, which then removes
+   it; any other holder (an rm, an apply, a stop) is waited for, as the lock
+   says, and the VM looked at again once it let go. timeout_ms > 0 bounds the
+   whole policy; 0 uses the recorded one. signal_fd (-1: none): a signal there
+   while the policy runs kills at once, and one while the lock is waited for
+   gives up. lock: how to get the VM's lock (NULL: wait 2 s). *ret_stopped:
+   the policy ran (or the VM's run was asked to stop it). */
 int firec_vm_stop (struct firec_vm_info *info, bool force, long timeout_ms, int signal_fd,
-                   const struct firec_vm_lock *lock, firec_error_t *err);
+                   const struct firec_vm_lock *lock, bool *ret_stopped, firec_error_t *err);
 
 /* Stops the VM if needed (force: SIGKILL), then removes everything it left
    (teardown.h), also when firec-run died at any point of a start or the record
-   is damaged. model (rm FILE, may be NULL) tells where the jail is when no
-   record does. lock: how to get the VM's lock (NULL: wait 5 s); a held lock
-   stays held (on a lock file that is gone once the VM is). Returns 0 only when
-   nothing is left; FIREC_ERR_LEFTOVERS lists what is. *removed says whether
-   there was anything to remove. */
+   is damaged; with no record that can be read, what the host shows of it
+   (discover.h), and what may be left is a leftover. model (rm FILE, may be
+   NULL) tells where the jail is when no record does. The lock and signal_fd
+   as for firec_vm_stop (NULL: wait 5 s); a held lock stays held (on a lock
+   file that is gone once the VM is). Returns 0 only when nothing is left;
+   FIREC_ERR_LEFTOVERS lists what is. *removed says whether there was anything
+   to remove. */
 int firec_vm_remove (struct firec_vm_info *info, bool force, const struct firec_model *model,
-                     const struct firec_vm_lock *lock, bool *removed, firec_error_t *err);
+                     const struct firec_vm_lock *lock, int signal_fd, bool *removed, firec_error_t *err);
 
 /* A record of what a run of model would have made (the jail, its cgroups),
    for finding its leftovers when there is no readable record. */

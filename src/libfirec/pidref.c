@@ -7,8 +7,10 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 bool
@@ -81,6 +83,31 @@ firec_pidref_kill (const struct firec_pidref *p, int sig, firec_error_t *err)
   if (!firec_pidref_is_set (p) || p->fd < 0)
     return 1;
   return firec_pidfd_send_signal (p->fd, sig, err);
+}
+
+int
+firec_pidref_queue (const struct firec_pidref *p, int sig, int value, firec_error_t *err)
+{
+  if (!firec_pidref_is_set (p) || p->fd < 0)
+    return 1;
+#ifdef SYS_pidfd_send_signal
+  /* sigqueue's siginfo, sent through the pidfd: never to a pid reused since. */
+  siginfo_t si;
+  memset (&si, 0, sizeof si);
+  si.si_signo = sig;
+  si.si_code = SI_QUEUE;
+  si.si_pid = getpid ();
+  si.si_uid = getuid ();
+  si.si_value.sival_int = value;
+  if (syscall (SYS_pidfd_send_signal, p->fd, sig, &si, 0) == 0)
+    return 0;
+  if (errno == ESRCH)
+    return 1;
+  return firec_error_set (err, errno, "cannot send signal %d to process %ld", sig, (long) p->pid);
+#else
+  (void) value;
+  return firec_pidref_kill (p, sig, err);
+#endif
 }
 
 int

@@ -39,6 +39,8 @@ firec_pidref_is_set (const struct firec_pidref *p)
 
 /* 0 sent, 1 the process has already exited, < 0 error. */
 int firec_pidref_kill (const struct firec_pidref *p, int sig, firec_error_t *err);
+/* The same with a value, as sigqueue (2) sends it (si_code SI_QUEUE). */
+int firec_pidref_queue (const struct firec_pidref *p, int sig, int value, firec_error_t *err);
 
 /* Waits up to timeout_ms (-1 forever) for the process to end and reaps it when
    it is our child. Returns an enum firec_wait_result (process.h) or < 0. */

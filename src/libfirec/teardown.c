@@ -189,16 +189,28 @@ remove_root (const struct firec_record *r, struct firec_buf *left, size_t *count
     }
 }
 
-int
-firec_teardown (const struct firec_state *st, const struct firec_record *r, enum firec_teardown_kind kind, int *lock_fd,
-                firec_error_t *err)
+static size_t
+line_count (const char *lines)
+{
+  size_t n = 0;
+  for (const char *l = lines; l && (l = strstr (l, "\n  - ")); l++)
+    n++;
+  return n;
+}
+
+static int
+teardown (const struct firec_state *st, const struct firec_record *r, enum firec_teardown_kind kind,
+          const char *unknown, int *lock_fd, firec_error_t *err)
 {
   struct firec_buf left = { 0 };
   size_t count = 0;
   firec_error_t e = NULL;
+  if (unknown)
+    firec_buf_puts (&left, unknown);
   kill_everything (r, &left, &count);
   if (count == 0)
     remove_root (r, &left, &count);
+  count += line_count (unknown);
   if (kind == FIREC_TEARDOWN_ROLLBACK)
     remove_outputs (r, &left, &count);
   /* After the kill: no VMM sees its device vanish under it. */
@@ -219,4 +231,18 @@ firec_teardown (const struct firec_state *st, const struct firec_record *r, enum
                         left.data);
   firec_buf_release (&left);
   return -1;
+}
+
+int
+firec_teardown (const struct firec_state *st, const struct firec_record *r, enum firec_teardown_kind kind, int *lock_fd,
+                firec_error_t *err)
+{
+  return teardown (st, r, kind, NULL, lock_fd, err);
+}
+
+int
+firec_teardown_found (const struct firec_state *st, const struct firec_record *r, const char *unknown, int *lock_fd,
+                      firec_error_t *err)
+{
+  return teardown (st, r, FIREC_TEARDOWN_END, unknown, lock_fd, err);
 }

@@ -30,4 +30,11 @@ enum firec_teardown_kind
 int firec_teardown (const struct firec_state *st, const struct firec_record *r, enum firec_teardown_kind kind,
                     int *lock_fd, firec_error_t *err);
 
+/* The same for a VM whose record was lost, r being what the host showed of
+   it (discover.h): unknown ("\n  - ..." lines, or NULL) is what may be the
+   VM's but could not be found or told apart; each is a leftover, so that
+   the state directory stays and the error says what may be left. */
+int firec_teardown_found (const struct firec_state *st, const struct firec_record *r, const char *unknown, int *lock_fd,
+                          firec_error_t *err);
+
 #endif
