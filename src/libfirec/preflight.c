@@ -4,6 +4,7 @@
 #include "preflight.h"
 #include "caps.h"
 #include "cgroup.h"
+#include "discover.h"
 #include "hostcheck.h"
 #include "jailfs.h"
 #include "lifecycle.h"
@@ -656,6 +657,71 @@ record_conflict (const struct firec_record *r, const struct firec_preflight_file
   return NULL;
 }
 
+/* Another VM's record: state.json, or its copy (record.h) when that cannot
+   be read. NULL without one; *unreadable then says whether one was there,
+   damaged. */
+static struct firec_record *
+other_vm_record (const struct firec_state *st, const char *name, bool *unreadable)
+{
+  *unreadable = false;
+  cleanup_close int dir_fd = -1;
+  cleanup_free char *shown = firec_xasprintf ("%s/%s", st->root, name);
+  cleanup_error firec_error_t open_err = NULL, state_err = NULL, copy_err = NULL;
+  struct firec_record *r = NULL;
+  if (firec_state_open_vm_dir (st, name, &dir_fd, &open_err) < 0 || dir_fd < 0)
+    return NULL;
+  if (firec_record_read (dir_fd, shown, &r, &state_err) == 0 && r)
+    return r;
+  if (firec_record_read_copy (dir_fd, shown, &r, &copy_err) == 0 && r)
+    return r;
+  *unreadable = state_err || copy_err;
+  return NULL;
+}
+
+/* A VM whose records cannot be read, when it runs: a firec-run holds its
+   lock, or the host shows its keeper or Firecracker (discover.h). */
+static bool
+unrecorded_vm_is_live (const struct firec_state *st, const char *name, pid_t *pid)
+{
+  cleanup_error firec_error_t ignored = NULL;
+  if (firec_state_lock_held (st, name, pid, &ignored) > 0)
+    return true;
+  cleanup_free char *dir = firec_xasprintf ("%s/%s", st->root, name);
+  cleanup_record struct firec_record *r = NULL;
+  cleanup_free char *unknown = NULL;
+  if (firec_vm_find_unrecorded (name, dir, &r, &unknown, &ignored) < 0)
+    return true; /* cannot tell: as if it ran */
+  *pid = r->vmm.pid ? r->vmm.pid : r->jailer_process.pid ? r->jailer_process.pid : r->console.keeper.pid;
+  return *pid != 0;
+}
+
+/* Another VM that runs with records that cannot be read: which files it uses
+   cannot be known. A refusal, not a warning: two VMs writing one disk lose
+   data for good, while this costs a start until the damaged VM is removed (or
+   its record repaired), which its state says anyway. */
+static char *
+unknown_files_conflict (const struct firec_preflight *pf, const struct firec_state *st, const char *name)
+{
+  pid_t pid = 0;
+  bool uses_files = false;
+  for (size_t i = 0; i < pf->file_count; i++)
+    uses_files = uses_files || pf->files[i].use != FIREC_USE_DATA;
+  if (!uses_files || !unrecorded_vm_is_live (st, name, &pid))
+    return NULL;
+  cleanup_free char *who = pid ? firec_xasprintf (" (pid %ld)", (long) pid) : firec_xstrdup ("");
+  return firec_xasprintf ("the VM %s%s runs, but its record (%s/%s/state.json, and the copy) cannot be read: which "
+                          "files it uses cannot be known, and a file one VM writes is used by no other",
+                          name, who, st->root, name);
+}
+
+static void
+push_found (char ***found, size_t *count, char *s)
+{
+  *found = firec_xrealloc (*found, (*count + 2) * sizeof **found);
+  (*found)[(*count)++] = s;
+  (*found)[*count] = NULL;
+}
+
 static char **
 other_vm_conflicts (const struct firec_preflight *pf)
 {
@@ -670,15 +736,15 @@ other_vm_conflicts (const struct firec_preflight *pf)
     return found;
   for (size_t v = 0; v < n; v++)
     {
-      cleanup_close int dir_fd = -1;
-      cleanup_record struct firec_record *r = NULL;
-      cleanup_error firec_error_t read_err = NULL;
-      cleanup_free char *shown = firec_xasprintf ("%s/%s", st.root, names[v]);
       pid_t pid;
-      /* A record that cannot be read says nothing here (status shows it). */
-      if (strcmp (names[v], m->name) == 0 || firec_state_open_vm_dir (&st, names[v], &dir_fd, &read_err) < 0
-          || dir_fd < 0 || firec_record_read (dir_fd, shown, &r, &read_err) < 0 || r == NULL
-          || !vm_is_live (&st, names[v], r, &pid))
+      bool unreadable;
+      if (strcmp (names[v], m->name) == 0)
+        continue;
+      cleanup_record struct firec_record *r = other_vm_record (&st, names[v], &unreadable);
+      char *unknown = r == NULL && unreadable ? unknown_files_conflict (pf, &st, names[v]) : NULL;
+      if (unknown)
+        push_found (&found, &count, unknown);
+      if (r == NULL || !vm_is_live (&st, names[v], r, &pid))
         continue;
       for (size_t i = 0; i < pf->file_count; i++)
         {
@@ -687,14 +753,13 @@ other_vm_conflicts (const struct firec_preflight *pf)
           if (how == NULL)
             continue;
           cleanup_free char *who = pid ? firec_xasprintf (" (pid %ld)", (long) pid) : firec_xstrdup ("");
-          found = firec_xrealloc (found, (count + 2) * sizeof *found);
-          found[count++] = firec_xasprintf ("%s: %s is a file the VM %s%s %s, and this one would %s: a file one VM "
-                                            "writes is used by no other (read-only sharing is fine)",
-                                            f->where, f->path, names[v], who, how,
-                                            f->use == FIREC_USE_OUTPUT_ASIDE ? "move it aside"
-                                            : writes (f->use)                ? "write it"
-                                                                             : "read it");
-          found[count] = NULL;
+          push_found (&found, &count,
+                      firec_xasprintf ("%s: %s is a file the VM %s%s %s, and this one would %s: a file one VM "
+                                       "writes is used by no other (read-only sharing is fine)",
+                                       f->where, f->path, names[v], who, how,
+                                       f->use == FIREC_USE_OUTPUT_ASIDE ? "move it aside"
+                                       : writes (f->use)                ? "write it"
+                                                                        : "read it"));
         }
     }
   strv_free (names);
