@@ -21,6 +21,8 @@ extern char **environ;
 
 /* The word the guard waits for: everything is removed, leave. */
 #define GUARD_RELEASE 'D'
+/* How long the guard waits for an operation on the VM (an rm) to let go. */
+#define GUARD_LOCK_TIMEOUT_MS 30000
 
 void
 firec_attached_free (struct firec_attached *a)
@@ -28,6 +30,7 @@ firec_attached_free (struct firec_attached *a)
   if (a == NULL)
     return;
   firec_record_free (a->record);
+  free (a->helper);
   firec_pidref_done (&a->vmm);
   firec_pidref_done (&a->spawned);
   int fds[] = { a->lock_fd, a->guard_fd, a->console_fd, a->relay.sock };
@@ -41,17 +44,49 @@ firec_attached_free (struct firec_attached *a)
 
 /* ------------------------------------------------------------------ the console */
 
+/* The last of the watched fds: the guard's pipe, whose write end reports
+   POLLERR (its reader is gone) once the guard has died. */
+#define GUARD_SLOT (FIREC_SUPERVISE_IO - 1)
+
+static void
+guard_fds (void *data, struct pollfd fds[FIREC_SUPERVISE_IO])
+{
+  struct firec_attached *a = data;
+  fds[GUARD_SLOT] = (struct pollfd){ .fd = a->guard_fd, .events = 0 };
+}
+
+/* A guard killed (kill -9, the OOM killer) is started again, at once: the VM
+   must still go with its supervisor. Telling the console instead would change
+   nothing (nobody there can start a guard; the supervisor has all it takes),
+   and a supervisor SIGKILLed later would leave the VM running. Should the new
+   one not start, there is nothing better to do than go on without. */
+static enum firec_supervise_io
+guard_ready (void *data, const struct pollfd fds[FIREC_SUPERVISE_IO])
+{
+  struct firec_attached *a = data;
+  if (a->guard_fd < 0 || fds[GUARD_SLOT].revents == 0)
+    return FIREC_SUPERVISE_GO_ON;
+  close (a->guard_fd);
+  a->guard_fd = -1;
+  cleanup_error firec_error_t ignored = NULL;
+  if (a->helper)
+    firec_guard_start (a->helper, a->state.root, a->record->name, &a->guard_fd, &ignored);
+  return FIREC_SUPERVISE_GO_ON;
+}
+
 static void
 relay_fds (void *data, struct pollfd fds[FIREC_SUPERVISE_IO])
 {
   struct firec_attached *a = data;
   firec_console_relay_fds (&a->relay, fds);
+  guard_fds (data, fds);
 }
 
 static enum firec_supervise_io
 relay_ready (void *data, const struct pollfd fds[FIREC_SUPERVISE_IO])
 {
   struct firec_attached *a = data;
+  guard_ready (data, fds);
   switch (firec_console_relay_ready (&a->relay, fds))
     {
     case FIREC_CONSOLE_DETACH:
@@ -78,6 +113,7 @@ tail_fds (void *data, struct pollfd fds[FIREC_SUPERVISE_IO])
 {
   struct firec_attached *a = data;
   fds[0] = (struct pollfd){ .fd = firec_stderr_tail_fd (a->tail), .events = POLLIN };
+  guard_fds (data, fds);
 }
 
 static void
@@ -93,7 +129,7 @@ tail_ready (void *data, const struct pollfd fds[FIREC_SUPERVISE_IO])
 {
   if (fds[0].revents)
     tail_drain (data);
-  return FIREC_SUPERVISE_GO_ON;
+  return guard_ready (data, fds);
 }
 
 /* The terminal's keys go to the guest: stdin when it is our foreground
@@ -128,6 +164,11 @@ console_watch (struct firec_attached *a, struct firec_supervision *s)
       s->io_fds = tail_fds;
       s->on_io = tail_ready;
       s->io_finish = tail_drain;
+    }
+  else
+    {
+      s->io_fds = guard_fds;
+      s->on_io = guard_ready;
     }
 }
 
@@ -373,6 +414,7 @@ firec_attached_from_argv (int argc, char **argv, struct firec_attached **ret, fi
   a->vmm = a->spawned = (struct firec_pidref) FIREC_PIDREF_NULL;
   a->lock_fd = a->guard_fd = a->console_fd = -1;
   a->relay.sock = -1;
+  a->helper = firec_xstrdup (argv[0]);
   const char *root = NULL, *name = NULL;
   int c, rc = 0;
   optind = 1;
@@ -458,11 +500,24 @@ firec_guard_run (int read_fd, const char *state_root, const char *name, firec_er
      must not outlive it. Its lock went with it. (The guard is a process of
      its own: the state root it was given is its whole environment's.) */
   setenv ("FIREC_STATE_DIR", state_root, 1);
-  struct firec_vm_info info;
-  if (firec_vm_inspect (name, &info, err) < 0)
+  int lock = -1;
+  if (firec_vm_lock (name, GUARD_LOCK_TIMEOUT_MS, &lock, err) < 0)
     return -1;
-  bool removed;
-  int rc = firec_vm_remove (&info, true, NULL, NULL, &removed, err);
-  firec_vm_info_release (&info);
+  /* Read under the lock: a supervisor killed between writing that the VM
+     runs on detached and releasing its guard (hand_over) leaves a VM that is
+     no longer its to end. */
+  struct firec_vm_info info;
+  int rc = firec_vm_inspect (name, &info, err);
+  if (rc == 0)
+    {
+      if (info.record == NULL || info.record->mode != FIREC_RUN_DAEMON)
+        {
+          const struct firec_vm_lock how = { .held_fd = lock, .timeout_ms = 0 };
+          bool removed;
+          rc = firec_vm_remove (&info, true, NULL, &how, -1, &removed, err);
+        }
+      firec_vm_info_release (&info);
+    }
+  firec_vm_unlock (name, lock);
   return rc;
 }

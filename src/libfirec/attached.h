@@ -14,8 +14,10 @@
    nothing would stop the VMM of an attached run whose firec-run is SIGKILLed.
    A small process (firec-supervise --guard) started with the run waits on a
    pipe whose only writer is the run (then its supervisor); when the pipe ends
-   without the word that all is done, it takes the VM's lock and tears the VM
-   down. */
+   without the word that all is done, it takes the VM's lock and, unless the
+   record says by then that the VM was handed over as detached, tears the VM
+   down. A guard that is killed (kill -9, the OOM killer) is started again by
+   the supervisor, which sees its end of the pipe hang up. */
 #ifndef FIREC_ATTACHED_H
 #define FIREC_ATTACHED_H
 
@@ -38,6 +40,7 @@ struct firec_attached
   struct firec_pidref spawned; /* the jailer when it forked firecracker off */
   int lock_fd;
   int guard_fd;
+  char *helper;   /* firec-supervise, which starts a guard again should it be killed; NULL: in-process */
   int console_fd; /* attached to the console keeper; -1: none */
   /* Without a keeper (no firec-supervise): the console is the terminal
      itself, and this reads (and copies) Firecracker's stderr pipe. */

@@ -25,7 +25,7 @@ enum firec_supervise_io
   FIREC_SUPERVISE_STOP,   /* the stop policy, as a signal would start it */
 };
 
-#define FIREC_SUPERVISE_IO 2
+#define FIREC_SUPERVISE_IO 3
 
 struct firec_supervision
 {
