@@ -883,7 +883,8 @@ jail_check_prose (const struct firec_model *m, struct firec_step_prose *ret, str
 {
   if (m->jailer)
     {
-      set_text (&ret->description, "check that %s exists and that %s is not in use", m->chroot_base_dir, m->jail_dir);
+      set_text (&ret->description, "check that %s exists and that %s is not in use%s", m->chroot_base_dir, m->jail_dir,
+                m->cgroups[0] ? ", nor the VM's cgroup" : "");
       strv_add (touches, m->jail_dir);
     }
   else
@@ -961,13 +962,16 @@ spawn_prose (const struct firec_model *m, struct firec_step_prose *ret, struct s
 {
   if (m->jailer)
     {
-      set_text (&ret->description, "start the jailer, which chroots into %s and execs firecracker as %lu:%lu",
+      /* With cgroups, firec-run makes the VM's own first: one that is there is another's (interp.c). */
+      set_text (&ret->description, "%sstart the jailer, which chroots into %s and execs firecracker as %lu:%lu",
+                m->cgroups[0] ? "create the VM's cgroup (one that exists is not this run's: the start fails), then "
+                              : "",
                 m->vm_root, m->uid, m->gid);
       strv_add (touches, m->jail_dir);
       if (m->cgroups[0] || m->parent_cgroup)
         strv_addf (touches, "cgroup %s/%s", m->parent_cgroup ? m->parent_cgroup : m->exec_name, m->name);
       set_text (&ret->undo, "stop firecracker (SIGKILL through its pidfd), reap it%s",
-                m->cgroups[0] ? ", remove the cgroup directories the jailer created" : "");
+                m->cgroups[0] ? ", remove the cgroup directories this run created" : "");
     }
   else
     {
