@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Unit tests for record.c's console keeper field: it goes through a write
-   and a read unchanged, records of earlier firec-runs (without it) still
-   read, and a damaged one is EBADMSG naming what is wrong; and for the
-   keeper's identity from its arguments (console.h), by which the host finds
-   a keeper whose pid never reached the record. */
+/* Unit tests for record.c's console keeper field and its ownership fields
+   (the jail's state, outputs not the run's, the run's start time): they go
+   through a write and a read unchanged, records of earlier firec-runs
+   (without them) still read, and a damaged one is EBADMSG naming what is
+   wrong; and for the keeper's identity from its arguments (console.h), by
+   which the host finds a keeper whose pid never reached the record. */
 #include "config.h"
 
 #include "console.h"
@@ -111,6 +112,55 @@ test_older_and_damaged (void)
     }
 }
 
+/* The record's JSON with member key replaced by value (NULL: removed). */
+static char *
+with_member (cJSON *json, const char *key, const char *value)
+{
+  cJSON_DeleteItemFromObjectCaseSensitive (json, key);
+  if (value)
+    cJSON_AddItemToObject (json, key, cJSON_Parse (value));
+  return cJSON_PrintUnformatted (json);
+}
+
+/* What the run made and what it only named or found in place (record.h):
+   kept through a write and a read; a record of an earlier firec-run, which
+   had none of it, reads as it was meant (its jail made, its outputs its own). */
+static void
+test_ownership (void)
+{
+  cleanup_record struct firec_record *r = sample ();
+  r->jailer = true;
+  r->jail_dir = firec_xstrdup ("/srv/jailer/firecracker/vm-1");
+  r->chroot_base = firec_xstrdup ("/srv/jailer");
+  free (r->vm_root);
+  r->vm_root = firec_xstrdup ("/srv/jailer/firecracker/vm-1/root");
+  r->jail = FIREC_JAIL_NOT_OURS;
+  r->firec_start_time = 123456789;
+  size_t o = firec_record_add_output (r, "/var/log/vm-1.log");
+  r->outputs[o].not_ours = true;
+  cleanup_cjson cJSON *json = firec_record_to_json (r);
+  cleanup_free char *text = cJSON_PrintUnformatted (json);
+  cleanup_free char *error = NULL;
+  cleanup_record struct firec_record *back = parse (text, &error);
+  TAP_STR_EQ (error, NULL, "a record naming what is not the run's reads back");
+  tap_ok (back && back->jail == FIREC_JAIL_NOT_OURS && !firec_record_owns_root (back), "... a jail not ours");
+  tap_ok (back && back->output_count == 1 && back->outputs[0].not_ours, "... an output not ours");
+  tap_ok (back && back->firec_start_time == 123456789, "... the run's start time");
+
+  cleanup_free char *older = with_member (json, "jail", NULL);
+  cleanup_record struct firec_record *old = parse (older, &error);
+  tap_ok (old && old->jail == FIREC_JAIL_MADE && firec_record_owns_root (old),
+          "a record of an earlier firec-run (no \"jail\"): the jail it names is its own");
+  cleanup_free char *bad = with_member (json, "jail", "\"mine\"");
+  cleanup_record struct firec_record *damaged = parse (bad, &error);
+  TAP_STR_EQ (error, "74 the record state.json is damaged: \"jail\" is \"mine\", not one firec-run writes",
+              "a jail state firec-run does not write is damage");
+  r->jail = FIREC_JAIL_INTENDED;
+  tap_ok (!firec_record_owns_root (r), "a jail only named is not the run's (its processes are not the VM's)");
+  r->jailer = false;
+  tap_ok (firec_record_owns_root (r), "without the jailer the root, in the state directory, is the run's");
+}
+
 static void
 test_keeper_args (void)
 {
@@ -132,6 +182,7 @@ main (void)
 {
   test_round_trip ();
   test_older_and_damaged ();
+  test_ownership ();
   test_keeper_args ();
   return tap_done ();
 }
