@@ -43,8 +43,11 @@ cmd_rm (int argc, char **argv)
             "the host shows in the VM's jail or cgroups is killed. Given a FILE, the jail the\n"
             "manifest implies is removed even without a record; given a NAME without a record,\n"
             "a jail of that name under /srv/jailer is.\n"
+            "Only what the VM's runs made is removed, and only processes tied to the VM killed.\n"
             "Exit status: 0 when nothing is left (also when there was nothing), 5 with the\n"
-            "list of what could not be removed (the record then stays for another try).\n"
+            "list of what could not be removed, or may be the VM's but cannot be told without\n"
+            "its record (the record then stays for another try). Another firec-run holding\n"
+            "the VM is signalled only when it is the VM's own run; any other is waited for.\n"
             "JSON result: changed (false when there was nothing to remove), action remove or none.",
     .option_help = "  -f, --force            SIGKILL the VM instead of running its stop policy\n",
     .short_options = "f",
