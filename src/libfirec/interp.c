@@ -401,6 +401,8 @@ step_net_tap (struct firec_vm *vm, const struct firec_step *step, firec_error_t 
   size_t i = firec_record_add_tap (vm->record, t->iface_id, t->name, netns, firec_net_ns_ino (net), true);
   if (save_record (vm, err) < 0)
     return -1;
+  cleanup_free char *named = firec_xasprintf ("%s/named", step->id);
+  firec_seam_signal_at (named); /* the crash tests: named, not made */
   int ifindex;
   if (firec_net_tap_create (net, t->name, vm->record->uid, vm->record->gid, &ifindex, err) < 0)
     {

@@ -99,14 +99,15 @@ remove_outputs (const struct firec_record *r, struct firec_buf *left, size_t *co
    someone removed and made again under the name is not ours (another ifindex,
    or not the VM's). Named before it was made (firec-run died in between): ours
    only if it is what we would have made, a persistent TAP of the VM's uid and
-   gid. */
+   gid, that no process has open (the VM's Firecracker never started, so one in
+   use is another VM's of that name). */
 static bool
 tap_is_ours (const struct firec_record *r, const struct firec_record_tap *t, const struct firec_link *link)
 {
   if (!link->tun_known || !link->tap || !link->has_owner || link->owner != r->uid || !link->has_group
       || link->group != r->gid)
     return false;
-  return t->ifindex ? link->ifindex == t->ifindex : link->persist;
+  return t->ifindex ? link->ifindex == t->ifindex : link->persist && link->queues == 0;
 }
 
 static int

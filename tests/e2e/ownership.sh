@@ -111,6 +111,22 @@ if has_jailer && [ "$REAL" = 0 ] && [ -n "${FIREC_TEST_NETNS:-}" ]; then
   nsenter --net="$FIREC_TEST_NETNS" ip link delete "$tap"
   check "and nothing else" clean_after "$name"
 
+  # Killed with the TAP named and not made; another VM's TAP of that name (in
+  # use: a process has it open) is not the one it would have made.
+  FIREC_TEST_FAULT=SIGKILL:net.tap.eth0/named "$FIREC_RUN" run -d -q "$WORK/$name/vm.json" >/dev/null 2>&1
+  nsenter --net="$FIREC_TEST_NETNS" ip tuntap add "$tap" mode tap user 10001 group 10001
+  nsenter --net="$FIREC_TEST_NETNS" "$PYTHON3" -c 'import fcntl, os, struct, sys, time
+fd = os.open("/dev/net/tun", os.O_RDWR)
+fcntl.ioctl(fd, 0x400454ca, struct.pack("16sH", sys.argv[1].encode(), 0x0002 | 0x1000))
+open(sys.argv[2], "w").close(); time.sleep(60)' "$tap" "$WORK/$name/tap-open" & holder=$!
+  for i in $(seq 100); do [ -e "$WORK/$name/tap-open" ] && break; sleep 0.05; done
+  "$FIREC_RUN" rm -f "$name" >/dev/null 2>&1; rc=$?
+  check "killed with its TAP named, not made: rm (exit $rc) leaves a TAP of that name another process uses" \
+    sh -c "nsenter --net='$FIREC_TEST_NETNS' ip link show '$tap' >/dev/null"
+  kill "$holder"; wait "$holder" 2>/dev/null
+  nsenter --net="$FIREC_TEST_NETNS" ip link delete "$tap"
+  check "and nothing else is left" clean_after "$name"
+
   log=$(head -1 "$WORK/$name/outputs")
   FIREC_TEST_FAULT=SIGSTOP:stage.logger/cleared "$FIREC_RUN" run -d -q "$WORK/$name/vm.json" 2>"$WORK/$name/err" & p=$!
   wait_stopped "$p"
