@@ -714,11 +714,9 @@ static int
 step_spawn (struct firec_vm *vm, const struct firec_step *step, firec_error_t *err)
 {
   const struct firec_model *m = vm->model;
-  if (start_console (vm, err) < 0)
+  if ((m->jailer && make_cgroups (vm, err) < 0) || start_console (vm, err) < 0)
     return -1;
   vm->record->phase = FIREC_PHASE_STARTING;
-  if (m->jailer && make_cgroups (vm, err) < 0)
-    return -1;
   if (spawn_vmm (vm, step, err) < 0)
     return -1;
   /* Recorded at once: should firec-run die now, `rm` finds the process (and
