@@ -298,9 +298,6 @@ clear_output_path (struct firec_vm *vm, const struct firec_file *f, bool *may_cr
   return count ? firec_output_rotate (f->host_path, (unsigned) count, err) : 0;
 }
 
-/* Stages one file (without the jailer: makes the output file). An output is
-   named in the record before it is made, and by its identity once it is:
-   rollback removes it, and nothing else. */
 /* Stages f (without the jailer: makes the output file); *created: the output
    file is new, made by this call. */
 static int
@@ -334,6 +331,9 @@ output_taken (struct firec_vm *vm, const struct firec_file *f, size_t index, fir
   return firec_error_set (err, EEXIST, "%s appeared while firec-run made it", f->host_path);
 }
 
+/* Stages one file (without the jailer: makes the output file). An output is
+   named in the record before it is made, and by its identity once it is:
+   rollback removes it, and nothing else. */
 static int
 step_stage_file (struct firec_vm *vm, const struct firec_step *step, firec_error_t *err)
 {
@@ -681,6 +681,12 @@ make_cgroups (struct firec_vm *vm, firec_error_t *err)
   char **dirs, **parents;
   firec_cgroup_dirs (vm->model, &dirs, &parents);
   size_t n_dirs = strv_length (dirs), n_parents = strv_length (parents);
+  if (n_dirs == 0)
+    {
+      free (dirs);
+      free (parents);
+      return 0;
+    }
   char **pending = firec_xcalloc (n_dirs + n_parents + 1, sizeof *pending);
   for (size_t i = 0; i < n_dirs; i++)
     pending[i] = firec_xstrdup (dirs[i]);
