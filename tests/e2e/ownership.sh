@@ -79,7 +79,7 @@ if has_jailer; then
   check "B started (exit $brc); A, whose jail B made, fails (exit $rc)" test "$brc" -eq 0 -a "$rc" -ne 0
   check "A does not claim that nothing is left of B's jail... it names it as not its own" grep -q "appeared since preflight" "$WORK/$name/a.err"
   check "B's VMM lives on" kill -0 "$bpid"
-  check "and its jail is whole" test -d "$WORK/jail/fake-firecracker/$name/root/run"
+  check "and its jail is whole" test -d "$WORK/jail/$(basename "$(readlink -f "$FC")")/$name/root/run"
   check "A left nothing of its own (its state)" test ! -e "$FIREC_STATE_DIR/$name"
   FIREC_STATE_DIR=$WORK/state2 "$FIREC_RUN" rm -f "$name" >/dev/null 2>&1
   check "B's rm leaves nothing" clean_after "$name"
@@ -90,7 +90,7 @@ if has_jailer; then
   bpid=$(FIREC_STATE_DIR=$WORK/state2 "$FIREC_RUN" status -o json "$name" 2>/dev/null | json_field pid)
   "$FIREC_RUN" rm -f "$name" >/dev/null 2>"$WORK/$name/rm.err"; rc=$?
   check "A killed before its jail's mkdir, B started (exit $brc): A's rm (exit $rc) leaves B's VMM alive" sh -c "[ $brc -eq 0 ] && kill -0 $bpid"
-  check "and B's jail whole" test -d "$WORK/jail/fake-firecracker/$name/root/run"
+  check "and B's jail whole" test -d "$WORK/jail/$(basename "$(readlink -f "$FC")")/$name/root/run"
   check "and A's state is gone (exit 0)" sh -c "[ $rc -eq 0 ] && [ ! -e '$FIREC_STATE_DIR/$name' ]"
   FIREC_STATE_DIR=$WORK/state2 "$FIREC_RUN" rm -f "$name" >/dev/null 2>&1
   check "B's rm leaves nothing" clean_after "$name"
