@@ -268,6 +268,23 @@ flock_within (int fd, long timeout_ms)
 }
 
 int
+firec_state_lock_root (const struct firec_state *st, long timeout_ms, int *ret_fd, firec_error_t *err)
+{
+  /* An open of its own: flock belongs to the open file, not to root_fd. */
+  cleanup_close int fd = openat (st->root_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0)
+    return firec_error_set (err, errno, "cannot open the state directory %s", st->root);
+  int rc = flock_within (fd, timeout_ms);
+  if (rc < 0)
+    return firec_error_set (err, errno, "cannot lock the state directory %s", st->root);
+  if (rc > 0)
+    return firec_error_set_kind (err, FIREC_ERR_LOCKED, 0, "the state directory %s stayed locked for %ld ms", st->root,
+                                 timeout_ms);
+  *ret_fd = steal_fd (&fd);
+  return 0;
+}
+
+int
 firec_state_lock (const struct firec_state *st, const char *name, long timeout_ms, int *lock_fd, firec_error_t *err)
 {
   cleanup_free char *file = firec_xasprintf ("%s.lock", name);
