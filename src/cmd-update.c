@@ -64,21 +64,26 @@ parse_json_option (const char *option, const char *text, cJSON **ret)
   return 0;
 }
 
-/* The drive's manifest entry, from the resolved manifest the VM runs as. */
-static cJSON *
-recorded_drive (const struct firec_vm_info *info, const char *id)
+/* The drive's manifest entry, from the resolved manifest the VM runs as
+   (*ret NULL: no such drive). A damaged one is never guessed around. */
+static int
+recorded_drive (const struct firec_vm_info *info, const char *id, cJSON **ret, firec_error_t *err)
 {
+  *ret = NULL;
   cleanup_close int dir_fd = -1;
   cleanup_cjson cJSON *manifest = NULL;
-  cleanup_error firec_error_t err = NULL;
-  if (firec_state_open_vm_dir (&info->state_root, info->name, &dir_fd, &err) < 0 || dir_fd < 0
-      || firec_record_read_manifest (dir_fd, info->state_dir, &manifest, &err) < 0)
-    return NULL;
+  if (firec_state_open_vm_dir (&info->state_root, info->name, &dir_fd, err) < 0)
+    return -1;
+  if (dir_fd >= 0 && firec_record_read_manifest (dir_fd, info->state_dir, &manifest, err) < 0)
+    {
+      firec_error_set_remedy (err, FIREC_REMEDY_RESTART, info->name);
+      return -1;
+    }
   const cJSON *drives = firec_json_member (firec_json_member (manifest, "spec"), "drives");
   for (const cJSON *d = cJSON_IsArray (drives) ? drives->child : NULL; d; d = d->next)
     if (strcmp (firec_json_string (d, "drive_id") ?: "", id) == 0)
-      return cJSON_Duplicate (d, 1);
-  return NULL;
+      *ret = cJSON_Duplicate (d, 1);
+  return 0;
 }
 
 static int
@@ -87,7 +92,10 @@ update_drive (const struct firec_vm_info *info, const char *id, const struct upd
   cleanup_cjson cJSON *limiter = NULL;
   if (parse_json_option ("--rate-limiter", o->rate_limiter, &limiter) < 0)
     return FIREC_EXIT_INVALID;
-  cleanup_cjson cJSON *entry = recorded_drive (info, id);
+  cleanup_cjson cJSON *entry = NULL;
+  cleanup_error firec_error_t err = NULL;
+  if (recorded_drive (info, id, &entry, &err) < 0)
+    return cli_report_error (&err);
   if (o->path && entry == NULL)
     return cli_fail (FIREC_EXIT_INVALID, "%s has no drive \"%s\"", info->name, id);
   cleanup_free char *absolute = NULL;
@@ -108,7 +116,6 @@ update_drive (const struct firec_vm_info *info, const char *id, const struct upd
     .writable = !cJSON_IsTrue (cJSON_GetObjectItemCaseSensitive (entry, "is_read_only")),
     .rate_limiter = limiter,
   };
-  cleanup_error firec_error_t err = NULL;
   if (jailed && u.vm_root == NULL)
     firec_error_set (&err, 0, "the record of %s names no VM root", info->name);
   if (err || firec_update_drive (&u, &err) < 0)

@@ -30,6 +30,9 @@ static const struct
   = { "stop", { { { "stop" }, true, "stops it" }, { { "apply", "FILE" }, false, "keeps or replaces it" } } },
   [FIREC_REMEDY_ATTACH]
   = { "attach", { { { "attach" }, true, "is its console again" }, { { "stop" }, true, "stops it" } } },
+  [FIREC_REMEDY_RESTART]
+  = { "restart",
+      { { { "stop" }, true, "stops it" }, { { "apply", "FILE" }, false, "then starts it from the manifest" } } },
 };
 
 static const struct remedy_command *

@@ -593,9 +593,13 @@ compare_manifests (struct firec_drift *d, const struct firec_model *model, const
 {
   cleanup_close int dir_fd = -1;
   cleanup_cjson cJSON *stored = NULL;
-  if (firec_state_open_vm_dir (&info->state_root, info->name, &dir_fd, err) < 0
-      || (dir_fd >= 0 && firec_record_read_manifest (dir_fd, info->state_dir, &stored, err) < 0))
+  if (firec_state_open_vm_dir (&info->state_root, info->name, &dir_fd, err) < 0)
     return -1;
+  if (dir_fd >= 0 && firec_record_read_manifest (dir_fd, info->state_dir, &stored, err) < 0)
+    {
+      firec_error_set_remedy (err, FIREC_REMEDY_RESTART, info->name);
+      return -1;
+    }
   cleanup_cjson cJSON *wanted = firec_model_to_manifest (model);
   if (stored)
     {

@@ -28,6 +28,7 @@ enum firec_remedy
   FIREC_REMEDY_FORCE_REMOVE, /* what still runs is stopped and removed by `rm -f ARG` */
   FIREC_REMEDY_STOP,         /* it runs: `stop ARG` stops it, `apply` keeps or replaces it */
   FIREC_REMEDY_ATTACH,       /* it runs on, detached: `attach ARG` is its console, `stop ARG` stops it */
+  FIREC_REMEDY_RESTART,      /* what it runs as is unknown: `stop ARG`, then `apply` starts it anew */
 };
 
 struct firec_error

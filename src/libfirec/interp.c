@@ -35,6 +35,10 @@
 #include <time.h>
 #include <unistd.h>
 
+/* How long a run waits for the state root's lock, held by others only while
+   they check and name their files. */
+#define CLAIM_TIMEOUT_MS 10000L
+
 extern char **environ;
 
 struct firec_vm
@@ -163,11 +167,14 @@ step_state_create (struct firec_vm *vm, firec_error_t *err)
   if (firec_state_make_vm_dir (&vm->state, m->name, err) < 0
       || firec_state_open_vm_dir (&vm->state, m->name, &vm->dir_fd, err) < 0)
     return -1;
-  if (save_record (vm, err) < 0 || save_manifest (vm, err) < 0)
+  /* Named and checked in one step (the state root's lock): of two runs that
+     started at the same instant, the later sees the earlier's files
+     (preflight.h). */
+  cleanup_close int claim = -1;
+  if (firec_state_lock_root (&vm->state, CLAIM_TIMEOUT_MS, &claim, err) < 0
+      || firec_preflight_recheck_others (&vm->pf, err) < 0)
     return -1;
-  /* Named now: a run that started at the same instant sees our files, or we
-     see its (preflight.h). */
-  if (firec_preflight_recheck_others (&vm->pf, err) < 0)
+  if (save_record (vm, err) < 0 || save_manifest (vm, err) < 0)
     return -1;
   if (vm->opts.attached && vm->opts.helper)
     return firec_guard_start (vm->opts.helper, vm->state.root, m->name, &vm->guard_fd, err);
@@ -285,6 +292,12 @@ clear_output_path (struct firec_vm *vm, const struct firec_file *f, bool *may_cr
   struct stat name;
   if (count && lstat (f->host_path, &name) < 0)
     return firec_error_set (err, errno, "cannot inspect %s", f->host_path);
+  /* Claimed as the files at state.create were: checked against the other
+     VMs' outputs and named in one step, before anything moves. */
+  cleanup_close int claim = -1;
+  if (firec_state_lock_root (&vm->state, CLAIM_TIMEOUT_MS, &claim, err) < 0
+      || firec_preflight_recheck_others (&vm->pf, err) < 0)
+    return -1;
   *index = firec_record_add_output (vm->record, f->host_path);
   struct firec_record_output *o = &vm->record->outputs[*index];
   o->moved = (unsigned) count;
@@ -295,6 +308,7 @@ clear_output_path (struct firec_vm *vm, const struct firec_file *f, bool *may_cr
     }
   if (save_record (vm, err) < 0)
     return -1;
+  close (steal_fd (&claim));
   return count ? firec_output_rotate (f->host_path, (unsigned) count, err) : 0;
 }
 

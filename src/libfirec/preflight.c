@@ -714,6 +714,51 @@ unknown_files_conflict (const struct firec_preflight *pf, const struct firec_sta
                           name, who, st->root, name);
 }
 
+/* Whether two paths name one place, by their directory's identity and the
+   name in it: an output that is not made yet (or was moved aside since) is
+   still claimed by its path. */
+static bool
+same_place (const char *a, const char *b)
+{
+  const char *na = strrchr (a, '/'), *nb = strrchr (b, '/');
+  if (na == NULL || nb == NULL || strcmp (na, nb) != 0)
+    return false;
+  cleanup_free char *da = firec_xstrndup (a, (size_t) (na - a) + 1);
+  cleanup_free char *db = firec_xstrndup (b, (size_t) (nb - b) + 1);
+  struct stat sa, sb;
+  return stat (da, &sa) == 0 && stat (db, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
+/* An output of ours at the path of one of r's outputs: the output of r's
+   field. */
+static const struct firec_record_output *
+output_place_conflict (const struct firec_record *r, const struct firec_file *f)
+{
+  for (size_t i = 0; f->output && i < r->output_count; i++)
+    if (same_place (r->outputs[i].path, f->host_path))
+      return &r->outputs[i];
+  return NULL;
+}
+
+/* Whether the output of the field where was already told about. */
+static bool
+told_output (const struct firec_model *m, const bool *told, const char *where)
+{
+  for (size_t i = 0; i < m->file_count; i++)
+    if (told[i] && m->files[i].where == where)
+      return true;
+  return false;
+}
+
+static char *
+conflict_text (const char *where, const char *path, const char *name, pid_t pid, const char *how, const char *ours)
+{
+  cleanup_free char *who = pid ? firec_xasprintf (" (pid %ld)", (long) pid) : firec_xstrdup ("");
+  return firec_xasprintf ("%s: %s is a file the VM %s%s %s, and this one would %s: a file one VM writes is used by "
+                          "no other (read-only sharing is fine)",
+                          where, path, name, who, how, ours);
+}
+
 static void
 push_found (char ***found, size_t *count, char *s)
 {
@@ -746,21 +791,28 @@ other_vm_conflicts (const struct firec_preflight *pf)
         push_found (&found, &count, unknown);
       if (r == NULL || !vm_is_live (&st, names[v], r, &pid))
         continue;
+      bool *told = firec_xcalloc (m->file_count + 1, sizeof *told);
+      for (size_t i = 0; i < m->file_count; i++)
+        if (output_place_conflict (r, &m->files[i]))
+          {
+            told[i] = true;
+            push_found (&found, &count,
+                        conflict_text (m->files[i].where, m->files[i].host_path, names[v], pid, "writes (its output)",
+                                       "make its output there too"));
+          }
       for (size_t i = 0; i < pf->file_count; i++)
         {
           const struct firec_preflight_file *f = &pf->files[i];
           const char *how = record_conflict (r, f);
-          if (how == NULL)
+          if (how == NULL || (f->output && told_output (m, told, f->where)))
             continue;
-          cleanup_free char *who = pid ? firec_xasprintf (" (pid %ld)", (long) pid) : firec_xstrdup ("");
           push_found (&found, &count,
-                      firec_xasprintf ("%s: %s is a file the VM %s%s %s, and this one would %s: a file one VM "
-                                       "writes is used by no other (read-only sharing is fine)",
-                                       f->where, f->path, names[v], who, how,
-                                       f->use == FIREC_USE_OUTPUT_ASIDE ? "move it aside"
-                                       : writes (f->use)                ? "write it"
-                                                                        : "read it"));
+                      conflict_text (f->where, f->path, names[v], pid, how,
+                                     f->use == FIREC_USE_OUTPUT_ASIDE ? "move it aside"
+                                     : writes (f->use)                ? "write it"
+                                                                      : "read it"));
         }
+      free (told);
     }
   strv_free (names);
   return found;

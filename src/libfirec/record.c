@@ -698,6 +698,28 @@ firec_record_write_manifest (int dir_fd, const char *shown_dir, const cJSON *man
   return firec_state_write_file (dir_fd, shown_dir, "manifest.json", text, err);
 }
 
+/* What makes a stored manifest not one firec-run wrote (model.c
+   firec_model_to_manifest writes every one of these): NULL when it is whole.
+   An empty object is damage, not a manifest with everything absent. */
+static const char *
+manifest_problem (const cJSON *m)
+{
+  if (!cJSON_IsObject (m))
+    return "it is not a JSON object";
+  if (!cJSON_IsString (cJSON_GetObjectItemCaseSensitive (m, "apiVersion"))
+      || !cJSON_IsString (cJSON_GetObjectItemCaseSensitive (m, "kind")))
+    return "no apiVersion or kind";
+  const cJSON *meta = cJSON_GetObjectItemCaseSensitive (m, "metadata");
+  if (!cJSON_IsString (cJSON_GetObjectItemCaseSensitive (meta, "name")))
+    return "no metadata.name";
+  if (!cJSON_IsObject (cJSON_GetObjectItemCaseSensitive (m, "spec")))
+    return "no spec";
+  const cJSON *derived = cJSON_GetObjectItemCaseSensitive (m, "x-firec-derived");
+  if (!cJSON_IsString (cJSON_GetObjectItemCaseSensitive (derived, "vm_root")))
+    return "no x-firec-derived.vm_root";
+  return NULL;
+}
+
 int
 firec_record_read_manifest (int dir_fd, const char *shown_dir, cJSON **ret, firec_error_t *err)
 {
@@ -713,10 +735,15 @@ firec_record_read_manifest (int dir_fd, const char *shown_dir, cJSON **ret, fire
   if (firec_read_fd (fd, 16u << 20, &text, &len) < 0)
     return firec_error_set (err, errno, "cannot read %s", path);
   cJSON *manifest = cJSON_ParseWithLength (text, len);
-  if (!cJSON_IsObject (manifest))
+  const char *problem = manifest_problem (manifest);
+  if (problem)
     {
       cJSON_Delete (manifest);
-      return firec_error_set_errno (err, EBADMSG, "%s is damaged: it is not a JSON object", path);
+      firec_error_set_kind (err, FIREC_ERR_PRECONDITION, 0,
+                            "%s is damaged (%s): what the VM runs as is unknown, so nothing is done to it", path,
+                            problem);
+      (*err)->errno_value = EBADMSG;
+      return -1;
     }
   *ret = manifest;
   return 0;

@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include "state.h"
+#include "jailfs.h"
 #include "util.h"
 
 #include <dirent.h>
@@ -73,6 +74,76 @@ check_trusted (int fd, const char *path, bool dir, firec_error_t *err)
   return 0;
 }
 
+/* One directory above the state root (or where it will be made). */
+static int
+check_trusted_above (int fd, const struct stat *st, const char *path, firec_error_t *err)
+{
+  if (st->st_uid == geteuid () || st->st_uid == 0)
+    {
+      if (!(st->st_mode & 022) || (st->st_mode & S_ISVTX))
+        return 0;
+      cleanup_free char *shown = firec_jailfs_describe (fd);
+      return firec_error_set_kind (err, FIREC_ERR_PRECONDITION, 0,
+                                   "%s, above the state directory %s, may be written by others (mode %04o): "
+                                   "refusing to trust the firec-run state in it; fix it with `chmod go-w %s`",
+                                   shown, path, (unsigned) (st->st_mode & 07777), shown);
+    }
+  cleanup_free char *shown = firec_jailfs_describe (fd);
+  return firec_error_set_kind (err, FIREC_ERR_PRECONDITION, 0,
+                               "%s, above the state directory %s, belongs to uid %u, not to you (uid %u) or root: "
+                               "refusing to trust the firec-run state in it; choose a state directory "
+                               "(FIREC_STATE_DIR) below directories only you or root can write",
+                               shown, path, (unsigned) st->st_uid, (unsigned) geteuid ());
+}
+
+/* Whether the directories above the state root may be believed too: a user
+   who can write one of them can put another directory in the root's place.
+   Each is ours or root's, and writable by nobody else unless sticky (then
+   nobody else can rename what is ours or root's in it, as in /tmp). Walked
+   up by ".." from fd, so the spelling of the path (symbolic links) does not
+   matter; with self, fd's directory is one of them. */
+static int
+check_trusted_chain (int fd, const char *path, bool self, firec_error_t *err)
+{
+  cleanup_close int dir = fcntl (fd, F_DUPFD_CLOEXEC, 3);
+  struct stat here;
+  if (dir < 0 || fstat (dir, &here) < 0)
+    return firec_error_set (err, errno, "cannot check the directories above %s", path);
+  if (self && check_trusted_above (dir, &here, path, err) < 0)
+    return -1;
+  for (;;)
+    {
+      struct stat up;
+      cleanup_close int parent = openat (dir, "..", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+      if (parent < 0 || fstat (parent, &up) < 0)
+        return firec_error_set_kind (err, FIREC_ERR_PRECONDITION, errno, "cannot check the directories above %s", path);
+      if (here.st_dev == up.st_dev && here.st_ino == up.st_ino)
+        return 0; /* the root directory */
+      if (check_trusted_above (parent, &up, path, err) < 0)
+        return -1;
+      close (dir);
+      dir = steal_fd (&parent);
+      here = up;
+    }
+}
+
+/* A state root not made yet: the directories it will be made in. */
+static int
+check_trusted_future (const char *root, firec_error_t *err)
+{
+  cleanup_free char *prefix = firec_xstrdup (root);
+  for (char *slash = strrchr (prefix, '/'); slash; slash = strrchr (prefix, '/'))
+    {
+      *(slash == prefix ? slash + 1 : slash) = '\0';
+      cleanup_close int fd = open (prefix, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+      if (fd >= 0)
+        return check_trusted_chain (fd, root, true, err);
+      if (errno != ENOENT || slash == prefix)
+        break;
+    }
+  return 0;
+}
+
 /* mkdir -p: parents 0755, the directory itself 0700. */
 static int
 make_dirs (const char *dir, firec_error_t *err)
@@ -93,7 +164,8 @@ make_dirs (const char *dir, firec_error_t *err)
 int
 firec_state_make_dir (const char *dir, firec_error_t *err)
 {
-  if (make_dirs (dir, err) < 0)
+  /* Nothing is made in a place someone else controls. */
+  if (check_trusted_future (dir, err) < 0 || make_dirs (dir, err) < 0)
     return -1;
   cleanup_close int fd = open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0)
@@ -113,7 +185,7 @@ firec_state_open_path (const char *root, bool create, struct firec_state *st, fi
 {
   st->root_fd = -1;
   st->root = firec_xstrdup (root);
-  if (create && make_dirs (st->root, err) < 0)
+  if (create && (check_trusted_future (st->root, err) < 0 || make_dirs (st->root, err) < 0))
     return -1;
   /* The root may be reached through symlinks (/var/run): what counts is the
      directory the fd names, and everything below is reached through it. */
@@ -121,10 +193,10 @@ firec_state_open_path (const char *root, bool create, struct firec_state *st, fi
   if (fd < 0)
     {
       if (errno == ENOENT && !create)
-        return 0;
+        return check_trusted_future (st->root, err);
       return firec_error_set_kind (err, FIREC_ERR_PRECONDITION, errno, "cannot open the state directory %s", st->root);
     }
-  if (check_trusted (fd, st->root, true, err) < 0)
+  if (check_trusted (fd, st->root, true, err) < 0 || check_trusted_chain (fd, st->root, false, err) < 0)
     return -1;
   st->root_fd = steal_fd (&fd);
   return 0;
@@ -192,6 +264,23 @@ flock_within (int fd, long timeout_ms)
         return 1;
       poll (NULL, 0, 20);
     }
+  return 0;
+}
+
+int
+firec_state_lock_root (const struct firec_state *st, long timeout_ms, int *ret_fd, firec_error_t *err)
+{
+  /* An open of its own: flock belongs to the open file, not to root_fd. */
+  cleanup_close int fd = openat (st->root_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0)
+    return firec_error_set (err, errno, "cannot open the state directory %s", st->root);
+  int rc = flock_within (fd, timeout_ms);
+  if (rc < 0)
+    return firec_error_set (err, errno, "cannot lock the state directory %s", st->root);
+  if (rc > 0)
+    return firec_error_set_kind (err, FIREC_ERR_LOCKED, 0, "the state directory %s stayed locked for %ld ms", st->root,
+                                 timeout_ms);
+  *ret_fd = steal_fd (&fd);
   return 0;
 }
 

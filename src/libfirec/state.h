@@ -51,6 +51,12 @@ firec_state_closep (struct firec_state *st)
 }
 #define cleanup_state __attribute__ ((cleanup (firec_state_closep)))
 
+/* Takes the state root's own lock, for a moment: the check of the other VMs'
+   records and the claim in this one's are one step, so that of two runs that
+   claim one file the first wins and the second sees it (preflight.h). Waits
+   at most timeout_ms; *ret_fd is the lock (close it to release). */
+int firec_state_lock_root (const struct firec_state *st, long timeout_ms, int *ret_fd, firec_error_t *err);
+
 /* Takes <name>.lock. timeout_ms 0: fail at once; < 0: wait forever. Held by
    another process: FIREC_ERR_LOCKED naming the holder's pid. On success
    *lock_fd is the open, locked, CLOEXEC file (close it to release). A lock file

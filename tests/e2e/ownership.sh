@@ -172,7 +172,9 @@ if has_jailer; then
   # Without its keeper nothing ties Firecracker to this state directory.
   "$FIREC_RUN" run -d -q "$WORK/$name/vm.json" 2>/dev/null
   vmm=$("$FIREC_RUN" status -o json "$name" | json_field pid)
-  kill -KILL "$(keeper_of "$name")"
+  keeper=$(keeper_of "$name")
+  kill -KILL "$keeper"
+  for i in $(seq 100); do [ -e "/proc/$keeper" ] || break; sleep 0.05; done # (until it is gone: rm would find it)
   rm -f "$FIREC_STATE_DIR/$name/state.json" "$FIREC_STATE_DIR/$name/identity.json"
   "$FIREC_RUN" rm -f "$name" >/dev/null 2>"$WORK/$name/err"; rc=$?
   check "no record and no keeper: rm -f exits 5 (got $rc), never 'removed'" test "$rc" -eq 5
