@@ -174,7 +174,9 @@ if has_jailer; then
   vmm=$("$FIREC_RUN" status -o json "$name" | json_field pid)
   keeper=$(keeper_of "$name")
   kill -KILL "$keeper"
-  for i in $(seq 100); do [ -e "/proc/$keeper" ] || break; sleep 0.05; done # (until it is gone: rm would find it)
+  for i in $(seq 100); do # until it is dead (rm would find it)
+    case $(awk '{print $3}' "/proc/$keeper/stat" 2>/dev/null) in '' | Z) break ;; esac; sleep 0.05
+  done
   rm -f "$FIREC_STATE_DIR/$name/state.json" "$FIREC_STATE_DIR/$name/identity.json"
   "$FIREC_RUN" rm -f "$name" >/dev/null 2>"$WORK/$name/err"; rc=$?
   check "no record and no keeper: rm -f exits 5 (got $rc), never 'removed'" test "$rc" -eq 5
