@@ -286,11 +286,20 @@ exec_supervisor (const struct firec_attached *a, const char *helper)
 }
 
 /* Attached: supervise the running VM until it ends, then remove it. */
+/* Ctrl+] q could not hand the VM over: said on the console, whose terminal
+   is raw (hence \r\n). */
+static void
+say_detach_failed (const firec_error_t reason)
+{
+  dprintf (STDOUT_FILENO, "\r\n[firec-run: cannot detach: %s]\r\n", reason->message);
+}
+
 static int
 supervise_attached (struct firec_vm *vm, const char *name, const char *helper, int signal_fd,
                     const struct termios *saved_tty)
 {
   struct firec_attached *a = firec_vm_attach (vm);
+  a->detach_failed = say_detach_failed;
   if (saved_tty)
     {
       a->has_tty = true;

@@ -53,6 +53,14 @@ console_main (int argc, char **argv)
   return firec_console_keep (master, listen_fd, dir_fd, &err) < 0 ? 1 : 0;
 }
 
+/* Ctrl+] q could not hand the VM over: said on the console, whose terminal
+   is raw (hence \r\n). */
+static void
+say_detach_failed (const firec_error_t reason)
+{
+  dprintf (STDOUT_FILENO, "\r\n[firec-run: cannot detach: %s]\r\n", reason->message);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -78,6 +86,7 @@ main (int argc, char **argv)
       fprintf (stderr, "firec-run: cannot supervise the VM: %s\n", err->message);
       return 1;
     }
+  a->detach_failed = say_detach_failed;
   cleanup_free char *name = firec_xstrdup (a->record->name);
   if (firec_attached_console_start (a) && a->has_tty)
     fprintf (stderr, "firec-run: %s's console: %s\r\n", name, FIREC_CONSOLE_ESCAPE_HELP);

@@ -220,8 +220,10 @@ supervise (struct firec_attached *a, int signal_fd, struct firec_vm_end *end, ch
       cleanup_error firec_error_t detach_err = NULL;
       if (hand_over (a, how, &detach_err) == 0)
         return 0;
-      /* Not detached after all: say so on the console, and go on. */
-      dprintf (STDOUT_FILENO, "\r\n[firec-run: cannot detach: %s]\r\n", detach_err->message);
+      /* Not detached after all: the program says so, and the supervision
+         goes on. */
+      if (a->detach_failed)
+        a->detach_failed (detach_err);
     }
 }
 

@@ -49,6 +49,10 @@ struct firec_attached
   struct termios tty; /* its settings, to restore at the end */
   struct firec_console_relay relay;
   bool detached; /* Ctrl+] q handed it over: it runs on (FIREC_REMEDY_ATTACH) */
+  /* Called when Ctrl+] q could not hand the VM over (the supervision goes
+     on), for the program to say so on the console; NULL: nothing is said
+     (the library never prints). */
+  void (*detach_failed) (const firec_error_t reason);
 };
 
 void firec_attached_free (struct firec_attached *a);

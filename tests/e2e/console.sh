@@ -172,6 +172,33 @@ check "still with its console" sh -c "'$FIREC_RUN' logs '$name' | grep -q 'guest
 "$FIREC_RUN" rm "$name" 2>/dev/null
 check "rm leaves nothing" clean_after "$name"
 
+# Ctrl+] q when the record cannot say "detached" (its directory made
+# immutable): the console says why, and the supervision goes on; once the
+# record can be written, Ctrl+] q detaches.
+name=e2e-attached-nodetach
+prepare hello "$name"
+sd=$FIREC_STATE_DIR/$name
+if chattr +i "$WORK/$name" 2>/dev/null && chattr -i "$WORK/$name"; then
+  drive "expect:$hint" "touch:$WORK/$name/ready" "waitfile:$WORK/$name/locked" "send:\x1dq" "expect:cannot detach" \
+    "touch:$WORK/$name/said" "waitfile:$WORK/$name/unlocked" "send:\x1dq" "expect:runs on" exit:0 termios:cooked \
+    -- "$FIREC_RUN" run -q "$WORK/$name/vm.json" 2>"$WORK/$name/drive" &
+  driver=$!
+  for i in $(seq 200); do [ -e "$WORK/$name/ready" ] && break; sleep 0.05; done
+  chattr +i "$sd"; touch "$WORK/$name/locked"
+  for i in $(seq 200); do [ -e "$WORK/$name/said" ] && break; sleep 0.05; done
+  check "Ctrl+] q with a record that cannot be written: the console says it cannot detach" test -e "$WORK/$name/said"
+  check "and the run supervises on, attached" test "$(status_of "$name")" = running
+  chattr -i "$sd"; touch "$WORK/$name/unlocked"
+  wait "$driver"; rc=$?
+  check "a second Ctrl+] q detaches (exit $rc)" test "$rc" -eq 0 || sed 's/^/#   /' "$WORK/$name/drive"
+  check "as a daemon VM" test "$("$FIREC_RUN" status --output json "$name" | json_field mode)" = daemon
+  "$FIREC_RUN" rm "$name" 2>/dev/null
+  check "rm leaves nothing" clean_after "$name"
+else
+  for what in "the console says it cannot detach" "it supervises on" "a second Ctrl+] q detaches" "as a daemon VM" \
+    "rm leaves nothing"; do skip "Ctrl+] q, record not writable: $what" "no chattr +i on this file system"; done
+fi
+
 # An attached run whose standard output goes away (its pipe's reader ended):
 # the supervision goes on, the VM too.
 name=e2e-attached-pipe
