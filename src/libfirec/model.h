@@ -142,8 +142,9 @@ struct firec_model
   struct firec_binary jailer_binary;
   unsigned long uid, gid;
   char *chroot_base_dir;
-  char *jail_dir; /* <chroot_base_dir>/<exec_name>/<name>: removed on cleanup */
-  char *vm_root;  /* the VM's "/": <jail_dir>/root, or <state_dir>/root without the jailer */
+  char *chroot_base_where; /* "vm.yaml:7:20: /spec/jailer/chroot_base_dir" (without a position: the default) */
+  char *jail_dir;          /* <chroot_base_dir>/<exec_name>/<name>: removed on cleanup */
+  char *vm_root;           /* the VM's "/": <jail_dir>/root, or <state_dir>/root without the jailer */
   char *netns;
   bool daemonize;
   bool new_pid_ns;

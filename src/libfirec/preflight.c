@@ -222,9 +222,11 @@ start_binaries (struct firec_preflight *pf, const struct firec_step *step)
   if (m->jailer)
     check_environment (pf, step);
   if (fc_changed)
-    fail (pf, step, "spec.firecracker.binary changed while firec-run read the manifest: %s; run again", fc_changed);
+    fail (pf, step, "%s: changed while firec-run read the manifest: %s; run again", m->firecracker_binary.where,
+          fc_changed);
   if (jailer_changed)
-    fail (pf, step, "spec.jailer.binary changed while firec-run read the manifest: %s; run again", jailer_changed);
+    fail (pf, step, "%s: changed while firec-run read the manifest: %s; run again", m->jailer_binary.where,
+          jailer_changed);
   /* Both probes run at once, and alongside the rest of the preflight (or come
      from the cache); finish_binaries reads them. */
   cleanup_free char *root = firec_state_root ();
@@ -273,8 +275,8 @@ finish_binaries (struct firec_preflight *pf, bool report)
   if (!report)
     return;
   if (!m->firecracker_binary.found)
-    fail (pf, step, "firecracker binary %s not found or not executable (spec.firecracker.binary%s)",
-          m->firecracker_binary.path, strchr (m->firecracker_binary.written, '/') ? "" : ", looked up in PATH");
+    fail (pf, step, "%s: firecracker binary %s not found or not executable%s", m->firecracker_binary.where,
+          m->firecracker_binary.path, strchr (m->firecracker_binary.written, '/') ? "" : " (looked up in PATH)");
   else if (pf->firecracker_path == NULL)
     ; /* changed since it was resolved: said above */
   else if (fc_err)
@@ -284,8 +286,8 @@ finish_binaries (struct firec_preflight *pf, bool report)
   /* (The 1.5.1 jailer's rule that the exec file name contains "firecracker" is
      in the plan's version gate: jailer.spawn needs 1.13 otherwise.) */
   if (m->jailer && !m->jailer_binary.found)
-    fail (pf, step, "jailer binary %s not found or not executable (spec.jailer.binary%s)", m->jailer_binary.path,
-          strchr (m->jailer_binary.written, '/') ? "" : ", looked up in PATH");
+    fail (pf, step, "%s: jailer binary %s not found or not executable%s", m->jailer_binary.where, m->jailer_binary.path,
+          strchr (m->jailer_binary.written, '/') ? "" : " (looked up in PATH)");
   else if (jailer_err)
     fail (pf, step, "%s", jailer_err->message);
   else if (jailer_version && pf->firecracker_version && strcmp (jailer_version, pf->firecracker_version) != 0)
@@ -912,7 +914,7 @@ check_jail (struct firec_preflight *pf, const struct firec_step *step)
       check_cgroups_free (pf, step);
       struct stat st;
       if (stat (m->chroot_base_dir, &st) < 0 || !S_ISDIR (st.st_mode))
-        fail (pf, step, "the chroot base %s does not exist (spec.jailer.chroot_base_dir); create it with `mkdir -p %s`",
+        fail (pf, step, "%s: the chroot base %s does not exist; create it with `mkdir -p %s`", m->chroot_base_where,
               m->chroot_base_dir, m->chroot_base_dir);
     }
   /* Running, held by another run, or left by one: the VM is in the way. */

@@ -381,6 +381,7 @@ firec_model_free (struct firec_model *m)
   free (m->vsock_socket_host);
   firec_binary_release (&m->jailer_binary);
   free (m->chroot_base_dir);
+  free (m->chroot_base_where);
   free (m->jail_dir);
   free (m->vm_root);
   free (m->netns);
@@ -846,6 +847,8 @@ resolve_manifest (const struct firec_doc *doc, cJSON *manifest, struct firec_mod
   m->uid = cJSON_IsNumber (uid) ? (unsigned long) uid->valuedouble : 0;
   m->gid = cJSON_IsNumber (gid) ? (unsigned long) gid->valuedouble : 0;
   m->chroot_base_dir = firec_path_normalize (firec_json_string (jailer, "chroot_base_dir"));
+  if (m->jailer)
+    m->chroot_base_where = where_in (doc, "/spec/jailer/chroot_base_dir");
   m->netns = dup_or_null (firec_json_string (jailer, "netns"));
   m->daemonize = cJSON_IsTrue (firec_json_member (jailer, "daemonize"));
   m->new_pid_ns = cJSON_IsTrue (firec_json_member (jailer, "new_pid_ns"));

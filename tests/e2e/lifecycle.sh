@@ -309,4 +309,32 @@ for i in $(seq 20); do "$FIREC_RUN" rm -f "e2e-many$i" >/dev/null 2>&1 & done; w
 left=0; for i in $(seq 20); do clean_after "e2e-many$i" >/dev/null || left=$((left + 1)); done
 check "and rm of all 20 leaves nothing ($left with leftovers)" test "$left" -eq 0
 
+# --- a chroot base that does not exist: refused in preflight, at its field --------------
+if has_jailer; then
+  name=e2e-nobase
+  prepare hello "$name"
+  "$PYTHON3" -c 'import json,sys; p=sys.argv[1]; m=json.load(open(p)); m["spec"]["jailer"]["chroot_base_dir"] = sys.argv[2]; json.dump(m, open(p, "w"), indent=1)' \
+    "$WORK/$name/vm.json" "$WORK/no-such-base"
+  "$FIREC_RUN" run -d "$WORK/$name/vm.json" </dev/null >/dev/null 2>"$WORK/$name/stderr"; rc=$?
+  check "a chroot base that does not exist is refused in preflight (exit $rc)" test "$rc" -eq 3
+  check "naming the file, line and column of spec.jailer.chroot_base_dir" \
+    grep -q "vm.json:[0-9]*:[0-9]*: /spec/jailer/chroot_base_dir: the chroot base $WORK/no-such-base does not exist" "$WORK/$name/stderr"
+  check "and it is not made" test ! -e "$WORK/no-such-base"
+fi
+
+# --- binaries that are not there: refused in preflight, at their fields ---------------
+name=e2e-nobin
+prepare hello "$name"
+"$PYTHON3" -c 'import json,sys; p=sys.argv[1]; m=json.load(open(p)); m["spec"]["firecracker"]["binary"] = sys.argv[2]
+if "jailer" in m["spec"]: m["spec"]["jailer"]["binary"] = sys.argv[2]
+json.dump(m, open(p, "w"), indent=1)' "$WORK/$name/vm.json" "$WORK/no-such-binary"
+"$FIREC_RUN" run -d "$WORK/$name/vm.json" </dev/null >/dev/null 2>"$WORK/$name/stderr"; rc=$?
+check "a firecracker binary that does not exist is refused in preflight (exit $rc)" test "$rc" -eq 3
+check "naming the file, line and column of spec.firecracker.binary" \
+  grep -q "vm.json:[0-9]*:[0-9]*: /spec/firecracker/binary: firecracker binary $WORK/no-such-binary not found" "$WORK/$name/stderr"
+if has_jailer; then
+  check "and of spec.jailer.binary" \
+    grep -q "vm.json:[0-9]*:[0-9]*: /spec/jailer/binary: jailer binary $WORK/no-such-binary not found" "$WORK/$name/stderr"
+fi
+
 done_testing
