@@ -315,6 +315,10 @@ act (struct apply *a, const struct firec_drift *drift, firec_error_t *err)
     return refuse (a, drift);
   if (a->o->check)
     {
+      /* What apply would refuse before its first change, --check says. */
+      if ((drift->action == FIREC_DRIFT_UPDATE || drift->action == FIREC_DRIFT_RESUME)
+          && firec_converge_check (a->plan, info, drift, err) < 0)
+        return -1;
       cli_result_changed (drift->action != FIREC_DRIFT_NONE);
       report_vm (firec_vm_state_name (info->state), firec_vm_alive (info) ? info->vmm.pid : 0,
                  info->record ? info->record->api_socket : NULL);

@@ -115,6 +115,8 @@ update_drive (const struct firec_vm_info *info, const char *id, const struct upd
     .host_path = absolute,
     .writable = !cJSON_IsTrue (cJSON_GetObjectItemCaseSensitive (entry, "is_read_only")),
     .rate_limiter = limiter,
+    .state = &info->state_root,
+    .name = info->name,
   };
   if (jailed && u.vm_root == NULL)
     firec_error_set (&err, 0, "the record of %s names no VM root", info->name);

@@ -53,7 +53,7 @@ wanted_device (const struct firec_model *model, const char *section, const char 
 struct session
 {
   const struct firec_plan *plan;
-  const struct firec_record *record;
+  const struct firec_vm_info *info;
   struct firec_fcapi *api;
   bool *changed;
 };
@@ -68,29 +68,42 @@ call (struct session *s, const char *method, const char *path, const cJSON *body
   return 0;
 }
 
+/* The update of a drive that it describes: *u borrows from plan and info. */
 static int
-update_drive (struct session *s, const struct firec_drift_item *it, firec_error_t *err)
+drive_update (const struct firec_plan *plan, const struct firec_vm_info *info, const struct firec_drift_item *it,
+              struct firec_drive_update *u, firec_error_t *err)
 {
-  const struct firec_record *r = s->record;
-  const cJSON *drive = wanted_device (s->plan->model, "drives", "drive_id", it->id);
-  cleanup_cjson cJSON *limiter = NULL;
-  struct firec_drive_update u = {
+  const struct firec_record *r = info->record;
+  const cJSON *drive = wanted_device (plan->model, "drives", "drive_id", it->id);
+  *u = (struct firec_drive_update){
     .api_socket = r->api_socket,
     .vm_root = r->jailer ? r->vm_root : NULL,
     .uid = r->uid,
     .gid = r->gid,
     .drive_id = it->id,
     .writable = !cJSON_IsTrue (firec_json_member (drive, "is_read_only")),
+    .state = &info->state_root,
+    .name = info->name,
   };
-  if (it->live == FIREC_LIVE_DRIVE_PATH)
-    {
-      const struct firec_file *f = firec_model_find_file (s->plan->model, it->path);
-      if (f == NULL)
-        return firec_error_set (err, 0, "%s names no file", it->path);
-      u.host_path = f->host_path;
-    }
-  else
-    u.rate_limiter = limiter = limiter_patch (firec_json_member (drive, "rate_limiter"));
+  if (it->live != FIREC_LIVE_DRIVE_PATH)
+    return 0;
+  const struct firec_file *f = firec_model_find_file (plan->model, it->path);
+  if (f == NULL)
+    return firec_error_set (err, 0, "%s names no file", it->path);
+  u->host_path = f->host_path;
+  return 0;
+}
+
+static int
+update_drive (struct session *s, const struct firec_drift_item *it, firec_error_t *err)
+{
+  struct firec_drive_update u;
+  cleanup_cjson cJSON *limiter = NULL;
+  if (drive_update (s->plan, s->info, it, &u, err) < 0)
+    return -1;
+  if (it->live != FIREC_LIVE_DRIVE_PATH)
+    u.rate_limiter = limiter = limiter_patch (
+        firec_json_member (wanted_device (s->plan->model, "drives", "drive_id", it->id), "rate_limiter"));
   if (firec_update_drive (&u, err) < 0)
     return -1;
   *s->changed = true;
@@ -178,6 +191,25 @@ record_manifest (const struct firec_plan *plan, const struct firec_vm_info *info
 }
 
 int
+firec_converge_check (const struct firec_plan *plan, const struct firec_vm_info *info, const struct firec_drift *drift,
+                      firec_error_t *err)
+{
+  for (size_t i = 0; info->record && i < drift->count; i++)
+    {
+      const struct firec_drift_item *it = &drift->items[i];
+      struct firec_drive_update u;
+      if (it->how != FIREC_RECONCILE_LIVE || it->live != FIREC_LIVE_DRIVE_PATH)
+        continue;
+      if (drive_update (plan, info, it, &u, err) < 0 || firec_update_drive_check (&u, err) < 0)
+        {
+          firec_error_prefix (err, "%s", it->path);
+          return -1;
+        }
+    }
+  return 0;
+}
+
+int
 firec_converge (const struct firec_plan *plan, const struct firec_vm_info *info, const struct firec_drift *drift,
                 bool *changed, firec_error_t *err)
 {
@@ -185,11 +217,14 @@ firec_converge (const struct firec_plan *plan, const struct firec_vm_info *info,
   const struct firec_record *r = info->record;
   if (r == NULL || !firec_vm_alive (info))
     return firec_error_set (err, 0, "%s is not running", info->name);
+  /* Every new file passes before the first change. */
+  if (firec_converge_check (plan, info, drift, err) < 0)
+    return -1;
   cleanup_close int sock = -1;
   cleanup_fcapi struct firec_fcapi *api = NULL;
   if (firec_update_open_api (r->jailer ? r->vm_root : NULL, r->api_socket, &sock, &api, err) < 0)
     return -1;
-  struct session s = { plan, r, api, changed };
+  struct session s = { plan, info, api, changed };
   bool record = false;
   for (size_t i = 0; i < drift->count; i++)
     {
@@ -199,7 +234,7 @@ firec_converge (const struct firec_plan *plan, const struct firec_vm_info *info,
       record = true;
       if (apply_item (&s, it, err) < 0)
         {
-          firec_error_prefix (err, "%s: ", it->path);
+          firec_error_prefix (err, "%s", it->path);
           return -1;
         }
     }

@@ -18,6 +18,12 @@
 #include "lifecycle.h"
 #include "plan.h"
 
+/* Whether firec_converge would pass the checks it makes before the first
+   change: every new backing file as a start checks its files, against the
+   other VMs too (firec_update_drive_check). Changes nothing. */
+int firec_converge_check (const struct firec_plan *plan, const struct firec_vm_info *info,
+                          const struct firec_drift *drift, firec_error_t *err);
+
 /* *changed: whether anything was changed (also when a later call failed: a
    VM half updated is still changed; the record then stays, so the next apply
    sees what is left to do). */

@@ -35,10 +35,6 @@
 #include <time.h>
 #include <unistd.h>
 
-/* How long a run waits for the state root's lock, held by others only while
-   they check and name their files. */
-#define CLAIM_TIMEOUT_MS 10000L
-
 extern char **environ;
 
 struct firec_vm
@@ -171,7 +167,7 @@ step_state_create (struct firec_vm *vm, firec_error_t *err)
      started at the same instant, the later sees the earlier's files
      (preflight.h). */
   cleanup_close int claim = -1;
-  if (firec_state_lock_root (&vm->state, CLAIM_TIMEOUT_MS, &claim, err) < 0
+  if (firec_state_lock_root (&vm->state, FIREC_STATE_CLAIM_TIMEOUT_MS, &claim, err) < 0
       || firec_preflight_recheck_others (&vm->pf, err) < 0)
     return -1;
   if (save_record (vm, err) < 0 || save_manifest (vm, err) < 0)
@@ -295,7 +291,7 @@ clear_output_path (struct firec_vm *vm, const struct firec_file *f, bool *may_cr
   /* Claimed as the files at state.create were: checked against the other
      VMs' outputs and named in one step, before anything moves. */
   cleanup_close int claim = -1;
-  if (firec_state_lock_root (&vm->state, CLAIM_TIMEOUT_MS, &claim, err) < 0
+  if (firec_state_lock_root (&vm->state, FIREC_STATE_CLAIM_TIMEOUT_MS, &claim, err) < 0
       || firec_preflight_recheck_others (&vm->pf, err) < 0)
     return -1;
   *index = firec_record_add_output (vm->record, f->host_path);

@@ -406,30 +406,40 @@ input_problem (struct source *s)
   return NULL;
 }
 
-/* What the staging policy needs the jail's uid to be allowed, given the verdict
-   for the file's inode. */
+/* Why the jail's uid cannot use f as its staging needs (NULL: it can), given
+   the verdict for the file's inode. */
+static char *
+jail_access_problem (const struct firec_file *f, const struct firec_access *access, uid_t uid, gid_t gid)
+{
+  bool in_place = f->writable && f->mode != FIREC_STAGING_COPY && f->mode != FIREC_STAGING_REFLINK;
+  bool needs_write = f->output || in_place;
+  if (!needs_write && f->mode != FIREC_STAGING_LINK)
+    return NULL;
+  cleanup_error firec_error_t err = NULL;
+  int ok = access ? firec_stage_access_verdict (access, f->host_path, uid, gid, needs_write, &err)
+                  : firec_error_set (&err, 0, "cannot open %s", f->host_path);
+  if (ok < 0)
+    return firec_xstrdup (err->message);
+  if (ok > 0)
+    return NULL;
+  return firec_xasprintf (
+      "%s: %s must be %s by the VM's uid %lu: fix it with `chown %lu:%lu %s`, an ACL (`setfacl -m u:%lu:%s %s`)%s",
+      f->where, f->host_path, needs_write ? "readable and writable" : "readable", (unsigned long) uid,
+      (unsigned long) uid, (unsigned long) gid, f->host_path, (unsigned long) uid, needs_write ? "rw" : "r",
+      f->host_path,
+      f->output || f->role == FIREC_FILE_UFFD_SOCKET ? ""
+      : f->writable ? ", or `staging: copy` for this drive (which makes it ephemeral: its writes are discarded)"
+                    : ", or `staging: copy`");
+}
+
 static void
 check_jail_access (struct firec_preflight *pf, const struct firec_step *step, const struct firec_file *f,
                    const struct firec_access *access)
 {
   const struct firec_model *m = pf->plan->model;
-  bool in_place = f->writable && f->mode != FIREC_STAGING_COPY && f->mode != FIREC_STAGING_REFLINK;
-  bool needs_write = f->output || in_place;
-  if (!needs_write && f->mode != FIREC_STAGING_LINK)
-    return;
-  cleanup_error firec_error_t err = NULL;
-  int ok = access ? firec_stage_access_verdict (access, f->host_path, (uid_t) m->uid, (gid_t) m->gid, needs_write, &err)
-                  : firec_error_set (&err, 0, "cannot open %s", f->host_path);
-  if (ok < 0)
-    fail (pf, step, "%s", err->message);
-  else if (ok == 0)
-    fail (pf, step,
-          "%s: %s must be %s by the VM's uid %lu: fix it with `chown %lu:%lu %s`, an ACL (`setfacl -m u:%lu:%s %s`)%s",
-          f->where, f->host_path, needs_write ? "readable and writable" : "readable", m->uid, m->uid, m->gid,
-          f->host_path, m->uid, needs_write ? "rw" : "r", f->host_path,
-          f->output || f->role == FIREC_FILE_UFFD_SOCKET ? ""
-          : f->writable ? ", or `staging: copy` for this drive (which makes it ephemeral: its writes are discarded)"
-                        : ", or `staging: copy`");
+  cleanup_free char *problem = jail_access_problem (f, access, (uid_t) m->uid, (gid_t) m->gid);
+  if (problem)
+    fail (pf, step, "%s", problem);
   if (f->mode == FIREC_STAGING_LINK && !f->writable && !same_filesystem (f->host_path, m->chroot_base_dir))
     fail (pf, step, "%s: %s: staging: link needs the file on the filesystem of %s; use auto or copy", f->where,
           f->host_path, m->chroot_base_dir);
@@ -495,14 +505,14 @@ add_identity (struct firec_preflight *pf, const char *where, const char *path, c
 }
 
 static enum firec_preflight_use
-use_of (const struct firec_model *m, const struct source *s)
+use_of (bool jailed, const struct source *s)
 {
   const struct firec_file *f = s->file;
   if (f->output)
     return s->kind == FIREC_OUTPUT_FIFO ? FIREC_USE_WRITE : FIREC_USE_OUTPUT_ASIDE;
   /* A writable drive staged as a copy or a reflink is the VM's own: the file
      is only read (many VMs may start from one image that way). */
-  bool own_copy = m->jailer && (f->mode == FIREC_STAGING_COPY || f->mode == FIREC_STAGING_REFLINK);
+  bool own_copy = jailed && (f->mode == FIREC_STAGING_COPY || f->mode == FIREC_STAGING_REFLINK);
   return f->writable && !own_copy && f->role != FIREC_FILE_UFFD_SOCKET ? FIREC_USE_WRITE : FIREC_USE_READ;
 }
 
@@ -514,8 +524,8 @@ collect_identities (struct firec_preflight *pf, const struct source *sources, si
   const struct firec_model *m = pf->plan->model;
   for (size_t i = 0; i < n; i++)
     if (sources[i].found)
-      add_identity (pf, sources[i].file->where, sources[i].file->host_path, &sources[i].st, use_of (m, &sources[i]),
-                    sources[i].file->output);
+      add_identity (pf, sources[i].file->where, sources[i].file->host_path, &sources[i].st,
+                    use_of (m->jailer, &sources[i]), sources[i].file->output);
   const struct firec_data_file *data[] = { &m->mmds_data_file, &m->cpu_config_file };
   for (size_t i = 0; i < FIREC_N_ELEMENTS (data); i++)
     {
@@ -702,12 +712,13 @@ unrecorded_vm_is_live (const struct firec_state *st, const char *name, pid_t *pi
    data for good, while this costs a start until the damaged VM is removed (or
    its record repaired), which its state says anyway. */
 static char *
-unknown_files_conflict (const struct firec_preflight *pf, const struct firec_state *st, const char *name)
+unknown_files_conflict (const struct firec_preflight_file *files, size_t file_count, const struct firec_state *st,
+                        const char *name)
 {
   pid_t pid = 0;
   bool uses_files = false;
-  for (size_t i = 0; i < pf->file_count; i++)
-    uses_files = uses_files || pf->files[i].use != FIREC_USE_DATA;
+  for (size_t i = 0; i < file_count; i++)
+    uses_files = uses_files || files[i].use != FIREC_USE_DATA;
   if (!uses_files || !unrecorded_vm_is_live (st, name, &pid))
     return NULL;
   cleanup_free char *who = pid ? firec_xasprintf (" (pid %ld)", (long) pid) : firec_xstrdup ("");
@@ -769,10 +780,12 @@ push_found (char ***found, size_t *count, char *s)
   (*found)[*count] = NULL;
 }
 
+/* What the other VMs of the state root that run say against the files of
+   the VM self: its files (by identity) and, with m, its outputs (by place). */
 static char **
-other_vm_conflicts (const struct firec_preflight *pf)
+vm_conflicts (const char *self, const struct firec_model *m, const struct firec_preflight_file *files,
+              size_t file_count)
 {
-  const struct firec_model *m = pf->plan->model;
   char **found = firec_xcalloc (1, sizeof *found);
   size_t count = 0;
   cleanup_state struct firec_state st = FIREC_STATE_INIT;
@@ -781,20 +794,21 @@ other_vm_conflicts (const struct firec_preflight *pf)
   size_t n = 0;
   if (firec_state_open (false, &st, &err) < 0 || st.root_fd < 0 || firec_state_list (&st, &names, &n, &err) < 0)
     return found;
+  size_t output_count = m ? m->file_count : 0;
   for (size_t v = 0; v < n; v++)
     {
       pid_t pid;
       bool unreadable;
-      if (strcmp (names[v], m->name) == 0)
+      if (strcmp (names[v], self) == 0)
         continue;
       cleanup_record struct firec_record *r = other_vm_record (&st, names[v], &unreadable);
-      char *unknown = r == NULL && unreadable ? unknown_files_conflict (pf, &st, names[v]) : NULL;
+      char *unknown = r == NULL && unreadable ? unknown_files_conflict (files, file_count, &st, names[v]) : NULL;
       if (unknown)
         push_found (&found, &count, unknown);
       if (r == NULL || !vm_is_live (&st, names[v], r, &pid))
         continue;
-      bool *told = firec_xcalloc (m->file_count + 1, sizeof *told);
-      for (size_t i = 0; i < m->file_count; i++)
+      bool *told = firec_xcalloc (output_count + 1, sizeof *told);
+      for (size_t i = 0; i < output_count; i++)
         if (output_place_conflict (r, &m->files[i]))
           {
             told[i] = true;
@@ -802,11 +816,11 @@ other_vm_conflicts (const struct firec_preflight *pf)
                         conflict_text (m->files[i].where, m->files[i].host_path, names[v], pid, "writes (its output)",
                                        "make its output there too"));
           }
-      for (size_t i = 0; i < pf->file_count; i++)
+      for (size_t i = 0; i < file_count; i++)
         {
-          const struct firec_preflight_file *f = &pf->files[i];
+          const struct firec_preflight_file *f = &files[i];
           const char *how = record_conflict (r, f);
-          if (how == NULL || (f->output && told_output (m, told, f->where)))
+          if (how == NULL || (f->output && m && told_output (m, told, f->where)))
             continue;
           push_found (&found, &count,
                       conflict_text (f->where, f->path, names[v], pid, how,
@@ -818,6 +832,12 @@ other_vm_conflicts (const struct firec_preflight *pf)
     }
   strv_free (names);
   return found;
+}
+
+static char **
+other_vm_conflicts (const struct firec_preflight *pf)
+{
+  return vm_conflicts (pf->plan->model->name, pf->plan->model, pf->files, pf->file_count);
 }
 
 static void
@@ -843,6 +863,81 @@ firec_preflight_recheck_others (const struct firec_preflight *pf, firec_error_t 
                         pf->plan->model->name, text.data);
   firec_buf_release (&text);
   return -1;
+}
+
+/* ------------------------------------------------------------------ a new file of a running VM */
+
+/* The file as a start checks it: there, of a kind its role reads, usable by
+   whoever opens it (the jail's uid: as staged). *ret: its identity. */
+static char *
+new_file_problem (const struct firec_preflight_new_file *nf, struct firec_preflight_file *ret)
+{
+  const struct firec_file *f = nf->file;
+  struct source s = { .file = f, .fd = -1, .kind = -1 };
+  char *problem = input_problem (&s);
+  if (problem == NULL && nf->jailed)
+    {
+      struct firec_access access;
+      cleanup_error firec_error_t err = NULL;
+      problem = firec_stage_check_access (&s.fd, 1, nf->uid, nf->gid, &access, &err) < 0
+                    ? firec_xstrdup (err->message)
+                    : jail_access_problem (f, &access, nf->uid, nf->gid);
+    }
+  if (problem == NULL)
+    {
+      *ret = (struct firec_preflight_file){ .where = f->where, .path = f->host_path, .use = use_of (nf->jailed, &s) };
+      identity_of (&s.st, &ret->dev, &ret->ino);
+    }
+  if (s.fd >= 0)
+    close (s.fd);
+  return problem;
+}
+
+/* The VM's record names the file from now on (as the files of its start:
+   record.h), so that the checks of later runs see it. */
+static int
+name_in_record (const struct firec_preflight_new_file *nf, const struct firec_preflight_file *file, firec_error_t *err)
+{
+  cleanup_close int dir_fd = -1;
+  cleanup_free char *shown = firec_xasprintf ("%s/%s", nf->state->root, nf->name);
+  if (firec_state_open_vm_dir (nf->state, nf->name, &dir_fd, err) < 0)
+    return -1;
+  cleanup_record struct firec_record *r = NULL;
+  if (dir_fd >= 0 && firec_record_read (dir_fd, shown, &r, err) < 0)
+    return -1;
+  if (r == NULL)
+    return firec_error_set (err, 0, "%s has no record to name %s in", shown, file->path);
+  bool writable = file->use == FIREC_USE_WRITE;
+  for (size_t i = 0; i < r->file_count; i++)
+    if (r->files[i].dev == file->dev && r->files[i].ino == file->ino && (r->files[i].writable || !writable))
+      return 0;
+  firec_record_add_file (r, file->dev, file->ino, writable);
+  return firec_record_write (dir_fd, shown, r, err);
+}
+
+int
+firec_preflight_new_file (const struct firec_preflight_new_file *nf, bool claim, firec_error_t *err)
+{
+  struct firec_preflight_file file;
+  cleanup_free char *problem = new_file_problem (nf, &file);
+  if (problem)
+    return firec_error_set_kind (err, FIREC_ERR_PRECONDITION, 0, "%s", problem);
+  /* Checked and named in one step, as a start claims its files. */
+  cleanup_close int lock = -1;
+  if (claim && firec_state_lock_root (nf->state, FIREC_STATE_CLAIM_TIMEOUT_MS, &lock, err) < 0)
+    return -1;
+  char **found = vm_conflicts (nf->name, NULL, &file, 1);
+  struct firec_buf text = { 0 };
+  for (size_t i = 0; found[i]; i++)
+    firec_buf_printf (&text, "%s%s", i ? "; " : "", found[i]);
+  strv_free (found);
+  if (text.len)
+    {
+      firec_error_set_kind (err, FIREC_ERR_PRECONDITION, 0, "%s", text.data);
+      firec_buf_release (&text);
+      return -1;
+    }
+  return claim ? name_in_record (nf, &file, err) : 0;
 }
 
 static void

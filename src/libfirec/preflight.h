@@ -15,6 +15,7 @@
 #include "error.h"
 #include "plan.h"
 #include "stage.h"
+#include "state.h"
 #include "version.h"
 
 struct firec_preflight_finding
@@ -83,6 +84,27 @@ void firec_preflight_add (struct firec_preflight *pf, const struct firec_step *s
    later to write its record sees the other (both may refuse; never both run).
    FIREC_ERR_PRECONDITION naming each file and VM. */
 int firec_preflight_recheck_others (const struct firec_preflight *pf, firec_error_t *err);
+
+/* A file a running VM is to use from now on (update drive --path, apply's
+   live update of a drive's file). */
+struct firec_preflight_new_file
+{
+  const struct firec_state *state; /* the VM's state root */
+  const char *name;                /* the VM */
+  bool jailed;                     /* the jail's uid opens it (uid, gid); without the jailer, firec-run */
+  uid_t uid;
+  gid_t gid;
+  const struct firec_file *file; /* as it will be staged */
+};
+
+/* The checks a start makes of each of its files (preflight.sources), for
+   this one: it is there and of a kind its role reads, the jail's uid may use
+   it as it will be staged, and no other running VM of the state root writes
+   it (or reads it, when this VM would write it). With claim, the VM's record
+   names it in the same step as the other VMs are checked (the state root's
+   lock), so that later runs see it. FIREC_ERR_PRECONDITION naming the file's
+   field and the other VM; nothing is changed then. */
+int firec_preflight_new_file (const struct firec_preflight_new_file *nf, bool claim, firec_error_t *err);
 
 /* After the last preflight step: waits for the version probes, and fails with
    every finding (FIREC_ERR_LOCKED when one says another run holds the VM,

@@ -51,6 +51,10 @@ firec_state_closep (struct firec_state *st)
 }
 #define cleanup_state __attribute__ ((cleanup (firec_state_closep)))
 
+/* How long a claim waits for the state root's lock, held by others only
+   while they check and name their files. */
+#define FIREC_STATE_CLAIM_TIMEOUT_MS 10000L
+
 /* Takes the state root's own lock, for a moment: the check of the other VMs'
    records and the claim in this one's are one step, so that of two runs that
    claim one file the first wins and the second sees it (preflight.h). Waits

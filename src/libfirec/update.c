@@ -5,6 +5,7 @@
 #include "fcapi.h"
 #include "jailfs.h"
 #include "model.h"
+#include "preflight.h"
 #include "stage.h"
 #include "util.h"
 
@@ -50,22 +51,51 @@ staged_place (const struct firec_drive_update *u, int root, const char *vm_path,
                                u->drive_id, name);
 }
 
-/* Stages the new file where a start would have put it, so that a snapshot
-   taken now restores with snapshot.drives naming it. */
-static int
-stage_drive (const struct firec_drive_update *u, int root, const char *vm_path, struct firec_staged *staged,
-             firec_error_t *err)
+/* The new file as it is staged (where a start would have put it, so that a
+   snapshot taken now restores with snapshot.drives naming it); release it
+   with drive_file_release. */
+static struct firec_file
+drive_file (const struct firec_drive_update *u)
 {
-  cleanup_free char *host_path = firec_xstrdup (u->host_path);
-  cleanup_free char *path = firec_xstrdup (vm_path);
-  struct firec_file file = {
+  return (struct firec_file){
     .role = FIREC_FILE_DRIVE,
-    .host_path = host_path,
-    .vm_path = path,
+    .host_path = firec_xstrdup (u->host_path),
+    .vm_path = firec_update_drive_vm_path (u->drive_id, u->host_path, u->vm_root != NULL),
+    .where = firec_xasprintf ("drive %s", u->drive_id),
     .mode = FIREC_STAGING_AUTO,
     .writable = u->writable,
   };
-  return firec_stage_file (root, &file, u->uid, u->gid, NULL, NULL, staged, err);
+}
+
+static void
+drive_file_release (struct firec_file *f)
+{
+  free (f->host_path);
+  free (f->vm_path);
+  free (f->where);
+}
+
+/* The checks a start makes of its files, for the new one (preflight.h); with
+   claim, the VM's record names it from now on. */
+static int
+check_new_file (const struct firec_drive_update *u, bool claim, firec_error_t *err)
+{
+  if (u->state == NULL || u->host_path == NULL)
+    return 0;
+  struct firec_file file = drive_file (u);
+  struct firec_preflight_new_file nf = { u->state, u->name, u->vm_root != NULL, u->uid, u->gid, &file };
+  int rc = firec_preflight_new_file (&nf, claim, err);
+  drive_file_release (&file);
+  return rc;
+}
+
+static int
+stage_drive (const struct firec_drive_update *u, int root, struct firec_staged *staged, firec_error_t *err)
+{
+  struct firec_file file = drive_file (u);
+  int rc = firec_stage_file (root, &file, u->uid, u->gid, NULL, NULL, staged, err);
+  drive_file_release (&file);
+  return rc;
 }
 
 int
@@ -120,13 +150,13 @@ firec_update_drive_check (const struct firec_drive_update *u, firec_error_t *err
   if (check_request (u, err) < 0)
     return -1;
   if (u->vm_root == NULL || u->host_path == NULL)
-    return 0;
+    return check_new_file (u, false, err);
   cleanup_close int root = open (u->vm_root, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if (root < 0)
     return firec_error_set (err, errno, "cannot open the VM root %s", u->vm_root);
   cleanup_free char *vm_path = firec_update_drive_vm_path (u->drive_id, u->host_path, true);
   bool same;
-  return staged_place (u, root, vm_path, &same, err);
+  return staged_place (u, root, vm_path, &same, err) < 0 ? -1 : check_new_file (u, false, err);
 }
 
 int
@@ -135,18 +165,18 @@ firec_update_drive (const struct firec_drive_update *u, firec_error_t *err)
   if (check_request (u, err) < 0)
     return -1;
   if (u->vm_root == NULL || u->host_path == NULL)
-    return patch_drive (u, u->host_path, err);
+    return check_new_file (u, true, err) < 0 ? -1 : patch_drive (u, u->host_path, err);
   cleanup_close int root = open (u->vm_root, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if (root < 0)
     return firec_error_set (err, errno, "cannot open the VM root %s", u->vm_root);
   cleanup_free char *vm_path = firec_update_drive_vm_path (u->drive_id, u->host_path, true);
   bool same;
-  if (staged_place (u, root, vm_path, &same, err) < 0)
+  if (staged_place (u, root, vm_path, &same, err) < 0 || check_new_file (u, true, err) < 0)
     return -1;
   if (same)
     return patch_drive (u, vm_path, err);
   struct firec_staged staged = { 0 };
-  if (stage_drive (u, root, vm_path, &staged, err) < 0)
+  if (stage_drive (u, root, &staged, err) < 0)
     return -1;
   int rc = patch_drive (u, staged.vm_path, err);
   if (rc < 0)

@@ -14,6 +14,7 @@
 
 #include "error.h"
 #include "fcapi.h"
+#include "state.h"
 
 struct firec_drive_update
 {
@@ -25,18 +26,26 @@ struct firec_drive_update
   const char *host_path;     /* the new backing file, absolute; NULL keeps the current one */
   bool writable;             /* the drive is not read-only */
   const cJSON *rate_limiter; /* a new rate limiter object, or NULL */
+  /* The VM (its state root and name), whose record names a new file once it
+     passes the checks a start makes of its files (preflight.h); NULL: no
+     such check (drift's question whether the name in the jail is free). */
+  const struct firec_state *state;
+  const char *name;
 };
 
-/* Stages host_path (if any) as /drives/<drive_id>/<its base name> in the jail,
-   then PATCH /drives/<drive_id>. A name already taken there by that very file
-   (the same device and inode: what a start linked or bind-mounted) is used as
-   it is; by any other file, FIREC_ERR_INVALID. A failed PATCH unstages what
-   was staged. */
+/* Checks host_path (if any) as a start checks its files, against the other
+   VMs too, and names it in the VM's record (firec_preflight_new_file:
+   FIREC_ERR_PRECONDITION, nothing changed); stages it as
+   /drives/<drive_id>/<its base name> in the jail, then PATCH
+   /drives/<drive_id>. A PATCH refused leaves the file named in the record
+   (other runs see it used until the VM goes: they refuse more, never less). A name already taken there by that very
+   file (the same device and inode: what a start linked or bind-mounted) is used as it is; by any other file,
+   FIREC_ERR_INVALID. A failed PATCH unstages what was staged. */
 int firec_update_drive (const struct firec_drive_update *u, firec_error_t *err);
 
 /* Whether firec_update_drive can give the drive host_path: 0, or the error it
-   would fail with (the name in the jail taken by another file). Changes
-   nothing. */
+   would fail with (the name in the jail taken by another file; with state,
+   the checks of the file). Changes nothing. */
 int firec_update_drive_check (const struct firec_drive_update *u, firec_error_t *err);
 
 /* The path of host_path as Firecracker sees it once staged for drive_id:
