@@ -172,21 +172,39 @@ console_watch (struct firec_attached *a, struct firec_supervision *s)
     }
 }
 
+/* The record as it is now says daemon. Read again, not written from ours:
+   since the start, `update` and `apply` may have named new files in it (under
+   the state root's lock, as here), which later runs' checks must still see. */
+static int
+record_detached (struct firec_attached *a, firec_error_t *err)
+{
+  cleanup_close int dir_fd = -1, claim = -1;
+  cleanup_free char *shown = firec_xasprintf ("%s/%s", a->state.root, a->record->name);
+  cleanup_record struct firec_record *now = NULL;
+  if (firec_state_open_vm_dir (&a->state, a->record->name, &dir_fd, err) < 0)
+    return -1;
+  if (dir_fd < 0)
+    return firec_error_set (err, ENOENT, "the state of %s is gone", shown);
+  if (firec_state_lock_root (&a->state, FIREC_STATE_CLAIM_TIMEOUT_MS, &claim, err) < 0
+      || firec_record_read (dir_fd, shown, &now, err) < 0)
+    return -1;
+  if (now == NULL)
+    return firec_error_set (err, ENOENT, "%s has no record", shown);
+  now->mode = FIREC_RUN_DAEMON;
+  if (firec_record_write (dir_fd, shown, now, err) < 0)
+    return -1;
+  a->record->mode = FIREC_RUN_DAEMON; /* (ours: its strings are still in use by the supervision) */
+  return 0;
+}
+
 /* Ctrl+] q: from now on the VM is as if started with -d. Its record says so
    first; then the guard and the lock let go of it (the VMM, our child, is
    init's once we exit). */
 static int
 hand_over (struct firec_attached *a, char **how, firec_error_t *err)
 {
-  cleanup_close int dir_fd = -1;
-  cleanup_free char *shown = firec_xasprintf ("%s/%s", a->state.root, a->record->name);
-  a->record->mode = FIREC_RUN_DAEMON;
-  if (firec_state_open_vm_dir (&a->state, a->record->name, &dir_fd, err) < 0 || dir_fd < 0
-      || firec_record_write (dir_fd, shown, a->record, err) < 0)
-    {
-      a->record->mode = FIREC_RUN_ATTACHED;
-      return -1;
-    }
+  if (record_detached (a, err) < 0)
+    return -1;
   firec_seam_signal_at ("detach/recorded"); /* the crash tests: detached in the record, the guard not released */
   firec_guard_release (&a->guard_fd);
   close (a->lock_fd);

@@ -163,18 +163,21 @@ apply_item (struct session *s, const struct firec_drift_item *it, firec_error_t 
   return 0;
 }
 
-/* The manifest that is now true of the VM, with its digest. */
+/* The manifest that is now true of the VM, with its digest. Read and
+   written under the state root's lock, as `update` names a new file in the
+   record: neither loses the other's change. */
 static int
 record_manifest (const struct firec_plan *plan, const struct firec_vm_info *info, firec_error_t *err)
 {
   const struct firec_model *model = plan->model;
-  cleanup_close int dir_fd = -1;
+  cleanup_close int dir_fd = -1, claim = -1;
   if (firec_state_open_vm_dir (&info->state_root, info->name, &dir_fd, err) < 0)
     return -1;
   if (dir_fd < 0)
     return firec_error_set (err, 0, "the state of %s is gone", info->name);
   cleanup_record struct firec_record *r = NULL;
-  if (firec_record_read (dir_fd, info->state_dir, &r, err) < 0)
+  if (firec_state_lock_root (&info->state_root, FIREC_STATE_CLAIM_TIMEOUT_MS, &claim, err) < 0
+      || firec_record_read (dir_fd, info->state_dir, &r, err) < 0)
     return -1;
   if (r == NULL)
     return firec_error_set (err, 0, "%s has no record", info->state_dir);

@@ -69,5 +69,25 @@ check "a start that wants B's new file writable: exit 3 naming B" \
   test "$rc/$(grep -c "is a file the VM e2e-ub .*writes" "$WORK/err")" = 3/1
 check "and C left nothing" test -z "$(leftovers e2e-uc)"
 
-"$F" rm -f e2e-ua e2e-ub e2e-uc >/dev/null 2>&1
+# An attached VM given a new file, then detached with Ctrl+] q: its record
+# (written by the supervisor at the detach) still names the file.
+drive() { PTY_LOG=$WORK/pty.log "$PYTHON3" "$top_srcdir/tests/e2e/pty-drive.py" "$@"; }
+prepare rootfs e2e-ud || exit 99
+d_uid=$("$PYTHON3" -c 'import json,sys; print(json.load(open(sys.argv[1]))["spec"]["jailer"]["uid"])' "$WORK/e2e-ud/vm.json")
+d_new=$WORK/d-new.ext4
+head -c 1M /dev/zero >"$d_new"; chown "$d_uid:$d_uid" "$d_new"
+drive 'expect:Ctrl\+\] q' "touch:$WORK/ud-ready" "waitfile:$WORK/ud-updated" "send:\x1dq" "expect:runs on" exit:0 \
+  termios:cooked -- "$F" run -q "$WORK/e2e-ud/vm.json" 2>"$WORK/ud.drive" &
+driver=$!
+for i in $(seq 200); do [ -e "$WORK/ud-ready" ] && break; sleep 0.05; done
+"$F" update e2e-ud drive rootfs --path "$d_new" 2>"$WORK/err"; rc=$?
+touch "$WORK/ud-updated"
+wait "$driver"; drc=$?
+check "an attached VM given a new file (exit $rc), then detached (exit $drc)" test "$rc/$drc" = 0/0
+set_drive "$WORK/e2e-uc/vm.json" "$WORK/uc-on-d.json" "$d_new"
+"$F" run -d -q "$WORK/uc-on-d.json" >/dev/null 2>"$WORK/err"; rc=$?
+check "a start that wants that file writable after the detach: exit 3 naming the VM" \
+  test "$rc/$(grep -c "is a file the VM e2e-ud .*writes" "$WORK/err")" = 3/1
+
+"$F" rm -f e2e-ua e2e-ub e2e-uc e2e-ud >/dev/null 2>&1
 done_testing
