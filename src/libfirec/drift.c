@@ -640,7 +640,7 @@ compare_running (struct firec_drift *d, const struct firec_plan *plan, const str
   cJSON_Delete (live.config);
   cJSON_Delete (live.mmds);
   if (rc < 0)
-    firec_error_prefix (err, "cannot see how %s runs now: ", info->name);
+    firec_error_prefix (err, "cannot see how %s runs now", info->name);
   return rc;
 }
 

@@ -262,7 +262,7 @@ create_in_jail (const struct firec_snapshot_request *rq, int root, struct firec_
   cleanup_error firec_error_t rm_err = NULL;
   if (firec_jailfs_remove_dir (root, dir_name, dir, &rm_err) < 0)
     {
-      firec_error_prefix (&rm_err, "cannot remove the snapshot directory from the VM root: ");
+      firec_error_prefix (&rm_err, "cannot remove the snapshot directory from the VM root");
       if (err && *err == NULL)
         *err = steal_pointer (&rm_err);
       rc = -1;
@@ -298,7 +298,7 @@ commit_both (const struct firec_snapshot_request *rq, struct destination *dest, 
       && same_inode (&st, &dest[1].result))
     unlinkat (dest[1].dir_fd, dest[1].name, 0);
   else
-    firec_error_prefix (err, "%s %s was replaced, but: ", dest[1].what, dest[1].path);
+    firec_error_prefix (err, "%s %s was replaced, but", dest[1].what, dest[1].path);
   return -1;
 }
 
@@ -344,7 +344,7 @@ firec_snapshot_create (const struct firec_snapshot_request *rq, bool *paused, fi
       resumed = set_state (api, "Resumed", &resume_err) == 0;
       if (!resumed)
         {
-          firec_error_prefix (&resume_err, "%sthe VM stays paused: ", rc == 0 ? "the snapshot was written, but " : "");
+          firec_error_prefix (&resume_err, "%sthe VM stays paused", rc == 0 ? "the snapshot was written, but " : "");
           if (err && *err == NULL)
             *err = steal_pointer (&resume_err);
           rc = -1;

@@ -183,7 +183,7 @@ firec_update_drive (const struct firec_drive_update *u, firec_error_t *err)
     {
       cleanup_error firec_error_t undo_err = NULL;
       if (firec_stage_unstage (root, &staged, &undo_err) < 0)
-        firec_error_prefix (err, "%s stays in the jail (%s); ", staged.vm_path, undo_err->message);
+        firec_error_prefix (err, "%s stays in the jail (%s)", staged.vm_path, undo_err->message);
     }
   firec_staged_release (&staged);
   return rc;
