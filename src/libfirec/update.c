@@ -75,6 +75,55 @@ drive_file_release (struct firec_file *f)
   free (f->where);
 }
 
+/* The identity of a drive's file as the VMM has it (path_on_host of GET
+   /vm/config): beneath the jail root without following a link there (a bind
+   mount shows the host's file, a hard link is it, a copy is another). */
+static bool
+live_identity (int root, const char *path, struct stat *ret)
+{
+  if (root < 0)
+    return stat (path, ret) == 0;
+  cleanup_close int parent = -1;
+  cleanup_free char *name = NULL;
+  cleanup_error firec_error_t ignored = NULL;
+  return firec_jailfs_open_parent (root, path, FIREC_JAILFS_NO_XDEV, NULL, &parent, &name, &ignored) == 0 && parent >= 0
+         && fstatat (parent, name, ret, AT_SYMLINK_NOFOLLOW) == 0;
+}
+
+/* Another drive of this VM that has the new file now, one of the two
+   writable: written through two block devices (two caches) it is lost, and a
+   start refuses that too (preflight.c). */
+static int
+check_other_drives (const struct firec_drive_update *u, firec_error_t *err)
+{
+  struct stat wanted;
+  if (stat (u->host_path, &wanted) < 0)
+    return 0; /* (the file's own check says why) */
+  cleanup_close int sock = -1;
+  cleanup_close int root = u->vm_root ? open (u->vm_root, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) : -1;
+  cleanup_fcapi struct firec_fcapi *api = NULL;
+  cleanup_fcapi_response struct firec_fcapi_response resp = { 0 };
+  if (firec_update_open_api (u->vm_root, u->api_socket, &sock, &api, err) < 0
+      || firec_fcapi_call (api, "GET", "/vm/config", NULL, API_TIMEOUT_MS, &resp, err) < 0)
+    return -1;
+  cleanup_cjson cJSON *config = cJSON_Parse (resp.body);
+  const cJSON *d;
+  cJSON_ArrayForEach (d, firec_json_member (config, "drives"))
+  {
+    const char *id = firec_json_string (d, "drive_id"), *path = firec_json_string (d, "path_on_host");
+    struct stat there;
+    if (id == NULL || path == NULL || strcmp (id, u->drive_id) == 0 || !live_identity (root, path, &there)
+        || there.st_dev != wanted.st_dev || there.st_ino != wanted.st_ino)
+      continue;
+    if (u->writable || !cJSON_IsTrue (firec_json_member (d, "is_read_only")))
+      return firec_error_set_kind (err, FIREC_ERR_PRECONDITION, 0,
+                                   "drive %s: %s is the file of drive %s of this VM, and one of the two writes it: "
+                                   "two drives on one file lose what is written; give the new drive a file of its own",
+                                   u->drive_id, u->host_path, id);
+  }
+  return 0;
+}
+
 /* The checks a start makes of its files, for the new one (preflight.h); with
    claim, the VM's record names it from now on. */
 static int
@@ -82,6 +131,8 @@ check_new_file (const struct firec_drive_update *u, bool claim, firec_error_t *e
 {
   if (u->state == NULL || u->host_path == NULL)
     return 0;
+  if (check_other_drives (u, err) < 0)
+    return -1;
   struct firec_file file = drive_file (u);
   struct firec_preflight_new_file nf = { u->state, u->name, u->vm_root != NULL, u->uid, u->gid, &file };
   int rc = firec_preflight_new_file (&nf, claim, err);

@@ -89,5 +89,19 @@ set_drive "$WORK/e2e-uc/vm.json" "$WORK/uc-on-d.json" "$d_new"
 check "a start that wants that file writable after the detach: exit 3 naming the VM" \
   test "$rc/$(grep -c "is a file the VM e2e-ud .*writes" "$WORK/err")" = 3/1
 
-"$F" rm -f e2e-ua e2e-ub e2e-uc e2e-ud >/dev/null 2>&1
+# Two drives of one VM on one file, one of them writable: refused as at a start.
+prepare rootfs e2e-ue || exit 99
+e_uid=$("$PYTHON3" -c 'import json,sys; print(json.load(open(sys.argv[1]))["spec"]["jailer"]["uid"])' "$WORK/e2e-ue/vm.json")
+head -c 1M /dev/zero >"$WORK/e-data.ext4"; chown "$e_uid:$e_uid" "$WORK/e-data.ext4"
+edit "$WORK/e2e-ue/vm.json" "$WORK/e2e-ue/vm.json" 'm["spec"]["run"]["mode"] = "daemon"; m["spec"]["drives"].append({"drive_id": "data", "path_on_host": "'"$WORK/e-data.ext4"'", "is_root_device": False, "is_read_only": True})'
+"$F" run -d -q "$WORK/e2e-ue/vm.json" >/dev/null 2>"$WORK/err" || sed 's/^/#   /' "$WORK/err"
+calls=$(changes)
+"$F" update e2e-ue drive data --path "$(drive_of "$WORK/e2e-ue/vm.json")" 2>"$WORK/err"; rc=$?
+check "update of a read-only drive to the file of the VM's writable drive: exit 3 naming it, nothing sent" \
+  test "$rc/$(grep -c "is the file of drive rootfs of this VM" "$WORK/err")/$(changes)" = "3/1/$calls"
+ln "$WORK/e-data.ext4" "$WORK/e-data-alias.ext4"
+"$F" update e2e-ue drive data --path "$WORK/e-data-alias.ext4" 2>"$WORK/err"; rc=$?
+check "to its own file under another name (both read-only): exit $rc, sent" test "$rc/$(changes)" = "0/$((calls + 1))"
+
+"$F" rm -f e2e-ua e2e-ub e2e-uc e2e-ud e2e-ue >/dev/null 2>&1
 done_testing
