@@ -8,6 +8,7 @@
 #include "attached.h"
 #include "cgroup.h"
 #include "console.h"
+#include "discover.h"
 #include "fcapi.h"
 #include "lifecycle.h"
 #include "net.h"
@@ -726,6 +727,39 @@ make_cgroups (struct firec_vm *vm, firec_error_t *err)
   return -1;
 }
 
+/* The pid file is in the jail root, which the VM's uid owns: it may have
+   written the file first, naming any process of the host. The pid is believed
+   only when the host confirms it (discover.h: the process is in the VM's
+   root), checked while a pidfd holds the process; a live one that is not is
+   never recorded nor signalled, and the start fails (the rollback finds the
+   real Firecracker from the host). One that has already exited (a zombie,
+   whose root /proc no longer shows) is held as it is: no signal reaches it,
+   and api.wait says how Firecracker ended. */
+static int
+adopt_named_vmm (struct firec_vm *vm, pid_t pid, const char *pid_file, firec_error_t *err)
+{
+  struct stat root;
+  if (fstat (vm->root_fd, &root) < 0)
+    return firec_error_set (err, errno, "cannot stat the VM root %s", vm->model->vm_root);
+  cleanup_close int pidfd = -1;
+  if (firec_pidfd_open (pid, &pidfd, err) < 0)
+    return -1;
+  bool ours = firec_vm_process_in_root (vm->record, &root, pid);
+  bool dead = !ours && firec_pid_is_dead (pid);
+  /* Not reaped after the checks: /proc answered about this very process. */
+  int gone = firec_pidfd_send_signal (pidfd, 0, err);
+  if (gone < 0)
+    return -1;
+  if (gone)
+    return firec_error_set (err, ESRCH, "the pid file %s names pid %ld, which has already ended", pid_file, (long) pid);
+  if (!ours && !dead)
+    return firec_error_set (err, 0,
+                            "the pid file %s names pid %ld, which is not a process in the VM's root %s: not "
+                            "believed (the VM's uid can write that file), and not signalled",
+                            pid_file, (long) pid, vm->model->vm_root);
+  return firec_pidref_adopt (pid, steal_fd (&pidfd), &vm->vmm, err);
+}
+
 static int
 step_spawn (struct firec_vm *vm, const struct firec_step *step, firec_error_t *err)
 {
@@ -759,10 +793,7 @@ step_spawn (struct firec_vm *vm, const struct firec_step *step, firec_error_t *e
       report_death (vm, when, err);
       return -1;
     }
-  /* A firecracker that already exited is still ours to report on (api.wait
-     says how it ended), as long as its pid was not reused. */
-  int pidfd;
-  if (firec_pidfd_open (pid, &pidfd, err) < 0 || firec_pidref_adopt (pid, pidfd, &vm->vmm, err) < 0)
+  if (adopt_named_vmm (vm, pid, pid_file, err) < 0)
     {
       annotate_stderr (vm, "firecracker", err);
       return -1;

@@ -217,32 +217,39 @@ static int root_parent(const char *path, char *base, size_t basesz)
 	return root_open(dir, O_PATH | O_DIRECTORY, 0);
 }
 
+/* The address of base in the directory dfd, through /proc/self/fd: a bind or
+ * connect there needs no change of the working directory, which the host
+ * reads to tell the VM's processes (the doubles' jailer only changes
+ * directory where the real one pivots into the jail). */
+static int sun_at(int dfd, const char *base, struct sockaddr_un *sa)
+{
+	memset(sa, 0, sizeof *sa);
+	sa->sun_family = AF_UNIX;
+	if ((size_t)snprintf(sa->sun_path, sizeof sa->sun_path, "/proc/self/fd/%d/%s", dfd, base) >=
+	    sizeof sa->sun_path)
+		return errno = ENAMETOOLONG, -1;
+	return 0;
+}
+
 /* Creates a listening Unix socket at path (bind fails if it exists). */
 static int root_listen(const char *path, int backlog)
 {
 	char base[256];
 	struct sockaddr_un sa;
-	int dfd, cwd, sfd, rc, saved;
+	int dfd, sfd, rc, saved;
 
 	dfd = root_parent(path, base, sizeof base);
 	if (dfd < 0)
 		return -1;
-	if (strlen(base) >= sizeof sa.sun_path) {
+	if (sun_at(dfd, base, &sa) < 0) {
 		close(dfd);
-		return errno = ENAMETOOLONG, -1;
+		return -1;
 	}
 	sfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	cwd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (sfd < 0 || cwd < 0 || fchdir(dfd) < 0)
+	if (sfd < 0)
 		abort();
-	memset(&sa, 0, sizeof sa);
-	sa.sun_family = AF_UNIX;
-	memcpy(sa.sun_path, base, strlen(base));
 	rc = bind(sfd, (struct sockaddr *)&sa, sizeof sa);
 	saved = errno;
-	if (fchdir(cwd) < 0)
-		abort();
-	close(cwd);
 	close(dfd);
 	if (rc < 0 || listen(sfd, backlog) < 0) {
 		close(sfd);
@@ -258,27 +265,20 @@ static int root_connect(const char *path)
 {
 	char base[256];
 	struct sockaddr_un sa;
-	int dfd, cwd, sfd, rc, saved;
+	int dfd, sfd, rc, saved;
 
 	dfd = root_parent(path, base, sizeof base);
 	if (dfd < 0)
 		return -1;
-	if (strlen(base) >= sizeof sa.sun_path) {
+	if (sun_at(dfd, base, &sa) < 0) {
 		close(dfd);
-		return errno = ENAMETOOLONG, -1;
+		return -1;
 	}
 	sfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	cwd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (sfd < 0 || cwd < 0 || fchdir(dfd) < 0)
+	if (sfd < 0)
 		abort();
-	memset(&sa, 0, sizeof sa);
-	sa.sun_family = AF_UNIX;
-	memcpy(sa.sun_path, base, strlen(base));
 	rc = connect(sfd, (struct sockaddr *)&sa, sizeof sa);
 	saved = errno;
-	if (fchdir(cwd) < 0)
-		abort();
-	close(cwd);
 	close(dfd);
 	if (rc < 0) {
 		close(sfd);
