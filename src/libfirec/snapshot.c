@@ -208,8 +208,12 @@ open_result (const struct firec_snapshot_request *rq, int dir_fd, const char *na
   return in;
 }
 
-/* Moves the result name of the private directory next to d's path, under a
-   temporary name, owned by the caller, mode 0600, on disk. */
+/* A new file of root's next to d's path, under a temporary name, mode 0600,
+   on disk, with the content of the result name of the private directory:
+   never the jail's inode itself, which the VM's uid may still hold open and
+   write (or grow) through after the snapshot. A reflink where the
+   filesystem has them, else a copy with the holes kept; the jail's file
+   goes with the private directory. */
 static int
 take_result (const struct firec_snapshot_request *rq, int dir_fd, const char *name, struct destination *d,
              firec_error_t *err)
@@ -218,26 +222,14 @@ take_result (const struct firec_snapshot_request *rq, int dir_fd, const char *na
   cleanup_close int in = open_result (rq, dir_fd, name, d, &st, err);
   if (in < 0)
     return -1;
-  if (firec_jailfs_chown (in, geteuid (), getegid ()) < 0 || fchmod (in, 0600) < 0)
-    return firec_error_set (err, errno, "cannot give %s to uid %u", d->what, (unsigned) geteuid ());
-  /* A placeholder reserves the name; the rename replaces it, or the copy fills it. */
   cleanup_close int out = firec_jailfs_create_temp (d->dir_fd, 0600, &d->tmp);
   if (out < 0)
     return firec_error_set (err, errno, "cannot create a file next to %s", d->path);
-  if (renameat (dir_fd, name, d->dir_fd, d->tmp) == 0)
-    {
-      if (fsync (in) < 0)
-        return firec_error_set (err, errno, "cannot write %s to disk", d->path);
-      d->result = st;
-    }
-  else if (errno != EXDEV)
-    return firec_error_set (err, errno, "cannot move %s out of the VM root next to %s", d->what, d->path);
-  else if (firec_stage_copy_sparse (in, out, st.st_size, NULL, NULL) < 0 || fsync (out) < 0
-           || fstat (out, &d->result) < 0)
+  if (firec_stage_clone (in, out, st.st_size, NULL, NULL) < 0 || fsync (out) < 0 || fstat (out, &d->result) < 0)
     return firec_error_set (err, errno, "cannot copy %s next to %s", d->what, d->path);
   struct stat now;
   if (fstatat (d->dir_fd, d->tmp, &now, AT_SYMLINK_NOFOLLOW) < 0 || !same_inode (&now, &d->result))
-    return firec_error_set (err, errno, "%s changed while it was moved next to %s", d->what, d->path);
+    return firec_error_set (err, errno, "%s changed while it was copied next to %s", d->what, d->path);
   return 0;
 }
 

@@ -498,6 +498,16 @@ reflink_unsupported (int e)
   return e == EOPNOTSUPP || e == ENOTTY || e == EXDEV || e == EINVAL || e == ENOSYS;
 }
 
+int
+firec_stage_clone (int src, int dst, off_t size, const char *what, const struct firec_stage_progress *progress)
+{
+  if (ioctl (dst, FICLONE, src) == 0)
+    return 0;
+  if (!reflink_unsupported (errno))
+    return -1;
+  return firec_stage_copy_sparse (src, dst, size, what, progress);
+}
+
 /* Writes a new file owned by uid:gid at name: a reflink or a sparse copy of src. */
 static int
 stage_new_file (int root_fd, int parent, const char *name, const char *vm_path, int src_fd, const struct stat *src_st,

@@ -130,6 +130,12 @@ int firec_stage_prepare_output (const char *host_path, uid_t uid, gid_t gid, boo
 int firec_stage_copy_sparse (int src, int dst, off_t size, const char *what,
                              const struct firec_stage_progress *progress);
 
+/* A new inode of src's content in dst (an empty regular file): FICLONE when
+   the filesystem can share the extents, else firec_stage_copy_sparse. Either
+   way dst shares nothing writable with src: later writes through an fd of
+   src never reach it. Returns 0, or -1 with errno. */
+int firec_stage_clone (int src, int dst, off_t size, const char *what, const struct firec_stage_progress *progress);
+
 /* For tests: pretend openat2 is missing (ENOSYS) so that the O_NOFOLLOW
    component walk is used. */
 void firec_stage_test_disable_openat2 (bool disable);
