@@ -309,6 +309,16 @@ clear_output_path (struct firec_vm *vm, const struct firec_file *f, bool *may_cr
   return count ? firec_output_rotate (f->host_path, (unsigned) count, err) : 0;
 }
 
+/* The fd of f that preflight checked (preflight.h), or -1. */
+static int
+checked_input (const struct firec_vm *vm, const struct firec_file *f)
+{
+  const struct firec_model *m = vm->model;
+  if (vm->pf.input_fds == NULL || f < m->files || f >= m->files + m->file_count)
+    return -1;
+  return vm->pf.input_fds[f - m->files];
+}
+
 /* Stages f (without the jailer: makes the output file); *created: the output
    file is new, made by this call. */
 static int
@@ -320,8 +330,8 @@ stage_one (struct firec_vm *vm, const struct firec_file *f, bool *created, firec
     {
       struct firec_staged staged = { 0 };
       struct firec_stage_known known = { vm->pf.access, vm->pf.access_count };
-      int rc
-          = firec_stage_file (vm->root_fd, f, (uid_t) m->uid, (gid_t) m->gid, &known, vm->opts.progress, &staged, err);
+      int rc = firec_stage_input (vm->root_fd, f, checked_input (vm, f), (uid_t) m->uid, (gid_t) m->gid, &known,
+                                  vm->opts.progress, &staged, err);
       *created = staged.created_host_output;
       firec_staged_release (&staged);
       return rc;
