@@ -73,6 +73,66 @@ next_arg (const char *args, size_t len, size_t *pos)
   return a;
 }
 
+/* Whether every uid of the process (real, effective, saved, filesystem) is uid. */
+static bool
+runs_as (pid_t pid, uid_t uid)
+{
+  char path[64];
+  snprintf (path, sizeof path, "/proc/%ld/status", (long) pid);
+  cleanup_free char *status = NULL;
+  size_t len;
+  if (firec_read_file (path, 1 << 16, &status, &len) < 0)
+    return false;
+  const char *line = strstr (status, "\nUid:");
+  unsigned long ids[4];
+  if (line == NULL || sscanf (line, "\nUid: %lu %lu %lu %lu", &ids[0], &ids[1], &ids[2], &ids[3]) != 4)
+    return false;
+  for (size_t i = 0; i < FIREC_N_ELEMENTS (ids); i++)
+    if (ids[i] != (unsigned long) uid)
+      return false;
+  return true;
+}
+
+/* Whether the process's arguments give --api-sock the VM's API socket: the
+   Firecracker that firec-run starts without the jailer. */
+static bool
+names_api_socket (pid_t pid, const char *api_socket)
+{
+  char path[64];
+  snprintf (path, sizeof path, "/proc/%ld/cmdline", (long) pid);
+  cleanup_free char *args = NULL;
+  size_t len, pos = 0;
+  if (api_socket == NULL || firec_read_file (path, 1 << 16, &args, &len) < 0)
+    return false;
+  for (const char *a; (a = next_arg (args, len, &pos));)
+    if (strcmp (a, "--api-sock") == 0)
+      {
+        const char *value = next_arg (args, len, &pos);
+        return value && strcmp (value, api_socket) == 0;
+      }
+  return false;
+}
+
+/* The host's word, never a file's: the root directory of a process is the
+   VM's root only for a process chrooted there (the real jailer pivots into
+   the jail before it forks or execs Firecracker), which nothing else on the
+   host can be made to have. A working directory anyone can take, an
+   operator's shell included, so it counts only for a process that runs as
+   the jail uid (the doubles' jailer changes directory where the real one
+   pivots; a process of the jail uid in the VM's root is the VM's, or the
+   hostile uid's own, to kill), or, without the jailer (Firecracker runs as
+   firec-run's user there), for the Firecracker started with the VM's API
+   socket. */
+bool
+firec_vm_process_in_root (const struct firec_record *r, const struct stat *root, pid_t pid)
+{
+  if (same_dir (pid, "root", root))
+    return true;
+  if (!same_dir (pid, "cwd", root))
+    return false;
+  return r->jailer ? runs_as (pid, r->uid) : names_api_socket (pid, r->api_socket);
+}
+
 /* The jailer before it has entered the jail (and the child it forks for
    --new-pid-ns, until that execs): known by the arguments we gave it. */
 static bool
@@ -139,7 +199,7 @@ scan_proc (const struct firec_record *r, struct firec_vm_procs *ret, firec_error
       long pid = strtol (e->d_name, &end, 10);
       if (*end || pid <= 0 || known (ret, (pid_t) pid))
         continue;
-      bool in_jail = have_root && (same_dir ((pid_t) pid, "root", &root) || same_dir ((pid_t) pid, "cwd", &root));
+      bool in_jail = have_root && firec_vm_process_in_root (r, &root, (pid_t) pid);
       if (in_jail || args_match ((pid_t) pid, r))
         rc = add_pid (ret, (pid_t) pid, 0, err);
     }

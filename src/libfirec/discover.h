@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* A VM's processes, found from the host rather than only believed from its
    record: the recorded pids (while they still started when recorded), every
-   task in the cgroups the jailer made for it, and every process whose root or
-   working directory is the VM's root — and, for the moment before the jailer
+   task in the cgroups the jailer made for it, and every process in the VM's
+   root (firec_vm_process_in_root) — and, for the moment before the jailer
    has entered the jail, the jailer by its arguments; the VM's console keeper
    by its pid, or by its arguments before its pid was recorded. So `rm` kills a VMM whose
    pid was never recorded, and `run` never starts a second VMM for a name
@@ -10,7 +10,9 @@
 #ifndef FIREC_DISCOVER_H
 #define FIREC_DISCOVER_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <sys/stat.h>
 
 #include "error.h"
 #include "pidref.h"
@@ -22,6 +24,15 @@ struct firec_vm_procs
   struct firec_pidref *items;
   size_t count;
 };
+
+/* Whether the host says pid is in the VM's root (root: what r->vm_root is):
+   its root directory is that directory; or its working directory is, and it
+   runs entirely as the jail uid (r->uid) — without the jailer, it is the
+   Firecracker of the VM's API socket. What a file in the jail says of a
+   process (a pid file the jail uid may have written first) is believed only
+   when this holds. Check it while holding a pidfd of pid, and check that
+   the process is still alive afterwards: the answer is about it then. */
+bool firec_vm_process_in_root (const struct firec_record *r, const struct stat *root, pid_t pid);
 
 /* Every live process of the VM r describes, each opened once. */
 int firec_vm_find_processes (const struct firec_record *r, struct firec_vm_procs *ret, firec_error_t *err);

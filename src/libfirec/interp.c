@@ -8,6 +8,7 @@
 #include "attached.h"
 #include "cgroup.h"
 #include "console.h"
+#include "discover.h"
 #include "fcapi.h"
 #include "lifecycle.h"
 #include "net.h"
@@ -308,6 +309,16 @@ clear_output_path (struct firec_vm *vm, const struct firec_file *f, bool *may_cr
   return count ? firec_output_rotate (f->host_path, (unsigned) count, err) : 0;
 }
 
+/* The fd of f that preflight checked (preflight.h), or -1. */
+static int
+checked_input (const struct firec_vm *vm, const struct firec_file *f)
+{
+  const struct firec_model *m = vm->model;
+  if (vm->pf.input_fds == NULL || f < m->files || f >= m->files + m->file_count)
+    return -1;
+  return vm->pf.input_fds[f - m->files];
+}
+
 /* Stages f (without the jailer: makes the output file); *created: the output
    file is new, made by this call. */
 static int
@@ -319,8 +330,8 @@ stage_one (struct firec_vm *vm, const struct firec_file *f, bool *created, firec
     {
       struct firec_staged staged = { 0 };
       struct firec_stage_known known = { vm->pf.access, vm->pf.access_count };
-      int rc
-          = firec_stage_file (vm->root_fd, f, (uid_t) m->uid, (gid_t) m->gid, &known, vm->opts.progress, &staged, err);
+      int rc = firec_stage_input (vm->root_fd, f, checked_input (vm, f), (uid_t) m->uid, (gid_t) m->gid, &known,
+                                  vm->opts.progress, &staged, err);
       *created = staged.created_host_output;
       firec_staged_release (&staged);
       return rc;
@@ -726,6 +737,39 @@ make_cgroups (struct firec_vm *vm, firec_error_t *err)
   return -1;
 }
 
+/* The pid file is in the jail root, which the VM's uid owns: it may have
+   written the file first, naming any process of the host. The pid is believed
+   only when the host confirms it (discover.h: the process is in the VM's
+   root), checked while a pidfd holds the process; a live one that is not is
+   never recorded nor signalled, and the start fails (the rollback finds the
+   real Firecracker from the host). One that has already exited (a zombie,
+   whose root /proc no longer shows) is held as it is: no signal reaches it,
+   and api.wait says how Firecracker ended. */
+static int
+adopt_named_vmm (struct firec_vm *vm, pid_t pid, const char *pid_file, firec_error_t *err)
+{
+  struct stat root;
+  if (fstat (vm->root_fd, &root) < 0)
+    return firec_error_set (err, errno, "cannot stat the VM root %s", vm->model->vm_root);
+  cleanup_close int pidfd = -1;
+  if (firec_pidfd_open (pid, &pidfd, err) < 0)
+    return -1;
+  bool ours = firec_vm_process_in_root (vm->record, &root, pid);
+  bool dead = !ours && firec_pid_is_dead (pid);
+  /* Not reaped after the checks: /proc answered about this very process. */
+  int gone = firec_pidfd_send_signal (pidfd, 0, err);
+  if (gone < 0)
+    return -1;
+  if (gone)
+    return firec_error_set (err, ESRCH, "the pid file %s names pid %ld, which has already ended", pid_file, (long) pid);
+  if (!ours && !dead)
+    return firec_error_set (err, 0,
+                            "the pid file %s names pid %ld, which is not a process in the VM's root %s: not "
+                            "believed (the VM's uid can write that file), and not signalled",
+                            pid_file, (long) pid, vm->model->vm_root);
+  return firec_pidref_adopt (pid, steal_fd (&pidfd), &vm->vmm, err);
+}
+
 static int
 step_spawn (struct firec_vm *vm, const struct firec_step *step, firec_error_t *err)
 {
@@ -759,10 +803,7 @@ step_spawn (struct firec_vm *vm, const struct firec_step *step, firec_error_t *e
       report_death (vm, when, err);
       return -1;
     }
-  /* A firecracker that already exited is still ours to report on (api.wait
-     says how it ended), as long as its pid was not reused. */
-  int pidfd;
-  if (firec_pidfd_open (pid, &pidfd, err) < 0 || firec_pidref_adopt (pid, pidfd, &vm->vmm, err) < 0)
+  if (adopt_named_vmm (vm, pid, pid_file, err) < 0)
     {
       annotate_stderr (vm, "firecracker", err);
       return -1;

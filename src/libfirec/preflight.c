@@ -6,6 +6,7 @@
 #include "cgroup.h"
 #include "discover.h"
 #include "hostcheck.h"
+#include "hostpath.h"
 #include "jailfs.h"
 #include "lifecycle.h"
 #include "net.h"
@@ -48,6 +49,16 @@ strv_free (char **v)
 
 static void finish_binaries (struct firec_preflight *pf, bool report);
 
+static void
+close_input_fds (struct firec_preflight *pf)
+{
+  for (size_t i = 0; pf->input_fds && i < pf->plan->model->file_count; i++)
+    if (pf->input_fds[i] >= 0)
+      close (pf->input_fds[i]);
+  free (pf->input_fds);
+  pf->input_fds = NULL;
+}
+
 void
 firec_preflight_release (struct firec_preflight *pf)
 {
@@ -61,6 +72,7 @@ firec_preflight_release (struct firec_preflight *pf)
   free (pf->firecracker_version);
   free (pf->access);
   free (pf->files);
+  close_input_fds (pf);
   free (pf->tap_ifindex);
   memset (pf, 0, sizeof *pf);
 }
@@ -151,6 +163,35 @@ check_kvm (struct firec_preflight *pf, const struct firec_step *step)
     check_hugepages (pf, step);
 }
 
+/* ------------------------------------------------------------------ paths the VM's uid could redirect */
+
+/* One path firec-run follows for the VM, to check with hostpath.h. */
+struct followed
+{
+  const char *where; /* the field, with its position */
+  const char *does;  /* what firec-run does with the file: "read", "run" ... */
+};
+
+/* Refuses every path of q that the VM's uid could redirect: it would swap a
+   name on the way for a symbolic link, and firec-run, as root, would read,
+   write or run another file of the host. */
+static void
+check_followed (struct firec_preflight *pf, const struct firec_step *step, struct firec_hostpath_query *q,
+                const struct followed *what, size_t n)
+{
+  const struct firec_model *m = pf->plan->model;
+  cleanup_error firec_error_t err = NULL;
+  if (firec_hostpath_check (q, n, (uid_t) m->uid, (gid_t) m->gid, &err) < 0)
+    fail (pf, step, "%s", err->message);
+  for (size_t i = 0; err == NULL && i < n; i++)
+    if (q[i].problem)
+      fail (pf, step,
+            "%s: %s: %s: the VM's uid could swap a name on the way for a symbolic link, and firec-run would %s "
+            "another file of the host; keep the path out of its reach",
+            what[i].where, q[i].path, q[i].problem, what[i].does);
+  firec_hostpath_release (q, n);
+}
+
 /* ------------------------------------------------------------------ binaries */
 
 /* Whether s is UTF-8 as Rust's str::from_utf8 has it (no overlong forms, no
@@ -207,6 +248,31 @@ check_environment (struct firec_preflight *pf, const struct firec_step *step)
       }
 }
 
+/* Root runs the jailer, and both binaries for their versions (the jailer
+   copies Firecracker into the jail): neither may be a file the VM's uid can
+   change or swap. One that is is not probed either. */
+static void
+check_binary_paths (struct firec_preflight *pf, const struct firec_step *step)
+{
+  const struct firec_model *m = pf->plan->model;
+  char **paths[] = { &pf->firecracker_path, &pf->jailer_path };
+  const struct firec_binary *binaries[] = { &m->firecracker_binary, &m->jailer_binary };
+  for (size_t i = 0; i < FIREC_N_ELEMENTS (paths); i++)
+    {
+      if (*paths[i] == NULL)
+        continue;
+      struct firec_hostpath_query q = { *paths[i], FIREC_HOSTPATH_RUN, NULL };
+      struct followed what = { binaries[i]->where, "run" };
+      size_t before = pf->finding_count;
+      check_followed (pf, step, &q, &what, 1);
+      if (pf->finding_count > before)
+        {
+          free (*paths[i]);
+          *paths[i] = NULL;
+        }
+    }
+}
+
 static void
 start_binaries (struct firec_preflight *pf, const struct firec_step *step)
 {
@@ -220,7 +286,10 @@ start_binaries (struct firec_preflight *pf, const struct firec_step *step)
   if (m->jailer && m->jailer_binary.found && jailer_changed == NULL)
     pf->jailer_path = firec_xstrdup (m->jailer_binary.path);
   if (m->jailer)
-    check_environment (pf, step);
+    {
+      check_environment (pf, step);
+      check_binary_paths (pf, step);
+    }
   if (fc_changed)
     fail (pf, step, "%s: changed while firec-run read the manifest: %s; run again", m->firecracker_binary.where,
           fc_changed);
@@ -445,6 +514,30 @@ check_jail_access (struct firec_preflight *pf, const struct firec_step *step, co
           f->host_path, m->chroot_base_dir);
 }
 
+/* A read-only input the VM's uid can write is copied into the jail, never
+   linked (stage.h): with `staging: link`, or for a block device (which is
+   not copied), it is refused. */
+static void
+check_read_only_link (struct firec_preflight *pf, const struct firec_step *step, const struct source *s)
+{
+  const struct firec_model *m = pf->plan->model;
+  const struct firec_file *f = s->file;
+  bool regular = S_ISREG (s->st.st_mode);
+  if (f->output || f->writable || f->role == FIREC_FILE_UFFD_SOCKET || s->fd < 0
+      || !(f->mode == FIREC_STAGING_LINK || (f->mode == FIREC_STAGING_AUTO && !regular)))
+    return;
+  struct firec_stage_known known = { pf->access, pf->access_count };
+  cleanup_error firec_error_t err = NULL;
+  int writable = firec_stage_vm_may_modify (&known, s->fd, &s->st, (uid_t) m->uid, (gid_t) m->gid, &err);
+  if (writable < 0)
+    fail (pf, step, "%s: %s", f->where, err->message);
+  else if (writable)
+    fail (pf, step,
+          "%s: %s is read-only for the VM but writable by the VM's uid %lu: linked into the jail, the VM could "
+          "change it; take that write access away (chown, chmod go-w)%s",
+          f->where, f->host_path, m->uid, regular ? ", or use `staging: copy` or `auto`" : "");
+}
+
 /* The jail uid's rights on every file it opens, in one check (a child that
    becomes the jail's uid); staging reuses these verdicts. */
 static void
@@ -477,7 +570,10 @@ check_access (struct firec_preflight *pf, const struct firec_step *step, struct 
       /* A new output is the jail uid's own; an existing one is moved aside. */
       for (size_t i = 0; i < n; i++)
         if (sources[i].problem == NULL && (!sources[i].file->output || slot[i] >= 0))
-          check_jail_access (pf, step, sources[i].file, slot[i] >= 0 ? &pf->access[slot[i]] : NULL);
+          {
+            check_jail_access (pf, step, sources[i].file, slot[i] >= 0 ? &pf->access[slot[i]] : NULL);
+            check_read_only_link (pf, step, &sources[i]);
+          }
     }
   free (fds);
   free (slot);
@@ -940,6 +1036,47 @@ firec_preflight_new_file (const struct firec_preflight_new_file *nf, bool claim,
   return claim ? name_in_record (nf, &file, err) : 0;
 }
 
+/* The VM's files and the data files firec-run reads for it. */
+static void
+check_source_paths (struct firec_preflight *pf, const struct firec_step *step, const struct source *sources, size_t n)
+{
+  const struct firec_model *m = pf->plan->model;
+  const struct firec_data_file *data[] = { &m->mmds_data_file, &m->cpu_config_file };
+  struct firec_hostpath_query *q = firec_xcalloc (n + FIREC_N_ELEMENTS (data), sizeof *q);
+  struct followed *what = firec_xcalloc (n + FIREC_N_ELEMENTS (data), sizeof *what);
+  size_t count = 0;
+  for (size_t i = 0; i < n; i++)
+    {
+      const struct firec_file *f = sources[i].file;
+      /* A new output is made (and earlier ones renamed) in its directory; a
+         FIFO output is opened as it is. */
+      bool made = f->output && sources[i].kind != FIREC_OUTPUT_FIFO;
+      q[count]
+          = (struct firec_hostpath_query){ f->host_path, made ? FIREC_HOSTPATH_NEW_NAME : FIREC_HOSTPATH_OPEN, NULL };
+      what[count++] = (struct followed){ f->where, f->output ? "write" : "read" };
+    }
+  for (size_t i = 0; i < FIREC_N_ELEMENTS (data); i++)
+    if (data[i]->host_path)
+      {
+        q[count] = (struct firec_hostpath_query){ data[i]->host_path, FIREC_HOSTPATH_OPEN, NULL };
+        what[count++] = (struct followed){ data[i]->where, "read" };
+      }
+  check_followed (pf, step, q, what, count);
+  free (q);
+  free (what);
+}
+
+/* Staging links or copies the very inputs checked here (no second lookup of
+   their paths). */
+static void
+keep_input_fds (struct firec_preflight *pf, struct source *sources, size_t n)
+{
+  close_input_fds (pf);
+  pf->input_fds = firec_xcalloc (n + 1, sizeof *pf->input_fds);
+  for (size_t i = 0; i < n; i++)
+    pf->input_fds[i] = !sources[i].file->output && sources[i].problem == NULL ? steal_fd (&sources[i].fd) : -1;
+}
+
 static void
 check_sources (struct firec_preflight *pf, const struct firec_step *step)
 {
@@ -954,12 +1091,16 @@ check_sources (struct firec_preflight *pf, const struct firec_step *step)
         fail (pf, step, "%s", sources[i].problem);
     }
   if (m->jailer)
-    check_access (pf, step, sources, n);
+    {
+      check_source_paths (pf, step, sources, n);
+      check_access (pf, step, sources, n);
+    }
   collect_identities (pf, sources, n);
   check_same_files (pf, step);
   check_output_places (pf, step, sources, n);
   check_aside_chains (pf, step, sources, n);
   check_other_vms (pf, step);
+  keep_input_fds (pf, sources, n);
   for (size_t i = 0; i < n; i++)
     {
       free (sources[i].problem);
@@ -996,6 +1137,17 @@ check_cgroups_free (struct firec_preflight *pf, const struct firec_step *step)
   strv_free (parents);
 }
 
+/* firec-run makes the jail directory below the chroot base, and the
+   teardown removes it, by path. */
+static void
+check_jail_path (struct firec_preflight *pf, const struct firec_step *step)
+{
+  const struct firec_model *m = pf->plan->model;
+  struct firec_hostpath_query q = { m->jail_dir, FIREC_HOSTPATH_NEW_NAME, NULL };
+  struct followed what = { m->chroot_base_where, "make and remove a directory tree in" };
+  check_followed (pf, step, &q, &what, 1);
+}
+
 static void
 check_jail (struct firec_preflight *pf, const struct firec_step *step)
 {
@@ -1011,6 +1163,7 @@ check_jail (struct firec_preflight *pf, const struct firec_step *step)
       if (stat (m->chroot_base_dir, &st) < 0 || !S_ISDIR (st.st_mode))
         fail (pf, step, "%s: the chroot base %s does not exist; create it with `mkdir -p %s`", m->chroot_base_where,
               m->chroot_base_dir, m->chroot_base_dir);
+      check_jail_path (pf, step);
     }
   /* Running, held by another run, or left by one: the VM is in the way. */
   cleanup_error firec_error_t err = NULL;

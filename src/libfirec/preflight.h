@@ -61,6 +61,7 @@ struct firec_preflight
   struct firec_access *access; /* the jail uid's rights on the sources */
   size_t access_count;
   struct firec_preflight_file *files; /* every file that exists, for the record and the other VMs' check */
+  int *input_fds;                     /* per model file: an O_PATH fd of the input checked, staged as it is; -1: none */
   size_t file_count;
   int *tap_ifindex; /* per model TAP: the device that exists, 0: the run creates it */
 

@@ -106,7 +106,9 @@ int firec_process_peek_exit (pid_t pid, int pidfd, int *wait_status, firec_error
 char *firec_describe_wait_status (int wait_status);
 
 /* Reads the decimal pid that the jailer writes to <chroot>/<exec_name>.pid (O_EXCL, no
-   trailing newline), relative to dirfd and never through a symlink (O_NOFOLLOW). Waits
+   trailing newline), relative to dirfd and never through a symlink (O_NOFOLLOW). What it
+   says is only what the file says: in a jail, the jail uid may have written it first, and
+   the caller believes the pid only once the host confirms it (discover.h). Waits
    up to timeout_ms (inotify on the directory) for the file to appear and to hold a whole
    number: a file that is still empty is read again. */
 int firec_read_pid_file (int dirfd, const char *name, long timeout_ms, pid_t *pid, firec_error_t *err);

@@ -3,6 +3,7 @@
 
 #include "snapshot.h"
 #include "fcapi.h"
+#include "hostpath.h"
 #include "jailfs.h"
 #include "stage.h"
 #include "util.h"
@@ -67,16 +68,12 @@ open_destination (const struct firec_snapshot_request *rq, struct destination *d
   cleanup_free char *dir = slash == NULL      ? firec_xstrdup (".")
                            : slash == d->path ? firec_xstrdup ("/")
                                               : firec_xstrndup (d->path, (size_t) (slash - d->path));
-  /* The user's own path: symlinks in it are the user's choice. */
+  /* The user's own path: symlinks in it are the user's choice (and none is
+     the VM's: check_reach). */
   d->dir_fd = open (dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (d->dir_fd < 0 || fstat (d->dir_fd, &d->dir_st) < 0)
     return firec_error_set_kind (err, FIREC_ERR_PRECONDITION, errno, "cannot use %s, the directory of %s %s", dir,
                                  d->what, d->path);
-  if (rq->vmm_uid != geteuid () && d->dir_st.st_uid == rq->vmm_uid)
-    return firec_error_set_kind (err, FIREC_ERR_PRECONDITION, 0,
-                                 "%s, the directory of %s %s, belongs to the VM's uid %u: a snapshot is never put "
-                                 "where the VM can swap names",
-                                 dir, d->what, d->path, (unsigned) rq->vmm_uid);
   cleanup_free char *proc = firec_jailfs_proc_path (d->dir_fd);
   if (faccessat (AT_FDCWD, proc, W_OK | X_OK, AT_EACCESS) < 0)
     return firec_error_set_kind (err, FIREC_ERR_PRECONDITION, errno, "cannot write %s in %s", d->what, dir);
@@ -98,9 +95,40 @@ open_destination (const struct firec_snapshot_request *rq, struct destination *d
   return 0;
 }
 
+/* A snapshot is made, renamed and (--force) replaces a file in each
+   destination's directory: never where the VM's uid could swap a name on the
+   way (hostpath.h). Without the jailer there is no such uid. */
+static int
+check_reach (const struct firec_snapshot_request *rq, const struct destination *dest, firec_error_t *err)
+{
+  if (rq->vmm_uid == geteuid ())
+    return 0;
+  cleanup_free char *cwd = getcwd (NULL, 0);
+  char *paths[2];
+  struct firec_hostpath_query q[2];
+  for (int i = 0; i < 2; i++)
+    {
+      paths[i] = dest[i].path[0] == '/' || cwd == NULL ? firec_xstrdup (dest[i].path)
+                                                       : firec_xasprintf ("%s/%s", cwd, dest[i].path);
+      q[i] = (struct firec_hostpath_query){ paths[i], FIREC_HOSTPATH_NEW_NAME, NULL };
+    }
+  int rc = firec_hostpath_check (q, 2, rq->vmm_uid, rq->vmm_gid, err);
+  for (int i = 0; rc == 0 && i < 2; i++)
+    if (q[i].problem)
+      rc = firec_error_set_kind (err, FIREC_ERR_PRECONDITION, 0,
+                                 "%s %s: %s: a snapshot is never put where the VM can swap names", dest[i].what,
+                                 dest[i].path, q[i].problem);
+  firec_hostpath_release (q, 2);
+  free (paths[0]);
+  free (paths[1]);
+  return rc;
+}
+
 static int
 check_destinations (const struct firec_snapshot_request *rq, struct destination *dest, firec_error_t *err)
 {
+  if (check_reach (rq, dest, err) < 0)
+    return -1;
   for (int i = 0; i < 2; i++)
     if (open_destination (rq, &dest[i], err) < 0)
       return -1;
@@ -208,8 +236,12 @@ open_result (const struct firec_snapshot_request *rq, int dir_fd, const char *na
   return in;
 }
 
-/* Moves the result name of the private directory next to d's path, under a
-   temporary name, owned by the caller, mode 0600, on disk. */
+/* A new file of root's next to d's path, under a temporary name, mode 0600,
+   on disk, with the content of the result name of the private directory:
+   never the jail's inode itself, which the VM's uid may still hold open and
+   write (or grow) through after the snapshot. A reflink where the
+   filesystem has them, else a copy with the holes kept; the jail's file
+   goes with the private directory. */
 static int
 take_result (const struct firec_snapshot_request *rq, int dir_fd, const char *name, struct destination *d,
              firec_error_t *err)
@@ -218,26 +250,14 @@ take_result (const struct firec_snapshot_request *rq, int dir_fd, const char *na
   cleanup_close int in = open_result (rq, dir_fd, name, d, &st, err);
   if (in < 0)
     return -1;
-  if (firec_jailfs_chown (in, geteuid (), getegid ()) < 0 || fchmod (in, 0600) < 0)
-    return firec_error_set (err, errno, "cannot give %s to uid %u", d->what, (unsigned) geteuid ());
-  /* A placeholder reserves the name; the rename replaces it, or the copy fills it. */
   cleanup_close int out = firec_jailfs_create_temp (d->dir_fd, 0600, &d->tmp);
   if (out < 0)
     return firec_error_set (err, errno, "cannot create a file next to %s", d->path);
-  if (renameat (dir_fd, name, d->dir_fd, d->tmp) == 0)
-    {
-      if (fsync (in) < 0)
-        return firec_error_set (err, errno, "cannot write %s to disk", d->path);
-      d->result = st;
-    }
-  else if (errno != EXDEV)
-    return firec_error_set (err, errno, "cannot move %s out of the VM root next to %s", d->what, d->path);
-  else if (firec_stage_copy_sparse (in, out, st.st_size, NULL, NULL) < 0 || fsync (out) < 0
-           || fstat (out, &d->result) < 0)
+  if (firec_stage_clone (in, out, st.st_size, NULL, NULL) < 0 || fsync (out) < 0 || fstat (out, &d->result) < 0)
     return firec_error_set (err, errno, "cannot copy %s next to %s", d->what, d->path);
   struct stat now;
   if (fstatat (d->dir_fd, d->tmp, &now, AT_SYMLINK_NOFOLLOW) < 0 || !same_inode (&now, &d->result))
-    return firec_error_set (err, errno, "%s changed while it was moved next to %s", d->what, d->path);
+    return firec_error_set (err, errno, "%s changed while it was copied next to %s", d->what, d->path);
   return 0;
 }
 

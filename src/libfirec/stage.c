@@ -108,7 +108,7 @@ commit_temp (int root_fd, int parent, const char *tmp, const char *name, const c
 /* ------------------------------------------------------------------ access checks */
 
 /* What access_as's child reads and writes: it shares our memory. For each path,
-   the errno of faccessat for R_OK and for R_OK|W_OK (0: allowed). */
+   the errno of faccessat for R_OK, for R_OK|W_OK and for W_OK (0: allowed). */
 struct access_probe
 {
   const char *const *paths;
@@ -118,6 +118,7 @@ struct access_probe
   int setid_errno; /* could not become uid:gid */
   int *read_errno;
   int *write_errno;
+  int *modify_errno;
 };
 
 /* Runs in a CLONE_VM|CLONE_VFORK child, on our memory and with our TLS: only raw
@@ -138,6 +139,8 @@ access_probe_child (void *data)
           p->read_errno[i] = errno ? errno : EACCES;
         if (syscall (SYS_faccessat, AT_FDCWD, p->paths[i], R_OK | W_OK) < 0)
           p->write_errno[i] = errno ? errno : EACCES;
+        if (syscall (SYS_faccessat, AT_FDCWD, p->paths[i], W_OK) < 0)
+          p->modify_errno[i] = errno ? errno : EACCES;
       }
   syscall (SYS_exit, 0);
   return 0;
@@ -150,11 +153,12 @@ access_probe_child (void *data)
    or -2 when the child could not become uid:gid. */
 static int
 access_as (const char *const *paths, size_t count, uid_t uid, gid_t gid, int *read_errno, int *write_errno,
-           int *errno_out)
+           int *modify_errno, int *errno_out)
 {
   *errno_out = 0;
   memset (read_errno, 0, count * sizeof *read_errno);
   memset (write_errno, 0, count * sizeof *write_errno);
+  memset (modify_errno, 0, count * sizeof *modify_errno);
   if (!privileged ())
     {
       for (size_t i = 0; i < count; i++)
@@ -163,12 +167,18 @@ access_as (const char *const *paths, size_t count, uid_t uid, gid_t gid, int *re
             read_errno[i] = errno;
           if (faccessat (AT_FDCWD, paths[i], R_OK | W_OK, AT_EACCESS) < 0)
             write_errno[i] = errno;
+          if (faccessat (AT_FDCWD, paths[i], W_OK, AT_EACCESS) < 0)
+            modify_errno[i] = errno;
         }
       return 0;
     }
-  struct access_probe probe = {
-    .paths = paths, .count = count, .uid = uid, .gid = gid, .read_errno = read_errno, .write_errno = write_errno
-  };
+  struct access_probe probe = { .paths = paths,
+                                .count = count,
+                                .uid = uid,
+                                .gid = gid,
+                                .read_errno = read_errno,
+                                .write_errno = write_errno,
+                                .modify_errno = modify_errno };
   /* The child changes credentials of a task sharing our mm, which resets the mm's
      dumpable flag: put it back afterwards. */
   int dumpable = prctl (PR_GET_DUMPABLE);
@@ -208,8 +218,8 @@ access_verdict (int e, int *errno_out)
 static int
 access_one (const char *path, uid_t uid, gid_t gid, bool write, int *errno_out)
 {
-  int read_e, write_e;
-  int r = access_as (&path, 1, uid, gid, &read_e, &write_e, errno_out);
+  int read_e, write_e, modify_e;
+  int r = access_as (&path, 1, uid, gid, &read_e, &write_e, &modify_e, errno_out);
   if (r < 0)
     return r;
   return access_verdict (write ? write_e : read_e, errno_out);
@@ -256,6 +266,7 @@ firec_stage_check_access (const int *fds, size_t count, uid_t uid, gid_t gid, st
   char **paths = firec_xcalloc (count ? count : 1, sizeof *paths);
   int *read_e = firec_xcalloc (count ? count : 1, sizeof *read_e);
   int *write_e = firec_xcalloc (count ? count : 1, sizeof *write_e);
+  int *modify_e = firec_xcalloc (count ? count : 1, sizeof *modify_e);
   int rc = 0;
   for (size_t i = 0; i < count; i++)
     {
@@ -271,7 +282,7 @@ firec_stage_check_access (const int *fds, size_t count, uid_t uid, gid_t gid, st
   int e = 0;
   if (rc == 0 && count > 0)
     {
-      int r = access_as ((const char *const *) paths, count, uid, gid, read_e, write_e, &e);
+      int r = access_as ((const char *const *) paths, count, uid, gid, read_e, write_e, modify_e, &e);
       if (r < 0)
         rc = access_result (r, e, "the VM's files", uid, gid, false, err);
     }
@@ -279,12 +290,14 @@ firec_stage_check_access (const int *fds, size_t count, uid_t uid, gid_t gid, st
     {
       ret[i].read_errno = read_e[i];
       ret[i].write_errno = write_e[i];
+      ret[i].modify_errno = modify_e[i];
     }
   for (size_t i = 0; i < count; i++)
     free (paths[i]);
   free (paths);
   free (read_e);
   free (write_e);
+  free (modify_e);
   return rc;
 }
 
@@ -496,6 +509,16 @@ static bool
 reflink_unsupported (int e)
 {
   return e == EOPNOTSUPP || e == ENOTTY || e == EXDEV || e == EINVAL || e == ENOSYS;
+}
+
+int
+firec_stage_clone (int src, int dst, off_t size, const char *what, const struct firec_stage_progress *progress)
+{
+  if (ioctl (dst, FICLONE, src) == 0)
+    return 0;
+  if (!reflink_unsupported (errno))
+    return -1;
+  return firec_stage_copy_sparse (src, dst, size, what, progress);
 }
 
 /* Writes a new file owned by uid:gid at name: a reflink or a sparse copy of src. */
@@ -773,6 +796,35 @@ stage_in_place (int root_fd, int parent, const char *name, const struct firec_fi
   return 0;
 }
 
+/* Only a mode that lets someone besides the owner write is asked of the
+   kernel (with an ACL, the group bits are its mask). */
+int
+firec_stage_vm_may_modify (const struct firec_stage_known *known, int src_fd, const struct stat *st, uid_t uid,
+                           gid_t gid, firec_error_t *err)
+{
+  if (st->st_uid == uid)
+    return 1;
+  if ((st->st_mode & (S_IWGRP | S_IWOTH)) == 0)
+    return 0;
+  for (size_t i = 0; known && i < known->count; i++)
+    if (known->items[i].dev == st->st_dev && known->items[i].ino == st->st_ino)
+      return known->items[i].modify_errno == 0;
+  struct firec_access a;
+  if (firec_stage_check_access (&src_fd, 1, uid, gid, &a, err) < 0)
+    return -1;
+  return a.modify_errno == 0;
+}
+
+static int
+error_vm_writes_input (const char *host_path, uid_t uid, gid_t gid, bool regular, firec_error_t *err)
+{
+  return firec_error_set_kind (err, FIREC_ERR_PRECONDITION, 0,
+                               "%s is read-only for the VM but writable by the VM's uid %u gid %u: linked into the "
+                               "jail, the VM could change it; take that write access away (chown, chmod go-w)%s",
+                               host_path, (unsigned) uid, (unsigned) gid,
+                               regular ? ", or set `staging: copy` or `auto` for it" : "");
+}
+
 static int
 stage_read_only (int root_fd, int parent, const char *name, const struct firec_file *file, int src_fd,
                  const struct firec_stage_known *known, const struct stat *st, uid_t uid, gid_t gid,
@@ -799,6 +851,15 @@ stage_read_only (int root_fd, int parent, const char *name, const struct firec_f
     return firec_error_set_kind (err, FIREC_ERR_PRECONDITION, 0,
                                  "%s is not a regular file: it can only be staged with `staging: link` or `auto`",
                                  file->host_path);
+  if (try_link)
+    {
+      int writable = firec_stage_vm_may_modify (known, src_fd, st, uid, gid, err);
+      if (writable < 0)
+        return -1;
+      if (writable && (file->mode == FIREC_STAGING_LINK || !regular))
+        return error_vm_writes_input (file->host_path, uid, gid, regular, err);
+      try_link = !writable; /* auto: a reflink or a copy of it instead */
+    }
   if (try_link)
     {
       int readable = can_access_src (known, src_fd, st, file->host_path, uid, gid, false, err);
@@ -887,10 +948,30 @@ stage_writable (int root_fd, int parent, const char *name, const struct firec_fi
   return 0;
 }
 
+/* The input to stage, of a type its role reads: given_fd (what preflight
+   checked), or host_path opened now (given_fd -1). */
+static int
+open_input (const struct firec_file *file, int given_fd, int *fd, struct stat *st, firec_error_t *err)
+{
+  if (given_fd < 0 && open_source (file->host_path, fd, st, err) < 0)
+    return -1;
+  if (given_fd >= 0 && ((*fd = fcntl (given_fd, F_DUPFD_CLOEXEC, 3)) < 0 || fstat (*fd, st) < 0))
+    return firec_error_set (err, errno, "cannot use %s", file->host_path);
+  bool device = file->role == FIREC_FILE_DRIVE || file->role == FIREC_FILE_PMEM;
+  if (file->role == FIREC_FILE_UFFD_SOCKET)
+    {
+      if (!S_ISSOCK (st->st_mode))
+        return firec_error_set_kind (err, FIREC_ERR_PRECONDITION, 0, "%s is not a Unix socket", file->host_path);
+    }
+  else if (!S_ISREG (st->st_mode) && !(device && S_ISBLK (st->st_mode)))
+    return firec_error_set_kind (err, FIREC_ERR_PRECONDITION, 0, "%s is not a regular file", file->host_path);
+  return 0;
+}
+
 int
-firec_stage_file (int root_fd, const struct firec_file *file, uid_t uid, gid_t gid,
-                  const struct firec_stage_known *known, const struct firec_stage_progress *progress,
-                  struct firec_staged *ret, firec_error_t *err)
+firec_stage_input (int root_fd, const struct firec_file *file, int src, uid_t uid, gid_t gid,
+                   const struct firec_stage_known *known, const struct firec_stage_progress *progress,
+                   struct firec_staged *ret, firec_error_t *err)
 {
   memset (ret, 0, sizeof *ret);
   const struct firec_jailfs_mkdir mk = { 0700, uid, gid };
@@ -906,24 +987,9 @@ firec_stage_file (int root_fd, const struct firec_file *file, uid_t uid, gid_t g
   cleanup_close int src_fd = -1;
   struct stat st;
   bool created = false;
-  if (file->output)
-    {
-      if (open_output (file->host_path, uid, gid, &src_fd, &st, &created, err) < 0)
-        return -1;
-    }
-  else
-    {
-      if (open_source (file->host_path, &src_fd, &st, err) < 0)
-        return -1;
-      bool device = file->role == FIREC_FILE_DRIVE || file->role == FIREC_FILE_PMEM;
-      if (file->role == FIREC_FILE_UFFD_SOCKET)
-        {
-          if (!S_ISSOCK (st.st_mode))
-            return firec_error_set_kind (err, FIREC_ERR_PRECONDITION, 0, "%s is not a Unix socket", file->host_path);
-        }
-      else if (!S_ISREG (st.st_mode) && !(device && S_ISBLK (st.st_mode)))
-        return firec_error_set_kind (err, FIREC_ERR_PRECONDITION, 0, "%s is not a regular file", file->host_path);
-    }
+  if (file->output ? open_output (file->host_path, uid, gid, &src_fd, &st, &created, err) < 0
+                   : open_input (file, src, &src_fd, &st, err) < 0)
+    return -1;
 
   enum firec_stage_method method = FIREC_STAGED_LINK;
   int rc;
@@ -944,6 +1010,14 @@ firec_stage_file (int root_fd, const struct firec_file *file, uid_t uid, gid_t g
   ret->host_path = firec_xstrdup (file->host_path);
   ret->created_host_output = created;
   return 0;
+}
+
+int
+firec_stage_file (int root_fd, const struct firec_file *file, uid_t uid, gid_t gid,
+                  const struct firec_stage_known *known, const struct firec_stage_progress *progress,
+                  struct firec_staged *ret, firec_error_t *err)
+{
+  return firec_stage_input (root_fd, file, -1, uid, gid, known, progress, ret, err);
 }
 
 int

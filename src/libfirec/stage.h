@@ -7,6 +7,7 @@
 #define FIREC_STAGE_H
 
 #include <stdbool.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #include "error.h"
@@ -48,8 +49,8 @@ const char *firec_stage_method_name (enum firec_stage_method method);
    O_PATH|O_DIRECTORY fd of vm_root in *root_fd. */
 int firec_stage_make_root (const char *jail_dir, const char *vm_root, int *root_fd, firec_error_t *err);
 
-/* What uid:gid may do with an inode (errno of faccessat for reading, and for
-   reading and writing; 0: allowed), found for several files by one
+/* What uid:gid may do with an inode (errno of faccessat for reading, for
+   reading and writing, and for writing; 0: allowed), found for several files by one
    firec_stage_check_access. firec_stage_file takes such verdicts (known, may be
    NULL) and checks only files whose inode they do not cover. */
 struct firec_access
@@ -58,6 +59,7 @@ struct firec_access
   ino_t ino;
   int read_errno;
   int write_errno;
+  int modify_errno; /* W_OK alone: may uid:gid change the inode (a file's bytes, a directory's names) */
 };
 
 struct firec_stage_known
@@ -71,8 +73,9 @@ struct firec_stage_known
    directories (0700, owned by uid:gid). Never changes the owner or mode of the
    user's file.
    - read-only files: link | reflink (0400) | copy (0400, holes kept) | auto
-     (link when uid:gid can read it and it is on the jail's filesystem, else
-     reflink, else copy);
+     (link when uid:gid can read it, cannot write it, and it is on the jail's
+     filesystem, else reflink, else copy); one uid:gid can write is never
+     linked (link: an error), since the VM would write the user's file;
    - writable drives and pmem: link or auto: hard link, else bind mount (uid:gid
      must be able to read and write the file); copy/reflink: a private, ephemeral
      copy (0600) owned by uid:gid;
@@ -85,6 +88,14 @@ struct firec_stage_known
 int firec_stage_file (int root_fd, const struct firec_file *file, uid_t uid, gid_t gid,
                       const struct firec_stage_known *known, const struct firec_stage_progress *progress,
                       struct firec_staged *ret, firec_error_t *err);
+
+/* firec_stage_file, with the input src (an fd of it, O_PATH is enough; -1:
+   host_path opened now): the very file preflight checked, not what
+   host_path names by the time the jail is staged. src is not closed; it is
+   ignored for an output. */
+int firec_stage_input (int root_fd, const struct firec_file *file, int src, uid_t uid, gid_t gid,
+                       const struct firec_stage_known *known, const struct firec_stage_progress *progress,
+                       struct firec_staged *ret, firec_error_t *err);
 
 /* Undoes one firec_stage_file: detaches a bind mount (MNT_DETACH) and unlinks the
    staged name. A host output file we created is kept (it holds the VM's log). A
@@ -114,6 +125,13 @@ int firec_stage_can_access_fd (int fd, const char *what, uid_t uid, gid_t gid, b
 /* firec_stage_can_access_fd for count open files at once: ret[i] for fds[i]. */
 int firec_stage_check_access (const int *fds, size_t count, uid_t uid, gid_t gid, struct firec_access *ret,
                               firec_error_t *err);
+/* Whether uid:gid may change the bytes of the file fd holds (st: its fstat):
+   its owner, or allowed to write it (a verdict of known for its inode, else
+   the kernel asked). Then a hard link or bind mount of a read-only input
+   would let the VM write the user's file. 1 yes, 0 no, < 0 error. */
+int firec_stage_vm_may_modify (const struct firec_stage_known *known, int fd, const struct stat *st, uid_t uid,
+                               gid_t gid, firec_error_t *err);
+
 /* What firec_stage_can_access_fd would have returned, from a verdict. */
 int firec_stage_access_verdict (const struct firec_access *a, const char *what, uid_t uid, gid_t gid, bool write,
                                 firec_error_t *err);
@@ -129,6 +147,12 @@ int firec_stage_prepare_output (const char *host_path, uid_t uid, gid_t gid, boo
    be NULL). Returns 0, or -1 with errno. */
 int firec_stage_copy_sparse (int src, int dst, off_t size, const char *what,
                              const struct firec_stage_progress *progress);
+
+/* A new inode of src's content in dst (an empty regular file): FICLONE when
+   the filesystem can share the extents, else firec_stage_copy_sparse. Either
+   way dst shares nothing writable with src: later writes through an fd of
+   src never reach it. Returns 0, or -1 with errno. */
+int firec_stage_clone (int src, int dst, off_t size, const char *what, const struct firec_stage_progress *progress);
 
 /* For tests: pretend openat2 is missing (ENOSYS) so that the O_NOFOLLOW
    component walk is used. */

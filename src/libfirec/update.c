@@ -3,6 +3,7 @@
 
 #include "update.h"
 #include "fcapi.h"
+#include "hostpath.h"
 #include "jailfs.h"
 #include "model.h"
 #include "preflight.h"
@@ -195,10 +196,28 @@ check_request (const struct firec_drive_update *u, firec_error_t *err)
   return 0;
 }
 
+/* The new file is opened by root to stage it: never through a directory the
+   VM's uid could swap a name in (hostpath.h). */
+static int
+check_reach (const struct firec_drive_update *u, firec_error_t *err)
+{
+  if (u->vm_root == NULL || u->host_path == NULL || u->uid == geteuid ())
+    return 0;
+  struct firec_hostpath_query q = { u->host_path, FIREC_HOSTPATH_OPEN, NULL };
+  int rc = firec_hostpath_check (&q, 1, u->uid, u->gid, err);
+  if (rc == 0 && q.problem)
+    rc = firec_error_set_kind (err, FIREC_ERR_PRECONDITION, 0,
+                               "the new drive file %s: %s: the VM's uid could swap a name on the way for a symbolic "
+                               "link, and firec-run would stage another file of the host",
+                               u->host_path, q.problem);
+  firec_hostpath_release (&q, 1);
+  return rc;
+}
+
 int
 firec_update_drive_check (const struct firec_drive_update *u, firec_error_t *err)
 {
-  if (check_request (u, err) < 0)
+  if (check_request (u, err) < 0 || check_reach (u, err) < 0)
     return -1;
   if (u->vm_root == NULL || u->host_path == NULL)
     return check_new_file (u, false, err);
@@ -213,7 +232,7 @@ firec_update_drive_check (const struct firec_drive_update *u, firec_error_t *err
 int
 firec_update_drive (const struct firec_drive_update *u, firec_error_t *err)
 {
-  if (check_request (u, err) < 0)
+  if (check_request (u, err) < 0 || check_reach (u, err) < 0)
     return -1;
   if (u->vm_root == NULL || u->host_path == NULL)
     return check_new_file (u, true, err) < 0 ? -1 : patch_drive (u, u->host_path, err);

@@ -81,7 +81,8 @@ static struct {
 	uint64_t hint_cmd;
 	bool hinting;
 	bool exit_after_reply;
-} S;
+	int kept_snap_fds[2]; /* FAKE_FC_SNAPSHOT_HOSTILE=keep; -1: none */
+} S = {.kept_snap_fds = {-1, -1}};
 
 static bool v116(void)
 {
@@ -217,32 +218,39 @@ static int root_parent(const char *path, char *base, size_t basesz)
 	return root_open(dir, O_PATH | O_DIRECTORY, 0);
 }
 
+/* The address of base in the directory dfd, through /proc/self/fd: a bind or
+ * connect there needs no change of the working directory, which the host
+ * reads to tell the VM's processes (the doubles' jailer only changes
+ * directory where the real one pivots into the jail). */
+static int sun_at(int dfd, const char *base, struct sockaddr_un *sa)
+{
+	memset(sa, 0, sizeof *sa);
+	sa->sun_family = AF_UNIX;
+	if ((size_t)snprintf(sa->sun_path, sizeof sa->sun_path, "/proc/self/fd/%d/%s", dfd, base) >=
+	    sizeof sa->sun_path)
+		return errno = ENAMETOOLONG, -1;
+	return 0;
+}
+
 /* Creates a listening Unix socket at path (bind fails if it exists). */
 static int root_listen(const char *path, int backlog)
 {
 	char base[256];
 	struct sockaddr_un sa;
-	int dfd, cwd, sfd, rc, saved;
+	int dfd, sfd, rc, saved;
 
 	dfd = root_parent(path, base, sizeof base);
 	if (dfd < 0)
 		return -1;
-	if (strlen(base) >= sizeof sa.sun_path) {
+	if (sun_at(dfd, base, &sa) < 0) {
 		close(dfd);
-		return errno = ENAMETOOLONG, -1;
+		return -1;
 	}
 	sfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	cwd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (sfd < 0 || cwd < 0 || fchdir(dfd) < 0)
+	if (sfd < 0)
 		abort();
-	memset(&sa, 0, sizeof sa);
-	sa.sun_family = AF_UNIX;
-	memcpy(sa.sun_path, base, strlen(base));
 	rc = bind(sfd, (struct sockaddr *)&sa, sizeof sa);
 	saved = errno;
-	if (fchdir(cwd) < 0)
-		abort();
-	close(cwd);
 	close(dfd);
 	if (rc < 0 || listen(sfd, backlog) < 0) {
 		close(sfd);
@@ -258,27 +266,20 @@ static int root_connect(const char *path)
 {
 	char base[256];
 	struct sockaddr_un sa;
-	int dfd, cwd, sfd, rc, saved;
+	int dfd, sfd, rc, saved;
 
 	dfd = root_parent(path, base, sizeof base);
 	if (dfd < 0)
 		return -1;
-	if (strlen(base) >= sizeof sa.sun_path) {
+	if (sun_at(dfd, base, &sa) < 0) {
 		close(dfd);
-		return errno = ENAMETOOLONG, -1;
+		return -1;
 	}
 	sfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	cwd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (sfd < 0 || cwd < 0 || fchdir(dfd) < 0)
+	if (sfd < 0)
 		abort();
-	memset(&sa, 0, sizeof sa);
-	sa.sun_family = AF_UNIX;
-	memcpy(sa.sun_path, base, strlen(base));
 	rc = connect(sfd, (struct sockaddr *)&sa, sizeof sa);
 	saved = errno;
-	if (fchdir(cwd) < 0)
-		abort();
-	close(cwd);
 	close(dfd);
 	if (rc < 0) {
 		close(sfd);
@@ -1397,10 +1398,36 @@ static int h_patch_vm(const struct req *rq, struct resp *rs)
 
 #define SNAP_MAGIC "fake-firecracker snapshot v1\n"
 
+/* FAKE_FC_SNAPSHOT_HOSTILE=keep: the VMM keeps an fd of each snapshot file
+ * it wrote and, at its next API request, writes through them (and grows the
+ * memory file by 300 MiB): what it could do to a file the host took as it is.
+ * It says so in /fake-fc-hostile.log of its root. */
+static void snap_write_kept(void)
+{
+	static const char m[] = "WRITTEN BY THE JAIL UID AFTER THE SNAPSHOT\n";
+	int log;
+
+	if (S.kept_snap_fds[0] < 0)
+		return;
+	for (int i = 0; i < 2; i++) {
+		if (pwrite(S.kept_snap_fds[i], m, sizeof m - 1, 0) < 0 ||
+		    (i == 1 && ftruncate(S.kept_snap_fds[i], (off_t)300 << 20) < 0))
+			fprintf(stderr, "fake firecracker: writing a kept snapshot fd: %s\n", strerror(errno));
+		close(S.kept_snap_fds[i]);
+		S.kept_snap_fds[i] = -1;
+	}
+	log = root_open("/fake-fc-hostile.log", O_WRONLY | O_CREAT | O_APPEND, 0600);
+	if (log >= 0) {
+		(void)fk_write_all(log, "kept snapshot fds written\n", 26);
+		close(log);
+	}
+}
+
 /* FAKE_FC_SNAPSHOT_HOSTILE: a compromised VMM, after writing the snapshot files,
  * swaps one for something the host must refuse: "symlink:TARGET" (the state
  * file becomes a symlink to TARGET), "hardlink" (the memory file gets a second
- * name), "fifo" (the state file becomes a FIFO), "dir" (a directory). */
+ * name), "fifo" (the state file becomes a FIFO), "dir" (a directory); or
+ * "keep" (snap_write_kept). */
 static void snap_hostile(const char *snap, const char *mem)
 {
 	const char *v = getenv("FAKE_FC_SNAPSHOT_HOSTILE");
@@ -1409,6 +1436,11 @@ static void snap_hostile(const char *snap, const char *mem)
 
 	if (!v || !*v)
 		return;
+	if (strcmp(v, "keep") == 0) {
+		S.kept_snap_fds[0] = root_open(snap, O_WRONLY, 0);
+		S.kept_snap_fds[1] = root_open(mem, O_WRONLY, 0);
+		return;
+	}
 	dfd = root_parent(strcmp(v, "hardlink") == 0 ? mem : snap, base, sizeof base);
 	if (dfd < 0)
 		return;
@@ -1714,6 +1746,7 @@ static int api_dispatch(const char *method, const char *path, const char *body, 
 	char id[256];
 	int rc;
 
+	snap_write_kept();
 	for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++)
 		if ((routes[i].versions & vbit()) && strcmp(routes[i].method, method) == 0 &&
 		    path_match(routes[i].path, path, id, sizeof id)) {

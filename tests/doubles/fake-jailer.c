@@ -278,6 +278,21 @@ static int make_dev(const char *root, const char *dev, dev_t rdev, uid_t uid, gi
 	return 0;
 }
 
+static void drop_privileges(uid_t uid, gid_t gid)
+{
+	if (is_root() && (setgroups(0, NULL) < 0 || setgid(gid) < 0 || setuid(uid) < 0))
+		jfail("Failed to exec into Firecracker: %s", ioe(errno));
+}
+
+/* FAKE_JAILER_PIDFILE_DELAY_MS: a slow jailer, for the tests where the jail's
+ * uid writes the pid file first. */
+static void pidfile_delay(void)
+{
+	const char *v = getenv("FAKE_JAILER_PIDFILE_DELAY_MS");
+	if (v && *v)
+		usleep((useconds_t)strtoul(v, NULL, 10) * 1000);
+}
+
 static void write_pid_file(const char *path, pid_t pid)
 {
 	char s[32];
@@ -331,7 +346,7 @@ int main(int argc, char **argv)
 	struct fk_arg *cgarg, *rlarg;
 	struct sbuf disp, dbg;
 	uint64_t start_us = fk_now_us(CLOCK_MONOTONIC), start_cpu_us = fk_now_us(CLOCK_PROCESS_CPUTIME_ID);
-	char exec_path[PATH_MAX], base[PATH_MAX], chroot_dir[PATH_MAX * 2], dst[PATH_MAX * 3], pidfile[PATH_MAX * 3];
+	char exec_path[PATH_MAX], base[PATH_MAX], chroot_dir[PATH_MAX * 2], dst[PATH_MAX * 3], pidfile[PATH_MAX];
 	const char *id, *exec_name, *v, *parent;
 	uint32_t uid, gid;
 	struct cg cgs[64];
@@ -339,7 +354,7 @@ int main(int argc, char **argv)
 	int cg_version = 1;
 	uint64_t nofile = 2048, fsize = 0;
 	bool have_fsize = false, daemonize, newpid;
-	int devnull = -1;
+	int devnull = -1, exec_fd;
 	struct stat st;
 
 	fk_close_fds_from(3);
@@ -515,6 +530,17 @@ int main(int argc, char **argv)
 		}
 	}
 
+	/* The real jailer has pivoted into the jail by now: every process it
+	 * forks from here on has the jail for its root, and the process a pid
+	 * file names is in the jail when the file appears (firec-run checks
+	 * that). The double can only change directory. */
+	if (chdir(chroot_dir) < 0)
+		jfail("Failed to chdir into chroot directory: %s", ioe(errno));
+	/* the host path may not be searchable by uid: open the binary now */
+	exec_fd = open(dst, O_PATH | O_CLOEXEC);
+	if (exec_fd < 0)
+		jfail("Failed to exec into Firecracker: %s", ioe(errno));
+
 	if (daemonize) {
 		if (ver == FK_V1_16) {
 			pid_t p = fork();
@@ -537,7 +563,14 @@ int main(int argc, char **argv)
 		close(devnull);
 	}
 
-	snprintf(pidfile, sizeof pidfile, "%s/%s.pid", chroot_dir, exec_name);
+	snprintf(pidfile, sizeof pidfile, "%s.pid", exec_name);
+	pidfile_delay();
+	/* The real jailer's clone child is in the jail (its root) from its first
+	 * instant; the double's child is there (its working directory, as
+	 * uid:gid) once both are true, so the jailer drops privileges before it
+	 * forks. It writes the pid file into the jail root, its working
+	 * directory, which is uid:gid's. */
+	drop_privileges(uid, gid);
 	if (newpid) {
 		pid_t child = fork();
 		if (child < 0)
@@ -561,7 +594,6 @@ int main(int argc, char **argv)
 		char **nargv = fk_xcalloc(a.nextra + 10, sizeof *nargv);
 		char **nenv;
 		size_t k = 0, ne = 0, nenvmax = 2;
-		int exec_fd;
 
 		for (char **e = environ; *e; e++)
 			nenvmax++;
@@ -587,16 +619,6 @@ int main(int argc, char **argv)
 		nargv[k++] = t3;
 		for (size_t i = 0; i < a.nextra; i++)
 			nargv[k++] = a.extra[i];
-		/* After the real pivot_root no host directory is on the way to the
-		 * binary or the jail root; here the host path may not be searchable
-		 * by uid, so open both before dropping privileges. */
-		if (chdir(chroot_dir) < 0)
-			jfail("Failed to chdir into chroot directory: %s", ioe(errno));
-		exec_fd = open(dst, O_PATH | O_CLOEXEC);
-		if (exec_fd < 0)
-			jfail("Failed to exec into Firecracker: %s", ioe(errno));
-		if (is_root() && (setgroups(0, NULL) < 0 || setgid(gid) < 0 || setuid(uid) < 0))
-			jfail("Failed to exec into Firecracker: %s", ioe(errno));
 		syscall(SYS_execveat, exec_fd, "", nargv, nenv, AT_EMPTY_PATH);
 		jfail("Failed to exec into Firecracker: %s", ioe(errno));
 	}
