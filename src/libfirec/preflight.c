@@ -726,14 +726,9 @@ check_aside_chains (struct firec_preflight *pf, const struct firec_step *step, c
    FIREC_STATE_DIR, or another user's firec-run, whose root is under its own
    home or runtime directory), and VMs that firec-run did not start. */
 static bool
-vm_is_live (const struct firec_state *st, const char *name, const struct firec_record *r, pid_t *pid)
+processes_live (const struct firec_record *r, pid_t *pid)
 {
-  *pid = 0;
-  /* Its lock is held by a firec-run starting it, supervising it (attached) or
-     operating on it; else its processes tell. */
   cleanup_error firec_error_t ignored = NULL;
-  if (firec_state_lock_held (st, name, pid, &ignored) > 0)
-    return true;
   const struct firec_record_process *procs[] = { &r->vmm, &r->jailer_process };
   bool live = false;
   for (size_t i = 0; i < FIREC_N_ELEMENTS (procs) && !live; i++)
@@ -893,15 +888,24 @@ vm_conflicts (const char *self, const struct firec_model *m, const struct firec_
   size_t output_count = m ? m->file_count : 0;
   for (size_t v = 0; v < n; v++)
     {
-      pid_t pid;
-      bool unreadable;
       if (strcmp (names[v], self) == 0)
         continue;
+      /* Live: its lock is held (a firec-run starting it, supervising it or
+         operating on it), else its recorded processes run. The lock is asked
+         before the record is read: a run that ends in between has recorded
+         its processes by then. The other way round, the record of a run
+         still creating (no processes yet) was judged by a lock that run had
+         let go of meanwhile, as it finished: nothing live, and two VMs
+         started at once on one writable file both ran. */
+      pid_t pid = 0;
+      bool unreadable;
+      cleanup_error firec_error_t lock_err = NULL;
+      bool held = firec_state_lock_held (&st, names[v], &pid, &lock_err) > 0;
       cleanup_record struct firec_record *r = other_vm_record (&st, names[v], &unreadable);
       char *unknown = r == NULL && unreadable ? unknown_files_conflict (files, file_count, &st, names[v]) : NULL;
       if (unknown)
         push_found (&found, &count, unknown);
-      if (r == NULL || !vm_is_live (&st, names[v], r, &pid))
+      if (r == NULL || !(held || processes_live (r, &pid)))
         continue;
       bool *told = firec_xcalloc (output_count + 1, sizeof *told);
       for (size_t i = 0; i < output_count; i++)
