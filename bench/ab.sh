@@ -6,7 +6,7 @@
 # alternating order:
 #   - start latency of examples/rootfs.yaml: `run -d` until it returns (the VM
 #     runs), then `rm -f`, as bench/start-latency.sh times firec-run;
-#   - validate + plan of examples/jailer-full.yaml: FIREC_BENCH_AB_PLANS (50)
+#   - validate + plan of examples/jailer-full.yaml (or FIREC_BENCH_AB_FILE): FIREC_BENCH_AB_PLANS (50)
 #     invocations of `firec-run plan` per side and round, exec included;
 #   - instructions of one `firec-run plan` invocation, ld.so included (callgrind).
 # Prints each side's median and the median of the per-round ratios B/A.
@@ -19,7 +19,16 @@ if [ -z "$A" ]; then
 fi
 [ -x "$A" ] || { echo "A/B: FIREC_BENCH_BASELINE_RUN=$A is not an executable"; exit 1; }
 plans=${FIREC_BENCH_AB_PLANS:-50}
-full=$top_srcdir/examples/jailer-full.yaml
+# A manifest both builds read (FIREC_BENCH_AB_FILE): a field newer than A would
+# time A's error path, not its plan.
+full=${FIREC_BENCH_AB_FILE:-$top_srcdir/examples/jailer-full.yaml}
+for side in "$A" "$B"; do
+  "$side" validate "$full" >/dev/null 2>"$WORK/ab-validate.err" || {
+    echo "A/B: $side cannot read $full (set FIREC_BENCH_AB_FILE to a manifest both builds read):"
+    head -3 "$WORK/ab-validate.err"
+    exit 1
+  }
+done
 prepare rootfs bench-ab || exit 1
 bench_tap tap0 # made once: the baseline may predate firec-run making TAPs
 m=$WORK/bench-ab/vm.json
@@ -62,8 +71,8 @@ echo "A/B ($KIND): A = $A, B = $B, $RUNS rounds"
 stats "A: run -d, rootfs.yaml" "$WORK/a.start"
 stats "B: run -d, rootfs.yaml" "$WORK/b.start"
 echo "start latency B/A, round by round: $(ratios "$WORK/r.start")"
-stats "A: plan jailer-full.yaml (1 exec)" "$WORK/a.plan"
-stats "B: plan jailer-full.yaml (1 exec)" "$WORK/b.plan"
+stats "A: plan $(basename "$full") (1 exec)" "$WORK/a.plan"
+stats "B: plan $(basename "$full") (1 exec)" "$WORK/b.plan"
 echo "validate + plan B/A, round by round: $(ratios "$WORK/r.plan")"
 if command -v valgrind >/dev/null; then
   ir() { valgrind --tool=callgrind --callgrind-out-file=/dev/null "$1" plan "$full" 2>&1 >/dev/null |
