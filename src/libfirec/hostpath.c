@@ -100,8 +100,9 @@ walk_path (struct walk *w, size_t query, const char *start, enum firec_hostpath_
         }
       if (stat (dir, &dir_st) < 0)
         {
-          if (errno != ENOENT)
-            *problem = firec_xasprintf ("cannot inspect %s: %s", dir, strerror (errno));
+          /* (Found a moment ago: gone now is someone renaming it.) */
+          *problem = errno == ENOENT ? firec_xasprintf ("%s went away while firec-run looked at it; run again", dir)
+                                     : firec_xasprintf ("cannot inspect %s: %s", dir, strerror (errno));
           return;
         }
       struct lookup *l = add_lookup (w, query, dir, &dir_st);
@@ -238,7 +239,13 @@ lookup_problem (const struct lookup *l, const struct rights *r, uid_t uid, gid_t
       if (!sticky)
         return firec_xasprintf ("%s, a directory on the way, is writable by the VM's uid %u or gid %u", l->dir,
                                 (unsigned) uid, (unsigned) gid);
-      /* Sticky: the VM's uid adds names there, and renames its own. */
+      /* Sticky: the VM's uid adds names there, and renames its own. A name
+         missing there now can be its own next: it may have renamed its own
+         away for the moment of this lookup, to bring it back before use. */
+      if (l->name && !l->found)
+        return firec_xasprintf ("%s%s%s is missing from %s, which the VM's uid %u can write (sticky): it could put "
+                                "a name of its own there",
+                                l->dir, strcmp (l->dir, "/") == 0 ? "" : "/", l->name, l->dir, (unsigned) uid);
       if (l->found && l->entry_st.st_uid == uid)
         return firec_xasprintf ("%s%s%s belongs to the VM's uid %u, which may rename it in %s (sticky, but "
                                 "writable by it)",

@@ -124,6 +124,12 @@ main (void)
   expect ("sticky/root", FIREC_HOSTPATH_OPEN, NULL, "a root file in a sticky directory");
   expect ("sticky/new.log", FIREC_HOSTPATH_NEW_NAME, NULL, "a new name in a sticky directory");
   expect ("sticky/vms", FIREC_HOSTPATH_OPEN, "may rename it", "a file of the VM's uid in a sticky directory");
+  /* A name missing there (the VM's uid renamed its own away for the moment of
+     the check) is one it could bring back. */
+  expect ("sticky/gone/disk.img", FIREC_HOSTPATH_OPEN, "is missing from", "a name missing from a sticky directory");
+  expect ("sticky/gone/new.log", FIREC_HOSTPATH_NEW_NAME, "is missing from",
+          "a missing directory in a sticky directory, for a new name");
+  expect ("root/gone/disk.img", FIREC_HOSTPATH_OPEN, NULL, "a name missing from root's directory (no one can add it)");
 
   /* A symlink of root's, in root's directory, to a place of the VM's: its target counts. */
   cleanup_free char *link = tpath ("root/via");
