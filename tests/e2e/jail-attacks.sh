@@ -11,20 +11,6 @@
 . "$top_srcdir/tests/e2e/lib.sh" || exit 99
 [ "$REAL" = 1 ] && skip_all "plants files as the doubles' jail uid and uses their hostile-VMM knobs"
 
-JAIL_UID=10001
-# as_jail COMMAND...: runs it as the jail uid. Every absolute path it is given
-# must lie in this test's $WORK: a mistake here must never reach the host.
-as_jail() {
-  local a
-  case $WORK in /?*/?*) ;; *) echo "as_jail: WORK is \"$WORK\"" >&2; return 1 ;; esac
-  for a in "$@"; do
-    case $a in
-      "$WORK"/*|/usr/bin/python3) ;;
-      /*) echo "as_jail: refusing $a, outside $WORK" >&2; return 1 ;;
-    esac
-  done
-  setpriv --reuid="$JAIL_UID" --regid="$JAIL_UID" --clear-groups -- "$@"
-}
 json_field() { "$PYTHON3" -c 'import json,sys; v=json.load(sys.stdin).get(sys.argv[1]); print("" if v is None else v)' "$1"; }
 status_of() { "$FIREC_RUN" status --output json "$1" 2>/dev/null | json_field state; }
 root_of() { json_field vm_root <"$FIREC_STATE_DIR/$1/state.json"; }

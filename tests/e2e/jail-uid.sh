@@ -11,20 +11,6 @@
 . "$top_srcdir/tests/e2e/lib.sh" || exit 99
 [ "$REAL" = 1 ] && skip_all "acts as the doubles' jail uid"
 
-JAIL_UID=10001
-# as_jail COMMAND...: runs it as the jail uid; every absolute path it is given
-# must lie in this test's $WORK (or be a system tool).
-as_jail() {
-  local a
-  case $WORK in /?*/?*) ;; *) echo "as_jail: WORK is \"$WORK\"" >&2; return 1 ;; esac
-  for a in "$@"; do
-    case $a in
-      "$WORK"/*|/bin/sh|/usr/bin/python3|/bin/sleep) ;;
-      /*) echo "as_jail: refusing $a, outside $WORK" >&2; return 1 ;;
-    esac
-  done
-  setpriv --reuid="$JAIL_UID" --regid="$JAIL_UID" --clear-groups -- "$@"
-}
 set_field() { # set_field FILE PYTHON-STATEMENT (m is the manifest)
   "$PYTHON3" -c "import json,sys; p=sys.argv[1]; m=json.load(open(p)); $2; json.dump(m, open(p, 'w'))" "$1"
 }

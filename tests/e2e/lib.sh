@@ -200,3 +200,21 @@ wait_running() {
   done
   return 1
 }
+
+# The doubles' jail uid (prepare.py gives the manifests it), for the tests that
+# act as a hostile VM would.
+JAIL_UID=10001
+# as_jail COMMAND...: runs it as the jail uid. Every absolute path it is given
+# must lie in this test's $WORK (or be one of a few system tools): a mistake
+# here must never reach the host.
+as_jail() {
+  local a
+  case $WORK in /?*/?*) ;; *) echo "as_jail: WORK is \"$WORK\"" >&2; return 1 ;; esac
+  for a in "$@"; do
+    case $a in
+      "$WORK"/*|/bin/sh|/usr/bin/python3|/bin/sleep) ;;
+      /*) echo "as_jail: refusing $a, outside $WORK" >&2; return 1 ;;
+    esac
+  done
+  setpriv --reuid="$JAIL_UID" --regid="$JAIL_UID" --clear-groups -- "$@"
+}
