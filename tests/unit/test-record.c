@@ -153,8 +153,9 @@ test_ownership (void)
           "a record of an earlier firec-run (no \"jail\"): the jail it names is its own");
   cleanup_free char *bad = with_member (json, "jail", "\"mine\"");
   cleanup_record struct firec_record *damaged = parse (bad, &error);
+  tap_ok (damaged == NULL, "a record with a jail state firec-run does not write is not read");
   TAP_STR_EQ (error, "74 the record state.json is damaged: \"jail\" is \"mine\", not one firec-run writes",
-              "a jail state firec-run does not write is damage");
+              "... the error says why");
   r->jail = FIREC_JAIL_INTENDED;
   tap_ok (!firec_record_owns_root (r), "a jail only named is not the run's (its processes are not the VM's)");
   r->jailer = false;
