@@ -22,7 +22,9 @@ stage_floor() {
 for f in json.load(open(sys.argv[1]))["x-firec-derived"]["files"]:
     t = sys.argv[2] + f["vm_path"]; os.makedirs(os.path.dirname(t), exist_ok=True); os.link(f["host_path"], t)' \
       "$WORK/bench-c$i/rendered-derived.json" "$d" 2>/dev/null
-    cp "$WORK/c$i.json" "$d/config.json"; chown -R 10001:10001 "$d"
+    # The directories and the config only: a chown of a hard link is the user's
+    # own file's, and firec-run copies a read-only input the VM's uid owns.
+    cp "$WORK/c$i.json" "$d/config.json"; find "$d" -type d -exec chown 10001:10001 {} +; chown 10001:10001 "$d/config.json"
     rm -f "$WORK/bench-f$i.started" "$WORK/bench-f$i.log"
   done
 }

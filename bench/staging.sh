@@ -10,7 +10,9 @@ make_image() { # a 4 GiB sparse file with 256 MiB of data in 16 extents
   for i in $(seq 0 15); do dd if=/dev/urandom of="$1" bs=1M count=16 seek=$((i * 256)) conv=notrunc status=none; done
 }
 src=$WORK/disk.img; make_image "$src"
-for i in $(seq "$RUNS"); do "$top_builddir/bench/stage-bench" link "$src" "$WORK/jl$i" | cut -d' ' -f1 >>"$WORK/link.ms"; done
+# Linked as a read-write drive: the VM's uid here is ours (root), which may write
+# the file, and a read-only input it may write is never linked (it is copied).
+for i in $(seq "$RUNS"); do "$top_builddir/bench/stage-bench" link "$src" "$WORK/jl$i" writable | cut -d' ' -f1 >>"$WORK/link.ms"; done
 for i in $(seq "$RUNS"); do
   sync; echo 3 >/proc/sys/vm/drop_caches 2>/dev/null
   "$top_builddir/bench/stage-bench" copy "$src" "$WORK/jc$i" >"$WORK/copy.out"

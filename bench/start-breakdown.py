@@ -46,9 +46,13 @@ def stage(name, with_config):
     if with_config:
         with open(os.path.join(root, "config.json"), "w") as f:
             json.dump(config, f)
+    # The directories and the config only: a chown of a hard link is the user's
+    # own file's, and firec-run copies a read-only input the VM's uid owns.
     for dirpath, dirnames, filenames in os.walk(jail):
-        for n in dirnames + filenames:
+        for n in dirnames:
             os.lchown(os.path.join(dirpath, n), uid, uid)
+    if with_config:
+        os.lchown(os.path.join(root, "config.json"), uid, uid)
     os.lchown(jail, uid, uid)
     return root
 

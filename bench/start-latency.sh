@@ -28,7 +28,9 @@ files=$("$PYTHON3" -c 'import json,sys; [print(f["host_path"], f["vm_path"]) for
 stage_by_hand() { # the hard links, as the getting-started guide would
   mkdir -p "$jail/root"
   while read -r host vm; do mkdir -p "$jail/root$(dirname "$vm")"; ln "$host" "$jail/root$vm"; done <<<"$files"
-  chown -R $uid:$uid "$jail/root"
+  # The directories only: a chown of a hard link is the user's own file's, and
+  # firec-run copies a read-only input the VM's uid owns (it could write it).
+  find "$jail/root" -type d -exec chown $uid:$uid {} +
 }
 # Kills the baseline's VM and waits until it has really exited: its command line
 # empties before its files (the tap) are closed, so pgrep alone says "gone" early.
