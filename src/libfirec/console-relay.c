@@ -13,22 +13,6 @@
 #include <unistd.h>
 
 static int
-write_all (int fd, const char *data, size_t len)
-{
-  while (len > 0)
-    {
-      ssize_t n = write (fd, data, len);
-      if (n < 0 && errno == EINTR)
-        continue;
-      if (n < 0)
-        return -1;
-      data += n;
-      len -= (size_t) n;
-    }
-  return 0;
-}
-
-static int
 send_all (int fd, const char *data, size_t len)
 {
   while (len > 0)
@@ -104,7 +88,7 @@ firec_console_relay_ready (struct firec_console_relay *r, const struct pollfd fd
           return FIREC_CONSOLE_ENDED;
         }
       /* A terminal that went away: the console goes on without it. */
-      if (n > 0 && r->out_fd >= 0 && write_all (r->out_fd, buf, (size_t) n) < 0)
+      if (n > 0 && r->out_fd >= 0 && firec_write_all (r->out_fd, buf, (size_t) n) < 0)
         r->out_fd = -1;
     }
   if (fds[0].revents)

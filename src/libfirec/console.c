@@ -305,22 +305,6 @@ firec_console_tail_start (const char *text, size_t len, long lines)
   return lines == 0 ? len : 0;
 }
 
-static int
-write_all (int fd, const char *data, size_t len)
-{
-  while (len > 0)
-    {
-      ssize_t n = write (fd, data, len);
-      if (n < 0 && errno == EINTR)
-        continue;
-      if (n < 0)
-        return -1;
-      data += n;
-      len -= (size_t) n;
-    }
-  return 0;
-}
-
 /* Writes out what fd has from its offset on. */
 static int
 copy_rest (int fd, const char *shown_dir, int out_fd, firec_error_t *err)
@@ -331,7 +315,7 @@ copy_rest (int fd, const char *shown_dir, int out_fd, firec_error_t *err)
       firec_buf_release (&buf);
       return firec_error_set (err, errno, "cannot read the console log in %s", shown_dir);
     }
-  int rc = buf.len ? write_all (out_fd, buf.data, buf.len) : 0;
+  int rc = buf.len ? firec_write_all (out_fd, buf.data, buf.len) : 0;
   firec_buf_release (&buf);
   return rc < 0 ? firec_error_set (err, errno, "cannot write the console log out") : 0;
 }
@@ -406,7 +390,7 @@ firec_console_copy_log (int dir_fd, const char *shown_dir, long lines, const str
       return -1;
     }
   size_t start = buf.len ? firec_console_tail_start (buf.data, buf.len, lines) : 0;
-  int rc = buf.len ? write_all (out_fd, buf.data + start, buf.len - start) : 0;
+  int rc = buf.len ? firec_write_all (out_fd, buf.data + start, buf.len - start) : 0;
   firec_buf_release (&buf);
   if (rc < 0)
     return firec_error_set (err, errno, "cannot write the console log out");

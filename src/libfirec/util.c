@@ -248,6 +248,22 @@ firec_buf_release (struct firec_buf *buf)
 }
 
 int
+firec_write_all (int fd, const char *data, size_t len)
+{
+  while (len > 0)
+    {
+      ssize_t n = write (fd, data, len);
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n < 0)
+        return -1;
+      data += n;
+      len -= (size_t) n;
+    }
+  return 0;
+}
+
+int
 firec_read_fd (int fd, size_t max_size, char **ret, size_t *ret_len)
 {
   struct firec_buf buf = { 0 };

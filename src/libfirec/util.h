@@ -138,6 +138,8 @@ void firec_buf_release (struct firec_buf *buf);
    Returns 0, or -1 with errno set. */
 int firec_read_file (const char *path, size_t max_size, char **ret, size_t *ret_len);
 int firec_read_fd (int fd, size_t max_size, char **ret, size_t *ret_len);
+/* All of data to fd, again after EINTR and short writes; -1 with errno. */
+int firec_write_all (int fd, const char *data, size_t len);
 
 /* Reads a file that must be a regular file, for data firec-run reads itself:
    opened O_NONBLOCK, so that a FIFO or a device never blocks the caller, and
