@@ -91,6 +91,7 @@ drive_update (const struct firec_plan *plan, const struct firec_vm_info *info, c
   if (f == NULL)
     return firec_error_set (err, 0, "%s names no file", it->path);
   u->host_path = f->host_path;
+  u->where = f->where;
   return 0;
 }
 
@@ -203,11 +204,14 @@ firec_converge_check (const struct firec_plan *plan, const struct firec_vm_info 
       struct firec_drive_update u;
       if (it->how != FIREC_RECONCILE_LIVE || it->live != FIREC_LIVE_DRIVE_PATH)
         continue;
-      if (drive_update (plan, info, it, &u, err) < 0 || firec_update_drive_check (&u, err) < 0)
+      if (drive_update (plan, info, it, &u, err) < 0)
         {
           firec_error_prefix (err, "%s", it->path);
           return -1;
         }
+      /* (Its errors name the field with its position: u.where.) */
+      if (firec_update_drive_check (&u, err) < 0)
+        return -1;
     }
   return 0;
 }

@@ -27,6 +27,15 @@ firec_update_drive_vm_path (const char *drive_id, const char *host_path, bool ja
   return firec_xasprintf ("/drives/%s/%s", drive_id, slash ? slash + 1 : host_path);
 }
 
+/* How errors name the new file: its field and position in the manifest,
+   when there is one, and the drive. Malloc'ed. */
+static char *
+drive_where (const struct firec_drive_update *u)
+{
+  return u->where ? firec_xasprintf ("%s (drive %s)", u->where, u->drive_id)
+                  : firec_xasprintf ("drive %s", u->drive_id);
+}
+
 /* What is at the place the new file goes: 0 nothing (*same false), the new
    file itself (*same true), or an error naming the other file there. */
 static int
@@ -62,7 +71,7 @@ drive_file (const struct firec_drive_update *u)
     .role = FIREC_FILE_DRIVE,
     .host_path = firec_xstrdup (u->host_path),
     .vm_path = firec_update_drive_vm_path (u->drive_id, u->host_path, u->vm_root != NULL),
-    .where = firec_xasprintf ("drive %s", u->drive_id),
+    .where = drive_where (u),
     .mode = FIREC_STAGING_AUTO,
     .writable = u->writable,
   };
@@ -117,10 +126,13 @@ check_other_drives (const struct firec_drive_update *u, firec_error_t *err)
         || there.st_dev != wanted.st_dev || there.st_ino != wanted.st_ino)
       continue;
     if (u->writable || !cJSON_IsTrue (firec_json_member (d, "is_read_only")))
-      return firec_error_set_kind (err, FIREC_ERR_PRECONDITION, 0,
-                                   "drive %s: %s is the file of drive %s of this VM, and one of the two writes it: "
-                                   "two drives on one file lose what is written; give the new drive a file of its own",
-                                   u->drive_id, u->host_path, id);
+      {
+        cleanup_free char *where = drive_where (u);
+        return firec_error_set_kind (err, FIREC_ERR_PRECONDITION, 0,
+                                     "%s: %s is the file of drive %s of this VM, and one of the two writes it: two "
+                                     "drives on one file lose what is written; give the new drive a file of its own",
+                                     where, u->host_path, id);
+      }
   }
   return 0;
 }

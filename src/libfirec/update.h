@@ -23,8 +23,12 @@ struct firec_drive_update
   uid_t uid;              /* the jail's ids, who must be able to use the new file */
   gid_t gid;
   const char *drive_id;
-  const char *host_path;     /* the new backing file, absolute; NULL keeps the current one */
-  bool writable;             /* the drive is not read-only */
+  const char *host_path; /* the new backing file, absolute; NULL keeps the current one */
+  bool writable;         /* the drive is not read-only */
+  /* What names the new file in errors: the manifest's field with its position
+     ("vm.yaml:14:21: /spec/drives/0/path_on_host"); NULL: the drive alone (a
+     command line has no position). */
+  const char *where;
   const cJSON *rate_limiter; /* a new rate limiter object, or NULL */
   /* The VM (its state root and name), whose record names a new file once it
      passes the checks a start makes of its files (preflight.h); NULL: no

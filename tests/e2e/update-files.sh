@@ -51,6 +51,7 @@ set_drive "$WORK/e2e-ub/vm.json" "$WORK/ub-on-a.json" "$a_disk"
 check "apply --check with that file: exit 3 naming it" refused apply-check "$rc"
 "$F" apply "$WORK/ub-on-a.json" >/dev/null 2>"$WORK/err"; rc=$?
 check "apply with that file: exit 3 naming it, the live update not sent" refused apply "$rc"
+check "... at the field's file:line:column" grep -q "ub-on-a.json:[0-9]*:[0-9]*: /spec/drives/[0-9]*/path_on_host (drive rootfs)" "$WORK/err"
 
 # A file the VM's uid may not write, for a writable drive.
 head -c 1M /dev/zero >"$WORK/roots.ext4"; chmod 0600 "$WORK/roots.ext4"
