@@ -121,6 +121,8 @@ struct firec_vm_info;
 cJSON *cli_info_json (const struct firec_vm_info *info);
 /* The same members (but format_version and name) into the result. */
 void cli_result_info (const struct firec_vm_info *info);
+/* The line `status` and `ps` print for a VM (cmd-status.c). */
+void cli_print_info_line (const struct firec_vm_info *info);
 /* The common shape of the lifecycle commands: [--output text|json] NAME|FILE.
    Parses options (extra ones through handle_option, which returns 0 when it
    took the option; with takes_lock, --lock-timeout too), resolves the target

@@ -9,8 +9,6 @@
 #include <getopt.h>
 #include <stdio.h>
 
-void cli_print_info_line (const struct firec_vm_info *info);
-
 int
 cmd_ps (int argc, char **argv)
 {

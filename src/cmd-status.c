@@ -11,8 +11,6 @@
 #include <stdio.h>
 #include <time.h>
 
-void cli_print_info_line (const struct firec_vm_info *info);
-
 void
 cli_print_info_line (const struct firec_vm_info *info)
 {
