@@ -298,7 +298,8 @@ check_durations (struct checker *c, const cJSON *spec)
   for (const cJSON *step = cJSON_IsArray (stop) ? stop->child : NULL; step; step = step->next, i++)
     for (const cJSON *m = cJSON_IsObject (step) ? step->child : NULL; m; m = m->next)
       {
-        cleanup_free char *pointer = firec_xasprintf ("/spec/run/stop/%zu/%s", i, m->string);
+        char index[FIREC_DECIMAL_MAX];
+        cleanup_free char *pointer = firec_xstrjoin ("/spec/run/stop/", firec_decimal (i, index), "/", m->string, NULL);
         check_duration (c, m, pointer, true);
       }
 }
@@ -711,7 +712,9 @@ check_network_interfaces (struct checker *c, const cJSON *spec)
                 break;
               }
           }
-      cleanup_free char *pointer = firec_xasprintf ("/spec/network-interfaces/%zu/host_dev_name", i);
+      char index[FIREC_DECIMAL_MAX];
+      cleanup_free char *pointer
+          = firec_xstrjoin ("/spec/network-interfaces/", firec_decimal (i, index), "/host_dev_name", NULL);
       check_interface_name (c, firec_json_member (iface, "host_dev_name"), pointer);
     }
   const cJSON *overrides = firec_json_member (firec_json_member (spec, "snapshot"), "network_overrides");

@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <libgen.h>
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -604,7 +605,9 @@ collect_files (struct firec_model *m)
           if (path == NULL || id == NULL)
             continue; /* vhost-user drives have a backend socket instead of a file */
           cleanup_free char *step = firec_xstrjoin (devices[d].step_prefix, ".", id, NULL);
-          cleanup_free char *pointer = firec_xasprintf ("/spec/%s/%zu/path_on_host", devices[d].list, i);
+          char index[FIREC_DECIMAL_MAX];
+          cleanup_free char *pointer
+              = firec_xstrjoin ("/spec/", devices[d].list, "/", firec_decimal (i, index), "/path_on_host", NULL);
           enum firec_staging_mode mode
               = parse_staging_mode (firec_json_string (firec_json_member (staging, devices[d].staging_map), id), def);
           bool read_only = cJSON_IsTrue (firec_json_member (item, devices[d].read_only_field));
@@ -646,7 +649,9 @@ collect_files (struct firec_model *m)
       if (id == NULL || path == NULL)
         continue;
       cleanup_free char *step = firec_xstrjoin ("stage.drive.", id, NULL);
-      cleanup_free char *pointer = firec_xasprintf ("/spec/snapshot/drives/%zu/path_on_host", d);
+      char index[FIREC_DECIMAL_MAX];
+      cleanup_free char *pointer
+          = firec_xstrjoin ("/spec/snapshot/drives/", firec_decimal (d, index), "/path_on_host", NULL);
       enum firec_staging_mode mode
           = parse_staging_mode (firec_json_string (firec_json_member (staging, "drives"), id), def);
       add_file (m, FIREC_FILE_DRIVE, id, step, path, "/drives", pointer, mode,
@@ -682,8 +687,11 @@ where_in (const struct firec_doc *doc, const char *pointer)
 {
   struct firec_mark mark;
   firec_doc_get_mark (doc, firec_doc_at (doc, pointer), &mark, NULL);
-  return mark.line ? firec_xasprintf ("%s:%u:%u: %s", doc->filename, mark.line, mark.column, pointer)
-                   : firec_xasprintf ("%s: %s", doc->filename, pointer);
+  if (mark.line == 0)
+    return firec_xstrjoin (doc->filename, ": ", pointer, NULL);
+  char line[FIREC_DECIMAL_MAX], column[FIREC_DECIMAL_MAX];
+  return firec_xstrjoin (doc->filename, ":", firec_decimal (mark.line, line), ":", firec_decimal (mark.column, column),
+                         ": ", pointer, NULL);
 }
 
 static void
@@ -723,8 +731,9 @@ collect_taps (struct firec_model *m, const struct firec_doc *doc)
           memset (t, 0, sizeof *t);
           t->iface_id = firec_xstrdup (id);
           t->name = firec_xstrdup (name);
-          t->step_id = firec_xasprintf ("net.tap.%s", id);
-          t->pointer = firec_xasprintf ("%s/%zu/host_dev_name", pointers[l], i);
+          char index[FIREC_DECIMAL_MAX];
+          t->step_id = firec_xstrjoin ("net.tap.", id, NULL);
+          t->pointer = firec_xstrjoin (pointers[l], "/", firec_decimal (i, index), "/host_dev_name", NULL);
           t->where = where_in (doc, t->pointer);
           const cJSON *o = firec_json_member (options, id);
           if (o == NULL)
@@ -736,6 +745,19 @@ collect_taps (struct firec_model *m, const struct firec_doc *doc)
           t->options_where = where_in (doc, options_pointer);
         }
     }
+}
+
+/* "name=%.0f": whole numbers (resource limits are) by their digits, where
+   printf's float conversion would cost ten times as much. */
+static char *
+number_assignment (const char *name, double value)
+{
+  if (value >= 0 && value <= 9007199254740992.0 && !signbit (value) && value == (double) (long long) value)
+    {
+      char digits[FIREC_DECIMAL_MAX];
+      return firec_xstrjoin (name, "=", firec_decimal ((unsigned long long) value, digits), NULL);
+    }
+  return firec_xasprintf ("%s=%.0f", name, value);
 }
 
 static char **
@@ -751,7 +773,7 @@ string_map_to_list (const cJSON *map)
       if (cJSON_IsString (m))
         list[i++] = firec_xstrjoin (m->string, "=", m->valuestring, NULL);
       else if (cJSON_IsNumber (m))
-        list[i++] = firec_xasprintf ("%s=%.0f", m->string, m->valuedouble);
+        list[i++] = number_assignment (m->string, m->valuedouble);
     }
   return list;
 }

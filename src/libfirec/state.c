@@ -45,7 +45,7 @@ char *
 firec_state_dir_for (const char *name)
 {
   cleanup_free char *root = firec_state_root ();
-  return firec_xasprintf ("%s/%s", strcmp (root, "/") == 0 ? "" : root, name);
+  return firec_xstrjoin (strcmp (root, "/") == 0 ? "" : root, "/", name, NULL);
 }
 
 /* Whether what fd names may be believed: ours (or root's), of the expected

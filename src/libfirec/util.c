@@ -96,6 +96,17 @@ firec_xasprintf (const char *fmt, ...)
   return s;
 }
 
+char *
+firec_decimal (unsigned long long v, char buf[FIREC_DECIMAL_MAX])
+{
+  char *p = buf + FIREC_DECIMAL_MAX - 1;
+  *p = '\0';
+  do
+    *--p = (char) ('0' + v % 10);
+  while ((v /= 10) != 0);
+  return p;
+}
+
 cJSON *
 firec_json_member (const cJSON *object, const char *name)
 {
