@@ -58,14 +58,8 @@ find_entry (const struct firec_doc *doc, const cJSON *node)
 }
 
 void
-firec_doc_set_mark (struct firec_doc *doc, const cJSON *node, struct firec_mark value, struct firec_mark key)
+firec_doc_add_mark (struct firec_doc *doc, const cJSON *node, struct firec_mark value, struct firec_mark key)
 {
-  struct firec_doc_mark_entry *e = find_entry (doc, node);
-  if (e)
-    {
-      *e = (struct firec_doc_mark_entry){ node, value, key, 0 };
-      return;
-    }
   if ((doc->marks_count + 1) * 2 > doc->mark_slots_cap)
     {
       size_t cap = doc->mark_slots_cap ? doc->mark_slots_cap * 2 : 256;
@@ -83,6 +77,16 @@ firec_doc_set_mark (struct firec_doc *doc, const cJSON *node, struct firec_mark 
     }
   doc->marks[doc->marks_count++] = (struct firec_doc_mark_entry){ node, value, key, 0 };
   index_mark (doc->mark_slots, doc->mark_slots_cap, node, (uint32_t) doc->marks_count);
+}
+
+void
+firec_doc_set_mark (struct firec_doc *doc, const cJSON *node, struct firec_mark value, struct firec_mark key)
+{
+  struct firec_doc_mark_entry *e = find_entry (doc, node);
+  if (e)
+    *e = (struct firec_doc_mark_entry){ node, value, key, 0 };
+  else
+    firec_doc_add_mark (doc, node, value, key);
 }
 
 bool

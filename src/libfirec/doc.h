@@ -45,6 +45,9 @@ firec_doc_freep (struct firec_doc **doc)
 /* value: where the node's value starts. key: where its key starts, for members of
    a mapping (else the same as value). */
 void firec_doc_set_mark (struct firec_doc *doc, const cJSON *node, struct firec_mark value, struct firec_mark key);
+/* The same for a node that has no mark yet (one just made), without looking for
+   one: the loader marks every node it makes. */
+void firec_doc_add_mark (struct firec_doc *doc, const cJSON *node, struct firec_mark value, struct firec_mark key);
 /* Returns false (and {0,0}) for a node without a mark. Either out pointer may be NULL. */
 bool firec_doc_get_mark (const struct firec_doc *doc, const cJSON *node, struct firec_mark *value,
                          struct firec_mark *key);

@@ -557,6 +557,10 @@ int
 firec_yaml_core_boolean (const char *s)
 {
   static const char *const spellings[2][3] = { { "false", "False", "FALSE" }, { "true", "True", "TRUE" } };
+  /* Every plain scalar is asked: most start with neither letter, and are
+     answered without six strcmp calls. */
+  if (s[0] != 't' && s[0] != 'T' && s[0] != 'f' && s[0] != 'F')
+    return -1;
   for (int value = 0; value < 2; value++)
     for (size_t i = 0; i < 3; i++)
       if (strcmp (s, spellings[value][i]) == 0)
@@ -593,7 +597,7 @@ scalar_to_node (struct loader *l, const char *s, size_t len, yaml_scalar_style_t
 {
   if (style != YAML_PLAIN_SCALAR_STYLE)
     return check_alloc (cJSON_CreateString (s));
-  if (len == 0 || strcmp (s, "null") == 0 || strcmp (s, "~") == 0)
+  if (len == 0 || (s[0] == 'n' && strcmp (s, "null") == 0) || (s[0] == '~' && s[1] == '\0'))
     return check_alloc (cJSON_CreateNull ());
   int boolean = firec_yaml_core_boolean (s);
   if (boolean >= 0)
@@ -675,7 +679,7 @@ attach_value (struct loader *l, cJSON *node, struct firec_mark value_mark, unsig
   if (l->depth == 0)
     {
       l->doc->root = node;
-      firec_doc_set_mark (l->doc, node, value_mark, value_mark);
+      firec_doc_add_mark (l->doc, node, value_mark, value_mark);
       return;
     }
   struct frame *top = &l->stack[l->depth - 1];
@@ -688,7 +692,7 @@ attach_value (struct loader *l, cJSON *node, struct firec_mark value_mark, unsig
          owner, including anchors inside it. */
       bool first = member_find (l, top, key) == NULL;
       add_member (top->node, key, node);
-      firec_doc_set_mark (l->doc, node, value_mark, top->current_key_mark);
+      firec_doc_add_mark (l->doc, node, value_mark, top->current_key_mark);
       top->item_count++;
       if (top->item_count == LINEAR_MEMBERS + 1)
         {
@@ -703,7 +707,7 @@ attach_value (struct loader *l, cJSON *node, struct firec_mark value_mark, unsig
   else
     {
       check_added (cJSON_AddItemToArray (top->node, node));
-      firec_doc_set_mark (l->doc, node, value_mark, value_mark);
+      firec_doc_add_mark (l->doc, node, value_mark, value_mark);
       top->item_count++;
     }
 }
@@ -805,7 +809,7 @@ copy_subtree (struct loader *l, const cJSON *source)
             check_added (cJSON_AddItemToArray (copy, child_copy));
           else
             add_member (copy, child->string, child_copy);
-          firec_doc_set_mark (l->doc, child_copy, value_mark, key_mark);
+          firec_doc_add_mark (l->doc, child_copy, value_mark, key_mark);
           firec_doc_add_flags (l->doc, child_copy, firec_doc_get_flags (l->doc, child));
         }
     }
