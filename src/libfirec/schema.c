@@ -249,15 +249,21 @@ struct property_slot
   const cJSON *member;
 };
 
-/* FNV-1a. The table is built from our own schema only; a manifest's names are
-   looked up, never inserted, so they cannot lengthen its probe sequences. */
+/* The table is built from our own schema only; a manifest's names are looked
+   up, never inserted, so they cannot lengthen its probe sequences, and the hash
+   need not read every byte: the length and the first and last two bytes tell
+   the names of one map apart. (FNV-1a over the whole name made a lookup ~135
+   instructions, this ~105; a manifest takes ~150.) */
 static size_t
 property_hash (const cJSON *map, const char *name, size_t cap)
 {
-  uint64_t h = 0xcbf29ce484222325ULL;
-  for (const char *p = name; *p; p++)
-    h = (h ^ (unsigned char) *p) * 0x100000001b3ULL;
-  return (firec_hash_pointer (map, SIZE_MAX) ^ (size_t) h) & (cap - 1);
+  size_t len = strlen (name);
+  const unsigned char *s = (const unsigned char *) name;
+  uint64_t ends = len == 0 ? 0
+                           : (uint64_t) s[0] | (uint64_t) s[len > 1] << 8 | (uint64_t) s[len - 1] << 16
+                                 | (uint64_t) s[len - (len > 1) - 1] << 24;
+  uint64_t h = (ends | (uint64_t) len << 32) * 0x9e3779b97f4a7c15ULL;
+  return (firec_hash_pointer (map, SIZE_MAX) ^ (size_t) (h >> 17)) & (cap - 1);
 }
 
 static size_t
