@@ -176,7 +176,8 @@ firec_json_pointer_append (const char *base, const char *token)
 char *
 firec_json_pointer_append_index (const char *base, size_t index)
 {
-  return firec_xasprintf ("%s/%zu", base, index);
+  char digits[FIREC_DECIMAL_MAX];
+  return firec_xstrjoin (base, "/", firec_decimal (index, digits), NULL);
 }
 
 static void
@@ -189,9 +190,9 @@ append_path (struct firec_buf *buf, const struct firec_path *path)
     append_token (buf, path->key);
   else
     {
-      char index[32];
-      snprintf (index, sizeof index, "/%zu", path->index);
-      firec_buf_puts (buf, index);
+      char digits[FIREC_DECIMAL_MAX];
+      firec_buf_puts (buf, "/");
+      firec_buf_puts (buf, firec_decimal (path->index, digits));
     }
 }
 

@@ -1912,7 +1912,12 @@ firec_schema_at (const struct firec_schema *schema, const char *instance_pointer
     {
       p++;
       size_t n = strcspn (p, "/");
-      cleanup_free char *token = firec_xstrndup (p, n);
+      /* On the stack unless long: resolve asks for each section with defaults. */
+      char small[64];
+      cleanup_free char *large = n < sizeof small ? NULL : firec_xmalloc (n + 1);
+      char *token = large ? large : small;
+      memcpy (token, p, n);
+      token[n] = '\0';
       p += n;
       const cJSON *next = schema_member (schema, kw (schema, node, KW_PROPERTIES), token);
       if (next == NULL)
