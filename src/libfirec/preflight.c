@@ -59,6 +59,48 @@ close_input_fds (struct firec_preflight *pf)
   pf->input_fds = NULL;
 }
 
+/* The other VMs' records a run parsed, with the bytes it parsed: the recheck
+   under the state root's lock reads each record again but parses only those
+   whose bytes changed since preflight (one parse is ~0.1M instructions, and
+   every start takes that lock). The entry owns its record. */
+struct firec_other_vm
+{
+  char *name;
+  char *text; /* state.json as parsed; NULL: none, or the record came from the copy */
+  size_t len;
+  struct firec_record *record;
+};
+
+static struct firec_other_vm *
+seen_entry (struct firec_other_vm **seen, size_t *count, const char *name)
+{
+  for (size_t i = 0; i < *count; i++)
+    if (strcmp ((*seen)[i].name, name) == 0)
+      return &(*seen)[i];
+  *seen = firec_xrealloc (*seen, (*count + 1) * sizeof **seen);
+  (*seen)[*count] = (struct firec_other_vm){ .name = firec_xstrdup (name) };
+  return &(*seen)[(*count)++];
+}
+
+static void
+forget_text (struct firec_other_vm *e)
+{
+  free (e->text);
+  e->text = NULL;
+}
+
+static void
+other_vms_free (struct firec_other_vm *seen, size_t count)
+{
+  for (size_t i = 0; i < count; i++)
+    {
+      free (seen[i].name);
+      free (seen[i].text);
+      firec_record_free (seen[i].record);
+    }
+  free (seen);
+}
+
 void
 firec_preflight_release (struct firec_preflight *pf)
 {
@@ -74,6 +116,7 @@ firec_preflight_release (struct firec_preflight *pf)
   free (pf->files);
   close_input_fds (pf);
   free (pf->tap_ifindex);
+  other_vms_free (pf->other_vms, pf->other_vm_count);
   memset (pf, 0, sizeof *pf);
 }
 
@@ -761,24 +804,39 @@ record_conflict (const struct firec_record *r, const struct firec_preflight_file
 }
 
 /* Another VM's record: state.json, or its copy (record.h) when that cannot
-   be read. NULL without one; *unreadable then says whether one was there,
-   damaged. */
-static struct firec_record *
-other_vm_record (const struct firec_state *st, const char *name, bool *unreadable)
+   be read; kept in *seen, which owns it. NULL without one; *unreadable then
+   says whether one was there, damaged. */
+static const struct firec_record *
+other_vm_record (const struct firec_state *st, const char *name, struct firec_other_vm **seen, size_t *seen_count,
+                 bool *unreadable)
 {
   *unreadable = false;
   cleanup_close int dir_fd = -1;
   cleanup_free char *shown = firec_xasprintf ("%s/%s", st->root, name);
   cleanup_error firec_error_t open_err = NULL, state_err = NULL, copy_err = NULL;
-  struct firec_record *r = NULL;
   if (firec_state_open_vm_dir (st, name, &dir_fd, &open_err) < 0 || dir_fd < 0)
     return NULL;
-  if (firec_record_read (dir_fd, shown, &r, &state_err) == 0 && r)
-    return r;
-  if (firec_record_read_copy (dir_fd, shown, &r, &copy_err) == 0 && r)
-    return r;
-  *unreadable = state_err || copy_err;
-  return NULL;
+  struct firec_other_vm *e = seen_entry (seen, seen_count, name);
+  /* Bytes are kept only with the record parsed from them. */
+  if (e->record == NULL)
+    forget_text (e);
+  struct firec_record *r = NULL;
+  int rc = firec_record_read_changed (dir_fd, shown, &e->text, &e->len, &r, &state_err);
+  if (rc == 1)
+    return e->record;
+  firec_record_free (e->record);
+  e->record = NULL;
+  if (rc < 0 || r == NULL)
+    {
+      forget_text (e);
+      if (firec_record_read_copy (dir_fd, shown, &r, &copy_err) < 0 || r == NULL)
+        {
+          *unreadable = state_err || copy_err;
+          return NULL;
+        }
+    }
+  e->record = r;
+  return r;
 }
 
 /* A VM whose records cannot be read, when it runs: a firec-run holds its
@@ -875,7 +933,7 @@ push_found (char ***found, size_t *count, char *s)
    the VM self: its files (by identity) and, with m, its outputs (by place). */
 static char **
 vm_conflicts (const char *self, const struct firec_model *m, const struct firec_preflight_file *files,
-              size_t file_count)
+              size_t file_count, struct firec_other_vm **seen, size_t *seen_count)
 {
   char **found = firec_xcalloc (1, sizeof *found);
   size_t count = 0;
@@ -901,7 +959,7 @@ vm_conflicts (const char *self, const struct firec_model *m, const struct firec_
       bool unreadable;
       cleanup_error firec_error_t lock_err = NULL;
       bool held = firec_state_lock_held (&st, names[v], &pid, &lock_err) > 0;
-      cleanup_record struct firec_record *r = other_vm_record (&st, names[v], &unreadable);
+      const struct firec_record *r = other_vm_record (&st, names[v], seen, seen_count, &unreadable);
       char *unknown = r == NULL && unreadable ? unknown_files_conflict (files, file_count, &st, names[v]) : NULL;
       if (unknown)
         push_found (&found, &count, unknown);
@@ -935,9 +993,10 @@ vm_conflicts (const char *self, const struct firec_model *m, const struct firec_
 }
 
 static char **
-other_vm_conflicts (const struct firec_preflight *pf)
+other_vm_conflicts (struct firec_preflight *pf)
 {
-  return vm_conflicts (pf->plan->model->name, pf->plan->model, pf->files, pf->file_count);
+  return vm_conflicts (pf->plan->model->name, pf->plan->model, pf->files, pf->file_count, &pf->other_vms,
+                       &pf->other_vm_count);
 }
 
 static void
@@ -950,7 +1009,7 @@ check_other_vms (struct firec_preflight *pf, const struct firec_step *step)
 }
 
 int
-firec_preflight_recheck_others (const struct firec_preflight *pf, firec_error_t *err)
+firec_preflight_recheck_others (struct firec_preflight *pf, firec_error_t *err)
 {
   char **found = other_vm_conflicts (pf);
   struct firec_buf text = { 0 };
@@ -1026,7 +1085,10 @@ firec_preflight_new_file (const struct firec_preflight_new_file *nf, bool claim,
   cleanup_close int lock = -1;
   if (claim && firec_state_lock_root (nf->state, FIREC_STATE_CLAIM_TIMEOUT_MS, &lock, err) < 0)
     return -1;
-  char **found = vm_conflicts (nf->name, NULL, &file, 1);
+  struct firec_other_vm *seen = NULL;
+  size_t seen_count = 0;
+  char **found = vm_conflicts (nf->name, NULL, &file, 1, &seen, &seen_count);
+  other_vms_free (seen, seen_count);
   struct firec_buf text = { 0 };
   for (size_t i = 0; found[i]; i++)
     firec_buf_printf (&text, "%s%s", i ? "; " : "", found[i]);

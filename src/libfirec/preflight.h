@@ -46,6 +46,8 @@ struct firec_preflight_file
   bool output; /* the field is an output */
 };
 
+struct firec_other_vm;
+
 struct firec_preflight
 {
   const struct firec_plan *plan;
@@ -64,6 +66,10 @@ struct firec_preflight
   int *input_fds;                     /* per model file: an O_PATH fd of the input checked, staged as it is; -1: none */
   size_t file_count;
   int *tap_ifindex; /* per model TAP: the device that exists, 0: the run creates it */
+
+  /* The other VMs' records the check against them parsed, for its recheck. */
+  struct firec_other_vm *other_vms;
+  size_t other_vm_count;
 
   /* The version probes run while the later preflight steps do. */
   struct firec_version_probe fc_probe, jailer_probe;
@@ -84,7 +90,7 @@ void firec_preflight_add (struct firec_preflight *pf, const struct firec_step *s
    record names its files: of two runs that passed preflight together, the
    later to write its record sees the other (both may refuse; never both run).
    FIREC_ERR_PRECONDITION naming each file and VM. */
-int firec_preflight_recheck_others (const struct firec_preflight *pf, firec_error_t *err);
+int firec_preflight_recheck_others (struct firec_preflight *pf, firec_error_t *err);
 
 /* A file a running VM is to use from now on (update drive --path, apply's
    live update of a drive's file). */

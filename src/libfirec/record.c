@@ -660,8 +660,11 @@ firec_record_from_json (const char *text, size_t len, const char *file, struct f
   return 0;
 }
 
+/* Reads file; with known (the bytes a caller parsed before), 1 and *ret NULL
+   when it still holds them, else *known becomes what was parsed. */
 static int
-read_named (int dir_fd, const char *shown_dir, const char *file, struct firec_record **ret, firec_error_t *err)
+read_named (int dir_fd, const char *shown_dir, const char *file, char **known, size_t *known_len,
+            struct firec_record **ret, firec_error_t *err)
 {
   *ret = NULL;
   cleanup_close int fd = -1;
@@ -674,19 +677,36 @@ read_named (int dir_fd, const char *shown_dir, const char *file, struct firec_re
   size_t len;
   if (firec_read_fd (fd, 1 << 20, &text, &len) < 0)
     return firec_error_set (err, errno, "cannot read %s", path);
-  return firec_record_from_json (text, len, path, ret, err);
+  if (known && *known && *known_len == len && memcmp (*known, text, len) == 0)
+    return 1;
+  if (firec_record_from_json (text, len, path, ret, err) < 0)
+    return -1;
+  if (known)
+    {
+      free (*known);
+      *known = steal_pointer (&text);
+      *known_len = len;
+    }
+  return 0;
 }
 
 int
 firec_record_read (int dir_fd, const char *shown_dir, struct firec_record **ret, firec_error_t *err)
 {
-  return read_named (dir_fd, shown_dir, "state.json", ret, err);
+  return read_named (dir_fd, shown_dir, "state.json", NULL, NULL, ret, err);
 }
 
 int
 firec_record_read_copy (int dir_fd, const char *shown_dir, struct firec_record **ret, firec_error_t *err)
 {
-  return read_named (dir_fd, shown_dir, RECORD_COPY, ret, err);
+  return read_named (dir_fd, shown_dir, RECORD_COPY, NULL, NULL, ret, err);
+}
+
+int
+firec_record_read_changed (int dir_fd, const char *shown_dir, char **text, size_t *len, struct firec_record **ret,
+                           firec_error_t *err)
+{
+  return read_named (dir_fd, shown_dir, "state.json", text, len, ret, err);
 }
 
 /* ------------------------------------------------------------------ the stored manifest */

@@ -184,6 +184,14 @@ int firec_record_write (int dir_fd, const char *shown_dir, const struct firec_re
 /* identity.json, read as firec_record_read reads state.json. */
 int firec_record_read_copy (int dir_fd, const char *shown_dir, struct firec_record **ret, firec_error_t *err);
 
+/* firec_record_read for a reader that keeps the bytes it parsed (*text, *len;
+   NULL: none yet): when state.json holds those very bytes, 1 and *ret NULL
+   without parsing them again (a record is ~1 KB to read, ~0.1M instructions to
+   parse); else as firec_record_read, and on success *text and *len become the
+   bytes just parsed (the old ones freed). */
+int firec_record_read_changed (int dir_fd, const char *shown_dir, char **text, size_t *len, struct firec_record **ret,
+                               firec_error_t *err);
+
 /* manifest.json beside the record: the resolved manifest the VM runs as, in
    the form `render` writes (firec_model_to_manifest, which the caller makes:
    firec-supervise links this without the model), so that it reads back as a

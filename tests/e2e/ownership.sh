@@ -13,12 +13,6 @@ record_field() { "$PYTHON3" -c 'import json,sys; v=json.load(open(sys.argv[1]))[
 set_field() { # set_field FILE PYTHON-STATEMENT (m is the manifest)
   "$PYTHON3" -c "import json,sys; p=sys.argv[1]; m=json.load(open(p)); $2; json.dump(m, open(p, 'w'))" "$1"
 }
-# wait_stopped PID: until a run held by FIREC_TEST_FAULT=SIGSTOP:... (seam.h) is stopped.
-wait_stopped() {
-  local i
-  for i in $(seq 200); do [ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" = T ] && return 0; sleep 0.05; done
-  return 1
-}
 # Until nothing of NAME is left, at most SECONDS.
 wait_clean() { # wait_clean NAME [SECONDS]
   local i

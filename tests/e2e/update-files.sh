@@ -104,5 +104,29 @@ ln "$WORK/e-data.ext4" "$WORK/e-data-alias.ext4"
 "$F" update e2e-ue drive data --path "$WORK/e-data-alias.ext4" 2>"$WORK/err"; rc=$?
 check "to its own file under another name (both read-only): exit $rc, sent" test "$rc/$(changes)" = "0/$((calls + 1))"
 
-"$F" rm -f e2e-ua e2e-ub e2e-uc e2e-ud e2e-ue >/dev/null 2>&1
+# A record that changes between a start's preflight and its claim: the claim,
+# under the state root's lock, goes by the record as it is then, not as
+# preflight read it (a start keeps what it parsed only while the file stays
+# the same). F passes preflight with a free drive and is held; B is given
+# that file; F, let go, is refused and leaves nothing.
+prepare rootfs e2e-uf || exit 99
+f_disk=$WORK/f-disk.ext4
+head -c 1M /dev/zero >"$f_disk"; chown "$uid:$uid" "$f_disk"
+set_drive "$WORK/e2e-uf/vm.json" "$WORK/e2e-uf/vm.json" "$f_disk"
+edit "$WORK/e2e-uf/vm.json" "$WORK/e2e-uf/vm.json" 'm["spec"]["run"]["mode"] = "daemon"'
+FIREC_TEST_FAULT=SIGSTOP:state.create "$F" run -d -q "$WORK/e2e-uf/vm.json" >/dev/null 2>"$WORK/uf.err" &
+held=$!
+if wait_stopped "$held"; then
+  "$F" update e2e-ub drive rootfs --path "$f_disk" 2>"$WORK/err"; rc=$?
+  kill -CONT "$held"
+else
+  rc=stopped-never
+fi
+wait "$held"; frc=$?
+check "a start held after preflight while another VM is given its drive (update exit $rc): exit 3 naming that VM" \
+  sh -c "[ '$rc/$frc' = 0/3 ] && grep -q 'another run started meanwhile' '$WORK/uf.err' && grep -q 'e2e-ub' '$WORK/uf.err'" ||
+  sed 's/^/#   /' "$WORK/uf.err"
+check "... and leaves nothing" test -z "$(leftovers e2e-uf)"
+
+"$F" rm -f e2e-ua e2e-ub e2e-uc e2e-ud e2e-ue e2e-uf >/dev/null 2>&1
 done_testing
