@@ -44,8 +44,13 @@
    waited 1.2 ms once). What stays on the main thread: ~80k instructions per
    request and 0.7M at exit (OpenSSL's atexit handler), ~0.3 ms in all. A client
    in a separate process would pay an exec and the same loading on the critical
-   path, and a hop per request. firec-supervise and the post-boot commands
-   (pause, snapshot ...) load it at their first request.
+   path, and a hop per request. On two vCPUs the loading's CPU shows wherever it
+   runs: started after preflight, after the jailer's spawn or on a SCHED_IDLE
+   thread instead, the whole start stayed within +-1.5 ms of this (README,
+   Performance): none was measurably better, so it stays where it is simplest,
+   one call at the top of `run`, none inside the interpreter. firec-supervise
+   and the post-boot commands (pause, snapshot ...) load it at their first
+   request.
 
    What libcurl is asked to do, and why:
    - One easy handle on a multi handle of our own: curl_multi_poll waits on the
