@@ -185,6 +185,9 @@ step_state_record (struct firec_vm *vm, firec_error_t *err)
   vm->record->started_at = (long long) time (NULL);
   if (save_record (vm, err) < 0)
     return -1;
+  /* An attached run lives as long as its VM: the other VMs' records it
+     checked go now. */
+  firec_preflight_forget_others (&vm->pf);
   /* Started: no rollback moves the earlier outputs back any more, so the ones
      beyond those kept go. */
   for (size_t i = 0; i < vm->record->output_count; i++)

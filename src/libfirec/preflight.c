@@ -66,11 +66,13 @@ close_input_fds (struct firec_preflight *pf)
 struct firec_other_vm
 {
   char *name;
-  char *text; /* state.json as parsed; NULL: none, or the record came from the copy */
+  char *text; /* state.json as record was parsed from it; NULL: no record, or one from the copy */
   size_t len;
   struct firec_record *record;
 };
 
+/* name's entry in *seen, added (empty) when there is none. A linear search:
+   two scans of N VMs cost N^2 string compares, nothing beside the reads. */
 static struct firec_other_vm *
 seen_entry (struct firec_other_vm **seen, size_t *count, const char *name)
 {
@@ -116,8 +118,16 @@ firec_preflight_release (struct firec_preflight *pf)
   free (pf->files);
   close_input_fds (pf);
   free (pf->tap_ifindex);
-  other_vms_free (pf->other_vms, pf->other_vm_count);
+  firec_preflight_forget_others (pf);
   memset (pf, 0, sizeof *pf);
+}
+
+void
+firec_preflight_forget_others (struct firec_preflight *pf)
+{
+  other_vms_free (pf->other_vms, pf->other_vm_count);
+  pf->other_vms = NULL;
+  pf->other_vm_count = 0;
 }
 
 __attribute__ ((format (printf, 4, 0))) static void
@@ -817,9 +827,6 @@ other_vm_record (const struct firec_state *st, const char *name, struct firec_ot
   if (firec_state_open_vm_dir (st, name, &dir_fd, &open_err) < 0 || dir_fd < 0)
     return NULL;
   struct firec_other_vm *e = seen_entry (seen, seen_count, name);
-  /* Bytes are kept only with the record parsed from them. */
-  if (e->record == NULL)
-    forget_text (e);
   struct firec_record *r = NULL;
   int rc = firec_record_read_changed (dir_fd, shown, &e->text, &e->len, &r, &state_err);
   if (rc == 1)

@@ -89,8 +89,13 @@ void firec_preflight_add (struct firec_preflight *pf, const struct firec_step *s
 /* The check against the other VMs of the state root again, once this run's
    record names its files: of two runs that passed preflight together, the
    later to write its record sees the other (both may refuse; never both run).
-   FIREC_ERR_PRECONDITION naming each file and VM. */
+   FIREC_ERR_PRECONDITION naming each file and VM. It parses again only the
+   records whose bytes changed since preflight read them (a record is a
+   function of its bytes: the verdict is a fresh read's). */
 int firec_preflight_recheck_others (struct firec_preflight *pf, firec_error_t *err);
+/* Frees what the checks against the other VMs kept, once the run has started
+   (no recheck follows). */
+void firec_preflight_forget_others (struct firec_preflight *pf);
 
 /* A file a running VM is to use from now on (update drive --path, apply's
    live update of a drive's file). */

@@ -132,13 +132,13 @@ fingerprint() {
   done <"$1/outputs"
 }
 
-# leftovers NAME: prints what a VM left on the host (nothing when clean).
 # wait_stopped PID: until a run held by FIREC_TEST_FAULT=SIGSTOP:... (seam.h) is stopped.
 wait_stopped() {
   local i
   for i in $(seq 200); do [ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" = T ] && return 0; sleep 0.05; done
   return 1
 }
+# leftovers NAME: prints what a VM left on the host (nothing when clean).
 leftovers() {
   local name=$1
   local pids; pids=$(our_pids "$name( |$)")

@@ -121,6 +121,7 @@ if wait_stopped "$held"; then
   kill -CONT "$held"
 else
   rc=stopped-never
+  kill -CONT "$held" 2>/dev/null
 fi
 wait "$held"; frc=$?
 check "a start held after preflight while another VM is given its drive (update exit $rc): exit 3 naming that VM" \
