@@ -85,13 +85,6 @@ seen_entry (struct firec_other_vm **seen, size_t *count, const char *name)
 }
 
 static void
-forget_text (struct firec_other_vm *e)
-{
-  free (e->text);
-  e->text = NULL;
-}
-
-static void
 other_vms_free (struct firec_other_vm *seen, size_t count)
 {
   for (size_t i = 0; i < count; i++)
@@ -835,7 +828,8 @@ other_vm_record (const struct firec_state *st, const char *name, struct firec_ot
   e->record = NULL;
   if (rc < 0 || r == NULL)
     {
-      forget_text (e);
+      free (e->text); /* bytes go with the record parsed from them */
+      e->text = NULL;
       if (firec_record_read_copy (dir_fd, shown, &r, &copy_err) < 0 || r == NULL)
         {
           *unreadable = state_err || copy_err;
